@@ -1,0 +1,318 @@
+package rdb
+
+import "math/bits"
+
+// The memory model: what Redis 7.0 (64-bit, jemalloc) allocates for a key
+// once it holds it, computed the way MEMORY USAGE key SAMPLES 0 does
+// (objectComputeSize in object.c plus the key's sds and dictEntry). Sizes
+// of the structures are those of a 64-bit build of Redis 7.0:
+const (
+	sizeRobj          = 16
+	sizeDictEntry     = 24
+	sizeDict          = 56
+	sizeQuicklist     = 40
+	sizeQuicklistNode = 32
+	sizeZset          = 16
+	sizeZskiplist     = 32
+	sizeZslHeader     = 32 + 32*16 // a node with ZSKIPLIST_MAXLEVEL levels
+	sizeStream        = 80
+	sizeStreamCG      = 40
+	sizeStreamNACK    = 24
+	sizeStreamCons    = 24
+	sizeStreamID      = 16
+	raxNodeOverhead   = 4 + 8*30 // sizeof(raxNode) + the fixed 30 words streamRadixTreeMemoryUsage adds
+	// streamPrealloc is what a stream's newest listpack is allocated with
+	// (STREAM_LISTPACK_MAX_PRE_ALLOCATE) until it grows past it.
+	streamPrealloc = 4096
+	// quicklist fill -2 (the default list-max-listpack-size): 8 KiB nodes.
+	quicklistNodeLimit = 8192
+	// lpEmpty is the size of an empty listpack: header and terminator.
+	lpEmpty = 7
+)
+
+// jemallocSize returns the usable size jemalloc gives a request of n
+// bytes: classes 8 and 16, multiples of 16 up to 128, then four classes
+// per doubling (160, 192, 224, 256, 320, ...), pages included.
+func jemallocSize(n int64) int64 {
+	switch {
+	case n <= 8:
+		return 8
+	case n <= 128:
+		return (n + 15) &^ 15
+	}
+	lg := 63 - bits.LeadingZeros64(uint64(n-1)) // 2^lg < n <= 2^(lg+1)
+	step := int64(1) << (lg - 2)
+	return (n + step - 1) &^ (step - 1)
+}
+
+// sdsAlloc is the allocation of an sds string of n bytes created with an
+// exact length: header (by type), data and terminator.
+func sdsAlloc(n int64) int64 {
+	var hdr int64
+	switch {
+	case n < 32:
+		hdr = 1
+	case n < 256:
+		hdr = 3
+	case n < 65536:
+		hdr = 5
+	case n < 1<<32:
+		hdr = 9
+	default:
+		hdr = 17
+	}
+	return jemallocSize(hdr + n + 1)
+}
+
+// dictSlots is the table size of a dict holding n entries that grew by
+// inserts: the next power of two, at least 4.
+func dictSlots(n int64) int64 {
+	if n == 0 {
+		return 0
+	}
+	if n <= 4 {
+		return 4
+	}
+	return int64(1) << (64 - bits.LeadingZeros64(uint64(n-1)))
+}
+
+// zslNodeExpected is the expected allocation of a skiplist node: a node
+// has 24 bytes plus 16 per level, and levels follow ZSKIPLIST_P = 1/4.
+var zslNodeExpected = func() float64 {
+	var e, p float64 = 0, 0.75
+	for level := int64(1); level <= 32; level++ {
+		e += p * float64(jemallocSize(24+16*level))
+		p *= 0.25
+	}
+	return e
+}()
+
+// memModel accumulates the memory of one value as the walker feeds it.
+type memModel struct {
+	fixed float64 // bytes independent of the element count
+	htN   int64   // entries of a dict-based value
+
+	lpSize int64 // listpack being rebuilt from converted entries
+
+	// quicklist built from pushed elements (old linked lists)
+	qlOpen bool
+	qlSize int64
+
+	// streams
+	rax       raxCounter // main tree
+	pel       raxCounter // current group's PEL or consumer's PEL
+	lastNode  int64
+	nodesMem  float64
+	pelNACKs  int64
+	hasStream bool
+}
+
+func (m *memModel) reset() { *m = memModel{} }
+
+func (m *memModel) str(n int64, enc Encoding) {
+	switch enc {
+	case EncodingInt:
+		m.fixed = sizeRobj
+	case EncodingEmbstr:
+		m.fixed = float64(jemallocSize(sizeRobj + 3 + n + 1))
+	default:
+		m.fixed = sizeRobj + float64(sdsAlloc(n))
+	}
+}
+
+// htEntry adds a dict entry with an sds key of f bytes and, when v >= 0,
+// an sds value of v bytes.
+func (m *memModel) htEntry(f, v int64) {
+	m.htN++
+	m.fixed += sizeDictEntry + float64(sdsAlloc(f))
+	if v >= 0 {
+		m.fixed += float64(sdsAlloc(v))
+	}
+}
+
+func (m *memModel) zslEntry(n int64) {
+	m.htN++
+	m.fixed += sizeDictEntry + float64(sdsAlloc(n)) + zslNodeExpected
+}
+
+// blob adds a listpack or intset held as one allocation.
+func (m *memModel) blob(n int64) { m.fixed += float64(jemallocSize(n)) }
+
+func (m *memModel) lpBegin() { m.lpSize = lpEmpty }
+
+func (m *memModel) lpAdd(s []byte) { m.lpSize += int64(lpEntrySize(s)) }
+
+func (m *memModel) lpAddInt(v int64) { m.lpSize += int64(lpIntEntrySize(v)) }
+
+// qlNode adds a quicklist node whose entry allocation is n bytes.
+func (m *memModel) qlNode(n int64) {
+	m.fixed += sizeQuicklistNode + float64(jemallocSize(n))
+}
+
+// qlNodeFromLP closes a node rebuilt from a ziplist.
+func (m *memModel) qlNodeFromLP() {
+	m.qlNode(m.lpSize)
+	m.lpSize = 0
+}
+
+// listPush appends an element as quicklistPushTail does with the default
+// fill of -2.
+func (m *memModel) listPush(s str) {
+	var size int64
+	if s.isInt {
+		size = int64(lpIntEntrySize(s.ival))
+	} else if s.data != nil {
+		size = int64(lpEntrySize(s.data))
+	} else {
+		size = int64(lpStrEntrySize(int(s.n)))
+	}
+	if m.qlOpen && m.qlSize+s.n+8 > quicklistNodeLimit {
+		m.qlNode(m.qlSize)
+		m.qlOpen = false
+	}
+	if !m.qlOpen {
+		m.qlOpen, m.qlSize = true, lpEmpty
+	}
+	m.qlSize += size
+}
+
+func (m *memModel) streamNode(master [16]byte, size int64, last bool) {
+	m.hasStream = true
+	m.rax.add(master)
+	if last {
+		size = max(size, streamPrealloc)
+	}
+	m.nodesMem += float64(jemallocSize(size))
+}
+
+func (m *memModel) streamGroup() {
+	m.fixed += sizeStreamCG
+	m.pel = raxCounter{}
+}
+
+func (m *memModel) streamPEL(id []byte) {
+	var k [16]byte
+	copy(k[:], id)
+	m.pel.add(k)
+}
+
+func (m *memModel) streamGroupPELDone() {
+	m.fixed += m.pel.memory() + float64(sizeStreamNACK*m.pel.n)
+	m.pel = raxCounter{}
+}
+
+func (m *memModel) streamConsumer(nameLen int64) {
+	m.fixed += sizeStreamCons + float64(nameLen)
+	m.pel = raxCounter{}
+}
+
+func (m *memModel) streamConsumerDone() {
+	m.fixed += m.pel.memory()
+	m.pel = raxCounter{}
+}
+
+// total returns MEMORY USAGE for the key: its value plus the key's sds
+// and dict entry in the keyspace.
+func (m *memModel) total(key []byte, t Type, enc Encoding) int64 {
+	v := m.fixed
+	switch t {
+	case TypeList:
+		if m.lpSize > 0 { // a ziplist converted to one node
+			m.qlNodeFromLP()
+			v = m.fixed
+		}
+		if m.qlOpen {
+			m.qlNode(m.qlSize)
+			v = m.fixed
+		}
+		v += sizeRobj + sizeQuicklist
+	case TypeSet, TypeHash, TypeZSet:
+		switch enc {
+		case EncodingHashtable:
+			v += sizeRobj + sizeDict + 8*float64(dictSlots(m.htN))
+		case EncodingSkiplist:
+			v += sizeRobj + sizeZset + sizeZskiplist + sizeDict + 8*float64(dictSlots(m.htN)) + float64(jemallocSize(sizeZslHeader))
+		default:
+			if m.lpSize > 0 {
+				v += float64(jemallocSize(m.lpSize))
+			}
+			v += sizeRobj
+		}
+	case TypeStream:
+		v += sizeRobj + sizeStream + m.rax.memory() + m.nodesMem
+	case TypeModule:
+		v += sizeRobj
+	}
+	return int64(v) + sdsAlloc(int64(len(key))) + sizeDictEntry
+}
+
+// raxCounter counts the nodes of the radix tree Redis builds for a
+// sorted sequence of distinct 16-byte keys (stream IDs), without building
+// it: leaves, branching nodes, and compressed nodes for runs of bytes.
+type raxCounter struct {
+	n          int64
+	prev       [16]byte
+	stack      []int8 // depths of branching nodes on the rightmost path
+	internal   int64
+	compressed int64
+}
+
+func (c *raxCounter) edge(l int) {
+	if l >= 2 {
+		c.compressed++
+	}
+}
+
+func (c *raxCounter) add(k [16]byte) {
+	if c.n == 0 {
+		c.prev, c.n = k, 1
+		return
+	}
+	l := 0
+	for l < 16 && c.prev[l] == k[l] {
+		l++
+	}
+	last := 16
+	for len(c.stack) > 0 && int(c.stack[len(c.stack)-1]) > l {
+		d := int(c.stack[len(c.stack)-1])
+		c.stack = c.stack[:len(c.stack)-1]
+		c.edge(last - d)
+		last = d
+	}
+	if len(c.stack) == 0 || int(c.stack[len(c.stack)-1]) < l {
+		c.stack = append(c.stack, int8(l))
+		c.internal++
+	}
+	c.edge(last - l)
+	c.prev = k
+	c.n++
+}
+
+// nodes returns the node count of the tree.
+func (c *raxCounter) nodes() int64 {
+	switch c.n {
+	case 0:
+		return 1
+	case 1:
+		return 2
+	}
+	compressed := c.compressed
+	last := 16
+	for i := len(c.stack) - 1; i >= 0; i-- {
+		d := int(c.stack[i])
+		if last-d >= 2 {
+			compressed++
+		}
+		last = d
+	}
+	root := int64(0)
+	if last > 0 {
+		root = 1
+	}
+	return c.n + c.internal + compressed + root
+}
+
+// memory is streamRadixTreeMemoryUsage for the tree.
+func (c *raxCounter) memory() float64 {
+	return float64(c.n*sizeStreamID + c.nodes()*raxNodeOverhead)
+}

@@ -1,0 +1,162 @@
+package rdb
+
+import "strconv"
+
+// Type is the logical Redis data type of a key, as TYPE reports it.
+type Type uint8
+
+// Logical types.
+const (
+	TypeString Type = iota + 1
+	TypeList
+	TypeSet
+	TypeZSet
+	TypeHash
+	TypeStream
+	TypeModule
+)
+
+var typeNames = [...]string{"", "string", "list", "set", "zset", "hash", "stream", "module"}
+
+// String returns the name TYPE would print ("string", "zset", ...).
+func (t Type) String() string {
+	if int(t) < len(typeNames) && t != 0 {
+		return typeNames[t]
+	}
+	return "type(" + strconv.Itoa(int(t)) + ")"
+}
+
+// ParseType maps a TYPE name to a Type. It reports false for unknown names.
+func ParseType(s string) (Type, bool) {
+	for i, n := range typeNames {
+		if i > 0 && n == s {
+			return Type(i), true
+		}
+	}
+	return 0, false
+}
+
+// Encoding is the in-memory encoding Redis 7 gives a value once it has
+// loaded it, named as OBJECT ENCODING names it. Encodings that Redis 7 no
+// longer uses in memory (zipmap, ziplist, linked lists) are reported as
+// what Redis 7 converts them to on load.
+type Encoding uint8
+
+// Encodings, as OBJECT ENCODING prints them.
+const (
+	EncodingUnknown Encoding = iota
+	EncodingInt
+	EncodingEmbstr
+	EncodingRaw
+	EncodingListpack
+	EncodingQuicklist
+	EncodingIntset
+	EncodingHashtable
+	EncodingSkiplist
+	EncodingStream
+	EncodingModule // module values: Redis prints "raw" for them
+)
+
+var encodingNames = [...]string{"unknown", "int", "embstr", "raw", "listpack", "quicklist", "intset", "hashtable", "skiplist", "stream", "raw"}
+
+// String returns the OBJECT ENCODING name.
+func (e Encoding) String() string {
+	if int(e) < len(encodingNames) {
+		return encodingNames[e]
+	}
+	return "encoding(" + strconv.Itoa(int(e)) + ")"
+}
+
+// Kind tells what a Record holds.
+type Kind uint8
+
+// Record kinds.
+const (
+	// KindKey is a key with its value. The value is read lazily through the
+	// Reader (Elements, WriteValue, Stats) before the next call to Next.
+	KindKey Kind = iota + 1
+	// KindAux is an AUX field (redis-ver, ctime, used-mem, ...): Name and Data.
+	KindAux
+	// KindSelectDB starts a database: DB.
+	KindSelectDB
+	// KindResizeDB gives the sizes of the current database's hash tables: DBSize and ExpiresSize.
+	KindResizeDB
+	// KindFunction is a function library (FUNCTION2, or the pre-GA FUNCTION
+	// form with Name set): Data is its source code.
+	KindFunction
+	// KindModuleAux is module auxiliary data: Module names the module, Data
+	// holds the serialized payload after the module id and when-opcode.
+	KindModuleAux
+	// KindSlotInfo is cluster slot information (RDB 12): Slot, DBSize, ExpiresSize.
+	KindSlotInfo
+)
+
+var kindNames = [...]string{"", "key", "aux", "selectdb", "resizedb", "function", "module-aux", "slot-info"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) && k != 0 {
+		return kindNames[k]
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// NoExpiry is the ExpireAt value of a key that has no expiry.
+const NoExpiry int64 = -1
+
+// Record is one item of an RDB file. Byte slices in it are owned by the
+// Reader and valid only until the next call to Next.
+type Record struct {
+	Kind   Kind
+	Offset int64 // file offset of the record's first byte (its expiry or LRU prefix, if any)
+	DB     int   // database the record belongs to
+
+	// For KindKey.
+	Key      []byte
+	Type     Type
+	RDBType  byte  // value type byte as written (RDB_TYPE_*)
+	ExpireAt int64 // absolute expiry in Unix milliseconds, or NoExpiry
+	Idle     int64 // LRU idle time in seconds, or -1 when the file has none
+	Freq     int   // LFU frequency counter, or -1 when the file has none
+
+	// For KindAux (Name, Data), KindFunction (Name for pre-GA, Data),
+	// KindModuleAux (Module, Data).
+	Name   []byte
+	Data   []byte
+	Module ModuleID
+
+	// For KindResizeDB and KindSlotInfo.
+	Slot        int
+	DBSize      uint64
+	ExpiresSize uint64
+}
+
+// ModuleID is a module type id decoded into its 9-character name and
+// encoding version, as Redis packs them into 64 bits.
+type ModuleID uint64
+
+// Name returns the module type name, such as "ReJSON-RL".
+func (m ModuleID) Name() string {
+	const charset = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	var b [9]byte
+	id := uint64(m) >> 10
+	for i := 8; i >= 0; i-- {
+		b[i] = charset[id&63]
+		id >>= 6
+	}
+	return string(b[:])
+}
+
+// Version returns the module's encoding version (the low 10 bits).
+func (m ModuleID) Version() int { return int(uint64(m) & 1023) }
+
+func (m ModuleID) String() string { return m.Name() + "/v" + strconv.Itoa(m.Version()) }
+
+// ValueStats summarizes one key's value. The Reader computes it by walking
+// the value once.
+type ValueStats struct {
+	Encoding       Encoding
+	Elements       int64 // list items, set and zset members, hash fields, stream entries; 1 for strings
+	LargestElement int64 // length in bytes of the largest element (member, field or value); for strings the string's length
+	Memory         int64 // estimated bytes Redis 7.0 uses for the key, as MEMORY USAGE key SAMPLES 0 reports it
+	ValueSize      int64 // serialized value bytes in the file, type byte excluded
+}

@@ -1,0 +1,278 @@
+package rdb
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// Element is one element of a value. Slices are valid only during the
+// callback that receives it.
+type Element struct {
+	Member   []byte   // list item, set or zset member, hash field, the string of a string key
+	Value    []byte   // hash value
+	Score    float64  // zset score
+	ExpireAt int64    // hash field expiry in Unix ms, or NoExpiry
+	ID       StreamID // stream entry ID
+	Fields   [][]byte // stream entry: field, value, field, value, ...
+}
+
+// StreamID is a stream entry ID.
+type StreamID struct{ Ms, Seq uint64 }
+
+func (id StreamID) String() string { return fmt.Sprintf("%d-%d", id.Ms, id.Seq) }
+
+func streamIDFrom(b []byte) StreamID {
+	return StreamID{binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:])}
+}
+
+const (
+	streamFlagDeleted    = 1
+	streamFlagSameFields = 2
+)
+
+// walkStream reads the three stream encodings: listpack nodes keyed by
+// master ID, then metadata, then consumer groups with their pending
+// entries lists and consumers.
+func (r *Reader) walkStream(fn func(*Element) error, t byte) error {
+	r.stats.Encoding = EncodingStream
+	nodes, err := r.readLength()
+	if err != nil {
+		return err
+	}
+	var master [16]byte
+	for i := uint64(0); i < nodes; i++ {
+		k, err := r.readString(true, &r.scratch, &r.numBuf)
+		if err != nil {
+			return err
+		}
+		if k.n != 16 {
+			return corruptf("stream node key of %d bytes, want 16", k.n)
+		}
+		copy(master[:], k.data)
+		b, err := r.readBlob()
+		if err != nil {
+			return err
+		}
+		r.mem.streamNode(master, int64(len(b)), i+1 == nodes)
+		if err := r.walkStreamListpack(fn, streamIDFrom(master[:]), b); err != nil {
+			return err
+		}
+	}
+	// length, last ID; v2+: first ID, max deleted ID, entries added.
+	nmeta := 3
+	if t >= typeStreamListpacks2 {
+		nmeta = 8
+	}
+	var length uint64
+	for i := 0; i < nmeta; i++ {
+		v, err := r.readLength()
+		if err != nil {
+			return err
+		}
+		if i == 0 {
+			length = v
+		}
+	}
+	// The entry count stands for the stream's elements even when no
+	// listpack entries were walked (all deleted, or metadata only).
+	r.stats.Elements = int64(length)
+	groups, err := r.readLength()
+	if err != nil {
+		return err
+	}
+	for g := uint64(0); g < groups; g++ {
+		if err := r.skipString(); err != nil { // group name
+			return err
+		}
+		n := 2 // last delivered ID
+		if t >= typeStreamListpacks2 {
+			n = 3 // entries read
+		}
+		for i := 0; i < n; i++ {
+			if _, err := r.readLength(); err != nil {
+				return err
+			}
+		}
+		pel, err := r.readLength()
+		if err != nil {
+			return err
+		}
+		r.mem.streamGroup()
+		for i := uint64(0); i < pel; i++ {
+			b, err := r.in.next(16 + 8) // ID, delivery time
+			if err != nil {
+				return err
+			}
+			r.mem.streamPEL(b[:16])
+			if _, err := r.readLength(); err != nil { // delivery count
+				return err
+			}
+		}
+		r.mem.streamGroupPELDone()
+		consumers, err := r.readLength()
+		if err != nil {
+			return err
+		}
+		for c := uint64(0); c < consumers; c++ {
+			name, err := r.readString(false, &r.scratch, &r.numBuf)
+			if err != nil {
+				return err
+			}
+			times := 8
+			if t >= typeStreamListpacks3 {
+				times = 16 // seen time, active time
+			}
+			if _, err := r.in.next(times); err != nil {
+				return err
+			}
+			cpel, err := r.readLength()
+			if err != nil {
+				return err
+			}
+			r.mem.streamConsumer(name.n)
+			for i := uint64(0); i < cpel; i++ {
+				b, err := r.in.next(16)
+				if err != nil {
+					return err
+				}
+				r.mem.streamPEL(b)
+			}
+			r.mem.streamConsumerDone()
+		}
+	}
+	return nil
+}
+
+// walkStreamListpack walks the entries of one stream node.
+func (r *Reader) walkStreamListpack(fn func(*Element) error, master StreamID, b []byte) error {
+	var it lpIter
+	if err := it.init(b); err != nil {
+		return err
+	}
+	nextInt := func(what string) (int64, error) {
+		e, ok, err := it.next()
+		if err != nil {
+			return 0, err
+		}
+		if !ok || !e.isInt {
+			return 0, corruptf("stream listpack: missing %s", what)
+		}
+		return e.ival, nil
+	}
+	nextStr := func() ([]byte, error) {
+		e, ok, err := it.next()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, corruptf("stream listpack ends inside an entry")
+		}
+		return e.s, nil
+	}
+	count, err := nextInt("count")
+	if err != nil {
+		return err
+	}
+	deleted, err := nextInt("deleted count")
+	if err != nil {
+		return err
+	}
+	nf, err := nextInt("master field count")
+	if err != nil {
+		return err
+	}
+	if nf < 0 || nf > int64(len(b)) {
+		return corruptf("stream listpack: %d master fields", nf)
+	}
+	// Master fields are copied when a callback needs them.
+	var masterFields [][]byte
+	for i := int64(0); i < nf; i++ {
+		s, err := nextStr()
+		if err != nil {
+			return err
+		}
+		if fn != nil {
+			masterFields = append(masterFields, append([]byte(nil), s...))
+		}
+	}
+	if z, err := nextInt("master terminator"); err != nil || z != 0 {
+		if err == nil {
+			err = corruptf("stream listpack: bad master terminator")
+		}
+		return err
+	}
+	var fields [][]byte
+	for entries := int64(0); entries < count+deleted; entries++ {
+		flags, err := nextInt("entry flags")
+		if err != nil {
+			return err
+		}
+		msd, err := nextInt("entry ID")
+		if err != nil {
+			return err
+		}
+		seqd, err := nextInt("entry ID")
+		if err != nil {
+			return err
+		}
+		n := nf
+		same := flags&streamFlagSameFields != 0
+		if !same {
+			if n, err = nextInt("field count"); err != nil {
+				return err
+			}
+			if n < 0 || n > int64(len(b)) {
+				return corruptf("stream listpack: %d fields", n)
+			}
+		}
+		live := flags&streamFlagDeleted == 0
+		fields = fields[:0]
+		var largest int64
+		for i := int64(0); i < n; i++ {
+			if !same {
+				f, err := nextStr()
+				if err != nil {
+					return err
+				}
+				largest = max(largest, int64(len(f)))
+				if fn != nil && live {
+					fields = append(fields, append([]byte(nil), f...))
+				}
+			} else if fn != nil && live {
+				fields = append(fields, masterFields[i])
+			}
+			v, err := nextStr()
+			if err != nil {
+				return err
+			}
+			largest = max(largest, int64(len(v)))
+			if fn != nil && live {
+				fields = append(fields, append([]byte(nil), v...))
+			}
+		}
+		if _, err := nextInt("entry lp-count"); err != nil {
+			return err
+		}
+		if !live {
+			continue
+		}
+		if largest > r.stats.LargestElement {
+			r.stats.LargestElement = largest
+		}
+		if fn != nil {
+			e := r.newElement()
+			e.ID = StreamID{master.Ms + uint64(msd), master.Seq + uint64(seqd)}
+			e.Fields = fields
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+	}
+	if _, ok, err := it.next(); err != nil || ok {
+		if err == nil {
+			err = corruptf("stream listpack has entries past its count")
+		}
+		return err
+	}
+	return nil
+}
