@@ -224,7 +224,8 @@ func quantile(sorted []float64, q float64) float64 {
 
 // accuracyReport formats the per-class table (keys on the server, keys
 // matched, error median, p95 and max, and the median signed error, which
-// says whether the model over- or underestimates) and the 20 worst keys.
+// says whether the model over- or underestimates), the same by key prefix,
+// and the 20 worst keys.
 func accuracyReport(live []redistest.KeyUsage, results []keyResult) string {
 	var b strings.Builder
 	liveCount := map[string]int{}
@@ -246,7 +247,7 @@ func accuracyReport(live []redistest.KeyUsage, results []keyResult) string {
 		}
 		return fmt.Sprintf("%.2f%%", 100*x)
 	}
-	row := "%-17s %6s %7s %8s %8s %9s %9s\n"
+	row := "%-26s %6s %7s %8s %8s %9s %9s\n"
 	fmt.Fprintf(&b, row, "class", "keys", "matched", "median", "p95", "max", "bias")
 	line := func(name string, n int, rs []keyResult) {
 		errs := errorsOf(rs)
@@ -267,6 +268,27 @@ func accuracyReport(live []redistest.KeyUsage, results []keyResult) string {
 	}
 	line("all", len(live), results)
 
+	// FillMixed names keys after how it built them ("set:srem:17"), so
+	// errors by name prefix point at the history that is hard to model.
+	byPrefix := map[string][]keyResult{}
+	prefixCount := map[string]int{}
+	for _, u := range live {
+		prefixCount[prefix(u.Key)]++
+	}
+	for _, r := range results {
+		byPrefix[prefix(r.Key)] = append(byPrefix[prefix(r.Key)], r)
+	}
+	prefixes := make([]string, 0, len(prefixCount))
+	for p := range prefixCount {
+		prefixes = append(prefixes, p)
+	}
+	slices.Sort(prefixes)
+	b.WriteString("\nby how FillMixed built the keys (key prefix):\n")
+	fmt.Fprintf(&b, row, "prefix", "keys", "matched", "median", "p95", "max", "bias")
+	for _, p := range prefixes {
+		line(p, prefixCount[p], byPrefix[p])
+	}
+
 	worst := slices.Clone(results)
 	slices.SortFunc(worst, func(a, b keyResult) int { return cmp.Compare(b.relErr(), a.relErr()) })
 	worst = worst[:min(20, len(worst))]
@@ -281,12 +303,24 @@ func accuracyReport(live []redistest.KeyUsage, results []keyResult) string {
 	return b.String()
 }
 
-// short quotes a key, cut to 40 bytes with its length when longer.
+// prefix returns key up to its second colon, such as "set:srem".
+func prefix(key string) string {
+	i := strings.IndexByte(key, ':')
+	if i < 0 {
+		return key
+	}
+	if j := strings.IndexByte(key[i+1:], ':'); j >= 0 {
+		return key[:i+1+j]
+	}
+	return key
+}
+
+// short quotes a key, cut to 30 bytes with its length when longer.
 func short(key string) string {
-	if len(key) <= 40 {
+	if len(key) <= 30 {
 		return fmt.Sprintf("%q", key)
 	}
-	return fmt.Sprintf("%q...(%d B)", key[:40], len(key))
+	return fmt.Sprintf("%q...(%d B)", key[:30], len(key))
 }
 
 func describe(us []redistest.KeyUsage) string {
