@@ -1,6 +1,10 @@
 package rdb
 
-import "math/bits"
+import (
+	"math"
+	"math/bits"
+	gosync "sync"
+)
 
 // The memory model: what Redis 7.0 (64-bit, jemalloc) allocates for a key
 // once it holds it, computed the way MEMORY USAGE key SAMPLES 0 does
@@ -229,9 +233,15 @@ func (m *memModel) total(key []byte, t Type, enc Encoding) int64 {
 	case TypeSet, TypeHash, TypeZSet:
 		switch enc {
 		case EncodingHashtable:
-			v += sizeRobj + sizeDict + 8*float64(dictSlots(m.htN))
+			// SADD does one rehash step per new member, HSET two.
+			k := int64(1)
+			if t == TypeHash {
+				k = 2
+			}
+			v += sizeRobj + sizeDict + 8*dictSlotsExpected(m.htN, k)
 		case EncodingSkiplist:
-			v += sizeRobj + sizeZset + sizeZskiplist + sizeDict + 8*float64(dictSlots(m.htN)) + float64(jemallocSize(sizeZslHeader))
+			// ZADD looks the member up, then adds it: two rehash steps.
+			v += sizeRobj + sizeZset + sizeZskiplist + sizeDict + 8*dictSlotsExpected(m.htN, 2) + float64(jemallocSize(sizeZslHeader))
 		default:
 			if m.lpSize > 0 {
 				v += float64(jemallocSize(m.lpSize))
@@ -315,4 +325,83 @@ func (c *raxCounter) nodes() int64 {
 // memory is streamRadixTreeMemoryUsage for the tree.
 func (c *raxCounter) memory() float64 {
 	return float64(c.n*sizeStreamID + c.nodes()*raxNodeOverhead)
+}
+
+// dictSlotsExpected is the expected slot count of a dict of n entries that
+// grew one insert at a time, k rehash steps per insert. When a dict of S
+// slots fills up, Redis allocates a table of 2S and moves one bucket of
+// the old table per operation; until every non-empty old bucket has moved,
+// both tables count. The old table holds S entries in S buckets, so the
+// number of moves needed is the number of occupied buckets when S balls
+// fall into S bins; dictSlotsExpected adds S times the probability that it
+// exceeds the k*(n-S-1) steps taken since the last expansion.
+func dictSlotsExpected(n int64, k int64) float64 {
+	slots := dictSlots(n)
+	s := slots / 2
+	if n <= 4 || s < 4 {
+		return float64(slots)
+	}
+	steps := k * (n - s - 1)
+	return float64(slots) + float64(s)*occupiedAbove(s, steps)
+}
+
+// occupiedAbove returns P(B > t) where B is the number of occupied bins
+// after s balls fall into s bins uniformly.
+func occupiedAbove(s, t int64) float64 {
+	if t < 0 {
+		return 1
+	}
+	if t >= s {
+		return 0
+	}
+	if s <= 1024 {
+		return occupancyTail(int(s))[t]
+	}
+	// Normal approximation with the exact mean and variance.
+	fs := float64(s)
+	q := math.Pow(1-1/fs, fs)
+	mean := fs * (1 - q)
+	variance := fs*(fs-1)*math.Pow(1-2/fs, fs) + fs*q - fs*fs*q*q
+	if variance <= 0 {
+		if float64(t) < mean {
+			return 1
+		}
+		return 0
+	}
+	z := (float64(t) + 0.5 - mean) / math.Sqrt(variance)
+	return 0.5 * math.Erfc(z/math.Sqrt2)
+}
+
+// occupancyTails caches, for each power of two s up to 1024, the tail
+// P(B > t) for t in [0, s].
+var occupancyTails [11]func() []float64
+
+func init() {
+	for i := range occupancyTails {
+		s := 1 << i
+		occupancyTails[i] = gosync.OnceValue(func() []float64 { return computeOccupancyTail(s) })
+	}
+}
+
+func occupancyTail(s int) []float64 {
+	return occupancyTails[bits.TrailingZeros(uint(s))]()
+}
+
+func computeOccupancyTail(s int) []float64 {
+	p := make([]float64, s+1) // p[j]: probability that j bins are occupied
+	p[0] = 1
+	fs := float64(s)
+	for ball := 0; ball < s; ball++ {
+		for j := min(ball+1, s); j >= 1; j-- {
+			p[j] = p[j]*float64(j)/fs + p[j-1]*(fs-float64(j-1))/fs
+		}
+		p[0] = 0
+	}
+	tail := make([]float64, s+1)
+	acc := 0.0
+	for t := s; t >= 0; t-- {
+		tail[t] = acc // P(B > t)
+		acc += p[t]
+	}
+	return tail
 }

@@ -77,6 +77,11 @@ type Reader struct {
 	rec Record
 	db  int
 
+	// Key prefixes (expiry, LRU, LFU) seen since the last key. Like Redis,
+	// they survive records in between, such as KeyDB's AUX fields.
+	expireAt, idle int64
+	freq           int
+
 	// State of the current key's value.
 	pending  bool  // value not yet consumed
 	valStart int64 // offset of the value's first byte
@@ -98,7 +103,7 @@ type Reader struct {
 
 // NewReader returns a Reader reading from r. It buffers r itself.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{in: newInput(r)}
+	return &Reader{in: newInput(r), expireAt: NoExpiry, idle: -1, freq: -1}
 }
 
 // Version is the RDB version from the header; valid after the first Next.
@@ -268,25 +273,25 @@ func (r *Reader) Next() (*Record, error) {
 			if err != nil {
 				return nil, r.fail(off, nil, err)
 			}
-			rec.ExpireAt = int64(int32(binary.LittleEndian.Uint32(b))) * 1000
+			r.expireAt = int64(int32(binary.LittleEndian.Uint32(b))) * 1000
 		case opExpireTimeMs:
 			b, err := r.in.next(8)
 			if err != nil {
 				return nil, r.fail(off, nil, err)
 			}
-			rec.ExpireAt = int64(binary.LittleEndian.Uint64(b))
+			r.expireAt = int64(binary.LittleEndian.Uint64(b))
 		case opIdle:
 			n, err := r.readLength()
 			if err != nil {
 				return nil, r.fail(off, nil, err)
 			}
-			rec.Idle = int64(n)
+			r.idle = int64(n)
 		case opFreq:
 			b, err := r.in.readByte()
 			if err != nil {
 				return nil, r.fail(off, nil, err)
 			}
-			rec.Freq = int(b)
+			r.freq = int(b)
 		default:
 			t, ok := r.logicalType(op)
 			if !ok {
@@ -296,6 +301,8 @@ func (r *Reader) Next() (*Record, error) {
 				return nil, r.fail(off, nil, err)
 			}
 			rec.Kind, rec.Key, rec.Type, rec.RDBType = KindKey, r.keyBuf, t, op
+			rec.ExpireAt, rec.Idle, rec.Freq = r.expireAt, r.idle, r.freq
+			r.expireAt, r.idle, r.freq = NoExpiry, -1, -1
 			r.pending, r.statsOK = true, false
 			r.valStart = r.in.offset()
 			return rec, nil
