@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The test command of redkit, used by developers and by CI (.ci/run).
+#
+#   ./scripts/test.sh                      # gofmt, go vet and go test ./...
+#   ./scripts/test.sh -run Foo ./rdb/      # only ./rdb/, only tests matching Foo
+#   ./scripts/test.sh -race -v             # extra go test flags, all packages
+#   ./scripts/test.sh ./rdb/ -update       # unknown flags after the packages go to the tests
+#
+# It installs redis-server and redis-tools with apt-get when redis-server is
+# missing (Debian/Ubuntu; with sudo when not root), checks formatting with
+# gofmt -l over the whole repository, runs go vet on the packages under test,
+# and runs go test -count=1 with the arguments given. Package paths are
+# relative to the repository root. When no package is given, ./... is tested.
+#
+# REDKIT_REQUIRE_REDIS=1 is set so that tests needing redis-server fail
+# instead of skipping. Exit status: 0 when every step passed, else the first
+# failing step's.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
+
+# Go from the official tarball is often not on PATH in fresh shells.
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+	PATH="$PATH:/usr/local/go/bin"
+fi
+command -v go >/dev/null 2>&1 || die "go not found on PATH: install Go (see go.mod for the version)"
+
+install_redis() {
+	if command -v redis-server >/dev/null 2>&1; then
+		return 0
+	fi
+	step "redis-server not found: installing redis-server and redis-tools with apt-get"
+	command -v apt-get >/dev/null 2>&1 ||
+		die "redis-server not found and apt-get not available: install redis-server 7 (e.g. 'brew install redis') and retry"
+	local sudo=()
+	if [ "$(id -u)" -ne 0 ]; then
+		command -v sudo >/dev/null 2>&1 || die "redis-server not found; run as root or install sudo to let this script apt-get install it"
+		sudo=(sudo)
+	fi
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server redis-tools
+	command -v redis-server >/dev/null 2>&1 || die "redis-server still not on PATH after apt-get install"
+}
+
+# Split the arguments the way go test does, to find the packages: flags
+# that take a separate value consume the next argument; the first unknown
+# flag (or -args, or --) ends the package list.
+pkgs=()
+tags=()
+args=("$@")
+i=0
+while [ "$i" -lt "${#args[@]}" ]; do
+	a=${args[$i]}
+	case $a in
+	-args | --args | --) break ;;
+	-*)
+		name=${a#-}
+		name=${name#-}
+		name=${name#test.}
+		value_in_arg=false
+		case $name in *=*)
+			value_in_arg=true
+			name=${name%%=*}
+			;;
+		esac
+		case $name in
+		run | skip | bench | benchtime | count | cpu | parallel | timeout | shuffle | list | \
+			fuzz | fuzztime | fuzzminimizetime | coverprofile | covermode | coverpkg | \
+			cpuprofile | memprofile | memprofilerate | blockprofile | blockprofilerate | \
+			mutexprofile | mutexprofilefraction | outputdir | trace | vet | exec | o | p | \
+			tags | ldflags | gcflags | asmflags | gccgoflags | mod | modfile | overlay | \
+			pkgdir | pgo | toolexec | installsuffix | compiler | buildmode)
+			if [ "$name" = tags ]; then
+				if $value_in_arg; then tags=("$a"); else tags=("$a" "${args[$((i + 1))]:-}"); fi
+			fi
+			$value_in_arg || i=$((i + 1))
+			;;
+		v | short | failfast | json | benchmem | cover | fullpath | race | msan | asan | \
+			a | n | x | work | trimpath | linkshared | modcacherw | buildvcs)
+			;;
+		*) break ;; # unknown to go test: passed to the test binaries, ends the packages
+		esac
+		;;
+	*) pkgs+=("$a") ;;
+	esac
+	i=$((i + 1))
+done
+
+test_args=(-count=1)
+if [ "${#pkgs[@]}" -eq 0 ]; then
+	pkgs=(./...)
+	# Packages first: go test accepts flags after them, and an unknown flag
+	# before them would end the package list.
+	test_args+=(./...)
+fi
+test_args+=("$@")
+
+install_redis
+export REDKIT_REQUIRE_REDIS=1
+
+step "gofmt -l ."
+unformatted=$(gofmt -l .) || die "gofmt failed"
+if [ -n "$unformatted" ]; then
+	printf '%s\n' "$unformatted" >&2
+	die "the files above are not gofmt-formatted: run gofmt -w on them"
+fi
+
+vet_args=("${tags[@]}" "${pkgs[@]}")
+step "go vet ${vet_args[*]}"
+go vet "${vet_args[@]}"
+
+step "go test ${test_args[*]}"
+go test "${test_args[@]}"
