@@ -318,3 +318,15 @@ func TestBadMagic(t *testing.T) {
 		}
 	}
 }
+
+func walkRDB(dir string, fn func(string)) error {
+	return filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if strings.HasSuffix(p, ".rdb") {
+			fn(p)
+		}
+		return nil
+	})
+}
