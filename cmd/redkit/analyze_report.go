@@ -1,0 +1,224 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+	"unicode/utf8"
+
+	"github.com/redkit/redkit/internal/analysis"
+	"github.com/redkit/redkit/rdb"
+)
+
+// keyColumns are redis-rdb-tools' memory report columns.
+var keyColumns = []string{"database", "type", "key", "size_in_bytes", "encoding", "num_elements", "len_largest_element", "expiry"}
+
+// tableBlock is how many rows a table aligns at once, so that streaming
+// output never buffers more.
+const tableBlock = 1024
+
+// keyWriter writes key rows as csv, JSON Lines or an aligned table. The
+// first write error sticks in err.
+type keyWriter struct {
+	format string
+	multi  bool // leading file column
+	csv    *csv.Writer
+	json   *json.Encoder
+	table  *tabwriter.Writer
+	n      int
+	err    error
+}
+
+func newKeyWriter(w io.Writer, format string, multi bool) (*keyWriter, error) {
+	kw := &keyWriter{format: format, multi: multi}
+	header := keyColumns
+	if multi {
+		header = append([]string{"file"}, keyColumns...)
+	}
+	switch format {
+	case "csv":
+		kw.csv = csv.NewWriter(w)
+		kw.err = kw.csv.Write(header)
+	case "json":
+		kw.json = json.NewEncoder(w)
+		kw.json.SetEscapeHTML(false)
+	case "table":
+		kw.table = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		kw.err = kw.tableRow(header)
+	default:
+		return nil, fmt.Errorf("unknown key format %q", format)
+	}
+	return kw, kw.err
+}
+
+func formatExpiry(ms int64) string {
+	if ms == rdb.NoExpiry {
+		return ""
+	}
+	return time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z07:00")
+}
+
+// keyJSON is a key row in JSON. Key holds valid UTF-8 keys; others go to
+// KeyBase64.
+type keyJSON struct {
+	File      string  `json:"file,omitempty"`
+	Database  int     `json:"database"`
+	Type      string  `json:"type"`
+	Key       *string `json:"key,omitempty"`
+	KeyBase64 string  `json:"key_base64,omitempty"`
+	Size      int64   `json:"size_in_bytes"`
+	Encoding  string  `json:"encoding"`
+	Elements  int64   `json:"num_elements"`
+	Largest   int64   `json:"len_largest_element"`
+	Expiry    *string `json:"expiry"`
+}
+
+func (kw *keyWriter) write(k analysis.Key) error {
+	if kw.err != nil {
+		return kw.err
+	}
+	st := k.Stats
+	switch kw.format {
+	case "json":
+		row := keyRowJSON(k, kw.multi)
+		kw.err = kw.json.Encode(row)
+	default:
+		rec := make([]string, 0, len(keyColumns)+1)
+		if kw.multi {
+			rec = append(rec, k.Source)
+		}
+		key := string(k.Key)
+		if kw.table != nil {
+			key = analysis.Printable(key)
+		}
+		rec = append(rec, strconv.Itoa(k.DB), k.Type.String(), key, strconv.FormatInt(st.Memory, 10),
+			st.Encoding.String(), strconv.FormatInt(st.Elements, 10), strconv.FormatInt(st.LargestElement, 10), formatExpiry(k.ExpireAt))
+		if kw.csv != nil {
+			kw.err = kw.csv.Write(rec)
+		} else {
+			kw.err = kw.tableRow(rec)
+		}
+	}
+	return kw.err
+}
+
+func keyRowJSON(k analysis.Key, multi bool) keyJSON {
+	st := k.Stats
+	row := keyJSON{Database: k.DB, Type: k.Type.String(), Size: st.Memory, Encoding: st.Encoding.String(), Elements: st.Elements, Largest: st.LargestElement}
+	if multi {
+		row.File = k.Source
+	}
+	if utf8.Valid(k.Key) {
+		s := string(k.Key)
+		row.Key = &s
+	} else {
+		row.KeyBase64 = base64.StdEncoding.EncodeToString(k.Key)
+	}
+	if e := formatExpiry(k.ExpireAt); e != "" {
+		row.Expiry = &e
+	}
+	return row
+}
+
+func (kw *keyWriter) tableRow(cols []string) error {
+	for i, c := range cols {
+		sep := "\t"
+		if i == len(cols)-1 {
+			sep = "\n"
+		}
+		if _, err := io.WriteString(kw.table, c+sep); err != nil {
+			return err
+		}
+	}
+	kw.n++
+	if kw.n%tableBlock == 0 {
+		return kw.table.Flush()
+	}
+	return nil
+}
+
+func (kw *keyWriter) flush() error {
+	if kw.err != nil {
+		return kw.err
+	}
+	switch {
+	case kw.csv != nil:
+		kw.csv.Flush()
+		kw.err = kw.csv.Error()
+	case kw.table != nil:
+		kw.err = kw.table.Flush()
+	}
+	return kw.err
+}
+
+func writeKeys(w io.Writer, format string, multi bool, keys []analysis.Key) error {
+	kw, err := newKeyWriter(w, format, multi)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := kw.write(k); err != nil {
+			return err
+		}
+	}
+	return kw.flush()
+}
+
+// prefixColumns are HDT3213/rdb's prefix report columns.
+var prefixColumns = []string{"database", "prefix", "size", "size_readable", "key_count"}
+
+// prefixJSON is a prefix row in JSON; non-UTF-8 prefixes go to PrefixBase64.
+type prefixJSON struct {
+	Database     int     `json:"database"`
+	Prefix       *string `json:"prefix,omitempty"`
+	PrefixBase64 string  `json:"prefix_base64,omitempty"`
+	Depth        int     `json:"depth"`
+	Size         int64   `json:"size"`
+	SizeReadable string  `json:"size_readable"`
+	KeyCount     int64   `json:"key_count"`
+}
+
+func prefixRowJSON(p analysis.Prefix) prefixJSON {
+	row := prefixJSON{Database: p.DB, Depth: p.Depth, Size: p.Memory, SizeReadable: analysis.FormatSize(p.Memory), KeyCount: p.Keys}
+	if utf8.ValidString(p.Prefix) {
+		row.Prefix = &p.Prefix
+	} else {
+		row.PrefixBase64 = base64.StdEncoding.EncodeToString([]byte(p.Prefix))
+	}
+	return row
+}
+
+func writePrefixes(w io.Writer, format string, prefixes []analysis.Prefix) error {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		for _, p := range prefixes {
+			row := prefixRowJSON(p)
+			if err := enc.Encode(row); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "csv":
+		cw := csv.NewWriter(w)
+		cw.Write(prefixColumns)
+		for _, p := range prefixes {
+			cw.Write([]string{strconv.Itoa(p.DB), p.Prefix, strconv.FormatInt(p.Memory, 10), analysis.FormatSize(p.Memory), strconv.FormatInt(p.Keys, 10)})
+		}
+		cw.Flush()
+		return cw.Error()
+	default:
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "database\tprefix\tsize\tsize_readable\tkey_count\n")
+		for _, p := range prefixes {
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%d\n", p.DB, analysis.Printable(p.Prefix), p.Memory, analysis.FormatSize(p.Memory), p.Keys)
+		}
+		return tw.Flush()
+	}
+}

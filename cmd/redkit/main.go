@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Stamped by goreleaser: -X main.version=... -X main.commit=... -X main.date=...
+var version, commit, date string
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run runs redkit with args (args[0] is the program name) and returns the
+// exit code. Standard input is os.Stdin.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runIO(ctx, args, os.Stdin, stdout, stderr)
+}
+
+// runIO is run with an explicit standard input, for tests.
+func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	gopts := globalOptions{stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now()}
+	app := newApp(gopts)
+	installCompletion(app, args)
+	err := app.RunContext(ctx, reorderArgs(app, args))
+	return report(ctx, stderr, err)
+}
+
+// globalOptions carries what every command needs from its environment.
+type globalOptions struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	now            time.Time // reference for expiries: one instant per run
+}
+
+const exitCodesHelp = `EXIT CODES:
+   0    success
+   1    error (unreadable or invalid input, I/O failure)
+   2    usage error (bad flag or argument)
+   3    completed with problems (some input was corrupt or truncated; the report covers what could be read)
+   130  interrupted (SIGINT or SIGTERM)`
+
+func newApp(gopts globalOptions) *cli.App {
+	app := &cli.App{
+		Name:                 "redkit",
+		Usage:                "check, analyze and migrate Redis persistence files",
+		UsageText:            "redkit [--version] <command> [flags] [arguments]\n\nexample: redkit analyze --top 20 dump.rdb",
+		Version:              versionString(),
+		EnableBashCompletion: true,
+		Reader:               gopts.stdin,
+		Writer:               gopts.stdout,
+		ErrWriter:            gopts.stderr,
+		Description:          "Flags may come before or after arguments; \"--\" ends flags.\nCompressed dumps (gzip, zstd) are read transparently; \"-\" reads standard input.\n\n" + exitCodesHelp,
+		Commands: []*cli.Command{
+			newCheckCommand(gopts),
+			newAnalyzeCommand(gopts),
+			newCompletionCommand(gopts),
+		},
+		// urfave/cli would call os.Exit for ExitCoder errors: report does
+		// the mapping instead.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   onUsageError,
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return usageErrorf("unknown command %q", c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
+	}
+	for _, cmd := range app.Commands {
+		cmd.OnUsageError = onUsageError
+	}
+	return app
+}
+
+func versionString() string {
+	v, c, d := version, commit, date
+	if v == "" {
+		v = "dev"
+	}
+	if c == "" {
+		c = "none"
+	}
+	if d == "" {
+		d = "unknown"
+	}
+	return fmt.Sprintf("%s (commit %s, built %s)", v, c, d)
+}

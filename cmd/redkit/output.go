@@ -1,0 +1,59 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// output is where a report goes: stdout, or a file written atomically
+// (a temporary file in the same directory renamed over the target on
+// success, removed on failure).
+type output struct {
+	io.Writer
+	tmp  *os.File
+	path string
+}
+
+func openOutput(path string, stdout io.Writer) (*output, error) {
+	if path == "" || path == "-" {
+		return &output{Writer: stdout}, nil
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return nil, fmt.Errorf("create output: %w", err)
+	}
+	return &output{Writer: tmp, tmp: tmp, path: path}, nil
+}
+
+// commit makes the file visible under its name.
+func (o *output) commit() error {
+	if o.tmp == nil {
+		return nil
+	}
+	err := o.tmp.Chmod(0o644)
+	if err == nil {
+		err = o.tmp.Sync()
+	}
+	if cerr := o.tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(o.tmp.Name(), o.path)
+	}
+	if err != nil {
+		os.Remove(o.tmp.Name())
+		return fmt.Errorf("write %s: %w", o.path, err)
+	}
+	return nil
+}
+
+// abort discards the file; it is a no-op after commit.
+func (o *output) abort() {
+	if o.tmp == nil {
+		return
+	}
+	o.tmp.Close()
+	os.Remove(o.tmp.Name())
+}

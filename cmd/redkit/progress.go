@@ -1,0 +1,91 @@
+package main
+
+import (
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/redkit/redkit/internal/dumpfile"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+)
+
+// progress draws a bar of stored bytes read across inputs on stderr. A
+// nil *progress draws nothing.
+type progress struct {
+	bar   *progressbar.ProgressBar
+	mu    sync.Mutex
+	files []*dumpfile.File
+	stopc chan struct{}
+	done  sync.WaitGroup
+}
+
+// startProgress returns a running progress bar when stderr is a terminal
+// and quiet is false, and nil otherwise. total is the sum of the inputs'
+// sizes, or -1 when unknown (a spinner then).
+func startProgress(stderr io.Writer, quiet bool, desc string, total int64) *progress {
+	f, ok := stderr.(*os.File)
+	if quiet || !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	p := &progress{
+		bar: progressbar.NewOptions64(total,
+			progressbar.OptionSetWriter(stderr),
+			progressbar.OptionSetDescription(desc),
+			progressbar.OptionShowBytes(true),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionShowElapsedTimeOnFinish(),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionClearOnFinish(),
+			progressbar.OptionFullWidth(),
+		),
+		stopc: make(chan struct{}),
+	}
+	p.done.Add(1)
+	go func() {
+		defer p.done.Done()
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.stopc:
+				return
+			case <-t.C:
+				p.bar.Set64(p.read())
+			}
+		}
+	}()
+	return p
+}
+
+// track adds an opened input to the count.
+func (p *progress) track(f *dumpfile.File) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	p.files = append(p.files, f)
+	p.mu.Unlock()
+}
+
+func (p *progress) read() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var n int64
+	for _, f := range p.files {
+		n += f.StoredRead()
+	}
+	return n
+}
+
+// stop removes the bar.
+func (p *progress) stop() {
+	if p == nil {
+		return
+	}
+	close(p.stopc)
+	p.done.Wait()
+	p.bar.Finish()
+	p.bar.Clear()
+}
