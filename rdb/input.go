@@ -2,20 +2,12 @@ package rdb
 
 import (
 	"errors"
-	"hash/crc64"
 	"io"
 )
 
-// crcTable is the CRC-64/Jones table Redis uses (polynomial 0xad93d23594c935a9,
-// reflected), in the reversed form hash/crc64 expects.
-var crcTable = crc64.MakeTable(0x95ac9329ac4bc9b5)
-
-// crcUpdate continues a Redis CRC64 (initial value 0, no final xor) over p.
-func crcUpdate(crc uint64, p []byte) uint64 {
-	return ^crc64.Update(^crc, crcTable, p)
-}
-
 const (
+	// asyncCRCMin is the smallest block hashed on another goroutine.
+	asyncCRCMin    = 32 << 10
 	defaultBufSize = 256 << 10
 	// maxInline is the largest string handed out as a slice of the read
 	// buffer; longer strings are copied or skipped in chunks.
@@ -32,9 +24,12 @@ type input struct {
 	base int64 // file offset of buf[0]
 	err  error // sticky read error
 
-	crc    uint64
+	crc    uint64 // CRC of the bytes hashed inline, after those of pipe
 	crcOn  bool
 	crcPos int // buf index up to which crc has been computed
+	// pipe hashes large blocks on other cores once the input proves large.
+	pipe  *crcPipeline
+	fills int
 
 	tee    io.Writer // receives consumed bytes while set
 	teePos int
@@ -51,7 +46,14 @@ func (in *input) offset() int64 { return in.base + int64(in.pos) }
 // flush feeds consumed bytes to the CRC and the tee.
 func (in *input) flush() {
 	if in.crcOn && in.crcPos < in.pos {
-		in.crc = crcUpdate(in.crc, in.buf[in.crcPos:in.pos])
+		p := in.buf[in.crcPos:in.pos]
+		if in.pipe != nil && len(p) >= asyncCRCMin {
+			in.pipe.add(p)
+		} else if in.pipe != nil {
+			in.pipe.crc = crcCombine(in.pipe.sum(), crcUpdate(0, p), int64(len(p)))
+		} else {
+			in.crc = crcUpdate(in.crc, p)
+		}
 	}
 	in.crcPos = in.pos
 	if in.tee != nil && in.teePos < in.pos {
@@ -69,6 +71,11 @@ func (in *input) fill(n int) error {
 		return nil
 	}
 	in.flush()
+	if in.fills++; in.fills == 4 && in.crcOn && in.pipe == nil {
+		// A large input: hash further blocks in parallel with parsing.
+		in.pipe = &crcPipeline{crc: in.crc}
+		in.crc = 0
+	}
 	// Slide unread bytes to the front.
 	if in.pos > 0 {
 		copy(in.buf, in.buf[in.pos:in.end])
@@ -178,5 +185,8 @@ func (in *input) stopTee() error {
 // sum returns the CRC64 of everything consumed so far.
 func (in *input) sum() uint64 {
 	in.flush()
+	if in.pipe != nil {
+		return in.pipe.sum()
+	}
 	return in.crc
 }
