@@ -525,3 +525,20 @@ func TestKeyJSONBinarySafe(t *testing.T) {
 		t.Errorf("csv row %q does not keep the raw bytes, quoted", buf.String())
 	}
 }
+
+func TestInterrupted(t *testing.T) {
+	mem := corpus(t, "hdt3213-rdb/memory.rdb")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	out := filepath.Join(t.TempDir(), "keys.csv")
+	var stdout, stderr bytes.Buffer
+	for _, args := range [][]string{{"check", mem}, {"analyze", mem, "-o", out}} {
+		code := runIO(ctx, append([]string{"redkit"}, args...), nil, &stdout, &stderr)
+		if code != 130 {
+			t.Errorf("%v: exit %d, want 130; stderr %s", args, code, stderr.String())
+		}
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("interrupted run left %s", out)
+	}
+}
