@@ -97,7 +97,7 @@ func (kw *keyWriter) write(k analysis.Key) error {
 			key = analysis.Printable(key)
 		}
 		rec = append(rec, strconv.Itoa(k.DB), k.Type.String(), key, strconv.FormatInt(st.Memory, 10),
-			st.Encoding.String(), strconv.FormatInt(st.Elements, 10), strconv.FormatInt(st.LargestElement, 10), formatExpiry(k.ExpireAt))
+			st.Encoding.String(), strconv.FormatInt(numElements(k), 10), strconv.FormatInt(st.LargestElement, 10), formatExpiry(k.ExpireAt))
 		if kw.csv != nil {
 			kw.err = kw.csv.Write(rec)
 		} else {
@@ -107,9 +107,18 @@ func (kw *keyWriter) write(k analysis.Key) error {
 	return kw.err
 }
 
+// numElements is the num_elements column as redis-rdb-tools fills it: the
+// element count, except for strings, where it is the string's length.
+func numElements(k analysis.Key) int64 {
+	if k.Type == rdb.TypeString {
+		return k.Stats.LargestElement
+	}
+	return k.Stats.Elements
+}
+
 func keyRowJSON(k analysis.Key, multi bool) keyJSON {
 	st := k.Stats
-	row := keyJSON{Database: k.DB, Type: k.Type.String(), Size: st.Memory, Encoding: st.Encoding.String(), Elements: st.Elements, Largest: st.LargestElement}
+	row := keyJSON{Database: k.DB, Type: k.Type.String(), Size: st.Memory, Encoding: st.Encoding.String(), Elements: numElements(k), Largest: st.LargestElement}
 	if multi {
 		row.File = k.Source
 	}
