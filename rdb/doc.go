@@ -2,8 +2,9 @@
 //
 // # Format
 //
-// It reads files with the magic REDIS and versions 1 to 12 (Redis 1.0 to
-// 8.0), and VALKEY 80 and 81, as specified by Redis's rdb.h and rdb.c:
+// It reads files with the magic REDIS and versions 1 to 13 (Redis 1.0 to
+// 8.6) and VALKEY 80 and 81 (Valkey 9), as specified by Redis's and
+// Valkey's rdb.h and rdb.c:
 // every opcode (AUX, SELECTDB, RESIZEDB, EXPIRETIME, EXPIRETIME_MS, IDLE,
 // FREQ, FUNCTION_PRE_GA, FUNCTION2, MODULE_AUX, SLOT_INFO, EOF) and every
 // value type: strings (raw, integer, LZF), lists (linked, ziplist,
@@ -14,9 +15,16 @@
 // (listpacks 1, 2 and 3 with consumer groups, PELs and consumers), and
 // module values of RDB_TYPE_MODULE_2 carried through opaque. Values of the
 // pre-GA RDB_TYPE_MODULE cannot be skipped without the module and are
-// reported as ErrUnsupportedType. The meaning of types 22 and up depends
-// on the magic: they are Redis's field-expiry hashes in REDIS files;
-// Valkey's own types are not read yet.
+// reported as ErrUnsupportedType.
+//
+// The meaning of bytes 22 and up depends on the magic, as in Valkey's own
+// loader: in REDIS files 22 to 25 are Redis 7.4's field-expiry hashes, 26
+// is Redis 8.6's stream with IDMP producers and opcode 243 is the KEY_META
+// prefix of a key (kept raw in Record.Meta); in VALKEY files 22 is
+// Valkey 9's hash with per-field expiry and 243 is a SLOT_IMPORT record.
+// REDIS 14 headers (Redis 8.8) are accepted, but its stream type 27 and
+// array type 28 are reported as ErrUnsupportedType until their layout can
+// be checked against Redis's source.
 //
 // # Use
 //

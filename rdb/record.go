@@ -14,9 +14,10 @@ const (
 	TypeHash
 	TypeStream
 	TypeModule
+	TypeArray // Redis 8.8 sparse arrays
 )
 
-var typeNames = [...]string{"", "string", "list", "set", "zset", "hash", "stream", "module"}
+var typeNames = [...]string{"", "string", "list", "set", "zset", "hash", "stream", "module", "array"}
 
 // String returns the name TYPE would print ("string", "zset", ...).
 func (t Type) String() string {
@@ -89,9 +90,12 @@ const (
 	KindModuleAux
 	// KindSlotInfo is cluster slot information (RDB 12): Slot, DBSize, ExpiresSize.
 	KindSlotInfo
+	// KindSlotImport is a slot import that was in progress when Valkey 9
+	// wrote the file: Name is the job name, SlotRanges its slots.
+	KindSlotImport
 )
 
-var kindNames = [...]string{"", "key", "aux", "selectdb", "resizedb", "function", "module-aux", "slot-info"}
+var kindNames = [...]string{"", "key", "aux", "selectdb", "resizedb", "function", "module-aux", "slot-info", "slot-import"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && k != 0 {
@@ -117,12 +121,18 @@ type Record struct {
 	ExpireAt int64 // absolute expiry in Unix milliseconds, or NoExpiry
 	Idle     int64 // LRU idle time in seconds, or -1 when the file has none
 	Freq     int   // LFU frequency counter, or -1 when the file has none
+	// Meta holds the raw KEY_META prefix (RDB 13+: class count, then per
+	// class a 4-byte spec and a module-serialized value), or nil.
+	Meta []byte
 
 	// For KindAux (Name, Data), KindFunction (Name for pre-GA, Data),
 	// KindModuleAux (Module, Data).
 	Name   []byte
 	Data   []byte
 	Module ModuleID
+
+	// For KindSlotImport.
+	SlotRanges [][2]int
 
 	// For KindResizeDB and KindSlotInfo.
 	Slot        int

@@ -140,6 +140,49 @@ func (r *Reader) walkStream(fn func(*Element) error, t byte) error {
 			r.mem.streamConsumerDone()
 		}
 	}
+	if t >= typeStreamListpacks4 {
+		return r.skipStreamIDMP()
+	}
+	return nil
+}
+
+// skipStreamIDMP reads the tail Redis 8.6 adds to streams: IDMP duration
+// and max entries, the producers with their idempotency IDs, and two
+// counters.
+func (r *Reader) skipStreamIDMP() error {
+	for i := 0; i < 2; i++ {
+		if _, err := r.readLength(); err != nil {
+			return err
+		}
+	}
+	producers, err := r.readLength()
+	if err != nil {
+		return err
+	}
+	for p := uint64(0); p < producers; p++ {
+		if err := r.skipString(); err != nil { // producer id
+			return err
+		}
+		n, err := r.readLength()
+		if err != nil {
+			return err
+		}
+		for i := uint64(0); i < n; i++ {
+			if err := r.skipString(); err != nil { // idempotency id
+				return err
+			}
+			for j := 0; j < 2; j++ { // stream ID
+				if _, err := r.readLength(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := r.readLength(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
