@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
@@ -27,7 +28,8 @@ const tableBlock = 1024
 type keyWriter struct {
 	format string
 	multi  bool // leading file column
-	csv    *csv.Writer
+	csv    *bufio.Writer // CSV rows are encoded by appendCSV, the hot path of big dumps
+	row    []byte
 	json   *json.Encoder
 	table  *tabwriter.Writer
 	n      int
@@ -42,8 +44,14 @@ func newKeyWriter(w io.Writer, format string, multi bool) (*keyWriter, error) {
 	}
 	switch format {
 	case "csv":
-		kw.csv = csv.NewWriter(w)
-		kw.err = kw.csv.Write(header)
+		kw.csv = bufio.NewWriterSize(w, 64<<10)
+		for i, h := range header {
+			if i > 0 {
+				kw.row = append(kw.row, ',')
+			}
+			kw.row = appendCSV(kw.row, []byte(h))
+		}
+		_, kw.err = kw.csv.Write(append(kw.row, '\n'))
 	case "json":
 		kw.json = json.NewEncoder(w)
 		kw.json.SetEscapeHTML(false)
@@ -56,11 +64,61 @@ func newKeyWriter(w io.Writer, format string, multi bool) (*keyWriter, error) {
 	return kw, kw.err
 }
 
+const expiryLayout = "2006-01-02T15:04:05.000Z07:00"
+
 func formatExpiry(ms int64) string {
 	if ms == rdb.NoExpiry {
 		return ""
 	}
-	return time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	return time.UnixMilli(ms).UTC().Format(expiryLayout)
+}
+
+// appendCSV appends a CSV field, quoted as encoding/csv would quote it:
+// when it holds a comma, quote, CR or LF, or starts with a space or tab.
+func appendCSV(dst, f []byte) []byte {
+	quote := len(f) > 0 && (f[0] == ' ' || f[0] == '\t')
+	if !quote {
+		for _, c := range f {
+			if c == ',' || c == '"' || c == '\r' || c == '\n' {
+				quote = true
+				break
+			}
+		}
+	}
+	if !quote {
+		return append(dst, f...)
+	}
+	dst = append(dst, '"')
+	for _, c := range f {
+		if c == '"' {
+			dst = append(dst, '"')
+		}
+		dst = append(dst, c)
+	}
+	return append(dst, '"')
+}
+
+// writeCSV writes one key row.
+func (kw *keyWriter) writeCSV(k analysis.Key) {
+	st := k.Stats
+	b := kw.row[:0]
+	if kw.multi {
+		b = append(appendCSV(b, []byte(k.Source)), ',')
+	}
+	b = strconv.AppendInt(b, int64(k.DB), 10)
+	b = append(append(b, ','), k.Type.String()...)
+	b = append(appendCSV(append(b, ','), k.Key), ',')
+	b = strconv.AppendInt(b, st.Memory, 10)
+	b = append(append(b, ','), st.Encoding.String()...)
+	b = strconv.AppendInt(append(b, ','), numElements(k), 10)
+	b = strconv.AppendInt(append(b, ','), st.LargestElement, 10)
+	b = append(b, ',')
+	if k.ExpireAt != rdb.NoExpiry {
+		b = time.UnixMilli(k.ExpireAt).UTC().AppendFormat(b, expiryLayout)
+	}
+	b = append(b, '\n')
+	kw.row = b
+	_, kw.err = kw.csv.Write(b)
 }
 
 // keyJSON is a key row in JSON. Key holds valid UTF-8 keys; others go to
@@ -87,6 +145,8 @@ func (kw *keyWriter) write(k analysis.Key) error {
 	case "json":
 		row := keyRowJSON(k, kw.multi)
 		kw.err = kw.json.Encode(row)
+	case "csv":
+		kw.writeCSV(k)
 	default:
 		rec := make([]string, 0, len(keyColumns)+1)
 		if kw.multi {
@@ -98,11 +158,7 @@ func (kw *keyWriter) write(k analysis.Key) error {
 		}
 		rec = append(rec, strconv.Itoa(k.DB), k.Type.String(), key, strconv.FormatInt(st.Memory, 10),
 			st.Encoding.String(), strconv.FormatInt(numElements(k), 10), strconv.FormatInt(st.LargestElement, 10), formatExpiry(k.ExpireAt))
-		if kw.csv != nil {
-			kw.err = kw.csv.Write(rec)
-		} else {
-			kw.err = kw.tableRow(rec)
-		}
+		kw.err = kw.tableRow(rec)
 	}
 	return kw.err
 }
@@ -157,8 +213,7 @@ func (kw *keyWriter) flush() error {
 	}
 	switch {
 	case kw.csv != nil:
-		kw.csv.Flush()
-		kw.err = kw.csv.Error()
+		kw.err = kw.csv.Flush()
 	case kw.table != nil:
 		kw.err = kw.table.Flush()
 	}
