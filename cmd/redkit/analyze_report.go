@@ -27,7 +27,7 @@ const tableBlock = 1024
 // first write error sticks in err.
 type keyWriter struct {
 	format string
-	multi  bool // leading file column
+	multi  bool          // leading file column
 	csv    *bufio.Writer // CSV rows are encoded by appendCSV, the hot path of big dumps
 	row    []byte
 	json   *json.Encoder
