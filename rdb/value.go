@@ -27,7 +27,9 @@ func (r *Reader) Stats() (ValueStats, error) {
 // Elements walks the current key's value and calls fn for each element:
 // list items, set members, zset members with scores, hash fields with
 // values (and field expiries), stream entries. For a string it calls fn
-// once with the string as Member. A value can be walked only once; an
+// once with the string as Member. Elements come in file order, which for
+// hash-table encodings is no order at all and for skiplist sorted sets is
+// from the highest score down. A value can be walked only once; an
 // error returned by fn stops the walk and is returned as is, and the
 // Reader cannot continue.
 func (r *Reader) Elements(fn func(*Element) error) error {
