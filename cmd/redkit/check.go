@@ -43,7 +43,9 @@ all are done. gzip and zstd
 input is decompressed transparently; "-" is standard input.
 
 ` + exitCodesHelp + `
-   With several files, 1 if any file is bad.`,
+   With several files, 1 if any file is bad.
+   3 if every file is sound but some hold empty lists, sets, sorted sets or
+   hashes: Redis skips such keys when it loads the file.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "text", EnvVars: []string{"REDKIT_FORMAT"}, Usage: "output `FORMAT`: text, or json (one object per line per file) [$REDKIT_FORMAT]"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar, and no summary for good files in text format [$REDKIT_QUIET]"},
@@ -60,6 +62,28 @@ type checkResult struct {
 	inputResult
 	sum     *analysis.Summary
 	elapsed time.Duration
+	// Empty collections: Redis skips them when it loads the file (and
+	// redis-check-rdb calls the file broken), so they are reported.
+	emptyKeys int64
+	emptyList []string // the first few, printable
+}
+
+// maxEmptyListed is how many empty keys check names.
+const maxEmptyListed = 5
+
+func (r *checkResult) noteEmpty(rec *rdb.Record, st rdb.ValueStats) {
+	switch rec.Type {
+	case rdb.TypeList, rdb.TypeSet, rdb.TypeZSet, rdb.TypeHash:
+	default:
+		return // empty strings and streams are valid
+	}
+	if st.Elements != 0 {
+		return
+	}
+	r.emptyKeys++
+	if len(r.emptyList) < maxEmptyListed {
+		r.emptyList = append(r.emptyList, fmt.Sprintf("db%d:%s", rec.DB, analysis.Printable(string(rec.Key))))
+	}
 }
 
 func runCheck(ctx context.Context, gopts globalOptions, opts checkOptions, args []string) error {
@@ -74,22 +98,28 @@ func runCheck(ctx context.Context, gopts globalOptions, opts checkOptions, args 
 	forEachInput(ctx, len(args), func(i int) {
 		start := time.Now()
 		sum := analysis.NewSummary(analysis.SummaryOptions{Now: gopts.now})
+		r := &results[i]
 		res := scanInput(ctx, args[i], gopts.stdin, bar, nil, func(rec *rdb.Record, st rdb.ValueStats) error {
 			sum.Add(rec, st)
+			r.noteEmpty(rec, st)
 			return nil
 		})
-		results[i] = checkResult{inputResult: res, sum: sum, elapsed: time.Since(start)}
+		r.inputResult, r.sum, r.elapsed = res, sum, time.Since(start)
 	})
 	bar.stop()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	bad := 0
+	bad, withEmpty := 0, 0
 	for i := range results {
 		res := &results[i]
 		if res.err != nil {
 			bad++
 			printInputError(gopts.stderr, "check", &res.inputResult)
+		} else if res.emptyKeys > 0 {
+			withEmpty++
+			fmt.Fprintf(gopts.stderr, "redkit: check %s: %d empty collections (%s): Redis skips them when it loads this file, and redis-check-rdb rejects it\n",
+				res.path, res.emptyKeys, strings.Join(res.emptyList, ", "))
 		}
 		var err error
 		switch {
@@ -104,6 +134,9 @@ func runCheck(ctx context.Context, gopts globalOptions, opts checkOptions, args 
 	}
 	if bad > 0 {
 		return reportedError(exitError, fmt.Errorf("%d of %d files bad", bad, len(args)))
+	}
+	if withEmpty > 0 {
+		return reportedError(exitProblems, fmt.Errorf("%d of %d files hold empty collections", withEmpty, len(args)))
 	}
 	return nil
 }
@@ -187,6 +220,7 @@ type checkJSON struct {
 	Version     int              `json:"rdb_version,omitempty"`
 	Aux         []analysis.Aux   `json:"aux"`
 	Keys        int64            `json:"keys"`
+	EmptyKeys   int64            `json:"empty_keys"`
 	Expiring    int64            `json:"expiring_keys"`
 	Expired     int64            `json:"expired_keys"`
 	Databases   []dbCountJSON    `json:"databases"`
@@ -215,7 +249,7 @@ func writeCheckJSON(w io.Writer, r *checkResult) error {
 	s, m := r.sum, &r.meta
 	out := checkJSON{
 		File: r.path, OK: r.err == nil, Magic: m.Magic, Version: m.Version,
-		Aux: m.Aux, Keys: s.Total.Keys, Expiring: s.Total.Keys - s.Expiry.None.Keys, Expired: s.Expiry.Expired.Keys,
+		Aux: m.Aux, Keys: s.Total.Keys, EmptyKeys: r.emptyKeys, Expiring: s.Total.Keys - s.Expiry.None.Keys, Expired: s.Expiry.Expired.Keys,
 		Databases: []dbCountJSON{}, Types: map[string]int64{},
 		Functions: m.Functions, Modules: m.Modules,
 		FileBytes: r.size, RDBBytes: m.Bytes, Compression: string(r.compression), Seconds: r.elapsed.Seconds(),

@@ -165,6 +165,12 @@ func TestCheckBad(t *testing.T) {
 	if !strings.Contains(r.stdout, good+": ok") || !strings.Contains(r.stderr, "/nonexistent/dump.rdb") {
 		t.Errorf("multi-file check:\nstdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	}
+	// Empty collections load as skipped keys in Redis: exit 3, named.
+	empty := corpus(t, "redis/corrupt_empty_keys.rdb")
+	r = redkit(t, nil, "check", empty).want(t, 3)
+	if !strings.Contains(r.stderr, "9 empty collections (db0:set,") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
 	notRDB := filepath.Join(t.TempDir(), "x.txt")
 	os.WriteFile(notRDB, []byte("hello world, not a dump"), 0o644)
 	r = redkit(t, nil, "check", notRDB).want(t, 1)
