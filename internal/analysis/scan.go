@@ -39,19 +39,94 @@ func (m *Meta) AuxValue(name string) (string, bool) {
 // Scan reads rd to its end. It records metadata into meta (which may be
 // nil) and, for every key that f selects (a nil f selects all), computes
 // the value statistics and calls fn. The record and its slices are only
-// valid during the call.
+// valid during the call; only the key fields of the record are set (Kind,
+// Offset, DB, Key, Type, RDBType, ExpireAt, Idle, Freq).
+//
+// Reading and fn run on two goroutines, handing keys over in batches, so
+// that decoding and whatever fn does (aggregating, formatting) use two
+// cores. fn is always called from one goroutine at a time, in file order;
+// meta is complete when Scan returns.
 //
 // Scan returns nil once the reader reached the EOF opcode and verified
 // the checksum; otherwise the reader's error (an *rdb.ParseError for bad
-// data), fn's error, or ctx's error.
+// data), fn's error, or ctx's error. Keys read before an error have been
+// passed to fn.
 func Scan(ctx context.Context, rd *rdb.Reader, f *rdb.Filter, meta *Meta, fn func(*rdb.Record, rdb.ValueStats) error) error {
 	if meta == nil {
 		meta = new(Meta)
 	}
+	batches := make(chan *scanBatch, scanQueue)
+	free := make(chan *scanBatch, scanQueue+2)
+	stop := make(chan struct{})
+	var readErr error
+	go func() {
+		defer close(batches)
+		readErr = produce(ctx, rd, f, meta, batches, free, stop)
+	}()
+	var fnErr error
+	for b := range batches {
+		for i := 0; fnErr == nil && i < len(b.items); i++ {
+			it := &b.items[i]
+			if err := fn(&it.rec, it.st); err != nil {
+				fnErr = err
+				close(stop)
+			}
+		}
+		select {
+		case free <- b:
+		default:
+		}
+	}
+	// batches is closed: the reading goroutine is done and readErr set.
+	if fnErr != nil {
+		return fnErr
+	}
+	return readErr
+}
+
+const (
+	scanBatchKeys = 512 // keys handed over at once
+	scanQueue     = 4   // batches in flight
+)
+
+type scanBatch struct {
+	items []scanItem
+	keys  []byte // the items' keys, back to back
+}
+
+type scanItem struct {
+	rec    rdb.Record
+	st     rdb.ValueStats
+	keyEnd int // end of the key in keys
+}
+
+// produce reads rd, sending the selected keys in batches, until the end,
+// an error, or stop.
+func produce(ctx context.Context, rd *rdb.Reader, f *rdb.Filter, meta *Meta, out chan<- *scanBatch, free <-chan *scanBatch, stop <-chan struct{}) error {
 	defer func() { meta.Bytes = rd.Offset() }()
+	var b *scanBatch
+	send := func() bool {
+		if b == nil || len(b.items) == 0 {
+			return true
+		}
+		start := 0
+		for i := range b.items {
+			it := &b.items[i]
+			it.rec.Key = b.keys[start:it.keyEnd:it.keyEnd]
+			start = it.keyEnd
+		}
+		select {
+		case out <- b:
+			b = nil
+			return true
+		case <-stop:
+			return false
+		}
+	}
 	for n := 0; ; n++ {
 		if n%1024 == 0 {
 			if err := ctx.Err(); err != nil {
+				send()
 				return err
 			}
 		}
@@ -60,9 +135,11 @@ func Scan(ctx context.Context, rd *rdb.Reader, f *rdb.Filter, meta *Meta, fn fun
 			meta.Version, meta.Magic = rd.Version(), rd.Magic()
 		}
 		if errors.Is(err, io.EOF) {
+			send()
 			return nil
 		}
 		if err != nil {
+			send()
 			return err
 		}
 		switch rec.Kind {
@@ -81,13 +158,29 @@ func Scan(ctx context.Context, rd *rdb.Reader, f *rdb.Filter, meta *Meta, fn fun
 			}
 			st, err := rd.Stats()
 			if err != nil {
+				send()
 				return err
 			}
 			if !f.MatchStats(rec, st) {
 				continue
 			}
-			if err := fn(rec, st); err != nil {
-				return err
+			if b == nil {
+				select {
+				case b = <-free:
+					b.items, b.keys = b.items[:0], b.keys[:0]
+				default:
+					b = &scanBatch{items: make([]scanItem, 0, scanBatchKeys)}
+				}
+			}
+			b.keys = append(b.keys, rec.Key...)
+			b.items = append(b.items, scanItem{
+				rec: rdb.Record{Kind: rec.Kind, Offset: rec.Offset, DB: rec.DB, Type: rec.Type, RDBType: rec.RDBType,
+					ExpireAt: rec.ExpireAt, Idle: rec.Idle, Freq: rec.Freq},
+				st:     st,
+				keyEnd: len(b.keys),
+			})
+			if len(b.items) == scanBatchKeys && !send() {
+				return nil
 			}
 		}
 	}
