@@ -66,6 +66,14 @@
 // # Why our own decoder
 //
 // github.com/hdt3213/rdb decodes whole objects into memory and does not
-// verify the CRC64 trailer. This package streams instead; the hdt3213
-// decoder is used in tests as a differential oracle.
+// verify the CRC64 trailer. Measured here (2 cores): on BenchmarkReader's
+// 46 MB mixed dump its decoder runs at 56 MB/s with 3 million allocations
+// and 200 MB allocated per pass, where this Reader walks every value at
+// 150-160 MB/s with 15 thousand allocations. On the 1.1 GB dump of
+// bench/run.sh (3.6 million keys, a 5-million-member sorted set) this
+// Reader computes every key's stats at about 410 MB/s in 7 MB of RSS
+// (the CRC64 of large inputs is hashed on other cores, see crc.go), while
+// hdt3213's memory report takes 13.6 s and 490 MB. So the hot path is this
+// package; the hdt3213 decoder serves in tests as a differential oracle
+// (TestCorpus), and its encoder will write RDB files.
 package rdb
