@@ -3,7 +3,6 @@ package rdb_test
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"testing"
 
@@ -81,26 +80,15 @@ func BenchmarkReader(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			for b.Loop() {
-				rd := rdb.NewReader(bytes.NewReader(data))
-				for {
-					rec, err := rd.Next()
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-					if rec.Kind != rdb.KindKey {
-						continue
-					}
+				err := eachKey(data, func(rd *rdb.Reader, _ *rdb.Record) error {
 					if mode == "stats" {
-						_, err = rd.Stats()
-					} else {
-						err = rd.Elements(func(*rdb.Element) error { return nil })
+						_, err := rd.Stats()
+						return err
 					}
-					if err != nil {
-						b.Fatal(err)
-					}
+					return rd.Elements(func(*rdb.Element) error { return nil })
+				})
+				if err != nil {
+					b.Fatal(err)
 				}
 			}
 		})

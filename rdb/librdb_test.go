@@ -1,11 +1,9 @@
 package rdb_test
 
 import (
-	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -97,25 +95,14 @@ func TestLibrdbExpectations(t *testing.T) {
 func librdbView(t *testing.T, data []byte) map[string]json.RawMessage {
 	t.Helper()
 	out := map[string]json.RawMessage{}
-	rd := rdb.NewReader(bytes.NewReader(data))
-	for {
-		rec, err := rd.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rec.Kind != rdb.KindKey {
-			continue
-		}
+	err := eachKey(data, func(rd *rdb.Reader, rec *rdb.Record) error {
 		var (
 			arr     []string
 			obj     = map[string]string{}
 			entries []map[string]any
 		)
 		typ := rec.Type
-		err = rd.Elements(func(e *rdb.Element) error {
+		err := rd.Elements(func(e *rdb.Element) error {
 			switch typ {
 			case rdb.TypeString, rdb.TypeList, rdb.TypeSet:
 				arr = append(arr, string(e.Member))
@@ -133,7 +120,7 @@ func librdbView(t *testing.T, data []byte) map[string]json.RawMessage {
 			return nil
 		})
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		var v any
 		switch typ {
@@ -148,7 +135,12 @@ func librdbView(t *testing.T, data []byte) map[string]json.RawMessage {
 		}
 		b, _ := json.Marshal(v)
 		out[string(rec.Key)] = b
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	return out
 }
 
 // jsonEqual compares two JSON values; sets compare as sorted arrays and
@@ -208,21 +200,10 @@ func TestHDTMemoryCSV(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := map[string]string{}
-			rd := rdb.NewReader(bytes.NewReader(data))
-			for {
-				rec, err := rd.Next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				if rec.Kind != rdb.KindKey {
-					continue
-				}
+			err = eachKey(data, func(rd *rdb.Reader, rec *rdb.Record) error {
 				st, err := rd.Stats()
 				if err != nil {
-					t.Fatal(err)
+					return err
 				}
 				n := st.Elements
 				if rec.Type == rdb.TypeString || rec.Type == rdb.TypeStream {
@@ -233,6 +214,10 @@ func TestHDTMemoryCSV(t *testing.T) {
 					exp = strconv.FormatInt(rec.ExpireAt/1000, 10)
 				}
 				got[fmt.Sprintf("%d/%s", rec.DB, rec.Key)] = fmt.Sprintf("%s n=%d exp=%s", rec.Type, n, exp)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
 			for _, r := range rows[1:] { // database,key,type,size,size_readable,element_count,encoding,expiration
 				exp := ""

@@ -1,9 +1,7 @@
 package rdb_test
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"sort"
@@ -32,21 +30,10 @@ func TestLiveValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := map[int]map[string]string{}
-	rd := rdb.NewReader(bytes.NewReader(data))
-	for {
-		rec, err := rd.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rec.Kind != rdb.KindKey {
-			continue
-		}
+	err = eachKey(data, func(rd *rdb.Reader, rec *rdb.Record) error {
 		typ := rec.Type
 		var elems []string
-		err = rd.Elements(func(e *rdb.Element) error {
+		err := rd.Elements(func(e *rdb.Element) error {
 			switch typ {
 			case rdb.TypeZSet:
 				elems = append(elems, string(e.Member)+"="+strconv.FormatFloat(e.Score, 'g', 17, 64))
@@ -64,7 +51,7 @@ func TestLiveValues(t *testing.T) {
 			return nil
 		})
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		// Hash tables have no order, and skiplist zsets are saved from the
 		// highest score down: compare those as sorted sets of elements.
@@ -75,6 +62,10 @@ func TestLiveValues(t *testing.T) {
 			got[rec.DB] = map[string]string{}
 		}
 		got[rec.DB][string(rec.Key)] = fmt.Sprintf("%s exp=%d %q", typ, rec.ExpireAt, elems)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	conn := srv.Client().Conn()

@@ -250,25 +250,35 @@ func TestTruncated(t *testing.T) {
 	}
 }
 
-// readAll reads every record and walks every value.
-func readAll(data []byte) (int, error) {
+// eachKey reads data to its end and calls fn for every key record; it
+// returns the first error of the reader or of fn.
+func eachKey(data []byte, fn func(rd *rdb.Reader, rec *rdb.Record) error) error {
 	rd := rdb.NewReader(bytes.NewReader(data))
-	keys := 0
 	for {
 		rec, err := rd.Next()
 		if err == io.EOF {
-			return keys, nil
+			return nil
 		}
 		if err != nil {
-			return keys, err
+			return err
 		}
 		if rec.Kind == rdb.KindKey {
-			keys++
-			if _, err := rd.Stats(); err != nil {
-				return keys, err
+			if err := fn(rd, rec); err != nil {
+				return err
 			}
 		}
 	}
+}
+
+// readAll reads every record and walks every value.
+func readAll(data []byte) (int, error) {
+	keys := 0
+	err := eachKey(data, func(rd *rdb.Reader, _ *rdb.Record) error {
+		keys++
+		_, err := rd.Stats()
+		return err
+	})
+	return keys, err
 }
 
 // TestHostileLength feeds a string whose length claims 2^60 bytes: it

@@ -78,23 +78,26 @@ func (r *Reader) walk(fn func(*Element) error) error {
 	case typeString:
 		err = r.walkString(fn)
 	case typeList:
-		err = r.walkLinkedList(fn)
+		err = r.walkStrings(fn, EncodingQuicklist)
 	case typeSet:
-		err = r.walkHTSet(fn)
+		err = r.walkStrings(fn, EncodingHashtable)
 	case typeZSet, typeZSet2:
 		err = r.walkZSet(fn, t == typeZSet2)
 	case typeHash:
-		err = r.walkHTHash(fn)
+		err = r.walkHashTable(fn, hashNoTTL)
 	case typeListQuicklist, typeListQuicklist2:
 		err = r.walkQuicklist(fn, t == typeListQuicklist2)
 	case typeHashZipmap, typeListZiplist, typeSetIntset, typeZSetZiplist, typeHashZiplist,
 		typeHashListpack, typeZSetListpack, typeSetListpack, typeHashListpackExPreG, typeHashListpackEx:
 		err = r.walkBlob(fn, t)
 	case typeHashMetadataPreGA, typeHashMetadata:
-		if r.magic == "VALKEY" {
-			err = r.walkValkeyHash2(fn)
-		} else {
-			err = r.walkHashMetadata(fn, t == typeHashMetadata)
+		switch {
+		case r.magic == "VALKEY": // RDB_TYPE_HASH_2
+			err = r.walkHashTable(fn, hashTTLAfter)
+		case t == typeHashMetadata:
+			err = r.walkHashTable(fn, hashTTLRelative)
+		default:
+			err = r.walkHashTable(fn, hashTTLAbsolute)
 		}
 	case typeStreamListpacks, typeStreamListpacks2, typeStreamListpacks3, typeStreamListpacks4:
 		err = r.walkStream(fn, t)
@@ -177,81 +180,29 @@ func (r *Reader) walkString(fn func(*Element) error) error {
 	return nil
 }
 
-// walkLinkedList reads RDB_TYPE_LIST: a count and that many strings.
-// Redis 7 loads it into a quicklist.
-func (r *Reader) walkLinkedList(fn func(*Element) error) error {
+// walkStrings reads RDB_TYPE_LIST and RDB_TYPE_SET: a count and that
+// many strings. Redis 7 loads the list into a quicklist (enc) and the set
+// into a hash table.
+func (r *Reader) walkStrings(fn func(*Element) error, enc Encoding) error {
 	n, err := r.readLength()
 	if err != nil {
 		return err
 	}
-	r.stats.Encoding = EncodingQuicklist
+	r.stats.Encoding = enc
 	for i := uint64(0); i < n; i++ {
 		s, err := r.readString(fn != nil, &r.scratch, &r.numBuf)
 		if err != nil {
 			return err
 		}
 		r.element(s.n)
-		r.mem.listPush(s)
+		if enc == EncodingQuicklist {
+			r.mem.listPush(s)
+		} else {
+			r.mem.htEntry(s.n, -1)
+		}
 		if fn != nil {
 			e := r.newElement()
 			e.Member = s.data
-			if err := fn(e); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func (r *Reader) walkHTSet(fn func(*Element) error) error {
-	n, err := r.readLength()
-	if err != nil {
-		return err
-	}
-	r.stats.Encoding = EncodingHashtable
-	for i := uint64(0); i < n; i++ {
-		s, err := r.readString(fn != nil, &r.scratch, &r.numBuf)
-		if err != nil {
-			return err
-		}
-		r.element(s.n)
-		r.mem.htEntry(s.n, -1)
-		if fn != nil {
-			e := r.newElement()
-			e.Member = s.data
-			if err := fn(e); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func (r *Reader) walkHTHash(fn func(*Element) error) error {
-	n, err := r.readLength()
-	if err != nil {
-		return err
-	}
-	r.stats.Encoding = EncodingHashtable
-	for i := uint64(0); i < n; i++ {
-		f, err := r.readString(fn != nil, &r.scratch, &r.numBuf)
-		if err != nil {
-			return err
-		}
-		if fn != nil {
-			// Keep the field while the value is read.
-			r.dataBuf = append(r.dataBuf[:0], f.data...)
-			f.data = r.dataBuf
-		}
-		v, err := r.readString(fn != nil, &r.str2, &r.numBuf2)
-		if err != nil {
-			return err
-		}
-		r.element(max(f.n, v.n))
-		r.mem.htEntry(f.n, v.n)
-		if fn != nil {
-			e := r.newElement()
-			e.Member, e.Value = f.data, v.data
 			if err := fn(e); err != nil {
 				return err
 			}
@@ -594,62 +545,6 @@ func (r *Reader) walkQuicklist(fn func(*Element) error, v2 bool) error {
 	return nil
 }
 
-// walkHashMetadata reads Redis 7.4+ hashes with field expiries stored as
-// a hash table: [minExpire], count, then (ttl, field, value) triples.
-// GA files store each ttl relative to minExpire (+1, 0 meaning none);
-// pre-GA files store it absolute.
-func (r *Reader) walkHashMetadata(fn func(*Element) error, ga bool) error {
-	var minExpire int64
-	if ga {
-		b, err := r.in.next(8)
-		if err != nil {
-			return err
-		}
-		minExpire = int64(binary.LittleEndian.Uint64(b))
-	}
-	n, err := r.readLength()
-	if err != nil {
-		return err
-	}
-	r.stats.Encoding = EncodingHashtable
-	for i := uint64(0); i < n; i++ {
-		ttl, err := r.readLength()
-		if err != nil {
-			return err
-		}
-		exp := NoExpiry
-		if ttl != 0 {
-			if ga {
-				exp = int64(ttl) + minExpire - 1
-			} else {
-				exp = int64(ttl)
-			}
-		}
-		f, err := r.readString(fn != nil, &r.scratch, &r.numBuf)
-		if err != nil {
-			return err
-		}
-		if fn != nil {
-			r.dataBuf = append(r.dataBuf[:0], f.data...)
-			f.data = r.dataBuf
-		}
-		v, err := r.readString(fn != nil, &r.str2, &r.numBuf2)
-		if err != nil {
-			return err
-		}
-		r.element(max(f.n, v.n))
-		r.mem.htEntry(f.n, v.n)
-		if fn != nil {
-			e := r.newElement()
-			e.Member, e.Value, e.ExpireAt = f.data, v.data, exp
-			if err := fn(e); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 // walkModule2 reads a RDB_TYPE_MODULE_2 value: the module id and then
 // module-serialized values up to the EOF opcode.
 func (r *Reader) walkModule2() error {
@@ -665,20 +560,57 @@ func (r *Reader) walkModule2() error {
 	return nil
 }
 
-// walkValkeyHash2 reads Valkey 9's RDB_TYPE_HASH_2: a count, then
-// (field, value, 8-byte absolute expiry in ms, -1 for none) triples.
-func (r *Reader) walkValkeyHash2(fn func(*Element) error) error {
+// hashTTL tells how a hash-table hash stores field expiries.
+type hashTTL uint8
+
+const (
+	hashNoTTL hashTTL = iota // RDB_TYPE_HASH: count, then field, value pairs
+	// Redis 7.4 RDB_TYPE_HASH_METADATA: an 8-byte minimum expiry, then a
+	// length before each field: 0 for none, else expiry - minimum + 1.
+	hashTTLRelative
+	// Redis 7.4 release candidates (HASH_METADATA_PRE_GA): the length
+	// before each field is the absolute expiry, 0 for none.
+	hashTTLAbsolute
+	// Valkey 9 RDB_TYPE_HASH_2: an 8-byte absolute expiry after each
+	// value, -1 for none.
+	hashTTLAfter
+)
+
+func (r *Reader) walkHashTable(fn func(*Element) error, ttl hashTTL) error {
+	var minExpire int64
+	if ttl == hashTTLRelative {
+		b, err := r.in.next(8)
+		if err != nil {
+			return err
+		}
+		minExpire = int64(binary.LittleEndian.Uint64(b))
+	}
 	n, err := r.readLength()
 	if err != nil {
 		return err
 	}
 	r.stats.Encoding = EncodingHashtable
 	for i := uint64(0); i < n; i++ {
+		exp := NoExpiry
+		if ttl == hashTTLRelative || ttl == hashTTLAbsolute {
+			v, err := r.readLength()
+			if err != nil {
+				return err
+			}
+			switch {
+			case v == 0:
+			case ttl == hashTTLRelative:
+				exp = int64(v) + minExpire - 1
+			default:
+				exp = int64(v)
+			}
+		}
 		f, err := r.readString(fn != nil, &r.scratch, &r.numBuf)
 		if err != nil {
 			return err
 		}
 		if fn != nil {
+			// Keep the field while the value is read.
 			r.dataBuf = append(r.dataBuf[:0], f.data...)
 			f.data = r.dataBuf
 		}
@@ -686,22 +618,20 @@ func (r *Reader) walkValkeyHash2(fn func(*Element) error) error {
 		if err != nil {
 			return err
 		}
-		b, err := r.in.next(8)
-		if err != nil {
-			return err
-		}
-		exp := int64(binary.LittleEndian.Uint64(b))
-		if exp < -1 {
-			return corruptf("hash field expiry %d", exp)
+		if ttl == hashTTLAfter {
+			b, err := r.in.next(8)
+			if err != nil {
+				return err
+			}
+			if exp = int64(binary.LittleEndian.Uint64(b)); exp < -1 {
+				return corruptf("hash field expiry %d", exp)
+			}
 		}
 		r.element(max(f.n, v.n))
 		r.mem.htEntry(f.n, v.n)
 		if fn != nil {
 			e := r.newElement()
-			e.Member, e.Value = f.data, v.data
-			if exp >= 0 {
-				e.ExpireAt = exp
-			}
+			e.Member, e.Value, e.ExpireAt = f.data, v.data, exp
 			if err := fn(e); err != nil {
 				return err
 			}
