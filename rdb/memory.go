@@ -93,8 +93,9 @@ var zslNodeExpected = func() float64 {
 
 // memModel accumulates the memory of one value as the walker feeds it.
 type memModel struct {
-	fixed float64 // bytes independent of the element count
-	htN   int64   // entries of a dict-based value
+	fixed  float64 // bytes independent of the element count
+	htN    int64   // entries of a dict-based value
+	nonInt bool    // a set member that is not an integer was seen
 
 	lpSize int64 // listpack being rebuilt from converted entries
 
@@ -233,12 +234,21 @@ func (m *memModel) total(key []byte, t Type, enc Encoding) int64 {
 	case TypeSet, TypeHash, TypeZSet:
 		switch enc {
 		case EncodingHashtable:
-			// SADD does one rehash step per new member, HSET two.
+			// Redis 7.0 converts a hash past hash-max-listpack-entries and
+			// an all-integer set past set-max-intset-entries (both 512 by
+			// default) into a dict presized for 513 entries: up to 1024
+			// entries there was no expansion, so no rehash in progress.
+			// Otherwise the dict grew by inserts: SADD does one rehash step
+			// per new member, HSET two.
 			k := int64(1)
 			if t == TypeHash {
 				k = 2
 			}
-			v += sizeRobj + sizeDict + 8*dictSlotsExpected(m.htN, k)
+			slots := dictSlotsExpected(m.htN, k)
+			if m.htN > 512 && m.htN <= 1024 && (t == TypeHash || !m.nonInt) {
+				slots = float64(dictSlots(m.htN))
+			}
+			v += sizeRobj + sizeDict + 8*slots
 		case EncodingSkiplist:
 			// ZADD looks the member up, then adds it: two rehash steps.
 			v += sizeRobj + sizeZset + sizeZskiplist + sizeDict + 8*dictSlotsExpected(m.htN, 2) + float64(jemallocSize(sizeZslHeader))

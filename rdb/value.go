@@ -199,6 +199,11 @@ func (r *Reader) walkStrings(fn func(*Element) error, enc Encoding) error {
 			r.mem.listPush(s)
 		} else {
 			r.mem.htEntry(s.n, -1)
+			if !s.isInt {
+				if _, ok := parseCanonicalInt(s.data); !ok {
+					r.mem.nonInt = true
+				}
+			}
 		}
 		if fn != nil {
 			e := r.newElement()
