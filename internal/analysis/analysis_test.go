@@ -131,12 +131,23 @@ func TestSummary(t *testing.T) {
 
 func TestTreeAndFlameGraph(t *testing.T) {
 	s := NewSummary(SummaryOptions{Prefixes: PrefixOptions{Separator: ":", Depth: 3}})
-	for _, k := range []string{"app:user:1", "app:user:2", "app:sess:1", "other:1", "x</script>:1", "bin\xff:1"} {
+	for _, k := range []string{"app:user:1", "app:user:2", "app:sess:1", "other:1", "x</script>:1", "bin\xff:1", "plain"} {
 		s.Add(rec(0, k, rdb.TypeString, rdb.NoExpiry), stats(100))
 	}
 	root := Tree(s)
-	if root.Memory != 600 || root.Children[0].Name != "app:" || root.Children[0].Children[0].Name != "user:" {
+	if root.Memory != 700 || root.Children[0].Name != "app:" || root.Children[0].Children[0].Name != "user:" {
 		t.Fatalf("tree %+v", root)
+	}
+	// The key without a prefix has a block of its own: children add up.
+	var sum, other int64
+	for _, c := range root.Children {
+		sum += c.Memory
+		if c.Name == otherKeys {
+			other = c.Memory
+		}
+	}
+	if sum != root.Memory || other != 100 {
+		t.Errorf("children of the root sum to %d of %d, %q holds %d, want 100", sum, root.Memory, otherKeys, other)
 	}
 	var buf bytes.Buffer
 	if err := WriteFlameGraph(&buf, "t <b>", root); err != nil {

@@ -21,9 +21,13 @@ type Node struct {
 	Children []*Node `json:"c,omitempty"`
 }
 
+// otherKeys labels the keys of a node that have no deeper prefix.
+const otherKeys = "(keys without a deeper prefix)"
+
 // Tree builds the prefix tree of s, which must have been created with
 // prefixes enabled. Children come biggest first; a node's memory beyond
-// its children's is held by keys that have no deeper prefix.
+// its children's, held by keys that have no deeper prefix, is a child of
+// its own named otherKeys.
 func Tree(s *Summary) *Node {
 	root := &Node{Name: "all keys", Memory: s.Total.Memory, Keys: s.Total.Keys}
 	if s.Prefixes == nil {
@@ -67,6 +71,15 @@ func Tree(s *Summary) *Node {
 	}
 	var sortTree func(n *Node)
 	sortTree = func(n *Node) {
+		// Keys with no deeper prefix get a block of their own, so that the
+		// graph accounts for every byte.
+		var mem, keys int64
+		for _, c := range n.Children {
+			mem, keys = mem+c.Memory, keys+c.Keys
+		}
+		if len(n.Children) > 0 && n.Memory > mem {
+			n.Children = append(n.Children, &Node{Name: otherKeys, Full: n.Full, Memory: n.Memory - mem, Keys: n.Keys - keys})
+		}
 		slices.SortFunc(n.Children, func(a, b *Node) int { return cmp.Compare(b.Memory, a.Memory) })
 		for _, c := range n.Children {
 			sortTree(c)
