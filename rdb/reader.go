@@ -102,8 +102,10 @@ type Reader struct {
 	numBuf  [24]byte
 	numBuf2 [24]byte
 
-	metaBuf []byte // raw KEY_META bytes of the next key
-	hasMeta bool
+	stream       StreamInfo // metadata of the last stream walked by Elements
+	streamWalked bool       // stream holds the current key's metadata
+	metaBuf      []byte     // raw KEY_META bytes of the next key
+	hasMeta      bool
 
 	storedCRC, computedCRC uint64
 	el                     Element
@@ -199,6 +201,7 @@ func (r *Reader) Next() (*Record, error) {
 	}
 	rec := &r.rec
 	*rec = Record{DB: r.db, ExpireAt: NoExpiry, Idle: -1, Freq: -1}
+	r.streamWalked = false
 	rec.Offset = r.in.offset()
 	for {
 		off := r.in.offset()
@@ -689,4 +692,21 @@ func (r *Reader) readSlotImport(rec *Record) error {
 	}
 	rec.Kind, rec.Name = KindSlotImport, r.nameBuf
 	return nil
+}
+
+// Stream returns the metadata of the current key's stream once Elements
+// has walked it (nil otherwise). It is valid until the next call to Next.
+// Consumer groups and their pending entries lists are held in memory.
+func (r *Reader) Stream() *StreamInfo {
+	if !r.streamWalked {
+		return nil
+	}
+	return &r.stream
+}
+
+// Rest returns the input that follows the RDB's checksum, for files that
+// continue after it (an AOF with an RDB preamble). Call it after Next
+// returned io.EOF.
+func (r *Reader) Rest() io.Reader {
+	return io.MultiReader(bytes.NewReader(r.in.buf[r.in.pos:r.in.end]), r.in.r)
 }

@@ -19,6 +19,41 @@ type Element struct {
 // StreamID is a stream entry ID.
 type StreamID struct{ Ms, Seq uint64 }
 
+// StreamInfo is a stream's metadata: what XINFO STREAM FULL shows beside
+// the entries. Reader.Stream returns it after Elements walked a stream.
+type StreamInfo struct {
+	Length       uint64 // entries in the stream
+	LastID       StreamID
+	FirstID      StreamID // zero before RDB 10 (Redis 7.0)
+	MaxDeletedID StreamID // zero before RDB 10
+	EntriesAdded uint64   // before RDB 10, Length, as Redis assumes on load
+	Groups       []StreamGroup
+}
+
+// StreamGroup is a consumer group.
+type StreamGroup struct {
+	Name        string
+	LastID      StreamID // last delivered ID
+	EntriesRead int64    // -1 when unknown (before RDB 10)
+	Pending     []PendingEntry
+	Consumers   []StreamConsumer
+}
+
+// PendingEntry is an entry of a group's pending entries list.
+type PendingEntry struct {
+	ID            StreamID
+	DeliveryTime  int64 // Unix ms of the last delivery
+	DeliveryCount uint64
+	Consumer      string // owner
+}
+
+// StreamConsumer is a consumer of a group.
+type StreamConsumer struct {
+	Name       string
+	SeenTime   int64 // Unix ms of its last attempted interaction
+	ActiveTime int64 // Unix ms of its last successful interaction (RDB 11+; SeenTime before)
+}
+
 func (id StreamID) String() string { return fmt.Sprintf("%d-%d", id.Ms, id.Seq) }
 
 func streamIDFrom(b []byte) StreamID {
@@ -63,33 +98,49 @@ func (r *Reader) walkStream(fn func(*Element) error, t byte) error {
 	if t >= typeStreamListpacks2 {
 		nmeta = 8
 	}
-	var length uint64
+	var meta [8]uint64
 	for i := 0; i < nmeta; i++ {
-		v, err := r.readLength()
-		if err != nil {
+		if meta[i], err = r.readLength(); err != nil {
 			return err
-		}
-		if i == 0 {
-			length = v
 		}
 	}
 	// The entry count stands for the stream's elements even when no
 	// listpack entries were walked (all deleted, or metadata only).
-	r.stats.Elements = int64(length)
+	r.stats.Elements = int64(meta[0])
+	// Metadata is kept only when the caller walks the elements.
+	keep := fn != nil
+	si := &r.stream
+	if keep {
+		*si = StreamInfo{
+			Length: meta[0], LastID: StreamID{meta[1], meta[2]},
+			FirstID: StreamID{meta[3], meta[4]}, MaxDeletedID: StreamID{meta[5], meta[6]}, EntriesAdded: meta[7],
+			Groups: si.Groups[:0],
+		}
+		if t < typeStreamListpacks2 {
+			si.EntriesAdded = si.Length // as Redis assumes for old streams
+		}
+	}
 	groups, err := r.readLength()
 	if err != nil {
 		return err
 	}
 	for g := uint64(0); g < groups; g++ {
-		if err := r.skipString(); err != nil { // group name
+		gname, err := r.readString(keep, &r.scratch, &r.numBuf)
+		if err != nil {
 			return err
 		}
-		n := 2 // last delivered ID
+		var group *StreamGroup
+		if keep {
+			si.Groups = append(si.Groups, StreamGroup{Name: string(gname.data), EntriesRead: -1})
+			group = &si.Groups[len(si.Groups)-1]
+		}
+		var gm [3]uint64 // last delivered ID; v2+: entries read
+		n := 2
 		if t >= typeStreamListpacks2 {
-			n = 3 // entries read
+			n = 3
 		}
 		for i := 0; i < n; i++ {
-			if _, err := r.readLength(); err != nil {
+			if gm[i], err = r.readLength(); err != nil {
 				return err
 			}
 		}
@@ -97,15 +148,31 @@ func (r *Reader) walkStream(fn func(*Element) error, t byte) error {
 		if err != nil {
 			return err
 		}
+		if keep {
+			group.LastID = StreamID{gm[0], gm[1]}
+			if n == 3 {
+				group.EntriesRead = int64(gm[2])
+			}
+		}
 		r.mem.streamGroup()
+		var owner map[StreamID]int // PEL index by ID, to set owners below
+		if keep {
+			owner = make(map[StreamID]int, min(pel, 1<<16))
+		}
 		for i := uint64(0); i < pel; i++ {
 			b, err := r.in.next(16 + 8) // ID, delivery time
 			if err != nil {
 				return err
 			}
 			r.mem.streamPEL(b[:16])
-			if _, err := r.readLength(); err != nil { // delivery count
+			id, delivered := streamIDFrom(b), int64(binary.LittleEndian.Uint64(b[16:]))
+			count, err := r.readLength()
+			if err != nil {
 				return err
+			}
+			if keep {
+				owner[id] = len(group.Pending)
+				group.Pending = append(group.Pending, PendingEntry{ID: id, DeliveryTime: delivered, DeliveryCount: count})
 			}
 		}
 		r.mem.streamGroupPELDone()
@@ -114,16 +181,26 @@ func (r *Reader) walkStream(fn func(*Element) error, t byte) error {
 			return err
 		}
 		for c := uint64(0); c < consumers; c++ {
-			name, err := r.readString(false, &r.scratch, &r.numBuf)
+			name, err := r.readString(keep, &r.scratch, &r.numBuf)
 			if err != nil {
 				return err
+			}
+			var cons StreamConsumer
+			if keep {
+				cons.Name = string(name.data)
 			}
 			times := 8
 			if t >= typeStreamListpacks3 {
 				times = 16 // seen time, active time
 			}
-			if _, err := r.in.next(times); err != nil {
+			b, err := r.in.next(times)
+			if err != nil {
 				return err
+			}
+			cons.SeenTime = int64(binary.LittleEndian.Uint64(b))
+			cons.ActiveTime = cons.SeenTime
+			if times == 16 {
+				cons.ActiveTime = int64(binary.LittleEndian.Uint64(b[8:]))
 			}
 			cpel, err := r.readLength()
 			if err != nil {
@@ -136,13 +213,26 @@ func (r *Reader) walkStream(fn func(*Element) error, t byte) error {
 					return err
 				}
 				r.mem.streamPEL(b)
+				if keep {
+					j, ok := owner[streamIDFrom(b)]
+					if !ok {
+						return corruptf("consumer %q owns entry %v, which is not in its group's PEL", cons.Name, streamIDFrom(b))
+					}
+					group.Pending[j].Consumer = cons.Name
+				}
+			}
+			if keep {
+				group.Consumers = append(group.Consumers, cons)
 			}
 			r.mem.streamConsumerDone()
 		}
 	}
 	if t >= typeStreamListpacks4 {
-		return r.skipStreamIDMP()
+		if err := r.skipStreamIDMP(); err != nil {
+			return err
+		}
 	}
+	r.streamWalked = keep
 	return nil
 }
 
