@@ -1,6 +1,7 @@
 package rdb_test
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"slices"
@@ -85,6 +86,32 @@ func TestLiveValues(t *testing.T) {
 			}
 		}
 	}
+	// DUMP payloads: ours, built from the file's bytes, must equal what the
+	// server's DUMP returns for the same key.
+	dumps := 0
+	err = eachKey(data, func(rd *rdb.Reader, rec *rdb.Record) error {
+		var buf bytes.Buffer
+		if err := rd.WriteDump(&buf); err != nil {
+			return err
+		}
+		conn.Select(ctx, rec.DB)
+		want, err := conn.Dump(ctx, string(rec.Key)).Result()
+		if err != nil {
+			return fmt.Errorf("DUMP %q: %w", rec.Key, err)
+		}
+		if buf.String() != want {
+			t.Errorf("db %d key %q: DUMP payload differs (%d bytes, server %d)", rec.DB, rec.Key, buf.Len(), len(want))
+		}
+		dumps++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dumps != n {
+		t.Errorf("compared %d DUMP payloads, want %d", dumps, n)
+	}
+
 	dbsize := 0
 	for db := range got {
 		conn.Select(ctx, db)

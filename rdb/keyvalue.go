@@ -1,0 +1,72 @@
+package rdb
+
+import "io"
+
+// KeyValue is one key with a way to walk its value, whatever it was read
+// from: a dump (Reader.KeyValue) or a JSON document. Converters take
+// KeyValues, so every input reaches every output the same way.
+type KeyValue struct {
+	DB       int
+	Key      []byte
+	Type     Type
+	ExpireAt int64 // absolute Unix ms, or NoExpiry
+	Idle     int64 // LRU idle seconds, or -1
+	Freq     int   // LFU counter, or -1
+
+	// Elements walks the value once, as Reader.Elements does: list items,
+	// set members, zset members with scores, hash fields with values and
+	// field expiries, stream entries, or the string itself. Module values
+	// have no elements: use Dump.
+	Elements func(fn func(*Element) error) error
+	// Stream returns a stream's metadata once Elements has walked it.
+	Stream func() *StreamInfo
+	// Dump, when not nil, writes the value as a DUMP payload (type byte,
+	// serialized value, RDB version, CRC64), as RESTORE takes it. It
+	// replaces Elements: call one or the other.
+	Dump func(w io.Writer) error
+}
+
+// KeyValue returns the current key as a KeyValue. Its functions read
+// from the Reader and are valid until the next call to Next.
+func (r *Reader) KeyValue() *KeyValue {
+	rec := &r.rec
+	return &KeyValue{
+		DB: rec.DB, Key: rec.Key, Type: rec.Type, ExpireAt: rec.ExpireAt, Idle: rec.Idle, Freq: rec.Freq,
+		Elements: r.Elements,
+		Stream:   r.Stream,
+		Dump:     r.WriteDump,
+	}
+}
+
+// WriteDump writes the current key's value as a DUMP payload: the type
+// byte, the value exactly as serialized in the file, the file's RDB
+// version (2 bytes, little endian) and the CRC64 of all that (8 bytes,
+// little endian). RESTORE accepts it on servers of the same or a newer
+// RDB version.
+func (r *Reader) WriteDump(w io.Writer) error {
+	cw := &crcWriter{w: w}
+	if _, err := cw.Write([]byte{r.rec.RDBType}); err != nil {
+		return err
+	}
+	if _, err := r.WriteValue(cw); err != nil {
+		return err
+	}
+	if _, err := cw.Write([]byte{byte(r.version), byte(r.version >> 8)}); err != nil {
+		return err
+	}
+	sum := cw.crc
+	_, err := w.Write([]byte{byte(sum), byte(sum >> 8), byte(sum >> 16), byte(sum >> 24), byte(sum >> 32), byte(sum >> 40), byte(sum >> 48), byte(sum >> 56)})
+	return err
+}
+
+// crcWriter passes bytes on, keeping their Redis CRC64.
+type crcWriter struct {
+	w   io.Writer
+	crc uint64
+}
+
+func (c *crcWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.crc = crcUpdate(c.crc, p[:n])
+	return n, err
+}
