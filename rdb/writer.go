@@ -1,0 +1,516 @@
+package rdb
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+)
+
+// WriterOptions configures a Writer. The zero value writes RDB 10.
+type WriterOptions struct {
+	// Version is the RDB version written: 10 (Redis 7.0) by default, which
+	// Redis 7.0 and later load. Hash field expiries need 12 (Redis 7.4).
+	Version int
+}
+
+// Writer writes an RDB file from KeyValues. It writes the plain encodings
+// (RDB_TYPE_LIST, SET, ZSET_2, HASH, streams as listpacks) and leaves it
+// to the loading server to pick its compact in-memory encodings, as it
+// does for any dump. A key's elements are gathered in memory before the
+// key is written, because the format puts their count first: memory is
+// bounded by the largest key, not by the file.
+type Writer struct {
+	w       *bufio.Writer
+	crc     uint64
+	version int
+	db      int // selected database, -1 before the first key
+	err     error
+	buf     []byte
+	scratch []byte
+}
+
+// NewWriter writes the header and returns a Writer. Call Close to write
+// the EOF opcode and checksum.
+func NewWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
+	v := opts.Version
+	if v == 0 {
+		v = 10
+	}
+	if v < 10 || v > MaxRedisVersion {
+		return nil, fmt.Errorf("%w: cannot write RDB %d (10 to %d)", ErrUnsupportedVersion, v, MaxRedisVersion)
+	}
+	wr := &Writer{w: bufio.NewWriterSize(w, 64<<10), version: v, db: -1}
+	wr.raw([]byte(fmt.Sprintf("REDIS%04d", v)))
+	return wr, wr.err
+}
+
+// raw writes p, keeping the checksum.
+func (w *Writer) raw(p []byte) {
+	if w.err != nil {
+		return
+	}
+	w.crc = crcUpdate(w.crc, p)
+	_, w.err = w.w.Write(p)
+}
+
+func (w *Writer) byte1(b byte) { w.raw([]byte{b}) }
+
+func (w *Writer) length(n uint64) {
+	b := w.scratch[:0]
+	switch {
+	case n < 1<<6:
+		b = append(b, byte(n))
+	case n < 1<<14:
+		b = append(b, byte(n>>8)|0x40, byte(n))
+	case n <= math.MaxUint32:
+		b = append(b, 0x80)
+		b = binary.BigEndian.AppendUint32(b, uint32(n))
+	default:
+		b = append(b, 0x81)
+		b = binary.BigEndian.AppendUint64(b, n)
+	}
+	w.scratch = b
+	w.raw(b)
+}
+
+func (w *Writer) str(s []byte) {
+	w.length(uint64(len(s)))
+	w.raw(s)
+}
+
+func (w *Writer) ms(v int64) {
+	w.scratch = binary.LittleEndian.AppendUint64(w.scratch[:0], uint64(v))
+	w.raw(w.scratch)
+}
+
+// WriteAux writes an AUX field.
+func (w *Writer) WriteAux(name, value []byte) error {
+	w.byte1(opAux)
+	w.str(name)
+	w.str(value)
+	return w.err
+}
+
+// WriteFunction writes a function library (FUNCTION2).
+func (w *Writer) WriteFunction(code []byte) error {
+	w.byte1(opFunction2)
+	w.str(code)
+	return w.err
+}
+
+// written is one element gathered before its key is written.
+type written struct {
+	member, value []byte
+	score         float64
+	expireAt      int64
+	id            StreamID
+	fields        [][]byte
+}
+
+// WriteKey writes one key, selecting its database first when needed.
+func (w *Writer) WriteKey(kv *KeyValue) error {
+	if w.err != nil {
+		return w.err
+	}
+	if kv.Type == TypeModule {
+		return w.writeDump(kv)
+	}
+	var elems []written
+	hasTTL := false
+	err := kv.Elements(func(e *Element) error {
+		el := written{member: clone(e.Member), value: clone(e.Value), score: e.Score, expireAt: e.ExpireAt, id: e.ID}
+		if e.Fields != nil {
+			el.fields = make([][]byte, len(e.Fields))
+			for i, f := range e.Fields {
+				el.fields[i] = clone(f)
+			}
+		}
+		if kv.Type == TypeHash && e.ExpireAt != NoExpiry {
+			hasTTL = true
+		}
+		elems = append(elems, el)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("key %q: %w", kv.Key, err)
+	}
+	var t byte
+	switch kv.Type {
+	case TypeString:
+		if len(elems) != 1 {
+			return fmt.Errorf("key %q: a string needs one element, got %d", kv.Key, len(elems))
+		}
+		t = typeString
+	case TypeList:
+		t = typeList
+	case TypeSet:
+		t = typeSet
+	case TypeZSet:
+		t = typeZSet2
+	case TypeHash:
+		t = typeHash
+		if hasTTL {
+			if w.version < 12 {
+				return fmt.Errorf("key %q: hash field expiries need RDB 12 (Redis 7.4), this file is RDB %d", kv.Key, w.version)
+			}
+			t = typeHashMetadata
+		}
+	case TypeStream:
+		t = typeStreamListpacks2
+		if w.version >= 11 {
+			t = typeStreamListpacks3
+		}
+	default:
+		return fmt.Errorf("%w: key %q of type %v cannot be written", ErrUnsupportedType, kv.Key, kv.Type)
+	}
+	if len(elems) == 0 && kv.Type != TypeStream {
+		return nil // Redis does not keep empty collections
+	}
+	w.keyHeader(kv, t)
+	switch kv.Type {
+	case TypeString:
+		w.str(elems[0].member)
+	case TypeList, TypeSet:
+		w.length(uint64(len(elems)))
+		for i := range elems {
+			w.str(elems[i].member)
+		}
+	case TypeZSet:
+		w.length(uint64(len(elems)))
+		for i := range elems {
+			w.str(elems[i].member)
+			w.scratch = binary.LittleEndian.AppendUint64(w.scratch[:0], math.Float64bits(elems[i].score))
+			w.raw(w.scratch)
+		}
+	case TypeHash:
+		w.writeHash(elems, t == typeHashMetadata)
+	case TypeStream:
+		var info *StreamInfo
+		if kv.Stream != nil {
+			info = kv.Stream()
+		}
+		if err := w.writeStream(elems, info, t); err != nil {
+			return fmt.Errorf("key %q: %w", kv.Key, err)
+		}
+	}
+	return w.err
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte{}, b...)
+}
+
+// keyHeader selects the database and writes the key's expiry, LRU/LFU
+// prefixes, type and name.
+func (w *Writer) keyHeader(kv *KeyValue, t byte) {
+	if kv.DB != w.db {
+		w.byte1(opSelectDB)
+		w.length(uint64(kv.DB))
+		w.db = kv.DB
+	}
+	if kv.ExpireAt != NoExpiry {
+		w.byte1(opExpireTimeMs)
+		w.ms(kv.ExpireAt)
+	}
+	if kv.Idle >= 0 {
+		w.byte1(opIdle)
+		w.length(uint64(kv.Idle))
+	}
+	if kv.Freq >= 0 {
+		w.byte1(opFreq)
+		w.byte1(byte(kv.Freq))
+	}
+	w.byte1(t)
+	w.str(kv.Key)
+}
+
+// writeHash writes RDB_TYPE_HASH, or RDB_TYPE_HASH_METADATA with each
+// field's expiry relative to the smallest one.
+func (w *Writer) writeHash(elems []written, ttl bool) {
+	if !ttl {
+		w.length(uint64(len(elems)))
+		for i := range elems {
+			w.str(elems[i].member)
+			w.str(elems[i].value)
+		}
+		return
+	}
+	minExp := int64(math.MaxInt64)
+	for i := range elems {
+		if e := elems[i].expireAt; e != NoExpiry && e < minExp {
+			minExp = e
+		}
+	}
+	w.ms(minExp)
+	w.length(uint64(len(elems)))
+	for i := range elems {
+		if e := elems[i].expireAt; e == NoExpiry {
+			w.length(0)
+		} else {
+			w.length(uint64(e-minExp) + 1)
+		}
+		w.str(elems[i].member)
+		w.str(elems[i].value)
+	}
+}
+
+// writeDump copies a module value from its DUMP payload.
+func (w *Writer) writeDump(kv *KeyValue) error {
+	if kv.Dump == nil {
+		return fmt.Errorf("key %q: a module value needs its DUMP payload", kv.Key)
+	}
+	var p payloadBuf
+	if err := kv.Dump(&p); err != nil {
+		return fmt.Errorf("key %q: %w", kv.Key, err)
+	}
+	b := p.b
+	if len(b) < 11 {
+		return fmt.Errorf("key %q: DUMP payload of %d bytes is too short", kv.Key, len(b))
+	}
+	if v := int(binary.LittleEndian.Uint16(b[len(b)-10:])); v > w.version {
+		return fmt.Errorf("key %q: module value from RDB %d cannot go into an RDB %d file", kv.Key, v, w.version)
+	}
+	w.keyHeader(kv, b[0])
+	w.raw(b[1 : len(b)-10])
+	return w.err
+}
+
+type payloadBuf struct{ b []byte }
+
+func (p *payloadBuf) Write(b []byte) (int, error) { p.b = append(p.b, b...); return len(b), nil }
+
+// Close writes the EOF opcode and the CRC64 trailer and flushes.
+func (w *Writer) Close() error {
+	w.byte1(opEOF)
+	if w.err != nil {
+		return w.err
+	}
+	sum := w.crc
+	if _, err := w.w.Write(binary.LittleEndian.AppendUint64(nil, sum)); err != nil {
+		return err
+	}
+	return w.w.Flush()
+}
+
+// Streams are written as listpack nodes the way Redis builds them: at
+// most streamNodeEntries entries per node, the first entry's fields as
+// the node's master fields, entries with the same fields flagged so.
+const streamNodeEntries = 100
+
+var errStreamOrder = errors.New("stream entries out of ID order")
+
+func (w *Writer) writeStream(elems []written, info *StreamInfo, t byte) error {
+	nodes := (len(elems) + streamNodeEntries - 1) / streamNodeEntries
+	w.length(uint64(nodes))
+	var lp lpBuilder
+	for n := 0; n < nodes; n++ {
+		chunk := elems[n*streamNodeEntries : min(len(elems), (n+1)*streamNodeEntries)]
+		master := chunk[0]
+		lp.reset()
+		lp.int(int64(len(chunk))) // live entries
+		lp.int(0)                 // deleted entries
+		nf := len(master.fields) / 2
+		lp.int(int64(nf))
+		for i := 0; i < nf; i++ {
+			lp.str(master.fields[2*i])
+		}
+		lp.int(0) // master terminator
+		prev := StreamID{}
+		for i := range chunk {
+			e := &chunk[i]
+			if (n > 0 || i > 0) && !idLess(prev, e.id) {
+				return errStreamOrder
+			}
+			prev = e.id
+			if len(e.fields)%2 != 0 {
+				return fmt.Errorf("stream entry %v has an odd number of fields", e.id)
+			}
+			same := sameFields(master.fields, e.fields)
+			flags := int64(0)
+			if same {
+				flags = streamFlagSameFields
+			}
+			lp.int(flags)
+			lp.int(int64(e.id.Ms - master.id.Ms))
+			lp.int(int64(e.id.Seq - master.id.Seq))
+			k := len(e.fields) / 2
+			if same {
+				for j := 0; j < k; j++ {
+					lp.str(e.fields[2*j+1])
+				}
+				lp.int(int64(k + 3))
+			} else {
+				lp.int(int64(k))
+				for _, f := range e.fields {
+					lp.str(f)
+				}
+				lp.int(int64(2*k + 4))
+			}
+		}
+		var key [16]byte
+		binary.BigEndian.PutUint64(key[:], master.id.Ms)
+		binary.BigEndian.PutUint64(key[8:], master.id.Seq)
+		w.str(key[:])
+		w.str(lp.finish())
+	}
+	if info == nil {
+		info = &StreamInfo{Length: uint64(len(elems)), EntriesAdded: uint64(len(elems))}
+		if len(elems) > 0 {
+			info.LastID, info.FirstID = elems[len(elems)-1].id, elems[0].id
+		}
+	}
+	w.length(info.Length)
+	w.length(info.LastID.Ms)
+	w.length(info.LastID.Seq)
+	w.length(info.FirstID.Ms)
+	w.length(info.FirstID.Seq)
+	w.length(info.MaxDeletedID.Ms)
+	w.length(info.MaxDeletedID.Seq)
+	w.length(info.EntriesAdded)
+	w.length(uint64(len(info.Groups)))
+	for _, g := range info.Groups {
+		w.str([]byte(g.Name))
+		w.length(g.LastID.Ms)
+		w.length(g.LastID.Seq)
+		w.length(uint64(g.EntriesRead)) // -1 (unknown) is written as 2^64-1, as Redis does
+		w.length(uint64(len(g.Pending)))
+		for _, p := range g.Pending {
+			var id [16]byte
+			binary.BigEndian.PutUint64(id[:], p.ID.Ms)
+			binary.BigEndian.PutUint64(id[8:], p.ID.Seq)
+			w.raw(id[:])
+			w.ms(p.DeliveryTime)
+			w.length(p.DeliveryCount)
+		}
+		w.length(uint64(len(g.Consumers)))
+		for _, c := range g.Consumers {
+			w.str([]byte(c.Name))
+			w.ms(c.SeenTime)
+			if t == typeStreamListpacks3 {
+				w.ms(c.ActiveTime)
+			}
+			var owned []StreamID
+			for _, p := range g.Pending {
+				if p.Consumer == c.Name {
+					owned = append(owned, p.ID)
+				}
+			}
+			w.length(uint64(len(owned)))
+			for _, o := range owned {
+				var id [16]byte
+				binary.BigEndian.PutUint64(id[:], o.Ms)
+				binary.BigEndian.PutUint64(id[8:], o.Seq)
+				w.raw(id[:])
+			}
+		}
+	}
+	return w.err
+}
+
+func idLess(a, b StreamID) bool { return a.Ms < b.Ms || a.Ms == b.Ms && a.Seq < b.Seq }
+
+func sameFields(master, fields [][]byte) bool {
+	if len(master) != len(fields) {
+		return false
+	}
+	for i := 0; i < len(master); i += 2 {
+		if string(master[i]) != string(fields[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// lpBuilder writes a listpack, integer-encoding strings that are
+// canonical integers as lpAppend does.
+type lpBuilder struct {
+	b []byte
+	n int
+}
+
+func (l *lpBuilder) reset() {
+	l.b = append(l.b[:0], 0, 0, 0, 0, 0, 0)
+	l.n = 0
+}
+
+func (l *lpBuilder) int(v int64) {
+	start := len(l.b)
+	switch {
+	case v >= 0 && v <= 127:
+		l.b = append(l.b, byte(v))
+	case v >= -4096 && v <= 4095:
+		u := uint64(v) & 0x1fff
+		l.b = append(l.b, 0xc0|byte(u>>8), byte(u))
+	case v >= math.MinInt16 && v <= math.MaxInt16:
+		l.b = append(l.b, 0xf1)
+		l.b = binary.LittleEndian.AppendUint16(l.b, uint16(v))
+	case v >= -1<<23 && v < 1<<23:
+		u := uint32(v)
+		l.b = append(l.b, 0xf2, byte(u), byte(u>>8), byte(u>>16))
+	case v >= math.MinInt32 && v <= math.MaxInt32:
+		l.b = append(l.b, 0xf3)
+		l.b = binary.LittleEndian.AppendUint32(l.b, uint32(v))
+	default:
+		l.b = append(l.b, 0xf4)
+		l.b = binary.LittleEndian.AppendUint64(l.b, uint64(v))
+	}
+	l.backlen(len(l.b) - start)
+}
+
+func (l *lpBuilder) str(s []byte) {
+	if v, ok := parseCanonicalInt(s); ok {
+		l.int(v)
+		return
+	}
+	start := len(l.b)
+	n := len(s)
+	switch {
+	case n < 64:
+		l.b = append(l.b, 0x80|byte(n))
+	case n < 4096:
+		l.b = append(l.b, 0xe0|byte(n>>8), byte(n))
+	default:
+		l.b = append(l.b, 0xf0)
+		l.b = binary.LittleEndian.AppendUint32(l.b, uint32(n))
+	}
+	l.b = append(l.b, s...)
+	l.backlen(len(l.b) - start)
+}
+
+// backlen appends the entry length, readable from right to left: seven
+// bits per byte, the most significant group first, every byte but the
+// first written with the high bit set.
+func (l *lpBuilder) backlen(n int) {
+	l.n++
+	switch size := lpBacklenSize(n); size {
+	case 1:
+		l.b = append(l.b, byte(n))
+	default:
+		tmp := make([]byte, size)
+		for i := size - 1; i >= 0; i-- {
+			tmp[i] = byte(n & 127)
+			n >>= 7
+		}
+		for i := 1; i < size; i++ {
+			tmp[i] |= 128
+		}
+		l.b = append(l.b, tmp...)
+	}
+}
+
+func (l *lpBuilder) finish() []byte {
+	l.b = append(l.b, 0xff)
+	binary.LittleEndian.PutUint32(l.b, uint32(len(l.b)))
+	n := l.n
+	if n > 65535 {
+		n = 65535
+	}
+	binary.LittleEndian.PutUint16(l.b[4:], uint16(n))
+	return l.b
+}
