@@ -76,6 +76,7 @@ package rdb
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -525,10 +526,7 @@ const jsonBigString = 48 << 10 // a multiple of 3 for base64
 // bytes writes a byte string: a JSON string when s is valid UTF-8,
 // {"base64": ...} otherwise.
 func (w *JSONWriter) bytes(s []byte) error {
-	i := 0
-	for i < len(s) && jsonPlain[s[i]] {
-		i++
-	}
+	i := jsonPlainPrefix(s)
 	if i == len(s) && len(s) <= jsonBigString {
 		w.buf = append(w.buf, '"')
 		w.buf = append(w.buf, s...)
@@ -573,6 +571,29 @@ func (w *JSONWriter) bytes(s []byte) error {
 		w.buf = append(w.buf, `"}`...)
 	}
 	return nil
+}
+
+// jsonPlainPrefix returns the length of the longest prefix of s made of
+// bytes that need no escaping (see jsonPlain), eight bytes at a time.
+func jsonPlainPrefix(s []byte) int {
+	const ones = 0x0101010101010101
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := binary.LittleEndian.Uint64(s[i:])
+		// A byte's high bit is set in the mask when the byte is below 0x20,
+		// is '"' or '\\', or is not ASCII; bytes after such a byte may be
+		// flagged too, which only sends them to the byte loop below.
+		ctl := x - 0x20*ones
+		quote := (x ^ '"'*ones) - ones
+		bslash := (x ^ '\\'*ones) - ones
+		if (ctl|quote|bslash|x)&(0x80*ones) != 0 {
+			break
+		}
+	}
+	for i < len(s) && jsonPlain[s[i]] {
+		i++
+	}
+	return i
 }
 
 // jsonPlain marks the bytes copied into a JSON string as they are on the
