@@ -305,11 +305,13 @@ func (m *Manifest) WriteTo(w io.Writer) (int64, error) {
 }
 
 // appendRepr appends s, quoted and escaped as sdscatrepr does when
-// sdsneedsrepr says it must be.
+// sdsneedsrepr says it must be, or when s holds a single quote, which
+// sdssplitargs would take as the start of a quoted string (Redis itself
+// writes such a name bare and cannot read it back).
 func appendRepr(b []byte, s string) []byte {
 	needs := false
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == '\\' || c == '"' || c < 0x21 || c > 0x7e {
+		if c := s[i]; c == '\\' || c == '"' || c == '\'' || c < 0x21 || c > 0x7e {
 			needs = true
 			break
 		}
