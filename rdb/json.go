@@ -17,7 +17,9 @@ package rdb
 // function code and AUX value is a "byte string": a JSON string when its
 // bytes are valid UTF-8, otherwise an object {"base64": "<standard base64
 // with padding>"}. Strings are escaped as JSON requires (", \, control
-// characters) and nothing else; non-ASCII text is written as UTF-8.
+// characters) and nothing else; non-ASCII text is written as UTF-8. The
+// reader takes unescaped bytes of a JSON string as they are (valid UTF-8
+// or not) and turns \u escapes of lone surrogates into U+FFFD.
 //
 // Key objects, in the order the writer puts their fields (the reader
 // takes them in any order and skips fields it does not know, such as
@@ -42,7 +44,8 @@ package rdb
 //	        a JSON number for finite scores, written by
 //	        strconv.FormatFloat(f, 'g', -1, 64) so it reads back bit-exact
 //	        (including -0), and the strings "inf", "-inf" or "nan" otherwise
-//	        (the reader also takes a score string holding a number)
+//	        (the reader also takes a score string holding a number; a
+//	        NaN's payload bits are not kept)
 //	hash    "fields": [{"field": byte string, "value": byte string,
 //	        "expire_at_ms": N}, ...]; expire_at_ms is the field's absolute
 //	        expiry in Unix ms, absent when the field has none. (hdt3213's
