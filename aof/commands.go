@@ -303,7 +303,7 @@ func (r *Rewriter) element(e *rdb.Element) error {
 	r.elems++
 	switch r.kv.Type {
 	case rdb.TypeString:
-		return r.emit(r.w.cmdSet, r.kv.Key, e.Member)
+		return r.send(r.w.cmdSet, r.kv.Key, e.Member)
 	case rdb.TypeStream:
 		return r.xadd(e)
 	case rdb.TypeZSet:
@@ -340,6 +340,13 @@ func (r *Rewriter) element(e *rdb.Element) error {
 func (r *Rewriter) add(b []byte) {
 	r.arena = append(r.arena, b...)
 	r.ends = append(r.ends, len(r.arena))
+}
+
+// send emits a command through r.args, so that the variadic arguments
+// of the call stay on the stack.
+func (r *Rewriter) send(args ...[]byte) error {
+	r.args = append(r.args[:0], args...)
+	return r.emit(r.args...)
 }
 
 // arg returns the i-th buffered argument.
@@ -410,7 +417,7 @@ func (r *Rewriter) streamMeta() error {
 	key := r.kv.Key
 	if r.entries == 0 {
 		// As aof.c: XADD then trim to nothing creates an empty stream.
-		if err := r.emit(r.w.cmdXAdd, key, r.w.argMaxLen, r.w.argZero, r.w.argEmptyID, r.w.argX, r.w.argY); err != nil {
+		if err := r.send(r.w.cmdXAdd, key, r.w.argMaxLen, r.w.argZero, r.w.argEmptyID, r.w.argX, r.w.argY); err != nil {
 			return err
 		}
 	}
@@ -418,7 +425,7 @@ func (r *Rewriter) streamMeta() error {
 	if info == nil {
 		return fmt.Errorf("key %q: stream metadata missing after its entries", key)
 	}
-	if err := r.emit(r.w.cmdXSetID, key, appendID(r.num[0][:0], info.LastID),
+	if err := r.send(r.w.cmdXSetID, key, appendID(r.num[0][:0], info.LastID),
 		r.w.argEntriesAdded, strconv.AppendUint(r.num[1][:0], info.EntriesAdded, 10),
 		r.w.argMaxDeletedID, appendID(r.num[2][:0], info.MaxDeletedID)); err != nil {
 		return err
@@ -439,13 +446,13 @@ func (r *Rewriter) streamMeta() error {
 		// consumer is created: XCLAIM skips entries deleted from the
 		// stream, and a consumer with only such entries would be lost.
 		for ci := range g.Consumers {
-			if err := r.emit(r.w.cmdXGroup, r.w.argCreateConsumer, key, name, []byte(g.Consumers[ci].Name)); err != nil {
+			if err := r.send(r.w.cmdXGroup, r.w.argCreateConsumer, key, name, []byte(g.Consumers[ci].Name)); err != nil {
 				return err
 			}
 		}
 		for pi := range g.Pending {
 			p := &g.Pending[pi]
-			if err := r.emit(r.w.cmdXClaim, key, name, []byte(p.Consumer), r.w.argZero, appendID(r.num[0][:0], p.ID),
+			if err := r.send(r.w.cmdXClaim, key, name, []byte(p.Consumer), r.w.argZero, appendID(r.num[0][:0], p.ID),
 				r.w.argTime, strconv.AppendInt(r.num[1][:0], p.DeliveryTime, 10),
 				r.w.argRetryCount, strconv.AppendUint(r.num[2][:0], p.DeliveryCount, 10),
 				r.w.argJustID, r.w.argForce); err != nil {
@@ -492,5 +499,5 @@ func (r *Rewriter) expire() error {
 	if r.kv.ExpireAt == rdb.NoExpiry {
 		return nil
 	}
-	return r.emit(r.w.cmdPExpireAt, r.kv.Key, strconv.AppendInt(r.num[0][:0], r.kv.ExpireAt, 10))
+	return r.send(r.w.cmdPExpireAt, r.kv.Key, strconv.AppendInt(r.num[0][:0], r.kv.ExpireAt, 10))
 }
