@@ -65,6 +65,7 @@ func newApp(gopts globalOptions) *cli.App {
 		Commands: []*cli.Command{
 			newCheckCommand(gopts),
 			newAnalyzeCommand(gopts),
+			newConvertCommand(gopts),
 			newCompletionCommand(gopts),
 		},
 		// urfave/cli would call os.Exit for ExitCoder errors: report does

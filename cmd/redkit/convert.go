@@ -1,0 +1,397 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/internal/dumpfile"
+	"github.com/redkit/redkit/rdb"
+	"github.com/urfave/cli/v2"
+)
+
+type convertOptions struct {
+	to              string // resp or aof; json, jsonl and rdb to come
+	output          string // file written atomically; "" or "-" = stdout
+	batch           int
+	restorePayloads bool
+	quiet           bool
+	filter          *rdb.Filter
+	dbMap           map[int]int // source database -> target database
+}
+
+func newConvertCommand(gopts globalOptions) *cli.Command {
+	return &cli.Command{
+		Name:      "convert",
+		Usage:     "turn a dump into the commands that recreate it (RESP for redis-cli --pipe, or an AOF)",
+		ArgsUsage: "INPUT",
+		UsageText: `redkit convert --to resp|aof [-o FILE] [--batch N] [--restore-payloads] [--db-map SRC=DST] [filters] INPUT
+
+examples:
+   redkit convert --to resp dump.rdb | redis-cli --pipe        # load a dump into a running server
+   redkit convert --to aof -o appendonly.aof dump.rdb.zst
+   redkit convert --to resp --restore-payloads -o cmds.resp dump.rdb
+   redkit convert --to resp --db 3 --db-map 3=0 --match 'user:*' dump.rdb.gz | redis-cli --pipe
+   redis-cli --rdb - | redkit convert --to resp - | redis-cli -h target --pipe`,
+		Description: `Reads INPUT as a stream and writes, key by key, the commands that recreate
+each key exactly, as Redis's own AOF rewrite does: SET, RPUSH, SADD, ZADD
+(scores that parse back to the same bits), HSET, and XADD with exact IDs
+then XSETID, XGROUP CREATE, XGROUP CREATECONSUMER and XCLAIM ... FORCE for
+streams' consumer groups and pending entries; RESTORE for module values;
+function libraries as FUNCTION LOAD REPLACE; SELECT when the database
+changes. Expiries stay absolute: PEXPIREAT after the key's data, never a
+relative TTL, so a slow load does not stretch them. Big collections are
+split into commands of at most --batch elements. Hash field expiries
+(Redis 7.4+ dumps) become HPEXPIREAT, which servers before 7.4 reject.
+
+--restore-payloads writes one RESTORE key ms payload ABSTTL REPLACE per
+key instead (plus IDLETIME or FREQ when the dump has them): faster to load
+and exact for everything, but the target must understand the dump's RDB
+version (same or newer Redis), and one whole value is held in memory at a
+time.
+
+Not recreated by commands: consumers' seen and active times (they become
+the load time) and pending entries whose stream entry was deleted (XCLAIM
+drops them, as it does in Redis's own AOF). Empty lists, sets, sorted sets
+and hashes, which Redis drops on load, produce nothing.
+
+Formats (--to):
+  resp   RESP command arrays, what redis-cli --pipe reads.
+  aof    the same bytes, a file Redis loads as an append-only file: as a
+         base file (appendonly.aof.1.base.aof named in the manifest) or as a
+         pre-7.0 single appendonly.aof, which Redis 7 upgrades on start.
+  json, jsonl, rdb are not supported yet.
+
+INPUT is an RDB dump, gzip or zstd compressed or not; "-" reads standard
+input. AOF and JSON inputs are not supported yet.
+
+Key filters choose keys by their database in the dump; --db-map then moves
+them (repeatable: --db-map 3=0 --db-map 4=1). --min-size does not apply to
+convert. Function libraries are always written.
+
+With -o the output is written to a temporary file renamed into place only
+when the conversion succeeded; on failure nothing is left. On standard
+output, what was written before a failure stays written.
+
+The progress bar is drawn on stderr only when stderr is a terminal and
+--quiet is not set; a one-line summary follows unless --quiet.
+
+` + exitCodesHelp + `
+   Here 1 also covers an input that is truncated or corrupt: with -o no
+   file is written.`,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "to", Aliases: []string{"t"}, EnvVars: []string{"REDKIT_TO"}, Usage: "output `FORMAT`: resp or aof (json, jsonl and rdb: not supported yet) [$REDKIT_TO]"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` (atomically: temporary file and rename) instead of stdout"},
+			&cli.IntFlag{Name: "batch", Value: 512, EnvVars: []string{"REDKIT_BATCH"}, Usage: "at most `N` elements per RPUSH, SADD, ZADD or HSET [$REDKIT_BATCH]"},
+			&cli.BoolFlag{Name: "restore-payloads", EnvVars: []string{"REDKIT_RESTORE_PAYLOADS"}, Usage: "one RESTORE ... ABSTTL per key instead of the commands that build it [$REDKIT_RESTORE_PAYLOADS]"},
+			&cli.StringSliceFlag{Name: "db-map", Usage: "write keys of database `SRC=DST` to database DST (repeatable)"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar and no summary [$REDKIT_QUIET]"},
+		}, filterFlags()...),
+		Action: func(c *cli.Context) error {
+			f, err := filterFromFlags(c, gopts.now)
+			if err != nil {
+				return err
+			}
+			if f.NeedsStats() {
+				return usageErrorf("convert: --min-size is not supported: it needs a pass over each value before writing it")
+			}
+			dbMap, err := parseDBMap(c.StringSlice("db-map"))
+			if err != nil {
+				return err
+			}
+			opts := convertOptions{
+				to: c.String("to"), output: c.String("output"), batch: c.Int("batch"),
+				restorePayloads: c.Bool("restore-payloads"), quiet: c.Bool("quiet"),
+				filter: f, dbMap: dbMap,
+			}
+			return runConvert(c.Context, gopts, opts, c.Args().Slice())
+		},
+	}
+}
+
+// parseDBMap parses SRC=DST pairs.
+func parseDBMap(pairs []string) (map[int]int, error) {
+	m := map[int]int{}
+	for _, p := range pairs {
+		src, dst, ok := strings.Cut(p, "=")
+		s, err1 := strconv.Atoi(strings.TrimSpace(src))
+		d, err2 := strconv.Atoi(strings.TrimSpace(dst))
+		if !ok || err1 != nil || err2 != nil || s < 0 || d < 0 {
+			return nil, usageErrorf("invalid --db-map %q: want SRC=DST with database numbers, such as 3=0", p)
+		}
+		if prev, dup := m[s]; dup && prev != d {
+			return nil, usageErrorf("invalid --db-map: database %d mapped twice (to %d and %d)", s, prev, d)
+		}
+		m[s] = d
+	}
+	return m, nil
+}
+
+// convertItem is one thing an input holds that outputs write: a key, or
+// a function library's code.
+type convertItem struct {
+	key      *rdb.KeyValue
+	function []byte
+}
+
+// convertSource reads items from one input kind, filtered; next returns
+// io.EOF at the end. Items are valid until the next call.
+type convertSource interface {
+	next() (convertItem, error)
+}
+
+// convertSink writes items in one output format; close flushes it.
+type convertSink interface {
+	key(kv *rdb.KeyValue) error
+	function(code []byte) error
+	close() error
+}
+
+// convertStats counts what a sink wrote, for the summary.
+type convertStats struct {
+	keys, functions, commands int64
+}
+
+// newConvertSink returns the sink for a format: adding a format is one
+// case here and one function.
+func newConvertSink(opts *convertOptions, w io.Writer, st *convertStats) (convertSink, error) {
+	switch opts.to {
+	case "resp", "aof":
+		return newRESPSink(opts, w, st), nil
+	case "json", "jsonl", "rdb":
+		return nil, usageErrorf("convert: --to %s is not supported yet: use resp or aof", opts.to)
+	case "":
+		return nil, usageErrorf("convert: --to is required: resp or aof")
+	default:
+		return nil, usageErrorf("convert: unknown --to %q: want resp or aof", opts.to)
+	}
+}
+
+// openConvertSource detects the input's kind from its first bytes (after
+// decompression): adding an input kind is one case here and one type.
+func openConvertSource(path string, in io.Reader, f *rdb.Filter) (convertSource, error) {
+	br := bufio.NewReaderSize(in, 64<<10)
+	head, err := br.Peek(6)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	switch {
+	case bytes.HasPrefix(head, []byte("REDIS")), bytes.HasPrefix(head, []byte("VALKEY")):
+		return &rdbSource{rd: rdb.NewReader(br), filter: f}, nil
+	case len(head) == 0:
+		return nil, fmt.Errorf("convert %s: input is empty", path)
+	default:
+		return nil, fmt.Errorf("convert %s: input does not start with REDIS or VALKEY (first bytes %q): only RDB input is supported yet, AOF and JSON inputs are not", path, head)
+	}
+}
+
+// rdbSource reads keys and function libraries from an RDB stream.
+type rdbSource struct {
+	rd     *rdb.Reader
+	filter *rdb.Filter
+}
+
+func (s *rdbSource) next() (convertItem, error) {
+	for {
+		rec, err := s.rd.Next()
+		if err != nil {
+			return convertItem{}, err
+		}
+		switch {
+		case rec.Kind == rdb.KindFunction:
+			return convertItem{function: rec.Data}, nil
+		case rec.Kind == rdb.KindKey && s.filter.MatchKey(rec):
+			return convertItem{key: s.rd.KeyValue()}, nil
+		}
+	}
+}
+
+// respSink writes RESP commands through an aof.Rewriter.
+type respSink struct {
+	w  *aof.Writer
+	rw *aof.Rewriter
+	st *convertStats
+}
+
+func newRESPSink(opts *convertOptions, w io.Writer, st *convertStats) *respSink {
+	return &respSink{
+		w:  aof.NewWriter(w),
+		rw: aof.NewRewriter(aof.RewriteOptions{Batch: opts.batch, RestorePayloads: opts.restorePayloads}),
+		st: st,
+	}
+}
+
+func (s *respSink) key(kv *rdb.KeyValue) error {
+	s.st.keys++
+	return s.rw.Key(kv, s.w.WriteCommand)
+}
+
+func (s *respSink) function(code []byte) error {
+	s.st.functions++
+	return s.rw.Function(code, s.w.WriteCommand)
+}
+
+func (s *respSink) close() error {
+	s.st.commands = s.w.Commands()
+	return s.w.Flush()
+}
+
+// countingWriter counts bytes written, for the summary, and marks its
+// errors as the output's.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	if err != nil {
+		err = &writeError{err}
+	}
+	return n, err
+}
+
+func runConvert(ctx context.Context, gopts globalOptions, opts convertOptions, args []string) error {
+	switch {
+	case len(args) == 0:
+		return usageErrorf("convert: no input given")
+	case len(args) > 1:
+		return usageErrorf("convert: one input at a time (got %d)", len(args))
+	case opts.batch < 1:
+		return usageErrorf("convert: --batch must be at least 1")
+	}
+	var st convertStats
+	// Validate the format before touching input or output.
+	if _, err := newConvertSink(&opts, io.Discard, &st); err != nil {
+		return err
+	}
+	path := args[0]
+	var in *dumpfile.File
+	var err error
+	if path == "-" {
+		in, err = dumpfile.NewReader(ctx, "-", gopts.stdin)
+	} else {
+		in, err = dumpfile.Open(ctx, path)
+	}
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	src, err := openConvertSource(path, in, opts.filter)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return err
+	}
+
+	out, closeOut, err := openConvertOutput(opts.output, gopts.stdout)
+	if err != nil {
+		return err
+	}
+	defer closeOut()
+	defer out.abort()
+	cw := &countingWriter{w: out}
+	sink, err := newConvertSink(&opts, cw, &st)
+	if err != nil {
+		return err
+	}
+	bar := startProgress(gopts.stderr, opts.quiet, "convert", totalSize(args))
+	bar.track(in)
+	err = convert(ctx, src, sink, opts.dbMap)
+	if err == nil {
+		err = sink.close()
+	}
+	bar.stop()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil {
+		var werr *writeError
+		if errors.As(err, &werr) {
+			return fmt.Errorf("convert: write output: %w", werr.err)
+		}
+		res := inputResult{path: path, err: err}
+		printInputError(gopts.stderr, "convert", &res)
+		return reportedError(exitError, err)
+	}
+	if err := out.commit(); err != nil {
+		return err
+	}
+	if err := closeOut(); err != nil {
+		return fmt.Errorf("convert: write output: %w", err)
+	}
+	if !opts.quiet {
+		fmt.Fprintf(gopts.stderr, "redkit: convert %s: %d keys, %d function libraries, %d commands, %d bytes\n",
+			path, st.keys, st.functions, st.commands, cw.n)
+	}
+	return nil
+}
+
+// openConvertOutput is openOutput, except that an existing target that
+// is not a regular file (/dev/null, a FIFO, a terminal) is written in
+// place: renaming a temporary file over it would replace the device
+// with a file. The returned close function may be called twice.
+func openConvertOutput(path string, stdout io.Writer) (*output, func() error, error) {
+	noClose := func() error { return nil }
+	if path != "" && path != "-" {
+		fi, err := os.Stat(path)
+		switch {
+		case err == nil && fi.IsDir():
+			return nil, nil, fmt.Errorf("convert: output %s is a directory", path)
+		case err == nil && !fi.Mode().IsRegular():
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				return nil, nil, fmt.Errorf("open output: %w", err)
+			}
+			var once sync.Once
+			var cerr error
+			return &output{Writer: f}, func() error { once.Do(func() { cerr = f.Close() }); return cerr }, nil
+		}
+	}
+	out, err := openOutput(path, stdout)
+	return out, noClose, err
+}
+
+// writeError marks a failure of the output, as opposed to the input.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return e.err.Error() }
+func (e *writeError) Unwrap() error { return e.err }
+
+// convert copies every item of src to sink, moving keys to the
+// databases dbMap names.
+func convert(ctx context.Context, src convertSource, sink convertSink, dbMap map[int]int) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		it, err := src.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if it.key != nil {
+			if db, ok := dbMap[it.key.DB]; ok {
+				it.key.DB = db
+			}
+			err = sink.key(it.key)
+		} else {
+			err = sink.function(it.function)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
