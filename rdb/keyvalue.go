@@ -26,16 +26,16 @@ type KeyValue struct {
 	Dump func(w io.Writer) error
 }
 
-// KeyValue returns the current key as a KeyValue. Its functions read
-// from the Reader and are valid until the next call to Next.
+// KeyValue returns the current key as a KeyValue. It is owned by the
+// Reader and, like its functions, valid until the next call to Next.
 func (r *Reader) KeyValue() *KeyValue {
-	rec := &r.rec
-	return &KeyValue{
-		DB: rec.DB, Key: rec.Key, Type: rec.Type, ExpireAt: rec.ExpireAt, Idle: rec.Idle, Freq: rec.Freq,
-		Elements: r.Elements,
-		Stream:   r.Stream,
-		Dump:     r.WriteDump,
+	if r.kv.Elements == nil {
+		r.kv.Elements, r.kv.Stream, r.kv.Dump = r.Elements, r.Stream, r.WriteDump
 	}
+	rec := &r.rec
+	kv := &r.kv
+	kv.DB, kv.Key, kv.Type, kv.ExpireAt, kv.Idle, kv.Freq = rec.DB, rec.Key, rec.Type, rec.ExpireAt, rec.Idle, rec.Freq
+	return kv
 }
 
 // WriteDump writes the current key's value as a DUMP payload: the type

@@ -107,6 +107,8 @@ type Reader struct {
 	metaBuf      []byte     // raw KEY_META bytes of the next key
 	hasMeta      bool
 
+	kv KeyValue // returned by KeyValue, functions bound once
+
 	storedCRC, computedCRC uint64
 	el                     Element
 	mem                    memModel
