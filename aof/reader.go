@@ -51,7 +51,10 @@ type Entry struct {
 	// changes, inside a transaction too.
 	Tx Tx
 	// Timestamp is the Unix time in seconds of the last #TS annotation
-	// seen in this file (aof-timestamp-enabled), 0 if none.
+	// (aof-timestamp-enabled) seen, 0 before the first. It carries over
+	// from file to file: Redis writes one only when the second changes,
+	// so an incr file may start with commands of the second the base's
+	// annotation gave.
 	Timestamp int64
 	// RDB reads the RDB part (KindRDB). Call its Next until io.EOF to get
 	// the records; whatever is left unread is read and checked by the
@@ -292,7 +295,7 @@ func (r *Reader) openNext() (bool, error) {
 	s := r.sources[0]
 	r.sources = r.sources[1:]
 	r.name = s.name
-	r.db, r.ts, r.inMulti, r.valid = 0, 0, false, 0
+	r.db, r.inMulti, r.valid = 0, false, 0
 	f, err := s.open()
 	if err != nil {
 		return false, err

@@ -116,6 +116,7 @@ type RESPReader struct {
 	buf   []byte   // backing store of the arguments of the last command
 	spans []int    // start offset in buf of each argument, then len(buf)
 	args  [][]byte // the last command
+	crlf  [2]byte
 }
 
 // NewRESPReader returns a RESPReader reading from r.
@@ -167,15 +168,17 @@ func (r *RESPReader) readLine(first bool) ([]byte, error) {
 	return line[:len(line)-2], nil
 }
 
-// parseInt parses a strict decimal integer: an optional minus sign and
-// digits, no plus sign, no spaces, no overflow.
+// parseInt parses a strict decimal integer as Redis's string2ll does: an
+// optional minus sign and digits, no plus sign, spaces or leading zeros,
+// no overflow. (Redis's AOF loader uses the laxer atoi and strtol, but
+// Redis never writes such numbers.)
 func parseInt(b []byte) (int64, bool) {
 	neg := len(b) > 0 && b[0] == '-'
 	if neg {
 		b = b[1:]
 	}
-	if len(b) == 0 || len(b) > 19 {
-		return 0, false
+	if len(b) == 0 || len(b) > 19 || b[0] == '0' && (len(b) > 1 || neg) {
+		return 0, false // leading zeros and -0 are not canonical
 	}
 	var n uint64
 	for _, c := range b {
@@ -223,8 +226,8 @@ func (r *RESPReader) appendBulk(dst []byte, n int64) ([]byte, error) {
 			return dst, &ParseError{Offset: r.pos, Err: err}
 		}
 	}
-	var crlf [2]byte
-	got, err := io.ReadFull(r.br, crlf[:])
+	crlf := r.crlf[:]
+	got, err := io.ReadFull(r.br, crlf)
 	r.pos += int64(got)
 	if err != nil {
 		if err == io.EOF {
@@ -232,7 +235,7 @@ func (r *RESPReader) appendBulk(dst []byte, n int64) ([]byte, error) {
 		}
 		return dst, &ParseError{Offset: r.pos, Err: err}
 	}
-	if crlf != [2]byte{'\r', '\n'} {
+	if crlf[0] != '\r' || crlf[1] != '\n' {
 		return dst, &ParseError{Offset: r.pos - 2, Err: protocolf("bulk string not terminated by CRLF")}
 	}
 	return dst, nil
