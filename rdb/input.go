@@ -163,6 +163,14 @@ func (in *input) readFull(dst []byte, n int64) ([]byte, error) {
 		if k > n {
 			k = n
 		}
+		if len(dst)+int(k) > cap(dst) {
+			// Double, capped at what the string still needs: a long string
+			// costs about twice its size in allocations, where append's
+			// gentler growth for big slices would copy it many times.
+			grown := make([]byte, len(dst), min(int64(len(dst))+n, max(2*int64(cap(dst)), int64(len(dst))+k, 256<<10)))
+			copy(grown, dst)
+			dst = grown
+		}
 		dst = append(dst, in.buf[in.pos:in.pos+int(k)]...)
 		in.pos += int(k)
 		n -= k

@@ -201,6 +201,7 @@ func (r *Reader) Next() (*Record, error) {
 			return nil, err
 		}
 	}
+	r.releaseBuffers()
 	rec := &r.rec
 	*rec = Record{DB: r.db, ExpireAt: NoExpiry, Idle: -1, Freq: -1}
 	r.streamWalked = false
@@ -711,4 +712,16 @@ func (r *Reader) Stream() *StreamInfo {
 // returned io.EOF.
 func (r *Reader) Rest() io.Reader {
 	return io.MultiReader(bytes.NewReader(r.in.buf[r.in.pos:r.in.end]), r.in.r)
+}
+
+// keepBuffer is the largest buffer kept from one key to the next; a
+// bigger one, grown for a long string, goes back to the garbage collector.
+const keepBuffer = 1 << 20
+
+func (r *Reader) releaseBuffers() {
+	for _, b := range []*[]byte{&r.scratch, &r.str2, &r.dataBuf} {
+		if cap(*b) > keepBuffer {
+			*b = nil
+		}
+	}
 }

@@ -7,10 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/internal/dumpfile"
@@ -294,11 +292,10 @@ func runConvert(ctx context.Context, gopts globalOptions, opts convertOptions, a
 		return err
 	}
 
-	out, closeOut, err := openConvertOutput(opts.output, gopts.stdout)
+	out, err := openOutput(opts.output, gopts.stdout)
 	if err != nil {
-		return err
+		return fmt.Errorf("convert: %w", err)
 	}
-	defer closeOut()
 	defer out.abort()
 	cw := &countingWriter{w: out}
 	sink, err := newConvertSink(&opts, cw, &st)
@@ -325,41 +322,13 @@ func runConvert(ctx context.Context, gopts globalOptions, opts convertOptions, a
 		return reportedError(exitError, err)
 	}
 	if err := out.commit(); err != nil {
-		return err
-	}
-	if err := closeOut(); err != nil {
-		return fmt.Errorf("convert: write output: %w", err)
+		return fmt.Errorf("convert: %w", err)
 	}
 	if !opts.quiet {
 		fmt.Fprintf(gopts.stderr, "redkit: convert %s: %d keys, %d function libraries, %d commands, %d bytes\n",
 			path, st.keys, st.functions, st.commands, cw.n)
 	}
 	return nil
-}
-
-// openConvertOutput is openOutput, except that an existing target that
-// is not a regular file (/dev/null, a FIFO, a terminal) is written in
-// place: renaming a temporary file over it would replace the device
-// with a file. The returned close function may be called twice.
-func openConvertOutput(path string, stdout io.Writer) (*output, func() error, error) {
-	noClose := func() error { return nil }
-	if path != "" && path != "-" {
-		fi, err := os.Stat(path)
-		switch {
-		case err == nil && fi.IsDir():
-			return nil, nil, fmt.Errorf("convert: output %s is a directory", path)
-		case err == nil && !fi.Mode().IsRegular():
-			f, err := os.OpenFile(path, os.O_WRONLY, 0)
-			if err != nil {
-				return nil, nil, fmt.Errorf("open output: %w", err)
-			}
-			var once sync.Once
-			var cerr error
-			return &output{Writer: f}, func() error { once.Do(func() { cerr = f.Close() }); return cerr }, nil
-		}
-	}
-	out, err := openOutput(path, stdout)
-	return out, noClose, err
 }
 
 // writeError marks a failure of the output, as opposed to the input.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -15,7 +16,16 @@ import (
 // Stamped by goreleaser: -X main.version=... -X main.commit=... -X main.date=...
 var version, commit, date string
 
+// softMemoryLimit is the heap size at which the garbage collector starts
+// working harder, unless GOMEMLIMIT says otherwise. Streaming keeps the
+// live heap small; a long string (a 32 MiB value) briefly makes it grow,
+// and by default Go would let the heap double on top of it.
+const softMemoryLimit = 40 << 20
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(softMemoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args, os.Stdout, os.Stderr)
 	stop()

@@ -12,13 +12,29 @@ import (
 // success, removed on failure).
 type output struct {
 	io.Writer
-	tmp  *os.File
-	path string
+	tmp    *os.File
+	direct *os.File // an existing non-regular target written in place
+	path   string
 }
 
 func openOutput(path string, stdout io.Writer) (*output, error) {
 	if path == "" || path == "-" {
 		return &output{Writer: stdout}, nil
+	}
+	// An existing target that is not a regular file (/dev/null, a FIFO, a
+	// terminal) is written in place: renaming a temporary file over it
+	// would replace the device with a file.
+	if fi, err := os.Stat(path); err == nil {
+		if fi.IsDir() {
+			return nil, fmt.Errorf("output %s is a directory", path)
+		}
+		if !fi.Mode().IsRegular() {
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				return nil, fmt.Errorf("open output: %w", err)
+			}
+			return &output{Writer: f, direct: f, path: path}, nil
+		}
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -29,6 +45,14 @@ func openOutput(path string, stdout io.Writer) (*output, error) {
 
 // commit makes the file visible under its name.
 func (o *output) commit() error {
+	if o.direct != nil {
+		err := o.direct.Close()
+		o.direct = nil
+		if err != nil {
+			return fmt.Errorf("write %s: %w", o.path, err)
+		}
+		return nil
+	}
 	if o.tmp == nil {
 		return nil
 	}
@@ -51,6 +75,10 @@ func (o *output) commit() error {
 
 // abort discards the file; it is a no-op after commit.
 func (o *output) abort() {
+	if o.direct != nil {
+		o.direct.Close()
+		o.direct = nil
+	}
 	if o.tmp == nil {
 		return
 	}
