@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -17,7 +19,8 @@ import (
 )
 
 type convertOptions struct {
-	to              string // resp or aof; json, jsonl and rdb to come
+	to              string // resp, aof, json, jsonl or rdb
+	rdbVersion      int    // --to rdb: RDB version written
 	output          string // file written atomically; "" or "-" = stdout
 	batch           int
 	restorePayloads bool
@@ -29,16 +32,19 @@ type convertOptions struct {
 func newConvertCommand(gopts globalOptions) *cli.Command {
 	return &cli.Command{
 		Name:      "convert",
-		Usage:     "turn a dump into the commands that recreate it (RESP for redis-cli --pipe, or an AOF)",
+		Usage:     "convert between RDB, AOF/RESP and JSON: commands for redis-cli --pipe, JSON to read, RDB to load",
 		ArgsUsage: "INPUT",
-		UsageText: `redkit convert --to resp|aof [-o FILE] [--batch N] [--restore-payloads] [--db-map SRC=DST] [filters] INPUT
+		UsageText: `redkit convert --to resp|aof|json|jsonl|rdb [-o FILE] [--batch N] [--restore-payloads] [--rdb-version V] [--db-map SRC=DST] [filters] INPUT
 
 examples:
    redkit convert --to resp dump.rdb | redis-cli --pipe        # load a dump into a running server
    redkit convert --to aof -o appendonly.aof dump.rdb.zst
    redkit convert --to resp --restore-payloads -o cmds.resp dump.rdb
    redkit convert --to resp --db 3 --db-map 3=0 --match 'user:*' dump.rdb.gz | redis-cli --pipe
-   redis-cli --rdb - | redkit convert --to resp - | redis-cli -h target --pipe`,
+   redis-cli --rdb - | redkit convert --to resp - | redis-cli -h target --pipe
+   redkit convert --to jsonl dump.rdb | jq -c 'select(.type == "hash")'
+   redkit convert --to rdb -o dump.rdb keys.jsonl                # JSON back to a dump
+   redkit convert --to resp /var/lib/redis/appendonlydir > all.aof  # merge a multi-part AOF`,
 		Description: `Reads INPUT as a stream and writes, key by key, the commands that recreate
 each key exactly, as Redis's own AOF rewrite does: SET, RPUSH, SADD, ZADD
 (scores that parse back to the same bits), HSET, and XADD with exact IDs
@@ -66,10 +72,24 @@ Formats (--to):
   aof    the same bytes, a file Redis loads as an append-only file: as a
          base file (appendonly.aof.1.base.aof named in the manifest) or as a
          pre-7.0 single appendonly.aof, which Redis 7 upgrades on start.
-  json, jsonl, rdb are not supported yet.
+  json   one JSON array of keys (and function libraries), streamed.
+  jsonl  one JSON object per line: keys, function libraries. Lossless:
+         strings that are not UTF-8 are {"base64": ...}, scores read back
+         bit-exact, expiries are absolute Unix ms ("expire_at_ms"), streams
+         keep their IDs, groups, pending entries and consumers, module
+         values their DUMP payload. Field names follow HDT3213/rdb's JSON.
+  rdb    an RDB file (--rdb-version, 10 by default: Redis 7.0 loads it).
+         Each key's elements are gathered before it is written.
 
-INPUT is an RDB dump, gzip or zstd compressed or not; "-" reads standard
-input. AOF and JSON inputs are not supported yet.
+INPUT is detected from its content, gzip or zstd compressed or not; "-"
+reads standard input:
+  an RDB dump;
+  an AOF: plain, with an RDB preamble, or a Redis 7 multi-part AOF given as
+  its directory or manifest (the base, then the incr files in order);
+  redkit's JSON or JSON Lines.
+AOF commands pass through to resp and aof output, with SELECT as needed;
+converting them to json or rdb needs replaying them into a keyspace,
+which this build does not do yet. Only --db filters AOF commands.
 
 Key filters choose keys by their database in the dump; --db-map then moves
 them (repeatable: --db-map 3=0 --db-map 4=1). --min-size does not apply to
@@ -86,9 +106,10 @@ The progress bar is drawn on stderr only when stderr is a terminal and
    Here 1 also covers an input that is truncated or corrupt: with -o no
    file is written.`,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "to", Aliases: []string{"t"}, EnvVars: []string{"REDKIT_TO"}, Usage: "output `FORMAT`: resp or aof (json, jsonl and rdb: not supported yet) [$REDKIT_TO]"},
+			&cli.StringFlag{Name: "to", Aliases: []string{"t"}, EnvVars: []string{"REDKIT_TO"}, Usage: "output `FORMAT`: resp, aof, json, jsonl or rdb [$REDKIT_TO]"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` (atomically: temporary file and rename) instead of stdout"},
 			&cli.IntFlag{Name: "batch", Value: 512, EnvVars: []string{"REDKIT_BATCH"}, Usage: "at most `N` elements per RPUSH, SADD, ZADD or HSET [$REDKIT_BATCH]"},
+			&cli.IntFlag{Name: "rdb-version", Value: 10, EnvVars: []string{"REDKIT_RDB_VERSION"}, Usage: "--to rdb: the RDB `VERSION` written: 10 loads in Redis 7.0 and later; hash field expiries need 12 (Redis 7.4) [$REDKIT_RDB_VERSION]"},
 			&cli.BoolFlag{Name: "restore-payloads", EnvVars: []string{"REDKIT_RESTORE_PAYLOADS"}, Usage: "one RESTORE ... ABSTTL per key instead of the commands that build it [$REDKIT_RESTORE_PAYLOADS]"},
 			&cli.StringSliceFlag{Name: "db-map", Usage: "write keys of database `SRC=DST` to database DST (repeatable)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar and no summary [$REDKIT_QUIET]"},
@@ -107,7 +128,7 @@ The progress bar is drawn on stderr only when stderr is a terminal and
 			}
 			opts := convertOptions{
 				to: c.String("to"), output: c.String("output"), batch: c.Int("batch"),
-				restorePayloads: c.Bool("restore-payloads"), quiet: c.Bool("quiet"),
+				restorePayloads: c.Bool("restore-payloads"), quiet: c.Bool("quiet"), rdbVersion: c.Int("rdb-version"),
 				filter: f, dbMap: dbMap,
 			}
 			return runConvert(c.Context, gopts, opts, c.Args().Slice())
@@ -138,6 +159,8 @@ func parseDBMap(pairs []string) (map[int]int, error) {
 type convertItem struct {
 	key      *rdb.KeyValue
 	function []byte
+	command  [][]byte // an AOF command, to run in db
+	db       int
 }
 
 // convertSource reads items from one input kind, filtered; next returns
@@ -150,6 +173,9 @@ type convertSource interface {
 type convertSink interface {
 	key(kv *rdb.KeyValue) error
 	function(code []byte) error
+	// command passes an AOF command through; sinks that need a keyspace
+	// (json, rdb) cannot take them yet.
+	command(args [][]byte, db int) error
 	close() error
 }
 
@@ -164,14 +190,63 @@ func newConvertSink(opts *convertOptions, w io.Writer, st *convertStats) (conver
 	switch opts.to {
 	case "resp", "aof":
 		return newRESPSink(opts, w, st), nil
-	case "json", "jsonl", "rdb":
-		return nil, usageErrorf("convert: --to %s is not supported yet: use resp or aof", opts.to)
+	case "json", "jsonl":
+		return &jsonSink{w: rdb.NewJSONWriter(w, rdb.JSONOptions{Array: opts.to == "json"}), st: st}, nil
+	case "rdb":
+		rw, err := rdb.NewWriter(w, rdb.WriterOptions{Version: opts.rdbVersion})
+		if err != nil {
+			return nil, usageErrorf("convert: --rdb-version %d: %v", opts.rdbVersion, err)
+		}
+		return &rdbSink{w: rw, st: st}, nil
 	case "":
-		return nil, usageErrorf("convert: --to is required: resp or aof")
+		return nil, usageErrorf("convert: --to is required: resp, aof, json, jsonl or rdb")
 	default:
-		return nil, usageErrorf("convert: unknown --to %q: want resp or aof", opts.to)
+		return nil, usageErrorf("convert: unknown --to %q: want resp, aof, json, jsonl or rdb", opts.to)
 	}
 }
+
+// jsonSink writes keys and function libraries as JSON (rdb.JSONWriter).
+type jsonSink struct {
+	w  *rdb.JSONWriter
+	st *convertStats
+}
+
+func (s *jsonSink) key(kv *rdb.KeyValue) error {
+	s.st.keys++
+	return s.w.WriteKey(kv)
+}
+
+func (s *jsonSink) function(code []byte) error {
+	s.st.functions++
+	return s.w.WriteFunction(code)
+}
+
+func (s *jsonSink) close() error { return s.w.Close() }
+
+func (s *jsonSink) command([][]byte, int) error { return errNeedsReplay }
+
+// errNeedsReplay refuses AOF commands where a keyspace is needed.
+var errNeedsReplay = errors.New("AOF commands cannot be converted to json or rdb yet (that needs replaying them into a keyspace): convert to resp, or from an RDB")
+
+// rdbSink writes an RDB file (rdb.Writer).
+type rdbSink struct {
+	w  *rdb.Writer
+	st *convertStats
+}
+
+func (s *rdbSink) key(kv *rdb.KeyValue) error {
+	s.st.keys++
+	return s.w.WriteKey(kv)
+}
+
+func (s *rdbSink) function(code []byte) error {
+	s.st.functions++
+	return s.w.WriteFunction(code)
+}
+
+func (s *rdbSink) close() error { return s.w.Close() }
+
+func (s *rdbSink) command([][]byte, int) error { return errNeedsReplay }
 
 // openConvertSource detects the input's kind from its first bytes (after
 // decompression): adding an input kind is one case here and one type.
@@ -181,39 +256,104 @@ func openConvertSource(path string, in io.Reader, f *rdb.Filter) (convertSource,
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
+	first := bytes.TrimLeft(head, " \t\r\n")
 	switch {
-	case bytes.HasPrefix(head, []byte("REDIS")), bytes.HasPrefix(head, []byte("VALKEY")):
-		return &rdbSource{rd: rdb.NewReader(br), filter: f}, nil
+	case bytes.HasPrefix(head, []byte("REDIS")), bytes.HasPrefix(head, []byte("VALKEY")), len(head) > 0 && (head[0] == '*' || head[0] == '#'):
+		// An RDB dump, an AOF with an RDB preamble, or a plain AOF: the
+		// AOF reader yields the RDB part and any commands after it.
+		return &aofSource{rd: aof.NewReader(br), filter: f}, nil
+	case len(first) > 0 && (first[0] == '{' || first[0] == '['):
+		return &jsonSource{rd: rdb.NewJSONReader(br), filter: f}, nil
 	case len(head) == 0:
 		return nil, fmt.Errorf("convert %s: input is empty", path)
 	default:
-		return nil, fmt.Errorf("convert %s: input does not start with REDIS or VALKEY (first bytes %q): only RDB input is supported yet, AOF and JSON inputs are not", path, head)
+		return nil, fmt.Errorf("convert %s: input is neither an RDB dump (REDIS or VALKEY magic), an AOF (RESP commands) nor redkit JSON (first bytes %q)", path, head)
 	}
 }
 
-// rdbSource reads keys and function libraries from an RDB stream.
-type rdbSource struct {
-	rd     *rdb.Reader
+// jsonSource reads keys and function libraries from redkit's JSON or
+// JSON Lines.
+type jsonSource struct {
+	rd     *rdb.JSONReader
 	filter *rdb.Filter
 }
 
-func (s *rdbSource) next() (convertItem, error) {
+func (s *jsonSource) next() (convertItem, error) {
 	for {
-		rec, err := s.rd.Next()
+		rec, err := s.rd.NextRecord()
 		if err != nil {
 			return convertItem{}, err
 		}
-		switch {
-		case rec.Kind == rdb.KindFunction:
+		switch rec.Kind {
+		case rdb.KindFunction:
 			return convertItem{function: rec.Data}, nil
-		case rec.Kind == rdb.KindKey && s.filter.MatchKey(rec):
-			return convertItem{key: s.rd.KeyValue()}, nil
+		case rdb.KindKey:
+			kv := rec.Key
+			r := rdb.Record{Kind: rdb.KindKey, DB: kv.DB, Key: kv.Key, Type: kv.Type, ExpireAt: kv.ExpireAt}
+			if s.filter.MatchKey(&r) {
+				return convertItem{key: kv}, nil
+			}
 		}
+	}
+}
+
+// isAOFSet tells a multi-part AOF: a directory or a manifest file.
+func isAOFSet(path string) bool {
+	if strings.HasSuffix(path, ".manifest") {
+		return true
+	}
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
+}
+
+// aofSource reads an RDB dump or any AOF form: the keys and function
+// libraries of its RDB part, then its commands.
+type aofSource struct {
+	rd     *aof.Reader
+	filter *rdb.Filter
+	part   *rdb.Reader // the RDB part being read, if any
+}
+
+func (s *aofSource) next() (convertItem, error) {
+	for {
+		if s.part != nil {
+			rec, err := s.part.Next()
+			if errors.Is(err, io.EOF) {
+				s.part = nil
+				continue
+			}
+			if err != nil {
+				return convertItem{}, err
+			}
+			switch {
+			case rec.Kind == rdb.KindFunction:
+				return convertItem{function: rec.Data}, nil
+			case rec.Kind == rdb.KindKey && s.filter.MatchKey(rec):
+				return convertItem{key: s.part.KeyValue()}, nil
+			}
+			continue
+		}
+		e, err := s.rd.Next()
+		if err != nil {
+			return convertItem{}, err
+		}
+		if e.Kind == aof.KindRDB {
+			s.part = e.RDB
+			continue
+		}
+		if f := s.filter; f != nil && (f.Match != "" || f.Regex != nil || len(f.Types) > 0 || f.Expired != rdb.ExpiredInclude) {
+			return convertItem{}, fmt.Errorf("%s offset %d: AOF commands cannot be filtered by key, type or expiry (only --db applies to them)", e.File, e.Offset)
+		}
+		if f := s.filter; f != nil && len(f.DBs) > 0 && !slices.Contains(f.DBs, e.DB) {
+			continue
+		}
+		return convertItem{command: e.Args, db: e.DB}, nil
 	}
 }
 
 // respSink writes RESP commands through an aof.Rewriter.
 type respSink struct {
+	db int // database of the last passed-through command, -1 unknown
 	w  *aof.Writer
 	rw *aof.Rewriter
 	st *convertStats
@@ -221,6 +361,7 @@ type respSink struct {
 
 func newRESPSink(opts *convertOptions, w io.Writer, st *convertStats) *respSink {
 	return &respSink{
+		db: -1,
 		w:  aof.NewWriter(w),
 		rw: aof.NewRewriter(aof.RewriteOptions{Batch: opts.batch, RestorePayloads: opts.restorePayloads}),
 		st: st,
@@ -229,12 +370,24 @@ func newRESPSink(opts *convertOptions, w io.Writer, st *convertStats) *respSink 
 
 func (s *respSink) key(kv *rdb.KeyValue) error {
 	s.st.keys++
+	s.db = -1 // the rewriter may select another database
 	return s.rw.Key(kv, s.w.WriteCommand)
 }
 
 func (s *respSink) function(code []byte) error {
 	s.st.functions++
 	return s.rw.Function(code, s.w.WriteCommand)
+}
+
+func (s *respSink) command(args [][]byte, db int) error {
+	if db != s.db {
+		s.rw.Reset() // the next key selects its database again
+		if err := s.w.WriteCommand([]byte("SELECT"), []byte(strconv.Itoa(db))); err != nil {
+			return err
+		}
+		s.db = db
+	}
+	return s.w.WriteCommand(args...)
 }
 
 func (s *respSink) close() error {
@@ -273,23 +426,32 @@ func runConvert(ctx context.Context, gopts globalOptions, opts convertOptions, a
 		return err
 	}
 	path := args[0]
-	var in *dumpfile.File
-	var err error
-	if path == "-" {
-		in, err = dumpfile.NewReader(ctx, "-", gopts.stdin)
-	} else {
-		in, err = dumpfile.Open(ctx, path)
-	}
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	src, err := openConvertSource(path, in, opts.filter)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
+	var in *dumpfile.File // nil for a multi-part AOF
+	var src convertSource
+	if isAOFSet(path) {
+		ar, err := aof.Open(ctx, path)
+		if err != nil {
+			return fmt.Errorf("convert: %w", err)
 		}
-		return err
+		defer ar.Close()
+		src = &aofSource{rd: ar, filter: opts.filter}
+	} else {
+		var err error
+		if path == "-" {
+			in, err = dumpfile.NewReader(ctx, "-", gopts.stdin)
+		} else {
+			in, err = dumpfile.Open(ctx, path)
+		}
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		if src, err = openConvertSource(path, in, opts.filter); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
 	}
 
 	out, err := openOutput(opts.output, gopts.stdout)
@@ -303,7 +465,9 @@ func runConvert(ctx context.Context, gopts globalOptions, opts convertOptions, a
 		return err
 	}
 	bar := startProgress(gopts.stderr, opts.quiet, "convert", totalSize(args))
-	bar.track(in)
+	if in != nil {
+		bar.track(in)
+	}
 	err = convert(ctx, src, sink, opts.dbMap)
 	if err == nil {
 		err = sink.close()
@@ -351,12 +515,19 @@ func convert(ctx context.Context, src convertSource, sink convertSink, dbMap map
 		if err != nil {
 			return err
 		}
-		if it.key != nil {
+		switch {
+		case it.key != nil:
 			if db, ok := dbMap[it.key.DB]; ok {
 				it.key.DB = db
 			}
 			err = sink.key(it.key)
-		} else {
+		case it.command != nil:
+			db := it.db
+			if d, ok := dbMap[db]; ok {
+				db = d
+			}
+			err = sink.command(it.command, db)
+		default:
 			err = sink.function(it.function)
 		}
 		if err != nil {
