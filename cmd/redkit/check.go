@@ -20,19 +20,21 @@ import (
 type checkOptions struct {
 	format string // text or json
 	quiet  bool
+	aof    aofCheckOptions
 }
 
 func newCheckCommand(gopts globalOptions) *cli.Command {
 	return &cli.Command{
 		Name:      "check",
-		Usage:     "verify the structure and CRC64 checksum of RDB dumps",
+		Usage:     "verify RDB dumps (structure, CRC64) and AOFs; cut an AOF's incomplete tail",
 		ArgsUsage: "FILE...",
-		UsageText: `redkit check [--format text|json] [--quiet] FILE...
+		UsageText: `redkit check [--format text|json] [--quiet] [--fix | --truncate-to-timestamp TIME] FILE...
 
 examples:
    redkit check /var/lib/redis/dump.rdb
    redkit check --format json backups/*.rdb.zst     # one JSON object per line
-   redis-cli --rdb - | redkit check -                # a live snapshot on stdin`,
+   redis-cli --rdb - | redkit check -                # a live snapshot on stdin
+   redkit check --fix /var/lib/redis/appendonlydir   # cut a multi-part AOF's incomplete tail`,
 		Description: `Reads every record and walks every value, then verifies the checksum. For a
 good file it prints a summary: RDB version and magic, AUX fields (redis-ver,
 ctime, ...), keys per database and per type, expiring keys, functions,
@@ -42,16 +44,23 @@ Several files are checked in parallel and reported in argument order once
 all are done. gzip and zstd
 input is decompressed transparently; "-" is standard input.
 
+` + checkAOFHelp + `
+
 ` + exitCodesHelp + `
    With several files, 1 if any file is bad.
    3 if every file is sound but some hold empty lists, sets, sorted sets or
-   hashes: Redis skips such keys when it loads the file.`,
-		Flags: []cli.Flag{
+   hashes: Redis skips such keys when it loads the file.
+` + checkAOFExitHelp,
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "text", EnvVars: []string{"REDKIT_FORMAT"}, Usage: "output `FORMAT`: text, or json (one object per line per file) [$REDKIT_FORMAT]"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar, and no summary for good files in text format [$REDKIT_QUIET]"},
-		},
+		}, aofFlags()...),
 		Action: func(c *cli.Context) error {
 			opts := checkOptions{format: c.String("format"), quiet: c.Bool("quiet")}
+			var err error
+			if opts.aof, err = parseAOFFlags(c.Bool("fix"), c.String("truncate-to-timestamp")); err != nil {
+				return err
+			}
 			return runCheck(c.Context, gopts, opts, c.Args().Slice())
 		},
 	}
@@ -66,6 +75,8 @@ type checkResult struct {
 	// redis-check-rdb calls the file broken), so they are reported.
 	emptyKeys int64
 	emptyList []string // the first few, printable
+
+	aof *aofResult // set for AOF inputs, reported by check_aof.go
 }
 
 // maxEmptyListed is how many empty keys check names.
@@ -99,20 +110,39 @@ func runCheck(ctx context.Context, gopts globalOptions, opts checkOptions, args 
 		start := time.Now()
 		sum := analysis.NewSummary(analysis.SummaryOptions{Now: gopts.now})
 		r := &results[i]
+		if isAOFInput(args[i]) {
+			r.aof = checkAOF(ctx, opts.aof, args[i])
+			return
+		}
 		res := scanInput(ctx, args[i], gopts.stdin, bar, nil, func(rec *rdb.Record, st rdb.ValueStats) error {
 			sum.Add(rec, st)
 			r.noteEmpty(rec, st)
 			return nil
 		})
 		r.inputResult, r.sum, r.elapsed = res, sum, time.Since(start)
+		if hasRESPTail(&res) { // an AOF with an RDB preamble
+			r.aof = checkAOF(ctx, opts.aof, args[i])
+		}
 	})
 	bar.stop()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	bad, withEmpty := 0, 0
+	bad, withEmpty, fixed := 0, 0, 0
 	for i := range results {
 		res := &results[i]
+		if res.aof != nil {
+			switch res.aof.status {
+			case aofBad:
+				bad++
+			case aofFixed:
+				fixed++
+			}
+			if err := reportAOF(gopts, opts, res.aof); err != nil {
+				return fmt.Errorf("write output: %w", err)
+			}
+			continue
+		}
 		if res.err != nil {
 			bad++
 			printInputError(gopts.stderr, "check", &res.inputResult)
@@ -137,6 +167,9 @@ func runCheck(ctx context.Context, gopts globalOptions, opts checkOptions, args 
 	}
 	if withEmpty > 0 {
 		return reportedError(exitProblems, fmt.Errorf("%d of %d files hold empty collections", withEmpty, len(args)))
+	}
+	if fixed > 0 {
+		return reportedError(exitProblems, fmt.Errorf("%d of %d AOFs had an incomplete tail, now cut", fixed, len(args)))
 	}
 	return nil
 }
