@@ -95,6 +95,18 @@ type KeyspaceOptions struct {
 // expiry has passed are kept with it, and writers decide what to do with
 // them. Expiries are absolute Unix milliseconds.
 //
+// Time: Redis 7 writes absolute expiries to AOFs (PEXPIREAT, SET ...
+// PXAT, GETEX as PEXPIREAT or PERSIST, RESTORE ... ABSTTL). Relative
+// forms from older files (EXPIRE, SET EX, SETEX, ...) are resolved
+// against the entry's #TS annotation, else KeyspaceOptions.Now, else
+// refused with ErrNoClock. Consumer seen times, which Redis sets from its
+// own clock when it loads, take the same time, or 0 when there is none.
+//
+// Refused (ErrUnsupportedCommand): every command not modelled (PFADD,
+// GEOADD, BITFIELD, BITOP, SORT ... STORE, EVAL, EVALSHA, FCALL, module
+// commands, FUNCTION RESTORE, ...), XADD with "*", approximate trimming
+// (~), and SPOP of part of a set.
+//
 // A Keyspace is not safe for concurrent use.
 type Keyspace struct {
 	opts  KeyspaceOptions
@@ -702,6 +714,15 @@ func parseLongDouble(b []byte) (*big.Float, bool) {
 	case "nan":
 		return nil, false
 	}
+	if e, ok := decimalExponent(s); ok && (e > 5000 || e < -5000) {
+		// Beyond the long double range (about 1e±4950), which strtold
+		// refuses as ERANGE unless the mantissa is zero; big.Float would
+		// take long to get there.
+		if e > 0 || hasNonZeroDigit(b) {
+			return nil, false
+		}
+		return new(big.Float).SetPrec(longDoublePrec), true
+	}
 	f, _, err := big.ParseFloat(s, 0, longDoublePrec, big.ToNearestEven)
 	if err != nil {
 		if _, ok := parseFloat(b); !ok {
@@ -720,6 +741,32 @@ func parseLongDouble(b []byte) (*big.Float, bool) {
 		return nil, false
 	}
 	return f, true
+}
+
+// decimalExponent returns the exponent of a decimal or hex float string,
+// clamped to ±1e9.
+func decimalExponent(s string) (int64, bool) {
+	i := strings.IndexAny(s, "eEpP")
+	if strings.HasPrefix(strings.TrimLeft(s, "+-"), "0x") || strings.HasPrefix(strings.TrimLeft(s, "+-"), "0X") {
+		i = strings.IndexAny(s, "pP")
+	}
+	if i < 0 {
+		return 0, false
+	}
+	exp := s[i+1:]
+	neg := strings.HasPrefix(exp, "-")
+	exp = strings.TrimLeft(exp, "+-")
+	var n int64
+	for _, ch := range []byte(exp) {
+		if ch < '0' || ch > '9' {
+			return 0, false
+		}
+		n = min(n*10+int64(ch-'0'), 1e9)
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 // formatLongDouble formats as ld2string in LD_STR_HUMAN mode: "%.17Lf"

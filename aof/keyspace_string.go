@@ -181,7 +181,7 @@ func cmdSetRange(c *cmd) error {
 	if len(v) == 0 {
 		return nil // nothing to do, and no key created
 	}
-	if off+int64(len(v)) > c.maxString() {
+	if off > c.maxString()-int64(len(v)) {
 		return errStringSize
 	}
 	if o == nil {

@@ -1,0 +1,63 @@
+package aof
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redkit/redkit/rdb"
+)
+
+// FuzzKeyspaceApply applies random command sequences (one command a
+// line, arguments separated by spaces, a leading "@n" selecting database
+// n) and writes the result: nothing may panic, and every key must be
+// writable as RDB.
+func FuzzKeyspaceApply(f *testing.F) {
+	for _, script := range familyScripts {
+		var b strings.Builder
+		for _, args := range script {
+			for i, a := range args {
+				if i > 0 {
+					b.WriteByte(' ')
+				}
+				fmt.Fprint(&b, a)
+			}
+			b.WriteByte('\n')
+		}
+		f.Add([]byte(b.String()))
+	}
+	f.Add([]byte("SET a 1\nRESTORE b 0 \x00\x01a\x0a\x00\x00\x00\x00\x00\x00\x00\x00\x00\nXADD s 1-1 a b\nXGROUP CREATE s g 0\nXCLAIM s g c 0 1-1 FORCE TIME 5\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 4096 {
+			return
+		}
+		watchdog := time.AfterFunc(10*time.Second, func() { panic(fmt.Sprintf("slow input %q", data)) })
+		defer watchdog.Stop()
+		ks := NewKeyspace(KeyspaceOptions{Now: 1700000000000, MaxStringBytes: 1 << 16})
+		db := 0
+		for _, line := range bytes.Split(data, []byte("\n")) {
+			args := bytes.Split(line, []byte(" "))
+			if len(args[0]) > 1 && args[0][0] == '@' {
+				db = int(args[0][1] % 16)
+				args = args[1:]
+			}
+			if len(args) == 0 || len(args[0]) == 0 {
+				continue
+			}
+			ks.Apply(&Entry{Kind: KindCommand, Args: args, DB: db})
+		}
+		w, err := rdb.NewWriter(io.Discard, rdb.WriterOptions{Version: 12})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ks.Functions(w.WriteFunction); err != nil {
+			t.Fatal(err)
+		}
+		if err := ks.Keys(w.WriteKey); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+	})
+}
