@@ -64,19 +64,21 @@ func parseAOFFlags(fix bool, ts string) (aofCheckOptions, error) {
 	if fix {
 		return o, usageErrorf("check: --fix and --truncate-to-timestamp cannot be combined")
 	}
-	if n, err := strconv.ParseInt(ts, 10, 64); err == nil {
-		if n <= 0 {
-			return o, usageErrorf("check: --truncate-to-timestamp %q: want a positive Unix time", ts)
-		}
-		o.truncateAfter = time.Unix(n, 0)
-		return o, nil
-	}
-	t, err := time.Parse(time.RFC3339, ts)
-	if err != nil || t.Unix() <= 0 {
-		return o, usageErrorf("check: --truncate-to-timestamp %q: want Unix seconds or an RFC 3339 time", ts)
+	t, ok := parseTime(ts)
+	if !ok {
+		return o, usageErrorf("check: --truncate-to-timestamp %q: want positive Unix seconds or an RFC 3339 time", ts)
 	}
 	o.truncateAfter = t
 	return o, nil
+}
+
+// parseTime reads a time given as positive Unix seconds or RFC 3339.
+func parseTime(s string) (time.Time, bool) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.Unix(n, 0), n > 0
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	return t, err == nil && t.Unix() > 0
 }
 
 // isAOFInput tells whether path is an AOF by its path or first byte: a

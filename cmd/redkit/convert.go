@@ -21,6 +21,8 @@ import (
 type convertOptions struct {
 	to              string // resp, aof, json, jsonl or rdb
 	rdbVersion      int    // --to rdb: RDB version written
+	replay          bool   // replay AOF commands even after an RDB part
+	now             int64  // Unix ms that relative expiries in AOF commands count from, 0 = from #TS only
 	output          string // file written atomically; "" or "-" = stdout
 	batch           int
 	restorePayloads bool
@@ -87,9 +89,17 @@ reads standard input:
   an AOF: plain, with an RDB preamble, or a Redis 7 multi-part AOF given as
   its directory or manifest (the base, then the incr files in order);
   redkit's JSON or JSON Lines.
-AOF commands pass through to resp and aof output, with SELECT as needed;
-converting them to json or rdb needs replaying them into a keyspace,
-which this build does not do yet. Only --db filters AOF commands.
+AOF commands pass through to resp and aof output, with SELECT as needed
+(only --db filters them). For json, jsonl and rdb output an AOF is
+replayed into an in-memory keyspace first (the whole data set is held in
+memory), then written out: AOF -> RDB compaction. Commands Redis 7.0
+writes to AOFs for strings, lists, sets, sorted sets, hashes, streams,
+keys, expiries, transactions and functions are replayed with Redis's
+semantics; anything else (PFADD, GEOADD, BITFIELD, EVAL, module commands,
+...) is refused with its name and offset, never skipped. Relative expiries
+count from the #TS annotation in force, or from --now. An RDB file with
+commands after it (an AOF with an RDB preamble) is streamed as a dump
+unless --replay is given.
 
 Key filters choose keys by their database in the dump; --db-map then moves
 them (repeatable: --db-map 3=0 --db-map 4=1). --min-size does not apply to
@@ -110,6 +120,8 @@ The progress bar is drawn on stderr only when stderr is a terminal and
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` (atomically: temporary file and rename) instead of stdout"},
 			&cli.IntFlag{Name: "batch", Value: 512, EnvVars: []string{"REDKIT_BATCH"}, Usage: "at most `N` elements per RPUSH, SADD, ZADD or HSET [$REDKIT_BATCH]"},
 			&cli.IntFlag{Name: "rdb-version", Value: 10, EnvVars: []string{"REDKIT_RDB_VERSION"}, Usage: "--to rdb: the RDB `VERSION` written: 10 loads in Redis 7.0 and later; hash field expiries need 12 (Redis 7.4) [$REDKIT_RDB_VERSION]"},
+			&cli.BoolFlag{Name: "replay", Usage: "--to json|jsonl|rdb from an AOF with an RDB preamble: replay its commands into the keys (plain and multi-part AOFs always are)"},
+			&cli.StringFlag{Name: "now", Usage: "resolve relative expiries (EXPIRE, SET EX) in AOF commands without a #TS annotation against `TIME` (RFC 3339 or Unix seconds) instead of refusing them"},
 			&cli.BoolFlag{Name: "restore-payloads", EnvVars: []string{"REDKIT_RESTORE_PAYLOADS"}, Usage: "one RESTORE ... ABSTTL per key instead of the commands that build it [$REDKIT_RESTORE_PAYLOADS]"},
 			&cli.StringSliceFlag{Name: "db-map", Usage: "write keys of database `SRC=DST` to database DST (repeatable)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar and no summary [$REDKIT_QUIET]"},
@@ -126,9 +138,19 @@ The progress bar is drawn on stderr only when stderr is a terminal and
 			if err != nil {
 				return err
 			}
+			var now int64
+			if v := c.String("now"); v != "" {
+				t, ok := parseTime(v)
+				if !ok {
+					return usageErrorf("convert: --now %q: want positive Unix seconds or an RFC 3339 time", v)
+				}
+				now = t.UnixMilli()
+			}
 			opts := convertOptions{
-				to: c.String("to"), output: c.String("output"), batch: c.Int("batch"),
+				now: now,
+				to:  c.String("to"), output: c.String("output"), batch: c.Int("batch"),
 				restorePayloads: c.Bool("restore-payloads"), quiet: c.Bool("quiet"), rdbVersion: c.Int("rdb-version"),
+				replay: c.Bool("replay"),
 				filter: f, dbMap: dbMap,
 			}
 			return runConvert(c.Context, gopts, opts, c.Args().Slice())
@@ -171,6 +193,9 @@ type convertSource interface {
 
 // convertSink writes items in one output format; close flushes it.
 type convertSink interface {
+	// needsKeyspace tells that AOF commands must be replayed into a
+	// keyspace before this sink can write keys.
+	needsKeyspace() bool
 	key(kv *rdb.KeyValue) error
 	function(code []byte) error
 	// command passes an AOF command through; sinks that need a keyspace
@@ -225,8 +250,11 @@ func (s *jsonSink) close() error { return s.w.Close() }
 
 func (s *jsonSink) command([][]byte, int) error { return errNeedsReplay }
 
-// errNeedsReplay refuses AOF commands where a keyspace is needed.
-var errNeedsReplay = errors.New("AOF commands cannot be converted to json or rdb yet (that needs replaying them into a keyspace): convert to resp, or from an RDB")
+func (s *jsonSink) needsKeyspace() bool { return true }
+
+// errNeedsReplay stops a streamed conversion to json or rdb that meets
+// AOF commands after an RDB part: they change keys already written.
+var errNeedsReplay = errors.New("AOF commands follow the RDB part (an AOF with an RDB preamble): run again with --replay to replay them into the keys")
 
 // rdbSink writes an RDB file (rdb.Writer).
 type rdbSink struct {
@@ -248,6 +276,8 @@ func (s *rdbSink) close() error { return s.w.Close() }
 
 func (s *rdbSink) command([][]byte, int) error { return errNeedsReplay }
 
+func (s *rdbSink) needsKeyspace() bool { return true }
+
 // openConvertSource detects the input's kind from its first bytes (after
 // decompression): adding an input kind is one case here and one type.
 func openConvertSource(path string, in io.Reader, f *rdb.Filter) (convertSource, error) {
@@ -258,10 +288,12 @@ func openConvertSource(path string, in io.Reader, f *rdb.Filter) (convertSource,
 	}
 	first := bytes.TrimLeft(head, " \t\r\n")
 	switch {
-	case bytes.HasPrefix(head, []byte("REDIS")), bytes.HasPrefix(head, []byte("VALKEY")), len(head) > 0 && (head[0] == '*' || head[0] == '#'):
-		// An RDB dump, an AOF with an RDB preamble, or a plain AOF: the
-		// AOF reader yields the RDB part and any commands after it.
+	case bytes.HasPrefix(head, []byte("REDIS")), bytes.HasPrefix(head, []byte("VALKEY")):
+		// An RDB dump or an AOF with an RDB preamble: the AOF reader
+		// yields the RDB part and any commands after it.
 		return &aofSource{rd: aof.NewReader(br), filter: f}, nil
+	case len(head) > 0 && (head[0] == '*' || head[0] == '#'):
+		return &aofSource{rd: aof.NewReader(br), filter: f, commands: true}, nil
 	case len(first) > 0 && (first[0] == '{' || first[0] == '['):
 		return &jsonSource{rd: rdb.NewJSONReader(br), filter: f}, nil
 	case len(head) == 0:
@@ -309,9 +341,10 @@ func isAOFSet(path string) bool {
 // aofSource reads an RDB dump or any AOF form: the keys and function
 // libraries of its RDB part, then its commands.
 type aofSource struct {
-	rd     *aof.Reader
-	filter *rdb.Filter
-	part   *rdb.Reader // the RDB part being read, if any
+	rd       *aof.Reader
+	filter   *rdb.Filter
+	part     *rdb.Reader // the RDB part being read, if any
+	commands bool        // the input is known to hold commands (a plain or multi-part AOF)
 }
 
 func (s *aofSource) next() (convertItem, error) {
@@ -379,6 +412,8 @@ func (s *respSink) function(code []byte) error {
 	return s.rw.Function(code, s.w.WriteCommand)
 }
 
+func (s *respSink) needsKeyspace() bool { return false }
+
 func (s *respSink) command(args [][]byte, db int) error {
 	if db != s.db {
 		s.rw.Reset() // the next key selects its database again
@@ -434,7 +469,7 @@ func runConvert(ctx context.Context, gopts globalOptions, opts convertOptions, a
 			return fmt.Errorf("convert: %w", err)
 		}
 		defer ar.Close()
-		src = &aofSource{rd: ar, filter: opts.filter}
+		src = &aofSource{rd: ar, filter: opts.filter, commands: true}
 	} else {
 		var err error
 		if path == "-" {
@@ -468,7 +503,11 @@ func runConvert(ctx context.Context, gopts globalOptions, opts convertOptions, a
 	if in != nil {
 		bar.track(in)
 	}
-	err = convert(ctx, src, sink, opts.dbMap)
+	if as, ok := src.(*aofSource); ok && sink.needsKeyspace() && (as.commands || opts.replay) {
+		err = convertReplay(ctx, as, sink, opts)
+	} else {
+		err = convert(ctx, src, sink, opts.dbMap)
+	}
 	if err == nil {
 		err = sink.close()
 	}
@@ -500,6 +539,48 @@ type writeError struct{ err error }
 
 func (e *writeError) Error() string { return e.err.Error() }
 func (e *writeError) Unwrap() error { return e.err }
+
+// convertReplay replays an AOF (its RDB part and its commands) into an
+// in-memory keyspace, then writes the keyspace's function libraries and
+// keys to sink, filtered and moved to the databases dbMap names.
+func convertReplay(ctx context.Context, src *aofSource, sink convertSink, opts convertOptions) error {
+	ks := aof.NewKeyspace(aof.KeyspaceOptions{Now: opts.now})
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		e, err := src.rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if e.Kind == aof.KindRDB {
+			err = ks.LoadRDB(e.RDB)
+		} else {
+			err = ks.Apply(e)
+		}
+		// A command Redis itself would refuse changes nothing, as when
+		// Redis loads the file.
+		if err != nil && !errors.Is(err, aof.ErrRejected) {
+			return err
+		}
+	}
+	if err := ks.Functions(sink.function); err != nil {
+		return err
+	}
+	return ks.Keys(func(kv *rdb.KeyValue) error {
+		r := rdb.Record{Kind: rdb.KindKey, DB: kv.DB, Key: kv.Key, Type: kv.Type, ExpireAt: kv.ExpireAt}
+		if !src.filter.MatchKey(&r) {
+			return nil
+		}
+		if db, ok := opts.dbMap[kv.DB]; ok {
+			kv.DB = db
+		}
+		return sink.key(kv)
+	})
+}
 
 // convert copies every item of src to sink, moving keys to the
 // databases dbMap names.

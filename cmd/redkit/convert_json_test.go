@@ -90,4 +90,38 @@ func TestConvertAOFDirectory(t *testing.T) {
 	if got := debugDigest(t, dst); got != want {
 		t.Errorf("multi-part AOF -> RESP replayed with DEBUG DIGEST %s, want %s", got, want)
 	}
+
+	// AOF -> RDB compaction: the commands are replayed into a keyspace.
+	out := t.TempDir()
+	redkit(t, nil, "convert", dir, "--to", "rdb", "-q", "-o", filepath.Join(out, "compact.rdb")).want(t, 0)
+	loaded := redistest.Start(t, redistest.Options{Config: []string{"dir " + out, "dbfilename compact.rdb"}})
+	if got := debugDigest(t, loaded); got != want {
+		t.Errorf("multi-part AOF -> RDB loaded with DEBUG DIGEST %s, want %s", got, want)
+	}
+}
+
+// TestConvertPlainAOFToRDB compacts a plain AOF (aof-use-rdb-preamble no,
+// so the base is RESP too) into an RDB and, through --replay, an RDB
+// whose preamble is followed by commands.
+func TestConvertPlainAOFToRDB(t *testing.T) {
+	for _, preamble := range []string{"no", "yes"} {
+		t.Run("preamble-"+preamble, func(t *testing.T) {
+			src := redistest.Start(t, redistest.Options{Config: []string{"appendonly yes", "aof-use-rdb-preamble " + preamble}})
+			ctx := context.Background()
+			if err := redistest.FillMixed(ctx, src.Client(), 1); err != nil {
+				t.Fatal(err)
+			}
+			if err := src.Client().Do(ctx, "SET", "last", "write").Err(); err != nil {
+				t.Fatal(err)
+			}
+			want := debugDigest(t, src)
+			out := t.TempDir()
+			args := []string{"convert", filepath.Join(src.Dir(), "appendonlydir"), "--to", "rdb", "-q", "-o", filepath.Join(out, "compact.rdb")}
+			redkit(t, nil, args...).want(t, 0)
+			loaded := redistest.Start(t, redistest.Options{Config: []string{"dir " + out, "dbfilename compact.rdb"}})
+			if got := debugDigest(t, loaded); got != want {
+				t.Errorf("AOF -> RDB loaded with DEBUG DIGEST %s, want %s", got, want)
+			}
+		})
+	}
 }
