@@ -1,7 +1,7 @@
-// Package aof reads and writes Redis append-only files: RESP command
-// streams, single-file AOFs with an RDB preamble (read through package
-// rdb), and Redis 7 multi-part AOFs with their manifest. Checking and
-// fixing them and turning RDB records into commands are still to come.
+// Package aof reads, writes, checks and replays Redis append-only files:
+// RESP command streams, single-file AOFs with an RDB preamble (read
+// through package rdb), and Redis 7 multi-part AOFs with their manifest.
+// It also turns keys into the commands that recreate them.
 //
 // # Formats
 //
@@ -49,5 +49,16 @@
 // wrap the *rdb.ParseError. Errors are sticky. Reader.ValidOffset gives
 // where a truncated last file can be cut, as redis-check-aof --fix does.
 //
-// Writer writes commands as RESP arrays of bulk strings.
+// # Writing, rewriting, checking, replaying
+//
+// Writer writes commands as RESP arrays of bulk strings. Rewriter turns
+// an rdb.KeyValue into the commands that recreate it, as Redis's AOF
+// rewrite does (SET, RPUSH, SADD, ZADD, HSET, HPEXPIREAT, XADD, XSETID,
+// XGROUP, XCLAIM, RESTORE for module values, PEXPIREAT), in batches, or
+// into one RESTORE ... ABSTTL per key. Check reports an AOF's contents
+// and where a truncated tail can be cut; Truncate cuts it after keeping a
+// backup. Keyspace replays commands (and RDB parts) into an in-memory
+// model of the data set with Redis 7.0's semantics and yields its keys
+// as rdb.KeyValues: AOF -> RDB compaction. It holds the whole data set
+// in memory and refuses commands it does not model, never skipping them.
 package aof
