@@ -522,6 +522,9 @@ var handlers = map[string]handler{
 	"xgroup": {cmdXGroup, -2}, "xclaim": {cmdXClaim, -6}, "xack": {cmdXAck, -4},
 	// functions
 	"function": {cmdFunction, -2},
+	// geo, bits, sort, hyperloglog
+	"geoadd": {cmdGeoAdd, -5}, "geosearchstore": {cmdGeoStore, -8},
+	"georadius": {cmdGeoStore, -6}, "georadiusbymember": {cmdGeoStore, -5},
 }
 
 // run applies one command outside a transaction.
