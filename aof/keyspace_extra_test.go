@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/redkit/redkit/internal/redistest"
 )
@@ -15,7 +16,8 @@ import (
 // refuses must be refused with ErrRejected.
 func judgeDirect(t *testing.T, src *redistest.Server, script [][]any) {
 	t.Helper()
-	ks := NewKeyspace(KeyspaceOptions{})
+	// A clock for relative expiries; scripts overwrite such keys.
+	ks := NewKeyspace(KeyspaceOptions{Now: time.Now().UnixMilli()})
 	for _, args := range script {
 		s := make([]string, len(args))
 		for i, a := range args {
@@ -72,4 +74,35 @@ func TestKeyspaceGeoRefused(t *testing.T) {
 			t.Errorf("%v: got %v, want ErrUnsupportedCommand", args, err)
 		}
 	}
+}
+
+var bitsScript = [][]any{
+	{"SET", "a", "foobar"}, {"SET", "b", "abcdef0123456789abcdef0123456789abcdef"}, {"SET", "n", 12345},
+	{"SET", "c", "\xff\x00\x0f"}, {"SET", "empty", ""},
+	{"BITOP", "AND", "and", "a", "b"}, {"BITOP", "or", "or", "a", "b", "c"}, {"BITOP", "XOR", "xor", "a", "b", "n"},
+	{"BITOP", "NOT", "not", "b"}, {"BITOP", "NOT", "not2", "a", "b"}, {"BITOP", "NAND", "x", "a"},
+	{"BITOP", "AND", "andmiss", "a", "missing"}, {"BITOP", "AND", "andlong", "b", "b", "b"},
+	{"BITOP", "XOR", "b2", "b", "b"}, {"BITOP", "OR", "or", "missing", "empty"}, {"BITOP", "NOT", "notempty", "empty"},
+	{"SET", "victim", "x", "EX", 1000}, {"BITOP", "OR", "victim", "c"}, {"SET", "victim2", "y"}, {"BITOP", "AND", "victim2", "nothing"},
+	{"LPUSH", "list", "x"}, {"BITOP", "OR", "dst", "a", "list"}, {"BITOP", "OR", "list", "a"},
+	{"BITFIELD", "bf", "SET", "u8", 0, 255, "GET", "u8", 0, "SET", "i5", 3, -7, "INCRBY", "u2", 100, 1},
+	{"BITFIELD", "bf", "SET", "i64", "#2", "-9223372036854775808", "INCRBY", "i64", "#2", -1},
+	{"BITFIELD", "bf", "OVERFLOW", "SAT", "INCRBY", "i64", "#2", -1, "INCRBY", "u63", 200, "9223372036854775807", "INCRBY", "u63", 200, 5},
+	{"BITFIELD", "bf", "OVERFLOW", "SAT", "SET", "u8", "#40", -1, "SET", "i8", "#41", 300, "SET", "i8", "#42", -300, "INCRBY", "u4", 1000, -100},
+	{"BITFIELD", "bf", "OVERFLOW", "WRAP", "SET", "u8", "#50", -1, "SET", "i8", "#51", 300, "INCRBY", "i8", "#51", 120, "INCRBY", "u7", 500, -3},
+	{"BITFIELD", "bf", "OVERFLOW", "FAIL", "INCRBY", "u8", "#50", 1, "INCRBY", "u8", "#50", -1, "OVERFLOW", "WRAP", "INCRBY", "u8", "#60", -1},
+	{"BITFIELD", "bf", "INCRBY", "i64", 700, "9223372036854775807", "INCRBY", "i64", 700, 10, "INCRBY", "i1", 800, 1, "INCRBY", "u1", 801, 3},
+	{"BITFIELD", "bf", "OVERFLOW", "SAT", "INCRBY", "i64", 900, "9223372036854775807", "INCRBY", "i64", 900, 10, "INCRBY", "i64", 900, "-9223372036854775808"},
+	{"BITFIELD", "bf", "SET", "i7", 3, 0, "INCRBY", "i16", 1003, -5, "INCRBY", "i63", 1100, 1, "INCRBY", "i32", 1200, -2147483648},
+	{"BITFIELD", "bf", "OVERFLOW", "FAIL", "INCRBY", "i32", 1200, -1, "INCRBY", "i32", 1200, 1},
+	{"BITFIELD", "bf", "SET", "u64", 0, 1}, {"BITFIELD", "bf", "SET", "i65", 0, 1}, {"BITFIELD", "bf", "SET", "x8", 0, 1},
+	{"BITFIELD", "bf", "SET", "u8", -1, 1}, {"BITFIELD", "bf", "SET", "u8", 0, "x"}, {"BITFIELD", "bf", "OVERFLOW", "NONE"},
+	{"BITFIELD", "bf", "BOGUS", "u8", 0}, {"BITFIELD", "bf", "SET", "u8", 0}, {"BITFIELD", "bf", "GET", "u8", 0},
+	{"BITFIELD", "list", "SET", "u8", 0, 1}, {"BITFIELD", "n", "SET", "u8", 0, 65}, {"BITFIELD", "new", "set", "u8", 80, 0},
+	{"BITFIELD", "new2", "incrby", "i8", "#3", 5, "overflow", "sat", "incrby", "i8", "#3", 200},
+	{"BITFIELD", "a", "SET", "u16", "#2", 0x4142}, {"SETBIT", "b", 400, 1}, {"BITOP", "AND", "tail", "b", "a"},
+}
+
+func TestKeyspaceBits(t *testing.T) {
+	judgeBoth(t, bitsScript)
 }
