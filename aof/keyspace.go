@@ -525,7 +525,7 @@ var handlers = map[string]handler{
 	// geo, bits, sort, hyperloglog
 	"geoadd": {cmdGeoAdd, -5}, "geosearchstore": {cmdGeoStore, -8},
 	"georadius": {cmdGeoStore, -6}, "georadiusbymember": {cmdGeoStore, -5},
-	"bitop": {cmdBitOp, -4}, "bitfield": {cmdBitField, -2},
+	"bitop": {cmdBitOp, -4}, "bitfield": {cmdBitField, -2}, "sort": {cmdSort, -2},
 }
 
 // run applies one command outside a transaction.

@@ -106,3 +106,46 @@ var bitsScript = [][]any{
 func TestKeyspaceBits(t *testing.T) {
 	judgeBoth(t, bitsScript)
 }
+
+var sortScript = [][]any{
+	{"RPUSH", "l", 3, 1, 2, 10, "-5", "1.5", "0x10", " 7", "1e2", 1, "inf", "-inf", ""},
+	{"SORT", "l", "STORE", "ls"}, {"SORT", "l", "DESC", "STORE", "ld"}, {"SORT", "l", "LIMIT", 2, 3, "STORE", "ll"},
+	{"SORT", "l", "LIMIT", -3, 100, "DESC", "STORE", "ll2"}, {"SORT", "l", "LIMIT", 100, 1, "STORE", "ll3"},
+	{"SORT", "l", "LIMIT", 1, 0, "STORE", "ll4"}, {"SORT", "l", "LIMIT", 1, -7, "STORE", "ll5"}, {"SORT", "l", "ALPHA", "STORE", "la"},
+	{"SORT", "l", "ALPHA", "DESC", "LIMIT", 0, 4, "STORE", "la2"},
+	{"RPUSH", "w", "a", "b", "c", "d", "e", "f"}, {"MSET", "w_a", 5, "w_b", 1, "w_c", "3.5", "w_e", 1},
+	{"HSET", "h_a", "f", "zz", "n", 9}, {"HSET", "h_b", "f", "yy", "n", 8}, {"HSET", "h_c", "f", "xx"}, {"HSET", "h_d", "f", "ww", "n", -1},
+	{"HSET", "h_e", "f", "", "n", ""}, {"HSET", "h_1", "f", "m"}, {"HSET", "h_2", "f", "zzz"},
+	{"SORT", "w", "BY", "w_*", "STORE", "wb"}, {"SORT", "w", "BY", "w_*", "DESC", "LIMIT", 1, 2, "STORE", "wb2"},
+	{"SORT", "w", "BY", "h_*->f", "ALPHA", "STORE", "wh"}, {"SORT", "w", "BY", "h_*->n", "STORE", "wn"},
+	{"SORT", "w", "BY", "h_*->f", "ALPHA", "DESC", "LIMIT", 1, 3, "STORE", "wh2"},
+	{"SORT", "w", "BY", "w_*", "GET", "#", "GET", "w_*", "GET", "h_*->f", "GET", "nostar", "GET", "h_*->", "STORE", "wg"},
+	{"SORT", "w", "BY", "nosort", "STORE", "wns"}, {"SORT", "w", "BY", "nosort", "DESC", "LIMIT", 1, 3, "STORE", "wns2"},
+	{"SORT", "w", "BY", "nosort", "GET", "w_*", "LIMIT", 3, 10, "STORE", "wns3"},
+	{"SADD", "s", "d", "a", "c", "b", "e", 1, 2}, {"SORT", "s", "ALPHA", "STORE", "sa"}, {"SORT", "s", "BY", "nosort", "STORE", "sns"},
+	{"SORT", "s", "BY", "nosort", "DESC", "LIMIT", 2, 2, "STORE", "sns2"},
+	{"SORT", "s", "BY", "w_*", "STORE", "sb"}, {"SORT", "s", "BY", "h_*->f", "ALPHA", "STORE", "sbh"},
+	{"SADD", "si", 5, 3, 100, -2, 7}, {"SORT", "si", "STORE", "sis"}, {"SORT", "si", "DESC", "GET", "#", "GET", "w_*", "STORE", "sig"},
+	{"ZADD", "z", 3, "a", 1, "b", 2, "c", 2, "d", 0, "e"}, {"SORT", "z", "ALPHA", "STORE", "za"},
+	{"SORT", "z", "BY", "nosort", "STORE", "zns"}, {"SORT", "z", "BY", "nosort", "DESC", "LIMIT", 1, 2, "STORE", "zns2"},
+	{"SORT", "z", "BY", "nosort", "LIMIT", 4, 5, "STORE", "zns3"}, {"SORT", "z", "BY", "w_*", "STORE", "zb"},
+	{"SET", "dst", "x", "EX", 1000}, {"SORT", "l", "STORE", "dst"}, {"SET", "dst2", "x"}, {"SORT", "missing", "STORE", "dst2"},
+	{"SET", "dst3", "x"}, {"SORT", "l", "LIMIT", 50, 5, "STORE", "dst3"}, {"SORT", "w", "STORE", "bad"}, {"SORT", "dst", "STORE", "l2"},
+	{"SET", "str", "x"}, {"SORT", "str", "STORE", "bad"}, {"SORT", "l", "LIMIT", "x", 1, "STORE", "bad"}, {"SORT", "l", "BOGUS", "STORE", "bad"},
+	{"SORT", "l", "STORE", "l"}, {"SORT", "w", "ALPHA"},
+}
+
+func TestKeyspaceSort(t *testing.T) {
+	judgeBoth(t, sortScript)
+}
+
+func TestKeyspaceSortTies(t *testing.T) {
+	ks := NewKeyspace(KeyspaceOptions{})
+	apply(ks, 0, "SADD", "s", "a", "b")
+	if err := apply(ks, 0, "SORT", "s", "BY", "nothing_*", "ALPHA", "STORE", "d"); !errors.Is(err, ErrUnsupportedCommand) {
+		t.Errorf("SORT ALPHA BY with ties: got %v, want ErrUnsupportedCommand", err)
+	}
+	if err := apply(ks, 0, "SORT", "s", "BY", "nothing_*", "STORE", "d"); err != nil {
+		t.Errorf("numeric SORT BY with ties: %v", err)
+	}
+}
