@@ -521,7 +521,7 @@ var handlers = map[string]handler{
 	"xadd": {cmdXAdd, -5}, "xdel": {cmdXDel, -3}, "xtrim": {cmdXTrim, -4}, "xsetid": {cmdXSetID, -3},
 	"xgroup": {cmdXGroup, -2}, "xclaim": {cmdXClaim, -6}, "xack": {cmdXAck, -4},
 	// functions
-	"function": {cmdFunction, -2},
+	"function": {cmdFunctionAll, -2},
 	// geo, bits, sort, hyperloglog
 	"geoadd": {cmdGeoAdd, -5}, "geosearchstore": {cmdGeoStore, -8},
 	"georadius": {cmdGeoStore, -6}, "georadiusbymember": {cmdGeoStore, -5},

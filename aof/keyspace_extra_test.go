@@ -1,8 +1,10 @@
 package aof
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -147,5 +149,58 @@ func TestKeyspaceSortTies(t *testing.T) {
 	}
 	if err := apply(ks, 0, "SORT", "s", "BY", "nothing_*", "STORE", "d"); err != nil {
 		t.Errorf("numeric SORT BY with ties: %v", err)
+	}
+}
+
+func TestKeyspaceFunctionRestore(t *testing.T) {
+	ctx := context.Background()
+	src := aofSource(t)
+	lib := func(name, fn string) string {
+		return fmt.Sprintf("#!lua name=%s\nredis.register_function('%s', function() return 1 end)", name, fn)
+	}
+	dump := func() string {
+		v, err := src.Do(ctx, "FUNCTION", "DUMP")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(v)
+	}
+	run(t, src, [][]any{{"FUNCTION", "LOAD", lib("liba", "fa1")}})
+	dump1 := dump()
+	run(t, src, [][]any{{"FUNCTION", "LOAD", "REPLACE", lib("liba", "fa2")}, {"FUNCTION", "LOAD", lib("libb", "fb")}})
+	dump2 := dump()
+	corrupt := []byte(dump2)
+	corrupt[len(corrupt)-1] ^= 1
+	run(t, src, [][]any{
+		{"FUNCTION", "FLUSH"}, {"FUNCTION", "RESTORE", dump1}, {"FUNCTION", "RESTORE", dump2},
+		{"FUNCTION", "LOAD", lib("libc", "fc")}, {"FUNCTION", "RESTORE", dump2, "REPLACE"}, {"FUNCTION", "DELETE", "liba"},
+		{"FUNCTION", "RESTORE", dump1, "APPEND"}, {"FUNCTION", "RESTORE", string(corrupt), "FLUSH"},
+		{"FUNCTION", "RESTORE", dump1, "BOGUS"}, {"SET", "k", "v"},
+	})
+	ks, dst := judge(t, src)
+	want, _ := src.Do(ctx, "FUNCTION", "LIST", "WITHCODE")
+	got, _ := dst.Do(ctx, "FUNCTION", "LIST", "WITHCODE")
+	if !reflect.DeepEqual(sortedList(got), sortedList(want)) {
+		t.Errorf("FUNCTION LIST:\n got %v\nwant %v", got, want)
+	}
+	n := 0
+	ks.Functions(func([]byte) error { n++; return nil })
+	if n != 3 {
+		t.Errorf("%d libraries, want 3", n)
+	}
+
+	// FLUSH replaces every library; APPEND refuses an existing name; a
+	// corrupt payload is refused.
+	run(t, src, [][]any{{"FUNCTION", "RESTORE", dump1, "FLUSH"}})
+	ks, dst = judge(t, src)
+	want, _ = src.Do(ctx, "FUNCTION", "LIST", "WITHCODE")
+	got, _ = dst.Do(ctx, "FUNCTION", "LIST", "WITHCODE")
+	if !reflect.DeepEqual(sortedList(got), sortedList(want)) || len(sortedList(want)) != 1 {
+		t.Errorf("FUNCTION LIST after FLUSH:\n got %v\nwant %v", got, want)
+	}
+	for _, args := range [][]string{{"FUNCTION", "RESTORE", dump1}, {"FUNCTION", "RESTORE", string(corrupt)}} {
+		if err := apply(ks, 0, args...); !errors.Is(err, ErrRejected) {
+			t.Errorf("%.20q: got %v, want ErrRejected", args, err)
+		}
 	}
 }

@@ -2,6 +2,11 @@ package aof
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc64"
+	"io"
 	"math"
 	"slices"
 
@@ -254,5 +259,103 @@ func cmdSort(c *cmd) error {
 	l := newObject(rdb.TypeList)
 	l.list = out
 	c.set(store, l)
+	return nil
+}
+
+// FUNCTION RESTORE (functions.c), kept here beside the other commands this
+// file's slice added. cmdFunctionAll routes it; every other FUNCTION
+// subcommand goes to cmdFunction.
+
+func cmdFunctionAll(c *cmd) error {
+	if len(c.args) >= 3 && ascii(c.args[1], "restore") {
+		return cmdFunctionRestore(c)
+	}
+	return cmdFunction(c)
+}
+
+// dumpCRC is Redis's CRC-64/Jones (reflected polynomial 0xad93d23594c935a9,
+// no initial value, no final xor) that ends DUMP payloads.
+var dumpCRCTable = crc64.MakeTable(0x95ac9329ac4bc9b5)
+
+func dumpCRC(p []byte) uint64 { return ^crc64.Update(^uint64(0), dumpCRCTable, p) }
+
+// cmdFunctionRestore replays FUNCTION RESTORE payload [APPEND|REPLACE|FLUSH]:
+// the payload is FUNCTION DUMP's, FUNCTION2 records (each a library's
+// code as an RDB string), then the RDB version (2 bytes) and the CRC64 (8
+// bytes), both little-endian.
+func cmdFunctionRestore(c *cmd) error {
+	if len(c.args) > 4 {
+		return rejectf("unknown subcommand or wrong number of arguments for 'restore'")
+	}
+	policy := "append"
+	if len(c.args) == 4 {
+		switch a := c.args[3]; {
+		case ascii(a, "append"):
+		case ascii(a, "replace"):
+			policy = "replace"
+		case ascii(a, "flush"):
+			policy = "flush"
+		default:
+			return rejectf("Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")
+		}
+	}
+	p := c.args[2]
+	bad := rejectf("DUMP payload version or checksum are wrong")
+	if len(p) < 10 {
+		return bad
+	}
+	ver := int(binary.LittleEndian.Uint16(p[len(p)-10:]))
+	if ver > rdb.MaxRedisVersion || dumpCRC(p[:len(p)-8]) != binary.LittleEndian.Uint64(p[len(p)-8:]) {
+		return bad
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "REDIS%04d", max(ver, 1))
+	b.Write(p[:len(p)-10])
+	b.WriteByte(0xff)        // EOF
+	b.Write(make([]byte, 8)) // a zero checksum: not checked
+	rd := rdb.NewReader(&b)
+	libs := map[string][]byte{}
+	for {
+		rec, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if errors.Is(err, rdb.ErrUnsupportedType) {
+				return unsupportedf("FUNCTION RESTORE payload: %v", err)
+			}
+			return rejectf("can not read data type: %v", err)
+		}
+		if rec.Kind != rdb.KindFunction {
+			return rejectf("given type is not a function")
+		}
+		if rec.Name != nil {
+			// Redis rebuilds the shebang from the engine name, which
+			// rdb.Reader does not keep.
+			return unsupportedf("FUNCTION RESTORE of a pre-GA (7.0 rc) FUNCTION record")
+		}
+		name, err := libraryName(rec.Data)
+		if err != nil {
+			return rejectf("%v", err)
+		}
+		if _, ok := libs[name]; ok {
+			return rejectf("Library '%s' already exists", name)
+		}
+		libs[name] = bytes.Clone(rec.Data)
+	}
+	switch policy {
+	case "flush":
+		c.k.libs = libs
+		return nil
+	case "append":
+		for name := range libs {
+			if _, ok := c.k.libs[name]; ok {
+				return rejectf("Library %s already exists", name)
+			}
+		}
+	}
+	for name, code := range libs {
+		c.k.libs[name] = code
+	}
 	return nil
 }
