@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redkit/redkit/internal/redistest"
+	"github.com/redkit/redkit/rdb"
 )
 
 // judgeDirect applies the script's commands themselves (not what Redis
@@ -322,4 +323,45 @@ func TestKeyspaceHLL(t *testing.T) {
 	if want, got := digest(t, src), digest(t, loaded(t, direct)); want != got {
 		t.Errorf("DEBUG DIGEST of the direct replay: got %s, want %s", got, want)
 	}
+}
+
+// FuzzKeyspaceExtra is FuzzKeyspaceApply seeded with the geo, bit, sort
+// and HyperLogLog scripts, with the HyperLogLog commands routed.
+func FuzzKeyspaceExtra(f *testing.F) {
+	hll := hllScript()
+	for _, script := range [][][]any{geoScript, bitsScript, sortScript, hll[:30], hll[len(hll)-60:]} {
+		var b strings.Builder
+		for _, args := range script {
+			for i, a := range args {
+				if i > 0 {
+					b.WriteByte(' ')
+				}
+				fmt.Fprint(&b, a)
+			}
+			b.WriteByte('\n')
+		}
+		f.Add([]byte(b.String()))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 4096 {
+			return
+		}
+		watchdog := time.AfterFunc(10*time.Second, func() { panic(fmt.Sprintf("slow input %q", data)) })
+		defer watchdog.Stop()
+		ks := NewKeyspace(KeyspaceOptions{Now: 1700000000000, MaxStringBytes: 1 << 16})
+		for _, line := range bytes.Split(data, []byte("\n")) {
+			args := bytes.Split(line, []byte(" "))
+			if len(args[0]) == 0 {
+				continue
+			}
+			applyHLL(ks, &Entry{Kind: KindCommand, Args: args})
+		}
+		w, err := rdb.NewWriter(io.Discard, rdb.WriterOptions{Version: 12})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ks.Keys(w.WriteKey); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+	})
 }
