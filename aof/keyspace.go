@@ -522,7 +522,7 @@ var handlers = map[string]handler{
 	"xgroup": {cmdXGroup, -2}, "xclaim": {cmdXClaim, -6}, "xack": {cmdXAck, -4},
 	// functions
 	"function": {cmdFunctionAll, -2},
-	// geo, bits, sort, hyperloglog
+	// geo, bits, sort
 	"geoadd": {cmdGeoAdd, -5}, "geosearchstore": {cmdGeoStore, -8},
 	"georadius": {cmdGeoStore, -6}, "georadiusbymember": {cmdGeoStore, -5},
 	"bitop": {cmdBitOp, -4}, "bitfield": {cmdBitField, -2}, "sort": {cmdSort, -2},
