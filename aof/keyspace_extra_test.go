@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -248,6 +249,20 @@ func hllScript() [][]any {
 	script = append(script, []any{"PFCOUNT", "edge"})
 	for i := range 40 {
 		script = append(script, []any{"PFADD", "small", i, i * 7, "x" + fmt.Sprint(i)})
+	}
+	// Dense HyperLogLogs written with SET: every register value, and the
+	// estimator over histograms PFADD would take long to reach.
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, top := range []int{64, 4, 20} {
+		d := make([]byte, hllDenseSize)
+		copy(d, "HYLL")
+		d[15] = 0x80
+		for i := range hllRegisters {
+			hllDenseSetReg(d[hllHdrSize:], i, uint8(rng.IntN(top)))
+		}
+		key := fmt.Sprintf("dense%d", top)
+		script = append(script, []any{"SET", key, string(d)}, []any{"PFCOUNT", key}, []any{"PFMERGE", key + "m", "small", key},
+			[]any{"PFCOUNT", key + "m"}, []any{"PFADD", key, "x", "y"}, []any{"PFCOUNT", key})
 	}
 	script = append(script, []any{"PFMERGE", "small", "mid"}, []any{"PFCOUNT", "small"}, []any{"PFCOUNT", "grow"},
 		[]any{"COPY", "small", "small2"}, []any{"PFADD", "small2", "after copy"})
