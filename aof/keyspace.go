@@ -17,8 +17,8 @@ import (
 
 // Keyspace errors. Apply wraps them in a *CommandError.
 var (
-	// ErrUnsupportedCommand means the command is not modelled (PFADD,
-	// GEOADD, BITFIELD, EVAL, module commands, ...) or one of its forms
+	// ErrUnsupportedCommand means the command is not modelled (EVAL,
+	// GEOSEARCHSTORE, module commands, ...) or one of its forms
 	// cannot be replayed deterministically (SPOP of fewer members than
 	// the set has, XADD with an automatic ID, approximate trimming): the
 	// keyspace would no longer match what Redis loads, so it is refused
@@ -102,10 +102,11 @@ type KeyspaceOptions struct {
 // refused with ErrNoClock. Consumer seen times, which Redis sets from its
 // own clock when it loads, take the same time, or 0 when there is none.
 //
-// Refused (ErrUnsupportedCommand): every command not modelled (PFADD,
-// GEOADD, BITFIELD, BITOP, SORT ... STORE, EVAL, EVALSHA, FCALL, module
-// commands, FUNCTION RESTORE, ...), XADD with "*", approximate trimming
-// (~), and SPOP of part of a set.
+// Refused (ErrUnsupportedCommand): every command not modelled (EVAL,
+// EVALSHA, FCALL, GEOSEARCHSTORE and GEORADIUS ... STORE, HPEXPIREAT and
+// the other Redis 7.4 hash field commands, module commands, ...), XADD
+// with "*", approximate trimming (~), SPOP of part of a set, SORT ALPHA BY
+// with ties, and FUNCTION RESTORE of 7.0 release-candidate payloads.
 //
 // A Keyspace is not safe for concurrent use.
 type Keyspace struct {
@@ -526,6 +527,7 @@ var handlers = map[string]handler{
 	"geoadd": {cmdGeoAdd, -5}, "geosearchstore": {cmdGeoStore, -8},
 	"georadius": {cmdGeoStore, -6}, "georadiusbymember": {cmdGeoStore, -5},
 	"bitop": {cmdBitOp, -4}, "bitfield": {cmdBitField, -2}, "sort": {cmdSort, -2},
+	"pfadd": {cmdPFAdd, -2}, "pfmerge": {cmdPFMerge, -2}, "pfcount": {cmdPFCount, -2},
 }
 
 // run applies one command outside a transaction.

@@ -269,19 +269,8 @@ func hllScript() [][]any {
 	return script
 }
 
-// applyHLL applies e, routing the HyperLogLog commands (not yet in the
-// dispatch table) to hllHandlers.
-func applyHLL(ks *Keyspace, e *Entry) error {
-	if e.Kind == KindCommand && len(e.Args) > 0 && !ks.InTransaction() {
-		if h, ok := hllHandlers[strings.ToLower(string(e.Args[0]))]; ok {
-			if len(e.Args) < -h.arity {
-				return rejectf("wrong number of arguments")
-			}
-			return h.fn(&cmd{k: ks, args: e.Args, db: e.DB, ts: e.Timestamp})
-		}
-	}
-	return ks.Apply(e)
-}
+// applyHLL applies e (the HyperLogLog commands are in the dispatch table).
+func applyHLL(ks *Keyspace, e *Entry) error { return ks.Apply(e) }
 
 func TestKeyspaceHLL(t *testing.T) {
 	ctx := context.Background()

@@ -15,16 +15,6 @@ import (
 // registers, sparse (run-length opcodes) or dense (16384 6-bit registers).
 // The string is rebuilt byte for byte as Redis edits it, sparse opcodes
 // included, with Redis's default hll-sparse-max-bytes of 3000.
-//
-// Not yet in the dispatch table: TestKeyspaceErrors (keyspace_test.go)
-// still uses PFADD as its example of a refused command. To enable them,
-// add hllHandlers to handlers and change that example (to PFDEBUG, say).
-
-// hllHandlers are the HyperLogLog commands, judged by Redis in
-// TestKeyspaceHLL, which routes them itself.
-var hllHandlers = map[string]handler{
-	"pfadd": {cmdPFAdd, -2}, "pfmerge": {cmdPFMerge, -2}, "pfcount": {cmdPFCount, -2},
-}
 
 const (
 	hllP              = 14

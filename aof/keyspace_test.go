@@ -394,7 +394,7 @@ func TestKeyspaceErrors(t *testing.T) {
 		ts   int64
 		want error
 	}{
-		{[]string{"PFADD", "h", "a"}, 0, ErrUnsupportedCommand},
+		{[]string{"PFDEBUG", "GETREG", "h"}, 0, ErrUnsupportedCommand},
 		{[]string{"EVAL", "return 1", "0"}, 0, ErrUnsupportedCommand},
 		{[]string{"EXPIRE", "k", "10"}, 0, ErrNoClock},
 		{[]string{"SET", "k", "v", "EX", "10"}, 0, ErrNoClock},

@@ -93,10 +93,12 @@ AOF commands pass through to resp and aof output, with SELECT as needed
 (only --db filters them). For json, jsonl and rdb output an AOF is
 replayed into an in-memory keyspace first (the whole data set is held in
 memory), then written out: AOF -> RDB compaction. Commands Redis 7.0
-writes to AOFs for strings, lists, sets, sorted sets, hashes, streams,
-keys, expiries, transactions and functions are replayed with Redis's
-semantics; anything else (PFADD, GEOADD, BITFIELD, EVAL, module commands,
-...) is refused with its name and offset, never skipped. Relative expiries
+writes to AOFs for strings, bitmaps (BITOP, BITFIELD), HyperLogLogs,
+lists, sets, sorted sets (GEOADD too), hashes, streams, keys, expiries,
+SORT ... STORE, transactions and functions (FUNCTION RESTORE too) are
+replayed with Redis's semantics; anything else (EVAL, GEOSEARCHSTORE,
+Redis 7.4 hash field commands, module commands, ...) is refused with its
+name and offset, never skipped. Relative expiries
 count from the #TS annotation in force, or from --now. An RDB file with
 commands after it (an AOF with an RDB preamble) is streamed as a dump
 unless --replay is given.

@@ -160,6 +160,10 @@ func TestConvertUsageAndInputErrors(t *testing.T) {
 	if err := os.WriteFile(aofFile, []byte("*1\r\n$4\r\nPING\r\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	evalFile := filepath.Join(dir, "eval.aof")
+	if err := os.WriteFile(evalFile, []byte("*3\r\n$4\r\nEVAL\r\n$8\r\nreturn 1\r\n$1\r\n0\r\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	truncated := filepath.Join(dir, "truncated.rdb")
 	if err := os.WriteFile(truncated, []byte("REDIS0010\xfa\x09redis-ver\x067.0.15\xfe\x00\xfb\x01\x00\x00\x03key"), 0o644); err != nil {
 		t.Fatal(err)
@@ -174,7 +178,7 @@ func TestConvertUsageAndInputErrors(t *testing.T) {
 		{"no input", []string{"convert", "--to", "resp"}, 2, "no input"},
 		{"two inputs", []string{"convert", "--to", "resp", "a", "b"}, 2, "one input"},
 		{"no format", []string{"convert", aofFile}, 2, "--to is required"},
-		{"aof to json", []string{"convert", "--to", "json", aofFile}, 1, "cannot be converted to json or rdb yet"},
+		{"aof unsupported command", []string{"convert", "--to", "json", evalFile}, 1, "EVAL: command not supported"},
 		{"rdb version", []string{"convert", "--to", "rdb", "--rdb-version", "9", aofFile}, 2, "--rdb-version"},
 		{"unknown format", []string{"convert", "--to", "csv", aofFile}, 2, "unknown --to"},
 		{"batch", []string{"convert", "--to", "resp", "--batch", "0", aofFile}, 2, "--batch"},
@@ -195,7 +199,7 @@ func TestConvertUsageAndInputErrors(t *testing.T) {
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("failed conversion left %s (%v)", out, err)
 	}
-	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+	if ents, _ := os.ReadDir(dir); len(ents) != 3 {
 		t.Errorf("temporary files left: %v", ents)
 	}
 }
