@@ -150,16 +150,9 @@ func cmdLTrim(c *cmd) error {
 
 func cmdPop(c *cmd) error {
 	left := c.args[0][0]|0x20 == 'l'
-	count := int64(1)
-	if len(c.args) > 3 {
-		return errSyntax
-	}
-	if len(c.args) == 3 {
-		n, ok := parseInt(c.args[2])
-		if !ok || n < 0 {
-			return rejectf("value is out of range, must be positive")
-		}
-		count = n
+	count, err := popCount(c)
+	if err != nil {
+		return err
 	}
 	o, err := c.lookupType(c.args[1], rdb.TypeList)
 	if err != nil || o == nil {
@@ -217,4 +210,20 @@ func side(b []byte) (left, ok bool) {
 		return false, true
 	}
 	return false, false
+}
+
+// popCount reads the optional COUNT of LPOP, RPOP, SPOP, ZPOPMIN and
+// ZPOPMAX (key [count]): 1 when absent.
+func popCount(c *cmd) (int64, error) {
+	switch len(c.args) {
+	case 2:
+		return 1, nil
+	case 3:
+		n, ok := parseInt(c.args[2])
+		if !ok || n < 0 {
+			return 0, rejectf("value is out of range, must be positive")
+		}
+		return n, nil
+	}
+	return 0, errSyntax
 }

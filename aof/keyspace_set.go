@@ -55,16 +55,9 @@ func cmdSMove(c *cmd) error {
 // cmdSPop replays only the SPOPs whose result does not depend on chance:
 // popping every member. Redis 7 propagates SPOP as SREM or DEL.
 func cmdSPop(c *cmd) error {
-	if len(c.args) > 3 {
-		return errSyntax
-	}
-	count := int64(1)
-	if len(c.args) == 3 {
-		n, ok := parseInt(c.args[2])
-		if !ok || n < 0 {
-			return rejectf("value is out of range, must be positive")
-		}
-		count = n
+	count, err := popCount(c)
+	if err != nil {
+		return err
 	}
 	o, err := c.lookupType(c.args[1], rdb.TypeSet)
 	if err != nil || o == nil || count == 0 {

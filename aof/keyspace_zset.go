@@ -289,16 +289,9 @@ func zremWhere(c *cmd, o *object, keep func(int, zmember) bool) error {
 }
 
 func cmdZPop(c *cmd) error {
-	if len(c.args) > 3 {
-		return errSyntax
-	}
-	count := int64(1)
-	if len(c.args) == 3 {
-		n, ok := parseInt(c.args[2])
-		if !ok || n < 0 {
-			return rejectf("value is out of range, must be positive")
-		}
-		count = n
+	count, err := popCount(c)
+	if err != nil {
+		return err
 	}
 	o, err := c.lookupType(c.args[1], rdb.TypeZSet)
 	if err != nil || o == nil || count == 0 {
