@@ -130,19 +130,10 @@ func cmdLTrim(c *cmd) error {
 	if err != nil || o == nil {
 		return err
 	}
-	n := int64(len(o.list))
-	if start < 0 {
-		start += n
-	}
-	if end < 0 {
-		end += n
-	}
-	start = max(start, 0)
-	if start > end || start >= n {
-		o.list = nil
+	if s, e, ok := rankRange(start, end, int64(len(o.list))); ok {
+		o.list = o.list[s : e+1]
 	} else {
-		end = min(end, n-1)
-		o.list = o.list[start : end+1]
+		o.list = nil
 	}
 	c.dropIfEmpty(c.args[1], o)
 	return nil

@@ -218,8 +218,8 @@ func (b lexBound) lteMax(m string) bool {
 	return m <= b.s
 }
 
-// rankRange normalizes a rank range as Redis does; ok is false when it
-// selects nothing.
+// rankRange normalizes an index range as Redis does for LTRIM, ZRANGE and
+// ZREMRANGEBYRANK; ok is false when it selects nothing.
 func rankRange(start, end, n int64) (int64, int64, bool) {
 	if start < 0 {
 		start += n
