@@ -155,34 +155,45 @@ func hllSparseToDense(s []byte) []byte {
 	copy(d, s[:hllHdrSize])
 	d[4] = hllDense
 	regs := d[hllHdrSize:]
-	idx := 0
-	for p := hllHdrSize; p < len(s); {
-		switch b := s[p]; {
-		case isZero(b):
-			idx += zeroLen(b)
-			p++
-		case isXZero(b):
-			idx += xzeroLen(s[p:])
-			p += 2
-		default:
-			n, v := valLen(b), valValue(b)
-			if n+idx > hllRegisters {
-				return nil
-			}
-			for ; n > 0; n-- {
-				hllDenseSetReg(regs, idx, uint8(v))
-				idx++
-			}
-			p++
+	ok := hllSparseRuns(s, func(i, n int, v uint8) {
+		for ; v != 0 && n > 0; n-- {
+			hllDenseSetReg(regs, i, v)
+			i++
 		}
-		if idx > hllRegisters {
-			break
-		}
-	}
-	if idx != hllRegisters {
+	})
+	if !ok {
 		return nil
 	}
 	return d
+}
+
+// hllSparseRuns walks a sparse HyperLogLog's opcodes, calling fn for each
+// run of n registers from index i that hold v (0 for ZERO and XZERO
+// runs). It reports false when the runs do not cover exactly
+// hllRegisters registers: the string is corrupt.
+func hllSparseRuns(s []byte, fn func(i, n int, v uint8)) bool {
+	i := 0
+	for p := hllHdrSize; p < len(s); {
+		var n int
+		var v uint8
+		switch b := s[p]; {
+		case isZero(b):
+			n = zeroLen(b)
+			p++
+		case isXZero(b):
+			n = xzeroLen(s[p:])
+			p += 2
+		default:
+			n, v = valLen(b), uint8(valValue(b))
+			p++
+		}
+		if i+n > hllRegisters {
+			return false
+		}
+		fn(i, n, v)
+		i += n
+	}
+	return i == hllRegisters
 }
 
 // hllSparseSet is hllSparseSet: it returns the (maybe new) string and 1
@@ -338,7 +349,7 @@ func hllAdd(s []byte, ele []byte) ([]byte, int) {
 	return s, -1
 }
 
-// hllRegisters reads every register, or returns false if corrupt.
+// hllMergeInto raises max to every register of s; false if s is corrupt.
 func hllMergeInto(max []uint8, s []byte) bool {
 	if s[4] == hllDense {
 		regs := s[hllHdrSize:]
@@ -349,33 +360,14 @@ func hllMergeInto(max []uint8, s []byte) bool {
 		}
 		return true
 	}
-	i := 0
-	for p := hllHdrSize; p < len(s); {
-		switch b := s[p]; {
-		case isZero(b):
-			i += zeroLen(b)
-			p++
-		case isXZero(b):
-			i += xzeroLen(s[p:])
-			p += 2
-		default:
-			n, v := valLen(b), uint8(valValue(b))
-			if n+i > hllRegisters {
-				return false
+	return hllSparseRuns(s, func(i, n int, v uint8) {
+		for ; n > 0; n-- {
+			if v > max[i] {
+				max[i] = v
 			}
-			for ; n > 0; n-- {
-				if v > max[i] {
-					max[i] = v
-				}
-				i++
-			}
-			p++
+			i++
 		}
-		if i > hllRegisters {
-			return false
-		}
-	}
-	return i == hllRegisters
+	})
 }
 
 // hllLookup returns the key's HyperLogLog string, nil if missing.
@@ -511,28 +503,8 @@ func hllCount(s []byte) (uint64, bool) {
 		for i := range hllRegisters {
 			histo[hllDenseGet(regs, i)]++
 		}
-	} else {
-		idx := 0
-		for p := hllHdrSize; p < len(s); {
-			switch b := s[p]; {
-			case isZero(b):
-				idx += zeroLen(b)
-				histo[0] += zeroLen(b)
-				p++
-			case isXZero(b):
-				n := xzeroLen(s[p:])
-				idx += n
-				histo[0] += n
-				p += 2
-			default:
-				idx += valLen(b)
-				histo[valValue(b)] += valLen(b)
-				p++
-			}
-		}
-		if idx != hllRegisters {
-			return 0, false
-		}
+	} else if !hllSparseRuns(s, func(_, n int, v uint8) { histo[v] += n }) {
+		return 0, false
 	}
 	const m = float64(hllRegisters)
 	z := float64(m * hllTau((m-float64(histo[hllQ+1]))/m))
