@@ -9,12 +9,10 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/redkit/redkit/internal/redistest"
-	"github.com/redkit/redkit/rdb"
 )
 
 // judgeDirect applies the script's commands themselves (not what Redis
@@ -240,7 +238,7 @@ func hllScript() [][]any {
 	// element before the switch, found with a scratch keyspace.
 	scratch := NewKeyspace(KeyspaceOptions{})
 	for i := 0; ; i++ {
-		applyHLL(scratch, &Entry{Kind: KindCommand, Args: [][]byte{[]byte("PFADD"), []byte("edge"), fmt.Appendf(nil, "g%d", i)}})
+		scratch.Apply(&Entry{Kind: KindCommand, Args: [][]byte{[]byte("PFADD"), []byte("edge"), fmt.Appendf(nil, "g%d", i)}})
 		if scratch.dbs[0]["edge"].str[4] == hllDense {
 			break
 		}
@@ -268,9 +266,6 @@ func hllScript() [][]any {
 		[]any{"COPY", "small", "small2"}, []any{"PFADD", "small2", "after copy"})
 	return script
 }
-
-// applyHLL applies e (the HyperLogLog commands are in the dispatch table).
-func applyHLL(ks *Keyspace, e *Entry) error { return ks.Apply(e) }
 
 func TestKeyspaceHLL(t *testing.T) {
 	ctx := context.Background()
@@ -303,7 +298,7 @@ func TestKeyspaceHLL(t *testing.T) {
 		if len(e.Args) > 0 && bytes.HasPrefix(bytes.ToLower(e.Args[0]), []byte("pf")) {
 			pf++
 		}
-		if err := applyHLL(ks, e); err != nil {
+		if err := ks.Apply(e); err != nil {
 			t.Fatalf("replay: %v", err)
 		}
 	}
@@ -320,52 +315,11 @@ func TestKeyspaceHLL(t *testing.T) {
 		for _, a := range args {
 			e.Args = append(e.Args, []byte(fmt.Sprint(a)))
 		}
-		if err := applyHLL(direct, e); err != nil && !errors.Is(err, ErrRejected) {
+		if err := direct.Apply(e); err != nil && !errors.Is(err, ErrRejected) {
 			t.Fatalf("%.40v: %v", args, err)
 		}
 	}
 	if want, got := digest(t, src), digest(t, loaded(t, direct)); want != got {
 		t.Errorf("DEBUG DIGEST of the direct replay: got %s, want %s", got, want)
 	}
-}
-
-// FuzzKeyspaceExtra is FuzzKeyspaceApply seeded with the geo, bit, sort
-// and HyperLogLog scripts, with the HyperLogLog commands routed.
-func FuzzKeyspaceExtra(f *testing.F) {
-	hll := hllScript()
-	for _, script := range [][][]any{geoScript, bitsScript, sortScript, hll[:30], hll[len(hll)-60:]} {
-		var b strings.Builder
-		for _, args := range script {
-			for i, a := range args {
-				if i > 0 {
-					b.WriteByte(' ')
-				}
-				fmt.Fprint(&b, a)
-			}
-			b.WriteByte('\n')
-		}
-		f.Add([]byte(b.String()))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) > 4096 {
-			return
-		}
-		watchdog := time.AfterFunc(10*time.Second, func() { panic(fmt.Sprintf("slow input %q", data)) })
-		defer watchdog.Stop()
-		ks := NewKeyspace(KeyspaceOptions{Now: 1700000000000, MaxStringBytes: 1 << 16})
-		for _, line := range bytes.Split(data, []byte("\n")) {
-			args := bytes.Split(line, []byte(" "))
-			if len(args[0]) == 0 {
-				continue
-			}
-			applyHLL(ks, &Entry{Kind: KindCommand, Args: args})
-		}
-		w, err := rdb.NewWriter(io.Discard, rdb.WriterOptions{Version: 12})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ks.Keys(w.WriteKey); err != nil {
-			t.Fatalf("write: %v", err)
-		}
-	})
 }

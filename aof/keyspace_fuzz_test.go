@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +18,12 @@ import (
 // n) and writes the result: nothing may panic, and every key must be
 // writable as RDB.
 func FuzzKeyspaceApply(f *testing.F) {
-	for _, script := range familyScripts {
+	hll := hllScript()
+	scripts := [][][]any{geoScript, bitsScript, sortScript, hll[:30], hll[len(hll)-60:]}
+	for _, name := range slices.Sorted(maps.Keys(familyScripts)) {
+		scripts = append(scripts, familyScripts[name])
+	}
+	for _, script := range scripts {
 		var b strings.Builder
 		for _, args := range script {
 			for i, a := range args {
