@@ -256,36 +256,11 @@ func snapshot(t *testing.T, ctx context.Context, srv *redistest.Server) serverSt
 				if err != nil {
 					t.Fatal(err)
 				}
-				s.streams[fmt.Sprintf("%d:%q", db, k)] = normalizeStream(info)
+				s.streams[fmt.Sprintf("%d:%q", db, k)] = scrub(info)
 			}
 		}
 	}
 	return s
-}
-
-// normalizeStream drops from XINFO STREAM FULL what depends on how the
-// server packed the entries (radix tree sizes) and what no command can
-// set (consumers' seen and active times).
-func normalizeStream(v any) any {
-	switch v := v.(type) {
-	case map[any]any:
-		out := map[any]any{}
-		for k, x := range v {
-			switch k {
-			case "radix-tree-keys", "radix-tree-nodes", "seen-time", "active-time":
-				continue
-			}
-			out[k] = normalizeStream(x)
-		}
-		return out
-	case []any:
-		out := make([]any, len(v))
-		for i, x := range v {
-			out[i] = normalizeStream(x)
-		}
-		return out
-	}
-	return v
 }
 
 func compareSnapshots(t *testing.T, got, want serverState) {
