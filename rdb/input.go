@@ -92,6 +92,8 @@ func (in *input) fill(n int) error {
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
+			} else {
+				err = readErr{err} // told apart from a callback's error
 			}
 			in.err = err
 		}

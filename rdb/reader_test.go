@@ -340,3 +340,45 @@ func walkRDB(dir string, fn func(string)) error {
 		return nil
 	})
 }
+
+// failingReader returns its data, then err.
+type failingReader struct {
+	data []byte
+	err  error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if len(f.data) == 0 {
+		return 0, f.err
+	}
+	n := copy(p, f.data)
+	f.data = f.data[n:]
+	return n, nil
+}
+
+// TestReadFailureInElements: an I/O error of the underlying reader while
+// Elements walks a value is reported with its offset and key, and still
+// wraps the original error.
+func TestReadFailureInElements(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(corpusDir, "hdt3213-rdb/linkedlist.rdb"))
+	if err != nil {
+		t.Skip("corpus absent")
+	}
+	boom := errors.New("disk on fire")
+	rd := rdb.NewReader(&failingReader{data: data[:len(data)/2], err: boom})
+	for {
+		rec, err := rd.Next()
+		if err != nil {
+			t.Fatalf("Next: %v", err)
+		}
+		if rec.Kind != rdb.KindKey {
+			continue
+		}
+		err = rd.Elements(func(*rdb.Element) error { return nil })
+		var pe *rdb.ParseError
+		if !errors.Is(err, boom) || !errors.As(err, &pe) || pe.Offset == 0 || pe.Key == nil {
+			t.Fatalf("got %v, want a *ParseError with offset and key wrapping %v", err, boom)
+		}
+		return
+	}
+}

@@ -130,7 +130,8 @@ func (r *Reader) walk(fn func(*Element) error) error {
 	return nil
 }
 
-// readErr marks errors that come from reading (not from a callback).
+// readErr marks errors of the underlying reader (a disk or network
+// failure), so that walk tells them from an Elements callback's errors.
 type readErr struct{ error }
 
 func (e readErr) Unwrap() error { return e.error }
