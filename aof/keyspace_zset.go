@@ -132,9 +132,8 @@ func cmdZRem(c *cmd) error {
 
 // scoreRange is a ZRANGEBYSCORE interval.
 type scoreRange struct {
-	min, max       float64
-	minex, maxex   bool
-	lexMin, lexMax lexBound
+	min, max     float64
+	minex, maxex bool
 }
 
 func parseScoreBound(b []byte) (float64, bool, bool) {

@@ -104,12 +104,9 @@ type memModel struct {
 	qlSize int64
 
 	// streams
-	rax       raxCounter // main tree
-	pel       raxCounter // current group's PEL or consumer's PEL
-	lastNode  int64
-	nodesMem  float64
-	pelNACKs  int64
-	hasStream bool
+	rax      raxCounter // main tree
+	pel      raxCounter // current group's PEL or consumer's PEL
+	nodesMem float64
 }
 
 func (m *memModel) reset() { *m = memModel{} }
@@ -182,7 +179,6 @@ func (m *memModel) listPush(s str) {
 }
 
 func (m *memModel) streamNode(master [16]byte, size int64, last bool) {
-	m.hasStream = true
 	m.rax.add(master)
 	if last {
 		size = max(size, streamPrealloc)

@@ -175,7 +175,6 @@ func readStats(t *testing.T, path string) map[keyID]estimate {
 
 type class struct {
 	name    string
-	live    int // keys of this class on the server
 	results []keyResult
 }
 

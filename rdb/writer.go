@@ -28,7 +28,6 @@ type Writer struct {
 	version int
 	db      int // selected database, -1 before the first key
 	err     error
-	buf     []byte
 	scratch []byte
 }
 
