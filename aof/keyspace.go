@@ -103,8 +103,8 @@ type KeyspaceOptions struct {
 // own clock when it loads, take the same time, or 0 when there is none.
 //
 // Refused (ErrUnsupportedCommand): every command not modelled (EVAL,
-// EVALSHA, FCALL, GEOSEARCHSTORE and GEORADIUS ... STORE, HPEXPIREAT and
-// the other Redis 7.4 hash field commands, module commands, ...), XADD
+// EVALSHA, FCALL, GEOSEARCHSTORE and GEORADIUS ... STORE, module
+// commands, the hash field commands of Redis 8 (HSETEX, HGETEX, ...)), XADD
 // with "*", approximate trimming (~), SPOP of part of a set, SORT ALPHA BY
 // with ties, and FUNCTION RESTORE of 7.0 release-candidate payloads.
 //
@@ -518,6 +518,8 @@ var handlers = map[string]handler{
 	// hashes
 	"hset": {cmdHSet, -4}, "hmset": {cmdHSet, -4}, "hsetnx": {cmdHSetNX, 4}, "hdel": {cmdHDel, -3},
 	"hincrby": {cmdHIncrBy, 4}, "hincrbyfloat": {cmdHIncrByFloat, 4},
+	"hexpire": {cmdHExpire, -6}, "hpexpire": {cmdHExpire, -6}, "hexpireat": {cmdHExpire, -6}, "hpexpireat": {cmdHExpire, -6},
+	"hpersist": {cmdHPersist, -5},
 	// streams
 	"xadd": {cmdXAdd, -5}, "xdel": {cmdXDel, -3}, "xtrim": {cmdXTrim, -4}, "xsetid": {cmdXSetID, -3},
 	"xgroup": {cmdXGroup, -2}, "xclaim": {cmdXClaim, -6}, "xack": {cmdXAck, -4},

@@ -37,6 +37,7 @@ func FuzzKeyspaceApply(f *testing.F) {
 		f.Add([]byte(b.String()))
 	}
 	f.Add([]byte("SET a 1\nRESTORE b 0 \x00\x01a\x0a\x00\x00\x00\x00\x00\x00\x00\x00\x00\nXADD s 1-1 a b\nXGROUP CREATE s g 0\nXCLAIM s g c 0 1-1 FORCE TIME 5\n"))
+	f.Add([]byte("HSET h a 1 b 2\nHPEXPIREAT h 10 GT FIELDS 2 a b\nHEXPIRE h 5 FIELDS 1 b\nHPERSIST h FIELDS 1 a\nHINCRBY h b 3\nCOPY h h2\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 4096 {
 			return

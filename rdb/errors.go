@@ -34,6 +34,18 @@ func (e *ParseError) Error() string {
 
 func (e *ParseError) Unwrap() error { return e.Err }
 
+// VersionError means a Writer cannot write a value in the RDB version it
+// was set to: a newer version, Need, can.
+type VersionError struct {
+	Key        []byte
+	What       string // what needs the newer version
+	Need, Have int
+}
+
+func (e *VersionError) Error() string {
+	return fmt.Sprintf("key %q: %s need RDB %d or later, this file is RDB %d", e.Key, e.What, e.Need, e.Have)
+}
+
 // IsTruncated reports whether err means the input ended early.
 func IsTruncated(err error) bool { return errors.Is(err, io.ErrUnexpectedEOF) }
 

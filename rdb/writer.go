@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 )
 
 // WriterOptions configures a Writer. The zero value writes RDB 10.
@@ -153,7 +154,7 @@ func (w *Writer) WriteKey(kv *KeyValue) error {
 		t = typeHash
 		if hasTTL {
 			if w.version < 12 {
-				return fmt.Errorf("key %q: hash field expiries need RDB 12 (Redis 7.4), this file is RDB %d", kv.Key, w.version)
+				return &VersionError{Key: kv.Key, What: "hash field expiries (Redis 7.4)", Need: 12, Have: w.version}
 			}
 			t = typeHashMetadata
 		}
@@ -273,7 +274,7 @@ func (w *Writer) writeDump(kv *KeyValue) error {
 		return fmt.Errorf("key %q: DUMP payload of %d bytes is too short", kv.Key, len(b))
 	}
 	if v := int(binary.LittleEndian.Uint16(b[len(b)-10:])); v > w.version {
-		return fmt.Errorf("key %q: module value from RDB %d cannot go into an RDB %d file", kv.Key, v, w.version)
+		return &VersionError{Key: kv.Key, What: "module values of RDB " + strconv.Itoa(v), Need: v, Have: w.version}
 	}
 	w.keyHeader(kv, b[0])
 	w.raw(b[1 : len(b)-10])

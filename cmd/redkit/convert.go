@@ -95,10 +95,11 @@ replayed into an in-memory keyspace first (the whole data set is held in
 memory), then written out: AOF -> RDB compaction. Commands Redis 7.0
 writes to AOFs for strings, bitmaps (BITOP, BITFIELD), HyperLogLogs,
 lists, sets, sorted sets (GEOADD too), hashes, streams, keys, expiries,
-SORT ... STORE, transactions and functions (FUNCTION RESTORE too) are
-replayed with Redis's semantics; anything else (EVAL, GEOSEARCHSTORE,
-Redis 7.4 hash field commands, module commands, ...) is refused with its
-name and offset, never skipped. Relative expiries
+SORT ... STORE, transactions, functions (FUNCTION RESTORE too) and Redis
+7.4 hash field expiries (HPEXPIREAT, HPERSIST; written with --rdb-version
+12) are replayed with Redis's semantics; anything else (EVAL,
+GEOSEARCHSTORE, Redis 8's HSETEX, module commands, ...) is refused with
+its name and offset, never skipped. Relative expiries
 count from the #TS annotation in force, or from --now. An RDB file with
 commands after it (an AOF with an RDB preamble) is streamed as a dump
 unless --replay is given.

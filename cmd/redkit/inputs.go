@@ -104,6 +104,10 @@ func describeError(err error) (kind, hint string) {
 // printInputError prints "redkit: <cmd> <path>: <err>" and a hint.
 func printInputError(w io.Writer, cmd string, res *inputResult) {
 	fmt.Fprintf(w, "redkit: %s %s: %v\n", cmd, res.path, res.err)
+	if ve := (*rdb.VersionError)(nil); errors.As(res.err, &ve) {
+		fmt.Fprintf(w, "hint: write a newer RDB with --rdb-version %d (only servers that read RDB %d can load it)\n", ve.Need, ve.Need)
+		return
+	}
 	if kind, hint := describeError(res.err); hint != "" {
 		fmt.Fprintf(w, "hint: %s is %s: %s\n", res.path, kindPhrase(kind), hint)
 	}
