@@ -1,6 +1,8 @@
-// Package sync will talk to live Redis servers: connection URLs, TLS and
-// ACL; a replication client that acts as a replica (PSYNC, full then
-// incremental, resumable); and writers to standalone and cluster targets.
-// It is empty until that work lands. Inside it, the standard library's
-// package is imported as gosync "sync".
+// Package sync talks to live Redis and Valkey servers: connection URLs
+// (redis://, rediss://, redis+sentinel://) with redaction of passwords,
+// TLS and ACL authentication, server facts (INFO: version, role, cluster,
+// the newest RDB version it loads), cluster slot maps, and the writers
+// that restore dumps into standalone servers and clusters. The
+// replication client (acting as a replica) comes with its issue. Inside
+// this package the standard library's sync is imported as gosync "sync".
 package sync
