@@ -196,8 +196,9 @@ fi
 measure hdt-json /dev/null "$HDT" -c json -o /dev/null "$DUMP"
 LIBRDB=${BENCH_LIBRDB:-}
 if [[ -n $LIBRDB && -x $LIBRDB ]]; then
-	measure librdb-resp /dev/null "$LIBRDB" "$DUMP" resp -o /dev/null
-	measure librdb-json /dev/null "$LIBRDB" "$DUMP" json -o /dev/null
+	# -l: rdb-cli logs to ./rdb-cli.log unless told otherwise.
+	measure librdb-resp /dev/null "$LIBRDB" "$DUMP" -l "$OUT/librdb.log" resp -o /dev/null
+	measure librdb-json /dev/null "$LIBRDB" "$DUMP" -l "$OUT/librdb.log" json -o /dev/null
 fi
 
 # (e) report
