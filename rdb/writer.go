@@ -30,6 +30,7 @@ type Writer struct {
 	db      int // selected database, -1 before the first key
 	err     error
 	scratch []byte
+	dump    bool // EncodeDump: the value only, no database, expiry or key
 }
 
 // NewWriter writes the header and returns a Writer. Call Close to write
@@ -209,6 +210,10 @@ func clone(b []byte) []byte {
 // keyHeader selects the database and writes the key's expiry, LRU/LFU
 // prefixes, type and name.
 func (w *Writer) keyHeader(kv *KeyValue, t byte) {
+	if w.dump {
+		w.byte1(t)
+		return
+	}
 	if kv.DB != w.db {
 		w.byte1(opSelectDB)
 		w.length(uint64(kv.DB))
