@@ -2,6 +2,7 @@ package rdb
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -59,3 +60,92 @@ func EncodeDump(dst io.Writer, kv *KeyValue, version int) error {
 	}
 	return w.w.Flush()
 }
+
+// DumpVersion returns the RDB version of a DUMP payload and checks its
+// CRC64.
+func DumpVersion(payload []byte) (int, error) {
+	if len(payload) < 11 {
+		return 0, fmt.Errorf("%w: DUMP payload of %d bytes is too short", ErrCorrupt, len(payload))
+	}
+	n := len(payload) - 8
+	if got, want := crcUpdate(0, payload[:n]), binary.LittleEndian.Uint64(payload[n:]); got != want {
+		return 0, fmt.Errorf("%w: DUMP payload", ErrChecksum)
+	}
+	return int(binary.LittleEndian.Uint16(payload[n-2:])), nil
+}
+
+// DecodeDump reads a DUMP payload of key (checking its CRC64) and calls
+// fn with it as a KeyValue, valid during the call, with no expiry and
+// database 0: set them as needed. Its elements are streamed from the
+// payload.
+func DecodeDump(key, payload []byte, fn func(*KeyValue) error) error {
+	v, err := DumpVersion(payload)
+	if err != nil {
+		return err
+	}
+	if v < 1 || v > MaxRedisVersion {
+		return fmt.Errorf("%w: DUMP payload of RDB %d", ErrUnsupportedVersion, v)
+	}
+	head := make([]byte, 0, 32+len(key))
+	head = fmt.Appendf(head, "REDIS%04d", v)
+	head = append(head, payload[0])
+	head = appendLength(head, uint64(len(key)))
+	head = append(head, key...)
+	// The value, then EOF and a zero checksum (not checked).
+	tail := []byte{opEOF, 0, 0, 0, 0, 0, 0, 0, 0}
+	if v < 5 {
+		tail = tail[:1]
+	}
+	rd := NewReader(io.MultiReader(bytes.NewReader(head), bytes.NewReader(payload[1:len(payload)-10]), bytes.NewReader(tail)))
+	seen := false
+	for {
+		rec, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("DUMP payload of key %q: %w", key, err)
+		}
+		if rec.Kind != KindKey || seen {
+			return fmt.Errorf("%w: DUMP payload of key %q is not one value", ErrCorrupt, key)
+		}
+		seen = true
+		if err := fn(rd.KeyValue()); err != nil {
+			return err
+		}
+	}
+	if !seen {
+		return fmt.Errorf("%w: DUMP payload of key %q holds no value", ErrCorrupt, key)
+	}
+	return nil
+}
+
+func appendLength(b []byte, n uint64) []byte {
+	switch {
+	case n < 1<<6:
+		return append(b, byte(n))
+	case n < 1<<14:
+		return append(b, byte(n>>8)|0x40, byte(n))
+	case n <= 0xffffffff:
+		return binary.BigEndian.AppendUint32(append(b, 0x80), uint32(n))
+	}
+	return binary.BigEndian.AppendUint64(append(b, 0x81), n)
+}
+
+// FunctionsDump returns the payload FUNCTION RESTORE takes for these
+// libraries (their source code), as FUNCTION DUMP makes it: each as
+// RDB_OPCODE_FUNCTION2 and a string, then RDB version 10 and the CRC64.
+func FunctionsDump(libs [][]byte) []byte {
+	var b []byte
+	for _, code := range libs {
+		b = append(b, opFunction2)
+		b = appendLength(b, uint64(len(code)))
+		b = append(b, code...)
+	}
+	b = append(b, 10, 0)
+	return binary.LittleEndian.AppendUint64(b, crcUpdate(0, b))
+}
+
+// CRC64 is the checksum of RDB files and DUMP payloads (CRC-64/Jones,
+// reflected, as Redis's crc64.c).
+func CRC64(p []byte) uint64 { return crcUpdate(0, p) }

@@ -43,10 +43,26 @@ func TestEncodeDumpRestore(t *testing.T) {
 			continue
 		}
 		kv := rd.KeyValue()
-		own := *kv
-		own.Dump = nil // encode from the elements
-		p.Reset()
-		if err := rdb.EncodeDump(&p, &own, 10); err != nil {
+		// Odd keys: the dump's own payload, decoded again. Even keys:
+		// the value read from the dump.
+		var orig bytes.Buffer
+		if n%2 == 1 {
+			if err := kv.Dump(&orig); err != nil {
+				t.Fatal(err)
+			}
+		}
+		encode := func(kv *rdb.KeyValue) error {
+			own := *kv
+			own.Dump = nil // encode from the elements
+			p.Reset()
+			return rdb.EncodeDump(&p, &own, 10)
+		}
+		if n%2 == 1 {
+			err = rdb.DecodeDump(kv.Key, orig.Bytes(), encode)
+		} else {
+			err = encode(kv)
+		}
+		if err != nil {
 			t.Fatalf("key %q: %v", kv.Key, err)
 		}
 		if kv.DB != db {
@@ -73,6 +89,16 @@ func TestEncodeDumpRestore(t *testing.T) {
 }
 
 func TestEncodeDumpErrors(t *testing.T) {
+	if _, err := rdb.DumpVersion([]byte("\x00\x01a\x0a\x00\x00\x00\x00\x00\x00\x00\x00\x01")); !errors.Is(err, rdb.ErrChecksum) {
+		t.Errorf("bad checksum: %v", err)
+	}
+	if err := rdb.DecodeDump([]byte("k"), []byte("short"), nil); !errors.Is(err, rdb.ErrCorrupt) {
+		t.Errorf("short payload: %v", err)
+	}
+	fd := rdb.FunctionsDump([][]byte{[]byte("#!lua name=x\nredis.register_function('f', function() return 1 end)")})
+	if v, err := rdb.DumpVersion(fd); err != nil || v != 10 {
+		t.Errorf("FunctionsDump: version %d, %v", v, err)
+	}
 	empty := &rdb.KeyValue{Key: []byte("e"), Type: rdb.TypeSet, ExpireAt: rdb.NoExpiry, Idle: -1, Freq: -1,
 		Elements: func(func(*rdb.Element) error) error { return nil }}
 	if err := rdb.EncodeDump(&bytes.Buffer{}, empty, 10); !errors.Is(err, rdb.ErrEmptyValue) {
