@@ -19,11 +19,11 @@ type Kind uint8
 
 // Kinds of differences.
 const (
-	Missing Kind = iota + 1 // in A, not in B
-	Extra                   // in B, not in A
-	TypeDiff                // the key's type differs (its value and expiry are then not compared)
-	ValueDiff               // same type, different elements or stream metadata
-	ExpiryDiff              // expiries differ by more than the tolerance, or only one side has one
+	Missing    Kind = iota + 1 // in A, not in B
+	Extra                      // in B, not in A
+	TypeDiff                   // the key's type differs (its value and expiry are then not compared)
+	ValueDiff                  // same type, different elements or stream metadata
+	ExpiryDiff                 // expiries differ by more than the tolerance, or only one side has one
 )
 
 var kindNames = [...]string{"", "missing", "extra", "type", "value", "expiry"}
