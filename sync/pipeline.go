@@ -3,9 +3,765 @@ package sync
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
+	gosync "sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redkit/redkit/aof"
 )
 
-// newPipelineWriter is the standalone Writer. (Stub: being written.)
+// This file holds the pipe, one pipelined connection to one node, used by
+// both Writers, and the standalone Writer built on a single pipe.
+//
+// A pipe has a writer goroutine (run) that dials, writes queued commands
+// and reconnects, and, per connection, a reader goroutine (read) that
+// matches replies to the commands in flight, in order. Commands are
+// encoded once, at Send, into bytes kept until their final reply, so they
+// can be written again after a transient error or a reconnect.
+
+const (
+	defaultDepth    = 512
+	defaultRetryFor = 60 * time.Second
+	backoffMin      = 50 * time.Millisecond
+	backoffMax      = 2 * time.Second
+	writeBatch      = 64 // commands taken from the queue per lock
+	maxRedirects    = 16 // MOVED/ASK followed per command before giving up
+)
+
+// backoff is the pause before attempt n (0-based): 50ms doubling to 2s.
+func backoff(n int) time.Duration {
+	d := backoffMin
+	for i := 0; i < n && d < backoffMax; i++ {
+		d *= 2
+	}
+	return min(d, backoffMax)
+}
+
+// sleepCtx sleeps for d or until ctx is done, and reports whether the
+// full pause elapsed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// item is one command sent to a Writer, from Send to its final reply.
+type item struct {
+	seq       uint64
+	buf       []byte // the RESP encoding, owned
+	db        int
+	slot      int // -1: no key
+	idem      bool
+	done      func(aof.Value, error)
+	sem       *pipe // whose depth the item holds until its final reply
+	group     *group
+	acct      *pipe // cluster: the pipe the item is counted in for its slot
+	asking    bool  // send ASKING first, once
+	redirects int
+	retrying  time.Time // first transient failure, zero if none
+
+	// standalone: the result, kept until earlier commands are done
+	v   aof.Value
+	err error
+}
+
+func newItem(cmd *Command) *item {
+	return &item{buf: appendCommand(nil, cmd.Args), db: cmd.DB, idem: cmd.Idempotent, done: cmd.Done, slot: -1}
+}
+
+// appendCommand appends args as a RESP array of bulk strings.
+func appendCommand(b []byte, args [][]byte) []byte {
+	n := 16
+	for _, a := range args {
+		n += len(a) + 16
+	}
+	if cap(b)-len(b) < n {
+		nb := make([]byte, len(b), len(b)+n)
+		copy(nb, b)
+		b = nb
+	}
+	b = append(b, '*')
+	b = strconv.AppendInt(b, int64(len(args)), 10)
+	b = append(b, '\r', '\n')
+	for _, a := range args {
+		b = append(b, '$')
+		b = strconv.AppendInt(b, int64(len(a)), 10)
+		b = append(b, '\r', '\n')
+		b = append(b, a...)
+		b = append(b, '\r', '\n')
+	}
+	return b
+}
+
+var (
+	askingCmd = appendCommand(nil, [][]byte{[]byte("ASKING")})
+)
+
+// sent is one command on the wire: an item, or an internal SELECT or
+// ASKING whose reply the pipe consumes.
+type sent struct {
+	it   *item
+	kind byte // 0: it; 'S': SELECT db; 'A': ASKING
+	db   int
+}
+
+// stats are a Writer's counters.
+type stats struct {
+	commands, bytes, retries, redirects, reconnects atomic.Int64
+}
+
+func (s *stats) get() WriterStats {
+	return WriterStats{Commands: s.commands.Load(), Bytes: s.bytes.Load(), Retries: s.retries.Load(),
+		Redirects: s.redirects.Load(), Reconnects: s.reconnects.Load()}
+}
+
+// tracker counts commands sent and not yet done, for Close.
+type tracker struct {
+	mu   gosync.Mutex
+	n    int
+	idle chan struct{} // closed when n drops to 0
+}
+
+func (t *tracker) add() {
+	t.mu.Lock()
+	if t.n == 0 {
+		t.idle = make(chan struct{})
+	}
+	t.n++
+	t.mu.Unlock()
+}
+
+func (t *tracker) sub() {
+	t.mu.Lock()
+	t.n--
+	if t.n == 0 {
+		close(t.idle)
+	}
+	t.mu.Unlock()
+}
+
+// wait waits until nothing is outstanding or ctx is done.
+func (t *tracker) wait(ctx context.Context) {
+	t.mu.Lock()
+	if t.n == 0 {
+		t.mu.Unlock()
+		return
+	}
+	idle := t.idle
+	t.mu.Unlock()
+	select {
+	case <-idle:
+	case <-ctx.Done():
+	}
+}
+
+// pipe is one pipelined connection to one node.
+type pipe struct {
+	addr    string
+	opts    *WriterOptions
+	depth   int
+	ctx     context.Context // the Writer's: cancelled when it fails
+	st      *stats
+	logf    func(format string, args ...any)
+	cluster bool // on a broken connection give the commands back (onDown) instead of reconnecting
+	// onReply receives each command's final reply or error, from one of
+	// the pipe's goroutines, without the pipe's lock.
+	onReply func(p *pipe, it *item, v aof.Value, err error)
+	// onDown (cluster) receives the commands of a pipe whose connection
+	// broke or could not be made: the pipe is done.
+	onDown func(p *pipe, its []*item, err error)
+	// onFatal makes the Writer fail.
+	onFatal func(err error)
+
+	mu       gosync.Mutex
+	queue    []*item // to write, in seq order
+	inflight []sent  // written, awaiting replies, in wire order
+	n        int     // items holding this pipe's depth
+	pause    time.Time
+	streak   int  // transient errors in a row
+	closing  bool // exit once queue and inflight are empty
+	down     bool // gone: enqueue refuses
+	dbs      int  // databases on the server, 0 if unknown
+
+	wake   chan struct{} // the writer has work
+	more   chan struct{} // the reader has replies to wait for
+	space  chan struct{} // depth was released
+	exited chan struct{}
+}
+
+func newPipe(ctx context.Context, addr string, opts *WriterOptions, st *stats) *pipe {
+	p := &pipe{addr: addr, opts: opts, depth: opts.Depth, ctx: ctx, st: st, logf: opts.Log,
+		wake: make(chan struct{}, 1), more: make(chan struct{}, 1), space: make(chan struct{}, 1),
+		exited: make(chan struct{})}
+	if p.logf == nil {
+		p.logf = func(string, ...any) {}
+	}
+	return p
+}
+
+func poke(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// acquire takes one unit of depth, waiting while depth commands hold it.
+func (p *pipe) acquire(ctx context.Context) error {
+	for {
+		p.mu.Lock()
+		if p.n < p.depth {
+			p.n++
+			p.mu.Unlock()
+			return nil
+		}
+		p.mu.Unlock()
+		select {
+		case <-p.space:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.ctx.Done():
+			return context.Cause(p.ctx)
+		}
+	}
+}
+
+func (p *pipe) release() {
+	p.mu.Lock()
+	p.n--
+	p.mu.Unlock()
+	poke(p.space)
+}
+
+// enqueue queues it for writing, before any queued item sent after it.
+// It reports false when the pipe is gone.
+func (p *pipe) enqueue(it *item) bool {
+	p.mu.Lock()
+	if p.down {
+		p.mu.Unlock()
+		return false
+	}
+	p.insert(it)
+	p.mu.Unlock()
+	poke(p.wake)
+	return true
+}
+
+// insert puts it in the queue in seq order. p.mu is held.
+func (p *pipe) insert(it *item) {
+	i := len(p.queue)
+	for i > 0 && p.queue[i-1].seq > it.seq {
+		i--
+	}
+	p.queue = append(p.queue, nil)
+	copy(p.queue[i+1:], p.queue[i:])
+	p.queue[i] = it
+}
+
+// close makes the pipe exit once everything queued has its reply.
+func (p *pipe) close() {
+	p.mu.Lock()
+	p.closing = true
+	p.mu.Unlock()
+	poke(p.wake)
+}
+
+// run is the writer goroutine: it dials, writes, and reconnects.
+func (p *pipe) run() {
+	defer close(p.exited)
+	var failing time.Time // first failure of the current outage
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		if p.ctx.Err() != nil {
+			p.failAll(context.Cause(p.ctx))
+			return
+		}
+		c, err := p.dial()
+		if err == nil {
+			if attempt > 0 {
+				p.st.reconnects.Add(1)
+				p.logf("writer: reconnected to %s", p.addr)
+			}
+			var replied bool
+			replied, err = p.session(c)
+			if err == nil {
+				return // closed
+			}
+			if replied {
+				failing, attempt = time.Time{}, 0
+			}
+		}
+		if p.ctx.Err() != nil {
+			p.failAll(context.Cause(p.ctx))
+			return
+		}
+		lastErr = err
+		if p.cluster {
+			p.logf("writer: node %s: %v", p.addr, err)
+			p.goDown(err)
+			return
+		}
+		if failing.IsZero() {
+			failing = time.Now()
+		}
+		if time.Since(failing) > p.opts.RetryFor {
+			err := fmt.Errorf("%s unreachable for %v: %w", p.addr, p.opts.RetryFor, lastErr)
+			p.onFatal(err)
+			p.failAll(err)
+			return
+		}
+		d := backoff(attempt)
+		p.logf("writer: connection to %s: %v; reconnecting in %v", p.addr, err, d)
+		sleepCtx(p.ctx, d)
+	}
+}
+
+func (p *pipe) dial() (*Conn, error) {
+	o := p.opts.Conn
+	o.DB = 0
+	c, err := Dial(p.ctx, p.addr, &o)
+	if err != nil {
+		return nil, err
+	}
+	if !p.cluster {
+		if v, err := c.DoString("CONFIG", "GET", "databases"); err == nil && len(v.Elems) == 2 {
+			if n, err := strconv.Atoi(string(v.Elems[1].Str)); err == nil && n > 0 {
+				p.mu.Lock()
+				p.dbs = n
+				p.mu.Unlock()
+			}
+		}
+	}
+	return c, nil
+}
+
+// session writes on one connection until it breaks (a non-nil error) or
+// the pipe is closed and drained (nil). replied tells whether any reply
+// came.
+func (p *pipe) session(c *Conn) (replied bool, err error) {
+	dead := make(chan struct{})
+	readErr := make(chan error, 1)
+	var gotReply atomic.Bool
+	go p.read(c, dead, readErr, &gotReply)
+	plan := 0 // the database selected once what is written runs
+	var wire []sent
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		p.mu.Lock()
+		for {
+			if len(p.queue) > 0 && !time.Now().Before(p.pause) {
+				break
+			}
+			if p.closing && len(p.queue) == 0 && len(p.inflight) == 0 {
+				p.down = true
+				p.mu.Unlock()
+				close(dead)
+				c.Close()
+				<-readErr
+				return gotReply.Load(), nil
+			}
+			var pauseC <-chan time.Time
+			if len(p.queue) > 0 {
+				if timer == nil {
+					timer = time.NewTimer(time.Until(p.pause))
+				} else {
+					timer.Reset(time.Until(p.pause))
+				}
+				pauseC = timer.C
+			}
+			p.mu.Unlock()
+			if c.bw.Buffered() > 0 {
+				if err := p.flush(c); err != nil {
+					return p.broken(c, dead, readErr, err, &gotReply)
+				}
+			}
+			select {
+			case <-p.wake:
+			case <-pauseC:
+			case err := <-readErr:
+				return p.broken(c, dead, nil, err, &gotReply)
+			case <-p.ctx.Done():
+				return p.broken(c, dead, readErr, context.Cause(p.ctx), &gotReply)
+			}
+			p.mu.Lock()
+		}
+		k := min(len(p.queue), writeBatch)
+		wire = wire[:0]
+		for _, it := range p.queue[:k] {
+			if it.db != plan {
+				wire = append(wire, sent{kind: 'S', db: it.db})
+				plan = it.db
+			}
+			if it.asking {
+				wire = append(wire, sent{kind: 'A'})
+				it.asking = false
+			}
+			wire = append(wire, sent{it: it})
+		}
+		p.queue = p.queue[:copy(p.queue, p.queue[k:])]
+		p.inflight = append(p.inflight, wire...)
+		more := len(p.queue) > 0 && !time.Now().Before(p.pause)
+		p.mu.Unlock()
+		poke(p.more)
+		werr := writeWire(c, wire)
+		if werr == nil && !more {
+			werr = p.flush(c)
+		}
+		if werr != nil {
+			return p.broken(c, dead, readErr, werr, &gotReply)
+		}
+	}
+}
+
+// writeWire writes commands as session planned them.
+func writeWire(c *Conn, wire []sent) error {
+	for _, s := range wire {
+		var b []byte
+		switch s.kind {
+		case 'S':
+			b = appendCommand(nil, [][]byte{[]byte("SELECT"), []byte(strconv.Itoa(s.db))})
+		case 'A':
+			b = askingCmd
+		default:
+			b = s.it.buf
+		}
+		if _, err := c.bw.Write(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *pipe) flush(c *Conn) error {
+	if t := p.opts.Conn.writeTimeout(); t > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(t))
+	}
+	return c.bw.Flush()
+}
+
+// read is the reader goroutine of one connection.
+func (p *pipe) read(c *Conn, dead chan struct{}, errc chan<- error, replied *atomic.Bool) {
+	for {
+		p.mu.Lock()
+		for len(p.inflight) == 0 {
+			p.mu.Unlock()
+			select {
+			case <-p.more:
+			case <-dead:
+				errc <- nil
+				return
+			}
+			p.mu.Lock()
+		}
+		p.mu.Unlock()
+		if t := p.opts.Conn.readTimeout(); t > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(t))
+		}
+		v, err := c.r.ReadValue()
+		if err != nil {
+			c.nc.Close()
+			errc <- fmt.Errorf("read from %s: %w", p.addr, err)
+			return
+		}
+		replied.Store(true)
+		p.mu.Lock()
+		s := p.inflight[0]
+		p.inflight = p.inflight[:copy(p.inflight, p.inflight[1:])]
+		p.mu.Unlock()
+		var rerr error
+		if v.Kind == aof.Error || v.Kind == aof.BulkError {
+			rerr = &RedisError{Msg: string(v.Str)}
+			v = aof.Value{}
+		}
+		switch s.kind {
+		case 'S':
+			if rerr != nil {
+				// Commands written after it would land in the wrong database.
+				err := fmt.Errorf("select db %d on %s: %w", s.db, p.addr, rerr)
+				p.onFatal(err)
+				c.nc.Close()
+				errc <- err
+				return
+			}
+		case 'A':
+			// an error here shows in the next reply (MOVED)
+		default:
+			p.reply(s.it, v, rerr)
+		}
+	}
+}
+
+// transientReply tells whether an error reply means the server did not
+// run the command and will later.
+func transientReply(err error) bool {
+	switch ErrorCode(err) {
+	case "LOADING", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "BUSY":
+		return true
+	}
+	return false
+}
+
+// reply handles one reply: transient errors are retried after a pause,
+// the rest go to onReply.
+func (p *pipe) reply(it *item, v aof.Value, err error) {
+	if err != nil && transientReply(err) {
+		now := time.Now()
+		if it.retrying.IsZero() {
+			it.retrying = now
+		}
+		if now.Sub(it.retrying) < p.opts.RetryFor {
+			p.mu.Lock()
+			d := backoff(p.streak)
+			if p.streak == 0 {
+				p.logf("writer: %s answered %q: retrying", p.addr, err.Error())
+			}
+			p.streak++
+			if until := now.Add(d); until.After(p.pause) {
+				p.pause = until
+			}
+			p.insert(it)
+			p.mu.Unlock()
+			p.st.retries.Add(1)
+			poke(p.wake)
+			return
+		}
+	}
+	p.mu.Lock()
+	p.streak = 0
+	p.mu.Unlock()
+	p.st.commands.Add(1)
+	p.st.bytes.Add(int64(len(it.buf)))
+	p.onReply(p, it, v, err)
+}
+
+// broken ends a session whose connection failed: idempotent commands in
+// flight are queued again, the others fail with ErrUnknownOutcome.
+func (p *pipe) broken(c *Conn, dead chan struct{}, readErr chan error, err error, replied *atomic.Bool) (bool, error) {
+	close(dead)
+	c.nc.Close()
+	if readErr != nil {
+		if rerr := <-readErr; rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	p.mu.Lock()
+	var unknown []*item
+	resent := 0
+	for _, s := range p.inflight {
+		if s.kind != 0 {
+			continue
+		}
+		if s.it.idem && p.ctx.Err() == nil {
+			p.insert(s.it)
+			resent++
+		} else {
+			unknown = append(unknown, s.it)
+		}
+	}
+	p.inflight = p.inflight[:0]
+	p.mu.Unlock()
+	p.st.retries.Add(int64(resent))
+	for _, it := range unknown {
+		if p.ctx.Err() != nil {
+			p.onReply(p, it, aof.Value{}, context.Cause(p.ctx))
+			continue
+		}
+		p.onReply(p, it, aof.Value{}, fmt.Errorf("%s: %w (%v)", p.addr, ErrUnknownOutcome, err))
+	}
+	if err == nil {
+		err = errors.New("connection closed")
+	}
+	return replied.Load(), err
+}
+
+// failAll fails every queued command with err; the pipe is gone.
+func (p *pipe) failAll(err error) {
+	p.mu.Lock()
+	p.down = true
+	q := p.queue
+	p.queue = nil
+	var fl []*item
+	for _, s := range p.inflight {
+		if s.kind == 0 {
+			fl = append(fl, s.it)
+		}
+	}
+	p.inflight = nil
+	p.mu.Unlock()
+	for _, it := range append(fl, q...) {
+		p.onReply(p, it, aof.Value{}, err)
+	}
+}
+
+// goDown (cluster) hands the queued commands back to the cluster writer.
+func (p *pipe) goDown(err error) {
+	p.mu.Lock()
+	p.down = true
+	q := p.queue
+	p.queue = nil
+	p.mu.Unlock()
+	p.onDown(p, q, err)
+}
+
+// pipelineWriter is the Writer of a standalone server: one pipe, Done
+// called in Send order.
+type pipelineWriter struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	p      *pipe
+	st     stats
+	out    tracker
+	seq    atomic.Uint64
+
+	dmu  gosync.Mutex
+	ring []*item // results by seq % depth, until earlier ones are done
+	next uint64  // next seq to deliver
+
+	errMu  gosync.Mutex
+	err    error
+	closed atomic.Bool
+}
+
+var _ Writer = (*pipelineWriter)(nil)
+
+func (o *WriterOptions) defaults() WriterOptions {
+	c := *o
+	if c.Depth <= 0 {
+		c.Depth = defaultDepth
+	}
+	if c.RetryFor <= 0 {
+		c.RetryFor = defaultRetryFor
+	}
+	if c.Log == nil {
+		c.Log = func(string, ...any) {}
+	}
+	return c
+}
+
+// newPipelineWriter is the standalone Writer.
 func newPipelineWriter(ctx context.Context, addr string, opts WriterOptions) (Writer, error) {
-	return nil, errors.New("not implemented")
+	o := opts.defaults()
+	// Fail early on a wrong address or password, like the cluster writer.
+	c, err := Dial(ctx, addr, &Options{Username: o.Conn.Username, Password: o.Conn.Password, TLS: o.Conn.TLS,
+		ConnectTimeout: o.Conn.ConnectTimeout, ReadTimeout: o.Conn.ReadTimeout, WriteTimeout: o.Conn.WriteTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("writer: %w", err)
+	}
+	dbs := 0
+	if v, err := c.DoString("CONFIG", "GET", "databases"); err == nil && len(v.Elems) == 2 {
+		dbs, _ = strconv.Atoi(string(v.Elems[1].Str))
+	}
+	c.Close()
+	w := &pipelineWriter{ring: make([]*item, o.Depth)}
+	w.ctx, w.cancel = context.WithCancelCause(ctx)
+	w.p = newPipe(w.ctx, addr, &o, &w.st)
+	w.p.dbs = dbs
+	w.p.onReply = w.onReply
+	w.p.onFatal = w.fail
+	go w.p.run()
+	go func() {
+		<-w.ctx.Done()
+		w.fail(context.Cause(w.ctx))
+	}()
+	return w, nil
+}
+
+func (w *pipelineWriter) fail(err error) {
+	w.errMu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.errMu.Unlock()
+	w.cancel(err)
+}
+
+func (w *pipelineWriter) failed() error {
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	return w.err
+}
+
+func (w *pipelineWriter) Cluster() bool      { return false }
+func (w *pipelineWriter) Stats() WriterStats { return w.st.get() }
+
+func (w *pipelineWriter) Send(ctx context.Context, cmd *Command) error {
+	if err := w.failed(); err != nil {
+		return err
+	}
+	if w.closed.Load() {
+		return errors.New("writer: Send after Close")
+	}
+	if len(cmd.Args) == 0 {
+		return errors.New("writer: empty command")
+	}
+	if err := w.p.acquire(ctx); err != nil {
+		return err
+	}
+	it := newItem(cmd)
+	it.sem = w.p
+	it.seq = w.seq.Add(1) - 1
+	w.out.add()
+	w.p.mu.Lock()
+	dbs := w.p.dbs
+	w.p.mu.Unlock()
+	if it.db < 0 || dbs > 0 && it.db >= dbs {
+		w.onReply(w.p, it, aof.Value{}, fmt.Errorf("writer: db %d out of range (the server has %d)", it.db, dbs))
+		return nil
+	}
+	if !w.p.enqueue(it) {
+		err := w.failed()
+		if err == nil {
+			err = errors.New("writer: closed")
+		}
+		w.onReply(w.p, it, aof.Value{}, err)
+		return err
+	}
+	return nil
+}
+
+// onReply delivers results in seq order.
+func (w *pipelineWriter) onReply(_ *pipe, it *item, v aof.Value, err error) {
+	it.v, it.err = v, err
+	w.dmu.Lock()
+	defer w.dmu.Unlock()
+	w.ring[it.seq%uint64(len(w.ring))] = it
+	for {
+		i := w.next % uint64(len(w.ring))
+		x := w.ring[i]
+		if x == nil || x.seq != w.next {
+			return
+		}
+		w.ring[i] = nil
+		w.next++
+		if x.done != nil {
+			x.done(x.v, x.err)
+		}
+		x.buf, x.v = nil, aof.Value{}
+		x.sem.release()
+		w.out.sub()
+	}
+}
+
+func (w *pipelineWriter) Close() error {
+	if w.closed.Swap(true) {
+		return w.failed()
+	}
+	w.out.wait(w.ctx)
+	w.p.close()
+	<-w.p.exited
+	err := w.failed()
+	w.cancel(errors.New("writer closed"))
+	return err
 }
