@@ -3,9 +3,567 @@ package sync
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	gosync "sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redkit/redkit/aof"
 )
 
-// newClusterWriter is the cluster Writer. (Stub: being written.)
+// refreshEvery rate-limits the background refreshes of the slot map that
+// MOVED replies trigger.
+const refreshEvery = time.Second
+
+// group is a command sent to every master (Key == nil): Done is called
+// once, with the first error.
+type group struct {
+	left atomic.Int32
+	mu   gosync.Mutex
+	v    aof.Value
+	err  error
+	done func(aof.Value, error)
+}
+
+func (g *group) finish(v aof.Value, err error) {
+	g.mu.Lock()
+	if err != nil && g.err == nil {
+		g.err = err
+	}
+	if g.v.Kind == 0 {
+		g.v = v
+	}
+	g.mu.Unlock()
+	if g.left.Add(-1) == 0 && g.done != nil {
+		g.done(g.v, g.err)
+	}
+}
+
+// clusterWriter is the Writer of a Redis Cluster: one pipe per master,
+// commands routed by the slot of their key.
+//
+// Order: the commands of one slot go to one pipe at a time. While some
+// are in flight on a pipe (slotPipe, slotCount), later ones follow them
+// there even if the map changed, so that MOVED replies redirect them in
+// order; commands handed back by a failed node wait (held) with the later
+// ones of their slot until the map is refreshed.
+type clusterWriter struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	opts   WriterOptions
+	st     stats
+	out    tracker
+	seq    atomic.Uint64
+	wg     gosync.WaitGroup
+
+	mu          gosync.Mutex
+	owner       [SlotCount]string // master address of each slot, "" unknown
+	pipes       map[string]*pipe
+	known       map[string]bool // every node seen, to refresh the map from
+	slotPipe    [SlotCount]*pipe
+	slotCount   [SlotCount]int32
+	held        []*item // waiting for a refreshed map
+	slotHeld    [SlotCount]int32
+	heldSince   time.Time
+	recovering  bool
+	refreshing  bool
+	lastRefresh time.Time
+	closing     bool
+
+	errMu  gosync.Mutex
+	err    error
+	closed atomic.Bool
+}
+
+var _ Writer = (*clusterWriter)(nil)
+
+// newClusterWriter is the cluster Writer.
 func newClusterWriter(ctx context.Context, addr string, opts WriterOptions) (Writer, error) {
-	return nil, errors.New("not implemented")
+	o := opts.defaults()
+	w := &clusterWriter{opts: o, pipes: map[string]*pipe{}, known: map[string]bool{addr: true}}
+	w.ctx, w.cancel = context.WithCancelCause(ctx)
+	ranges, err := w.slots(ctx, []string{addr})
+	if err != nil {
+		w.cancel(err)
+		return nil, fmt.Errorf("writer: %w", err)
+	}
+	w.mu.Lock()
+	w.apply(ranges)
+	w.lastRefresh = time.Now()
+	w.mu.Unlock()
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		<-w.ctx.Done()
+		w.fail(context.Cause(w.ctx))
+	}()
+	return w, nil
+}
+
+func (w *clusterWriter) logf(format string, args ...any) { w.opts.Log(format, args...) }
+
+// slots reads CLUSTER SLOTS from the first of addrs that answers.
+func (w *clusterWriter) slots(ctx context.Context, addrs []string) ([]SlotRange, error) {
+	var errs []error
+	for _, a := range addrs {
+		o := w.opts.Conn
+		o.DB = 0
+		c, err := Dial(ctx, a, &o)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		r, err := ClusterSlots(c)
+		c.Close()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if len(r) == 0 {
+			errs = append(errs, fmt.Errorf("%s: no slot assigned", a))
+			continue
+		}
+		return r, nil
+	}
+	return nil, fmt.Errorf("read the cluster's slots: %w", errors.Join(errs...))
+}
+
+// apply installs a slot map. w.mu is held.
+func (w *clusterWriter) apply(ranges []SlotRange) {
+	var owner [SlotCount]string
+	for _, r := range ranges {
+		w.known[r.Master] = true
+		for _, a := range r.Replicas {
+			w.known[a] = true
+		}
+		for s := max(r.Start, 0); s <= r.End && s < SlotCount; s++ {
+			owner[s] = r.Master
+		}
+	}
+	changed := 0
+	for s := range owner {
+		if w.owner[s] != owner[s] {
+			changed++
+		}
+	}
+	if changed > 0 && w.owner[0] != "" || changed > 0 && w.owner[SlotCount-1] != "" {
+		w.logf("writer: cluster map refreshed: %d slots changed owner", changed)
+	}
+	w.owner = owner
+}
+
+// pipeFor returns the pipe to addr, starting one if needed. w.mu is held.
+func (w *clusterWriter) pipeFor(addr string) *pipe {
+	if p := w.pipes[addr]; p != nil {
+		return p
+	}
+	w.known[addr] = true
+	p := newPipe(w.ctx, addr, &w.opts, &w.st)
+	p.cluster = true
+	p.onReply = w.onReply
+	p.onDown = w.onDown
+	p.onFatal = w.fail
+	w.pipes[addr] = p
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		p.run()
+	}()
+	return p
+}
+
+// target is where a new command for slot s goes now. w.mu is held.
+func (w *clusterWriter) target(s int) *pipe {
+	if w.slotCount[s] > 0 {
+		return w.slotPipe[s]
+	}
+	if w.owner[s] == "" {
+		return nil
+	}
+	return w.pipeFor(w.owner[s])
+}
+
+// place queues it for its slot's master, or holds it. w.mu is held.
+func (w *clusterWriter) place(it *item, recovering bool) {
+	s := it.slot
+	if w.slotHeld[s] > 0 && !recovering {
+		w.hold(it)
+		return
+	}
+	p := w.target(s)
+	if p == nil || !p.enqueue(it) {
+		w.hold(it)
+		return
+	}
+	if w.slotCount[s] == 0 || w.slotPipe[s] == p {
+		w.slotPipe[s] = p
+		w.slotCount[s]++
+		it.acct = p
+	}
+}
+
+// unaccount forgets where it was counted. w.mu is held.
+func (w *clusterWriter) unaccount(it *item) {
+	if it.acct == nil || it.slot < 0 {
+		return
+	}
+	s := it.slot
+	if w.slotPipe[s] == it.acct {
+		w.slotCount[s]--
+		if w.slotCount[s] == 0 {
+			w.slotPipe[s] = nil
+		}
+	}
+	it.acct = nil
+}
+
+// hold keeps it until the map is refreshed. w.mu is held.
+func (w *clusterWriter) hold(it *item) {
+	if len(w.held) == 0 {
+		w.heldSince = time.Now()
+	}
+	w.held = append(w.held, it)
+	if it.slot >= 0 {
+		w.slotHeld[it.slot]++
+	}
+	w.startRecover()
+}
+
+// startRecover starts recover unless it runs. w.mu is held.
+func (w *clusterWriter) startRecover() {
+	if !w.recovering && w.ctx.Err() == nil {
+		w.recovering = true
+		w.wg.Add(1)
+		go w.recover()
+	}
+}
+
+// recover refreshes the map until the held commands can be placed, within
+// RetryFor.
+func (w *clusterWriter) recover() {
+	defer w.wg.Done()
+	for attempt := 0; ; attempt++ {
+		if !sleepCtx(w.ctx, backoff(attempt)) {
+			w.mu.Lock()
+			w.recovering = false
+			w.mu.Unlock()
+			return
+		}
+		ranges, err := w.slots(w.ctx, w.refreshAddrs())
+		w.mu.Lock()
+		if err == nil {
+			w.apply(ranges)
+			w.lastRefresh = time.Now()
+		}
+		held := w.held
+		w.held = nil
+		for _, it := range held {
+			if it.slot >= 0 {
+				w.slotHeld[it.slot]--
+			}
+		}
+		if err != nil && time.Since(w.heldSince) > w.opts.RetryFor {
+			w.recovering = false
+			w.mu.Unlock()
+			err = fmt.Errorf("cluster unreachable for %v: %w", w.opts.RetryFor, err)
+			for _, it := range held {
+				w.onReply(nil, it, aof.Value{}, err)
+			}
+			w.fail(err)
+			return
+		}
+		if err != nil {
+			w.logf("writer: refresh the cluster map: %v", err)
+			w.held = held
+			for _, it := range held {
+				if it.slot >= 0 {
+					w.slotHeld[it.slot]++
+				}
+			}
+			w.mu.Unlock()
+			continue
+		}
+		var lost []*item
+		for _, it := range held {
+			if it.slot < 0 {
+				lost = append(lost, it) // a broadcast: its node is gone
+				continue
+			}
+			w.place(it, true)
+		}
+		done := len(w.held) == 0
+		if done {
+			w.recovering = false
+		}
+		w.mu.Unlock()
+		for _, it := range lost {
+			w.onReply(nil, it, aof.Value{}, fmt.Errorf("broadcast command: node failed: %w", ErrUnknownOutcome))
+		}
+		if done {
+			return
+		}
+	}
+}
+
+// refreshAddrs lists the nodes to ask for the map: masters first.
+func (w *clusterWriter) refreshAddrs() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	seen := map[string]bool{}
+	for _, a := range w.owner {
+		if a != "" && !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	for a := range w.known {
+		if !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// refreshSoon refreshes the map in the background, at most once per
+// refreshEvery. w.mu is held.
+func (w *clusterWriter) refreshSoon() {
+	if w.refreshing || time.Since(w.lastRefresh) < refreshEvery || w.ctx.Err() != nil {
+		return
+	}
+	w.refreshing = true
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		ranges, err := w.slots(w.ctx, w.refreshAddrs())
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.refreshing = false
+		w.lastRefresh = time.Now()
+		if err != nil {
+			w.logf("writer: refresh the cluster map: %v", err)
+			return
+		}
+		w.apply(ranges)
+	}()
+}
+
+func (w *clusterWriter) fail(err error) {
+	w.errMu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.errMu.Unlock()
+	w.cancel(err)
+	w.mu.Lock()
+	held := w.held
+	w.held = nil
+	for _, it := range held {
+		if it.slot >= 0 {
+			w.slotHeld[it.slot]--
+		}
+	}
+	w.mu.Unlock()
+	for _, it := range held {
+		w.onReply(nil, it, aof.Value{}, err)
+	}
+}
+
+func (w *clusterWriter) failed() error {
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	return w.err
+}
+
+func (w *clusterWriter) Cluster() bool      { return true }
+func (w *clusterWriter) Stats() WriterStats { return w.st.get() }
+
+func (w *clusterWriter) Send(ctx context.Context, cmd *Command) error {
+	if err := w.failed(); err != nil {
+		return err
+	}
+	if w.closed.Load() {
+		return errors.New("writer: Send after Close")
+	}
+	if len(cmd.Args) == 0 {
+		return errors.New("writer: empty command")
+	}
+	if cmd.DB != 0 {
+		if cmd.Done != nil {
+			cmd.Done(aof.Value{}, fmt.Errorf("db %d: %w", cmd.DB, ErrClusterDB))
+		}
+		return nil
+	}
+	if cmd.Key == nil {
+		return w.broadcast(ctx, cmd)
+	}
+	it := newItem(cmd)
+	it.slot = Slot(cmd.Key)
+	w.mu.Lock()
+	p := w.target(it.slot)
+	w.mu.Unlock()
+	if p != nil {
+		if err := p.acquire(ctx); err != nil {
+			return err
+		}
+		it.sem = p
+	}
+	it.seq = w.seq.Add(1) - 1
+	w.out.add()
+	w.mu.Lock()
+	w.place(it, false)
+	w.mu.Unlock()
+	return nil
+}
+
+// broadcast sends cmd to every master.
+func (w *clusterWriter) broadcast(ctx context.Context, cmd *Command) error {
+	w.mu.Lock()
+	var masters []string
+	seen := map[string]bool{}
+	for _, a := range w.owner {
+		if a != "" && !seen[a] {
+			seen[a] = true
+			masters = append(masters, a)
+		}
+	}
+	w.mu.Unlock()
+	g := &group{done: cmd.Done}
+	g.left.Store(int32(len(masters)))
+	buf := appendCommand(nil, cmd.Args)
+	for i, a := range masters {
+		it := &item{buf: buf, idem: cmd.Idempotent, slot: -1, group: g}
+		w.mu.Lock()
+		p := w.pipeFor(a)
+		w.mu.Unlock()
+		if err := p.acquire(ctx); err != nil {
+			// the masters not reached yet count as failed
+			for range masters[i:] {
+				g.finish(aof.Value{}, err)
+			}
+			return err
+		}
+		it.sem = p
+		it.seq = w.seq.Add(1) - 1
+		w.out.add()
+		if !p.enqueue(it) {
+			w.onReply(p, it, aof.Value{}, fmt.Errorf("broadcast to %s: node failed: %w", a, ErrUnknownOutcome))
+		}
+	}
+	return nil
+}
+
+// onReply handles a command's final reply on p (nil: from the held list).
+func (w *clusterWriter) onReply(p *pipe, it *item, v aof.Value, err error) {
+	if code := ErrorCode(err); (code == "MOVED" || code == "ASK") && it.slot >= 0 && it.redirects < maxRedirects &&
+		w.ctx.Err() == nil {
+		if addr, ok := redirectAddr(err, p); ok {
+			w.redirect(it, code == "ASK", addr)
+			return
+		}
+	}
+	w.mu.Lock()
+	w.unaccount(it)
+	w.mu.Unlock()
+	if it.group != nil {
+		it.group.finish(v, err)
+	} else if it.done != nil {
+		it.done(v, err)
+	}
+	it.buf = nil
+	if it.sem != nil {
+		it.sem.release()
+	}
+	w.out.sub()
+}
+
+// redirectAddr reads the address of "MOVED 3999 host:port"; an empty host
+// is the host of the node that answered.
+func redirectAddr(err error, p *pipe) (string, bool) {
+	f := strings.Fields(err.Error())
+	if len(f) != 3 {
+		return "", false
+	}
+	host, port, e := net.SplitHostPort(f[2])
+	if e != nil {
+		return "", false
+	}
+	if _, e := strconv.Atoi(port); e != nil {
+		return "", false
+	}
+	if host == "" && p != nil {
+		host, _, _ = net.SplitHostPort(p.addr)
+	}
+	return net.JoinHostPort(host, port), true
+}
+
+// redirect sends it to addr after MOVED (updating the map) or ASK.
+func (w *clusterWriter) redirect(it *item, ask bool, addr string) {
+	w.st.redirects.Add(1)
+	w.st.retries.Add(1)
+	it.redirects++
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.unaccount(it)
+	if !ask {
+		if w.owner[it.slot] != addr {
+			w.logf("writer: slot %d moved to %s", it.slot, addr)
+			w.owner[it.slot] = addr
+		}
+		w.refreshSoon()
+	}
+	it.asking = ask
+	p := w.pipeFor(addr)
+	if !p.enqueue(it) {
+		it.asking = false
+		w.hold(it)
+	}
+}
+
+// onDown takes the commands of a failed pipe: they wait for a refreshed
+// map.
+func (w *clusterWriter) onDown(p *pipe, its []*item, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.pipes[p.addr] == p {
+		delete(w.pipes, p.addr)
+	}
+	for _, it := range its {
+		w.unaccount(it)
+	}
+	if len(its) > 0 {
+		w.logf("writer: node %s failed (%v): %d commands wait for the cluster map", p.addr, err, len(its))
+	}
+	for _, it := range its {
+		w.hold(it)
+	}
+	w.startRecover() // the map is stale: refresh it
+}
+
+func (w *clusterWriter) Close() error {
+	if w.closed.Swap(true) {
+		return w.failed()
+	}
+	w.out.wait(w.ctx)
+	w.mu.Lock()
+	w.closing = true
+	pipes := make([]*pipe, 0, len(w.pipes))
+	for _, p := range w.pipes {
+		pipes = append(pipes, p)
+	}
+	w.mu.Unlock()
+	for _, p := range pipes {
+		p.close()
+	}
+	for _, p := range pipes {
+		<-p.exited
+	}
+	err := w.failed()
+	w.cancel(errors.New("writer closed"))
+	w.wg.Wait()
+	return err
 }
