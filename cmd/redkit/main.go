@@ -76,6 +76,7 @@ func newApp(gopts globalOptions) *cli.App {
 			newCheckCommand(gopts),
 			newAnalyzeCommand(gopts),
 			newConvertCommand(gopts),
+			newCompareCommand(gopts),
 			newCompletionCommand(gopts),
 		},
 		// urfave/cli would call os.Exit for ExitCoder errors: report does

@@ -1,0 +1,468 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/internal/compare"
+	"github.com/redkit/redkit/internal/dumpfile"
+	"github.com/redkit/redkit/rdb"
+	"github.com/redkit/redkit/sync"
+	"github.com/schollz/progressbar/v3"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+)
+
+type compareOptions struct {
+	format       string // text or json
+	maxReport    int
+	sample       int
+	ttlTolerance time.Duration
+	dbs          []int
+	tls          sync.TLSOptions
+	quiet        bool
+}
+
+func newCompareCommand(gopts globalOptions) *cli.Command {
+	return &cli.Command{
+		Name:      "compare",
+		Usage:     "compare two data sets key by key: dumps and live servers (missing, extra, type, value and expiry differences)",
+		ArgsUsage: "A B",
+		UsageText: `redkit compare [--format text|json] [--max-report N] [--sample N] [--ttl-tolerance D] [--db N] [--tls-*] A B
+
+examples:
+   redkit compare dump.rdb redis://10.0.0.5:6379                 # did the migration copy everything?
+   redkit compare redis://:secret@old:6379 redis://new-cluster-node:7000
+   redkit compare --sample 10000 redis://old:6379 redis://new:6379   # quick check of 10,000 random keys
+   redkit compare --format json --max-report 1000 a.rdb.zst b.rdb > diff.json
+   redkit compare --db 0 --ttl-tolerance 5s backup.rdb.gz rediss://replica:6380`,
+		Description: `A and B are each a dump (an RDB file, gzip or zstd compressed or not; also
+redkit JSON and AOF files as 'redkit convert' reads them; "-" reads standard
+input for one of them) or a Redis URL: redis://[user:password@]host:port[/db],
+rediss:// for TLS, redis+sentinel://host:port/master. A URL may name any node
+of a cluster: every master is read. A is the reference.
+
+Reported, key by key, in every database (a cluster has only database 0; --db
+limits the databases):
+  missing  in A, not in B
+  extra    in B, not in A
+  type     the key has another type in B (value and expiry not compared)
+  value    the elements differ (element counts shown when they differ), or
+           a stream's metadata: last, first and max-deleted IDs, entries
+           added, consumer groups, pending entries, consumer names
+  expiry   the absolute expiries differ by more than --ttl-tolerance, or only
+           one side has one
+Keys under "redkit:" (redkit's own checkpoint keys) and keys already expired
+when read are left out.
+
+Values are compared through digests built element by element, so two big
+collections compare in bounded memory; only one small record per key is
+kept while the other side has not shown that key yet. A live server is read
+with SCAN and, per key, TYPE, PEXPIRETIME (PTTL before Redis 7.0), then GET,
+LRANGE, ZRANGE, SSCAN, HSCAN, XRANGE, XINFO, XPENDING or DUMP in pipelined
+chunks of 1000: comparing a server that is being written to reports what
+changed meanwhile. A set or hash whose SSCAN/HSCAN count disagrees with SCARD
+or HLEN is read again (up to 3 times).
+
+--sample N compares a uniform random sample of N of A's keys, each looked up
+in B (directly on a server; a dump is read through); extra keys are then not
+looked for.
+
+Output: the summary counts are always complete; --max-report limits the
+differences listed (the first by database and key). text shows keys Go-quoted;
+json is one object whose keys that are not valid UTF-8 are "key_base64".
+
+Passwords come from the URLs and are never printed. --tls-* apply to both
+sides' rediss:// URLs. The progress (keys read) is drawn on stderr only when it
+is a terminal and --quiet is not set.
+
+` + exitCodesHelp + `
+   Here 0 means A and B are identical, 1 that differences were found (they
+   are reported) or that an input could not be read (the error names the file
+   and offset, or the URL without its password).`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "text", EnvVars: []string{"REDKIT_FORMAT"}, Usage: "output `FORMAT`: text or json [$REDKIT_FORMAT]"},
+			&cli.IntFlag{Name: "max-report", Value: 100, EnvVars: []string{"REDKIT_MAX_REPORT"}, Usage: "list at most `N` differences (counts stay complete; 0: none) [$REDKIT_MAX_REPORT]"},
+			&cli.IntFlag{Name: "sample", EnvVars: []string{"REDKIT_SAMPLE"}, Usage: "compare only `N` random keys of A, looked up in B [$REDKIT_SAMPLE]"},
+			&cli.DurationFlag{Name: "ttl-tolerance", Value: time.Second, EnvVars: []string{"REDKIT_TTL_TOLERANCE"}, Usage: "expiries closer than `DURATION` are equal [$REDKIT_TTL_TOLERANCE]"},
+			&cli.IntSliceFlag{Name: "db", Usage: "only database `N` (repeatable)"},
+			&cli.StringFlag{Name: "tls-ca", EnvVars: []string{"REDKIT_TLS_CA"}, Usage: "verify servers against the CA bundle `FILE` (PEM) [$REDKIT_TLS_CA]"},
+			&cli.StringFlag{Name: "tls-cert", EnvVars: []string{"REDKIT_TLS_CERT"}, Usage: "client certificate `FILE` (PEM) [$REDKIT_TLS_CERT]"},
+			&cli.StringFlag{Name: "tls-key", EnvVars: []string{"REDKIT_TLS_KEY"}, Usage: "client key `FILE` (PEM) [$REDKIT_TLS_KEY]"},
+			&cli.StringFlag{Name: "tls-server-name", EnvVars: []string{"REDKIT_TLS_SERVER_NAME"}, Usage: "server `NAME` to verify instead of the URL's host [$REDKIT_TLS_SERVER_NAME]"},
+			&cli.BoolFlag{Name: "tls-insecure", EnvVars: []string{"REDKIT_TLS_INSECURE"}, Usage: "do not verify server certificates [$REDKIT_TLS_INSECURE]"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress [$REDKIT_QUIET]"},
+		},
+		Action: func(c *cli.Context) error {
+			opts := compareOptions{
+				format: c.String("format"), maxReport: c.Int("max-report"), sample: c.Int("sample"),
+				ttlTolerance: c.Duration("ttl-tolerance"), dbs: c.IntSlice("db"), quiet: c.Bool("quiet"),
+				tls: sync.TLSOptions{CA: c.String("tls-ca"), Cert: c.String("tls-cert"), Key: c.String("tls-key"),
+					ServerName: c.String("tls-server-name"), Insecure: c.Bool("tls-insecure")},
+			}
+			return runCompare(c.Context, gopts, opts, c.Args().Slice())
+		},
+	}
+}
+
+func (o *compareOptions) validate(args []string) error {
+	switch {
+	case len(args) != 2:
+		return usageErrorf("compare: want two inputs, A and B (got %d)", len(args))
+	case args[0] == "-" && args[1] == "-":
+		return usageErrorf("compare: only one input can be standard input")
+	case o.format != "text" && o.format != "json":
+		return usageErrorf("compare: unknown --format %q: want text or json", o.format)
+	case o.maxReport < 0:
+		return usageErrorf("compare: --max-report must be 0 or more")
+	case o.sample < 0:
+		return usageErrorf("compare: --sample must be 0 or more")
+	case o.ttlTolerance < 0:
+		return usageErrorf("compare: --ttl-tolerance must not be negative")
+	}
+	for _, db := range o.dbs {
+		if db < 0 {
+			return usageErrorf("compare: --db %d: want a database number", db)
+		}
+	}
+	return nil
+}
+
+// isURL tells a Redis URL from a file path.
+func isURL(arg string) bool { return strings.Contains(arg, "://") }
+
+// compareSource opens one side: a live server or a dump.
+func compareSource(gopts globalOptions, opts compareOptions, arg string) (compare.Source, error) {
+	if isURL(arg) {
+		ep, err := sync.ParseURL(arg)
+		if err != nil {
+			return nil, &codedError{code: exitUsage, err: fmt.Errorf("compare: %w", err)}
+		}
+		lo := compare.LiveOptions{DBs: opts.dbs, Conn: sync.Options{Name: "redkit-compare"}}
+		if ep.TLS {
+			cfg, err := opts.tls.Config()
+			if err != nil {
+				return nil, usageErrorf("compare: %v", err)
+			}
+			lo.Conn.TLS = cfg
+		}
+		if ep.DBSet && len(opts.dbs) > 0 {
+			return nil, usageErrorf("compare: %s names a database: --db does not apply to it", ep)
+		}
+		return compare.NewLiveSource(ep, lo), nil
+	}
+	do := compare.DumpOptions{DBs: opts.dbs, Now: func() int64 { return time.Now().UnixMilli() }}
+	return compare.NewDumpSource(arg, func(fn func(*rdb.KeyValue) error) error {
+		return eachDumpKey(arg, gopts.stdin, fn)
+	}, do), nil
+}
+
+// eachDumpKey calls fn for every key of a dump as convert reads it: an
+// RDB streams, JSON too, an AOF is replayed into memory first.
+func eachDumpKey(path string, stdin io.Reader, fn func(*rdb.KeyValue) error) error {
+	ctx := context.Background()
+	if isAOFSet(path) {
+		ar, err := aof.Open(ctx, path)
+		if err != nil {
+			return err
+		}
+		defer ar.Close()
+		return replayKeys(&aofSource{rd: ar, commands: true}, fn)
+	}
+	var in *dumpfile.File
+	var err error
+	if path == "-" {
+		in, err = dumpfile.NewReader(ctx, "-", stdin)
+	} else {
+		in, err = dumpfile.Open(ctx, path)
+	}
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	src, err := openConvertSource(path, in, nil)
+	if err != nil {
+		return err
+	}
+	if as, ok := src.(*aofSource); ok && as.commands {
+		return replayKeys(as, fn)
+	}
+	for {
+		it, err := src.next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case it.key != nil:
+			if err := fn(it.key); err != nil {
+				return err
+			}
+		case it.command != nil:
+			return fmt.Errorf("AOF commands follow the RDB part (an AOF with an RDB preamble): compare a dump of the replayed data instead ('redkit convert --to rdb --replay')")
+		}
+	}
+}
+
+// replayKeys replays an AOF into an in-memory keyspace and walks its keys.
+func replayKeys(src *aofSource, fn func(*rdb.KeyValue) error) error {
+	ks := aof.NewKeyspace(aof.KeyspaceOptions{})
+	for {
+		e, err := src.rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if e.Kind == aof.KindRDB {
+			err = ks.LoadRDB(e.RDB)
+		} else {
+			err = ks.Apply(e)
+		}
+		if err != nil && !errors.Is(err, aof.ErrRejected) {
+			return err
+		}
+	}
+	return ks.Keys(fn)
+}
+
+func runCompare(ctx context.Context, gopts globalOptions, opts compareOptions, args []string) error {
+	if err := opts.validate(args); err != nil {
+		return err
+	}
+	a, err := compareSource(gopts, opts, args[0])
+	if err != nil {
+		return err
+	}
+	b, err := compareSource(gopts, opts, args[1])
+	if err != nil {
+		return err
+	}
+	var counter atomic.Int64
+	stop := startKeyProgress(gopts.stderr, opts.quiet, &counter)
+	maxReport := opts.maxReport
+	if maxReport == 0 {
+		maxReport = -1
+	}
+	res, err := compare.Compare(ctx, a, b, compare.Options{
+		TTLTolerance: opts.ttlTolerance, MaxReport: maxReport, Sample: opts.sample, Progress: &counter,
+	})
+	stop()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil {
+		fmt.Fprintf(gopts.stderr, "redkit: compare: %s\n", sync.Redact(err.Error()))
+		if kind, hint := describeError(err); hint != "" && kind != "unreadable" {
+			fmt.Fprintf(gopts.stderr, "hint: the input is %s: %s\n", kindPhrase(kind), hint)
+		}
+		return reportedError(exitError, err)
+	}
+	w := bufio.NewWriter(gopts.stdout)
+	if opts.format == "json" {
+		err = writeCompareJSON(w, a, b, res)
+	} else {
+		writeCompareText(w, a, b, res)
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		return fmt.Errorf("compare: write report: %w", err)
+	}
+	if !res.Identical() {
+		return reportedError(exitError, fmt.Errorf("%d differences", res.Differences()))
+	}
+	return nil
+}
+
+// startKeyProgress draws the number of keys read on a terminal's stderr.
+func startKeyProgress(stderr io.Writer, quiet bool, n *atomic.Int64) (stop func()) {
+	f, ok := stderr.(*os.File)
+	if quiet || !ok || !term.IsTerminal(int(f.Fd())) {
+		return func() {}
+	}
+	bar := progressbar.NewOptions64(-1,
+		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetDescription("compare: keys read"),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("keys"),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				bar.Set64(n.Load())
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+		bar.Finish()
+		bar.Clear()
+	}
+}
+
+// diffDetail says how the two sides of a difference differ.
+func diffDetail(d compare.Diff) string {
+	switch d.Kind {
+	case compare.Missing:
+		return "in A, not in B (" + d.A.Type.String() + ")"
+	case compare.Extra:
+		return "in B, not in A (" + d.B.Type.String() + ")"
+	case compare.TypeDiff:
+		return d.A.Type.String() + " in A, " + d.B.Type.String() + " in B"
+	case compare.ValueDiff:
+		unit := "elements"
+		if d.A.Type == rdb.TypeStream {
+			unit = "entries"
+		}
+		switch {
+		case d.A.Count != d.B.Count:
+			return fmt.Sprintf("%s: %d %s in A, %d in B", d.A.Type, d.A.Count, unit, d.B.Count)
+		case d.A.Digest == d.B.Digest:
+			return "stream: metadata (IDs, groups, pending entries or consumers) differs"
+		default:
+			return fmt.Sprintf("%s: %d %s on both sides, contents differ", d.A.Type, d.A.Count, unit)
+		}
+	case compare.ExpiryDiff:
+		return fmt.Sprintf("expires %s in A, %s in B%s", expiryText(d.A.ExpireAt), expiryText(d.B.ExpireAt), apart(d.A.ExpireAt, d.B.ExpireAt))
+	}
+	return ""
+}
+
+func expiryText(ms int64) string {
+	if ms == rdb.NoExpiry {
+		return "never"
+	}
+	return time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z")
+}
+
+func apart(a, b int64) string {
+	if a == rdb.NoExpiry || b == rdb.NoExpiry {
+		return ""
+	}
+	return " (" + (time.Duration(b-a) * time.Millisecond).String() + ")"
+}
+
+func writeCompareText(w io.Writer, a, b compare.Source, res *compare.Result) {
+	for _, d := range res.Diffs {
+		fmt.Fprintf(w, "%-7s db %d %q: %s\n", d.Kind, d.DB, d.Key, diffDetail(d))
+	}
+	if len(res.Diffs) > 0 || res.Truncated {
+		fmt.Fprintf(w, "\n")
+	}
+	if res.Truncated {
+		fmt.Fprintf(w, "(%d of %d differences listed: --max-report)\n", len(res.Diffs), res.Differences())
+	}
+	fmt.Fprintf(w, "A: %s: %d keys", a.Name(), res.KeysA)
+	if res.Sampled {
+		fmt.Fprintf(w, " sampled of %d", res.Population)
+	}
+	fmt.Fprintf(w, "\nB: %s: %d keys", b.Name(), res.KeysB)
+	if res.Sampled {
+		fmt.Fprintf(w, " looked up")
+	}
+	fmt.Fprintf(w, "\n")
+	verdict := "identical"
+	if !res.Identical() {
+		verdict = fmt.Sprintf("%d differences", res.Differences())
+	}
+	fmt.Fprintf(w, "%s: %d keys equal, missing %d, extra %d, type %d, value %d, expiry %d\n", verdict, res.Same,
+		res.Counts[compare.Missing], res.Counts[compare.Extra], res.Counts[compare.TypeDiff], res.Counts[compare.ValueDiff], res.Counts[compare.ExpiryDiff])
+}
+
+type compareSideJSON struct {
+	Name string `json:"name"`
+	Keys int64  `json:"keys"`
+}
+
+type compareKeyJSON struct {
+	Type       string `json:"type"`
+	Elements   int64  `json:"elements"`
+	ExpireAtMs *int64 `json:"expire_at_ms"`
+}
+
+type compareDiffJSON struct {
+	Kind      string          `json:"kind"`
+	DB        int             `json:"db"`
+	Key       string          `json:"key,omitempty"`
+	KeyBase64 string          `json:"key_base64,omitempty"`
+	A         *compareKeyJSON `json:"a,omitempty"`
+	B         *compareKeyJSON `json:"b,omitempty"`
+	Detail    string          `json:"detail"`
+}
+
+type compareJSON struct {
+	Identical   bool              `json:"identical"`
+	A           compareSideJSON   `json:"a"`
+	B           compareSideJSON   `json:"b"`
+	Sampled     bool              `json:"sampled"`
+	Population  int64             `json:"population,omitempty"`
+	Equal       int64             `json:"equal"`
+	Counts      map[string]int64  `json:"counts"`
+	Differences []compareDiffJSON `json:"differences"`
+	Truncated   bool              `json:"truncated"`
+}
+
+func compareKeyOf(e *compare.Entry) *compareKeyJSON {
+	if e == nil {
+		return nil
+	}
+	k := &compareKeyJSON{Type: e.Type.String(), Elements: e.Count}
+	if e.ExpireAt != rdb.NoExpiry {
+		at := e.ExpireAt
+		k.ExpireAtMs = &at
+	}
+	return k
+}
+
+func writeCompareJSON(w io.Writer, a, b compare.Source, res *compare.Result) error {
+	out := compareJSON{
+		Identical: res.Identical(),
+		A:         compareSideJSON{a.Name(), res.KeysA}, B: compareSideJSON{b.Name(), res.KeysB},
+		Sampled: res.Sampled, Population: res.Population, Equal: res.Same,
+		Counts:      map[string]int64{},
+		Differences: []compareDiffJSON{}, Truncated: res.Truncated,
+	}
+	for _, k := range []compare.Kind{compare.Missing, compare.Extra, compare.TypeDiff, compare.ValueDiff, compare.ExpiryDiff} {
+		out.Counts[k.String()] = res.Counts[k]
+	}
+	for _, d := range res.Diffs {
+		dj := compareDiffJSON{Kind: d.Kind.String(), DB: d.DB, A: compareKeyOf(d.A), B: compareKeyOf(d.B), Detail: diffDetail(d)}
+		if utf8.ValidString(d.Key) {
+			dj.Key = d.Key
+		} else {
+			dj.KeyBase64 = base64.StdEncoding.EncodeToString([]byte(d.Key))
+		}
+		out.Differences = append(out.Differences, dj)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/redkit/redkit/internal/redistest"
+)
+
+func TestCompareUsage(t *testing.T) {
+	r := redkit(t, nil, "compare", "--help").want(t, 0)
+	for _, want := range []string{"redkit compare dump.rdb redis://", "EXIT CODES", "--ttl-tolerance", "--sample"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("compare --help lacks %q", want)
+		}
+	}
+	redkit(t, nil, "compare", "a.rdb").want(t, 2)
+	redkit(t, nil, "compare", "--format", "xml", "a.rdb", "b.rdb").want(t, 2)
+	redkit(t, nil, "compare", "-", "-").want(t, 2)
+	r = redkit(t, nil, "compare", "redis://:hunter2@127.0.0.1:1/x/y", "b.rdb").want(t, 2)
+	if strings.Contains(r.stderr, "hunter2") {
+		t.Errorf("password printed: %s", r.stderr)
+	}
+}
+
+func TestCompareErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.rdb")
+	os.WriteFile(bad, []byte("REDIS0010\xfe\x00\x00\x03key"), 0o644)
+	r := redkit(t, nil, "compare", filepath.Join(dir, "absent.rdb"), bad).want(t, 1)
+	if !strings.Contains(r.stderr, "absent.rdb") && !strings.Contains(r.stderr, "bad.rdb") {
+		t.Errorf("error does not name the file: %s", r.stderr)
+	}
+	r = redkit(t, nil, "compare", bad, bad).want(t, 1)
+	if !strings.Contains(r.stderr, "bad.rdb") || !strings.Contains(r.stderr, "offset") {
+		t.Errorf("error does not name the file and offset: %s", r.stderr)
+	}
+	r = redkit(t, nil, "compare", "redis://:hunter2@127.0.0.1:1", bad).want(t, 1)
+	if strings.Contains(r.stderr, "hunter2") || !strings.Contains(r.stderr, "127.0.0.1:1") {
+		t.Errorf("unreachable server: %s", r.stderr)
+	}
+}
+
+func TestCompareLive(t *testing.T) {
+	ref := redistest.Start(t, redistest.Options{Password: "s3cret"})
+	if err := redistest.FillMixed(context.Background(), ref.Client(), 1); err != nil {
+		t.Fatal(err)
+	}
+	path := ref.Save(t)
+
+	r := redkit(t, nil, "compare", path, ref.URL()).want(t, 0)
+	if !strings.Contains(r.stdout, "identical") || strings.Contains(r.stdout+r.stderr, "s3cret") {
+		t.Errorf("identical compare:\n%s%s", r.stdout, r.stderr)
+	}
+	redkit(t, nil, "compare", "--sample", "100", ref.URL(), path).want(t, 0)
+
+	// A copy with one difference of each kind.
+	ctx := context.Background()
+	c := ref.Client()
+	keys, _, err := c.ScanType(ctx, 0, "*", 1000, "list").Result()
+	if err != nil || len(keys) == 0 {
+		t.Fatal(keys, err)
+	}
+	list := keys[0]
+	c.LSet(ctx, list, 0, "changed")
+	c.Set(ctx, "extra:key", "x", 0)
+	c.Set(ctx, "redkit:checkpoint", "ignored", 0)
+
+	r = redkit(t, nil, "compare", path, ref.URL()).want(t, 1)
+	for _, want := range []string{"extra   db 0 \"extra:key\"", "value   db 0 " + strconvQuote(list), "extra 1, type 0, value 1"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "redkit:checkpoint") {
+		t.Errorf("reserved key reported:\n%s", r.stdout)
+	}
+
+	r = redkit(t, nil, "compare", "--format", "json", "--max-report", "1", path, ref.URL()).want(t, 1)
+	var got struct {
+		Identical   bool             `json:"identical"`
+		Counts      map[string]int64 `json:"counts"`
+		Differences []struct {
+			Kind string `json:"kind"`
+			Key  string `json:"key"`
+		} `json:"differences"`
+		Truncated bool `json:"truncated"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("json: %v\n%s", err, r.stdout)
+	}
+	if got.Identical || got.Counts["extra"] != 1 || got.Counts["value"] != 1 || len(got.Differences) != 1 || !got.Truncated {
+		t.Errorf("json report: %+v", got)
+	}
+}
+
+func strconvQuote(s string) string {
+	b, _ := json.Marshal(s) // keys used here are plain ASCII: %q and JSON agree
+	return string(b)
+}
