@@ -332,6 +332,36 @@ func (s *jsonSource) next() (convertItem, error) {
 	}
 }
 
+// openInput opens anything convert reads: a multi-part AOF (directory or
+// manifest), or a file or "-" holding an RDB dump, an AOF or redkit JSON,
+// compressed or not. in is nil for a multi-part AOF; call closeInput when
+// done.
+func openInput(ctx context.Context, gopts globalOptions, cmd, path string, filter *rdb.Filter) (src convertSource, in *dumpfile.File, closeInput func(), err error) {
+	if isAOFSet(path) {
+		ar, err := aof.Open(ctx, path)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("%s: %w", cmd, err)
+		}
+		return &aofSource{rd: ar, filter: filter, commands: true}, nil, func() { ar.Close() }, nil
+	}
+	if path == "-" {
+		in, err = dumpfile.NewReader(ctx, "-", gopts.stdin)
+	} else {
+		in, err = dumpfile.Open(ctx, path)
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if src, err = openConvertSource(path, in, filter); err != nil {
+		in.Close()
+		if ctx.Err() != nil {
+			return nil, nil, nil, ctx.Err()
+		}
+		return nil, nil, nil, err
+	}
+	return src, in, func() { in.Close() }, nil
+}
+
 // isAOFSet tells a multi-part AOF: a directory or a manifest file.
 func isAOFSet(path string) bool {
 	if strings.HasSuffix(path, ".manifest") {
@@ -464,33 +494,11 @@ func runConvert(ctx context.Context, gopts globalOptions, opts convertOptions, a
 		return err
 	}
 	path := args[0]
-	var in *dumpfile.File // nil for a multi-part AOF
-	var src convertSource
-	if isAOFSet(path) {
-		ar, err := aof.Open(ctx, path)
-		if err != nil {
-			return fmt.Errorf("convert: %w", err)
-		}
-		defer ar.Close()
-		src = &aofSource{rd: ar, filter: opts.filter, commands: true}
-	} else {
-		var err error
-		if path == "-" {
-			in, err = dumpfile.NewReader(ctx, "-", gopts.stdin)
-		} else {
-			in, err = dumpfile.Open(ctx, path)
-		}
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		if src, err = openConvertSource(path, in, opts.filter); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return err
-		}
+	src, in, closeInput, err := openInput(ctx, gopts, "convert", path, opts.filter)
+	if err != nil {
+		return err
 	}
+	defer closeInput()
 
 	out, err := openOutput(opts.output, gopts.stdout)
 	if err != nil {

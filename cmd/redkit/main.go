@@ -76,6 +76,7 @@ func newApp(gopts globalOptions) *cli.App {
 			newCheckCommand(gopts),
 			newAnalyzeCommand(gopts),
 			newConvertCommand(gopts),
+			newRestoreCommand(gopts),
 			newCompareCommand(gopts),
 			newCompletionCommand(gopts),
 		},

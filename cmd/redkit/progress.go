@@ -19,6 +19,17 @@ type progress struct {
 	files []*dumpfile.File
 	stopc chan struct{}
 	done  sync.WaitGroup
+	desc  func() string // when set, redraws the description on each tick
+}
+
+// describe makes the bar show fn's text, refreshed with the bar.
+func (p *progress) describe(fn func() string) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	p.desc = fn
+	p.mu.Unlock()
 }
 
 // startProgress returns a running progress bar when stderr is a terminal
@@ -52,6 +63,12 @@ func startProgress(stderr io.Writer, quiet bool, desc string, total int64) *prog
 			case <-p.stopc:
 				return
 			case <-t.C:
+				p.mu.Lock()
+				desc := p.desc
+				p.mu.Unlock()
+				if desc != nil {
+					p.bar.Describe(desc())
+				}
 				p.bar.Set64(p.read())
 			}
 		}

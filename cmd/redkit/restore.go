@@ -1,0 +1,443 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/redkit/redkit/rdb"
+	rsync "github.com/redkit/redkit/sync"
+)
+
+type restoreOptions struct {
+	to           string
+	password     string // from --to-password-file or REDKIT_TO_PASSWORD; overrides the URL's
+	tls          rsync.TLSOptions
+	timeout      time.Duration
+	depth        int
+	flush, quiet bool
+	format       string
+	restore      rsync.RestoreOptions
+	filter       *rdb.Filter
+	dbMap        map[int]int
+	now          int64
+	replay       bool
+}
+
+func newRestoreCommand(gopts globalOptions) *cli.Command {
+	return &cli.Command{
+		Name:      "restore",
+		Usage:     "write a dump, an AOF or JSON into a live Redis or Redis Cluster",
+		ArgsUsage: "INPUT",
+		UsageText: `redkit restore --to URL [--conflict error|replace|skip] [--mode auto|restore|commands] [--flush] [--db-map SRC=DST] [filters] INPUT
+
+examples:
+   redkit restore --to redis://127.0.0.1:6379 dump.rdb
+   REDKIT_TO_PASSWORD=secret redkit restore --to redis://default@10.0.0.5:6379 --conflict replace dump.rdb.zst
+   redkit restore --to redis://127.0.0.1:7000 --db 2 --db-map 2=0 dump.rdb     # into a cluster: db 2 goes to db 0
+   redkit restore --to rediss://cache.example.com:6380 --tls-ca ca.pem --rate 20MB dump.rdb
+   redkit restore --to redis+sentinel://s1:26379,s2:26379/mymaster /var/lib/redis/appendonlydir
+   redis-cli -h source --rdb - | redkit restore --to redis://target:6379 --flush -`,
+		Description: `Reads INPUT as convert does (an RDB dump, any AOF form, redkit JSON or
+JSONL, gzip or zstd, or - for stdin) and writes every key into the server
+or cluster URL names, pipelined (--pipeline commands in flight per
+connection).
+
+Each key goes as one RESTORE of its DUMP payload with its absolute expiry
+(ABSTTL) and its LRU idle time or LFU counter: the exact value, as fast as
+the server can load it. When the payload's RDB version is newer than the
+target loads (read from INFO), or the value is bigger than --max-payload,
+the key is written with the commands that build it instead (SET, RPUSH,
+SADD, ZADD, HSET, XADD..., at most --batch elements each). --mode restore
+or --mode commands forces one way. Keys from JSON or replayed AOFs are
+encoded for the target's RDB version.
+
+--conflict says what to do with a key that already exists: error (the
+default) stops at the first one and names it, replace overwrites it
+(RESTORE ... REPLACE), skip leaves it and counts it. Function libraries
+go with FUNCTION RESTORE and the same policy. --flush empties the target
+(FLUSHALL) first, and only then.
+
+On a cluster target, keys go to their slot's master; MOVED, ASK and
+failovers are followed. A cluster has only database 0: keys of other
+databases are refused with an error unless --db and --db-map choose
+what goes there. On a standalone target databases map through SELECT.
+
+URL forms: redis://[user:password@]host:port[/db], rediss:// for TLS
+(certificates verified unless --tls-insecure), and
+redis+sentinel://[user:password@]host:port[,host:port...]/master-name.
+The password can come from REDKIT_TO_PASSWORD or --to-password-file
+instead, so that it is not on the command line. No password is ever
+printed.
+
+The progress bar (stderr, only on a terminal) shows keys written, input
+bytes and the ETA. The summary gives keys written, skipped and failed,
+bytes, time and rate.
+
+` + exitCodesHelp + `
+   Here 3 means the restore ran to the end but some keys failed or were
+   skipped; 1 also covers a conflict under --conflict error.`,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "to", EnvVars: []string{"REDKIT_TO"}, Usage: "target `URL`: redis://, rediss:// or redis+sentinel:// [$REDKIT_TO]"},
+			&cli.StringFlag{Name: "to-password-file", Usage: "read the target's password from `FILE` (REDKIT_TO_PASSWORD also works)"},
+			&cli.StringFlag{Name: "conflict", Value: rsync.ConflictError, Usage: "existing keys: `POLICY` error, replace or skip"},
+			&cli.StringFlag{Name: "mode", Value: rsync.ModeAuto, Usage: "`MODE`: auto (RESTORE when the target can load the payload), restore, or commands"},
+			&cli.BoolFlag{Name: "flush", Usage: "empty the target (FLUSHALL) before writing"},
+			&cli.IntFlag{Name: "pipeline", Value: 512, Usage: "at most `N` commands in flight per connection"},
+			&cli.IntFlag{Name: "batch", Value: 512, Usage: "commands mode: at most `N` elements per command"},
+			&cli.StringFlag{Name: "max-payload", Usage: "largest RESTORE payload, e.g. 256MB; bigger values go as commands (`SIZE`, default: the target's proto-max-bulk-len less 64KB)"},
+			&cli.StringFlag{Name: "rate", Usage: "limit to `N` keys/s (e.g. 5000) or bytes/s (e.g. 20MB)"},
+			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "connect, read and write `TIMEOUT`"},
+			&cli.StringSliceFlag{Name: "db-map", Usage: "write keys of database `SRC=DST` to database DST (repeatable)"},
+			&cli.BoolFlag{Name: "replay", Usage: "an AOF with an RDB preamble: replay its commands into the keys first (plain and multi-part AOFs always are)"},
+			&cli.StringFlag{Name: "now", Usage: "resolve relative expiries in AOF commands without a #TS annotation against `TIME`"},
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "summary `FORMAT`: text (stderr) or json (stdout)"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar and no text summary [$REDKIT_QUIET]"},
+		}, append(tlsFlags(), filterFlags()...)...),
+		Action: func(c *cli.Context) error {
+			opts, err := restoreOptionsFromFlags(c, gopts)
+			if err != nil {
+				return err
+			}
+			return runRestore(c.Context, gopts, opts, c.Args().Slice())
+		},
+	}
+}
+
+// tlsFlags are the TLS flags of commands that connect to servers.
+func tlsFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "tls-ca", EnvVars: []string{"REDKIT_TLS_CA"}, Usage: "verify servers against the CA certificates in `FILE` (PEM) [$REDKIT_TLS_CA]"},
+		&cli.StringFlag{Name: "tls-cert", EnvVars: []string{"REDKIT_TLS_CERT"}, Usage: "client certificate `FILE` (PEM) [$REDKIT_TLS_CERT]"},
+		&cli.StringFlag{Name: "tls-key", EnvVars: []string{"REDKIT_TLS_KEY"}, Usage: "client key `FILE` (PEM) [$REDKIT_TLS_KEY]"},
+		&cli.StringFlag{Name: "tls-server-name", Usage: "expect `NAME` in the server's certificate (default: the URL's host)"},
+		&cli.BoolFlag{Name: "tls-insecure", Usage: "do not verify the server's certificate (insecure: testing only)"},
+	}
+}
+
+func tlsFromFlags(c *cli.Context) rsync.TLSOptions {
+	return rsync.TLSOptions{CA: c.String("tls-ca"), Cert: c.String("tls-cert"), Key: c.String("tls-key"),
+		ServerName: c.String("tls-server-name"), Insecure: c.Bool("tls-insecure")}
+}
+
+// passwordFrom returns the password from a file (its first line) or the
+// environment variable, "" when neither is set.
+func passwordFrom(file, env string) (string, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("password file: %w", err)
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		return strings.TrimRight(line, "\r"), nil
+	}
+	return os.Getenv(env), nil
+}
+
+func restoreOptionsFromFlags(c *cli.Context, gopts globalOptions) (restoreOptions, error) {
+	var opts restoreOptions
+	f, err := filterFromFlags(c, gopts.now)
+	if err != nil {
+		return opts, err
+	}
+	if f.NeedsStats() {
+		return opts, usageErrorf("restore: --min-size is not supported")
+	}
+	if opts.dbMap, err = parseDBMap(c.StringSlice("db-map")); err != nil {
+		return opts, err
+	}
+	if v := c.String("now"); v != "" {
+		t, ok := parseTime(v)
+		if !ok {
+			return opts, usageErrorf("restore: --now %q: want positive Unix seconds or an RFC 3339 time", v)
+		}
+		opts.now = t.UnixMilli()
+	}
+	opts.to = c.String("to")
+	if opts.to == "" {
+		return opts, usageErrorf("restore: --to URL is required, e.g. --to redis://127.0.0.1:6379")
+	}
+	if _, err := rsync.ParseURL(opts.to); err != nil {
+		return opts, usageErrorf("restore: --to: %v", err)
+	}
+	if opts.password, err = passwordFrom(c.String("to-password-file"), "REDKIT_TO_PASSWORD"); err != nil {
+		return opts, usageErrorf("restore: %v", err)
+	}
+	opts.tls = tlsFromFlags(c)
+	opts.timeout = c.Duration("timeout")
+	opts.depth = c.Int("pipeline")
+	if opts.depth < 1 {
+		return opts, usageErrorf("restore: --pipeline must be at least 1")
+	}
+	opts.flush, opts.quiet, opts.replay = c.Bool("flush"), c.Bool("quiet"), c.Bool("replay")
+	opts.format = c.String("format")
+	if opts.format != "text" && opts.format != "json" {
+		return opts, usageErrorf("restore: --format %q: want text or json", opts.format)
+	}
+	opts.filter = f
+	ro := rsync.RestoreOptions{Mode: c.String("mode"), Conflict: c.String("conflict"), Batch: c.Int("batch")}
+	switch ro.Mode {
+	case rsync.ModeAuto, rsync.ModeRestore, rsync.ModeCommands:
+	default:
+		return opts, usageErrorf("restore: --mode %q: want auto, restore or commands", ro.Mode)
+	}
+	switch ro.Conflict {
+	case rsync.ConflictError, rsync.ConflictReplace, rsync.ConflictSkip:
+	default:
+		return opts, usageErrorf("restore: --conflict %q: want error, replace or skip", ro.Conflict)
+	}
+	if ro.Batch < 1 {
+		return opts, usageErrorf("restore: --batch must be at least 1")
+	}
+	if v := c.String("max-payload"); v != "" {
+		n, err := parseSize(v)
+		if err != nil || n < 1024 {
+			return opts, usageErrorf("restore: --max-payload %q: want a size of at least 1KB, e.g. 256MB", v)
+		}
+		ro.MaxPayload = n
+	}
+	if v := c.String("rate"); v != "" {
+		keys, bytes, err := parseRate(v)
+		if err != nil {
+			return opts, usageErrorf("restore: --rate %q: %v", v, err)
+		}
+		ro.KeysPerSecond, ro.BytesPerSecond = keys, bytes
+	}
+	opts.restore = ro
+	return opts, nil
+}
+
+// parseRate reads "5000" or "5000/s" (keys per second) or a size such as
+// "20MB" or "20MB/s" (bytes per second).
+func parseRate(s string) (keys, bytes float64, err error) {
+	s = strings.TrimSuffix(strings.TrimSpace(s), "/s")
+	if n, err := strconv.ParseFloat(s, 64); err == nil {
+		if n <= 0 {
+			return 0, 0, errors.New("want a positive rate")
+		}
+		return n, 0, nil
+	}
+	n, err := parseSize(s)
+	if err != nil || n <= 0 {
+		return 0, 0, errors.New("want keys per second (5000) or bytes per second (20MB)")
+	}
+	return 0, float64(n), nil
+}
+
+// connectTarget resolves the URL (Sentinel included), connects once to
+// read the server's facts, and opens a Writer.
+func connectTarget(ctx context.Context, rawURL, password string, tlsOpts rsync.TLSOptions, timeout time.Duration, depth int, log func(string, ...any)) (*rsync.Endpoint, *rsync.ServerInfo, rsync.Writer, error) {
+	ep, err := rsync.ParseURL(rawURL)
+	if err != nil {
+		return nil, nil, nil, &codedError{code: exitUsage, err: err}
+	}
+	if password != "" {
+		ep.Password = password
+	}
+	copts := rsync.Options{Username: ep.Username, Password: ep.Password, ConnectTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout, Name: "redkit"}
+	if ep.TLS || tlsOpts != (rsync.TLSOptions{}) {
+		if copts.TLS, err = tlsOpts.Config(); err != nil {
+			return nil, nil, nil, &codedError{code: exitUsage, err: err}
+		}
+	}
+	addr, err := rsync.ResolveSentinel(ctx, ep, &copts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	conn, err := rsync.Dial(ctx, addr, &copts)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", ep, err)
+	}
+	info, err := rsync.Info(conn)
+	conn.Close()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", ep, err)
+	}
+	if info.Cluster && ep.DBSet && ep.DB != 0 {
+		return nil, nil, nil, &codedError{code: exitUsage, err: fmt.Errorf("%s is a cluster: it has only database 0", ep)}
+	}
+	w, err := rsync.NewWriter(ctx, addr, info.Cluster, rsync.WriterOptions{Conn: copts, Depth: depth, Log: log})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", ep, err)
+	}
+	return ep, info, w, nil
+}
+
+// restoreSink feeds a Restorer from the convert machinery.
+type restoreSink struct {
+	ctx  context.Context
+	r    *rsync.Restorer
+	base int // the URL's database: keys of db 0 go there on a standalone target
+}
+
+func (s *restoreSink) needsKeyspace() bool { return true }
+func (s *restoreSink) key(kv *rdb.KeyValue) error {
+	return s.r.Key(s.ctx, kv)
+}
+func (s *restoreSink) function(code []byte) error  { return s.r.Function(s.ctx, code) }
+func (s *restoreSink) command([][]byte, int) error { return errNeedsReplay }
+func (s *restoreSink) close() error                { return nil }
+
+type restoreSummary struct {
+	Input     string  `json:"input"`
+	Target    string  `json:"target"`
+	Cluster   bool    `json:"cluster"`
+	Keys      int64   `json:"keys_written"`
+	Commands  int64   `json:"keys_as_commands"`
+	Skipped   int64   `json:"keys_skipped"`
+	Failed    int64   `json:"keys_failed"`
+	Functions int64   `json:"functions"`
+	Bytes     int64   `json:"bytes"`
+	Seconds   float64 `json:"seconds"`
+	KeysPerS  float64 `json:"keys_per_second"`
+	BytesPerS float64 `json:"bytes_per_second"`
+	Retries   int64   `json:"retries"`
+	Redirects int64   `json:"redirects"`
+	Error     string  `json:"error,omitempty"`
+	Failures  []struct {
+		DB    int    `json:"db"`
+		Key   string `json:"key"`
+		Error string `json:"error"`
+	} `json:"failures,omitempty"`
+}
+
+func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, args []string) error {
+	switch {
+	case len(args) == 0:
+		return usageErrorf("restore: no input given")
+	case len(args) > 1:
+		return usageErrorf("restore: one input at a time (got %d)", len(args))
+	}
+	path := args[0]
+	logf := func(format string, a ...any) {
+		if !opts.quiet {
+			fmt.Fprintf(gopts.stderr, "redkit: restore: %s\n", rsync.Redact(fmt.Sprintf(format, a...)))
+		}
+	}
+	src, in, closeInput, err := openInput(ctx, gopts, "restore", path, opts.filter)
+	if err != nil {
+		return err
+	}
+	defer closeInput()
+	ep, info, w, err := connectTarget(ctx, opts.to, opts.password, opts.tls, opts.timeout, opts.depth, logf)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	r, err := rsync.NewRestorer(w, info, opts.restore)
+	if err != nil {
+		w.Close()
+		return usageErrorf("restore: %v", err)
+	}
+	start := time.Now()
+	if opts.flush {
+		if err := r.Flush(ctx); err != nil {
+			w.Close()
+			return fmt.Errorf("restore: %s: %w", ep, err)
+		}
+	}
+	// On a standalone target the URL's database is where db 0 goes.
+	dbMap := opts.dbMap
+	if ep.DBSet && ep.DB != 0 && !info.Cluster {
+		if dbMap == nil {
+			dbMap = map[int]int{}
+		}
+		if _, ok := dbMap[0]; !ok {
+			dbMap[0] = ep.DB
+		}
+	}
+	sink := &restoreSink{ctx: ctx, r: r}
+	bar := startProgress(gopts.stderr, opts.quiet, "restore", totalSize(args))
+	if in != nil {
+		bar.track(in)
+	}
+	bar.describe(func() string {
+		st := r.Stats()
+		return fmt.Sprintf("restore %d keys", st.Keys+st.Skipped+st.Failed)
+	})
+	if as, ok := src.(*aofSource); ok && (as.commands || opts.replay) {
+		err = convertReplay(ctx, as, sink, convertOptions{now: opts.now, filter: opts.filter, dbMap: dbMap})
+	} else {
+		err = convert(ctx, src, sink, dbMap)
+	}
+	cerr := r.Close()
+	bar.stop()
+	elapsed := time.Since(start)
+	if err == nil {
+		err = cerr
+	}
+	st, ws := r.Stats(), w.Stats()
+	sum := restoreSummary{Input: path, Target: ep.String(), Cluster: info.Cluster, Keys: st.Keys, Commands: st.Commands,
+		Skipped: st.Skipped, Failed: st.Failed, Functions: st.Functions, Bytes: st.Bytes, Seconds: elapsed.Seconds(),
+		Retries: ws.Retries, Redirects: ws.Redirects}
+	if s := elapsed.Seconds(); s > 0 {
+		sum.KeysPerS, sum.BytesPerS = float64(st.Keys)/s, float64(st.Bytes)/s
+	}
+	for _, f := range r.Failures() {
+		sum.Failures = append(sum.Failures, struct {
+			DB    int    `json:"db"`
+			Key   string `json:"key"`
+			Error string `json:"error"`
+		}{f.DB, string(f.Key), rsync.Redact(f.Err.Error())})
+	}
+	if err != nil {
+		sum.Error = rsync.Redact(err.Error())
+	}
+	printRestoreSummary(gopts, opts, &sum)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil {
+		var ke *rsync.KeyError
+		if errors.As(err, &ke) && errors.Is(err, rsync.ErrConflict) {
+			fmt.Fprintf(gopts.stderr, "redkit: restore: %s: key %q in db %d already exists\nhint: nothing after it was written; rerun with --conflict replace (overwrite), --conflict skip (keep it) or --flush (empty the target first)\n", ep, ke.Key, ke.DB)
+			return reportedError(exitError, err)
+		}
+		return fmt.Errorf("restore %s -> %s: %s", path, ep, rsync.Redact(err.Error()))
+	}
+	if st.Failed > 0 || st.Skipped > 0 {
+		return reportedError(exitProblems, fmt.Errorf("%d keys failed, %d skipped", st.Failed, st.Skipped))
+	}
+	return nil
+}
+
+func printRestoreSummary(gopts globalOptions, opts restoreOptions, s *restoreSummary) {
+	if opts.format == "json" {
+		enc := json.NewEncoder(gopts.stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(s)
+		return
+	}
+	if opts.quiet && s.Failed == 0 {
+		return
+	}
+	w := gopts.stderr
+	for _, f := range s.Failures {
+		fmt.Fprintf(w, "redkit: restore: db %d key %q failed: %s\n", f.DB, f.Key, f.Error)
+	}
+	if int64(len(s.Failures)) < s.Failed {
+		fmt.Fprintf(w, "redkit: restore: ... and %d more failed keys\n", s.Failed-int64(len(s.Failures)))
+	}
+	fmt.Fprintf(w, "redkit: restore %s -> %s: %d keys written (%d as commands), %d skipped, %d failed, %d function libraries, %s in %.1fs (%.0f keys/s, %s/s)\n",
+		s.Input, s.Target, s.Keys, s.Commands, s.Skipped, s.Failed, s.Functions, humanBytes(s.Bytes), s.Seconds, s.KeysPerS, humanBytes(int64(s.BytesPerS)))
+}
+
+// humanBytes formats a byte count with a binary unit.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
