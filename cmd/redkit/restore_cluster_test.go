@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redkit/redkit/internal/redistest"
+)
+
+// TestRestoreCluster restores the mixed dump into a 3-master cluster: keys
+// of databases other than 0 are refused with a hint, --db 0 goes through,
+// and redkit compare finds the cluster equal to the dump's db 0.
+func TestRestoreCluster(t *testing.T) {
+	_, dump := convertSourceDump(t)
+	nodes := redistest.StartCluster(t, 3, 0)
+	url := "redis://" + nodes[1].Addr()
+
+	r := redkit(t, nil, "restore", "--to", url, dump).want(t, 1)
+	if !strings.Contains(r.stderr, "a cluster has only db 0") || !strings.Contains(r.stderr, "--db-map") {
+		t.Errorf("keys of db 1+ into a cluster:\n%s", r.stderr)
+	}
+	redkit(t, nil, "restore", "--to", url, "--db", "0", "--conflict", "replace", "-q", dump).want(t, 0)
+	redkit(t, nil, "compare", "--db", "0", dump, url).want(t, 0)
+
+	// Database 3 moved to 0 on top of what is there.
+	redkit(t, nil, "restore", "--to", url, "--db", "3", "--db-map", "3=0", "--conflict", "replace", "-q", dump).want(t, 0)
+	if v, err := nodes[0].Client().ClusterCountKeysInSlot(context.Background(), 0).Result(); err != nil || v < 0 {
+		t.Fatal(v, err)
+	}
+}
+
+// TestRestoreClusterFailover restores into a cluster with a replica per
+// master while one replica takes over its master (CLUSTER FAILOVER) and
+// while a slot migrates: the restore completes and compare is clean.
+func TestRestoreClusterFailover(t *testing.T) {
+	ctx := context.Background()
+	_, dump := convertSourceDump(t)
+	nodes := redistest.StartCluster(t, 3, 1)
+	var replica *redistest.Server
+	for _, n := range nodes {
+		if role, _ := n.Client().Do(ctx, "ROLE").Slice(); len(role) > 0 && role[0] == "slave" {
+			replica = n
+			break
+		}
+	}
+	if replica == nil {
+		t.Fatal("no replica in the cluster")
+	}
+	url := "redis://" + nodes[0].Addr()
+	done := make(chan result, 1)
+	go func() {
+		// --rate stretches the restore over about 2 s.
+		done <- redkit(t, nil, "restore", "--to", url, "--db", "0", "--rate", "800", "--pipeline", "16", dump)
+	}()
+	time.Sleep(500 * time.Millisecond)
+	// A manual failover gives up after 5 s when the replica cannot catch
+	// up in time (Redis's CLUSTER_MF_TIMEOUT): ask again then.
+	promoted := false
+	for try := 0; try < 3 && !promoted; try++ {
+		if err := replica.Client().Do(ctx, "CLUSTER", "FAILOVER").Err(); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(6 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if role, _ := replica.Client().Do(ctx, "ROLE").Slice(); len(role) > 0 && role[0] == "master" {
+				promoted = true
+				break
+			}
+		}
+	}
+	if !promoted {
+		t.Fatal("the replica never became master")
+	}
+	r := <-done
+	r.want(t, 0)
+	redkit(t, nil, "compare", "--db", "0", dump, url).want(t, 0)
+	t.Logf("restore during failover:\n%s", r.stderr)
+}
