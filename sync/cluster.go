@@ -59,18 +59,22 @@ type clusterWriter struct {
 	seq    atomic.Uint64
 	wg     gosync.WaitGroup
 
-	mu          gosync.Mutex
-	owner       [SlotCount]string // master address of each slot, "" unknown
-	pipes       map[string]*pipe
-	known       map[string]bool // every node seen, to refresh the map from
-	slotPipe    [SlotCount]*pipe
-	slotCount   [SlotCount]int32
-	held        []*item // waiting for a refreshed map
+	mu        gosync.Mutex
+	owner     [SlotCount]string // master address of each slot, "" unknown
+	pipes     map[string]*pipe
+	known     map[string]bool // every node seen, to refresh the map from
+	slotPipe  [SlotCount]*pipe
+	slotCount [SlotCount]int32
+	held      []*item // waiting for a refreshed map
+	// waiting holds, after a MOVED, the commands of a slot that must
+	// wait for the earlier ones still in flight on the old master.
+	waiting     map[int][]*item
 	slotHeld    [SlotCount]int32
 	heldSince   time.Time
 	recovering  bool
 	refreshing  bool
 	lastRefresh time.Time
+	lastMoved   time.Time // last MOVED logged
 	closing     bool
 
 	errMu  gosync.Mutex
@@ -83,7 +87,7 @@ var _ Writer = (*clusterWriter)(nil)
 // newClusterWriter is the cluster Writer.
 func newClusterWriter(ctx context.Context, addr string, opts WriterOptions) (Writer, error) {
 	o := opts.defaults()
-	w := &clusterWriter{opts: o, pipes: map[string]*pipe{}, known: map[string]bool{addr: true}}
+	w := &clusterWriter{opts: o, pipes: map[string]*pipe{}, known: map[string]bool{addr: true}, waiting: map[int][]*item{}}
 	w.ctx, w.cancel = context.WithCancelCause(ctx)
 	ranges, err := w.slots(ctx, []string{addr})
 	if err != nil {
@@ -143,14 +147,17 @@ func (w *clusterWriter) apply(ranges []SlotRange) {
 			owner[s] = r.Master
 		}
 	}
-	changed := 0
+	changed, example := 0, -1
 	for s := range owner {
 		if w.owner[s] != owner[s] {
 			changed++
+			if example < 0 {
+				example = s
+			}
 		}
 	}
-	if changed > 0 && w.owner[0] != "" || changed > 0 && w.owner[SlotCount-1] != "" {
-		w.logf("writer: cluster map refreshed: %d slots changed owner", changed)
+	if changed > 0 && w.owner != ([SlotCount]string{}) {
+		w.logf("writer: cluster map refreshed: %d slots changed owner (slot %d: %q -> %q)", changed, example, w.owner[example], owner[example])
 	}
 	w.owner = owner
 }
@@ -193,6 +200,10 @@ func (w *clusterWriter) place(it *item, recovering bool) {
 		w.hold(it)
 		return
 	}
+	if q, ok := w.waiting[s]; ok {
+		w.waiting[s] = insertSeq(q, it)
+		return
+	}
 	p := w.target(s)
 	if p == nil || !p.enqueue(it) {
 		w.hold(it)
@@ -215,9 +226,29 @@ func (w *clusterWriter) unaccount(it *item) {
 		w.slotCount[s]--
 		if w.slotCount[s] == 0 {
 			w.slotPipe[s] = nil
+			if q, ok := w.waiting[s]; ok {
+				// the old master has nothing more of this slot: go on at
+				// the new one, in order
+				delete(w.waiting, s)
+				for _, x := range q {
+					w.place(x, false)
+				}
+			}
 		}
 	}
 	it.acct = nil
+}
+
+// insertSeq inserts it into q in seq order.
+func insertSeq(q []*item, it *item) []*item {
+	i := len(q)
+	for i > 0 && q[i-1].seq > it.seq {
+		i--
+	}
+	q = append(q, nil)
+	copy(q[i+1:], q[i:])
+	q[i] = it
+	return q
 }
 
 // hold keeps it until the map is refreshed. w.mu is held.
@@ -332,20 +363,27 @@ func (w *clusterWriter) refreshAddrs() []string {
 // refreshSoon refreshes the map in the background, at most once per
 // refreshEvery. w.mu is held.
 func (w *clusterWriter) refreshSoon() {
-	if w.refreshing || time.Since(w.lastRefresh) < refreshEvery || w.ctx.Err() != nil {
+	if w.refreshing || w.ctx.Err() != nil {
 		return
 	}
 	w.refreshing = true
+	wait := time.Until(w.lastRefresh.Add(refreshEvery))
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
-		ranges, err := w.slots(w.ctx, w.refreshAddrs())
+		var ranges []SlotRange
+		err := context.Cause(w.ctx)
+		if wait <= 0 || sleepCtx(w.ctx, wait) {
+			ranges, err = w.slots(w.ctx, w.refreshAddrs())
+		}
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		w.refreshing = false
 		w.lastRefresh = time.Now()
 		if err != nil {
-			w.logf("writer: refresh the cluster map: %v", err)
+			if w.ctx.Err() == nil {
+				w.logf("writer: refresh the cluster map: %v", err)
+			}
 			return
 		}
 		w.apply(ranges)
@@ -469,6 +507,10 @@ func (w *clusterWriter) onReply(p *pipe, it *item, v aof.Value, err error) {
 	w.mu.Lock()
 	w.unaccount(it)
 	w.mu.Unlock()
+	if err == nil || errors.As(err, new(*RedisError)) {
+		w.st.commands.Add(1)
+		w.st.bytes.Add(int64(len(it.buf)))
+	}
 	if it.group != nil {
 		it.group.finish(v, err)
 	} else if it.done != nil {
@@ -508,14 +550,33 @@ func (w *clusterWriter) redirect(it *item, ask bool, addr string) {
 	it.redirects++
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.unaccount(it)
 	if !ask {
 		if w.owner[it.slot] != addr {
-			w.logf("writer: slot %d moved to %s", it.slot, addr)
+			if time.Since(w.lastMoved) > refreshEvery {
+				w.logf("writer: slot %d moved to %s (MOVED; further moves within %v not logged)", it.slot, addr, refreshEvery)
+				w.lastMoved = time.Now()
+			}
 			w.owner[it.slot] = addr
 		}
 		w.refreshSoon()
 	}
+	if !ask && (w.slotCount[it.slot] > 1 || w.slotCount[it.slot] == 1 && it.acct == nil || w.waiting[it.slot] != nil) {
+		// Later commands of the slot are still on the old master: this
+		// one waits for them, and new ones wait behind it; unaccount
+		// places them all once the old master has none left.
+		w.waiting[it.slot] = insertSeq(w.waiting[it.slot], it)
+		acct := it.acct != nil
+		w.unaccount(it)
+		if !acct && w.slotCount[it.slot] == 0 {
+			q := w.waiting[it.slot]
+			delete(w.waiting, it.slot)
+			for _, x := range q {
+				w.place(x, false)
+			}
+		}
+		return
+	}
+	w.unaccount(it)
 	it.asking = ask
 	p := w.pipeFor(addr)
 	if !p.enqueue(it) {
