@@ -47,10 +47,8 @@ func (in *input) offset() int64 { return in.base + int64(in.pos) }
 func (in *input) flush() {
 	if in.crcOn && in.crcPos < in.pos {
 		p := in.buf[in.crcPos:in.pos]
-		if in.pipe != nil && len(p) >= asyncCRCMin {
+		if in.pipe != nil {
 			in.pipe.add(p)
-		} else if in.pipe != nil {
-			in.pipe.crc = crcCombine(in.pipe.sum(), crcUpdate(0, p), int64(len(p)))
 		} else {
 			in.crc = crcUpdate(in.crc, p)
 		}
