@@ -57,6 +57,7 @@ type clusterWriter struct {
 	st     stats
 	out    tracker
 	seq    atomic.Uint64
+	items  gosync.Pool
 	wg     gosync.WaitGroup
 
 	mu        gosync.Mutex
@@ -439,7 +440,7 @@ func (w *clusterWriter) Send(ctx context.Context, cmd *Command) error {
 	if cmd.Key == nil {
 		return w.broadcast(ctx, cmd)
 	}
-	it := newItem(cmd)
+	it := newItem(&w.items, cmd)
 	it.slot = Slot(cmd.Key)
 	w.mu.Lock()
 	p := w.target(it.slot)
@@ -516,9 +517,10 @@ func (w *clusterWriter) onReply(p *pipe, it *item, v aof.Value, err error) {
 	} else if it.done != nil {
 		it.done(v, err)
 	}
-	it.buf = nil
-	if it.sem != nil {
-		it.sem.release()
+	sem := it.sem
+	it.free(&w.items)
+	if sem != nil {
+		sem.release()
 	}
 	w.out.sub()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	gosync "sync"
 	"sync/atomic"
@@ -28,6 +29,10 @@ const (
 	backoffMax      = 2 * time.Second
 	writeBatch      = 64 // commands taken from the queue per lock
 	maxRedirects    = 16 // MOVED/ASK followed per command before giving up
+	// While coalesceInflight commands await replies, the writer yields
+	// once before flushing less than coalesceBytes: fewer, larger writes.
+	coalesceInflight = 32
+	coalesceBytes    = 32 << 10
 )
 
 // backoff is the pause before attempt n (0-based): 50ms doubling to 2s.
@@ -72,8 +77,31 @@ type item struct {
 	err error
 }
 
-func newItem(cmd *Command) *item {
-	return &item{buf: appendCommand(nil, cmd.Args), db: cmd.DB, idem: cmd.Idempotent, done: cmd.Done, slot: -1}
+// maxPooledBuf is the largest encoding buffer kept for reuse.
+const maxPooledBuf = 64 << 10
+
+// newItem encodes cmd into an item from pool, which recycles items and
+// their encoding buffers: one Writer may send hundreds of millions of
+// commands.
+func newItem(pool *gosync.Pool, cmd *Command) *item {
+	it, _ := pool.Get().(*item)
+	if it == nil {
+		it = new(item)
+	}
+	it.buf = appendCommand(it.buf[:0], cmd.Args)
+	it.db, it.idem, it.done, it.slot = cmd.DB, cmd.Idempotent, cmd.Done, -1
+	return it
+}
+
+// free recycles it after its final reply; nothing may use it after.
+func (it *item) free(pool *gosync.Pool) {
+	buf := it.buf
+	shared := it.group != nil // broadcast items share one buffer
+	*it = item{}
+	if !shared && cap(buf) <= maxPooledBuf {
+		it.buf = buf[:0]
+	}
+	pool.Put(it)
 }
 
 // appendCommand appends args as a RESP array of bulk strings.
@@ -182,8 +210,9 @@ type pipe struct {
 
 	mu       gosync.Mutex
 	queue    []*item // to write, in seq order
-	inflight []sent  // written, awaiting replies, in wire order
-	n        int     // items holding this pipe's depth
+	inflight []sent  // written, awaiting replies, in wire order, from head
+	head     int
+	n        atomic.Int64 // items holding this pipe's depth
 	pause    time.Time
 	streak   int  // transient errors in a row
 	closing  bool // exit once queue and inflight are empty
@@ -216,13 +245,10 @@ func poke(c chan struct{}) {
 // acquire takes one unit of depth, waiting while depth commands hold it.
 func (p *pipe) acquire(ctx context.Context) error {
 	for {
-		p.mu.Lock()
-		if p.n < p.depth {
-			p.n++
-			p.mu.Unlock()
+		if p.n.Add(1) <= int64(p.depth) {
 			return nil
 		}
-		p.mu.Unlock()
+		p.n.Add(-1)
 		select {
 		case <-p.space:
 		case <-ctx.Done():
@@ -234,9 +260,7 @@ func (p *pipe) acquire(ctx context.Context) error {
 }
 
 func (p *pipe) release() {
-	p.mu.Lock()
-	p.n--
-	p.mu.Unlock()
+	p.n.Add(-1)
 	poke(p.space)
 }
 
@@ -264,6 +288,8 @@ func (p *pipe) insert(it *item) {
 	copy(p.queue[i+1:], p.queue[i:])
 	p.queue[i] = it
 }
+
+func (p *pipe) inflightLen() int { return len(p.inflight) - p.head }
 
 // close makes the pipe exit once everything queued has its reply.
 func (p *pipe) close() {
@@ -352,6 +378,7 @@ func (p *pipe) session(c *Conn) (replied bool, err error) {
 	go p.read(c, dead, readErr, &gotReply)
 	plan := 0 // the database selected once what is written runs
 	var wire []sent
+	yielded := false
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -364,13 +391,23 @@ func (p *pipe) session(c *Conn) (replied bool, err error) {
 			if len(p.queue) > 0 && !time.Now().Before(p.pause) {
 				break
 			}
-			if p.closing && len(p.queue) == 0 && len(p.inflight) == 0 {
+			if p.closing && len(p.queue) == 0 && p.inflightLen() == 0 {
 				p.down = true
 				p.mu.Unlock()
 				close(dead)
 				c.Close()
 				<-readErr
 				return gotReply.Load(), nil
+			}
+			if len(p.queue) == 0 && !yielded && c.bw.Buffered() > 0 && c.bw.Buffered() < coalesceBytes &&
+				p.inflightLen() >= coalesceInflight {
+				// The server has work: give Send a chance to add commands
+				// so that they go in one write.
+				yielded = true
+				p.mu.Unlock()
+				runtime.Gosched()
+				p.mu.Lock()
+				continue
 			}
 			var pauseC <-chan time.Time
 			if len(p.queue) > 0 {
@@ -410,13 +447,20 @@ func (p *pipe) session(c *Conn) (replied bool, err error) {
 			}
 			wire = append(wire, sent{it: it})
 		}
-		p.queue = p.queue[:copy(p.queue, p.queue[k:])]
+		clear(p.queue[:k])
+		p.queue = p.queue[k:]
+		if p.head > 256 && p.head > len(p.inflight)/2 {
+			n := copy(p.inflight, p.inflight[p.head:])
+			clear(p.inflight[n:])
+			p.inflight, p.head = p.inflight[:n], 0
+		}
 		p.inflight = append(p.inflight, wire...)
 		more := len(p.queue) > 0 && !time.Now().Before(p.pause)
 		p.mu.Unlock()
 		poke(p.more)
+		yielded = false
 		werr := writeWire(c, wire)
-		if werr == nil && !more {
+		if werr == nil && !more && p.inflightLen() < coalesceInflight {
 			werr = p.flush(c)
 		}
 		if werr != nil {
@@ -453,21 +497,28 @@ func (p *pipe) flush(c *Conn) error {
 
 // read is the reader goroutine of one connection.
 func (p *pipe) read(c *Conn, dead chan struct{}, errc chan<- error, replied *atomic.Bool) {
-	for {
-		p.mu.Lock()
-		for len(p.inflight) == 0 {
-			p.mu.Unlock()
-			select {
-			case <-p.more:
-			case <-dead:
-				errc <- nil
-				return
-			}
+	timeout := p.opts.Conn.readTimeout()
+	pending := 0 // replies known to be awaited
+	for n := 0; ; n++ {
+		if pending == 0 {
 			p.mu.Lock()
+			for p.inflightLen() == 0 {
+				p.mu.Unlock()
+				select {
+				case <-p.more:
+				case <-dead:
+					errc <- nil
+					return
+				}
+				p.mu.Lock()
+			}
+			p.mu.Unlock()
+			n = 0 // set the deadline after a wait
 		}
-		p.mu.Unlock()
-		if t := p.opts.Conn.readTimeout(); t > 0 {
-			c.nc.SetReadDeadline(time.Now().Add(t))
+		if timeout > 0 && n%64 == 0 {
+			// refreshed every 64 replies: each read still has most of
+			// the timeout, at a fraction of the cost
+			c.nc.SetReadDeadline(time.Now().Add(timeout))
 		}
 		v, err := c.r.ReadValue()
 		if err != nil {
@@ -477,8 +528,13 @@ func (p *pipe) read(c *Conn, dead chan struct{}, errc chan<- error, replied *ato
 		}
 		replied.Store(true)
 		p.mu.Lock()
-		s := p.inflight[0]
-		p.inflight = p.inflight[:copy(p.inflight, p.inflight[1:])]
+		s := p.inflight[p.head]
+		p.inflight[p.head] = sent{}
+		p.head++
+		if p.head == len(p.inflight) {
+			p.inflight, p.head = p.inflight[:0], 0
+		}
+		pending = p.inflightLen()
 		p.mu.Unlock()
 		var rerr error
 		if v.Kind == aof.Error || v.Kind == aof.BulkError {
@@ -541,8 +597,6 @@ func (p *pipe) reply(it *item, v aof.Value, err error) {
 	p.mu.Lock()
 	p.streak = 0
 	p.mu.Unlock()
-	p.st.commands.Add(1)
-	p.st.bytes.Add(int64(len(it.buf)))
 	p.onReply(p, it, v, err)
 }
 
@@ -559,7 +613,7 @@ func (p *pipe) broken(c *Conn, dead chan struct{}, readErr chan error, err error
 	p.mu.Lock()
 	var unknown []*item
 	resent := 0
-	for _, s := range p.inflight {
+	for _, s := range p.inflight[p.head:] {
 		if s.kind != 0 {
 			continue
 		}
@@ -570,7 +624,8 @@ func (p *pipe) broken(c *Conn, dead chan struct{}, readErr chan error, err error
 			unknown = append(unknown, s.it)
 		}
 	}
-	p.inflight = p.inflight[:0]
+	clear(p.inflight)
+	p.inflight, p.head = p.inflight[:0], 0
 	p.mu.Unlock()
 	p.st.retries.Add(int64(resent))
 	for _, it := range unknown {
@@ -593,12 +648,12 @@ func (p *pipe) failAll(err error) {
 	q := p.queue
 	p.queue = nil
 	var fl []*item
-	for _, s := range p.inflight {
+	for _, s := range p.inflight[p.head:] {
 		if s.kind == 0 {
 			fl = append(fl, s.it)
 		}
 	}
-	p.inflight = nil
+	p.inflight, p.head = nil, 0
 	p.mu.Unlock()
 	for _, it := range append(fl, q...) {
 		p.onReply(p, it, aof.Value{}, err)
@@ -624,6 +679,7 @@ type pipelineWriter struct {
 	st     stats
 	out    tracker
 	seq    atomic.Uint64
+	items  gosync.Pool
 
 	dmu  gosync.Mutex
 	ring []*item // results by seq % depth, until earlier ones are done
@@ -709,7 +765,7 @@ func (w *pipelineWriter) Send(ctx context.Context, cmd *Command) error {
 	if err := w.p.acquire(ctx); err != nil {
 		return err
 	}
-	it := newItem(cmd)
+	it := newItem(&w.items, cmd)
 	it.sem = w.p
 	it.seq = w.seq.Add(1) - 1
 	w.out.add()
@@ -736,6 +792,10 @@ func (w *pipelineWriter) onReply(_ *pipe, it *item, v aof.Value, err error) {
 	it.v, it.err = v, err
 	w.dmu.Lock()
 	defer w.dmu.Unlock()
+	if err == nil || errors.As(err, new(*RedisError)) {
+		w.st.commands.Add(1)
+		w.st.bytes.Add(int64(len(it.buf)))
+	}
 	w.ring[it.seq%uint64(len(w.ring))] = it
 	for {
 		i := w.next % uint64(len(w.ring))
@@ -748,8 +808,9 @@ func (w *pipelineWriter) onReply(_ *pipe, it *item, v aof.Value, err error) {
 		if x.done != nil {
 			x.done(x.v, x.err)
 		}
-		x.buf, x.v = nil, aof.Value{}
-		x.sem.release()
+		sem := x.sem
+		x.free(&w.items)
+		sem.release()
 		w.out.sub()
 	}
 }
