@@ -456,11 +456,12 @@ func (p *pipe) session(c *Conn) (replied bool, err error) {
 		}
 		p.inflight = append(p.inflight, wire...)
 		more := len(p.queue) > 0 && !time.Now().Before(p.pause)
+		busy := p.inflightLen() >= coalesceInflight+len(wire)
 		p.mu.Unlock()
 		poke(p.more)
 		yielded = false
 		werr := writeWire(c, wire)
-		if werr == nil && !more && p.inflightLen() < coalesceInflight {
+		if werr == nil && !more && !busy {
 			werr = p.flush(c)
 		}
 		if werr != nil {
