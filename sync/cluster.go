@@ -18,6 +18,9 @@ import (
 // MOVED replies trigger.
 const refreshEvery = time.Second
 
+// downLogEvery rate-limits the log lines about one failed node.
+const downLogEvery = 5 * time.Second
+
 // group is a command sent to every master (Key == nil): Done is called
 // once, with the first error.
 type group struct {
@@ -60,13 +63,15 @@ type clusterWriter struct {
 	items  gosync.Pool
 	wg     gosync.WaitGroup
 
-	mu        gosync.Mutex
-	owner     [SlotCount]string // master address of each slot, "" unknown
-	pipes     map[string]*pipe
-	known     map[string]bool // every node seen, to refresh the map from
-	slotPipe  [SlotCount]*pipe
-	slotCount [SlotCount]int32
-	held      []*item // waiting for a refreshed map
+	mu         gosync.Mutex
+	owner      [SlotCount]string // master address of each slot, "" unknown
+	pipes      map[string]*pipe
+	known      map[string]bool      // every node seen, to refresh the map from
+	down       map[string]bool      // failed nodes, until the map is refreshed
+	downLogged map[string]time.Time // last log line about each failed node
+	slotPipe   [SlotCount]*pipe
+	slotCount  [SlotCount]int32
+	held       []*item // waiting for a refreshed map
 	// waiting holds, after a MOVED, the commands of a slot that must
 	// wait for the earlier ones still in flight on the old master.
 	waiting     map[int][]*item
@@ -88,7 +93,8 @@ var _ Writer = (*clusterWriter)(nil)
 // newClusterWriter is the cluster Writer.
 func newClusterWriter(ctx context.Context, addr string, opts WriterOptions) (Writer, error) {
 	o := opts.defaults()
-	w := &clusterWriter{opts: o, pipes: map[string]*pipe{}, known: map[string]bool{addr: true}, waiting: map[int][]*item{}}
+	w := &clusterWriter{opts: o, pipes: map[string]*pipe{}, known: map[string]bool{addr: true}, waiting: map[int][]*item{}, down: map[string]bool{},
+		downLogged: map[string]time.Time{}}
 	w.ctx, w.cancel = context.WithCancelCause(ctx)
 	ranges, err := w.slots(ctx, []string{addr})
 	if err != nil {
@@ -161,6 +167,7 @@ func (w *clusterWriter) apply(ranges []SlotRange) {
 		w.logf("writer: cluster map refreshed: %d slots changed owner (slot %d: %q -> %q)", changed, example, w.owner[example], owner[example])
 	}
 	w.owner = owner
+	clear(w.down) // try them again
 }
 
 // pipeFor returns the pipe to addr, starting one if needed. w.mu is held.
@@ -188,7 +195,7 @@ func (w *clusterWriter) target(s int) *pipe {
 	if w.slotCount[s] > 0 {
 		return w.slotPipe[s]
 	}
-	if w.owner[s] == "" {
+	if a := w.owner[s]; a == "" || w.down[a] {
 		return nil
 	}
 	return w.pipeFor(w.owner[s])
@@ -325,6 +332,7 @@ func (w *clusterWriter) recover() {
 				continue
 			}
 			w.place(it, true)
+			w.st.retries.Add(1)
 		}
 		done := len(w.held) == 0
 		if done {
@@ -440,17 +448,40 @@ func (w *clusterWriter) Send(ctx context.Context, cmd *Command) error {
 	if cmd.Key == nil {
 		return w.broadcast(ctx, cmd)
 	}
-	it := newItem(&w.items, cmd)
-	it.slot = Slot(cmd.Key)
-	w.mu.Lock()
-	p := w.target(it.slot)
-	w.mu.Unlock()
-	if p != nil {
-		if err := p.acquire(ctx); err != nil {
-			return err
+	slot := Slot(cmd.Key)
+	var p *pipe
+	for start := time.Now(); ; {
+		// The slot's master may be down, or the slot unassigned: wait
+		// for the map to be refreshed rather than pile up commands.
+		w.mu.Lock()
+		p = w.target(slot)
+		if p == nil {
+			w.refreshSoon()
 		}
-		it.sem = p
+		w.mu.Unlock()
+		if p != nil {
+			break
+		}
+		if time.Since(start) > w.opts.RetryFor {
+			if cmd.Done != nil {
+				cmd.Done(aof.Value{}, fmt.Errorf("slot %d: no reachable master for %v", slot, w.opts.RetryFor))
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-w.ctx.Done():
+			return context.Cause(w.ctx)
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
+	if err := p.acquire(ctx); err != nil {
+		return err
+	}
+	it := newItem(&w.items, cmd)
+	it.slot = slot
+	it.sem = p
 	it.seq = w.seq.Add(1) - 1
 	w.out.add()
 	w.mu.Lock()
@@ -595,11 +626,14 @@ func (w *clusterWriter) onDown(p *pipe, its []*item, err error) {
 	if w.pipes[p.addr] == p {
 		delete(w.pipes, p.addr)
 	}
+	w.down[p.addr] = true
 	for _, it := range its {
 		w.unaccount(it)
 	}
-	if len(its) > 0 {
-		w.logf("writer: node %s failed (%v): %d commands wait for the cluster map", p.addr, err, len(its))
+	if time.Since(w.downLogged[p.addr]) > downLogEvery {
+		w.logf("writer: node %s failed (%v): %d commands wait for the cluster map (further failures of this node within %v not logged)",
+			p.addr, err, len(its), downLogEvery)
+		w.downLogged[p.addr] = time.Now()
 	}
 	for _, it := range its {
 		w.hold(it)

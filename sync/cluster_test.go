@@ -467,3 +467,65 @@ func TestWriterClusterFailover(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	checkClusterKeys(t, nodes, want)
 }
+
+// TestWriterClusterNodeDown stops a master while the Writer writes: its
+// replica takes over after cluster-node-timeout, the Writer refreshes the
+// map and resends. Writes acknowledged by the dead master before it
+// replicated them may be lost (Redis replicates asynchronously); every
+// write sent after the stop must land, and nothing fails or hangs.
+func TestWriterClusterNodeDown(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	nodes := startCluster(t, 6, 1)
+	var victim *redistest.Server
+	for _, s := range nodes[1:] {
+		if info, _ := s.Client().Info(ctx, "replication").Result(); strings.Contains(info, "role:master") {
+			victim = s
+			break
+		}
+	}
+	w, err := NewWriter(ctx, nodes[0].Addr(), true, WriterOptions{Depth: 128, Log: testLog(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	var failed atomic.Int64
+	const n, stopAt = 40_000, 5_000
+	start := time.Now()
+	for i := range n {
+		if i == stopAt {
+			victim.Stop()
+			start = time.Now()
+		}
+		if i > stopAt && i%100 == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		k, v := "key:"+strconv.Itoa(i), "v"+strconv.Itoa(i)
+		if i >= stopAt {
+			want[k] = v
+		}
+		if err := w.Send(ctx, &Command{Key: []byte(k), Args: bs("SET", k, v), Idempotent: true,
+			Done: func(_ aof.Value, err error) {
+				if err != nil && failed.Add(1) < 5 {
+					t.Errorf("SET %s: %v", k, err)
+				}
+			}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := w.Stats()
+	t.Logf("stats %+v; %v from the stop to the last reply", st, time.Since(start))
+	if st.Retries == 0 {
+		t.Error("no retry: the stopped master was never written to?")
+	}
+	var alive []*redistest.Server
+	for _, s := range nodes {
+		if s != victim {
+			alive = append(alive, s)
+		}
+	}
+	checkClusterKeys(t, alive, want)
+}

@@ -330,8 +330,7 @@ func (p *pipe) run() {
 		}
 		lastErr = err
 		if p.cluster {
-			p.logf("writer: node %s: %v", p.addr, err)
-			p.goDown(err)
+			p.goDown(err) // the cluster writer logs it
 			return
 		}
 		if failing.IsZero() {

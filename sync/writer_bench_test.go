@@ -142,9 +142,16 @@ func benchGoRedis(b *testing.B, c redis.Cmdable, bc benchCase) {
 	}
 }
 
+func newClusterClient(nodes []*redistest.Server) *redis.ClusterClient {
+	return redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{nodes[0].Addr()}, DisableIdentity: true,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}})
+}
+
 func BenchmarkWriterClusterHand(b *testing.B) {
 	nodes := startCluster(b, 3, 0)
-	for _, bc := range benchCases(b, nodes[0].Client())[:1] {
+	c := newClusterClient(nodes)
+	defer c.Close()
+	for _, bc := range benchCases(b, c) {
 		b.Run(bc.name, func(b *testing.B) {
 			benchHand(b, nodes[0].Addr(), true, bc)
 		})
@@ -153,10 +160,9 @@ func BenchmarkWriterClusterHand(b *testing.B) {
 
 func BenchmarkWriterClusterGoRedis(b *testing.B) {
 	nodes := startCluster(b, 3, 0)
-	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{nodes[0].Addr()}, DisableIdentity: true,
-		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}})
+	c := newClusterClient(nodes)
 	defer c.Close()
-	for _, bc := range benchCases(b, nodes[0].Client())[:1] {
+	for _, bc := range benchCases(b, c) {
 		b.Run(bc.name, func(b *testing.B) {
 			benchGoRedis(b, c, bc)
 		})
