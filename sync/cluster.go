@@ -423,6 +423,9 @@ func (w *clusterWriter) fail(err error) {
 func (w *clusterWriter) failed() error {
 	w.errMu.Lock()
 	defer w.errMu.Unlock()
+	if w.err == nil && w.ctx.Err() != nil {
+		w.err = context.Cause(w.ctx) // the watcher may not have run yet
+	}
 	return w.err
 }
 
