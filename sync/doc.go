@@ -5,8 +5,7 @@
 // that restore dumps into standalone servers and clusters. The
 // replication client (acting as a replica) comes with its issue. Inside
 // this package the standard library's sync is imported as gosync "sync".
-package sync
-
+//
 // # Writer performance
 //
 // The Writer (pipeline.go, cluster.go) is hand-written on Conn: one
@@ -46,3 +45,4 @@ package sync
 // loaded machine, mostly goroutine hand-offs (three goroutines per
 // connection against one) and RESTORE payloads copied twice (into the
 // command's bytes, then into the connection's buffer).
+package sync
