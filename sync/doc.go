@@ -26,8 +26,11 @@
 //	cluster SET 100 B         2722-3402, 343, 9            2414-3099, 386, 11
 //	cluster RESTORE 1 KB      3402-4561, 575, 11           3853-4595, 487, 13
 //
-// (ns/op includes the benchmark's own argument conversions; Close, which
-// waits for the last replies, is inside the timed loop.)
+// A second standalone run (-count 2) a few minutes later, after the
+// write deadline became per batch, gave ours 2648-2715 and 4837-4962,
+// go-redis 2656-2703 and 5435-5448. (ns/op includes the benchmark's own
+// argument conversions; Close, which waits for the last replies, is
+// inside the timed loop.)
 //
 // On loopback the throughput is the same within the noise: the server
 // and the two client goroutines compete for two cores, and a stop-and-wait
@@ -41,8 +44,8 @@
 // for a batch's slowest reply. Over a real network each go-redis batch
 // also pays a full round trip that the streaming writer hides (not
 // measured here: this machine has no way to add latency to loopback).
-// What we gave up: go-redis is about 10-15% faster standalone on this
-// loaded machine, mostly goroutine hand-offs (three goroutines per
+// What we gave up: go-redis was up to 10-15% faster standalone in the
+// first run (equal in the second), the cost being mostly goroutine hand-offs (three goroutines per
 // connection against one) and RESTORE payloads copied twice (into the
 // command's bytes, then into the connection's buffer).
 package sync

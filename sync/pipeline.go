@@ -459,6 +459,11 @@ func (p *pipe) session(c *Conn) (replied bool, err error) {
 		p.mu.Unlock()
 		poke(p.more)
 		yielded = false
+		if t := p.opts.Conn.writeTimeout(); t > 0 {
+			// large arguments bypass the buffer: the deadline must be
+			// fresh for every write, not only for flushes
+			c.nc.SetWriteDeadline(time.Now().Add(t))
+		}
 		werr := writeWire(c, wire)
 		if werr == nil && !more && !busy {
 			werr = p.flush(c)
@@ -498,7 +503,8 @@ func (p *pipe) flush(c *Conn) error {
 // read is the reader goroutine of one connection.
 func (p *pipe) read(c *Conn, dead chan struct{}, errc chan<- error, replied *atomic.Bool) {
 	timeout := p.opts.Conn.readTimeout()
-	pending := 0 // replies known to be awaited
+	pending := 0      // replies known to be awaited
+	var set time.Time // when the read deadline was set
 	for n := 0; ; n++ {
 		if pending == 0 {
 			p.mu.Lock()
@@ -515,10 +521,12 @@ func (p *pipe) read(c *Conn, dead chan struct{}, errc chan<- error, replied *ato
 			p.mu.Unlock()
 			n = 0 // set the deadline after a wait
 		}
-		if timeout > 0 && n%64 == 0 {
-			// refreshed every 64 replies: each read still has most of
-			// the timeout, at a fraction of the cost
-			c.nc.SetReadDeadline(time.Now().Add(timeout))
+		if timeout > 0 && (n == 0 || time.Since(set) > timeout/8) {
+			// Refreshed after a wait, and when an eighth of the timeout
+			// went by: each reply has at least 7/8 of it, at a fraction
+			// of the cost of a deadline per reply.
+			set = time.Now()
+			c.nc.SetReadDeadline(set.Add(timeout))
 		}
 		v, err := c.r.ReadValue()
 		if err != nil {
