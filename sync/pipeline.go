@@ -329,6 +329,13 @@ func (p *pipe) run() {
 			return
 		}
 		lastErr = err
+		if code := ErrorCode(err); code != "" && !Transient(err) && !p.cluster {
+			// WRONGPASS, NOPERM...: waiting will not help
+			err = fmt.Errorf("writer: %w", err)
+			p.onFatal(err)
+			p.failAll(err)
+			return
+		}
 		if p.cluster {
 			p.goDown(err) // the cluster writer logs it
 			return

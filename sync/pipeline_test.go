@@ -411,3 +411,56 @@ func TestWriterCancel(t *testing.T) {
 		t.Errorf("Done called %d times, want 4 (the commands in flight)", done.Load())
 	}
 }
+
+// TestWriterPassword: a wrong password fails NewWriter, and neither the
+// error nor the log lines of a reconnect show the password.
+func TestWriterPassword(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const pass = "s3cret-pass"
+	srv := redistest.Start(t, redistest.Options{Password: pass})
+	_, err := NewWriter(ctx, srv.Addr(), false, WriterOptions{Conn: Options{Password: "wrong-" + pass}})
+	if err == nil || ErrorCode(err) != "WRONGPASS" || strings.Contains(err.Error(), pass) {
+		t.Errorf("wrong password: %v", err)
+	}
+	var mu gosync.Mutex
+	var lines []string
+	w, err := NewWriter(ctx, srv.Addr(), false, WriterOptions{Conn: Options{Password: pass},
+		Log: func(format string, args ...any) {
+			mu.Lock()
+			lines = append(lines, fmt.Sprintf(format, args...))
+			mu.Unlock()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1000 {
+		if i == 500 {
+			// kill every normal client but this one: the Writer's
+			if _, err := srv.Do(ctx, "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Send(ctx, &Command{Args: bs("SET", "k"+strconv.Itoa(i), "v"), Idempotent: true,
+			Done: func(_ aof.Value, err error) {
+				if err != nil {
+					t.Errorf("SET: %v", err)
+				}
+			}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, l := range lines {
+		if strings.Contains(l, pass) {
+			t.Errorf("log line shows the password: %s", l)
+		}
+	}
+	if n, err := srv.Client().DBSize(ctx).Result(); err != nil || n != 1000 {
+		t.Errorf("DBSIZE %d %v, want 1000", n, err)
+	}
+}
