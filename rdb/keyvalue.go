@@ -1,6 +1,9 @@
 package rdb
 
-import "io"
+import (
+	"encoding/binary"
+	"io"
+)
 
 // KeyValue is one key with a way to walk its value, whatever it was read
 // from: a dump (Reader.KeyValue) or a JSON document. Converters take
@@ -44,18 +47,21 @@ func (r *Reader) KeyValue() *KeyValue {
 // little endian). RESTORE accepts it on servers of the same or a newer
 // RDB version.
 func (r *Reader) WriteDump(w io.Writer) error {
-	cw := &crcWriter{w: w}
-	if _, err := cw.Write([]byte{r.rec.RDBType}); err != nil {
+	// Reused: one DUMP per key must not cost allocations.
+	cw := &r.dumpCRC
+	*cw = crcWriter{w: w}
+	b := r.dumpScratch[:0]
+	if _, err := cw.Write(append(b, r.rec.RDBType)); err != nil {
 		return err
 	}
 	if _, err := r.WriteValue(cw); err != nil {
 		return err
 	}
-	if _, err := cw.Write([]byte{byte(r.version), byte(r.version >> 8)}); err != nil {
+	if _, err := cw.Write(append(b, byte(r.version), byte(r.version>>8))); err != nil {
 		return err
 	}
-	sum := cw.crc
-	_, err := w.Write([]byte{byte(sum), byte(sum >> 8), byte(sum >> 16), byte(sum >> 24), byte(sum >> 32), byte(sum >> 40), byte(sum >> 48), byte(sum >> 56)})
+	_, err := w.Write(binary.LittleEndian.AppendUint64(b, cw.crc))
+	cw.w = nil
 	return err
 }
 

@@ -112,6 +112,9 @@ type Reader struct {
 	storedCRC, computedCRC uint64
 	el                     Element
 	mem                    memModel
+	dumpCRC                crcWriter   // WriteDump's, reused
+	dumpScratch            [16]byte    // WriteDump's small writes
+	valueCount             countWriter // WriteValue's, reused
 }
 
 // NewReader returns a Reader reading from r. It buffers r itself.

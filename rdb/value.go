@@ -45,13 +45,15 @@ func (r *Reader) WriteValue(w io.Writer) (int64, error) {
 	if !r.pending {
 		return 0, errNoValue
 	}
-	cw := &countWriter{w: w}
+	cw := &r.valueCount
+	*cw = countWriter{w: w}
 	r.in.startTee(cw)
 	err := r.walk(nil)
 	if terr := r.in.stopTee(); err == nil && terr != nil {
 		err = fmt.Errorf("write value of key %q: %w", r.rec.Key, terr)
 		r.err = err
 	}
+	cw.w = nil
 	return cw.n, err
 }
 

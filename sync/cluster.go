@@ -507,9 +507,15 @@ func (w *clusterWriter) broadcast(ctx context.Context, cmd *Command) error {
 	w.mu.Unlock()
 	g := &group{done: cmd.Done}
 	g.left.Store(int32(len(masters)))
-	buf := appendCommand(nil, cmd.Args)
+	var buf []byte
+	var segs [][]byte
+	if cmd.Chunked != nil {
+		buf, segs = appendChunked(nil, cmd)
+	} else {
+		buf = appendCommand(nil, cmd.Args)
+	}
 	for i, a := range masters {
-		it := &item{buf: buf, idem: cmd.Idempotent, slot: -1, group: g}
+		it := &item{buf: buf, segs: segs, idem: cmd.Idempotent, slot: -1, group: g}
 		w.mu.Lock()
 		p := w.pipeFor(a)
 		w.mu.Unlock()
@@ -544,7 +550,7 @@ func (w *clusterWriter) onReply(p *pipe, it *item, v aof.Value, err error) {
 	w.mu.Unlock()
 	if err == nil || errors.As(err, new(*RedisError)) {
 		w.st.commands.Add(1)
-		w.st.bytes.Add(int64(len(it.buf)))
+		w.st.bytes.Add(it.size())
 	}
 	if it.group != nil {
 		it.group.finish(v, err)

@@ -60,7 +60,8 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // item is one command sent to a Writer, from Send to its final reply.
 type item struct {
 	seq       uint64
-	buf       []byte // the RESP encoding, owned
+	buf       []byte   // the RESP encoding, owned
+	segs      [][]byte // when set, the rest of the encoding after buf: borrowed chunks, then an owned tail
 	db        int
 	slot      int // -1: no key
 	idem      bool
@@ -88,9 +89,56 @@ func newItem(pool *gosync.Pool, cmd *Command) *item {
 	if it == nil {
 		it = new(item)
 	}
-	it.buf = appendCommand(it.buf[:0], cmd.Args)
+	if cmd.Chunked != nil {
+		it.buf, it.segs = appendChunked(it.buf[:0], cmd)
+	} else {
+		it.buf = appendCommand(it.buf[:0], cmd.Args)
+	}
 	it.db, it.idem, it.done, it.slot = cmd.DB, cmd.Idempotent, cmd.Done, -1
 	return it
+}
+
+// size is the length of the item's encoding.
+func (it *item) size() int64 {
+	n := int64(len(it.buf))
+	for _, s := range it.segs {
+		n += int64(len(s))
+	}
+	return n
+}
+
+// appendChunked encodes cmd with its chunked argument: b holds what comes
+// before the argument's bytes, segs the chunks themselves (not copied),
+// then what follows them.
+func appendChunked(b []byte, cmd *Command) ([]byte, [][]byte) {
+	var total int64
+	for _, c := range cmd.Chunked {
+		total += int64(len(c))
+	}
+	b = append(b, '*')
+	b = strconv.AppendInt(b, int64(len(cmd.Args)), 10)
+	b = append(b, '\r', '\n')
+	for _, a := range cmd.Args[:cmd.ChunkedArg] {
+		b = appendBulk(b, a)
+	}
+	b = append(b, '$')
+	b = strconv.AppendInt(b, total, 10)
+	b = append(b, '\r', '\n')
+	tail := []byte{'\r', '\n'}
+	for _, a := range cmd.Args[cmd.ChunkedArg+1:] {
+		tail = appendBulk(tail, a)
+	}
+	segs := make([][]byte, 0, len(cmd.Chunked)+1)
+	segs = append(append(segs, cmd.Chunked...), tail)
+	return b, segs
+}
+
+func appendBulk(b, a []byte) []byte {
+	b = append(b, '$')
+	b = strconv.AppendInt(b, int64(len(a)), 10)
+	b = append(b, '\r', '\n')
+	b = append(b, a...)
+	return append(b, '\r', '\n')
 }
 
 // free recycles it after its final reply; nothing may use it after.
@@ -496,6 +544,13 @@ func writeWire(c *Conn, wire []sent) error {
 		if _, err := c.bw.Write(b); err != nil {
 			return err
 		}
+		if s.kind == 0 {
+			for _, seg := range s.it.segs {
+				if _, err := c.bw.Write(seg); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	return nil
 }
@@ -812,7 +867,7 @@ func (w *pipelineWriter) onReply(_ *pipe, it *item, v aof.Value, err error) {
 	defer w.dmu.Unlock()
 	if err == nil || errors.As(err, new(*RedisError)) {
 		w.st.commands.Add(1)
-		w.st.bytes.Add(int64(len(it.buf)))
+		w.st.bytes.Add(it.size())
 	}
 	w.ring[it.seq%uint64(len(w.ring))] = it
 	for {

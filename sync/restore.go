@@ -39,6 +39,11 @@ type RestoreOptions struct {
 	Batch      int // elements per command in commands mode (default 512)
 	// KeysPerSecond and BytesPerSecond, when positive, limit the rate.
 	KeysPerSecond, BytesPerSecond float64
+	// MemoryHint, when set, is told how many bytes of big payloads are
+	// held until their replies each time a big payload is sent, so that
+	// the caller can raise a memory limit (debug.SetMemoryLimit) over
+	// what must stay live instead of collecting garbage in vain.
+	MemoryHint func(live int64)
 }
 
 // RestoreStats count what a Restorer did.
@@ -76,9 +81,13 @@ type Restorer struct {
 	target *ServerInfo
 	opts   RestoreOptions
 
-	payload bytes.Buffer
-	rw      *aof.Rewriter
-	db      int // database of the key being rewritten
+	chunks chunkBuf     // the payload of the key being written
+	lent   atomic.Int64 // bytes of payloads lent to the Writer
+	args   [][]byte     // RESTORE's arguments, reused
+	num    [2][20]byte  // their numbers
+	cmd    Command      // reused: the Writer copies what it keeps
+	rw     *aof.Rewriter
+	db     int // database of the key being rewritten
 
 	keys, skipped, failed, commands, functions, sent atomic.Int64
 
@@ -170,80 +179,207 @@ func (r *Restorer) Key(ctx context.Context, kv *rdb.KeyValue) error {
 	if r.w.Cluster() && kv.DB != 0 {
 		return fmt.Errorf("key %q is in db %d and a cluster has only db 0: choose what goes there with --db %d or --db-map %d=0", kv.Key, kv.DB, kv.DB, kv.DB)
 	}
-	payload, restorable, err := r.payloadFor(kv)
+	has, restorable, err := r.payloadFor(kv)
 	if err != nil {
 		r.fail(kv.DB, kv.Key, err)
 		return nil
 	}
-	if restorable && int64(len(payload)) <= r.opts.MaxPayload {
-		return r.restore(ctx, kv, payload)
+	if restorable && r.chunks.n <= r.opts.MaxPayload {
+		return r.restore(ctx, kv)
+	}
+	var payload []byte
+	if has {
+		payload = r.chunks.contiguous()
 	}
 	return r.viaCommands(ctx, kv, payload)
 }
 
-// payloadFor returns the key's DUMP payload, if it has one or one is
-// made, and whether the target can RESTORE it. A payload that is not
-// restorable is turned into commands. The payload is valid until the
-// next key.
-func (r *Restorer) payloadFor(kv *rdb.KeyValue) (payload []byte, restorable bool, err error) {
-	r.payload.Reset()
+// payloadFor puts the key's DUMP payload in r.chunks, when it has one or
+// one is made (has), and tells whether the target can RESTORE it. A
+// payload that is not restorable is turned into commands.
+func (r *Restorer) payloadFor(kv *rdb.KeyValue) (has, restorable bool, err error) {
+	r.chunks.reset()
 	tv := r.target.RDBVersion
 	if tv == 0 {
 		tv = 10 // unknown version: assume Redis 7.0
 	}
 	switch {
 	case kv.Dump != nil:
-		if err := kv.Dump(&r.payload); err != nil {
-			return nil, false, err
+		if err := kv.Dump(&r.chunks); err != nil {
+			return false, false, err
 		}
-		p := r.payload.Bytes()
-		v, err := rdb.DumpVersion(p)
+		v, err := r.chunks.version()
 		if err != nil {
-			return nil, false, err
+			return false, false, err
 		}
 		if kv.Type == rdb.TypeModule || v <= tv && r.opts.Mode != ModeCommands {
-			return p, true, nil
+			return true, true, nil
 		}
 		if r.opts.Mode == ModeRestore {
-			return nil, false, fmt.Errorf("payload of RDB %d: %s %s loads RDB %d and older (use --mode auto)", v, r.target.Server, r.target.Version, tv)
+			return false, false, fmt.Errorf("payload of RDB %d: %s %s loads RDB %d and older (use --mode auto)", v, r.target.Server, r.target.Version, tv)
 		}
-		return p, false, nil
+		return true, false, nil
 	case r.opts.Mode == ModeCommands || tv < 10:
-		return nil, false, nil
+		return false, false, nil
 	default:
-		if err := rdb.EncodeDump(&r.payload, kv, min(tv, rdb.MaxRedisVersion)); err != nil {
-			return nil, false, err
+		if err := rdb.EncodeDump(&r.chunks, kv, min(tv, rdb.MaxRedisVersion)); err != nil {
+			return false, false, err
 		}
-		return r.payload.Bytes(), true, nil
+		return true, true, nil
 	}
 }
 
-// restore sends RESTORE key ttl payload [ABSTTL] [REPLACE] [IDLETIME n|FREQ n].
-func (r *Restorer) restore(ctx context.Context, kv *rdb.KeyValue, payload []byte) error {
-	args := make([][]byte, 0, 8)
-	ttl := []byte("0")
-	if kv.ExpireAt != rdb.NoExpiry {
-		ttl = strconv.AppendInt(nil, kv.ExpireAt, 10)
+// chunkSize is the size of the pieces payloads are gathered in. A payload
+// that fits in one is copied by the Writer; bigger ones are lent to it
+// whole, so that no value is ever copied or held twice.
+const chunkSize = 256 << 10
+
+var chunkPool = gosync.Pool{New: func() any { b := make([]byte, 0, chunkSize); return &b }}
+
+// chunkBuf is an io.Writer gathering a payload in pooled chunks.
+type chunkBuf struct {
+	chunks [][]byte
+	n      int64
+}
+
+func (c *chunkBuf) reset() {
+	if len(c.chunks) > 1 {
+		c.release()
 	}
-	args = append(args, []byte("RESTORE"), kv.Key, ttl, payload)
+	if len(c.chunks) == 1 {
+		c.chunks[0] = c.chunks[0][:0]
+	}
+	c.n = 0
+}
+
+// release gives the chunks back to the pool and empties c.
+func (c *chunkBuf) release() {
+	for _, b := range c.chunks {
+		b = b[:0]
+		chunkPool.Put(&b)
+	}
+	c.chunks, c.n = nil, 0
+}
+
+// detach hands the chunks over (to the Writer) and leaves c empty.
+func (c *chunkBuf) detach() [][]byte {
+	out := c.chunks
+	c.chunks, c.n = nil, 0
+	return out
+}
+
+func (c *chunkBuf) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if len(c.chunks) == 0 || len(c.chunks[len(c.chunks)-1]) == chunkSize {
+			c.chunks = append(c.chunks, (*chunkPool.Get().(*[]byte))[:0])
+		}
+		last := &c.chunks[len(c.chunks)-1]
+		k := min(len(p), chunkSize-len(*last))
+		*last = append(*last, p[:k]...)
+		p = p[k:]
+	}
+	c.n += int64(n)
+	return n, nil
+}
+
+// contiguous returns the payload in one slice (copying it when it spans
+// several chunks).
+func (c *chunkBuf) contiguous() []byte {
+	switch len(c.chunks) {
+	case 0:
+		return nil
+	case 1:
+		return c.chunks[0]
+	}
+	b := make([]byte, 0, c.n)
+	for _, x := range c.chunks {
+		b = append(b, x...)
+	}
+	return b
+}
+
+// version reads the RDB version in the payload's trailer.
+func (c *chunkBuf) version() (int, error) {
+	if c.n < 11 {
+		return 0, fmt.Errorf("%w: DUMP payload of %d bytes is too short", rdb.ErrCorrupt, c.n)
+	}
+	var tail [10]byte
+	k := len(tail)
+	for i := len(c.chunks) - 1; i >= 0 && k > 0; i-- {
+		x := c.chunks[i]
+		m := min(k, len(x))
+		copy(tail[k-m:k], x[len(x)-m:])
+		k -= m
+	}
+	return int(tail[0]) | int(tail[1])<<8, nil
+}
+
+var (
+	argRestore  = []byte("RESTORE")
+	argZero     = []byte("0")
+	argABSTTL   = []byte("ABSTTL")
+	argReplace  = []byte("REPLACE")
+	argIdleTime = []byte("IDLETIME")
+	argFreq     = []byte("FREQ")
+)
+
+// pendingKey is one RESTORE waiting for its reply.
+type pendingKey struct {
+	r      *Restorer
+	db     int
+	key    []byte
+	size   int64
+	chunks [][]byte // a big payload lent to the Writer, given back to the pool
+}
+
+func (p *pendingKey) done(_ aof.Value, err error) {
+	if p.chunks != nil {
+		(&chunkBuf{chunks: p.chunks}).release()
+		p.r.lent.Add(-p.size)
+	}
+	p.r.keyDone(p.db, p.key, p.size, err)
+}
+
+// restore sends RESTORE key ttl payload [ABSTTL] [REPLACE] [IDLETIME n|FREQ n]
+// with the payload in r.chunks. The Writer copies the arguments, so
+// they live in reused buffers, except a payload of several chunks, which
+// is lent to it until the reply.
+func (r *Restorer) restore(ctx context.Context, kv *rdb.KeyValue) error {
+	ttl := argZero
 	if kv.ExpireAt != rdb.NoExpiry {
-		args = append(args, []byte("ABSTTL"))
+		ttl = strconv.AppendInt(r.num[0][:0], kv.ExpireAt, 10)
+	}
+	var payload []byte
+	if len(r.chunks.chunks) == 1 {
+		payload = r.chunks.chunks[0]
+	}
+	args := append(r.args[:0], argRestore, kv.Key, ttl, payload)
+	if kv.ExpireAt != rdb.NoExpiry {
+		args = append(args, argABSTTL)
 	}
 	if r.opts.Conflict == ConflictReplace {
-		args = append(args, []byte("REPLACE"))
+		args = append(args, argReplace)
 	}
 	switch {
 	case kv.Idle >= 0:
-		args = append(args, []byte("IDLETIME"), strconv.AppendInt(nil, kv.Idle, 10))
+		args = append(args, argIdleTime, strconv.AppendInt(r.num[1][:0], kv.Idle, 10))
 	case kv.Freq >= 0:
-		args = append(args, []byte("FREQ"), strconv.AppendInt(nil, int64(kv.Freq), 10))
+		args = append(args, argFreq, strconv.AppendInt(r.num[1][:0], int64(kv.Freq), 10))
 	}
-	size := int64(len(payload) + len(kv.Key))
+	r.args = args
+	size := r.chunks.n + int64(len(kv.Key))
 	r.limiter.wait(ctx, 1, size)
-	db, key := kv.DB, bytes.Clone(kv.Key)
-	cmd := &Command{DB: db, Key: key, Args: args, Idempotent: r.opts.Conflict == ConflictReplace,
-		Done: func(_ aof.Value, err error) { r.keyDone(db, key, size, err) }}
-	return r.w.Send(ctx, cmd)
+	pk := &pendingKey{r: r, db: kv.DB, key: bytes.Clone(kv.Key), size: size}
+	r.cmd = Command{DB: kv.DB, Key: pk.key, Args: args, Idempotent: r.opts.Conflict == ConflictReplace, Done: pk.done}
+	if len(r.chunks.chunks) > 1 {
+		pk.chunks = r.chunks.detach()
+		r.cmd.Chunked, r.cmd.ChunkedArg = pk.chunks, 3
+		if r.opts.MemoryHint != nil {
+			r.opts.MemoryHint(r.lent.Add(size))
+		}
+	}
+	return r.w.Send(ctx, &r.cmd)
 }
 
 func (r *Restorer) keyDone(db int, key []byte, size int64, err error) {

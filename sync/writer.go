@@ -22,6 +22,13 @@ type Command struct {
 	// Args is the command. The Writer copies what it needs before Send
 	// returns: the caller may reuse the slices.
 	Args [][]byte
+	// Chunked, when not nil, is the argument at index ChunkedArg (whose
+	// Args entry is ignored), as consecutive pieces that the Writer sends
+	// without copying: the caller leaves them untouched until Done has
+	// been called. For values of megabytes, which would otherwise be
+	// copied whole.
+	Chunked    [][]byte
+	ChunkedArg int
 	// Idempotent commands (RESTORE ... REPLACE, SET, DEL) are sent again
 	// when their connection breaks before the reply came. Others then fail
 	// with ErrUnknownOutcome: they may or may not have been applied.

@@ -91,25 +91,19 @@ is a terminal and --quiet is not set.
    Here 0 means A and B are identical, 1 that differences were found (they
    are reported) or that an input could not be read (the error names the file
    and offset, or the URL without its password).`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "text", EnvVars: []string{"REDKIT_FORMAT"}, Usage: "output `FORMAT`: text or json [$REDKIT_FORMAT]"},
 			&cli.IntFlag{Name: "max-report", Value: 100, EnvVars: []string{"REDKIT_MAX_REPORT"}, Usage: "list at most `N` differences (counts stay complete; 0: none) [$REDKIT_MAX_REPORT]"},
 			&cli.IntFlag{Name: "sample", EnvVars: []string{"REDKIT_SAMPLE"}, Usage: "compare only `N` random keys of A, looked up in B [$REDKIT_SAMPLE]"},
 			&cli.DurationFlag{Name: "ttl-tolerance", Value: time.Second, EnvVars: []string{"REDKIT_TTL_TOLERANCE"}, Usage: "expiries closer than `DURATION` are equal [$REDKIT_TTL_TOLERANCE]"},
 			&cli.IntSliceFlag{Name: "db", Usage: "only database `N` (repeatable)"},
-			&cli.StringFlag{Name: "tls-ca", EnvVars: []string{"REDKIT_TLS_CA"}, Usage: "verify servers against the CA bundle `FILE` (PEM) [$REDKIT_TLS_CA]"},
-			&cli.StringFlag{Name: "tls-cert", EnvVars: []string{"REDKIT_TLS_CERT"}, Usage: "client certificate `FILE` (PEM) [$REDKIT_TLS_CERT]"},
-			&cli.StringFlag{Name: "tls-key", EnvVars: []string{"REDKIT_TLS_KEY"}, Usage: "client key `FILE` (PEM) [$REDKIT_TLS_KEY]"},
-			&cli.StringFlag{Name: "tls-server-name", EnvVars: []string{"REDKIT_TLS_SERVER_NAME"}, Usage: "server `NAME` to verify instead of the URL's host [$REDKIT_TLS_SERVER_NAME]"},
-			&cli.BoolFlag{Name: "tls-insecure", EnvVars: []string{"REDKIT_TLS_INSECURE"}, Usage: "do not verify server certificates [$REDKIT_TLS_INSECURE]"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress [$REDKIT_QUIET]"},
-		},
+		}, tlsFlags()...),
 		Action: func(c *cli.Context) error {
 			opts := compareOptions{
 				format: c.String("format"), maxReport: c.Int("max-report"), sample: c.Int("sample"),
 				ttlTolerance: c.Duration("ttl-tolerance"), dbs: c.IntSlice("db"), quiet: c.Bool("quiet"),
-				tls: sync.TLSOptions{CA: c.String("tls-ca"), Cert: c.String("tls-cert"), Key: c.String("tls-key"),
-					ServerName: c.String("tls-server-name"), Insecure: c.Bool("tls-insecure")},
+				tls: tlsFromFlags(c),
 			}
 			return runCompare(c.Context, gopts, opts, c.Args().Slice())
 		},

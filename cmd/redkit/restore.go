@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -85,7 +86,7 @@ bytes, time and rate.
    Here 3 means the restore ran to the end but some keys failed or were
    skipped; 1 also covers a conflict under --conflict error.`,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "to", EnvVars: []string{"REDKIT_TO"}, Usage: "target `URL`: redis://, rediss:// or redis+sentinel:// [$REDKIT_TO]"},
+			&cli.StringFlag{Name: "to", EnvVars: []string{"REDKIT_TO_URL"}, Usage: "target `URL`: redis://, rediss:// or redis+sentinel:// [$REDKIT_TO_URL]"},
 			&cli.StringFlag{Name: "to-password-file", Usage: "read the target's password from `FILE` (REDKIT_TO_PASSWORD also works)"},
 			&cli.StringFlag{Name: "conflict", Value: rsync.ConflictError, Usage: "existing keys: `POLICY` error, replace or skip"},
 			&cli.StringFlag{Name: "mode", Value: rsync.ModeAuto, Usage: "`MODE`: auto (RESTORE when the target can load the payload), restore, or commands"},
@@ -109,36 +110,6 @@ bytes, time and rate.
 			return runRestore(c.Context, gopts, opts, c.Args().Slice())
 		},
 	}
-}
-
-// tlsFlags are the TLS flags of commands that connect to servers.
-func tlsFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "tls-ca", EnvVars: []string{"REDKIT_TLS_CA"}, Usage: "verify servers against the CA certificates in `FILE` (PEM) [$REDKIT_TLS_CA]"},
-		&cli.StringFlag{Name: "tls-cert", EnvVars: []string{"REDKIT_TLS_CERT"}, Usage: "client certificate `FILE` (PEM) [$REDKIT_TLS_CERT]"},
-		&cli.StringFlag{Name: "tls-key", EnvVars: []string{"REDKIT_TLS_KEY"}, Usage: "client key `FILE` (PEM) [$REDKIT_TLS_KEY]"},
-		&cli.StringFlag{Name: "tls-server-name", Usage: "expect `NAME` in the server's certificate (default: the URL's host)"},
-		&cli.BoolFlag{Name: "tls-insecure", Usage: "do not verify the server's certificate (insecure: testing only)"},
-	}
-}
-
-func tlsFromFlags(c *cli.Context) rsync.TLSOptions {
-	return rsync.TLSOptions{CA: c.String("tls-ca"), Cert: c.String("tls-cert"), Key: c.String("tls-key"),
-		ServerName: c.String("tls-server-name"), Insecure: c.Bool("tls-insecure")}
-}
-
-// passwordFrom returns the password from a file (its first line) or the
-// environment variable, "" when neither is set.
-func passwordFrom(file, env string) (string, error) {
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", fmt.Errorf("password file: %w", err)
-		}
-		line, _, _ := strings.Cut(string(b), "\n")
-		return strings.TrimRight(line, "\r"), nil
-	}
-	return os.Getenv(env), nil
 }
 
 func restoreOptionsFromFlags(c *cli.Context, gopts globalOptions) (restoreOptions, error) {
@@ -330,7 +301,19 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	r, err := rsync.NewRestorer(w, info, opts.restore)
+	ro := opts.restore
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Payloads lent to the Writer stay live until their replies: the
+		// soft limit must sit above them or the GC runs without end.
+		var top int64
+		ro.MemoryHint = func(live int64) {
+			if live > top {
+				top = live
+				debug.SetMemoryLimit(softMemoryLimit + top + top/4)
+			}
+		}
+	}
+	r, err := rsync.NewRestorer(w, info, ro)
 	if err != nil {
 		w.Close()
 		return usageErrorf("restore: %v", err)
@@ -379,7 +362,12 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 	if s := elapsed.Seconds(); s > 0 {
 		sum.KeysPerS, sum.BytesPerS = float64(st.Keys)/s, float64(st.Bytes)/s
 	}
-	for _, f := range r.Failures() {
+	failures := r.Failures()
+	if ctx.Err() != nil {
+		// Interrupted: the keys in flight were cut off, not refused.
+		failures = nil
+	}
+	for _, f := range failures {
 		sum.Failures = append(sum.Failures, struct {
 			DB    int    `json:"db"`
 			Key   string `json:"key"`

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	rsync "github.com/redkit/redkit/sync"
+)
+
+// Flags and helpers of the commands that talk to live servers.
+
+// tlsFlags are the TLS flags of commands that connect to servers.
+func tlsFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "tls-ca", EnvVars: []string{"REDKIT_TLS_CA"}, Usage: "verify servers against the CA certificates in `FILE` (PEM) [$REDKIT_TLS_CA]"},
+		&cli.StringFlag{Name: "tls-cert", EnvVars: []string{"REDKIT_TLS_CERT"}, Usage: "client certificate `FILE` (PEM) [$REDKIT_TLS_CERT]"},
+		&cli.StringFlag{Name: "tls-key", EnvVars: []string{"REDKIT_TLS_KEY"}, Usage: "client key `FILE` (PEM) [$REDKIT_TLS_KEY]"},
+		&cli.StringFlag{Name: "tls-server-name", EnvVars: []string{"REDKIT_TLS_SERVER_NAME"}, Usage: "expect `NAME` in the server's certificate instead of the URL's host [$REDKIT_TLS_SERVER_NAME]"},
+		&cli.BoolFlag{Name: "tls-insecure", EnvVars: []string{"REDKIT_TLS_INSECURE"}, Usage: "do not verify server certificates (testing only) [$REDKIT_TLS_INSECURE]"},
+	}
+}
+
+func tlsFromFlags(c *cli.Context) rsync.TLSOptions {
+	return rsync.TLSOptions{CA: c.String("tls-ca"), Cert: c.String("tls-cert"), Key: c.String("tls-key"),
+		ServerName: c.String("tls-server-name"), Insecure: c.Bool("tls-insecure")}
+}
+
+// passwordFrom returns the password from a file (its first line) or the
+// environment variable, "" when neither is set.
+func passwordFrom(file, env string) (string, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("password file: %w", err)
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		return strings.TrimRight(line, "\r"), nil
+	}
+	return os.Getenv(env), nil
+}
