@@ -3,7 +3,6 @@ package sync
 import (
 	"context"
 	"errors"
-	"os/exec"
 	"strconv"
 	"strings"
 	gosync "sync"
@@ -15,57 +14,6 @@ import (
 	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/internal/redistest"
 )
-
-// startCluster starts n nodes and makes them a cluster with replicas
-// replicas per master, and waits until every node reports
-// cluster_state:ok and every replica is in sync.
-func startCluster(t testing.TB, n, replicas int) []*redistest.Server {
-	t.Helper()
-	if _, err := exec.LookPath("redis-cli"); err != nil {
-		t.Skip("redis-cli not installed")
-	}
-	nodes := make([]*redistest.Server, n)
-	args := []string{"--cluster", "create"}
-	for i := range nodes {
-		nodes[i] = redistest.Start(t, redistest.Options{Config: []string{
-			"cluster-enabled yes", "cluster-node-timeout 3000", "cluster-config-file nodes.conf",
-		}})
-		args = append(args, nodes[i].Addr())
-	}
-	args = append(args, "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")
-	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
-		t.Fatalf("redis-cli %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	ctx := context.Background()
-	deadline := time.Now().Add(15 * time.Second)
-	for _, s := range nodes {
-		for {
-			ci, _ := s.Client().ClusterInfo(ctx).Result()
-			info, _ := s.Client().Info(ctx, "replication").Result()
-			info = ci + info
-			ok := strings.Contains(info, "cluster_state:ok") &&
-				strings.Contains(info, "cluster_known_nodes:"+strconv.Itoa(n)+"\r")
-			// every bus link up: CLUSTER FAILOVER needs the one to the master
-			nl, _ := s.Client().ClusterNodes(ctx).Result()
-			lines := strings.Split(strings.TrimSpace(nl), "\n")
-			if len(lines) != n || strings.Count(nl, " connected") != n ||
-				strings.Count(nl, "slave ") != n/(replicas+1)*replicas {
-				ok = false
-			}
-			if strings.Contains(info, "role:slave") && !strings.Contains(info, "master_link_status:up") {
-				ok = false
-			}
-			if ok {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("cluster not ready on %s:\n%s", s.Addr(), info)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	return nodes
-}
 
 // clusterMap reads the current slot map from node.
 func clusterMap(t testing.TB, node *redistest.Server) []SlotRange {
@@ -134,7 +82,7 @@ func checkClusterKeys(t testing.TB, nodes []*redistest.Server, want map[string]s
 func TestWriterCluster(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	nodes := startCluster(t, 3, 0)
+	nodes := redistest.StartCluster(t, 3, 0)
 	w, err := NewWriter(ctx, nodes[1].Addr(), true, WriterOptions{Log: testLog(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -282,7 +230,7 @@ func migrateSlot(ctx context.Context, nodes []*redistest.Server, src, dst *redis
 func TestWriterClusterMigration(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	nodes := startCluster(t, 3, 0)
+	nodes := redistest.StartCluster(t, 3, 0)
 	ids := make([]string, len(nodes))
 	for i, s := range nodes {
 		ids[i] = nodeID(t, s)
@@ -400,7 +348,7 @@ func TestWriterClusterMigration(t *testing.T) {
 func TestWriterClusterFailover(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	nodes := startCluster(t, 6, 1)
+	nodes := redistest.StartCluster(t, 3, 1)
 	var replica *redistest.Server
 	for _, s := range nodes {
 		if info, _ := s.Client().Info(ctx, "replication").Result(); strings.Contains(info, "role:slave") {
@@ -476,7 +424,7 @@ func TestWriterClusterFailover(t *testing.T) {
 func TestWriterClusterNodeDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	nodes := startCluster(t, 6, 1)
+	nodes := redistest.StartCluster(t, 3, 1)
 	var victim *redistest.Server
 	for _, s := range nodes[1:] {
 		if info, _ := s.Client().Info(ctx, "replication").Result(); strings.Contains(info, "role:master") {

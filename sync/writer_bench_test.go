@@ -148,7 +148,7 @@ func newClusterClient(nodes []*redistest.Server) *redis.ClusterClient {
 }
 
 func BenchmarkWriterClusterHand(b *testing.B) {
-	nodes := startCluster(b, 3, 0)
+	nodes := redistest.StartCluster(b, 3, 0)
 	c := newClusterClient(nodes)
 	defer c.Close()
 	for _, bc := range benchCases(b, c) {
@@ -159,7 +159,7 @@ func BenchmarkWriterClusterHand(b *testing.B) {
 }
 
 func BenchmarkWriterClusterGoRedis(b *testing.B) {
-	nodes := startCluster(b, 3, 0)
+	nodes := redistest.StartCluster(b, 3, 0)
 	c := newClusterClient(nodes)
 	defer c.Close()
 	for _, bc := range benchCases(b, c) {

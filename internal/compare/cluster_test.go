@@ -3,9 +3,7 @@ package compare
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -44,40 +42,8 @@ func fillSame(t testing.TB, c interface {
 	}
 }
 
-func startCluster(t testing.TB) []*redistest.Server {
-	t.Helper()
-	if _, err := exec.LookPath("redis-cli"); err != nil {
-		t.Skip("redis-cli not installed")
-	}
-	var nodes []*redistest.Server
-	args := []string{"--cluster", "create"}
-	for range 3 {
-		s := redistest.Start(t, redistest.Options{Config: []string{"cluster-enabled yes", "cluster-config-file nodes.conf"}})
-		nodes = append(nodes, s)
-		args = append(args, s.Addr())
-	}
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
-	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
-		t.Fatalf("redis-cli %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for _, n := range nodes {
-		for {
-			v, err := n.Do(context.Background(), "CLUSTER", "INFO")
-			if err == nil && strings.Contains(fmt.Sprint(v), "cluster_state:ok") {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("cluster not ready: %v %v", v, err)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	return nodes
-}
-
 func TestClusterVersusStandalone(t *testing.T) {
-	nodes := startCluster(t)
+	nodes := redistest.StartCluster(t, 3, 0)
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{nodes[0].Addr()}})
 	defer cc.Close()
 	fillSame(t, cc)

@@ -11,8 +11,9 @@ import (
 
 // StartCluster starts masters*(1+replicas) cluster-enabled servers on
 // loopback, joins them with redis-cli --cluster create (which picks the
-// roles: ask ROLE), and waits until every node says cluster_state:ok and
-// every replica's link is up. The servers stop when the test ends. It
+// roles: ask ROLE), and waits until every node says cluster_state:ok,
+// knows every other node over a connected bus link, and every replica's
+// link is up. The servers stop when the test ends. It
 // skips the test when redis-cli is missing.
 func StartCluster(t testing.TB, masters, replicas int) []*Server {
 	t.Helper()
@@ -32,18 +33,24 @@ func StartCluster(t testing.TB, masters, replicas int) []*Server {
 		t.Fatalf("redis-cli %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	ctx := context.Background()
+	n := len(nodes)
 	deadline := time.Now().Add(20 * time.Second)
 	for _, s := range nodes {
 		for {
 			ci, _ := s.Client().ClusterInfo(ctx).Result()
 			info, _ := s.Client().Info(ctx, "replication").Result()
+			nl, _ := s.Client().ClusterNodes(ctx).Result()
+			// Every node known, every bus link up (CLUSTER FAILOVER needs
+			// the one to the master), every replica known and in sync.
 			ok := strings.Contains(ci, "cluster_state:ok") &&
+				strings.Contains(ci, "cluster_known_nodes:"+strconv.Itoa(n)+"\r") &&
+				strings.Count(nl, " connected") == n && strings.Count(nl, "slave ") == masters*replicas &&
 				(!strings.Contains(info, "role:slave") || strings.Contains(info, "master_link_status:up"))
 			if ok {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("cluster not ready on %s:\n%s%s", s.Addr(), ci, info)
+				t.Fatalf("cluster not ready on %s:\n%s%s%s", s.Addr(), ci, info, nl)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
