@@ -39,6 +39,9 @@ type RestoreOptions struct {
 	Batch      int // elements per command in commands mode (default 512)
 	// KeysPerSecond and BytesPerSecond, when positive, limit the rate.
 	KeysPerSecond, BytesPerSecond float64
+	// MaxInflightBytes bounds the bytes of commands awaiting replies
+	// (default 64 MiB); one command bigger than that goes alone.
+	MaxInflightBytes int64
 	// MemoryHint, when set, is told how many bytes of big payloads are
 	// held until their replies each time a big payload is sent, so that
 	// the caller can raise a memory limit (debug.SetMemoryLimit) over
@@ -81,13 +84,14 @@ type Restorer struct {
 	target *ServerInfo
 	opts   RestoreOptions
 
-	chunks chunkBuf     // the payload of the key being written
-	lent   atomic.Int64 // bytes of payloads lent to the Writer
-	args   [][]byte     // RESTORE's arguments, reused
-	num    [2][20]byte  // their numbers
-	cmd    Command      // reused: the Writer copies what it keeps
-	rw     *aof.Rewriter
-	db     int // database of the key being rewritten
+	chunks   chunkBuf     // the payload of the key being written
+	lent     atomic.Int64 // bytes of payloads lent to the Writer
+	inflight budget       // bytes of commands awaiting replies
+	args     [][]byte     // RESTORE's arguments, reused
+	num      [2][20]byte  // their numbers
+	cmd      Command      // reused: the Writer copies what it keeps
+	rw       *aof.Rewriter
+	db       int // database of the key being rewritten
 
 	keys, skipped, failed, commands, functions, sent atomic.Int64
 
@@ -125,7 +129,10 @@ func NewRestorer(w Writer, target *ServerInfo, opts RestoreOptions) (*Restorer, 
 		// EncodeDump writes RDB 10 and later only.
 		return nil, fmt.Errorf("%s %s loads RDB %d: --mode restore needs Redis 7.0 or later here; use --mode commands", target.Server, target.Version, target.RDBVersion)
 	}
-	r := &Restorer{w: w, target: target, opts: opts, db: -1,
+	if opts.MaxInflightBytes <= 0 {
+		opts.MaxInflightBytes = 64 << 20
+	}
+	r := &Restorer{w: w, target: target, opts: opts, db: -1, inflight: budget{max: opts.MaxInflightBytes},
 		rw:      aof.NewRewriter(aof.RewriteOptions{Batch: opts.Batch, BatchBytes: int(min(opts.MaxPayload/2, 4<<20))}),
 		limiter: newLimiter(opts.KeysPerSecond, opts.BytesPerSecond)}
 	return r, nil
@@ -227,6 +234,48 @@ func (r *Restorer) payloadFor(kv *rdb.KeyValue) (has, restorable bool, err error
 		}
 		return true, true, nil
 	}
+}
+
+// budget bounds the bytes of commands in flight: a deep pipeline of small
+// keys without letting big values pile up in memory. A command bigger
+// than the whole budget goes alone.
+type budget struct {
+	mu      gosync.Mutex
+	used    int64
+	max     int64
+	waiting bool
+	wake    chan struct{}
+}
+
+func (b *budget) acquire(ctx context.Context, n int64) error {
+	for {
+		b.mu.Lock()
+		if b.used == 0 || b.used+n <= b.max {
+			b.used += n
+			b.mu.Unlock()
+			return nil
+		}
+		if !b.waiting {
+			b.waiting, b.wake = true, make(chan struct{})
+		}
+		wake := b.wake
+		b.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (b *budget) release(n int64) {
+	b.mu.Lock()
+	b.used -= n
+	if b.waiting {
+		b.waiting = false
+		close(b.wake)
+	}
+	b.mu.Unlock()
 }
 
 // chunkSize is the size of the pieces payloads are gathered in. A payload
@@ -334,6 +383,7 @@ type pendingKey struct {
 }
 
 func (p *pendingKey) done(_ aof.Value, err error) {
+	p.r.inflight.release(p.size)
 	if p.chunks != nil {
 		(&chunkBuf{chunks: p.chunks}).release()
 		p.r.lent.Add(-p.size)
@@ -371,6 +421,9 @@ func (r *Restorer) restore(ctx context.Context, kv *rdb.KeyValue) error {
 	size := r.chunks.n + int64(len(kv.Key))
 	r.limiter.wait(ctx, 1, size)
 	pk := &pendingKey{r: r, db: kv.DB, key: bytes.Clone(kv.Key), size: size}
+	if err := r.inflight.acquire(ctx, size); err != nil {
+		return err
+	}
 	r.cmd = Command{DB: kv.DB, Key: pk.key, Args: args, Idempotent: r.opts.Conflict == ConflictReplace, Done: pk.done}
 	if len(r.chunks.chunks) > 1 {
 		pk.chunks = r.chunks.detach()
@@ -447,8 +500,12 @@ func (r *Restorer) viaCommands(ctx context.Context, kv *rdb.KeyValue, payload []
 			n += int64(len(a))
 		}
 		r.limiter.wait(ctx, 0, n)
+		if err := r.inflight.acquire(ctx, n); err != nil {
+			return err
+		}
 		pending.Add(1)
 		return r.w.Send(ctx, &Command{DB: db, Key: key, Args: args, Done: func(_ aof.Value, err error) {
+			r.inflight.release(n)
 			if err != nil {
 				failed.CompareAndSwap(nil, &err)
 			} else {
