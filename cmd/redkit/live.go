@@ -1,9 +1,13 @@
 package main
 
 import (
+	"crypto/x509"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -40,4 +44,29 @@ func passwordFrom(file, env string) (string, error) {
 		return strings.TrimRight(line, "\r"), nil
 	}
 	return os.Getenv(env), nil
+}
+
+// connectHint says what to do about a failure to reach or use a server,
+// "" when there is nothing useful to say.
+func connectHint(err error) string {
+	var (
+		uae x509.UnknownAuthorityError
+		hne x509.HostnameError
+		ne  net.Error
+	)
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "nothing listens there: check the host and port in the URL, and that the server is running"
+	case errors.As(err, &uae):
+		return "the server's certificate is signed by an unknown authority: give its CA with --tls-ca (or --tls-insecure, for tests only)"
+	case errors.As(err, &hne):
+		return "the server's certificate is for another name: use the name it was issued for, or --tls-server-name"
+	case rsync.ErrorCode(err) == "NOPERM":
+		return "the user lacks an ACL permission: grant it (ACL SETUSER) or use another user"
+	case rsync.ErrorCode(err) == "NOAUTH":
+		return "the server needs a password: put it in the URL, REDKIT_TO_PASSWORD or --to-password-file"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "no answer in time: check that the address is reachable (firewall, TLS port) or raise --timeout"
+	}
+	return ""
 }

@@ -299,6 +299,10 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 	defer closeInput()
 	ep, info, w, err := connectTarget(ctx, opts.to, opts.password, opts.tls, opts.timeout, opts.depth, logf)
 	if err != nil {
+		if h := connectHint(err); h != "" && ctx.Err() == nil {
+			fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nhint: %s\n", rsync.Redact(err.Error()), h)
+			return reportedError(exitError, err)
+		}
 		return fmt.Errorf("restore: %w", err)
 	}
 	ro := opts.restore
@@ -385,6 +389,10 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 		var ke *rsync.KeyError
 		if errors.As(err, &ke) && errors.Is(err, rsync.ErrConflict) {
 			fmt.Fprintf(gopts.stderr, "redkit: restore: %s: key %q in db %d already exists\nhint: nothing after it was written; rerun with --conflict replace (overwrite), --conflict skip (keep it) or --flush (empty the target first)\n", ep, ke.Key, ke.DB)
+			return reportedError(exitError, err)
+		}
+		if h := connectHint(err); h != "" {
+			fmt.Fprintf(gopts.stderr, "redkit: restore %s -> %s: %s\nhint: %s\n", path, ep, rsync.Redact(err.Error()), h)
 			return reportedError(exitError, err)
 		}
 		return fmt.Errorf("restore %s -> %s: %s", path, ep, rsync.Redact(err.Error()))
