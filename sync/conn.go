@@ -296,6 +296,14 @@ func Transient(err error) bool {
 	default:
 		return false
 	}
+	// TLS refusals (a missing client certificate, a bad one) do not pass
+	// with time.
+	var alert tls.AlertError
+	var verr *tls.CertificateVerificationError
+	var oe *net.OpError
+	if errors.As(err, &alert) || errors.As(err, &verr) || errors.As(err, &oe) && oe.Op == "remote error" {
+		return false
+	}
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return true

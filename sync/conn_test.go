@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -68,5 +69,8 @@ func TestConnRefusedIsTransient(t *testing.T) {
 	}
 	if Transient(errors.New("x")) {
 		t.Error("plain errors are not transient")
+	}
+	if Transient(fmt.Errorf("read: %w", &net.OpError{Op: "remote error", Err: errors.New("tls: certificate required")})) {
+		t.Error("a TLS alert from the server is not transient")
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -69,4 +71,36 @@ func connectHint(err error) string {
 		return "no answer in time: check that the address is reachable (firewall, TLS port) or raise --timeout"
 	}
 	return ""
+}
+
+// connectRetryFor is how long a first connection keeps being retried
+// while the server refuses connections, is loading or is failing over.
+const connectRetryFor = 10 * time.Second
+
+// serverInfo connects to addr and reads the server's facts, retrying
+// transient failures (refused connection, LOADING, ...) with backoff for
+// up to retryFor. INFO is safe to repeat.
+func serverInfo(ctx context.Context, addr string, opts *rsync.Options, retryFor time.Duration, log func(string, ...any)) (*rsync.ServerInfo, error) {
+	deadline := time.Now().Add(retryFor)
+	wait := 50 * time.Millisecond
+	for try := 1; ; try++ {
+		conn, err := rsync.Dial(ctx, addr, opts)
+		var info *rsync.ServerInfo
+		if err == nil {
+			info, err = rsync.Info(conn)
+			conn.Close()
+		}
+		if err == nil || !rsync.Transient(err) || time.Now().Add(wait).After(deadline) || ctx.Err() != nil {
+			return info, err
+		}
+		if try == 1 && log != nil {
+			log("%s: %v; retrying for up to %v", addr, err, retryFor)
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		wait = min(wait*2, 2*time.Second)
+	}
 }

@@ -222,12 +222,7 @@ func connectTarget(ctx context.Context, rawURL, password string, tlsOpts rsync.T
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	conn, err := rsync.Dial(ctx, addr, &copts)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%s: %w", ep, err)
-	}
-	info, err := rsync.Info(conn)
-	conn.Close()
+	info, err := serverInfo(ctx, addr, &copts, connectRetryFor, log)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%s: %w", ep, err)
 	}
