@@ -57,16 +57,19 @@
 // the bytes lent (RestoreOptions.MemoryHint) so that a 300 MB payload does
 // not make the garbage collector run without end. On the 1.1 GB bench
 // dump (3.6 M keys, a 5 M-member zset whose payload is 297 MB), into an
-// empty redis-server 7.0.15 on the same 2 cores (bench/restore.sh):
+// empty redis-server 7.0.15 on the same 2 cores (bench/restore.sh, best of
+// 3 for redkit):
 //
-//	redkit restore                                    26.8 s   41.5 MiB/s   171 MiB RSS
-//	librdb rdb-cli redis -r -l 512                    32.8 s   33.9 MiB/s   110 MiB RSS
-//	HDT3213/rdb -c aof | redis-cli --pipe             78.6 s   14.2 MiB/s
-//	redis-server loading the dump at start-up         17.0 s   65.3 MiB/s
+//	redkit restore                                    22.4 s   49.6 MiB/s   173 MiB RSS
+//	librdb rdb-cli redis -r -l 512                    27.4 s   40.6 MiB/s   110 MiB RSS
+//	HDT3213/rdb -c aof | redis-cli --pipe             70.3 s   15.8 MiB/s
+//	redis-server loading the dump at start-up         17.0 s   65.6 MiB/s
 //
 // Before chunks and the memory hint the same restore took 49 s at 98% of
 // a core, mostly in the garbage collector (a 40 MiB soft limit under a
-// 300 MB live payload). Now the server is the bottleneck: it spends about
-// 24 s of CPU on the RESTOREs (reading, CRC64 checks, decoding) against 17 s
-// loading the file, and redkit about 18 s, on two shared cores.
+// 300 MB live payload); a pipeline of 4096 commands (bounded by 64 MB in
+// flight) instead of 512 took it from about 27 s to 23 s. Now the server is
+// the bottleneck: it spends about 20 s of CPU on the RESTOREs (reading,
+// CRC64 checks, decoding) against 17 s loading the file, and redkit about
+// 16 s, on two shared cores.
 package sync
