@@ -54,14 +54,9 @@ func (g *group) finish(v aof.Value, err error) {
 // order; commands handed back by a failed node wait (held) with the later
 // ones of their slot until the map is refreshed.
 type clusterWriter struct {
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	opts   WriterOptions
-	st     stats
-	out    tracker
-	seq    atomic.Uint64
-	items  gosync.Pool
-	wg     gosync.WaitGroup
+	writerBase
+	opts WriterOptions
+	wg   gosync.WaitGroup
 
 	mu         gosync.Mutex
 	owner      [SlotCount]string // master address of each slot, "" unknown
@@ -82,10 +77,6 @@ type clusterWriter struct {
 	lastRefresh time.Time
 	lastMoved   time.Time // last MOVED logged
 	closing     bool
-
-	errMu  gosync.Mutex
-	err    error
-	closed atomic.Bool
 }
 
 var _ Writer = (*clusterWriter)(nil)
@@ -400,12 +391,7 @@ func (w *clusterWriter) refreshSoon() {
 }
 
 func (w *clusterWriter) fail(err error) {
-	w.errMu.Lock()
-	if w.err == nil {
-		w.err = err
-	}
-	w.errMu.Unlock()
-	w.cancel(err)
+	w.setErr(err)
 	w.mu.Lock()
 	held := w.held
 	w.held = nil
@@ -420,27 +406,11 @@ func (w *clusterWriter) fail(err error) {
 	}
 }
 
-func (w *clusterWriter) failed() error {
-	w.errMu.Lock()
-	defer w.errMu.Unlock()
-	if w.err == nil && w.ctx.Err() != nil {
-		w.err = context.Cause(w.ctx) // the watcher may not have run yet
-	}
-	return w.err
-}
-
-func (w *clusterWriter) Cluster() bool      { return true }
-func (w *clusterWriter) Stats() WriterStats { return w.st.get() }
+func (w *clusterWriter) Cluster() bool { return true }
 
 func (w *clusterWriter) Send(ctx context.Context, cmd *Command) error {
-	if err := w.failed(); err != nil {
+	if err := w.checkSend(cmd); err != nil {
 		return err
-	}
-	if w.closed.Load() {
-		return errors.New("writer: Send after Close")
-	}
-	if len(cmd.Args) == 0 {
-		return errors.New("writer: empty command")
 	}
 	if cmd.DB != 0 {
 		if cmd.Done != nil {

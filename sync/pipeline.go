@@ -743,21 +743,63 @@ func (p *pipe) goDown(err error) {
 // pipelineWriter is the Writer of a standalone server: one pipe, Done
 // called in Send order.
 type pipelineWriter struct {
+	writerBase
+	p *pipe
+
+	dmu  gosync.Mutex
+	ring []*item // results by seq % depth, until earlier ones are done
+	next uint64  // next seq to deliver
+}
+
+// writerBase is what both Writers share: their context, counters, item
+// pool, and the error that made them fail.
+type writerBase struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	p      *pipe
 	st     stats
 	out    tracker
 	seq    atomic.Uint64
 	items  gosync.Pool
 
-	dmu  gosync.Mutex
-	ring []*item // results by seq % depth, until earlier ones are done
-	next uint64  // next seq to deliver
-
 	errMu  gosync.Mutex
 	err    error
 	closed atomic.Bool
+}
+
+// setErr records the Writer's first error and cancels its context.
+func (w *writerBase) setErr(err error) {
+	w.errMu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.errMu.Unlock()
+	w.cancel(err)
+}
+
+func (w *writerBase) failed() error {
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	if w.err == nil && w.ctx.Err() != nil {
+		w.err = context.Cause(w.ctx) // the watcher may not have run yet
+	}
+	return w.err
+}
+
+func (w *writerBase) Stats() WriterStats { return w.st.get() }
+
+// checkSend refuses a command when the Writer has failed or closed, or
+// the command is empty.
+func (w *writerBase) checkSend(cmd *Command) error {
+	if err := w.failed(); err != nil {
+		return err
+	}
+	if w.closed.Load() {
+		return errors.New("writer: Send after Close")
+	}
+	if len(cmd.Args) == 0 {
+		return errors.New("writer: empty command")
+	}
+	return nil
 }
 
 var _ Writer = (*pipelineWriter)(nil)
@@ -804,36 +846,13 @@ func newPipelineWriter(ctx context.Context, addr string, opts WriterOptions) (Wr
 	return w, nil
 }
 
-func (w *pipelineWriter) fail(err error) {
-	w.errMu.Lock()
-	if w.err == nil {
-		w.err = err
-	}
-	w.errMu.Unlock()
-	w.cancel(err)
-}
+func (w *pipelineWriter) fail(err error) { w.setErr(err) }
 
-func (w *pipelineWriter) failed() error {
-	w.errMu.Lock()
-	defer w.errMu.Unlock()
-	if w.err == nil && w.ctx.Err() != nil {
-		w.err = context.Cause(w.ctx) // the watcher may not have run yet
-	}
-	return w.err
-}
-
-func (w *pipelineWriter) Cluster() bool      { return false }
-func (w *pipelineWriter) Stats() WriterStats { return w.st.get() }
+func (w *pipelineWriter) Cluster() bool { return false }
 
 func (w *pipelineWriter) Send(ctx context.Context, cmd *Command) error {
-	if err := w.failed(); err != nil {
+	if err := w.checkSend(cmd); err != nil {
 		return err
-	}
-	if w.closed.Load() {
-		return errors.New("writer: Send after Close")
-	}
-	if len(cmd.Args) == 0 {
-		return errors.New("writer: empty command")
 	}
 	if err := w.p.acquire(ctx); err != nil {
 		return err

@@ -14,9 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/internal/compare"
-	"github.com/redkit/redkit/internal/dumpfile"
 	"github.com/redkit/redkit/rdb"
 	"github.com/redkit/redkit/sync"
 	"github.com/schollz/progressbar/v3"
@@ -166,31 +164,17 @@ func compareSource(gopts globalOptions, opts compareOptions, arg string) (compar
 // RDB streams, JSON too, an AOF is replayed into memory first.
 func eachDumpKey(path string, stdin io.Reader, fn func(*rdb.KeyValue) error) error {
 	ctx := context.Background()
-	if isAOFSet(path) {
-		ar, err := aof.Open(ctx, path)
+	src, _, closeInput, err := openInput(ctx, stdin, "compare", path, nil)
+	if err != nil {
+		return err
+	}
+	defer closeInput()
+	if as, ok := src.(*aofSource); ok && as.commands {
+		ks, err := replayAOF(ctx, as, 0)
 		if err != nil {
 			return err
 		}
-		defer ar.Close()
-		return replayKeys(&aofSource{rd: ar, commands: true}, fn)
-	}
-	var in *dumpfile.File
-	var err error
-	if path == "-" {
-		in, err = dumpfile.NewReader(ctx, "-", stdin)
-	} else {
-		in, err = dumpfile.Open(ctx, path)
-	}
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	src, err := openConvertSource(path, in, nil)
-	if err != nil {
-		return err
-	}
-	if as, ok := src.(*aofSource); ok && as.commands {
-		return replayKeys(as, fn)
+		return ks.Keys(fn)
 	}
 	for {
 		it, err := src.next()
@@ -209,29 +193,6 @@ func eachDumpKey(path string, stdin io.Reader, fn func(*rdb.KeyValue) error) err
 			return fmt.Errorf("AOF commands follow the RDB part (an AOF with an RDB preamble): compare a dump of the replayed data instead ('redkit convert --to rdb --replay')")
 		}
 	}
-}
-
-// replayKeys replays an AOF into an in-memory keyspace and walks its keys.
-func replayKeys(src *aofSource, fn func(*rdb.KeyValue) error) error {
-	ks := aof.NewKeyspace(aof.KeyspaceOptions{})
-	for {
-		e, err := src.rd.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		if e.Kind == aof.KindRDB {
-			err = ks.LoadRDB(e.RDB)
-		} else {
-			err = ks.Apply(e)
-		}
-		if err != nil && !errors.Is(err, aof.ErrRejected) {
-			return err
-		}
-	}
-	return ks.Keys(fn)
 }
 
 func runCompare(ctx context.Context, gopts globalOptions, opts compareOptions, args []string) error {

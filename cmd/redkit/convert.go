@@ -336,7 +336,7 @@ func (s *jsonSource) next() (convertItem, error) {
 // manifest), or a file or "-" holding an RDB dump, an AOF or redkit JSON,
 // compressed or not. in is nil for a multi-part AOF; call closeInput when
 // done.
-func openInput(ctx context.Context, gopts globalOptions, cmd, path string, filter *rdb.Filter) (src convertSource, in *dumpfile.File, closeInput func(), err error) {
+func openInput(ctx context.Context, stdin io.Reader, cmd, path string, filter *rdb.Filter) (src convertSource, in *dumpfile.File, closeInput func(), err error) {
 	if isAOFSet(path) {
 		ar, err := aof.Open(ctx, path)
 		if err != nil {
@@ -345,7 +345,7 @@ func openInput(ctx context.Context, gopts globalOptions, cmd, path string, filte
 		return &aofSource{rd: ar, filter: filter, commands: true}, nil, func() { ar.Close() }, nil
 	}
 	if path == "-" {
-		in, err = dumpfile.NewReader(ctx, "-", gopts.stdin)
+		in, err = dumpfile.NewReader(ctx, "-", stdin)
 	} else {
 		in, err = dumpfile.Open(ctx, path)
 	}
@@ -494,7 +494,7 @@ func runConvert(ctx context.Context, gopts globalOptions, opts convertOptions, a
 		return err
 	}
 	path := args[0]
-	src, in, closeInput, err := openInput(ctx, gopts, "convert", path, opts.filter)
+	src, in, closeInput, err := openInput(ctx, gopts.stdin, "convert", path, opts.filter)
 	if err != nil {
 		return err
 	}
@@ -555,28 +555,9 @@ func (e *writeError) Unwrap() error { return e.err }
 // in-memory keyspace, then writes the keyspace's function libraries and
 // keys to sink, filtered and moved to the databases dbMap names.
 func convertReplay(ctx context.Context, src *aofSource, sink convertSink, opts convertOptions) error {
-	ks := aof.NewKeyspace(aof.KeyspaceOptions{Now: opts.now})
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		e, err := src.rd.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		if e.Kind == aof.KindRDB {
-			err = ks.LoadRDB(e.RDB)
-		} else {
-			err = ks.Apply(e)
-		}
-		// A command Redis itself would refuse changes nothing, as when
-		// Redis loads the file.
-		if err != nil && !errors.Is(err, aof.ErrRejected) {
-			return err
-		}
+	ks, err := replayAOF(ctx, src, opts.now)
+	if err != nil {
+		return err
 	}
 	if err := ks.Functions(sink.function); err != nil {
 		return err
@@ -591,6 +572,34 @@ func convertReplay(ctx context.Context, src *aofSource, sink convertSink, opts c
 		}
 		return sink.key(kv)
 	})
+}
+
+// replayAOF replays an AOF (its RDB part and its commands) into an
+// in-memory keyspace. now resolves relative times (0: refuse them).
+func replayAOF(ctx context.Context, src *aofSource, now int64) (*aof.Keyspace, error) {
+	ks := aof.NewKeyspace(aof.KeyspaceOptions{Now: now})
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		e, err := src.rd.Next()
+		if errors.Is(err, io.EOF) {
+			return ks, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if e.Kind == aof.KindRDB {
+			err = ks.LoadRDB(e.RDB)
+		} else {
+			err = ks.Apply(e)
+		}
+		// A command Redis itself would refuse changes nothing, as when
+		// Redis loads the file.
+		if err != nil && !errors.Is(err, aof.ErrRejected) {
+			return nil, err
+		}
+	}
 }
 
 // convert copies every item of src to sink, moving keys to the

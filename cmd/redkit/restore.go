@@ -287,7 +287,7 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 			fmt.Fprintf(gopts.stderr, "redkit: restore: %s\n", rsync.Redact(fmt.Sprintf(format, a...)))
 		}
 	}
-	src, in, closeInput, err := openInput(ctx, gopts, "restore", path, opts.filter)
+	src, in, closeInput, err := openInput(ctx, gopts.stdin, "restore", path, opts.filter)
 	if err != nil {
 		return err
 	}
