@@ -15,6 +15,20 @@ import (
 	"github.com/redkit/redkit/internal/redistest"
 )
 
+// sendSet sends an idempotent SET k v and reports the first failures.
+func sendSet(t testing.TB, ctx context.Context, w Writer, k, v string, failed *atomic.Int64) {
+	t.Helper()
+	err := w.Send(ctx, &Command{Key: []byte(k), Args: bs("SET", k, v), Idempotent: true,
+		Done: func(_ aof.Value, err error) {
+			if err != nil && failed.Add(1) < 5 {
+				t.Errorf("SET %s: %v", k, err)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // clusterMap reads the current slot map from node.
 func clusterMap(t testing.TB, node *redistest.Server) []SlotRange {
 	t.Helper()
@@ -96,14 +110,7 @@ func TestWriterCluster(t *testing.T) {
 	for i := range n {
 		k, v := "key:"+strconv.Itoa(i), "value-"+strconv.Itoa(i)
 		want[k] = v
-		if err := w.Send(ctx, &Command{Key: []byte(k), Args: bs("SET", k, v), Idempotent: true,
-			Done: func(_ aof.Value, err error) {
-				if err != nil && failed.Add(1) < 5 {
-					t.Errorf("SET %s: %v", k, err)
-				}
-			}}); err != nil {
-			t.Fatal(err)
-		}
+		sendSet(t, ctx, w, k, v, &failed)
 	}
 	// One list written in order through one slot.
 	for i := range 1000 {
@@ -267,14 +274,7 @@ func TestWriterClusterMigration(t *testing.T) {
 		wmu.Lock()
 		want[k] = v
 		wmu.Unlock()
-		if err := w.Send(ctx, &Command{Key: []byte(k), Args: bs("SET", k, v), Idempotent: true,
-			Done: func(_ aof.Value, err error) {
-				if err != nil && failed.Add(1) < 5 {
-					t.Errorf("SET %s: %v", k, err)
-				}
-			}}); err != nil {
-			t.Fatal(err)
-		}
+		sendSet(t, ctx, w, k, v, &failed)
 	}
 	for i := range 3000 {
 		send("{"+tags[i%3]+"}:"+strconv.Itoa(i), "v"+strconv.Itoa(i))
@@ -378,14 +378,7 @@ func TestWriterClusterFailover(t *testing.T) {
 		}
 		k, v := "key:"+strconv.Itoa(i), "v"+strconv.Itoa(i)
 		want[k] = v
-		if err := w.Send(ctx, &Command{Key: []byte(k), Args: bs("SET", k, v), Idempotent: true,
-			Done: func(_ aof.Value, err error) {
-				if err != nil && failed.Add(1) < 5 {
-					t.Errorf("SET %s: %v", k, err)
-				}
-			}}); err != nil {
-			t.Fatal(err)
-		}
+		sendSet(t, ctx, w, k, v, &failed)
 	}
 	if err := <-failover; err != nil {
 		t.Fatalf("CLUSTER FAILOVER: %v", err)
@@ -452,14 +445,7 @@ func TestWriterClusterNodeDown(t *testing.T) {
 		if i >= stopAt {
 			want[k] = v
 		}
-		if err := w.Send(ctx, &Command{Key: []byte(k), Args: bs("SET", k, v), Idempotent: true,
-			Done: func(_ aof.Value, err error) {
-				if err != nil && failed.Add(1) < 5 {
-					t.Errorf("SET %s: %v", k, err)
-				}
-			}}); err != nil {
-			t.Fatal(err)
-		}
+		sendSet(t, ctx, w, k, v, &failed)
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
