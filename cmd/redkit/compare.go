@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -198,6 +200,14 @@ func eachDumpKey(path string, stdin io.Reader, fn func(*rdb.KeyValue) error) err
 func runCompare(ctx context.Context, gopts globalOptions, opts compareOptions, args []string) error {
 	if err := opts.validate(args); err != nil {
 		return err
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// compare keeps a record per key that one side has shown and the
+		// other not yet: a live heap that grows with the key count. Under
+		// the 40 MiB soft limit the garbage collector would run without
+		// end (a 3.6 M-key dump against its server: 333 s with it, 81 s
+		// without, for 0.9 against 1.6 GB of RSS).
+		debug.SetMemoryLimit(math.MaxInt64)
 	}
 	a, err := compareSource(gopts, opts, args[0])
 	if err != nil {
