@@ -122,6 +122,7 @@ type Conn struct {
 	bw   *bufio.Writer
 	w    *aof.Writer
 	r    *aof.RESPReader
+	br   *bufio.Reader // replaces r on a replication link (replica.go)
 	opts *Options
 	err  error // sticky I/O error
 }

@@ -1,0 +1,243 @@
+package sync
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The replica side of the replication protocol (replication.c): the
+// handshake a replica makes, then the snapshot the master sends on a full
+// resynchronization. The command stream that follows comes with the sync
+// issue.
+
+// ReplicaOptions configure a replication link.
+type ReplicaOptions struct {
+	Conn Options // credentials, TLS, timeouts
+	// ListeningPort is announced with REPLCONF listening-port (0: none);
+	// the master shows it in INFO replication.
+	ListeningPort int
+	// ReplID and Offset ask for a partial resynchronization (PSYNC replid
+	// offset); empty ReplID asks for a full one (PSYNC ? -1).
+	ReplID string
+	Offset int64
+	// RDBOnly asks for the snapshot alone (REPLCONF rdb-only 1, Redis 7.0+),
+	// as redis-cli --rdb does: no command stream follows.
+	RDBOnly bool
+}
+
+// ErrBadHandshake wraps a master's reply the replica cannot use.
+var ErrBadHandshake = errors.New("unexpected reply in the replication handshake")
+
+// Link is a replication link after the handshake.
+type Link struct {
+	c *Conn
+	// Full tells whether the master answered FULLRESYNC: a snapshot
+	// follows, to read with Snapshot. Otherwise (+CONTINUE) the command
+	// stream follows from the offset asked for.
+	Full bool
+	// ReplID and Offset are the master's replication ID and the offset the
+	// snapshot (or the continuation) starts at.
+	ReplID string
+	Offset int64
+}
+
+// OpenLink connects to a master as a replica: AUTH, REPLCONF
+// listening-port, REPLCONF capa eof capa psync2 (diskless transfers and
+// PSYNC2), then PSYNC.
+func OpenLink(ctx context.Context, addr string, opts ReplicaOptions) (*Link, error) {
+	c, err := Dial(ctx, addr, &opts.Conn)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			c.Close()
+		}
+	}()
+	steps := [][]string{{"PING"}}
+	if opts.ListeningPort > 0 {
+		steps = append(steps, []string{"REPLCONF", "listening-port", strconv.Itoa(opts.ListeningPort)})
+	}
+	steps = append(steps, []string{"REPLCONF", "capa", "eof", "capa", "psync2"})
+	if opts.RDBOnly {
+		steps = append(steps, []string{"REPLCONF", "rdb-only", "1"})
+	}
+	for _, s := range steps {
+		if _, err := c.DoString(s...); err != nil {
+			return nil, fmt.Errorf("replication handshake with %s: %s: %w", addr, strings.Join(s[:min(len(s), 2)], " "), err)
+		}
+	}
+	id, off := "?", "-1"
+	if opts.ReplID != "" {
+		id, off = opts.ReplID, strconv.FormatInt(opts.Offset, 10)
+	}
+	if err := c.Send([]byte("PSYNC"), []byte(id), []byte(off)); err != nil {
+		return nil, err
+	}
+	if err := c.Flush(); err != nil {
+		return nil, err
+	}
+	// The reply is a status line; a master preparing a snapshot may send
+	// bare newlines first to keep the link alive.
+	line, err := c.readLine(true)
+	if err != nil {
+		return nil, fmt.Errorf("PSYNC on %s: %w", addr, err)
+	}
+	l := &Link{c: c}
+	f := strings.Fields(line)
+	switch {
+	case len(f) == 3 && f[0] == "+FULLRESYNC":
+		l.Full, l.ReplID = true, f[1]
+		if l.Offset, err = strconv.ParseInt(f[2], 10, 64); err != nil {
+			return nil, fmt.Errorf("%w from %s: %q", ErrBadHandshake, addr, line)
+		}
+	case len(f) >= 1 && f[0] == "+CONTINUE":
+		l.ReplID, l.Offset = opts.ReplID, opts.Offset
+		if len(f) == 2 {
+			l.ReplID = f[1] // the master's new ID after a failover
+		}
+	case strings.HasPrefix(line, "-"):
+		return nil, fmt.Errorf("PSYNC on %s: %w", addr, &RedisError{Msg: line[1:]})
+	default:
+		return nil, fmt.Errorf("%w from %s: %q", ErrBadHandshake, addr, line)
+	}
+	ok = true
+	return l, nil
+}
+
+// readLine reads one CRLF-terminated line straight from the connection's
+// buffer, skipping the bare "\n" keep-alives a master sends before a
+// reply when skipKeepAlive is set.
+func (c *Conn) readLine(skipKeepAlive bool) (string, error) {
+	br := c.raw()
+	for {
+		if t := c.opts.readTimeout(); t > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(t))
+		}
+		s, err := br.ReadString('\n')
+		if err != nil {
+			return "", err
+		}
+		if skipKeepAlive && s == "\n" {
+			continue
+		}
+		return strings.TrimRight(s, "\r\n"), nil
+	}
+}
+
+// raw returns a buffered reader of the connection's bytes, replacing the
+// RESP reader: a replication link reads a snapshot as raw bytes.
+func (c *Conn) raw() *bufio.Reader {
+	if c.br == nil {
+		c.br = bufio.NewReaderSize(c.nc, 64<<10)
+	}
+	return c.br
+}
+
+// Snapshot returns the RDB payload of a full resynchronization, in
+// either form: "$<length>" then exactly that many bytes (disk-based), or
+// "$EOF:<40 bytes>" then the RDB and the same 40 bytes (diskless). The
+// reader returns io.EOF after the last byte of the RDB and
+// io.ErrUnexpectedEOF if the link breaks first. Read it to the end before
+// anything else on the link.
+func (l *Link) Snapshot() (io.Reader, error) {
+	if !l.Full {
+		return nil, errors.New("no snapshot: the master continued the stream (+CONTINUE)")
+	}
+	line, err := l.c.readLine(true)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot header from %s: %w", l.c.Addr(), err)
+	}
+	if !strings.HasPrefix(line, "$") {
+		return nil, fmt.Errorf("%w from %s: snapshot header %q", ErrBadHandshake, l.c.Addr(), line)
+	}
+	// No read deadline while the snapshot streams: the caller paces it.
+	l.c.nc.SetReadDeadline(time.Time{})
+	if mark, ok := strings.CutPrefix(line, "$EOF:"); ok {
+		if len(mark) != 40 {
+			return nil, fmt.Errorf("%w from %s: EOF mark of %d bytes", ErrBadHandshake, l.c.Addr(), len(mark))
+		}
+		return &eofReader{r: l.c.raw(), mark: []byte(mark)}, nil
+	}
+	n, err := strconv.ParseInt(line[1:], 10, 64)
+	if err != nil || n < 0 {
+		return nil, fmt.Errorf("%w from %s: snapshot header %q", ErrBadHandshake, l.c.Addr(), line)
+	}
+	return &lengthReader{r: l.c.raw(), left: n}, nil
+}
+
+// Close closes the link.
+func (l *Link) Close() error { return l.c.Close() }
+
+// lengthReader reads exactly left bytes.
+type lengthReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (r *lengthReader) Read(p []byte) (int, error) {
+	if r.left == 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > r.left {
+		p = p[:r.left]
+	}
+	n, err := r.r.Read(p)
+	r.left -= int64(n)
+	if err == io.EOF && r.left > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+// eofReader reads until the 40-byte mark, holding back the last 40 bytes
+// read until more come, since the mark is only known at the end.
+type eofReader struct {
+	r       *bufio.Reader
+	mark    []byte
+	buf     []byte // bytes read but not returned: at most the mark's length at rest
+	scratch []byte
+	done    bool
+}
+
+func (r *eofReader) Read(p []byte) (int, error) {
+	for {
+		if r.done {
+			if len(r.buf) == 0 {
+				return 0, io.EOF
+			}
+			n := copy(p, r.buf)
+			r.buf = r.buf[n:]
+			return n, nil
+		}
+		// Return what is certainly data: all but the last len(mark) bytes.
+		if k := len(r.buf) - len(r.mark); k > 0 {
+			n := copy(p, r.buf[:k])
+			r.buf = r.buf[n:]
+			return n, nil
+		}
+		if r.scratch == nil {
+			r.scratch = make([]byte, 32<<10)
+		}
+		n, err := r.r.Read(r.scratch)
+		r.buf = append(r.buf, r.scratch[:n]...)
+		if bytes.HasSuffix(r.buf, r.mark) {
+			r.buf, r.done = r.buf[:len(r.buf)-len(r.mark)], true
+			continue
+		}
+		if err == io.EOF {
+			return 0, io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+}
