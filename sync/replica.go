@@ -9,7 +9,10 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	gosync "sync"
 	"time"
+
+	"github.com/redkit/redkit/aof"
 )
 
 // The replica side of the replication protocol (replication.c): the
@@ -46,6 +49,11 @@ type Link struct {
 	// snapshot (or the continuation) starts at.
 	ReplID string
 	Offset int64
+
+	stream *aof.RESPReader
+	base   int64 // the offset the stream started at
+	cmd    StreamCommand
+	ackMu  gosync.Mutex
 }
 
 // OpenLink connects to a master as a replica: AUTH, REPLCONF
@@ -240,4 +248,46 @@ func (r *eofReader) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
+}
+
+// StreamCommand is one command of the replication stream and the
+// replication offset just after it: what a replica acknowledges once the
+// command is applied.
+type StreamCommand struct {
+	Args   [][]byte // valid until the next call to Next
+	Offset int64
+}
+
+// Next reads the next command of the stream that follows the snapshot
+// (or +CONTINUE). The master's PINGs and REPLCONF GETACKs come too: they
+// count in the offset, and GETACK wants an Ack. After a diskless snapshot
+// the master sends nothing until the first Ack.
+func (l *Link) Next() (*StreamCommand, error) {
+	if l.stream == nil {
+		l.stream = aof.NewRESPReader(l.c.raw())
+		l.base = l.Offset
+	}
+	// No read deadline: a quiet master sends a PING every
+	// repl-ping-replica-period (10 s), which the caller may watch for.
+	l.c.nc.SetReadDeadline(time.Time{})
+	args, err := l.stream.ReadCommand()
+	if err != nil {
+		return nil, fmt.Errorf("replication stream from %s at offset %d: %w", l.c.Addr(), l.base+l.stream.Offset(), err)
+	}
+	l.cmd = StreamCommand{Args: args, Offset: l.base + l.stream.Offset()}
+	return &l.cmd, nil
+}
+
+// Ack sends REPLCONF ACK offset: the offset of the last command applied.
+// A replica acks every second: after a diskless snapshot the master starts
+// the stream on the first ack it gets once it has put the replica
+// online, and ignores earlier ones. Ack may be called from another
+// goroutine than Next.
+func (l *Link) Ack(offset int64) error {
+	l.ackMu.Lock()
+	defer l.ackMu.Unlock()
+	if err := l.c.Send([]byte("REPLCONF"), []byte("ACK"), strconv.AppendInt(nil, offset, 10)); err != nil {
+		return err
+	}
+	return l.c.Flush()
 }

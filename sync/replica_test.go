@@ -6,8 +6,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redkit/redkit/internal/redistest"
 	"github.com/redkit/redkit/rdb"
@@ -156,4 +159,78 @@ func FuzzEOFReader(f *testing.F) {
 			t.Fatalf("unmarked: %q, %v", got, err)
 		}
 	})
+}
+
+// TestStream follows a master's command stream after a diskless full
+// sync: the writes come in order, SELECT included, and the offset after
+// the last one equals the master's master_repl_offset, which the master
+// then shows as the replica's acknowledged offset.
+func TestStream(t *testing.T) {
+	ctx := context.Background()
+	m := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync yes", "repl-ping-replica-period 1"}})
+	l, err := OpenLink(ctx, m.Addr(), ReplicaOptions{ListeningPort: 7777})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	snap, err := l.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	countKeys(t, snap)
+	// Ack every 100 ms, as a replica does every second.
+	var acked atomic.Int64
+	acked.Store(l.Offset)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			l.Ack(acked.Load())
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	c := m.Client()
+	for _, cmd := range [][]any{{"SET", "a", "1"}, {"INCR", "n"}, {"RPUSH", "l", "x", "y"}} {
+		if err := c.Do(ctx, cmd...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info := func(field string) string {
+		s, _ := c.Info(ctx, "replication").Result()
+		for _, line := range strings.Split(s, "\r\n") {
+			if v, ok := strings.CutPrefix(line, field+":"); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	want := info("master_repl_offset")
+	var seen []string
+	var last int64
+	for strconv.FormatInt(last, 10) != want {
+		sc, err := l.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := string(bytes.Join(sc.Args, []byte(" "))); s != "PING" {
+			seen = append(seen, s)
+		}
+		last = sc.Offset
+		acked.Store(last)
+	}
+	got := strings.Join(seen, "|")
+	if got != "SELECT 0|SET a 1|INCR n|RPUSH l x y" {
+		t.Errorf("stream: %s", got)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if s := info("slave0"); strings.Contains(s, "offset="+want+",") && strings.Contains(s, "port=7777") {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the master does not show the ack of offset %s: %s", want, s)
+		}
+	}
 }
