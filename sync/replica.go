@@ -182,8 +182,12 @@ func (l *Link) Snapshot() (io.Reader, error) {
 	return &lengthReader{r: l.c.raw(), left: n}, nil
 }
 
-// Close closes the link.
-func (l *Link) Close() error { return l.c.Close() }
+// Close closes the link. It may be called while another goroutine Acks.
+func (l *Link) Close() error {
+	l.ackMu.Lock()
+	defer l.ackMu.Unlock()
+	return l.c.Close()
+}
 
 // lengthReader reads exactly left bytes.
 type lengthReader struct {
