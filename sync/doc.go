@@ -2,9 +2,13 @@
 // (redis://, rediss://, redis+sentinel://) with redaction of passwords,
 // TLS and ACL authentication, server facts (INFO: version, role, cluster,
 // the newest RDB version it loads), cluster slot maps, and the writers
-// that restore dumps into standalone servers and clusters. The
-// replication client (acting as a replica) comes with its issue. Inside
-// this package the standard library's sync is imported as gosync "sync".
+// that restore dumps into standalone servers and clusters (Writer,
+// Restorer). The replica side of the replication protocol has begun in
+// replica.go: the handshake (OpenLink), full-sync snapshots in both
+// framings (Snapshot) and the command stream with its offsets (Next,
+// Ack); resuming, applying and checkpointing come with the sync issue.
+// Inside this package the standard library's sync is imported as gosync
+// "sync".
 //
 // # Writer performance
 //
