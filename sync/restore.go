@@ -91,7 +91,6 @@ type Restorer struct {
 	num      [2][20]byte  // their numbers
 	cmd      Command      // reused: the Writer copies what it keeps
 	rw       *aof.Rewriter
-	db       int // database of the key being rewritten
 
 	keys, skipped, failed, commands, functions, sent atomic.Int64
 
@@ -132,7 +131,7 @@ func NewRestorer(w Writer, target *ServerInfo, opts RestoreOptions) (*Restorer, 
 	if opts.MaxInflightBytes <= 0 {
 		opts.MaxInflightBytes = 64 << 20
 	}
-	r := &Restorer{w: w, target: target, opts: opts, db: -1, inflight: budget{max: opts.MaxInflightBytes},
+	r := &Restorer{w: w, target: target, opts: opts, inflight: budget{max: opts.MaxInflightBytes},
 		rw:      aof.NewRewriter(aof.RewriteOptions{Batch: opts.Batch, BatchBytes: int(min(opts.MaxPayload/2, 4<<20))}),
 		limiter: newLimiter(opts.KeysPerSecond, opts.BytesPerSecond)}
 	return r, nil

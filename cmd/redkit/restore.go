@@ -238,9 +238,8 @@ func connectTarget(ctx context.Context, rawURL, password string, tlsOpts rsync.T
 
 // restoreSink feeds a Restorer from the convert machinery.
 type restoreSink struct {
-	ctx  context.Context
-	r    *rsync.Restorer
-	base int // the URL's database: keys of db 0 go there on a standalone target
+	ctx context.Context
+	r   *rsync.Restorer
 }
 
 func (s *restoreSink) needsKeyspace() bool { return true }

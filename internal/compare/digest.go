@@ -73,12 +73,6 @@ func (h *Hasher) bytes(b []byte) {
 	h.raw(b)
 }
 
-func (h *Hasher) str(s string) {
-	h.uint(uint64(len(s)))
-	h.h1.WriteString(s)
-	h.h2.WriteString(s)
-}
-
 func (h *Hasher) raw(b []byte) {
 	h.h1.Write(b)
 	h.h2.Write(b)

@@ -26,14 +26,6 @@ type groupInfo struct{ name []byte }
 // HSCAN returned a different number of elements than SCARD or HLEN.
 const maxRescans = 3
 
-func args(a ...string) [][]byte {
-	b := make([][]byte, len(a))
-	for i, s := range a {
-		b[i] = []byte(s)
-	}
-	return b
-}
-
 func (n *node) send(a ...[]byte) { n.c.Send(a...) }
 
 // sendFirst queues the commands reading the first chunk of a value.
