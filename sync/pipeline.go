@@ -533,22 +533,23 @@ func (p *pipe) session(c *Conn) (replied bool, err error) {
 func writeWire(c *Conn, wire []sent) error {
 	for _, s := range wire {
 		var b []byte
+		var segs [][]byte
 		switch s.kind {
 		case 'S':
 			b = appendCommand(nil, [][]byte{[]byte("SELECT"), []byte(strconv.Itoa(s.db))})
 		case 'A':
 			b = askingCmd
 		default:
-			b = s.it.buf
+			// Read the item before writing it: once its last byte reaches
+			// the server, the reply may come and the reader may recycle it.
+			b, segs = s.it.buf, s.it.segs
 		}
 		if _, err := c.bw.Write(b); err != nil {
 			return err
 		}
-		if s.kind == 0 {
-			for _, seg := range s.it.segs {
-				if _, err := c.bw.Write(seg); err != nil {
-					return err
-				}
+		for _, seg := range segs {
+			if _, err := c.bw.Write(seg); err != nil {
+				return err
 			}
 		}
 	}

@@ -1,10 +1,18 @@
 package sync
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/internal/redistest"
 )
 
 func TestBudget(t *testing.T) {
@@ -75,5 +83,56 @@ func TestChunkBuf(t *testing.T) {
 	c.reset()
 	if c.n != 0 || len(c.chunks) != 1 || len(c.chunks[0]) != 0 {
 		t.Fatal("reset keeps one empty chunk")
+	}
+}
+
+// TestWriterChunked sends values as lent chunks (Command.Chunked), on a
+// standalone server and a cluster: what lands is their concatenation.
+func TestWriterChunked(t *testing.T) {
+	ctx := context.Background()
+	single := redistest.Start(t, redistest.Options{})
+	nodes := redistest.StartCluster(t, 3, 0)
+	for name, target := range map[string]struct {
+		addr    string
+		cluster bool
+		check   *redistest.Server
+	}{"standalone": {single.Addr(), false, single}, "cluster": {nodes[0].Addr(), true, nil}} {
+		t.Run(name, func(t *testing.T) {
+			w, err := NewWriter(ctx, target.addr, target.cluster, WriterOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{}
+			for i := range 200 {
+				k := "k" + strconv.Itoa(i)
+				chunks := [][]byte{[]byte(strings.Repeat("a", i)), []byte("-"), []byte(strings.Repeat("b", 300-i))}
+				want[k] = string(bytes.Join(chunks, nil))
+				err := w.Send(ctx, &Command{Key: []byte(k), Args: [][]byte{[]byte("SET"), []byte(k), nil, []byte("PX"), []byte("600000")},
+					Chunked: chunks, ChunkedArg: 2, Idempotent: true,
+					Done: func(_ aof.Value, err error) {
+						if err != nil {
+							t.Errorf("SET %s: %v", k, err)
+						}
+					}})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			var c redis.UniversalClient = redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{target.addr}})
+			if target.check != nil {
+				c = target.check.Client()
+			}
+			for k, v := range want {
+				if got, err := c.Get(ctx, k).Result(); err != nil || got != v {
+					t.Fatalf("%s: %q, %v; want %q", k, got, err, v)
+				}
+				if ttl := c.PTTL(ctx, k).Val(); ttl <= 0 {
+					t.Fatalf("%s: the arguments after the chunks were lost (PTTL %v)", k, ttl)
+				}
+			}
+		})
 	}
 }
