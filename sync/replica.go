@@ -50,6 +50,8 @@ type Link struct {
 	ReplID string
 	Offset int64
 
+	snap   io.Reader  // the snapshot being read, drained before the stream
+	eof    *eofReader // the snapshot's reader when diskless
 	stream *aof.RESPReader
 	base   int64 // the offset the stream started at
 	cmd    StreamCommand
@@ -173,13 +175,16 @@ func (l *Link) Snapshot() (io.Reader, error) {
 		if len(mark) != 40 {
 			return nil, fmt.Errorf("%w from %s: EOF mark of %d bytes", ErrBadHandshake, l.c.Addr(), len(mark))
 		}
-		return &eofReader{r: l.c.raw(), mark: []byte(mark)}, nil
+		l.eof = &eofReader{r: l.c.raw(), mark: []byte(mark)}
+		l.snap = l.eof
+		return l.snap, nil
 	}
 	n, err := strconv.ParseInt(line[1:], 10, 64)
 	if err != nil || n < 0 {
 		return nil, fmt.Errorf("%w from %s: snapshot header %q", ErrBadHandshake, l.c.Addr(), line)
 	}
-	return &lengthReader{r: l.c.raw(), left: n}, nil
+	l.snap = &lengthReader{r: l.c.raw(), left: n}
+	return l.snap, nil
 }
 
 // Close closes the link. It may be called while another goroutine Acks.
@@ -216,6 +221,7 @@ type eofReader struct {
 	r       *bufio.Reader
 	mark    []byte
 	buf     []byte // bytes read but not returned: at most the mark's length at rest
+	rest    []byte // bytes read after the mark: the start of the command stream
 	scratch []byte
 	done    bool
 }
@@ -241,8 +247,11 @@ func (r *eofReader) Read(p []byte) (int, error) {
 		}
 		n, err := r.r.Read(r.scratch)
 		r.buf = append(r.buf, r.scratch[:n]...)
-		if bytes.HasSuffix(r.buf, r.mark) {
-			r.buf, r.done = r.buf[:len(r.buf)-len(r.mark)], true
+		// The mark ends the snapshot; whatever came after it in the same
+		// read is the start of the command stream, kept for Next.
+		if i := bytes.Index(r.buf, r.mark); i >= 0 {
+			r.rest = bytes.Clone(r.buf[i+len(r.mark):])
+			r.buf, r.done = r.buf[:i], true
 			continue
 		}
 		if err == io.EOF {
@@ -268,7 +277,18 @@ type StreamCommand struct {
 // the master sends nothing until the first Ack.
 func (l *Link) Next() (*StreamCommand, error) {
 	if l.stream == nil {
-		l.stream = aof.NewRESPReader(l.c.raw())
+		// What is left of the snapshot (the RDB reader stops at its own
+		// end, before a diskless transfer's mark) is not part of the stream.
+		if l.snap != nil {
+			if _, err := io.Copy(io.Discard, l.snap); err != nil {
+				return nil, fmt.Errorf("end of the snapshot from %s: %w", l.c.Addr(), err)
+			}
+		}
+		var r io.Reader = l.c.raw()
+		if l.eof != nil && len(l.eof.rest) > 0 {
+			r = io.MultiReader(bytes.NewReader(l.eof.rest), r)
+		}
+		l.stream = aof.NewRESPReader(r)
 		l.base = l.Offset
 	}
 	// No read deadline: a quiet master sends a PING every

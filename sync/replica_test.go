@@ -126,6 +126,11 @@ func TestSnapshotReaders(t *testing.T) {
 			t.Errorf("%s: %q, %v; want %q", tc.name, got, err, tc.want)
 		}
 	}
+	// The stream may follow the mark in the same read: kept for Next.
+	r := &eofReader{r: newBufReader("RDB" + mark + "*1\r\n$4\r\nPING\r\n"), mark: []byte(mark)}
+	if got, err := io.ReadAll(r); err != nil || string(got) != "RDB" || string(r.rest) != "*1\r\n$4\r\nPING\r\n" {
+		t.Errorf("mark then stream: %q, rest %q, %v", got, r.rest, err)
+	}
 	lr := &lengthReader{r: strings.NewReader("abc"), left: 5}
 	if _, err := io.ReadAll(lr); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("length reader cut short: %v", err)
