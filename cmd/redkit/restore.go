@@ -382,7 +382,7 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 	if err != nil {
 		var ke *rsync.KeyError
 		if errors.As(err, &ke) && errors.Is(err, rsync.ErrConflict) {
-			fmt.Fprintf(gopts.stderr, "redkit: restore: %s: key %q in db %d already exists\nhint: nothing after it was written; rerun with --conflict replace (overwrite), --conflict skip (keep it) or --flush (empty the target first)\n", ep, ke.Key, ke.DB)
+			fmt.Fprintf(gopts.stderr, "redkit: restore: %s: key %q in db %d already exists\nhint: the keys after it that were already in flight (up to --pipeline) may have been written; rerun with --conflict replace (overwrite), --conflict skip (keep it) or --flush (empty the target first)\n", ep, ke.Key, ke.DB)
 			return reportedError(exitError, err)
 		}
 		if h := connectHint(err); h != "" {
