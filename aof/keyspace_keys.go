@@ -2,10 +2,8 @@ package aof
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 
 	"github.com/redkit/redkit/rdb"
@@ -284,66 +282,28 @@ func cmdRestore(c *cmd) error {
 	return nil
 }
 
-// decodeDump reads a DUMP payload (type byte, value, RDB version, CRC64)
-// into an object.
+// decodeDump reads a DUMP payload (type byte, value, RDB version, CRC64,
+// which Redis checks too) into an object.
 func decodeDump(key, payload []byte) (*object, error) {
-	bad := rejectf("DUMP payload version or checksum are wrong")
 	if len(payload) < 11 {
-		return nil, bad
+		return nil, rejectf("DUMP payload version or checksum are wrong")
 	}
-	ver := int(binary.LittleEndian.Uint16(payload[len(payload)-10:]))
-	if ver < 1 || ver > rdb.MaxRedisVersion || ver > 9999 {
-		return nil, bad
-	}
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "REDIS%04d", ver)
-	b.WriteByte(payload[0])
-	writeRDBLength(&b, uint64(len(key)))
-	b.Write(key)
-	b.Write(payload[1 : len(payload)-10])
-	b.WriteByte(0xff)        // EOF
-	b.Write(make([]byte, 8)) // a zero checksum: not checked
-	rd := rdb.NewReader(&b)
 	var o *object
-	for {
-		rec, err := rd.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			if errors.Is(err, rdb.ErrUnsupportedType) {
-				return nil, unsupportedf("RESTORE payload: %v", err)
-			}
-			return nil, rejectf("Bad data format: %v", err)
-		}
-		if rec.Kind != rdb.KindKey || o != nil {
-			return nil, rejectf("Bad data format")
-		}
-		if o, err = loadObject(rd.KeyValue()); err != nil {
-			if errors.Is(err, ErrUnsupportedCommand) {
-				return nil, fmt.Errorf("RESTORE payload: %w", err)
-			}
-			return nil, rejectf("Bad data format: %v", err)
-		}
-	}
-	if o == nil {
-		return nil, rejectf("Bad data format")
-	}
-	return o, nil
-}
-
-func writeRDBLength(b *bytes.Buffer, n uint64) {
+	err := rdb.DecodeDump(key, payload, func(kv *rdb.KeyValue) error {
+		var err error
+		o, err = loadObject(kv)
+		return err
+	})
 	switch {
-	case n < 1<<6:
-		b.WriteByte(byte(n))
-	case n < 1<<14:
-		b.WriteByte(byte(n>>8) | 0x40)
-		b.WriteByte(byte(n))
-	case n <= math.MaxUint32:
-		b.WriteByte(0x80)
-		b.Write(binary.BigEndian.AppendUint32(nil, uint32(n)))
+	case err == nil:
+		return o, nil
+	case errors.Is(err, ErrUnsupportedCommand):
+		return nil, fmt.Errorf("RESTORE payload: %w", err)
+	case errors.Is(err, rdb.ErrUnsupportedType):
+		return nil, unsupportedf("RESTORE payload: %v", err)
+	case errors.Is(err, rdb.ErrChecksum), errors.Is(err, rdb.ErrUnsupportedVersion):
+		return nil, rejectf("DUMP payload version or checksum are wrong")
 	default:
-		b.WriteByte(0x81)
-		b.Write(binary.BigEndian.AppendUint64(nil, n))
+		return nil, rejectf("Bad data format: %v", err)
 	}
 }
