@@ -78,3 +78,35 @@ func TestRestoreSentinel(t *testing.T) {
 		t.Errorf("unknown master:\n%s", r.stderr)
 	}
 }
+
+// TestRestoreWaitsForServer starts the target a moment after the restore:
+// the first connection is retried while it is refused.
+func TestRestoreWaitsForServer(t *testing.T) {
+	_, dump := convertSourceDump(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	dir := t.TempDir()
+	cmd := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", dir, "--enable-debug-command", "local")
+	startErr := make(chan error, 1)
+	go func() {
+		time.Sleep(700 * time.Millisecond)
+		startErr <- cmd.Start()
+	}()
+	r := redkit(t, nil, "restore", "--to", "redis://127.0.0.1:"+port, dump)
+	if err := <-startErr; err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	r.want(t, 0)
+	if !strings.Contains(r.stderr, "connection refused; retrying for up to 10s") {
+		t.Errorf("no retry said:\n%s", r.stderr)
+	}
+}
