@@ -109,6 +109,7 @@ type Rewriter struct {
 
 	args    [][]byte
 	num     [3][24]byte
+	rnum    [2][20]byte // AppendRestore's numbers
 	payload bytes.Buffer
 }
 
@@ -147,9 +148,6 @@ type words struct {
 	cmdFunction       []byte
 	argLoad           []byte
 	argReplace        []byte
-	argABSTTL         []byte
-	argIdleTime       []byte
-	argFreq           []byte
 	argFields         []byte
 	argMaxLen         []byte
 	argZero           []byte
@@ -187,9 +185,6 @@ func newWords() *words {
 		cmdFunction:       []byte("FUNCTION"),
 		argLoad:           []byte("LOAD"),
 		argReplace:        []byte("REPLACE"),
-		argABSTTL:         []byte("ABSTTL"),
-		argIdleTime:       []byte("IDLETIME"),
-		argFreq:           []byte("FREQ"),
 		argFields:         []byte("FIELDS"),
 		argMaxLen:         []byte("MAXLEN"),
 		argZero:           []byte("0"),
@@ -474,24 +469,50 @@ func (r *Rewriter) restore(full bool) error {
 	if err := kv.Dump(&r.payload); err != nil {
 		return err
 	}
-	ttl := r.w.argZero
-	if full && kv.ExpireAt != rdb.NoExpiry {
-		ttl = strconv.AppendInt(r.num[0][:0], kv.ExpireAt, 10)
-	}
-	args := append(r.args[:0], r.w.cmdRestore, kv.Key, ttl, r.payload.Bytes())
-	if full && kv.ExpireAt != rdb.NoExpiry {
-		args = append(args, r.w.argABSTTL)
-	}
-	args = append(args, r.w.argReplace)
-	// RESTORE takes IDLETIME or FREQ, not both.
-	switch {
-	case full && kv.Idle >= 0:
-		args = append(args, r.w.argIdleTime, strconv.AppendInt(r.num[1][:0], kv.Idle, 10))
-	case full && kv.Freq >= 0:
-		args = append(args, r.w.argFreq, strconv.AppendInt(r.num[1][:0], int64(kv.Freq), 10))
+	var args [][]byte
+	if full {
+		args = AppendRestore(r.args[:0], &r.rnum, kv, r.payload.Bytes(), true)
+	} else {
+		args = append(r.args[:0], r.w.cmdRestore, kv.Key, r.w.argZero, r.payload.Bytes(), r.w.argReplace)
 	}
 	r.args = args
 	return r.emit(args...)
+}
+
+var (
+	argRestore  = []byte("RESTORE")
+	argZero     = []byte("0")
+	argABSTTL   = []byte("ABSTTL")
+	argReplace  = []byte("REPLACE")
+	argIdleTime = []byte("IDLETIME")
+	argFreq     = []byte("FREQ")
+)
+
+// AppendRestore appends to args the command that restores kv from its
+// DUMP payload: RESTORE key ttl payload [ABSTTL] [REPLACE] [IDLETIME n |
+// FREQ n], with the absolute expiry (0 without one) and the LRU or LFU
+// information the key carries. num holds the numbers; args and num are
+// the caller's to reuse once the command is sent.
+func AppendRestore(args [][]byte, num *[2][20]byte, kv *rdb.KeyValue, payload []byte, replace bool) [][]byte {
+	ttl := argZero
+	if kv.ExpireAt != rdb.NoExpiry {
+		ttl = strconv.AppendInt(num[0][:0], kv.ExpireAt, 10)
+	}
+	args = append(args, argRestore, kv.Key, ttl, payload)
+	if kv.ExpireAt != rdb.NoExpiry {
+		args = append(args, argABSTTL)
+	}
+	if replace {
+		args = append(args, argReplace)
+	}
+	// RESTORE takes IDLETIME or FREQ, not both.
+	switch {
+	case kv.Idle >= 0:
+		args = append(args, argIdleTime, strconv.AppendInt(num[1][:0], kv.Idle, 10))
+	case kv.Freq >= 0:
+		args = append(args, argFreq, strconv.AppendInt(num[1][:0], int64(kv.Freq), 10))
+	}
+	return args
 }
 
 // expire emits PEXPIREAT for a key with an expiry.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	gosync "sync"
 	"sync/atomic"
 	"time"
@@ -363,15 +362,6 @@ func (c *chunkBuf) version() (int, error) {
 	return int(tail[0]) | int(tail[1])<<8, nil
 }
 
-var (
-	argRestore  = []byte("RESTORE")
-	argZero     = []byte("0")
-	argABSTTL   = []byte("ABSTTL")
-	argReplace  = []byte("REPLACE")
-	argIdleTime = []byte("IDLETIME")
-	argFreq     = []byte("FREQ")
-)
-
 // pendingKey is one RESTORE waiting for its reply.
 type pendingKey struct {
 	r      *Restorer
@@ -395,27 +385,11 @@ func (p *pendingKey) done(_ aof.Value, err error) {
 // they live in reused buffers, except a payload of several chunks, which
 // is lent to it until the reply.
 func (r *Restorer) restore(ctx context.Context, kv *rdb.KeyValue) error {
-	ttl := argZero
-	if kv.ExpireAt != rdb.NoExpiry {
-		ttl = strconv.AppendInt(r.num[0][:0], kv.ExpireAt, 10)
-	}
 	var payload []byte
 	if len(r.chunks.chunks) == 1 {
 		payload = r.chunks.chunks[0]
 	}
-	args := append(r.args[:0], argRestore, kv.Key, ttl, payload)
-	if kv.ExpireAt != rdb.NoExpiry {
-		args = append(args, argABSTTL)
-	}
-	if r.opts.Conflict == ConflictReplace {
-		args = append(args, argReplace)
-	}
-	switch {
-	case kv.Idle >= 0:
-		args = append(args, argIdleTime, strconv.AppendInt(r.num[1][:0], kv.Idle, 10))
-	case kv.Freq >= 0:
-		args = append(args, argFreq, strconv.AppendInt(r.num[1][:0], int64(kv.Freq), 10))
-	}
+	args := aof.AppendRestore(r.args[:0], &r.num, kv, payload, r.opts.Conflict == ConflictReplace)
 	r.args = args
 	size := r.chunks.n + int64(len(kv.Key))
 	r.limiter.wait(ctx, 1, size)
