@@ -231,3 +231,26 @@ func TestRestoreUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoreURLDatabase: the database a URL names is where db 0 goes.
+func TestRestoreURLDatabase(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{})
+	if err := src.Client().Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	dump := src.Save(t)
+	dst := redistest.Start(t, redistest.Options{})
+	redkit(t, nil, "restore", "--to", "redis://"+dst.Addr()+"/5", "-q", dump).want(t, 0)
+	conn := dst.Client().Conn()
+	defer conn.Close()
+	if err := conn.Select(ctx, 5).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := conn.Get(ctx, "k").Result(); err != nil || v != "v" {
+		t.Errorf("db 5: %q, %v", v, err)
+	}
+	if n := dst.Client().DBSize(ctx).Val(); n != 0 {
+		t.Errorf("db 0 has %d keys", n)
+	}
+}
