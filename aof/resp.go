@@ -129,6 +129,9 @@ func NewRESPReader(r io.Reader) *RESPReader {
 // last complete value, where a truncated stream can be cut to be valid.
 func (r *RESPReader) Offset() int64 { return r.off }
 
+// Buffered is the number of bytes read from the input and not consumed.
+func (r *RESPReader) Buffered() int { return r.br.Buffered() }
+
 // ValueOffset is the offset of the first byte of the value or command
 // returned last.
 func (r *RESPReader) ValueOffset() int64 { return r.start }

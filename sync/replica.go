@@ -26,8 +26,10 @@ type ReplicaOptions struct {
 	// ListeningPort is announced with REPLCONF listening-port (0: none);
 	// the master shows it in INFO replication.
 	ListeningPort int
-	// ReplID and Offset ask for a partial resynchronization (PSYNC replid
-	// offset); empty ReplID asks for a full one (PSYNC ? -1).
+	// ReplID and Offset ask for a partial resynchronization: Offset is
+	// the replication offset of the last byte processed, and PSYNC asks
+	// for the next one (PSYNC replid Offset+1). Empty ReplID asks for a
+	// full one (PSYNC ? -1).
 	ReplID string
 	Offset int64
 	// RDBOnly asks for the snapshot alone (REPLCONF rdb-only 1, Redis 7.0+),
@@ -51,6 +53,7 @@ type Link struct {
 	Offset int64
 
 	snap   io.Reader  // the snapshot being read, drained before the stream
+	size   int64      // the snapshot's length, -1 when diskless
 	eof    *eofReader // the snapshot's reader when diskless
 	stream *aof.RESPReader
 	base   int64 // the offset the stream started at
@@ -87,7 +90,7 @@ func OpenLink(ctx context.Context, addr string, opts ReplicaOptions) (*Link, err
 	}
 	id, off := "?", "-1"
 	if opts.ReplID != "" {
-		id, off = opts.ReplID, strconv.FormatInt(opts.Offset, 10)
+		id, off = opts.ReplID, strconv.FormatInt(opts.Offset+1, 10)
 	}
 	if err := c.Send([]byte("PSYNC"), []byte(id), []byte(off)); err != nil {
 		return nil, err
@@ -176,6 +179,7 @@ func (l *Link) Snapshot() (io.Reader, error) {
 			return nil, fmt.Errorf("%w from %s: EOF mark of %d bytes", ErrBadHandshake, l.c.Addr(), len(mark))
 		}
 		l.eof = &eofReader{r: l.c.raw(), mark: []byte(mark)}
+		l.size = -1
 		l.snap = l.eof
 		return l.snap, nil
 	}
@@ -184,7 +188,21 @@ func (l *Link) Snapshot() (io.Reader, error) {
 		return nil, fmt.Errorf("%w from %s: snapshot header %q", ErrBadHandshake, l.c.Addr(), line)
 	}
 	l.snap = &lengthReader{r: l.c.raw(), left: n}
+	l.size = n
 	return l.snap, nil
+}
+
+// SnapshotSize is the length of the snapshot Snapshot returned: -1 for
+// a diskless transfer, whose length is known only at its end.
+func (l *Link) SnapshotSize() int64 { return l.size }
+
+// Buffered tells how many bytes of the stream are read from the network
+// and not yet returned by Next: zero means Next will wait for the master.
+func (l *Link) Buffered() int {
+	if l.stream == nil {
+		return 0
+	}
+	return l.stream.Buffered() + l.c.raw().Buffered()
 }
 
 // Close closes the link. It may be called while another goroutine Acks.

@@ -157,6 +157,51 @@ func start(t testing.TB, binary string, opts Options, port int) (*Server, error)
 	return s, nil
 }
 
+// Restart stops the server and starts it again on the same port,
+// directory and configuration. With save, SHUTDOWN SAVE keeps its data in
+// dump.rdb, and with it (Redis 7) its replication ID and offset; without,
+// SHUTDOWN NOSAVE: it comes back empty, with a new replication ID.
+func (s *Server) Restart(t testing.TB, save bool) {
+	t.Helper()
+	s.closeClient()
+	if c, err := s.dialRaw(); err == nil {
+		how := "NOSAVE"
+		if save {
+			how = "SAVE"
+		}
+		_, _ = c.call("SHUTDOWN", how)
+		c.Close()
+	}
+	if !s.waitExit(stopTimeout) {
+		s.kill()
+	}
+	s.exited = make(chan struct{})
+	s.stop = sync.Once{}
+	s.mu.Lock()
+	s.stopped = false
+	s.mu.Unlock()
+	out, err := os.OpenFile(filepath.Join(s.dir, outFileName), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	defer out.Close()
+	s.cmd = exec.Command(s.cmd.Path, s.cmd.Args[1:]...)
+	s.cmd.Dir, s.cmd.Stdout, s.cmd.Stderr = s.dir, out, out
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	exited := s.exited
+	cmd := s.cmd
+	go func() {
+		s.waitErr = cmd.Wait()
+		close(exited)
+	}()
+	if err := s.waitReady(); err != nil {
+		s.kill()
+		t.Fatalf("restart %s: %v", s.Addr(), err)
+	}
+}
+
 // config returns the content of redis.conf.
 func (s *Server) config(extra []string) string {
 	var b strings.Builder

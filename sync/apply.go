@@ -1,0 +1,415 @@
+package sync
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	gosync "sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redkit/redkit/aof"
+)
+
+// The applier writes a replication stream into a standalone target over
+// one pipelined connection, in batches. A batch ends only between the
+// source's transactions, when the stream has nothing more buffered, or
+// at maxBatchCommands or maxBatchBytes.
+//
+// With a checkpoint key, every batch is one MULTI/EXEC that ends with
+// SET key "replid offset": the target holds the commands and the offset
+// they bring it to, or neither. A sync that stopped for any reason (kill
+// -9, a cut link, a crash of the target) reads that key and continues
+// the stream from exactly there: exactly once. The source's own
+// MULTI/EXEC pairs are dropped then, their commands running inside the
+// batch's transaction, which never ends in the middle of one.
+//
+// Without a key, commands go as they come (the source's MULTI/EXEC
+// included) and the offset is only known to this process.
+
+const (
+	maxBatchCommands = 4096
+	maxBatchBytes    = 1 << 20
+	maxInflight      = 64 // batches sent and not yet answered
+)
+
+// reply kinds the receiver expects, in the order commands were sent.
+const (
+	recCmd    = iota // a command outside MULTI: any reply but an error
+	recMulti         // MULTI: +OK
+	recQueued        // a command inside MULTI: +QUEUED
+	recExec          // EXEC: an array, one reply per queued command
+)
+
+type record struct {
+	kind    uint8
+	nameAt  int32 // the command's name in batch.names
+	nameLen int32
+	offset  int64 // replication offset just after the command (0: the applier's own)
+}
+
+type batch struct {
+	recs  []record
+	names []byte
+	end   int64     // the offset the target is at once the batch is applied
+	first time.Time // when its first command was received
+	bytes int
+	cmds  int // source commands in it
+}
+
+func (b *batch) reset() {
+	b.recs, b.names = b.recs[:0], b.names[:0]
+	b.end, b.first, b.bytes, b.cmds = 0, time.Time{}, 0, 0
+}
+
+func (b *batch) add(kind uint8, name []byte, offset int64) {
+	b.recs = append(b.recs, record{kind: kind, nameAt: int32(len(b.names)), nameLen: int32(len(name)), offset: offset})
+	b.names = append(b.names, name...)
+}
+
+func (b *batch) name(r *record) string {
+	return string(bytes.ToUpper(b.names[r.nameAt : r.nameAt+r.nameLen]))
+}
+
+// ApplyError is a command of the stream that the target refused.
+type ApplyError struct {
+	Command string
+	Offset  int64 // replication offset just after it
+	Err     error
+}
+
+func (e *ApplyError) Error() string {
+	return fmt.Sprintf("the target refused %s at replication offset %d: %v", e.Command, e.Offset, e.Err)
+}
+func (e *ApplyError) Unwrap() error { return e.Err }
+
+type applier struct {
+	c      *Conn
+	w      *aof.Writer
+	bw     *bufio.Writer
+	key    []byte // checkpoint key; nil: none
+	replid string
+
+	db       int  // database the connection is on once everything sent has run
+	inTx     bool // inside the source's MULTI
+	cur      *batch
+	inflight chan *batch
+	pool     gosync.Pool
+	recvDone chan struct{}
+
+	failed  atomic.Pointer[error]
+	applied atomic.Int64 // offset the target is at, as far as confirmed
+	pending atomic.Int64 // batches sent and not answered
+	latency func(time.Duration)
+	onFail  func() // called once when the applier fails
+	sentEnd int64  // end of the last batch sent
+
+	mu     gosync.Mutex
+	firsts []time.Time // first-command times of the batches in flight, oldest first
+	num    [20]byte
+}
+
+// newApplier starts applying to c, whose target is at offset of replid.
+func newApplier(c *Conn, key string, replid string, offset int64, latency func(time.Duration), onFail func()) *applier {
+	a := &applier{c: c, w: c.w, bw: c.bw, replid: replid, inflight: make(chan *batch, maxInflight),
+		recvDone: make(chan struct{}), latency: latency, onFail: onFail}
+	if key != "" {
+		a.key = []byte(key)
+	}
+	a.db = -1 // unknown: the first command selects
+	a.applied.Store(offset)
+	a.sentEnd = offset
+	a.pool.New = func() any { return new(batch) }
+	go a.receive()
+	return a
+}
+
+func (a *applier) err() error {
+	if e := a.failed.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+func (a *applier) fail(err error) {
+	if a.failed.CompareAndSwap(nil, &err) {
+		a.c.nc.Close()
+		if a.onFail != nil {
+			a.onFail()
+		}
+	}
+}
+
+func (a *applier) send(args ...[]byte) error {
+	if err := a.w.WriteCommand(args...); err != nil {
+		a.fail(fmt.Errorf("write to the target %s: %w", a.c.addr, err))
+		return a.err()
+	}
+	return nil
+}
+
+// command queues one command of the stream (not PING, REPLCONF or
+// SELECT) for db; offset is the replication offset just after it.
+// buffered tells whether more of the stream is already read: the batch
+// goes when it is not.
+func (a *applier) command(db int, args [][]byte, offset int64, now time.Time, buffered bool) error {
+	if err := a.err(); err != nil {
+		return err
+	}
+	name := args[0]
+	multi, exec := false, false
+	switch {
+	case bytes.EqualFold(name, []byte("multi")):
+		multi = true
+	case bytes.EqualFold(name, []byte("exec")):
+		exec = true
+	}
+	b := a.cur
+	if b == nil {
+		b = a.pool.Get().(*batch)
+		b.reset()
+		b.first = now
+		a.cur = b
+		if a.key != nil {
+			if err := a.send([]byte("MULTI")); err != nil {
+				return err
+			}
+			b.add(recMulti, nil, 0)
+		}
+	}
+	b.cmds++
+	switch {
+	case multi && a.key != nil:
+		a.inTx = true
+	case exec && a.key != nil:
+		a.inTx = false
+	default:
+		if db != a.db && !multi && !exec {
+			if err := a.send([]byte("SELECT"), strconv.AppendInt(a.num[:0], int64(db), 10)); err != nil {
+				return err
+			}
+			b.add(a.kind(), []byte("select"), offset)
+			a.db = db
+		}
+		if err := a.send(args...); err != nil {
+			return err
+		}
+		switch {
+		case multi:
+			b.add(recMulti, name, offset)
+			a.inTx = true
+		case exec:
+			b.add(recExec, name, offset)
+			a.inTx = false
+		default:
+			b.add(a.kind(), name, offset)
+		}
+		for _, x := range args {
+			b.bytes += len(x)
+		}
+	}
+	b.end = offset
+	if a.inTx || buffered && b.cmds < maxBatchCommands && b.bytes < maxBatchBytes {
+		return nil
+	}
+	return a.flush()
+}
+
+// kind is what a command sent now is answered with.
+func (a *applier) kind() uint8 {
+	if a.key != nil || a.inTx {
+		return recQueued
+	}
+	return recCmd
+}
+
+// flush ends the batch being built (with the checkpoint and EXEC) and
+// sends it. It must not be called inside the source's transaction.
+func (a *applier) flush() error {
+	b := a.cur
+	if b == nil {
+		return a.err()
+	}
+	if a.key != nil {
+		if a.db != 0 {
+			if err := a.send([]byte("SELECT"), []byte("0")); err != nil {
+				return err
+			}
+			b.add(recQueued, []byte("select"), 0)
+			a.db = 0
+		}
+		val := strconv.AppendInt(append(append(a.num[:0:0], a.replid...), ' '), b.end, 10)
+		if err := a.send([]byte("SET"), a.key, val); err != nil {
+			return err
+		}
+		b.add(recQueued, []byte("set"), 0)
+		if err := a.send([]byte("EXEC")); err != nil {
+			return err
+		}
+		b.add(recExec, []byte("exec"), 0)
+	}
+	return a.sendBatch()
+}
+
+func (a *applier) sendBatch() error {
+	b := a.cur
+	a.cur = nil
+	if err := a.bw.Flush(); err != nil {
+		a.fail(fmt.Errorf("write to the target %s: %w", a.c.addr, err))
+		return a.err()
+	}
+	a.sentEnd = b.end
+	a.mu.Lock()
+	a.firsts = append(a.firsts, b.first)
+	a.mu.Unlock()
+	a.pending.Add(1)
+	select {
+	case a.inflight <- b:
+	case <-a.recvDone:
+		return a.err()
+	}
+	return nil
+}
+
+// noop records that the stream up to offset needed nothing applied (PING,
+// REPLCONF, SELECT, a filtered command): with nothing in flight, the
+// target is at that offset too.
+func (a *applier) noop(offset int64) {
+	if a.cur != nil {
+		a.cur.end = offset
+	} else if a.pending.Load() == 0 {
+		a.applied.Store(offset)
+		a.sentEnd = offset
+	}
+}
+
+// lag is how long the oldest command not yet applied has waited.
+func (a *applier) lag() time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.firsts) == 0 {
+		return 0
+	}
+	return time.Since(a.firsts[0])
+}
+
+// discard drops the batch being built when stopping inside the source's
+// transaction: the transaction is applied whole after a restart.
+func (a *applier) discard() error {
+	b := a.cur
+	if b == nil {
+		return a.err()
+	}
+	if !a.inTx {
+		return a.flush()
+	}
+	a.inTx = false
+	// Everything since our MULTI (with a key) or the source's is dropped.
+	if err := a.send([]byte("DISCARD")); err != nil {
+		return err
+	}
+	b.add(recCmd, []byte("discard"), 0)
+	b.end = a.sentEnd
+	if a.key == nil {
+		// Without a key, what was sent before the source's MULTI ran.
+		for i := len(b.recs) - 1; i > 0; i-- {
+			if b.recs[i].kind == recMulti {
+				b.end = b.recs[i-1].offset
+				break
+			}
+		}
+	}
+	a.db = -1
+	return a.sendBatch()
+}
+
+// close waits until every batch sent is answered.
+func (a *applier) close() error {
+	close(a.inflight)
+	<-a.recvDone
+	return a.err()
+}
+
+// receive reads the replies, batch by batch.
+func (a *applier) receive() {
+	defer close(a.recvDone)
+	r := a.c.r
+	for b := range a.inflight {
+		if a.err() != nil {
+			continue // drain
+		}
+		var queued []int // records queued since the last MULTI
+		var queueErr error
+		for i := range b.recs {
+			rec := &b.recs[i]
+			v, err := r.ReadValue()
+			if err != nil {
+				a.fail(fmt.Errorf("read from the target %s: %w", a.c.addr, err))
+				break
+			}
+			isErr := v.Kind == aof.Error || v.Kind == aof.BulkError
+			switch rec.kind {
+			case recMulti:
+				queued, queueErr = queued[:0], nil
+			case recQueued:
+				queued = append(queued, i)
+				if isErr && queueErr == nil {
+					queueErr = a.refused(b, rec, string(v.Str))
+				}
+				continue
+			case recExec:
+				if isErr {
+					if queueErr != nil {
+						a.fail(queueErr)
+					} else {
+						a.fail(a.refused(b, rec, string(v.Str)))
+					}
+					break
+				}
+				for j, e := range v.Elems {
+					if (e.Kind == aof.Error || e.Kind == aof.BulkError) && j < len(queued) {
+						a.fail(a.refused(b, &b.recs[queued[j]], string(e.Str)))
+						break
+					}
+				}
+				continue
+			}
+			if isErr {
+				a.fail(a.refused(b, rec, string(v.Str)))
+			}
+		}
+		if a.err() != nil {
+			continue
+		}
+		a.applied.Store(b.end)
+		if a.latency != nil {
+			a.latency(time.Since(b.first))
+		}
+		a.mu.Lock()
+		a.firsts = a.firsts[1:]
+		a.mu.Unlock()
+		a.pending.Add(-1)
+		a.pool.Put(b)
+	}
+}
+
+func (a *applier) refused(b *batch, rec *record, msg string) error {
+	return &ApplyError{Command: b.name(rec), Offset: rec.offset, Err: &RedisError{Msg: msg}}
+}
+
+// idle waits until every batch sent is answered, or ctx is done.
+func (a *applier) idle(ctx context.Context) error {
+	for a.pending.Load() > 0 {
+		if err := a.err(); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	return a.err()
+}

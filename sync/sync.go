@@ -1,0 +1,650 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	gosync "sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redkit/redkit/rdb"
+)
+
+// SyncOptions configure a Syncer.
+type SyncOptions struct {
+	// Source resolves the source's current address on every (re)connect:
+	// a fixed address, or a Sentinel lookup that follows failovers.
+	Source func(ctx context.Context) (string, error)
+	// SourceName names the source in the checkpoint and logs (its URL
+	// without password).
+	SourceName string
+	SourceConn Options
+	// ListeningPort is announced to the source (REPLCONF listening-port).
+	ListeningPort int
+
+	Target     string // a standalone target's address
+	TargetConn Options
+	// Restore configures how the full sync's keys are written; its
+	// Conflict defaults to ConflictReplace (the target mirrors the source).
+	Restore RestoreOptions
+
+	// CheckpointFile, if set, is where the position is saved every second,
+	// after the full sync and on stopping.
+	CheckpointFile string
+	// CheckpointKey, if set, is the key on the target (db 0) that holds the
+	// position, written in the same MULTI/EXEC as the commands it covers:
+	// exactly-once. Empty: no key on the target.
+	CheckpointKey string
+	// FlushTarget empties the target (FLUSHALL) before a full sync, so that
+	// keys the source deleted since an earlier sync do not stay behind.
+	FlushTarget bool
+	// UntilCaughtUp stops once every command the source had when the
+	// stream started (after the full sync, or on continuing) is applied.
+	UntilCaughtUp bool
+	// AckEvery is the interval of REPLCONF ACK and of checkpoint saves
+	// (default 1s).
+	AckEvery time.Duration
+	// RetryFor bounds how long a broken sync is retried without getting
+	// anywhere (0: forever), with backoff from 100ms to MaxBackoff (30s).
+	RetryFor   time.Duration
+	MaxBackoff time.Duration
+	// ForwardPubSub republishes the source's PUBLISH on the target; by
+	// default messages are dropped (they are not data).
+	ForwardPubSub bool
+	Log           *slog.Logger
+}
+
+// Sync phases.
+const (
+	PhaseConnecting = "connecting"
+	PhaseFullSync   = "full-sync"
+	PhaseStreaming  = "streaming"
+	PhaseBackoff    = "backoff"
+	PhaseDone       = "done"
+)
+
+// SyncStatus is a Syncer's state at one moment.
+type SyncStatus struct {
+	Phase     string `json:"phase"`
+	Source    string `json:"source"`
+	ReplID    string `json:"replid"`
+	FullSyncs int64  `json:"full_syncs"`
+	// The full sync under way or last done.
+	FullBytes      int64 `json:"full_sync_bytes"`
+	FullBytesTotal int64 `json:"full_sync_bytes_total"` // -1: unknown (diskless)
+	FullKeys       int64 `json:"full_sync_keys"`
+	FullKeysTotal  int64 `json:"full_sync_keys_total"` // from the source's INFO keyspace
+	// The stream.
+	Received   int64   `json:"received_offset"` // offset of the last command read
+	Applied    int64   `json:"applied_offset"`  // offset the target is at
+	LagBytes   int64   `json:"lag_bytes"`
+	LagSeconds float64 `json:"lag_seconds"`
+	Commands   int64   `json:"commands"` // stream commands applied
+	Errors     int64   `json:"errors"`
+	Reconnects int64   `json:"reconnects"`
+	LastError  string  `json:"last_error,omitempty"`
+}
+
+// A Syncer mirrors a live source into a standalone target as one of its
+// replicas: a full sync, then the command stream, resumed with PSYNC
+// from its checkpoint after any interruption.
+type Syncer struct {
+	opts SyncOptions
+	log  *slog.Logger
+
+	mu         gosync.Mutex
+	cp         *Checkpoint // the position, as known to this process
+	phase      string
+	lastErr    string
+	a          *applier // the running applier, for Status
+	fullSyncs  atomic.Int64
+	fullBytes  atomic.Int64
+	fullTotal  atomic.Int64
+	fullKeys   func() int64
+	keysTotal  atomic.Int64
+	received   atomic.Int64
+	commands   atomic.Int64
+	errs       atomic.Int64
+	reconnects atomic.Int64
+
+	// Latency, if set, is called with how long each batch of the stream
+	// took from receipt to the target's reply.
+	Latency func(time.Duration)
+}
+
+// NewSyncer returns a Syncer; Run starts it.
+func NewSyncer(opts SyncOptions) *Syncer {
+	if opts.Restore.Conflict == "" {
+		opts.Restore.Conflict = ConflictReplace
+	}
+	if opts.AckEvery <= 0 {
+		opts.AckEvery = time.Second
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 30 * time.Second
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Syncer{opts: opts, log: log, phase: PhaseConnecting}
+}
+
+// Status returns the current state; safe from any goroutine.
+func (s *Syncer) Status() SyncStatus {
+	s.mu.Lock()
+	st := SyncStatus{Phase: s.phase, Source: s.opts.SourceName, LastError: s.lastErr}
+	if s.cp != nil {
+		st.ReplID, st.Applied = s.cp.ReplID, s.cp.Offset
+	}
+	a, keys := s.a, s.fullKeys
+	s.mu.Unlock()
+	st.FullSyncs = s.fullSyncs.Load()
+	st.FullBytes, st.FullBytesTotal = s.fullBytes.Load(), s.fullTotal.Load()
+	if keys != nil {
+		st.FullKeys = keys()
+	}
+	st.FullKeysTotal = s.keysTotal.Load()
+	st.Received = s.received.Load()
+	if a != nil {
+		st.Applied = a.applied.Load()
+		st.LagSeconds = a.lag().Seconds()
+	}
+	if st.Received > st.Applied && st.Phase == PhaseStreaming {
+		st.LagBytes = st.Received - st.Applied
+	}
+	st.Commands = s.commands.Load()
+	st.Errors = s.errs.Load()
+	st.Reconnects = s.reconnects.Load()
+	return st
+}
+
+func (s *Syncer) setPhase(p string) {
+	s.mu.Lock()
+	s.phase = p
+	s.mu.Unlock()
+}
+
+// Checkpoint returns the position reached so far (nil before the first
+// full sync ends).
+func (s *Syncer) Checkpoint() *Checkpoint {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cp == nil {
+		return nil
+	}
+	c := *s.cp
+	return &c
+}
+
+// Run syncs until ctx is done (nil: a clean stop, the checkpoint saved),
+// until caught up with UntilCaughtUp, or until an error that retrying
+// cannot fix. Network errors, a restarting source or target, and a
+// Sentinel failover are retried with backoff.
+func (s *Syncer) Run(ctx context.Context) error {
+	if err := s.loadCheckpoint(ctx); err != nil {
+		return err
+	}
+	backoff := 100 * time.Millisecond
+	var failingSince time.Time
+	for {
+		progress := s.received.Load()
+		done, err := s.runOnce(ctx)
+		if ctx.Err() != nil {
+			s.setPhase(PhaseDone)
+			return s.saveFile()
+		}
+		if err == nil && done {
+			s.setPhase(PhaseDone)
+			return s.saveFile()
+		}
+		s.errs.Add(1)
+		s.mu.Lock()
+		s.lastErr = err.Error()
+		s.mu.Unlock()
+		s.saveFile()
+		if !retryable(err) {
+			s.setPhase(PhaseDone)
+			return err
+		}
+		if s.received.Load() != progress || failingSince.IsZero() {
+			failingSince, backoff = time.Now(), 100*time.Millisecond
+		}
+		if s.opts.RetryFor > 0 && time.Since(failingSince) > s.opts.RetryFor {
+			return fmt.Errorf("gave up after %s of retries: %w", s.opts.RetryFor, err)
+		}
+		s.reconnects.Add(1)
+		s.setPhase(PhaseBackoff)
+		s.log.Warn("sync interrupted; reconnecting", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			s.setPhase(PhaseDone)
+			return s.saveFile()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, s.opts.MaxBackoff)
+	}
+}
+
+// retryable tells whether a failed run is worth another: the network,
+// a restarting or loading server, a source that is itself resyncing.
+func retryable(err error) bool {
+	var ae *ApplyError
+	if errors.As(err, &ae) {
+		return false
+	}
+	var ke *KeyError
+	if errors.As(err, &ke) {
+		return false
+	}
+	switch ErrorCode(err) {
+	case "NOMASTERLINK", "LOADING", "MASTERDOWN", "BUSY", "TRYAGAIN", "CLUSTERDOWN":
+		return true
+	}
+	return Transient(err)
+}
+
+// loadCheckpoint reads the position to resume from: the target's key
+// (authoritative: it moves with the data), else the file.
+func (s *Syncer) loadCheckpoint(ctx context.Context) error {
+	var cp *Checkpoint
+	if s.opts.CheckpointFile != "" {
+		c, err := LoadCheckpoint(s.opts.CheckpointFile)
+		if err != nil {
+			return err
+		}
+		cp = c
+	}
+	if s.opts.CheckpointKey != "" {
+		tc, err := s.targetCheckpoint(ctx)
+		if err != nil {
+			return err
+		}
+		if cp != nil && (tc == nil || *tc != Checkpoint{ReplID: cp.ReplID, Offset: cp.Offset}) {
+			s.log.Info("the target's checkpoint key rules over the file", "file_offset", cp.Offset, "target", tc)
+		}
+		cp = tc
+	}
+	if cp != nil {
+		cp.Source = s.opts.SourceName
+	}
+	s.cp = cp
+	return nil
+}
+
+// targetCheckpoint reads the checkpoint key on the target.
+func (s *Syncer) targetCheckpoint(ctx context.Context) (*Checkpoint, error) {
+	c, err := s.dialTarget(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	v, err := c.DoString("GET", s.opts.CheckpointKey)
+	if err != nil {
+		return nil, fmt.Errorf("read the checkpoint %s on the target: %w", s.opts.CheckpointKey, err)
+	}
+	if v.Null {
+		return nil, nil
+	}
+	cp, err := parseTargetValue(v.Str)
+	if err != nil {
+		return nil, fmt.Errorf("key %s on the target: %w (delete it to start with a full sync)", s.opts.CheckpointKey, err)
+	}
+	return cp, nil
+}
+
+func (s *Syncer) dialTarget(ctx context.Context) (*Conn, error) {
+	o := s.opts.TargetConn
+	o.DB = 0
+	return Dial(ctx, s.opts.Target, &o)
+}
+
+func (s *Syncer) saveFile() error {
+	if s.opts.CheckpointFile == "" {
+		return nil
+	}
+	s.mu.Lock()
+	var cp *Checkpoint
+	if s.cp != nil {
+		c := *s.cp
+		c.Saved = time.Now().UTC()
+		cp = &c
+	}
+	s.mu.Unlock()
+	return SaveCheckpoint(s.opts.CheckpointFile, cp)
+}
+
+func (s *Syncer) setCheckpoint(replid string, offset int64) {
+	s.mu.Lock()
+	if s.cp == nil || s.cp.ReplID != replid || s.cp.Offset != offset {
+		s.cp = &Checkpoint{Source: s.opts.SourceName, ReplID: replid, Offset: offset}
+	}
+	s.mu.Unlock()
+}
+
+// runOnce connects, resynchronizes or continues, and streams until an
+// error, ctx is done, or caught up (done).
+func (s *Syncer) runOnce(ctx context.Context) (done bool, err error) {
+	s.setPhase(PhaseConnecting)
+	if s.opts.CheckpointKey != "" && s.cp != nil {
+		// The key moves with the data: after a cut link, it says whether
+		// the last batch sent was applied.
+		cp, err := s.targetCheckpoint(ctx)
+		if err != nil {
+			return false, err
+		}
+		s.mu.Lock()
+		s.cp = cp
+		s.mu.Unlock()
+	}
+	addr, err := s.opts.Source(ctx)
+	if err != nil {
+		return false, err
+	}
+	ro := ReplicaOptions{Conn: s.opts.SourceConn, ListeningPort: s.opts.ListeningPort}
+	cp := s.Checkpoint()
+	if cp != nil {
+		ro.ReplID, ro.Offset = cp.ReplID, cp.Offset
+	}
+	l, err := OpenLink(ctx, addr, ro)
+	if err != nil {
+		return false, err
+	}
+	defer l.Close()
+	stopWatch := context.AfterFunc(ctx, func() { l.Close() })
+	defer stopWatch()
+	if l.Full {
+		if cp != nil {
+			s.log.Warn("the source answered FULLRESYNC: a full sync starts over", "source", addr,
+				"asked_replid", cp.ReplID, "asked_offset", cp.Offset+1, "replid", l.ReplID)
+		}
+		if err := s.fullSync(ctx, addr, l); err != nil {
+			return false, err
+		}
+	} else {
+		s.log.Info("continuing the stream", "source", addr, "replid", l.ReplID, "offset", l.Offset)
+		s.setCheckpoint(l.ReplID, l.Offset)
+	}
+	return s.stream(ctx, addr, l)
+}
+
+// fullSync loads the snapshot into the target, then records its offset.
+func (s *Syncer) fullSync(ctx context.Context, addr string, l *Link) error {
+	s.setPhase(PhaseFullSync)
+	s.fullSyncs.Add(1)
+	s.fullBytes.Store(0)
+	s.received.Store(l.Offset)
+	s.log.Info("full sync", "source", addr, "replid", l.ReplID, "offset", l.Offset)
+	// Nothing to resume from until the snapshot is in: a restart in the
+	// middle must not continue a stream over a half-replaced data set.
+	s.mu.Lock()
+	s.cp = nil
+	s.mu.Unlock()
+	if err := s.saveFile(); err != nil {
+		return err
+	}
+	if s.opts.CheckpointKey != "" {
+		c, err := s.dialTarget(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = c.DoString("DEL", s.opts.CheckpointKey)
+		c.Close()
+		if err != nil {
+			return fmt.Errorf("delete the checkpoint %s on the target: %w", s.opts.CheckpointKey, err)
+		}
+	}
+	if n, err := sourceKeys(ctx, addr, &s.opts.SourceConn); err == nil {
+		s.keysTotal.Store(n)
+	}
+	snap, err := l.Snapshot()
+	if err != nil {
+		return err
+	}
+	s.fullTotal.Store(l.SnapshotSize())
+	c, err := Dial(ctx, s.opts.Target, &s.opts.TargetConn)
+	if err != nil {
+		return err
+	}
+	info, err := Info(c)
+	c.Close()
+	if err != nil {
+		return err
+	}
+	w, err := NewWriter(ctx, s.opts.Target, false, WriterOptions{Conn: s.opts.TargetConn, Log: func(f string, a ...any) {
+		s.log.Info(fmt.Sprintf(f, a...))
+	}})
+	if err != nil {
+		return err
+	}
+	r, err := NewRestorer(w, info, s.opts.Restore)
+	if err != nil {
+		w.Close()
+		return err
+	}
+	s.mu.Lock()
+	s.fullKeys = func() int64 { return r.Stats().Keys }
+	s.mu.Unlock()
+	if s.opts.FlushTarget {
+		if err := r.Flush(ctx); err != nil {
+			r.Close()
+			return err
+		}
+	}
+	err = loadSnapshot(ctx, &countingReader{r: snap, n: &s.fullBytes}, r)
+	if cerr := r.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("full sync from %s: %w", addr, err)
+	}
+	st := r.Stats()
+	if st.Failed > 0 {
+		f := r.Failures()
+		return fmt.Errorf("full sync from %s: the target refused %d keys, first %w", addr, st.Failed, f[0])
+	}
+	s.setCheckpoint(l.ReplID, l.Offset)
+	if s.opts.CheckpointKey != "" {
+		c, err := s.dialTarget(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = c.DoString("SET", s.opts.CheckpointKey, string(s.Checkpoint().targetValue()))
+		c.Close()
+		if err != nil {
+			return fmt.Errorf("write the checkpoint %s on the target: %w", s.opts.CheckpointKey, err)
+		}
+	}
+	s.log.Info("full sync done", "keys", st.Keys, "bytes", s.fullBytes.Load(), "offset", l.Offset)
+	return s.saveFile()
+}
+
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// stream applies the command stream from l.Offset.
+func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, err error) {
+	cp := s.Checkpoint()
+	tc, err := s.dialTarget(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer tc.Close()
+	// A failed target unblocks the wait for the source's next command.
+	a := newApplier(tc, s.opts.CheckpointKey, l.ReplID, cp.Offset, s.Latency, func() { l.Close() })
+	s.mu.Lock()
+	s.a = a
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.a = nil
+		s.mu.Unlock()
+	}()
+	s.received.Store(cp.Offset)
+	s.setPhase(PhaseStreaming)
+
+	// Acks and checkpoint saves, every AckEvery.
+	stop := make(chan struct{})
+	var wg gosync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(s.opts.AckEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				off := a.applied.Load()
+				s.setCheckpoint(l.ReplID, off)
+				l.Ack(off)
+				if err := s.saveFile(); err != nil {
+					s.log.Error("checkpoint not saved", "err", err)
+				}
+			}
+		}
+	})
+	finish := func(err error) (bool, error) {
+		// What was read is applied (a transaction cut short is dropped),
+		// then the position is kept.
+		a.discard()
+		cerr := a.close()
+		close(stop)
+		wg.Wait()
+		s.setCheckpoint(l.ReplID, a.applied.Load())
+		if cerr != nil {
+			err = cerr // the target's failure closed the link
+		}
+		return err == nil, err
+	}
+	// A diskless master starts the stream on the first ack.
+	l.Ack(cp.Offset)
+
+	var goal int64 = -1
+	if s.opts.UntilCaughtUp {
+		if goal, err = masterOffset(ctx, addr, &s.opts.SourceConn); err != nil {
+			return finish(err)
+		}
+		if goal <= cp.Offset {
+			return finish(nil)
+		}
+	}
+	db := 0
+	for {
+		sc, err := l.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				_, err := finish(nil)
+				return false, err
+			}
+			return finish(err)
+		}
+		off := sc.Offset
+		s.received.Store(off)
+		name := sc.Args[0]
+		switch {
+		case eqFold(name, "ping"):
+			a.noop(off)
+		case eqFold(name, "replconf"):
+			if len(sc.Args) > 1 && eqFold(sc.Args[1], "getack") {
+				l.Ack(a.applied.Load())
+			}
+			a.noop(off)
+		case eqFold(name, "select") && len(sc.Args) == 2:
+			n, err := strconv.Atoi(string(sc.Args[1]))
+			if err != nil {
+				return finish(fmt.Errorf("replication stream at offset %d: bad SELECT %q", off, sc.Args[1]))
+			}
+			db = n
+			a.noop(off)
+		case eqFold(name, "publish") && !s.opts.ForwardPubSub:
+			a.noop(off)
+		default:
+			s.commands.Add(1)
+			if err := a.command(db, sc.Args, off, time.Now(), l.Buffered() > 0); err != nil {
+				return finish(err)
+			}
+		}
+		if goal >= 0 && off >= goal && !a.inTx {
+			if err := a.flush(); err != nil {
+				return finish(err)
+			}
+			return finish(a.idle(ctx))
+		}
+	}
+}
+
+func eqFold(b []byte, s string) bool { return len(b) == len(s) && strings.EqualFold(string(b), s) }
+
+// loadSnapshot writes every key and function of an RDB stream.
+func loadSnapshot(ctx context.Context, snap io.Reader, r *Restorer) error {
+	rd := rdb.NewReader(snap)
+	for {
+		rec, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch rec.Kind {
+		case rdb.KindKey:
+			err = r.Key(ctx, rd.KeyValue())
+		case rdb.KindFunction:
+			err = r.Function(ctx, rec.Data)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// masterOffset reads master_repl_offset from INFO replication.
+func masterOffset(ctx context.Context, addr string, opts *Options) (int64, error) {
+	c, err := Dial(ctx, addr, opts)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	info, err := Info(c)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(info.Fields["master_repl_offset"], 10, 64)
+}
+
+// sourceKeys sums the keys of INFO keyspace.
+func sourceKeys(ctx context.Context, addr string, opts *Options) (int64, error) {
+	c, err := Dial(ctx, addr, opts)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	v, err := c.DoString("INFO", "keyspace")
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, line := range strings.Split(string(v.Str), "\n") {
+		_, rest, ok := strings.Cut(line, "keys=")
+		if !ok {
+			continue
+		}
+		k, _, _ := strings.Cut(rest, ",")
+		x, _ := strconv.ParseInt(k, 10, 64)
+		n += x
+	}
+	return n, nil
+}

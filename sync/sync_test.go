@@ -1,0 +1,527 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	gosync "sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redkit/redkit/internal/redistest"
+)
+
+func digestOf(t *testing.T, s *redistest.Server) string {
+	t.Helper()
+	d, err := s.Client().Do(context.Background(), "DEBUG", "DIGEST").Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// mirrorDigest is the target's DEBUG DIGEST without the sync's
+// checkpoint key (read, then deleted), and the checkpoint it held.
+func mirrorDigest(t *testing.T, s *redistest.Server, key string) (string, *Checkpoint) {
+	t.Helper()
+	ctx := context.Background()
+	var cp *Checkpoint
+	if key != "" {
+		v, err := s.Client().Get(ctx, key).Result()
+		if err != nil {
+			t.Fatalf("checkpoint key %s: %v", key, err)
+		}
+		if cp, err = parseTargetValue([]byte(v)); err != nil {
+			t.Fatal(err)
+		}
+		s.Client().Del(ctx, key)
+	}
+	return digestOf(t, s), cp
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func syncOptions(t *testing.T, src, dst *redistest.Server) SyncOptions {
+	return SyncOptions{
+		Source:        func(context.Context) (string, error) { return src.Addr(), nil },
+		SourceName:    src.Addr(),
+		Target:        dst.Addr(),
+		CheckpointKey: CheckpointKey(src.Addr()),
+		AckEvery:      100 * time.Millisecond,
+		Log:           testLogger(t),
+	}
+}
+
+// writer issues a mix of writes to the source until stopped: INCR, LPUSH,
+// APPEND, XADD and other non-idempotent commands, MULTI/EXEC, EVAL,
+// expiring keys, several databases. It returns how many rounds it did.
+type writer struct {
+	stop   chan struct{}
+	done   chan struct{}
+	rounds atomic.Int64
+	err    error
+}
+
+func startWriter(t *testing.T, src *redistest.Server, seed uint64) *writer {
+	w := &writer{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		c := redis.NewClient(&redis.Options{Addr: src.Addr(), PoolSize: 1})
+		defer c.Close()
+		rng := rand.New(rand.NewPCG(seed, 0))
+		for i := 0; ; i++ {
+			select {
+			case <-w.stop:
+				return
+			default:
+			}
+			if err := writeRound(context.Background(), c, rng, i); err != nil {
+				w.err = err
+				return
+			}
+			w.rounds.Add(1)
+		}
+	}()
+	return w
+}
+
+// waitRounds waits until the writer has done n rounds.
+func (w *writer) waitRounds(t *testing.T, n int64) {
+	t.Helper()
+	for w.rounds.Load() < n {
+		select {
+		case <-w.done:
+			t.Fatalf("writer: %v", w.err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+func (w *writer) halt(t *testing.T) int64 {
+	t.Helper()
+	close(w.stop)
+	<-w.done
+	if w.err != nil {
+		t.Fatalf("writer: %v", w.err)
+	}
+	return w.rounds.Load()
+}
+
+func writeRound(ctx context.Context, c *redis.Client, rng *rand.Rand, i int) error {
+	k := strconv.Itoa(rng.IntN(200))
+	db := i % 3
+	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Do(ctx, "SELECT", db)
+		p.Incr(ctx, "w:n:"+k)
+		p.LPush(ctx, "w:l:"+k, i)
+		p.Append(ctx, "w:s:"+k, "x")
+		p.XAdd(ctx, &redis.XAddArgs{Stream: "w:x:" + k, Values: []any{"i", i}})
+		p.HIncrBy(ctx, "w:h", k, 1)
+		p.ZIncrBy(ctx, "w:z", 1, k)
+		p.Set(ctx, "w:e:"+k, i, time.Duration(1000+rng.IntN(1000))*time.Second)
+		if i%7 == 0 {
+			p.Del(ctx, "w:l:"+k)
+		}
+		if i%11 == 0 {
+			p.LPop(ctx, "w:l:"+strconv.Itoa(rng.IntN(200)))
+		}
+		p.Do(ctx, "SELECT", 0)
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	if i%5 == 0 {
+		_, err = c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Incr(ctx, "tx:a")
+			p.RPush(ctx, "tx:l", i)
+			p.Decr(ctx, "tx:b")
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if i%9 == 0 {
+		return c.Eval(ctx, "redis.call('INCRBY', KEYS[1], ARGV[1]); return redis.call('RPUSH', KEYS[2], ARGV[1])",
+			[]string{"lua:n", "lua:l"}, i).Err()
+	}
+	return nil
+}
+
+// waitMirror waits until the target (less its checkpoint key) has the
+// source's digest.
+func waitMirror(t *testing.T, src, dst *redistest.Server, key string, errc <-chan error) {
+	t.Helper()
+	want := digestOf(t, src)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := digestOfWithout(t, dst, key)
+		if got == want {
+			return
+		}
+		select {
+		case err := <-errc:
+			t.Fatalf("the sync ended early: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			diffKeys(t, src, dst)
+			t.Fatalf("the target never caught up: digest %s, want %s", got, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// digestOfWithout is the target's DEBUG DIGEST as if key did not exist:
+// the key is dumped, then deleted, digested and restored in one
+// MULTI/EXEC, so that the running sync never sees it missing.
+func digestOfWithout(t *testing.T, s *redistest.Server, key string) string {
+	t.Helper()
+	if key == "" {
+		return digestOf(t, s)
+	}
+	ctx := context.Background()
+	var dig *redis.Cmd
+	var err error
+	for range 100 {
+		if err = s.Client().Watch(ctx, func(tx *redis.Tx) error {
+			val, err := tx.Dump(ctx, key).Result()
+			if errors.Is(err, redis.Nil) {
+				dig = tx.Do(ctx, "DEBUG", "DIGEST")
+				return dig.Err()
+			}
+			if err != nil {
+				return err
+			}
+			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Del(ctx, key)
+				dig = p.Do(ctx, "DEBUG", "DIGEST")
+				p.Restore(ctx, key, 0, val)
+				return nil
+			})
+			return err
+		}, key); !errors.Is(err, redis.TxFailedErr) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("digest of %s: %v", s.Addr(), err)
+	}
+	return dig.Val().(string)
+}
+
+func runSync(ctx context.Context, opts SyncOptions) (*Syncer, chan error) {
+	s := NewSyncer(opts)
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(ctx) }()
+	return s, errc
+}
+
+func syncStats(t *testing.T, s *redistest.Server) (full, partialOK int) {
+	t.Helper()
+	info, err := s.Client().Info(context.Background(), "stats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		k, v, _ := strings.Cut(line, ":")
+		switch k {
+		case "sync_full":
+			full, _ = strconv.Atoi(v)
+		case "sync_partial_ok":
+			partialOK, _ = strconv.Atoi(v)
+		}
+	}
+	return
+}
+
+// TestSyncResume mirrors a diskless source that takes writes during the
+// full sync and after, stops, takes more writes, and resumes with a
+// partial resynchronization: sync_partial_ok goes up by one, sync_full
+// does not, and the target ends equal to the source.
+func TestSyncResume(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync yes", "repl-diskless-sync-delay 0"}})
+	if err := redistest.FillMixed(ctx, src.Client(), 1); err != nil {
+		t.Fatal(err)
+	}
+	dst := redistest.Start(t, redistest.Options{})
+	opts := syncOptions(t, src, dst)
+	opts.CheckpointFile = filepath.Join(t.TempDir(), "checkpoint.json")
+
+	w := startWriter(t, src, 1)
+	rctx, cancel := context.WithCancel(ctx)
+	s, errc := runSync(rctx, opts)
+	w.waitRounds(t, 300)
+	w.halt(t)
+	waitMirror(t, src, dst, opts.CheckpointKey, errc)
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("Run after cancel: %v", err)
+	}
+	st := s.Status()
+	if st.FullSyncs != 1 || st.Commands == 0 || st.Phase != PhaseDone {
+		t.Errorf("status: %+v", st)
+	}
+	cp, err := LoadCheckpoint(opts.CheckpointFile)
+	if err != nil || !cp.Valid() {
+		t.Fatalf("checkpoint file: %+v, %v", cp, err)
+	}
+	full0, partial0 := syncStats(t, src)
+
+	// More writes while no sync runs; then resume.
+	w = startWriter(t, src, 2)
+	w.waitRounds(t, 200)
+	w.halt(t)
+	opts.UntilCaughtUp = true
+	s2 := NewSyncer(opts)
+	if err := s2.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	full1, partial1 := syncStats(t, src)
+	if full1 != full0 || partial1 != partial0+1 {
+		t.Errorf("sync_full %d -> %d, sync_partial_ok %d -> %d: want a partial resync", full0, full1, partial0, partial1)
+	}
+	want := digestOf(t, src)
+	got, kcp := mirrorDigest(t, dst, opts.CheckpointKey)
+	if got != want {
+		t.Errorf("after resume: digest %s, want %s", got, want)
+	}
+	if st := s2.Status(); st.FullSyncs != 0 || kcp.Offset > st.Applied || kcp.Offset < cp.Offset {
+		t.Errorf("status %+v, key %+v, first checkpoint %+v", st, kcp, cp)
+	}
+}
+
+// TestSyncDiskBased mirrors a disk-based source ($<length> payload)
+// without a checkpoint key, until caught up.
+func TestSyncDiskBased(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync no"}})
+	if err := redistest.FillMixed(ctx, src.Client(), 2); err != nil {
+		t.Fatal(err)
+	}
+	dst := redistest.Start(t, redistest.Options{})
+	w := startWriter(t, src, 3)
+	w.waitRounds(t, 100)
+	opts := syncOptions(t, src, dst)
+	opts.CheckpointKey = ""
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s, errc := runSync(rctx, opts)
+	for s.Status().Phase != PhaseStreaming {
+		select {
+		case err := <-errc:
+			t.Fatal(err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	w.halt(t)
+	waitMirror(t, src, dst, "", errc)
+	if st := s.Status(); st.FullBytesTotal <= 0 || st.FullBytes != st.FullBytesTotal || st.FullKeys == 0 {
+		t.Errorf("status: %+v", st)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// proxy forwards TCP connections to addr; Cut breaks them all.
+type proxy struct {
+	ln    net.Listener
+	addr  string
+	mu    gosync.Mutex
+	conns []net.Conn
+	// cutAfter, when positive, breaks a connection after that many bytes
+	// from the server, once.
+	cutAfter atomic.Int64
+}
+
+func startProxy(t *testing.T, addr string) *proxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, addr: addr}
+	t.Cleanup(func() { ln.Close(); p.Cut() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", addr)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, s)
+			p.mu.Unlock()
+			go func() { io.Copy(s, c); s.Close() }()
+			go func() {
+				if n := p.cutAfter.Swap(0); n > 0 {
+					io.CopyN(c, s, n)
+					c.Close()
+					s.Close()
+					return
+				}
+				io.Copy(c, s)
+				c.Close()
+			}()
+		}
+	}()
+	return p
+}
+
+func (p *proxy) Addr() string { return p.ln.Addr().String() }
+
+func (p *proxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// TestSyncCutLink cuts the link to the source in the middle of the
+// snapshot and several times in the middle of the stream: the sync
+// reconnects by itself, resumes, and the target ends equal, every
+// command applied once.
+func TestSyncCutLink(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync no", "repl-backlog-size 64mb"}})
+	if err := redistest.FillMixed(ctx, src.Client(), 3); err != nil {
+		t.Fatal(err)
+	}
+	dst := redistest.Start(t, redistest.Options{})
+	p := startProxy(t, src.Addr())
+	opts := syncOptions(t, src, dst)
+	opts.Source = func(context.Context) (string, error) { return p.Addr(), nil }
+	// The first link breaks 1 MB into the payload (after PING, REPLCONF
+	// and PSYNC replies of a few hundred bytes).
+	p.cutAfter.Store(1 << 20)
+	w := startWriter(t, src, 4)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s, errc := runSync(rctx, opts)
+	// The cut in the payload is the first reconnect; then five cuts in
+	// the stream, each once the sync is streaming again and has applied
+	// 100 more commands.
+	for i := range 5 {
+		var base int64 = -1
+		for {
+			st := s.Status()
+			if st.Phase == PhaseStreaming && st.Reconnects == int64(i+1) {
+				if base < 0 {
+					base = st.Commands
+				}
+				if st.Commands >= base+100 {
+					break
+				}
+			}
+			select {
+			case err := <-errc:
+				t.Fatal(err)
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+		p.Cut()
+	}
+	w.halt(t)
+	waitMirror(t, src, dst, opts.CheckpointKey, errc)
+	st := s.Status()
+	if st.Reconnects < 6 || st.FullSyncs != 2 {
+		t.Errorf("want 6 reconnects and 2 full syncs (the first cut mid-payload): %+v", st)
+	}
+	full, partial := syncStats(t, src)
+	t.Logf("source: sync_full %d, sync_partial_ok %d; status %+v", full, partial, st)
+	if partial < 5 {
+		t.Errorf("sync_partial_ok %d, want 5", partial)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSyncSourceRestart restarts the source twice. Saved and reloaded,
+// a Redis 7 master keeps its replication ID and offset: the sync
+// continues. Restarted empty, it has a new ID: the sync falls back to a
+// full sync, flushing the target first (FlushTarget).
+func TestSyncSourceRestart(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0"}})
+	if err := redistest.FillMixed(ctx, src.Client(), 4); err != nil {
+		t.Fatal(err)
+	}
+	dst := redistest.Start(t, redistest.Options{})
+	opts := syncOptions(t, src, dst)
+	opts.FlushTarget = true
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s, errc := runSync(rctx, opts)
+	waitMirror(t, src, dst, opts.CheckpointKey, errc)
+	for _, save := range []bool{true, false} {
+		src.Restart(t, save)
+		w := startWriter(t, src, 5)
+		w.waitRounds(t, 100)
+		w.halt(t)
+		waitMirror(t, src, dst, opts.CheckpointKey, errc)
+		full, partial := syncStats(t, src)
+		st := s.Status()
+		t.Logf("restart (save %v): sync_full %d, sync_partial_ok %d; %+v", save, full, partial, st)
+		if save && (partial != 1 || st.FullSyncs != 1) || !save && st.FullSyncs != 2 {
+			t.Errorf("restart (save %v): sync_full %d, sync_partial_ok %d, %d full syncs", save, full, partial, st.FullSyncs)
+		}
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSyncTargetRefuses stops with the command and offset the target
+// refused, and does not retry.
+func TestSyncTargetRefuses(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0"}})
+	dst := redistest.Start(t, redistest.Options{})
+	src.Client().Set(ctx, "k", "v", 0)
+	opts := syncOptions(t, src, dst)
+	_, errc := runSync(ctx, opts)
+	waitMirror(t, src, dst, opts.CheckpointKey, errc)
+	dst.Client().Del(ctx, "k")
+	dst.Client().RPush(ctx, "k", "x") // the target diverges
+	src.Client().Append(ctx, "k", "w")
+	select {
+	case err := <-errc:
+		var ae *ApplyError
+		if !errors.As(err, &ae) || ae.Command != "APPEND" || ae.Offset <= 0 || !strings.Contains(err.Error(), "WRONGTYPE") {
+			t.Fatalf("error %v, want the target refusing APPEND", err)
+		}
+		t.Log(err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the sync did not stop")
+	}
+}
