@@ -47,13 +47,21 @@ type record struct {
 	kind    uint8
 	nameAt  int32 // the command's name in batch.names
 	nameLen int32
+	db      int32 // the stream's database at the command
 	offset  int64 // replication offset just after the command (0: the applier's own)
+}
+
+// Pos is a position in the replication stream: the offset just after a
+// command and the database the stream had selected there.
+type Pos struct {
+	Offset int64
+	DB     int
 }
 
 type batch struct {
 	recs  []record
 	names []byte
-	end   int64     // the offset the target is at once the batch is applied
+	end   Pos       // where the target is once the batch is applied
 	first time.Time // when its first command was received
 	bytes int
 	cmds  int // source commands in it
@@ -61,11 +69,11 @@ type batch struct {
 
 func (b *batch) reset() {
 	b.recs, b.names = b.recs[:0], b.names[:0]
-	b.end, b.first, b.bytes, b.cmds = 0, time.Time{}, 0, 0
+	b.end, b.first, b.bytes, b.cmds = Pos{}, time.Time{}, 0, 0
 }
 
 func (b *batch) add(kind uint8, name []byte, offset int64) {
-	b.recs = append(b.recs, record{kind: kind, nameAt: int32(len(b.names)), nameLen: int32(len(name)), offset: offset})
+	b.recs = append(b.recs, record{kind: kind, nameAt: int32(len(b.names)), nameLen: int32(len(name)), db: int32(b.end.DB), offset: offset})
 	b.names = append(b.names, name...)
 }
 
@@ -100,31 +108,40 @@ type applier struct {
 	recvDone chan struct{}
 
 	failed  atomic.Pointer[error]
-	applied atomic.Int64 // offset the target is at, as far as confirmed
-	pending atomic.Int64 // batches sent and not answered
+	applied atomic.Int64        // offset the target is at, as far as confirmed
+	pos     atomic.Pointer[Pos] // the same offset, with the stream's database
+	pending atomic.Int64        // batches sent and not answered
 	latency func(time.Duration)
 	onFail  func() // called once when the applier fails
-	sentEnd int64  // end of the last batch sent
+	sentEnd Pos    // end of the last batch sent
 
 	mu     gosync.Mutex
 	firsts []time.Time // first-command times of the batches in flight, oldest first
-	num    [20]byte
+	num    [64]byte
 }
 
 // newApplier starts applying to c, whose target is at offset of replid.
-func newApplier(c *Conn, key string, replid string, offset int64, latency func(time.Duration), onFail func()) *applier {
+func newApplier(c *Conn, key string, replid string, at Pos, latency func(time.Duration), onFail func()) *applier {
 	a := &applier{c: c, w: c.w, bw: c.bw, replid: replid, inflight: make(chan *batch, maxInflight),
 		recvDone: make(chan struct{}), latency: latency, onFail: onFail}
 	if key != "" {
 		a.key = []byte(key)
 	}
 	a.db = -1 // unknown: the first command selects
-	a.applied.Store(offset)
-	a.sentEnd = offset
+	a.setApplied(at)
+	a.sentEnd = at
 	a.pool.New = func() any { return new(batch) }
 	go a.receive()
 	return a
 }
+
+func (a *applier) setApplied(p Pos) {
+	a.pos.Store(&p)
+	a.applied.Store(p.Offset)
+}
+
+// position is where the target is, as far as confirmed.
+func (a *applier) position() Pos { return *a.pos.Load() }
 
 func (a *applier) err() error {
 	if e := a.failed.Load(); e != nil {
@@ -180,6 +197,7 @@ func (a *applier) command(db int, args [][]byte, offset int64, now time.Time, bu
 		}
 	}
 	b.cmds++
+	b.end.DB = db
 	switch {
 	case multi && a.key != nil:
 		a.inTx = true
@@ -210,7 +228,7 @@ func (a *applier) command(db int, args [][]byte, offset int64, now time.Time, bu
 			b.bytes += len(x)
 		}
 	}
-	b.end = offset
+	b.end.Offset = offset
 	if a.inTx || buffered && b.cmds < maxBatchCommands && b.bytes < maxBatchBytes {
 		return nil
 	}
@@ -240,7 +258,7 @@ func (a *applier) flush() error {
 			b.add(recQueued, []byte("select"), 0)
 			a.db = 0
 		}
-		val := strconv.AppendInt(append(append(a.num[:0:0], a.replid...), ' '), b.end, 10)
+		val := appendTargetValue(a.num[:0], a.replid, b.end.Offset, b.end.DB)
 		if err := a.send([]byte("SET"), a.key, val); err != nil {
 			return err
 		}
@@ -273,15 +291,15 @@ func (a *applier) sendBatch() error {
 	return nil
 }
 
-// noop records that the stream up to offset needed nothing applied (PING,
+// noop records that the stream up to p needed nothing applied (PING,
 // REPLCONF, SELECT, a filtered command): with nothing in flight, the
-// target is at that offset too.
-func (a *applier) noop(offset int64) {
+// target is at p too.
+func (a *applier) noop(p Pos) {
 	if a.cur != nil {
-		a.cur.end = offset
+		a.cur.end = p
 	} else if a.pending.Load() == 0 {
-		a.applied.Store(offset)
-		a.sentEnd = offset
+		a.setApplied(p)
+		a.sentEnd = p
 	}
 }
 
@@ -316,7 +334,7 @@ func (a *applier) discard() error {
 		// Without a key, what was sent before the source's MULTI ran.
 		for i := len(b.recs) - 1; i > 0; i-- {
 			if b.recs[i].kind == recMulti {
-				b.end = b.recs[i-1].offset
+				b.end = Pos{Offset: b.recs[i-1].offset, DB: int(b.recs[i-1].db)}
 				break
 			}
 		}
@@ -383,7 +401,7 @@ func (a *applier) receive() {
 		if a.err() != nil {
 			continue
 		}
-		a.applied.Store(b.end)
+		a.setApplied(b.end)
 		if a.latency != nil {
 			a.latency(time.Since(b.first))
 		}

@@ -18,10 +18,14 @@ import (
 // with PSYNC ReplID Offset+1, which the source answers with +CONTINUE
 // while its backlog still holds that offset.
 type Checkpoint struct {
-	Source string    `json:"source"` // the source, without its password
-	ReplID string    `json:"replid"`
-	Offset int64     `json:"offset"`
-	Saved  time.Time `json:"saved"`
+	Source string `json:"source"` // the source, without its password
+	ReplID string `json:"replid"`
+	Offset int64  `json:"offset"`
+	// DB is the database the stream had selected at Offset: a continued
+	// stream goes on in it until its next SELECT, as a replica's cached
+	// master client does.
+	DB    int       `json:"db"`
+	Saved time.Time `json:"saved"`
 }
 
 // Valid tells whether the checkpoint names a position to resume from.
@@ -35,18 +39,28 @@ const CheckpointKeyPrefix = "redkit:"
 // CheckpointKey is the key of a sync named name on its target.
 func CheckpointKey(name string) string { return CheckpointKeyPrefix + "sync:" + name }
 
-// targetValue is the checkpoint as stored on the target: "replid offset".
+// targetValue is the checkpoint as stored on the target:
+// "replid offset db".
 func (c *Checkpoint) targetValue() []byte {
-	return strconv.AppendInt([]byte(c.ReplID+" "), c.Offset, 10)
+	return appendTargetValue(nil, c.ReplID, c.Offset, c.DB)
+}
+
+func appendTargetValue(b []byte, replid string, offset int64, db int) []byte {
+	b = append(append(b, replid...), ' ')
+	b = append(strconv.AppendInt(b, offset, 10), ' ')
+	return strconv.AppendInt(b, int64(db), 10)
 }
 
 func parseTargetValue(v []byte) (*Checkpoint, error) {
-	id, off, ok := strings.Cut(string(v), " ")
-	n, err := strconv.ParseInt(off, 10, 64)
-	if !ok || err != nil || len(id) != 40 || n < 0 {
-		return nil, fmt.Errorf("checkpoint %q is not \"<replid> <offset>\"", v)
+	f := strings.Fields(string(v))
+	if len(f) == 3 && len(f[0]) == 40 {
+		n, err1 := strconv.ParseInt(f[1], 10, 64)
+		db, err2 := strconv.Atoi(f[2])
+		if err1 == nil && err2 == nil && n >= 0 && db >= 0 {
+			return &Checkpoint{ReplID: f[0], Offset: n, DB: db}, nil
+		}
 	}
-	return &Checkpoint{ReplID: id, Offset: n}, nil
+	return nil, fmt.Errorf("checkpoint %q is not \"<replid> <offset> <db>\"", v)
 }
 
 // LoadCheckpoint reads a checkpoint file; a missing file is (nil, nil).

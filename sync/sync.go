@@ -265,7 +265,7 @@ func (s *Syncer) loadCheckpoint(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if cp != nil && (tc == nil || *tc != Checkpoint{ReplID: cp.ReplID, Offset: cp.Offset}) {
+		if cp != nil && (tc == nil || tc.ReplID != cp.ReplID || tc.Offset != cp.Offset || tc.DB != cp.DB) {
 			s.log.Info("the target's checkpoint key rules over the file", "file_offset", cp.Offset, "target", tc)
 		}
 		cp = tc
@@ -319,10 +319,10 @@ func (s *Syncer) saveFile() error {
 	return SaveCheckpoint(s.opts.CheckpointFile, cp)
 }
 
-func (s *Syncer) setCheckpoint(replid string, offset int64) {
+func (s *Syncer) setCheckpoint(replid string, p Pos) {
 	s.mu.Lock()
-	if s.cp == nil || s.cp.ReplID != replid || s.cp.Offset != offset {
-		s.cp = &Checkpoint{Source: s.opts.SourceName, ReplID: replid, Offset: offset}
+	if s.cp == nil || s.cp.ReplID != replid || s.cp.Offset != p.Offset || s.cp.DB != p.DB {
+		s.cp = &Checkpoint{Source: s.opts.SourceName, ReplID: replid, Offset: p.Offset, DB: p.DB}
 	}
 	s.mu.Unlock()
 }
@@ -368,7 +368,7 @@ func (s *Syncer) runOnce(ctx context.Context) (done bool, err error) {
 		}
 	} else {
 		s.log.Info("continuing the stream", "source", addr, "replid", l.ReplID, "offset", l.Offset)
-		s.setCheckpoint(l.ReplID, l.Offset)
+		s.setCheckpoint(l.ReplID, Pos{Offset: l.Offset, DB: cp.DB})
 	}
 	return s.stream(ctx, addr, l)
 }
@@ -448,7 +448,9 @@ func (s *Syncer) fullSync(ctx context.Context, addr string, l *Link) error {
 		f := r.Failures()
 		return fmt.Errorf("full sync from %s: the target refused %d keys, first %w", addr, st.Failed, f[0])
 	}
-	s.setCheckpoint(l.ReplID, l.Offset)
+	// The master selects a database before its first command to a new
+	// replica.
+	s.setCheckpoint(l.ReplID, Pos{Offset: l.Offset})
 	if s.opts.CheckpointKey != "" {
 		c, err := s.dialTarget(ctx)
 		if err != nil {
@@ -484,7 +486,8 @@ func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, e
 	}
 	defer tc.Close()
 	// A failed target unblocks the wait for the source's next command.
-	a := newApplier(tc, s.opts.CheckpointKey, l.ReplID, cp.Offset, s.Latency, func() { l.Close() })
+	at := Pos{Offset: cp.Offset, DB: cp.DB}
+	a := newApplier(tc, s.opts.CheckpointKey, l.ReplID, at, s.Latency, func() { l.Close() })
 	s.mu.Lock()
 	s.a = a
 	s.mu.Unlock()
@@ -507,9 +510,9 @@ func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, e
 			case <-stop:
 				return
 			case <-t.C:
-				off := a.applied.Load()
-				s.setCheckpoint(l.ReplID, off)
-				l.Ack(off)
+				p := a.position()
+				s.setCheckpoint(l.ReplID, p)
+				l.Ack(p.Offset)
 				if err := s.saveFile(); err != nil {
 					s.log.Error("checkpoint not saved", "err", err)
 				}
@@ -523,7 +526,7 @@ func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, e
 		cerr := a.close()
 		close(stop)
 		wg.Wait()
-		s.setCheckpoint(l.ReplID, a.applied.Load())
+		s.setCheckpoint(l.ReplID, a.position())
 		if cerr != nil {
 			err = cerr // the target's failure closed the link
 		}
@@ -541,7 +544,8 @@ func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, e
 			return finish(nil)
 		}
 	}
-	db := 0
+	// A continued stream goes on in the database selected before it.
+	db := cp.DB
 	for {
 		sc, err := l.Next()
 		if err != nil {
@@ -556,21 +560,21 @@ func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, e
 		name := sc.Args[0]
 		switch {
 		case eqFold(name, "ping"):
-			a.noop(off)
+			a.noop(Pos{off, db})
 		case eqFold(name, "replconf"):
 			if len(sc.Args) > 1 && eqFold(sc.Args[1], "getack") {
 				l.Ack(a.applied.Load())
 			}
-			a.noop(off)
+			a.noop(Pos{off, db})
 		case eqFold(name, "select") && len(sc.Args) == 2:
 			n, err := strconv.Atoi(string(sc.Args[1]))
 			if err != nil {
 				return finish(fmt.Errorf("replication stream at offset %d: bad SELECT %q", off, sc.Args[1]))
 			}
 			db = n
-			a.noop(off)
+			a.noop(Pos{off, db})
 		case eqFold(name, "publish") && !s.opts.ForwardPubSub:
-			a.noop(off)
+			a.noop(Pos{off, db})
 		default:
 			s.commands.Add(1)
 			if err := a.command(db, sc.Args, off, time.Now(), l.Buffered() > 0); err != nil {

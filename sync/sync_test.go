@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -67,103 +66,6 @@ func syncOptions(t *testing.T, src, dst *redistest.Server) SyncOptions {
 		AckEvery:      100 * time.Millisecond,
 		Log:           testLogger(t),
 	}
-}
-
-// writer issues a mix of writes to the source until stopped: INCR, LPUSH,
-// APPEND, XADD and other non-idempotent commands, MULTI/EXEC, EVAL,
-// expiring keys, several databases. It returns how many rounds it did.
-type writer struct {
-	stop   chan struct{}
-	done   chan struct{}
-	rounds atomic.Int64
-	err    error
-}
-
-func startWriter(t *testing.T, src *redistest.Server, seed uint64) *writer {
-	w := &writer{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(w.done)
-		c := redis.NewClient(&redis.Options{Addr: src.Addr(), PoolSize: 1})
-		defer c.Close()
-		rng := rand.New(rand.NewPCG(seed, 0))
-		for i := 0; ; i++ {
-			select {
-			case <-w.stop:
-				return
-			default:
-			}
-			if err := writeRound(context.Background(), c, rng, i); err != nil {
-				w.err = err
-				return
-			}
-			w.rounds.Add(1)
-		}
-	}()
-	return w
-}
-
-// waitRounds waits until the writer has done n rounds.
-func (w *writer) waitRounds(t *testing.T, n int64) {
-	t.Helper()
-	for w.rounds.Load() < n {
-		select {
-		case <-w.done:
-			t.Fatalf("writer: %v", w.err)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-}
-
-func (w *writer) halt(t *testing.T) int64 {
-	t.Helper()
-	close(w.stop)
-	<-w.done
-	if w.err != nil {
-		t.Fatalf("writer: %v", w.err)
-	}
-	return w.rounds.Load()
-}
-
-func writeRound(ctx context.Context, c *redis.Client, rng *rand.Rand, i int) error {
-	k := strconv.Itoa(rng.IntN(200))
-	db := i % 3
-	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Do(ctx, "SELECT", db)
-		p.Incr(ctx, "w:n:"+k)
-		p.LPush(ctx, "w:l:"+k, i)
-		p.Append(ctx, "w:s:"+k, "x")
-		p.XAdd(ctx, &redis.XAddArgs{Stream: "w:x:" + k, Values: []any{"i", i}})
-		p.HIncrBy(ctx, "w:h", k, 1)
-		p.ZIncrBy(ctx, "w:z", 1, k)
-		p.Set(ctx, "w:e:"+k, i, time.Duration(1000+rng.IntN(1000))*time.Second)
-		if i%7 == 0 {
-			p.Del(ctx, "w:l:"+k)
-		}
-		if i%11 == 0 {
-			p.LPop(ctx, "w:l:"+strconv.Itoa(rng.IntN(200)))
-		}
-		p.Do(ctx, "SELECT", 0)
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return err
-	}
-	if i%5 == 0 {
-		_, err = c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.Incr(ctx, "tx:a")
-			p.RPush(ctx, "tx:l", i)
-			p.Decr(ctx, "tx:b")
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	if i%9 == 0 {
-		return c.Eval(ctx, "redis.call('INCRBY', KEYS[1], ARGV[1]); return redis.call('RPUSH', KEYS[2], ARGV[1])",
-			[]string{"lua:n", "lua:l"}, i).Err()
-	}
-	return nil
 }
 
 // waitMirror waits until the target (less its checkpoint key) has the
@@ -267,11 +169,11 @@ func TestSyncResume(t *testing.T) {
 	opts := syncOptions(t, src, dst)
 	opts.CheckpointFile = filepath.Join(t.TempDir(), "checkpoint.json")
 
-	w := startWriter(t, src, 1)
+	w := redistest.StartWriter(t, src, 1)
 	rctx, cancel := context.WithCancel(ctx)
 	s, errc := runSync(rctx, opts)
-	w.waitRounds(t, 300)
-	w.halt(t)
+	w.WaitRounds(t, 300)
+	w.Halt(t)
 	waitMirror(t, src, dst, opts.CheckpointKey, errc)
 	cancel()
 	if err := <-errc; err != nil {
@@ -288,9 +190,9 @@ func TestSyncResume(t *testing.T) {
 	full0, partial0 := syncStats(t, src)
 
 	// More writes while no sync runs; then resume.
-	w = startWriter(t, src, 2)
-	w.waitRounds(t, 200)
-	w.halt(t)
+	w = redistest.StartWriter(t, src, 2)
+	w.WaitRounds(t, 200)
+	w.Halt(t)
 	opts.UntilCaughtUp = true
 	s2 := NewSyncer(opts)
 	if err := s2.Run(ctx); err != nil {
@@ -310,6 +212,36 @@ func TestSyncResume(t *testing.T) {
 	}
 }
 
+// TestSyncResumeInDB stops a sync while the stream is in database 2 and
+// resumes it: the continued stream has no SELECT until the database
+// changes, so the checkpoint must say which one it is in.
+func TestSyncResumeInDB(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0"}})
+	dst := redistest.Start(t, redistest.Options{})
+	c2 := redis.NewClient(&redis.Options{Addr: src.Addr(), DB: 2})
+	defer c2.Close()
+	opts := syncOptions(t, src, dst)
+	opts.UntilCaughtUp = true
+	if err := NewSyncer(opts).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c2.Incr(ctx, "n") // the stream selects db 2
+	if err := NewSyncer(opts).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		c2.Incr(ctx, "n") // no SELECT in the stream
+	}
+	if err := NewSyncer(opts).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, cp := mirrorDigest(t, dst, opts.CheckpointKey)
+	if want := digestOf(t, src); got != want || cp.DB != 2 {
+		t.Errorf("digest %s, want %s; checkpoint %+v", got, want, cp)
+	}
+}
+
 // TestSyncDiskBased mirrors a disk-based source ($<length> payload)
 // without a checkpoint key, until caught up.
 func TestSyncDiskBased(t *testing.T) {
@@ -319,8 +251,8 @@ func TestSyncDiskBased(t *testing.T) {
 		t.Fatal(err)
 	}
 	dst := redistest.Start(t, redistest.Options{})
-	w := startWriter(t, src, 3)
-	w.waitRounds(t, 100)
+	w := redistest.StartWriter(t, src, 3)
+	w.WaitRounds(t, 100)
 	opts := syncOptions(t, src, dst)
 	opts.CheckpointKey = ""
 	rctx, cancel := context.WithCancel(ctx)
@@ -334,7 +266,7 @@ func TestSyncDiskBased(t *testing.T) {
 		}
 	}
 	time.Sleep(200 * time.Millisecond)
-	w.halt(t)
+	w.Halt(t)
 	waitMirror(t, src, dst, "", errc)
 	if st := s.Status(); st.FullBytesTotal <= 0 || st.FullBytes != st.FullBytesTotal || st.FullKeys == 0 {
 		t.Errorf("status: %+v", st)
@@ -421,7 +353,7 @@ func TestSyncCutLink(t *testing.T) {
 	// The first link breaks 1 MB into the payload (after PING, REPLCONF
 	// and PSYNC replies of a few hundred bytes).
 	p.cutAfter.Store(1 << 20)
-	w := startWriter(t, src, 4)
+	w := redistest.StartWriter(t, src, 4)
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s, errc := runSync(rctx, opts)
@@ -448,7 +380,7 @@ func TestSyncCutLink(t *testing.T) {
 		}
 		p.Cut()
 	}
-	w.halt(t)
+	w.Halt(t)
 	waitMirror(t, src, dst, opts.CheckpointKey, errc)
 	st := s.Status()
 	if st.Reconnects < 6 || st.FullSyncs != 2 {
@@ -484,9 +416,9 @@ func TestSyncSourceRestart(t *testing.T) {
 	waitMirror(t, src, dst, opts.CheckpointKey, errc)
 	for _, save := range []bool{true, false} {
 		src.Restart(t, save)
-		w := startWriter(t, src, 5)
-		w.waitRounds(t, 100)
-		w.halt(t)
+		w := redistest.StartWriter(t, src, 5)
+		w.WaitRounds(t, 100)
+		w.Halt(t)
 		waitMirror(t, src, dst, opts.CheckpointKey, errc)
 		full, partial := syncStats(t, src)
 		st := s.Status()

@@ -88,6 +88,7 @@ func newApp(gopts globalOptions) *cli.App {
 			newConvertCommand(gopts),
 			newRestoreCommand(gopts),
 			newCompareCommand(gopts),
+			newSyncCommand(gopts),
 			newCompletionCommand(gopts),
 		},
 		// urfave/cli would call os.Exit for ExitCoder errors: report does

@@ -14,12 +14,23 @@ import (
 // progress draws a bar of stored bytes read across inputs on stderr. A
 // nil *progress draws nothing.
 type progress struct {
-	bar   *progressbar.ProgressBar
-	mu    sync.Mutex
-	files []*dumpfile.File
-	stopc chan struct{}
-	done  sync.WaitGroup
-	desc  func() string // when set, redraws the description on each tick
+	bar     *progressbar.ProgressBar
+	mu      sync.Mutex
+	files   []*dumpfile.File
+	stopc   chan struct{}
+	done    sync.WaitGroup
+	desc    func() string // when set, redraws the description on each tick
+	counter func() int64  // when set, counts the bytes done instead of files
+}
+
+// count makes the bar show fn's byte count instead of the inputs read.
+func (p *progress) count(fn func() int64) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	p.counter = fn
+	p.mu.Unlock()
 }
 
 // describe makes the bar show fn's text, refreshed with the bar.
@@ -89,6 +100,9 @@ func (p *progress) track(f *dumpfile.File) {
 func (p *progress) read() int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.counter != nil {
+		return p.counter()
+	}
 	var n int64
 	for _, f := range p.files {
 		n += f.StoredRead()

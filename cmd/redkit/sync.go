@@ -1,0 +1,312 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	rsync "github.com/redkit/redkit/sync"
+)
+
+func newSyncCommand(gopts globalOptions) *cli.Command {
+	return &cli.Command{
+		Name:  "sync",
+		Usage: "mirror a live Redis into another as its replica: full sync, then the command stream, resumable",
+		UsageText: `redkit sync --from URL --to URL [--checkpoint FILE] [--until-caught-up] [--status-addr HOST:PORT]
+
+examples:
+   redkit sync --from redis://10.0.0.5:6379 --to redis://10.0.0.9:6379 --checkpoint /var/lib/redkit/orders.json
+   REDKIT_FROM_PASSWORD=s1 REDKIT_TO_PASSWORD=s2 redkit sync --from redis://default@old:6379 --to redis://default@new:6379 --until-caught-up
+   redkit sync --from redis+sentinel://s1:26379,s2:26379/mymaster --to rediss://new.example.com:6380 --status-addr 127.0.0.1:9121 --log-format json`,
+		Description: `Connects to the source as one of its replicas (REPLCONF, PSYNC), loads
+the snapshot of the full resynchronization into the target as it
+streams in (RESTORE of each key, never spooled to disk), then applies the
+source's command stream in order, transactions kept whole, acknowledging
+the offset applied every second. The source keeps taking writes all
+along.
+
+Resume: the position (the source's replication ID and the offset of the
+last command applied) is kept in two places. On the target, the key
+redkit:sync:<name> (db 0) is written in the same MULTI/EXEC as every batch
+of commands it covers, so the target holds the commands and their
+position or neither: a restart after kill -9, a cut link or a crash
+continues with PSYNC from exactly there, and the source answers
++CONTINUE while its backlog (repl-backlog-size) still holds that offset.
+Nothing is lost and nothing is applied twice. --checkpoint FILE keeps a
+copy every second and on stopping; with --target-checkpoint=false it is
+the only one, and a restart after kill -9 may apply up to a second of
+commands again (at least once). When the source answers FULLRESYNC (a
+new replication ID after a restart without its data, a backlog
+overrun), the full sync starts over and the log says so; keys the
+source deleted in between stay on the target unless --flush-target.
+
+Network errors, a source or target restarting or loading, and Sentinel
+failovers (redis+sentinel:// follows the new master) are retried with
+backoff up to 30 s, for --retry-for (default: forever). A command the
+target refuses (WRONGTYPE: the target changed under the sync) stops the
+sync with the command and its offset. SIGINT or SIGTERM applies what was
+read, saves the position and exits 0. --until-caught-up exits 0 once the
+target has every command the source had when the stream started.
+
+PUBLISH messages are dropped (they are not data) unless --forward-pubsub.
+--status-addr serves GET /status (JSON) and /metrics (Prometheus):
+phase, full-sync bytes and keys, offsets, lag in bytes and seconds,
+commands, errors and reconnects.
+
+The target must be a standalone server for now, and every database of
+the source goes to the same database of the target.
+
+URL forms as for restore; REDKIT_FROM_PASSWORD, --from-password-file,
+REDKIT_TO_PASSWORD and --to-password-file keep passwords off the command
+line. The source's user needs +psync +replconf +ping +info; the target's
+needs +multi +exec +select +set +get +del +restore and whatever the
+stream writes.
+
+` + exitCodesHelp + `
+   0 also when stopped by SIGINT or SIGTERM: the position is saved.`,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "from", EnvVars: []string{"REDKIT_FROM_URL"}, Usage: "source `URL`: redis://, rediss:// or redis+sentinel:// [$REDKIT_FROM_URL]"},
+			&cli.StringFlag{Name: "to", EnvVars: []string{"REDKIT_TO_URL"}, Usage: "target `URL` (standalone) [$REDKIT_TO_URL]"},
+			&cli.StringFlag{Name: "from-password-file", Usage: "read the source's password from `FILE` (REDKIT_FROM_PASSWORD also works)"},
+			&cli.StringFlag{Name: "to-password-file", Usage: "read the target's password from `FILE` (REDKIT_TO_PASSWORD also works)"},
+			&cli.StringFlag{Name: "checkpoint", EnvVars: []string{"REDKIT_CHECKPOINT"}, Usage: "keep the position in `FILE` too (written atomically every second) [$REDKIT_CHECKPOINT]"},
+			&cli.BoolFlag{Name: "target-checkpoint", Value: true, Usage: "keep the position on the target, in the key redkit:sync:NAME, written with each batch (exactly once)"},
+			&cli.StringFlag{Name: "name", Usage: "`NAME` of this sync in its checkpoint key (default: the source's host:port or Sentinel master name)"},
+			&cli.BoolFlag{Name: "until-caught-up", Usage: "stop once the target has caught up with the source (one-off migrations)"},
+			&cli.BoolFlag{Name: "flush-target", Usage: "empty the target (FLUSHALL) before each full sync"},
+			&cli.BoolFlag{Name: "forward-pubsub", Usage: "republish the source's PUBLISH messages on the target"},
+			&cli.StringFlag{Name: "mode", Value: rsync.ModeAuto, Usage: "full sync `MODE`: auto (RESTORE when the target can load the payload), restore, or commands"},
+			&cli.DurationFlag{Name: "retry-for", Usage: "give up after `DURATION` of failed reconnects (default: never)"},
+			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "connect, read and write `TIMEOUT` for commands"},
+			&cli.StringFlag{Name: "status-addr", Usage: "serve /status (JSON) and /metrics (Prometheus) on `HOST:PORT`"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log `FORMAT` on stderr: text or json"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar, warnings and errors only [$REDKIT_QUIET]"},
+		}, tlsFlags()...),
+		Action: func(c *cli.Context) error { return runSync(c, gopts) },
+	}
+}
+
+// endpointOptions parses a URL and returns its connection options, the
+// password from file or env overriding the URL's.
+func endpointOptions(flag, raw, passwordFile, passwordEnv string, tlsOpts rsync.TLSOptions, timeout time.Duration) (*rsync.Endpoint, rsync.Options, error) {
+	var copts rsync.Options
+	if raw == "" {
+		return nil, copts, usageErrorf("sync: --%s URL is required, e.g. --%s redis://127.0.0.1:6379", flag, flag)
+	}
+	ep, err := rsync.ParseURL(raw)
+	if err != nil {
+		return nil, copts, usageErrorf("sync: --%s: %v", flag, err)
+	}
+	pw, err := passwordFrom(passwordFile, passwordEnv)
+	if err != nil {
+		return nil, copts, usageErrorf("sync: %v", err)
+	}
+	if pw != "" {
+		ep.Password = pw
+	}
+	copts = rsync.Options{Username: ep.Username, Password: ep.Password, ConnectTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout, Name: "redkit-sync"}
+	if ep.TLS || tlsOpts != (rsync.TLSOptions{}) {
+		if copts.TLS, err = tlsOpts.Config(); err != nil {
+			return nil, copts, usageErrorf("sync: %v", err)
+		}
+	}
+	return ep, copts, nil
+}
+
+func runSync(c *cli.Context, gopts globalOptions) error {
+	ctx := c.Context
+	if c.Args().Len() > 0 {
+		return usageErrorf("sync: unexpected argument %q: the source and target are --from and --to", c.Args().First())
+	}
+	tlsOpts := tlsFromFlags(c)
+	timeout := c.Duration("timeout")
+	from, fromOpts, err := endpointOptions("from", c.String("from"), c.String("from-password-file"), "REDKIT_FROM_PASSWORD", tlsOpts, timeout)
+	if err != nil {
+		return err
+	}
+	to, toOpts, err := endpointOptions("to", c.String("to"), c.String("to-password-file"), "REDKIT_TO_PASSWORD", tlsOpts, timeout)
+	if err != nil {
+		return err
+	}
+	if to.DBSet && to.DB != 0 || from.DBSet && from.DB != 0 {
+		return usageErrorf("sync: every database of the source goes to the same database of the target: leave the database out of the URLs")
+	}
+	format := c.String("log-format")
+	if format != "text" && format != "json" {
+		return usageErrorf("sync: --log-format %q: want text or json", format)
+	}
+	mode := c.String("mode")
+	switch mode {
+	case rsync.ModeAuto, rsync.ModeRestore, rsync.ModeCommands:
+	default:
+		return usageErrorf("sync: --mode %q: want auto, restore or commands", mode)
+	}
+	quiet := c.Bool("quiet")
+	log := newLogger(gopts.stderr, format, quiet)
+
+	srcAddr, err := rsync.ResolveSentinel(ctx, from, &fromOpts)
+	if err != nil {
+		return syncConnectError(gopts, "source", from, err)
+	}
+	srcInfo, err := serverInfo(ctx, srcAddr, &fromOpts, connectRetryFor, nil)
+	if err != nil {
+		return syncConnectError(gopts, "source", from, err)
+	}
+	dstAddr, err := rsync.ResolveSentinel(ctx, to, &toOpts)
+	if err != nil {
+		return syncConnectError(gopts, "target", to, err)
+	}
+	dstInfo, err := serverInfo(ctx, dstAddr, &toOpts, connectRetryFor, nil)
+	if err != nil {
+		return syncConnectError(gopts, "target", to, err)
+	}
+	if srcInfo.Cluster || dstInfo.Cluster {
+		return &codedError{code: exitError, err: errors.New("sync: cluster sources and targets are not supported yet: sync each master into a standalone target, or use backup and restore")}
+	}
+	if dstInfo.Role != "" && dstInfo.Role != "master" {
+		return &codedError{code: exitError, err: fmt.Errorf("sync: the target %s is a replica (read-only): point --to at a master", to)}
+	}
+	if srcAddr == dstAddr {
+		return usageErrorf("sync: the source and the target are the same server (%s)", srcAddr)
+	}
+	name := c.String("name")
+	if name == "" {
+		name = from.Master
+		if name == "" {
+			name = srcAddr
+		}
+	}
+	opts := rsync.SyncOptions{
+		Source: func(ctx context.Context) (string, error) {
+			return rsync.ResolveSentinel(ctx, from, &fromOpts)
+		},
+		SourceName:     from.String(),
+		SourceConn:     fromOpts,
+		Target:         dstAddr,
+		TargetConn:     toOpts,
+		Restore:        rsync.RestoreOptions{Mode: mode, Conflict: rsync.ConflictReplace},
+		CheckpointFile: c.String("checkpoint"),
+		FlushTarget:    c.Bool("flush-target"),
+		UntilCaughtUp:  c.Bool("until-caught-up"),
+		RetryFor:       c.Duration("retry-for"),
+		ForwardPubSub:  c.Bool("forward-pubsub"),
+		Log:            log,
+	}
+	if c.Bool("target-checkpoint") {
+		opts.CheckpointKey = rsync.CheckpointKey(name)
+	}
+	if opts.CheckpointFile == "" && opts.CheckpointKey == "" && !opts.UntilCaughtUp {
+		log.Warn("no checkpoint: a restart will begin with a full sync (use --checkpoint FILE or keep --target-checkpoint)")
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		var top int64
+		opts.Restore.MemoryHint = func(live int64) {
+			if live > top {
+				top = live
+				debug.SetMemoryLimit(softMemoryLimit + top + top/4)
+			}
+		}
+	}
+	s := rsync.NewSyncer(opts)
+	var metrics *syncMetrics
+	if addr := c.String("status-addr"); addr != "" {
+		metrics = newSyncMetrics(s)
+		s.Latency = metrics.observe
+		stop, bound, err := serveStatus(addr, s, metrics, log)
+		if err != nil {
+			return usageErrorf("sync: --status-addr %s: %v", addr, err)
+		}
+		defer stop()
+		log.Info("status served", "url", "http://"+bound+"/status", "metrics", "http://"+bound+"/metrics")
+	}
+	log.Info("sync", "from", from.String(), "to", to.String(), "source_version", srcInfo.Version, "target_version", dstInfo.Version,
+		"checkpoint_key", opts.CheckpointKey, "checkpoint_file", opts.CheckpointFile)
+	stopBar := syncProgress(gopts.stderr, quiet, s)
+	err = s.Run(ctx)
+	stopBar()
+	st := s.Status()
+	if err != nil {
+		var ae *rsync.ApplyError
+		if errors.As(err, &ae) {
+			fmt.Fprintf(gopts.stderr, "redkit: sync: %v\nhint: the target no longer matches the source (something else wrote to it?); fix that key on the target and run again: the sync continues after the batch that failed\n", rsync.Redact(err.Error()))
+			return reportedError(exitError, err)
+		}
+		if h := connectHint(err); h != "" {
+			fmt.Fprintf(gopts.stderr, "redkit: sync %s -> %s: %s\nhint: %s\n", from, to, rsync.Redact(err.Error()), h)
+			return reportedError(exitError, err)
+		}
+		return fmt.Errorf("sync %s -> %s: %s", from, to, rsync.Redact(err.Error()))
+	}
+	why := "stopped"
+	if ctx.Err() == nil {
+		why = "caught up"
+	}
+	log.Info("sync "+why, "replid", st.ReplID, "offset", st.Applied, "commands", st.Commands, "full_syncs", st.FullSyncs, "reconnects", st.Reconnects)
+	return nil
+}
+
+func syncConnectError(gopts globalOptions, side string, ep *rsync.Endpoint, err error) error {
+	if h := connectHint(err); h != "" {
+		fmt.Fprintf(gopts.stderr, "redkit: sync: %s %s: %s\nhint: %s\n", side, ep, rsync.Redact(err.Error()), h)
+		return reportedError(exitError, err)
+	}
+	return fmt.Errorf("sync: %s %s: %s", side, ep, rsync.Redact(err.Error()))
+}
+
+// newLogger logs to w in text or JSON; quiet keeps warnings and errors.
+func newLogger(w io.Writer, format string, quiet bool) *slog.Logger {
+	level := slog.LevelInfo
+	if quiet {
+		level = slog.LevelWarn
+	}
+	ho := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, ho))
+	}
+	return slog.New(slog.NewTextHandler(w, ho))
+}
+
+// syncProgress draws a bar of the full sync on a terminal.
+func syncProgress(stderr io.Writer, quiet bool, s *rsync.Syncer) func() {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var bar *progress
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				bar.stop()
+				return
+			case <-t.C:
+			}
+			st := s.Status()
+			switch {
+			case st.Phase == rsync.PhaseFullSync && bar == nil:
+				bar = startProgress(stderr, quiet, "full sync", st.FullBytesTotal)
+				bar.describe(func() string {
+					st := s.Status()
+					return "full sync " + strconv.FormatInt(st.FullKeys, 10) + "/" + strconv.FormatInt(st.FullKeysTotal, 10) + " keys"
+				})
+				bar.count(func() int64 { return s.Status().FullBytes })
+			case st.Phase != rsync.PhaseFullSync && bar != nil:
+				bar.stop()
+				bar = nil
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+	}
+}

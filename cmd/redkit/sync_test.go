@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redkit/redkit/internal/redistest"
+	rsync "github.com/redkit/redkit/sync"
+)
+
+// TestMain lets a test run redkit as a separate process (the test binary
+// itself, with REDKIT_TEST_MAIN=1), to kill it with SIGKILL or SIGTERM.
+func TestMain(m *testing.M) {
+	if os.Getenv("REDKIT_TEST_MAIN") == "1" {
+		main()
+	}
+	os.Exit(m.Run())
+}
+
+// redkitProcess starts redkit as a process; its stderr goes to a file
+// that the test logs when it fails.
+func redkitProcess(t *testing.T, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	logf := filepath.Join(t.TempDir(), "redkit.log")
+	f, err := os.Create(logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "REDKIT_TEST_MAIN=1")
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() || testing.Verbose() {
+			b, _ := os.ReadFile(logf)
+			t.Logf("redkit %s:\n%s", strings.Join(args, " "), b)
+		}
+	})
+	return cmd, logf
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func getStatus(addr string) (rsync.SyncStatus, error) {
+	var st rsync.SyncStatus
+	resp, err := http.Get("http://" + addr + "/status")
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+// waitStatus polls the status endpoint until ok says so.
+func waitStatus(t *testing.T, addr string, cmd *exec.Cmd, ok func(rsync.SyncStatus) bool) rsync.SyncStatus {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		st, err := getStatus(addr)
+		if err == nil && ok(st) {
+			return st
+		}
+		if cmd.ProcessState != nil || time.Now().After(deadline) {
+			t.Fatalf("status never got there: %+v, %v", st, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func replStats(t *testing.T, s *redistest.Server) (full, partial int) {
+	t.Helper()
+	info, err := s.Client().Info(context.Background(), "stats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		k, v, _ := strings.Cut(line, ":")
+		switch k {
+		case "sync_full":
+			full, _ = strconv.Atoi(v)
+		case "sync_partial_ok":
+			partial, _ = strconv.Atoi(v)
+		}
+	}
+	return
+}
+
+// TestSyncKill9 runs redkit sync as a process against a source taking
+// writes (non-idempotent commands, MULTI/EXEC, EVAL, expiries, several
+// databases), kills it with SIGKILL mid-stream, lets the source take
+// more writes, and starts it again: the source counts one more partial
+// resynchronization and no full one, and the target ends with the
+// source's digest: nothing lost, nothing applied twice. Then SIGTERM
+// stops a third run with exit code 0 and its checkpoint saved.
+func TestSyncKill9(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync yes", "repl-diskless-sync-delay 0", "repl-backlog-size 64mb"}})
+	if err := redistest.FillMixed(ctx, src.Client(), 1); err != nil {
+		t.Fatal(err)
+	}
+	dst := redistest.Start(t, redistest.Options{})
+	cpFile := filepath.Join(t.TempDir(), "sync.json")
+	status := freeAddr(t)
+	args := []string{"sync", "--from", src.URL(), "--to", dst.URL(), "--checkpoint", cpFile, "--status-addr", status}
+
+	w := redistest.StartWriter(t, src, 1)
+	cmd, _ := redkitProcess(t, args...)
+	st := waitStatus(t, status, cmd, func(st rsync.SyncStatus) bool { return st.Phase == "streaming" && st.Commands > 2000 })
+	if st.FullSyncs != 1 {
+		t.Errorf("status: %+v", st)
+	}
+	resp, err := http.Get("http://" + status + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`redkit_sync_phase{phase="streaming"} 1`, "redkit_sync_commands_total ", "redkit_sync_lag_seconds ", "redkit_sync_apply_latency_seconds_bucket"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	full0, partial0 := replStats(t, src)
+	w.WaitRounds(t, w.Rounds()+300)
+	w.Halt(t)
+
+	cmd, _ = redkitProcess(t, append(args, "--until-caught-up")...)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("resumed sync: %v", err)
+	}
+	full1, partial1 := replStats(t, src)
+	if full1 != full0 || partial1 != partial0+1 {
+		t.Errorf("sync_full %d -> %d, sync_partial_ok %d -> %d: want one more partial resync and no full one", full0, full1, partial0, partial1)
+	}
+	key := rsync.CheckpointKey(src.Addr())
+	want := debugDigest(t, src)
+	if got := digestWithout(t, dst, key); got != want {
+		r := redkit(t, nil, "compare", "--max-report", "20", src.URL(), dst.URL())
+		t.Errorf("after kill -9 and resume: digest %s, want %s\n%s%s", got, want, r.stdout, r.stderr)
+	}
+
+	// SIGTERM: exit 0, checkpoint saved, equal to the target's key.
+	w = redistest.StartWriter(t, src, 2)
+	cmd, _ = redkitProcess(t, args...)
+	waitStatus(t, status, cmd, func(st rsync.SyncStatus) bool { return st.Phase == "streaming" && st.Commands > 500 })
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("SIGTERM: %v, want exit 0", err)
+	}
+	w.Halt(t)
+	cp, err := rsync.LoadCheckpoint(cpFile)
+	if err != nil || cp == nil {
+		t.Fatalf("checkpoint: %v %v", cp, err)
+	}
+	v, err := dst.Client().Get(ctx, key).Result()
+	if err != nil || v != fmt.Sprintf("%s %d %d", cp.ReplID, cp.Offset, cp.DB) {
+		t.Errorf("target key %q (%v), checkpoint file %+v", v, err, cp)
+	}
+}
+
+// digestWithout is DEBUG DIGEST of s after deleting key.
+func digestWithout(t *testing.T, s *redistest.Server, key string) string {
+	t.Helper()
+	if err := s.Client().Del(context.Background(), key).Err(); err != nil {
+		t.Fatal(err)
+	}
+	return debugDigest(t, s)
+}
+
+// TestSyncUsage checks the command's own errors.
+func TestSyncUsage(t *testing.T) {
+	r := redkit(t, nil, "sync", "--help").want(t, 0)
+	for _, want := range []string{"example", "EXIT CODES", "--checkpoint", "REDKIT_FROM_PASSWORD"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("sync --help lacks %q", want)
+		}
+	}
+	redkit(t, nil, "sync", "--to", "redis://127.0.0.1:1").want(t, 2)
+	redkit(t, nil, "sync", "--from", "redis://127.0.0.1:1", "--to", "redis://127.0.0.1:2/3").want(t, 2)
+	redkit(t, nil, "sync", "--from", "redis://127.0.0.1:1", "--to", "redis://127.0.0.1:2", "--log-format", "xml").want(t, 2)
+	r = redkit(t, nil, "sync", "--from", "redis://:hunter2@127.0.0.1:1", "--to", "redis://127.0.0.1:2").want(t, 1)
+	if strings.Contains(r.stderr, "hunter2") || !strings.Contains(r.stderr, "hint:") {
+		t.Errorf("stderr: %s", r.stderr)
+	}
+}
