@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redkit/redkit/internal/redistest"
+	rsync "github.com/redkit/redkit/sync"
+)
+
+// TestSyncSentinelFailover syncs from a redis+sentinel:// URL, fails the
+// master over to its replica with SENTINEL FAILOVER, and keeps writing to
+// the new master: the sync follows it and continues its stream with a
+// partial resynchronization (PSYNC2 keeps the old history's ID): no
+// second full sync, and the target ends equal to the new master.
+func TestSyncSentinelFailover(t *testing.T) {
+	ctx := context.Background()
+	master := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0"}})
+	replica := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0",
+		"replicaof 127.0.0.1 " + strconv.Itoa(master.Port())}})
+	if err := redistest.FillMixed(ctx, master.Client(), 5); err != nil {
+		t.Fatal(err)
+	}
+	sentinel := startSentinel(t, master)
+	dst := redistest.Start(t, redistest.Options{})
+	status := freeAddr(t)
+
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- runIO(sctx, []string{"redkit", "sync", "--from", "redis+sentinel://" + sentinel + "/mymaster",
+			"--to", dst.URL(), "--status-addr", status}, strings.NewReader(""), &bytes.Buffer{}, &stderr)
+	}()
+	defer func() {
+		if t.Failed() {
+			t.Logf("redkit sync:\n%s", stderr.String())
+		}
+	}()
+	w := redistest.StartWriter(t, master, 1)
+	w.WaitRounds(t, 200)
+	w.Halt(t)
+	waitInfo(t, replica, "master_link_status", "up")
+	if err := redisDo(t, sentinel, "SENTINEL", "FAILOVER", "mymaster"); err != nil {
+		t.Fatal(err)
+	}
+	waitInfo(t, replica, "role", "master")
+	waitInfo(t, master, "master_link_status", "up") // the old master follows the new one
+	w = redistest.StartWriter(t, replica, 2)
+	w.WaitRounds(t, 200)
+	w.Halt(t)
+
+	// Caught up: the applied offset reaches the new master's.
+	deadline := time.Now().Add(60 * time.Second)
+	var st rsync.SyncStatus
+	for {
+		want, _ := strconv.ParseInt(infoField(t, replica, "master_repl_offset"), 10, 64)
+		var err error
+		st, err = getStatus(status)
+		if err == nil && st.Applied >= want && st.Phase == rsync.PhaseStreaming {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never caught up with the new master (offset %d): %+v %v", want, st, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	if st.FullSyncs != 1 || st.Reconnects < 1 {
+		t.Errorf("want one full sync (the first) and a reconnect: %+v", st)
+	}
+	key := rsync.CheckpointKey("mymaster")
+	if got, want := digestWithout(t, dst, key), debugDigest(t, replica); got != want {
+		t.Errorf("digest %s, want %s", got, want)
+	}
+	if !strings.Contains(stderr.String(), "continuing the stream") {
+		t.Errorf("no continuation logged")
+	}
+}
+
+func infoField(t *testing.T, s *redistest.Server, field string) string {
+	t.Helper()
+	info, err := s.Client().Info(context.Background()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func waitInfo(t *testing.T, s *redistest.Server, field, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for infoField(t, s, field) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s is %q, want %q", s.Addr(), field, infoField(t, s, field), want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func redisDo(t *testing.T, addr string, args ...string) error {
+	t.Helper()
+	c, err := rsync.Dial(context.Background(), addr, nil)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err = c.DoString(args...)
+	return err
+}
