@@ -242,6 +242,45 @@ func TestSyncResumeInDB(t *testing.T) {
 	}
 }
 
+// TestSyncForwardPubSub republishes the source's messages on the target
+// with ForwardPubSub, and drops them without.
+func TestSyncForwardPubSub(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0"}})
+	for _, forward := range []bool{false, true} {
+		dst := redistest.Start(t, redistest.Options{})
+		sub := dst.Client().Subscribe(ctx, "news")
+		if _, err := sub.Receive(ctx); err != nil {
+			t.Fatal(err)
+		}
+		opts := syncOptions(t, src, dst)
+		opts.ForwardPubSub = forward
+		rctx, cancel := context.WithCancel(ctx)
+		s, errc := runSync(rctx, opts)
+		for s.Status().Phase != PhaseStreaming {
+			time.Sleep(5 * time.Millisecond)
+		}
+		src.Client().Publish(ctx, "news", "hello")
+		src.Client().Set(ctx, "after", "1", 0)
+		waitMirror(t, src, dst, opts.CheckpointKey, errc)
+		select {
+		case m := <-sub.Channel():
+			if !forward || m.Payload != "hello" {
+				t.Errorf("forward %v: got %+v", forward, m)
+			}
+		case <-time.After(200 * time.Millisecond):
+			if forward {
+				t.Error("the message was not forwarded")
+			}
+		}
+		sub.Close()
+		cancel()
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestSyncDiskBased mirrors a disk-based source ($<length> payload)
 // without a checkpoint key, until caught up.
 func TestSyncDiskBased(t *testing.T) {
