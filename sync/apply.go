@@ -168,10 +168,12 @@ func (a *applier) send(args ...[]byte) error {
 }
 
 // command queues one command of the stream (not PING, REPLCONF or
-// SELECT) for db; offset is the replication offset just after it.
+// SELECT) for the target's database db; at is the position just after
+// it (with the stream's own database, which a mapping may change).
 // buffered tells whether more of the stream is already read: the batch
 // goes when it is not.
-func (a *applier) command(db int, args [][]byte, offset int64, now time.Time, buffered bool) error {
+func (a *applier) command(db int, args [][]byte, at Pos, now time.Time, buffered bool) error {
+	offset := at.Offset
 	if err := a.err(); err != nil {
 		return err
 	}
@@ -197,7 +199,7 @@ func (a *applier) command(db int, args [][]byte, offset int64, now time.Time, bu
 		}
 	}
 	b.cmds++
-	b.end.DB = db
+	b.end.DB = at.DB
 	switch {
 	case multi && a.key != nil:
 		a.inTx = true

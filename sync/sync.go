@@ -56,7 +56,9 @@ type SyncOptions struct {
 	// ForwardPubSub republishes the source's PUBLISH on the target; by
 	// default messages are dropped (they are not data).
 	ForwardPubSub bool
-	Log           *slog.Logger
+	// Filter, if set, selects the databases, keys and commands copied.
+	Filter *SyncFilter
+	Log    *slog.Logger
 }
 
 // Sync phases.
@@ -84,7 +86,8 @@ type SyncStatus struct {
 	Applied    int64   `json:"applied_offset"`  // offset the target is at
 	LagBytes   int64   `json:"lag_bytes"`
 	LagSeconds float64 `json:"lag_seconds"`
-	Commands   int64   `json:"commands"` // stream commands applied
+	Commands   int64   `json:"commands"`         // stream commands applied
+	Skipped    int64   `json:"commands_skipped"` // left out by the filter or --deny-command
 	Errors     int64   `json:"errors"`
 	Reconnects int64   `json:"reconnects"`
 	LastError  string  `json:"last_error,omitempty"`
@@ -109,6 +112,7 @@ type Syncer struct {
 	keysTotal  atomic.Int64
 	received   atomic.Int64
 	commands   atomic.Int64
+	skipped    atomic.Int64
 	errs       atomic.Int64
 	reconnects atomic.Int64
 
@@ -159,6 +163,7 @@ func (s *Syncer) Status() SyncStatus {
 		st.LagBytes = st.Received - st.Applied
 	}
 	st.Commands = s.commands.Load()
+	st.Skipped = s.skipped.Load()
 	st.Errors = s.errs.Load()
 	st.Reconnects = s.reconnects.Load()
 	return st
@@ -436,7 +441,7 @@ func (s *Syncer) fullSync(ctx context.Context, addr string, l *Link) error {
 			return err
 		}
 	}
-	err = loadSnapshot(ctx, &countingReader{r: snap, n: &s.fullBytes}, r)
+	err = loadSnapshot(ctx, &countingReader{r: snap, n: &s.fullBytes}, r, s.opts.Filter)
 	if cerr := r.Close(); err == nil {
 		err = cerr
 	}
@@ -544,6 +549,20 @@ func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, e
 			return finish(nil)
 		}
 	}
+	f := s.opts.Filter
+	var table commandTable
+	if f.keyFilter() {
+		c, err := Dial(ctx, addr, &s.opts.SourceConn)
+		if err != nil {
+			return finish(err)
+		}
+		table, err = loadCommands(c)
+		c.Close()
+		if err != nil {
+			return finish(err)
+		}
+	}
+	var scratch [][]byte
 	// A continued stream goes on in the database selected before it.
 	db := cp.DB
 	for {
@@ -575,9 +594,30 @@ func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, e
 			a.noop(Pos{off, db})
 		case eqFold(name, "publish") && !s.opts.ForwardPubSub:
 			a.noop(Pos{off, db})
+		case f.denied(name):
+			s.skipped.Add(1)
+			s.log.Warn("command not applied (--deny-command)", "command", strings.ToUpper(string(name)), "offset", off)
+			a.noop(Pos{off, db})
+		case !f.keepDB(db) && !eqFold(name, "multi") && !eqFold(name, "exec"):
+			s.skipped.Add(1)
+			a.noop(Pos{off, db})
 		default:
+			args := sc.Args
+			if table != nil {
+				if args, err = table.filterCommand(f, args, scratch); err != nil {
+					return finish(fmt.Errorf("replication stream at offset %d: %s %w", off, strings.ToUpper(string(name)), err))
+				}
+				if args == nil {
+					s.skipped.Add(1)
+					a.noop(Pos{off, db})
+					break
+				}
+				if len(args) != len(sc.Args) {
+					scratch = args[:0]
+				}
+			}
 			s.commands.Add(1)
-			if err := a.command(db, sc.Args, off, time.Now(), l.Buffered() > 0); err != nil {
+			if err := a.command(f.mapDB(db), args, Pos{off, db}, time.Now(), l.Buffered() > 0); err != nil {
 				return finish(err)
 			}
 		}
@@ -592,8 +632,9 @@ func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, e
 
 func eqFold(b []byte, s string) bool { return len(b) == len(s) && strings.EqualFold(string(b), s) }
 
-// loadSnapshot writes every key and function of an RDB stream.
-func loadSnapshot(ctx context.Context, snap io.Reader, r *Restorer) error {
+// loadSnapshot writes every key (that f keeps) and function of an RDB
+// stream.
+func loadSnapshot(ctx context.Context, snap io.Reader, r *Restorer, f *SyncFilter) error {
 	rd := rdb.NewReader(snap)
 	for {
 		rec, err := rd.Next()
@@ -605,7 +646,12 @@ func loadSnapshot(ctx context.Context, snap io.Reader, r *Restorer) error {
 		}
 		switch rec.Kind {
 		case rdb.KindKey:
-			err = r.Key(ctx, rd.KeyValue())
+			kv := rd.KeyValue()
+			if !f.keepDB(kv.DB) || !f.keepKey(kv.Key, kv.Type) {
+				continue
+			}
+			kv.DB = f.mapDB(kv.DB)
+			err = r.Key(ctx, kv)
 		case rdb.KindFunction:
 			err = r.Function(ctx, rec.Data)
 		}

@@ -9,10 +9,12 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/redkit/redkit/rdb"
 	rsync "github.com/redkit/redkit/sync"
 )
 
@@ -57,6 +59,17 @@ read, saves the position and exits 0. --until-caught-up exits 0 once the
 target has every command the source had when the stream started.
 
 PUBLISH messages are dropped (they are not data) unless --forward-pubsub.
+
+Filters apply to the full sync's keys and to the stream alike: --db,
+--match, --regex, --type and --exclude select keys (in the stream, by the
+key arguments the source's COMMAND table names, and by the command's type
+for --type: generic commands such as DEL or EXPIRE go by their keys
+only), --db-map moves databases, --deny-command drops commands. A
+multi-key command with keys on both sides of the filter keeps only its
+kept keys when it can (DEL, UNLINK, EXISTS, TOUCH, MSET); any other such
+command (RENAME out of the filter) stops the sync with its offset, rather
+than copy half of it. Inside a transaction each command is filtered on
+its own. Filtered commands are counted as skipped in the status.
 --status-addr serves GET /status (JSON) and /metrics (Prometheus):
 phase, full-sync bytes and keys, offsets, lag in bytes and seconds,
 commands, errors and reconnects.
@@ -89,7 +102,10 @@ stream writes.
 			&cli.StringFlag{Name: "status-addr", Usage: "serve /status (JSON) and /metrics (Prometheus) on `HOST:PORT`"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log `FORMAT` on stderr: text or json"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar, warnings and errors only [$REDKIT_QUIET]"},
-		}, tlsFlags()...),
+			&cli.StringSliceFlag{Name: "exclude", Category: filterCategory, Usage: "leave out keys matching the glob `PATTERN` (repeatable)"},
+			&cli.StringSliceFlag{Name: "db-map", Category: filterCategory, Usage: "write database `SRC=DST` of the source to database DST (repeatable)"},
+			&cli.StringFlag{Name: "deny-command", Category: filterCategory, Usage: "never apply these `COMMANDS` (comma-separated, e.g. FLUSHALL,FLUSHDB); each one skipped is logged"},
+		}, append(tlsFlags(), filterFlags()...)...),
 		Action: func(c *cli.Context) error { return runSync(c, gopts) },
 	}
 }
@@ -149,6 +165,10 @@ func runSync(c *cli.Context, gopts globalOptions) error {
 	default:
 		return usageErrorf("sync: --mode %q: want auto, restore or commands", mode)
 	}
+	filter, err := syncFilterFromFlags(c, gopts)
+	if err != nil {
+		return err
+	}
 	quiet := c.Bool("quiet")
 	log := newLogger(gopts.stderr, format, quiet)
 
@@ -198,6 +218,7 @@ func runSync(c *cli.Context, gopts globalOptions) error {
 		UntilCaughtUp:  c.Bool("until-caught-up"),
 		RetryFor:       c.Duration("retry-for"),
 		ForwardPubSub:  c.Bool("forward-pubsub"),
+		Filter:         filter,
 		Log:            log,
 	}
 	if c.Bool("target-checkpoint") {
@@ -251,6 +272,27 @@ func runSync(c *cli.Context, gopts globalOptions) error {
 	}
 	log.Info("sync "+why, "replid", st.ReplID, "offset", st.Applied, "commands", st.Commands, "full_syncs", st.FullSyncs, "reconnects", st.Reconnects)
 	return nil
+}
+
+// syncFilterFromFlags builds the filter of the full sync and the stream.
+func syncFilterFromFlags(c *cli.Context, gopts globalOptions) (*rsync.SyncFilter, error) {
+	kf, err := filterFromFlags(c, gopts.now)
+	if err != nil {
+		return nil, err
+	}
+	if kf.MinSize > 0 || kf.Expired != rdb.ExpiredInclude {
+		return nil, usageErrorf("sync: --min-size and --expired do not apply to a live stream")
+	}
+	f := &rsync.SyncFilter{Keys: kf, Exclude: c.StringSlice("exclude")}
+	if f.DBMap, err = parseDBMap(c.StringSlice("db-map")); err != nil {
+		return nil, err
+	}
+	for _, name := range strings.Split(c.String("deny-command"), ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			f.Deny = append(f.Deny, strings.ToUpper(name))
+		}
+	}
+	return f, nil
 }
 
 func syncConnectError(gopts globalOptions, side string, ep *rsync.Endpoint, err error) error {

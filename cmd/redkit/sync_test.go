@@ -205,6 +205,8 @@ func TestSyncUsage(t *testing.T) {
 	redkit(t, nil, "sync", "--to", "redis://127.0.0.1:1").want(t, 2)
 	redkit(t, nil, "sync", "--from", "redis://127.0.0.1:1", "--to", "redis://127.0.0.1:2/3").want(t, 2)
 	redkit(t, nil, "sync", "--from", "redis://127.0.0.1:1", "--to", "redis://127.0.0.1:2", "--log-format", "xml").want(t, 2)
+	redkit(t, nil, "sync", "--from", "redis://127.0.0.1:1", "--to", "redis://127.0.0.1:2", "--min-size", "1k").want(t, 2)
+	redkit(t, nil, "sync", "--from", "redis://127.0.0.1:1", "--to", "redis://127.0.0.1:2", "--db-map", "x").want(t, 2)
 	r = redkit(t, nil, "sync", "--from", "redis://:hunter2@127.0.0.1:1", "--to", "redis://127.0.0.1:2").want(t, 1)
 	if strings.Contains(r.stderr, "hunter2") || !strings.Contains(r.stderr, "hint:") {
 		t.Errorf("stderr: %s", r.stderr)
