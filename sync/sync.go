@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/rdb"
 )
 
@@ -27,8 +28,14 @@ type SyncOptions struct {
 	// ListeningPort is announced to the source (REPLCONF listening-port).
 	ListeningPort int
 
-	Target     string // a standalone target's address
+	Target     string // the target's address: a standalone server, or any node of a cluster
 	TargetConn Options
+	// TargetCluster tells that the target is a cluster: commands are
+	// routed by slot, and the guarantee is at least once.
+	TargetCluster bool
+	// Strict refuses a source transaction spanning several slots of a
+	// cluster target instead of splitting it.
+	Strict bool
 	// Restore configures how the full sync's keys are written; its
 	// Conflict defaults to ConflictReplace (the target mirrors the source).
 	Restore RestoreOptions
@@ -104,7 +111,7 @@ type Syncer struct {
 	cp         *Checkpoint // the position, as known to this process
 	phase      string
 	lastErr    string
-	a          *applier // the running applier, for Status
+	a          streamApplier // the running applier, for Status
 	fullSyncs  atomic.Int64
 	fullBytes  atomic.Int64
 	fullTotal  atomic.Int64
@@ -156,7 +163,7 @@ func (s *Syncer) Status() SyncStatus {
 	st.FullKeysTotal = s.keysTotal.Load()
 	st.Received = s.received.Load()
 	if a != nil {
-		st.Applied = a.applied.Load()
+		st.Applied = a.position().Offset
 		st.LagSeconds = a.lag().Seconds()
 	}
 	if st.Received > st.Applied && st.Phase == PhaseStreaming {
@@ -239,6 +246,9 @@ func (s *Syncer) Run(ctx context.Context) error {
 // retryable tells whether a failed run is worth another: the network,
 // a restarting or loading server, a source that is itself resyncing.
 func retryable(err error) bool {
+	if errors.As(err, new(*resumableError)) {
+		return true
+	}
 	var ae *ApplyError
 	if errors.As(err, &ae) {
 		return false
@@ -284,12 +294,7 @@ func (s *Syncer) loadCheckpoint(ctx context.Context) error {
 
 // targetCheckpoint reads the checkpoint key on the target.
 func (s *Syncer) targetCheckpoint(ctx context.Context) (*Checkpoint, error) {
-	c, err := s.dialTarget(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	v, err := c.DoString("GET", s.opts.CheckpointKey)
+	v, err := s.targetKeyDo(ctx, "GET", s.opts.CheckpointKey)
 	if err != nil {
 		return nil, fmt.Errorf("read the checkpoint %s on the target: %w", s.opts.CheckpointKey, err)
 	}
@@ -301,6 +306,38 @@ func (s *Syncer) targetCheckpoint(ctx context.Context) (*Checkpoint, error) {
 		return nil, fmt.Errorf("key %s on the target: %w (delete it to start with a full sync)", s.opts.CheckpointKey, err)
 	}
 	return cp, nil
+}
+
+// targetKeyDo runs one command on the checkpoint key: on a standalone
+// target over a connection to db 0, on a cluster through a Writer that
+// finds the key's master.
+func (s *Syncer) targetKeyDo(ctx context.Context, args ...string) (aof.Value, error) {
+	if !s.opts.TargetCluster {
+		c, err := s.dialTarget(ctx)
+		if err != nil {
+			return aof.Value{}, err
+		}
+		defer c.Close()
+		return c.DoString(args...)
+	}
+	w, err := NewWriter(ctx, s.opts.Target, true, WriterOptions{Conn: s.opts.TargetConn})
+	if err != nil {
+		return aof.Value{}, err
+	}
+	b := make([][]byte, len(args))
+	for i, a := range args {
+		b[i] = []byte(a)
+	}
+	var v aof.Value
+	var cerr error
+	err = w.Send(ctx, &Command{Key: b[1], Args: b, Idempotent: true, Done: func(r aof.Value, err error) { v, cerr = r, err }})
+	if werr := w.Close(); err == nil {
+		err = werr
+	}
+	if err == nil {
+		err = cerr
+	}
+	return v, err
 }
 
 func (s *Syncer) dialTarget(ctx context.Context) (*Conn, error) {
@@ -336,7 +373,7 @@ func (s *Syncer) setCheckpoint(replid string, p Pos) {
 // error, ctx is done, or caught up (done).
 func (s *Syncer) runOnce(ctx context.Context) (done bool, err error) {
 	s.setPhase(PhaseConnecting)
-	if s.opts.CheckpointKey != "" && s.cp != nil {
+	if s.opts.CheckpointKey != "" && s.cp != nil && !s.opts.TargetCluster {
 		// The key moves with the data: after a cut link, it says whether
 		// the last batch sent was applied.
 		cp, err := s.targetCheckpoint(ctx)
@@ -394,13 +431,7 @@ func (s *Syncer) fullSync(ctx context.Context, addr string, l *Link) error {
 		return err
 	}
 	if s.opts.CheckpointKey != "" {
-		c, err := s.dialTarget(ctx)
-		if err != nil {
-			return err
-		}
-		_, err = c.DoString("DEL", s.opts.CheckpointKey)
-		c.Close()
-		if err != nil {
+		if _, err := s.targetKeyDo(ctx, "DEL", s.opts.CheckpointKey); err != nil {
 			return fmt.Errorf("delete the checkpoint %s on the target: %w", s.opts.CheckpointKey, err)
 		}
 	}
@@ -421,7 +452,7 @@ func (s *Syncer) fullSync(ctx context.Context, addr string, l *Link) error {
 	if err != nil {
 		return err
 	}
-	w, err := NewWriter(ctx, s.opts.Target, false, WriterOptions{Conn: s.opts.TargetConn, Log: func(f string, a ...any) {
+	w, err := NewWriter(ctx, s.opts.Target, s.opts.TargetCluster, WriterOptions{Conn: s.opts.TargetConn, Log: func(f string, a ...any) {
 		s.log.Info(fmt.Sprintf(f, a...))
 	}})
 	if err != nil {
@@ -457,13 +488,7 @@ func (s *Syncer) fullSync(ctx context.Context, addr string, l *Link) error {
 	// replica.
 	s.setCheckpoint(l.ReplID, Pos{Offset: l.Offset})
 	if s.opts.CheckpointKey != "" {
-		c, err := s.dialTarget(ctx)
-		if err != nil {
-			return err
-		}
-		_, err = c.DoString("SET", s.opts.CheckpointKey, string(s.Checkpoint().targetValue()))
-		c.Close()
-		if err != nil {
+		if _, err := s.targetKeyDo(ctx, "SET", s.opts.CheckpointKey, string(s.Checkpoint().targetValue())); err != nil {
 			return fmt.Errorf("write the checkpoint %s on the target: %w", s.opts.CheckpointKey, err)
 		}
 	}
@@ -485,14 +510,40 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // stream applies the command stream from l.Offset.
 func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, err error) {
 	cp := s.Checkpoint()
-	tc, err := s.dialTarget(ctx)
-	if err != nil {
-		return false, err
+	f := s.opts.Filter
+	var table commandTable
+	if f.keyFilter() || s.opts.TargetCluster {
+		c, err := Dial(ctx, addr, &s.opts.SourceConn)
+		if err != nil {
+			return false, err
+		}
+		table, err = loadCommands(c)
+		c.Close()
+		if err != nil {
+			return false, err
+		}
 	}
-	defer tc.Close()
-	// A failed target unblocks the wait for the source's next command.
 	at := Pos{Offset: cp.Offset, DB: cp.DB}
-	a := newApplier(tc, s.opts.CheckpointKey, l.ReplID, at, s.Latency, func() { l.Close() })
+	var a streamApplier
+	var ca *clusterApplier
+	if s.opts.TargetCluster {
+		w, err := NewWriter(ctx, s.opts.Target, true, WriterOptions{Conn: s.opts.TargetConn, Log: func(f string, a ...any) {
+			s.log.Info(fmt.Sprintf(f, a...))
+		}})
+		if err != nil {
+			return false, err
+		}
+		ca = newClusterApplier(w, table, at, s.opts.Strict, s.log)
+		a = ca
+	} else {
+		tc, err := s.dialTarget(ctx)
+		if err != nil {
+			return false, err
+		}
+		defer tc.Close()
+		// A failed target unblocks the wait for the source's next command.
+		a = newApplier(tc, s.opts.CheckpointKey, l.ReplID, at, s.Latency, func() { l.Close() })
+	}
 	s.mu.Lock()
 	s.a = a
 	s.mu.Unlock()
@@ -531,11 +582,27 @@ func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, e
 		cerr := a.close()
 		close(stop)
 		wg.Wait()
-		s.setCheckpoint(l.ReplID, a.position())
+		p := a.position()
+		s.setCheckpoint(l.ReplID, p)
 		if cerr != nil {
 			err = cerr // the target's failure closed the link
 		}
+		if ca != nil && s.opts.CheckpointKey != "" {
+			// A cluster's key is only a copy of the position, saved last.
+			if _, kerr := s.targetKeyDo(context.WithoutCancel(ctx), "SET", s.opts.CheckpointKey, string(s.Checkpoint().targetValue())); kerr != nil && err == nil {
+				err = kerr
+			}
+		}
 		return err == nil, err
+	}
+	var keySaved time.Time
+	saveKey := func() error {
+		if ca == nil || s.opts.CheckpointKey == "" || time.Since(keySaved) < s.opts.AckEvery {
+			return nil
+		}
+		keySaved = time.Now()
+		v := string(appendTargetValue(nil, l.ReplID, a.position().Offset, a.position().DB))
+		return ca.w.Send(ctx, &Command{Key: []byte(s.opts.CheckpointKey), Args: [][]byte{[]byte("SET"), []byte(s.opts.CheckpointKey), []byte(v)}, Idempotent: true})
 	}
 	// A diskless master starts the stream on the first ack.
 	l.Ack(cp.Offset)
@@ -547,19 +614,6 @@ func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, e
 		}
 		if goal <= cp.Offset {
 			return finish(nil)
-		}
-	}
-	f := s.opts.Filter
-	var table commandTable
-	if f.keyFilter() {
-		c, err := Dial(ctx, addr, &s.opts.SourceConn)
-		if err != nil {
-			return finish(err)
-		}
-		table, err = loadCommands(c)
-		c.Close()
-		if err != nil {
-			return finish(err)
 		}
 	}
 	var scratch [][]byte
@@ -582,7 +636,7 @@ func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, e
 			a.noop(Pos{off, db})
 		case eqFold(name, "replconf"):
 			if len(sc.Args) > 1 && eqFold(sc.Args[1], "getack") {
-				l.Ack(a.applied.Load())
+				l.Ack(a.position().Offset)
 			}
 			a.noop(Pos{off, db})
 		case eqFold(name, "select") && len(sc.Args) == 2:
@@ -603,7 +657,7 @@ func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, e
 			a.noop(Pos{off, db})
 		default:
 			args := sc.Args
-			if table != nil {
+			if f.keyFilter() {
 				if args, err = table.filterCommand(f, args, scratch); err != nil {
 					return finish(fmt.Errorf("replication stream at offset %d: %s %w", off, strings.ToUpper(string(name)), err))
 				}
@@ -621,7 +675,10 @@ func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, e
 				return finish(err)
 			}
 		}
-		if goal >= 0 && off >= goal && !a.inTx {
+		if err := saveKey(); err != nil {
+			return finish(err)
+		}
+		if goal >= 0 && off >= goal && !a.inTransaction() {
 			if err := a.flush(); err != nil {
 				return finish(err)
 			}

@@ -26,6 +26,11 @@ type Writer struct {
 }
 
 func StartWriter(t testing.TB, src *Server, seed uint64) *Writer {
+	return StartWriterDBs(t, src, seed, 3)
+}
+
+// StartWriterDBs is StartWriter over databases 0 to dbs-1.
+func StartWriterDBs(t testing.TB, src *Server, seed uint64, dbs int) *Writer {
 	w := &Writer{stop: make(chan struct{}), done: make(chan struct{})}
 	t.Cleanup(func() {
 		w.once.Do(func() { close(w.stop) })
@@ -42,7 +47,7 @@ func StartWriter(t testing.TB, src *Server, seed uint64) *Writer {
 				return
 			default:
 			}
-			if err := writeRound(context.Background(), c, rng, i); err != nil {
+			if err := writeRound(context.Background(), c, rng, i, dbs); err != nil {
 				w.err = err
 				return
 			}
@@ -75,9 +80,9 @@ func (w *Writer) Halt(t testing.TB) int64 {
 	return w.rounds.Load()
 }
 
-func writeRound(ctx context.Context, c *redis.Client, rng *rand.Rand, i int) error {
+func writeRound(ctx context.Context, c *redis.Client, rng *rand.Rand, i, dbs int) error {
 	k := strconv.Itoa(rng.IntN(200))
-	db := i % 3
+	db := i % dbs
 	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.Do(ctx, "SELECT", db)
 		p.Incr(ctx, "w:n:"+k)
