@@ -98,6 +98,9 @@ type SyncStatus struct {
 	Errors     int64   `json:"errors"`
 	Reconnects int64   `json:"reconnects"`
 	LastError  string  `json:"last_error,omitempty"`
+	// Shards lists each master's status when the source is a cluster
+	// (the fields above then sum them up; offsets are per shard).
+	Shards []SyncStatus `json:"shards,omitempty"`
 }
 
 // A Syncer mirrors a live source into a standalone target as one of its

@@ -21,23 +21,23 @@ type syncMetrics struct {
 	latency prometheus.Histogram
 }
 
-func newSyncMetrics(s *rsync.Syncer) *syncMetrics {
+func newSyncMetrics(status func() rsync.SyncStatus) *syncMetrics {
 	reg := prometheus.NewRegistry()
 	m := &syncMetrics{reg: reg}
 	gauge := func(name, help string, f func(rsync.SyncStatus) float64) {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "redkit_sync", Name: name, Help: help},
-			func() float64 { return f(s.Status()) }))
+			func() float64 { return f(status()) }))
 	}
 	counter := func(name, help string, f func(rsync.SyncStatus) float64) {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "redkit_sync", Name: name, Help: help},
-			func() float64 { return f(s.Status()) }))
+			func() float64 { return f(status()) }))
 	}
 	phases := []string{rsync.PhaseConnecting, rsync.PhaseFullSync, rsync.PhaseStreaming, rsync.PhaseBackoff, rsync.PhaseDone}
 	for _, p := range phases {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "redkit_sync", Name: "phase",
 			Help: "1 for the phase the sync is in.", ConstLabels: prometheus.Labels{"phase": p}},
 			func() float64 {
-				if s.Status().Phase == p {
+				if status().Phase == p {
 					return 1
 				}
 				return 0
@@ -66,7 +66,7 @@ func (m *syncMetrics) observe(d time.Duration) { m.latency.Observe(d.Seconds()) 
 
 // serveStatus serves /status and /metrics on addr until stop is called;
 // bound is the address listened on (addr with port 0 picks one).
-func serveStatus(addr string, s *rsync.Syncer, m *syncMetrics, log *slog.Logger) (stop func(), bound string, err error) {
+func serveStatus(addr string, status func() rsync.SyncStatus, m *syncMetrics, log *slog.Logger) (stop func(), bound string, err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, "", err
@@ -76,7 +76,7 @@ func serveStatus(addr string, s *rsync.Syncer, m *syncMetrics, log *slog.Logger)
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		enc.Encode(s.Status())
+		enc.Encode(status())
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}

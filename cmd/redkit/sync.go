@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -74,8 +75,19 @@ its own. Filtered commands are counted as skipped in the status.
 phase, full-sync bytes and keys, offsets, lag in bytes and seconds,
 commands, errors and reconnects.
 
-The target must be a standalone server for now, and every database of
-the source goes to the same database of the target.
+Clusters: a cluster source gets one replication link per master (found
+with CLUSTER SLOTS, each followed through failovers), all in parallel,
+each with its own position (key redkit:sync:NAME:slotN, file
+FILE.slotN.json); FLUSHALL and FLUSHDB from a cluster source are not
+applied, since one shard's would empty the others' keys. A cluster target
+gets each command on its slot's master (MOVED and ASK followed);
+multi-key commands across slots are split when that keeps their meaning
+(DEL, UNLINK, EXISTS, TOUCH, MSET) and stop the sync otherwise; a source
+transaction is applied per slot, each slot's part atomically as one
+script, with a warning when it spans slots (--strict refuses it). On a
+cluster target the position is saved beside the data, not with it: after
+kill -9 up to a second of commands is applied again (at least once). A
+cluster has only database 0: choose others with --db and --db-map.
 
 URL forms as for restore; REDKIT_FROM_PASSWORD, --from-password-file,
 REDKIT_TO_PASSWORD and --to-password-file keep passwords off the command
@@ -96,6 +108,7 @@ stream writes.
 			&cli.BoolFlag{Name: "until-caught-up", Usage: "stop once the target has caught up with the source (one-off migrations)"},
 			&cli.BoolFlag{Name: "flush-target", Usage: "empty the target (FLUSHALL) before each full sync"},
 			&cli.BoolFlag{Name: "forward-pubsub", Usage: "republish the source's PUBLISH messages on the target"},
+			&cli.BoolFlag{Name: "strict", Usage: "cluster target: refuse a source transaction spanning several slots instead of applying it per slot"},
 			&cli.StringFlag{Name: "mode", Value: rsync.ModeAuto, Usage: "full sync `MODE`: auto (RESTORE when the target can load the payload), restore, or commands"},
 			&cli.DurationFlag{Name: "retry-for", Usage: "give up after `DURATION` of failed reconnects (default: never)"},
 			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "connect, read and write `TIMEOUT` for commands"},
@@ -188,9 +201,6 @@ func runSync(c *cli.Context, gopts globalOptions) error {
 	if err != nil {
 		return syncConnectError(gopts, "target", to, err)
 	}
-	if srcInfo.Cluster || dstInfo.Cluster {
-		return &codedError{code: exitError, err: errors.New("sync: cluster sources and targets are not supported yet: sync each master into a standalone target, or use backup and restore")}
-	}
 	if dstInfo.Role != "" && dstInfo.Role != "master" {
 		return &codedError{code: exitError, err: fmt.Errorf("sync: the target %s is a replica (read-only): point --to at a master", to)}
 	}
@@ -220,6 +230,8 @@ func runSync(c *cli.Context, gopts globalOptions) error {
 		ForwardPubSub:  c.Bool("forward-pubsub"),
 		Filter:         filter,
 		Log:            log,
+		TargetCluster:  dstInfo.Cluster,
+		Strict:         c.Bool("strict"),
 	}
 	if c.Bool("target-checkpoint") {
 		opts.CheckpointKey = rsync.CheckpointKey(name)
@@ -236,12 +248,49 @@ func runSync(c *cli.Context, gopts globalOptions) error {
 			}
 		}
 	}
-	s := rsync.NewSyncer(opts)
-	var metrics *syncMetrics
+	var syncers []*rsync.Syncer
+	if !srcInfo.Cluster {
+		syncers = append(syncers, rsync.NewSyncer(opts))
+	} else {
+		// One replication link per master, each with its own position.
+		shards, err := rsync.ClusterShards(ctx, srcAddr, &fromOpts)
+		if err != nil {
+			return syncConnectError(gopts, "source", from, err)
+		}
+		if opts.Filter == nil {
+			opts.Filter = &rsync.SyncFilter{}
+		}
+		for _, d := range []string{"FLUSHALL", "FLUSHDB"} {
+			if !slices.Contains(opts.Filter.Deny, d) {
+				opts.Filter.Deny = append(opts.Filter.Deny, d)
+			}
+		}
+		log.Info("cluster source: one link per master; FLUSHALL and FLUSHDB are not applied (one shard's would empty the others' keys)", "masters", len(shards))
+		for _, sh := range shards {
+			o := opts
+			o.Source = rsync.ShardResolver([]string{srcAddr}, sh.FirstSlot, &fromOpts)
+			o.SourceName = fmt.Sprintf("%s (slot %d)", sh.Master, sh.FirstSlot)
+			if o.CheckpointKey != "" {
+				o.CheckpointKey = rsync.CheckpointKey(fmt.Sprintf("%s:slot%d", name, sh.FirstSlot))
+			}
+			o.CheckpointFile = rsync.ShardFile(o.CheckpointFile, sh.FirstSlot)
+			o.Log = log.With("shard", sh.FirstSlot)
+			syncers = append(syncers, rsync.NewSyncer(o))
+		}
+	}
+	status := func() rsync.SyncStatus {
+		sts := make([]rsync.SyncStatus, len(syncers))
+		for i, s := range syncers {
+			sts[i] = s.Status()
+		}
+		return rsync.Aggregate(sts)
+	}
 	if addr := c.String("status-addr"); addr != "" {
-		metrics = newSyncMetrics(s)
-		s.Latency = metrics.observe
-		stop, bound, err := serveStatus(addr, s, metrics, log)
+		metrics := newSyncMetrics(status)
+		for _, s := range syncers {
+			s.Latency = metrics.observe
+		}
+		stop, bound, err := serveStatus(addr, status, metrics, log)
 		if err != nil {
 			return usageErrorf("sync: --status-addr %s: %v", addr, err)
 		}
@@ -249,11 +298,11 @@ func runSync(c *cli.Context, gopts globalOptions) error {
 		log.Info("status served", "url", "http://"+bound+"/status", "metrics", "http://"+bound+"/metrics")
 	}
 	log.Info("sync", "from", from.String(), "to", to.String(), "source_version", srcInfo.Version, "target_version", dstInfo.Version,
-		"checkpoint_key", opts.CheckpointKey, "checkpoint_file", opts.CheckpointFile)
-	stopBar := syncProgress(gopts.stderr, quiet, s)
-	err = s.Run(ctx)
+		"source_cluster", srcInfo.Cluster, "target_cluster", dstInfo.Cluster, "checkpoint_key", opts.CheckpointKey, "checkpoint_file", opts.CheckpointFile)
+	stopBar := syncProgress(gopts.stderr, quiet, status)
+	err = rsync.RunAll(ctx, syncers)
 	stopBar()
-	st := s.Status()
+	st := status()
 	if err != nil {
 		var ae *rsync.ApplyError
 		if errors.As(err, &ae) {
@@ -317,7 +366,7 @@ func newLogger(w io.Writer, format string, quiet bool) *slog.Logger {
 }
 
 // syncProgress draws a bar of the full sync on a terminal.
-func syncProgress(stderr io.Writer, quiet bool, s *rsync.Syncer) func() {
+func syncProgress(stderr io.Writer, quiet bool, status func() rsync.SyncStatus) func() {
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -332,15 +381,15 @@ func syncProgress(stderr io.Writer, quiet bool, s *rsync.Syncer) func() {
 				return
 			case <-t.C:
 			}
-			st := s.Status()
+			st := status()
 			switch {
 			case st.Phase == rsync.PhaseFullSync && bar == nil:
 				bar = startProgress(stderr, quiet, "full sync", st.FullBytesTotal)
 				bar.describe(func() string {
-					st := s.Status()
+					st := status()
 					return "full sync " + strconv.FormatInt(st.FullKeys, 10) + "/" + strconv.FormatInt(st.FullKeysTotal, 10) + " keys"
 				})
-				bar.count(func() int64 { return s.Status().FullBytes })
+				bar.count(func() int64 { return status().FullBytes })
 			case st.Phase != rsync.PhaseFullSync && bar != nil:
 				bar.stop()
 				bar = nil

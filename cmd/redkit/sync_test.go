@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/redkit/redkit/internal/redistest"
 	rsync "github.com/redkit/redkit/sync"
 )
@@ -211,4 +213,44 @@ func TestSyncUsage(t *testing.T) {
 	if strings.Contains(r.stderr, "hunter2") || !strings.Contains(r.stderr, "hint:") {
 		t.Errorf("stderr: %s", r.stderr)
 	}
+}
+
+// TestSyncClusterCLI migrates a cluster into a cluster and a standalone
+// server into a cluster with --until-caught-up; compare finds them equal.
+func TestSyncClusterCLI(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.StartCluster(t, 3, 0)
+	dst := redistest.StartCluster(t, 3, 0)
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{src[0].Addr()}})
+	defer cc.Close()
+	for i := range 2000 {
+		k := "k:" + strconv.Itoa(i)
+		if err := cc.Set(ctx, k, i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		cc.RPush(ctx, "l:"+strconv.Itoa(i%50), i)
+	}
+	r := redkit(t, nil, "sync", "--from", src[0].URL(), "--to", dst[1].URL(), "--until-caught-up").want(t, 0)
+	if !strings.Contains(r.stderr, "one link per master") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	redkit(t, nil, "compare", src[0].URL(), dst[0].URL()).want(t, 0)
+
+	// Standalone, db 0 and db 3 mapped to 0, into another cluster.
+	one := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0"}})
+	c := one.Client()
+	c.Set(ctx, "a", "1", 0)
+	c.MSet(ctx, "b", "2", "c", "3")
+	dst2 := redistest.StartCluster(t, 3, 0)
+	redkit(t, nil, "sync", "--from", one.URL(), "--to", dst2[0].URL(), "--until-caught-up", "--db", "0").want(t, 0)
+	redkit(t, nil, "compare", "--db", "0", one.URL(), dst2[2].URL()).want(t, 0)
+	// A key in db 3 without --db: the cluster has no db 3.
+	c3 := redis.NewClient(&redis.Options{Addr: one.Addr(), DB: 3})
+	defer c3.Close()
+	c3.Set(ctx, "x", "1", 0)
+	r = redkit(t, nil, "sync", "--from", one.URL(), "--to", dst2[0].URL(), "--until-caught-up").want(t, 1)
+	if !strings.Contains(r.stderr, "database 0") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	t.Log(r.stderr)
 }

@@ -24,7 +24,7 @@ func StartCluster(t testing.TB, masters, replicas int) []*Server {
 	args := []string{"--cluster", "create"}
 	for i := range nodes {
 		nodes[i] = Start(t, Options{Config: []string{
-			"cluster-enabled yes", "cluster-node-timeout 3000", "cluster-config-file nodes.conf",
+			"cluster-enabled yes", "cluster-node-timeout 3000", "cluster-config-file nodes.conf", "repl-diskless-sync-delay 0",
 		}})
 		args = append(args, nodes[i].Addr())
 	}
