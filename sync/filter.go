@@ -26,6 +26,12 @@ type SyncFilter struct {
 	Deny []string
 }
 
+// KeepDB tells whether database db is copied.
+func (f *SyncFilter) KeepDB(db int) bool { return f.keepDB(db) }
+
+// MapDB is where database db goes on the target.
+func (f *SyncFilter) MapDB(db int) int { return f.mapDB(db) }
+
 func (f *SyncFilter) keyFilter() bool {
 	return f != nil && (f.Keys != nil && (f.Keys.Match != "" || f.Keys.Regex != nil || len(f.Keys.Types) > 0) || len(f.Exclude) > 0)
 }

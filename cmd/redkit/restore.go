@@ -45,7 +45,8 @@ examples:
    redkit restore --to redis://127.0.0.1:7000 --db 2 --db-map 2=0 dump.rdb     # into a cluster: db 2 goes to db 0
    redkit restore --to rediss://cache.example.com:6380 --tls-ca ca.pem --rate 20MB dump.rdb
    redkit restore --to redis+sentinel://s1:26379,s2:26379/mymaster /var/lib/redis/appendonlydir
-   redis-cli -h source --rdb - | redkit restore --to redis://target:6379 --flush -`,
+   redis-cli -h source --rdb - | redkit restore --to redis://target:6379 --flush -
+   redkit restore --check --to redis://new:6379 dump.rdb                       # can it work? nothing written`,
 		Description: `Reads INPUT as convert does (an RDB dump, any AOF form, redkit JSON or
 JSONL, gzip or zstd, or - for stdin) and writes every key into the server
 or cluster URL names, pipelined (--pipeline commands in flight per
@@ -101,11 +102,18 @@ bytes, time and rate.
 			&cli.StringFlag{Name: "now", Usage: "resolve relative expiries in AOF commands without a #TS annotation against `TIME`"},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "summary `FORMAT`: text (stderr) or json (stdout)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar and no text summary [$REDKIT_QUIET]"},
+			&cli.BoolFlag{Name: "check", Usage: "check whether the restore can work (versions, memory, modules, ACLs, slots, databases, biggest key, existing keys), write nothing, exit 0 if it can"},
 		}, append(tlsFlags(), filterFlags()...)...),
 		Action: func(c *cli.Context) error {
 			opts, err := restoreOptionsFromFlags(c, gopts)
 			if err != nil {
 				return err
+			}
+			if c.Bool("check") {
+				if c.Args().Len() != 1 {
+					return usageErrorf("restore --check: give one input")
+				}
+				return restoreCheck(c.Context, gopts, opts, c.Args().First())
 			}
 			return runRestore(c.Context, gopts, opts, c.Args().Slice())
 		},

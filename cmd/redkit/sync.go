@@ -28,6 +28,7 @@ func newSyncCommand(gopts globalOptions) *cli.Command {
 examples:
    redkit sync --from redis://10.0.0.5:6379 --to redis://10.0.0.9:6379 --checkpoint /var/lib/redkit/orders.json
    REDKIT_FROM_PASSWORD=s1 REDKIT_TO_PASSWORD=s2 redkit sync --from redis://default@old:6379 --to redis://default@new:6379 --until-caught-up
+   redkit sync --check --from redis://old:6379 --to redis://new-cluster-node:7000
    redkit sync --from redis+sentinel://s1:26379,s2:26379/mymaster --to rediss://new.example.com:6380 --status-addr 127.0.0.1:9121 --log-format json`,
 		Description: `Connects to the source as one of its replicas (REPLCONF, PSYNC), loads
 the snapshot of the full resynchronization into the target as it
@@ -58,6 +59,15 @@ target refuses (WRONGTYPE: the target changed under the sync) stops the
 sync with the command and its offset. SIGINT or SIGTERM applies what was
 read, saves the position and exits 0. --until-caught-up exits 0 once the
 target has every command the source had when the stream started.
+
+--check connects to both sides and reports, before a byte moves, whether
+the sync can work: versions and RESTORE compatibility, the target's room
+(maxmemory less used_memory) against the source's data set, modules,
+ACL rights on both sides (ACL DRYRUN), a cluster's slot coverage,
+databases a cluster target cannot take, the source's biggest key
+(MEMORY USAGE over up to 100,000 keys per database) against the target's
+proto-max-bulk-len, and a sample of 1,000 source keys that already exist
+on the target. It exits 0 only if nothing failed (warnings allowed).
 
 PUBLISH messages are dropped (they are not data) unless --forward-pubsub.
 
@@ -108,6 +118,8 @@ stream writes.
 			&cli.BoolFlag{Name: "until-caught-up", Usage: "stop once the target has caught up with the source (one-off migrations)"},
 			&cli.BoolFlag{Name: "flush-target", Usage: "empty the target (FLUSHALL) before each full sync"},
 			&cli.BoolFlag{Name: "forward-pubsub", Usage: "republish the source's PUBLISH messages on the target"},
+			&cli.BoolFlag{Name: "check", Usage: "check whether the sync can work (versions, memory, modules, ACLs, slots, databases, biggest key, existing keys), then exit: 0 if it can"},
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "--check report `FORMAT`: text or json"},
 			&cli.BoolFlag{Name: "strict", Usage: "cluster target: refuse a source transaction spanning several slots instead of applying it per slot"},
 			&cli.StringFlag{Name: "mode", Value: rsync.ModeAuto, Usage: "full sync `MODE`: auto (RESTORE when the target can load the payload), restore, or commands"},
 			&cli.DurationFlag{Name: "retry-for", Usage: "give up after `DURATION` of failed reconnects (default: never)"},
@@ -201,9 +213,6 @@ func runSync(c *cli.Context, gopts globalOptions) error {
 	if err != nil {
 		return syncConnectError(gopts, "target", to, err)
 	}
-	if dstInfo.Role != "" && dstInfo.Role != "master" {
-		return &codedError{code: exitError, err: fmt.Errorf("sync: the target %s is a replica (read-only): point --to at a master", to)}
-	}
 	if srcAddr == dstAddr {
 		return usageErrorf("sync: the source and the target are the same server (%s)", srcAddr)
 	}
@@ -235,6 +244,28 @@ func runSync(c *cli.Context, gopts globalOptions) error {
 	}
 	if c.Bool("target-checkpoint") {
 		opts.CheckpointKey = rsync.CheckpointKey(name)
+	}
+	if c.Bool("check") {
+		format := c.String("format")
+		if format != "text" && format != "json" {
+			return usageErrorf("sync: --format %q: want text or json", format)
+		}
+		srcAddrs := []string{srcAddr}
+		if srcInfo.Cluster {
+			shards, err := rsync.ClusterShards(ctx, srcAddr, &fromOpts)
+			if err != nil {
+				return syncConnectError(gopts, "source", from, err)
+			}
+			srcAddrs = srcAddrs[:0]
+			for _, sh := range shards {
+				srcAddrs = append(srcAddrs, sh.Master)
+			}
+		}
+		return syncCheck(ctx, gopts, format, &checkSide{name: from.String(), addr: srcAddr, info: srcInfo, opts: &fromOpts},
+			&checkSide{name: to.String(), addr: dstAddr, info: dstInfo, opts: &toOpts}, srcAddrs, opts)
+	}
+	if dstInfo.Role != "" && dstInfo.Role != "master" {
+		return &codedError{code: exitError, err: fmt.Errorf("sync: the target %s is a replica (read-only): point --to at a master", to)}
 	}
 	if opts.CheckpointFile == "" && opts.CheckpointKey == "" && !opts.UntilCaughtUp {
 		log.Warn("no checkpoint: a restart will begin with a full sync (use --checkpoint FILE or keep --target-checkpoint)")

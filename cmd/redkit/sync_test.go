@@ -254,3 +254,77 @@ func TestSyncClusterCLI(t *testing.T) {
 	}
 	t.Log(r.stderr)
 }
+
+// TestSyncCheck runs the pre-flight checks: all pass between two plain
+// servers; a target without room, without the right to RESTORE (probed,
+// since the user may not run ACL DRYRUN) and a cluster target for keys
+// of db 1 fail, exit code 1.
+func TestSyncCheck(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{})
+	if err := redistest.FillMixed(ctx, src.Client(), 1); err != nil {
+		t.Fatal(err)
+	}
+	dst := redistest.Start(t, redistest.Options{})
+	r := redkit(t, nil, "sync", "--check", "--format", "json", "--from", src.URL(), "--to", dst.URL()).want(t, 0)
+	var rep struct {
+		OK     bool
+		Checks []struct{ Check, Status, Detail string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || !rep.OK || len(rep.Checks) < 8 {
+		t.Fatalf("report %+v (%v):\n%s", rep, err, r.stdout)
+	}
+	if dbKeys := dst.Client().DBSize(ctx).Val(); dbKeys != 0 {
+		t.Errorf("--check wrote %d keys to the target", dbKeys)
+	}
+
+	tight := redistest.Start(t, redistest.Options{Config: []string{"maxmemory 2mb"}})
+	tight.Client().Do(ctx, "ACL", "SETUSER", "w", "on", ">pw", "~*", "&*", "+@all", "-restore", "-acl")
+	u := "redis://w:pw@" + tight.Addr()
+	r = redkit(t, nil, "sync", "--check", "--format", "json", "--from", src.URL(), "--to", u).want(t, 1)
+	json.Unmarshal([]byte(r.stdout), &rep)
+	status := map[string]string{}
+	for _, c := range rep.Checks {
+		status[c.Check] = c.Status + ": " + c.Detail
+	}
+	if !strings.HasPrefix(status["target memory"], "fail") || !strings.HasPrefix(status["target ACL"], "fail") ||
+		!strings.Contains(status["target ACL"], "RESTORE") || strings.Contains(r.stdout, "pw@") {
+		t.Errorf("report:\n%s", r.stdout)
+	}
+	cl := redistest.StartCluster(t, 3, 0)
+	r = redkit(t, nil, "sync", "--check", "--from", src.URL(), "--to", cl[0].URL()).want(t, 1)
+	if !strings.Contains(r.stdout, "database 0 only") {
+		t.Errorf("report:\n%s", r.stdout)
+	}
+	redkit(t, nil, "sync", "--check", "--db", "0", "--from", src.URL(), "--to", cl[0].URL()).want(t, 0)
+}
+
+// TestRestoreCheck runs restore's pre-flight checks: nothing written;
+// existing keys fail under --conflict error and pass with replace; a
+// target without room fails.
+func TestRestoreCheck(t *testing.T) {
+	ctx := context.Background()
+	src, dump := convertSourceDump(t)
+	dst := redistest.Start(t, redistest.Options{})
+	r := redkit(t, nil, "restore", "--check", "--to", dst.URL(), dump).want(t, 0)
+	if n := dst.Client().DBSize(ctx).Val(); n != 0 || !strings.Contains(r.stdout, "biggest key") {
+		t.Errorf("%d keys written; report:\n%s", n, r.stdout)
+	}
+	c0 := redis.NewClient(&redis.Options{Addr: src.Addr()}) // db 0
+	defer c0.Close()
+	keys, _ := c0.Keys(ctx, "*").Result()
+	// Which keys come first is the dump's order: make every db-0 key exist.
+	for _, k := range keys {
+		dst.Client().Set(ctx, k, "x", 0)
+	}
+	r = redkit(t, nil, "restore", "--check", "--format", "json", "--to", dst.URL(), dump).want(t, 1)
+	if !strings.Contains(r.stdout, "use --conflict replace or skip") {
+		t.Errorf("report:\n%s", r.stdout)
+	}
+	redkit(t, nil, "restore", "--check", "--conflict", "replace", "--to", dst.URL(), dump).want(t, 0)
+	tight := redistest.Start(t, redistest.Options{Config: []string{"maxmemory 1mb"}})
+	r = redkit(t, nil, "restore", "--check", "--to", tight.URL(), dump).want(t, 1)
+	if !strings.Contains(r.stdout, "target memory  fail") {
+		t.Errorf("report:\n%s", r.stdout)
+	}
+}
