@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	gosync "sync"
@@ -47,6 +48,11 @@ type SyncOptions struct {
 	// position, written in the same MULTI/EXEC as the commands it covers:
 	// exactly-once. Empty: no key on the target.
 	CheckpointKey string
+	// SpoolDir, if set, is where the snapshot is written first, as fast
+	// as the source sends it, then loaded into the target from there: for
+	// a target slower than the source's client-output-buffer-limit for
+	// replicas allows. The file is removed once loaded.
+	SpoolDir string
 	// FlushTarget empties the target (FLUSHALL) before a full sync, so that
 	// keys the source deleted since an earlier sync do not stay behind.
 	FlushTarget bool
@@ -475,7 +481,21 @@ func (s *Syncer) fullSync(ctx context.Context, addr string, l *Link) error {
 			return err
 		}
 	}
-	err = loadSnapshot(ctx, &countingReader{r: snap, n: &s.fullBytes}, r, s.opts.Filter)
+	var in io.Reader = &countingReader{r: snap, n: &s.fullBytes}
+	if s.opts.SpoolDir != "" {
+		f, err := spool(s.opts.SpoolDir, in)
+		if err != nil {
+			r.Close()
+			return fmt.Errorf("full sync from %s: %w", addr, err)
+		}
+		defer func() {
+			f.Close()
+			os.Remove(f.Name())
+		}()
+		s.log.Info("snapshot spooled; loading it into the target", "file", f.Name(), "bytes", s.fullBytes.Load())
+		in = f
+	}
+	err = loadSnapshot(ctx, in, r, s.opts.Filter)
 	if cerr := r.Close(); err == nil {
 		err = cerr
 	}
@@ -497,6 +517,25 @@ func (s *Syncer) fullSync(ctx context.Context, addr string, l *Link) error {
 	}
 	s.log.Info("full sync done", "keys", st.Keys, "bytes", s.fullBytes.Load(), "offset", l.Offset)
 	return s.saveFile()
+}
+
+// spool copies the snapshot into a new file in dir and returns it,
+// positioned at its start.
+func spool(dir string, r io.Reader) (*os.File, error) {
+	f, err := os.CreateTemp(dir, "redkit-snapshot-*.rdb")
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	_, err = io.Copy(f, r)
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("spool to %s: %w", f.Name(), err)
+	}
+	return f, nil
 }
 
 type countingReader struct {

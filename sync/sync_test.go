@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -282,7 +283,7 @@ func TestSyncForwardPubSub(t *testing.T) {
 }
 
 // TestSyncDiskBased mirrors a disk-based source ($<length> payload)
-// without a checkpoint key, until caught up.
+// without a checkpoint key, the snapshot spooled to a file first.
 func TestSyncDiskBased(t *testing.T) {
 	ctx := context.Background()
 	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync no"}})
@@ -294,6 +295,7 @@ func TestSyncDiskBased(t *testing.T) {
 	w.WaitRounds(t, 100)
 	opts := syncOptions(t, src, dst)
 	opts.CheckpointKey = ""
+	opts.SpoolDir = t.TempDir()
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s, errc := runSync(rctx, opts)
@@ -309,6 +311,9 @@ func TestSyncDiskBased(t *testing.T) {
 	waitMirror(t, src, dst, "", errc)
 	if st := s.Status(); st.FullBytesTotal <= 0 || st.FullBytes != st.FullBytesTotal || st.FullKeys == 0 {
 		t.Errorf("status: %+v", st)
+	}
+	if left, _ := os.ReadDir(opts.SpoolDir); len(left) != 0 {
+		t.Errorf("spool files left: %v", left)
 	}
 	cancel()
 	if err := <-errc; err != nil {
