@@ -1,12 +1,16 @@
 // Package sync talks to live Redis and Valkey servers: connection URLs
 // (redis://, rediss://, redis+sentinel://) with redaction of passwords,
 // TLS and ACL authentication, server facts (INFO: version, role, cluster,
-// the newest RDB version it loads), cluster slot maps, and the writers
-// that restore dumps into standalone servers and clusters (Writer,
-// Restorer). The replica side of the replication protocol has begun in
-// replica.go: the handshake (OpenLink), full-sync snapshots in both
-// framings (Snapshot) and the command stream with its offsets (Next,
-// Ack); resuming, applying and checkpointing come with the sync issue.
+// the newest RDB version it loads), cluster slot maps, the writers that
+// restore dumps into standalone servers and clusters (Writer, Restorer),
+// and live sync (Syncer): the replica side of the replication protocol
+// (OpenLink, Snapshot, Next, Ack in replica.go), the stream applied to a
+// standalone target in MULTI/EXEC batches that carry their own checkpoint
+// (apply.go: exactly once) or to a cluster by slot (apply_cluster.go: at
+// least once), resumed with PSYNC from a Checkpoint (checkpoint.go),
+// filtered (filter.go), one Syncer per master of a cluster source
+// (shards.go).
+//
 // Inside this package the standard library's sync is imported as gosync
 // "sync".
 //
