@@ -1,0 +1,579 @@
+#!/usr/bin/env bash
+# bench/sync.sh: live sync of one big data set from one redis-server into
+# another, in one run, every server on a free loopback port.
+#
+#   (c) the source redis-server loading the dump from its own disk at start-up
+#       (exec to INFO persistence loading:0): the time to beat
+#   redkit sync --from SRC --to DST --until-caught-up    (full sync, timed)
+#   RedisShake v4 sync_reader -> redis_writer into another empty server, when
+#       a redis-shake binary can be had (BENCH_SHAKE, or the Go module proxy);
+#       otherwise the figure measured in shared/NOTES.md (1.4 MB/s)
+#   incremental: redkit sync --status-addr running while redis-benchmark
+#       -P 16 -t set,incr,lpush writes into the source; /status sampled every
+#       50 ms: lag_seconds p50/p99/max, source ops/s against applied commands/s
+#
+# The target's DEBUG DIGEST (less redkit's checkpoint key redkit:sync:NAME) is
+# compared with the source's after the full sync and after the load. Goals:
+# sync 10x faster than RedisShake, at most 1.5x the start-up load time, lag
+# p99 under 100 ms, peak RSS at most 256 MiB. Environment as for bench/run.sh
+# (BENCH_DUMP, BENCH_SIZE_MB, BENCH_SEED, BENCH_RUNS: full syncs, best kept)
+# and:
+#   BENCH_SKIP_SHAKE     1: no RedisShake run, NOTES.md's figure instead
+#   BENCH_SHAKE          path of a redis-shake v4 binary to use
+#   BENCH_SHAKE_VERSION  version asked of the Go module proxy (default v4.2.0)
+#   BENCH_SHAKE_TIMEOUT  seconds before the RedisShake run is given up (1800)
+#   BENCH_LAG_N          redis-benchmark requests per test (default 2000000)
+# See bench/README.md.
+set -euo pipefail
+export LC_ALL=C # EPOCHREALTIME and awk with a decimal point
+
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+[[ $HAVE_REDKIT == 1 ]] || die "redkit does not build: nothing to measure"
+for c in redis-benchmark curl pgrep realpath; do
+	command -v "$c" >/dev/null || die "$c not found (Debian: apt-get install redis-tools curl procps coreutils)"
+done
+"$REDKIT" sync --help >/dev/null 2>&1 || die "this redkit has no sync command"
+
+SKIP_SHAKE=${BENCH_SKIP_SHAKE:-0}
+SHAKE=${BENCH_SHAKE:-}
+SHAKE_VERSION=${BENCH_SHAKE_VERSION:-v4.2.0}
+SHAKE_TIMEOUT=${BENCH_SHAKE_TIMEOUT:-1800}
+LAG_N=${BENCH_LAG_N:-2000000}
+NOTES_SHAKE_MIBS=1.4 # shared/NOTES.md: RedisShake v4 sync reader, 50 MB dump in 37 s
+CKPT=$OUT/sync.checkpoint
+
+# Every process started here, stopped on any exit.
+declare -A SRV_PORT SRV_PID
+BG_PIDS=()
+# kill_tree PID: PID's children (the command under /usr/bin/time), then PID.
+kill_tree() {
+	local c
+	for c in $(pgrep -P "$1" 2>/dev/null); do
+		kill "$c" 2>/dev/null || true
+	done
+	kill "$1" 2>/dev/null || true
+}
+sync_cleanup() {
+	local p n
+	for p in "${BG_PIDS[@]}"; do
+		kill_tree "$p"
+	done
+	for n in "${!SRV_PID[@]}"; do
+		stop_server "$n"
+	done
+	cleanup
+}
+trap sync_cleanup EXIT
+
+# start_server NAME DIR DBFILENAME [ARGS...]: a redis-server on a free
+# loopback port (SRV_PORT[NAME], SRV_PID[NAME]), logging to
+# bench/out/sync-NAME.log. It does not wait.
+start_server() {
+	local name=$1 dir=$2 file=$3 port
+	shift 3
+	mkdir -p "$dir"
+	port=$(free_port) || die "no free port"
+	: >"$OUT/sync-$name.log"
+	redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --dbfilename "$file" \
+		--save '' --appendonly no --protected-mode no --daemonize no \
+		--enable-debug-command local --logfile "$OUT/sync-$name.log" "$@" &
+	SRV_PID[$name]=$!
+	SRV_PORT[$name]=$port
+}
+
+# wait_loaded NAME: until INFO persistence says loading:0.
+wait_loaded() {
+	local name=$1
+	for _ in $(seq 1 60000); do
+		[[ $(redis-cli -p "${SRV_PORT[$name]}" info persistence 2>/dev/null | tr -d '\r' | awk -F: '$1 == "loading" {print $2}') == 0 ]] && return 0
+		kill -0 "${SRV_PID[$name]}" 2>/dev/null || die "redis-server $name exited; see $OUT/sync-$name.log"
+		sleep 0.01
+	done
+	die "redis-server $name never finished loading"
+}
+
+stop_server() {
+	local name=$1
+	[[ -n ${SRV_PID[$name]:-} ]] || return 0
+	redis-cli -p "${SRV_PORT[$name]}" shutdown nosave >/dev/null 2>&1 || kill "${SRV_PID[$name]}" 2>/dev/null || true
+	wait "${SRV_PID[$name]}" 2>/dev/null || true
+	unset "SRV_PID[$name]"
+}
+
+keys_of() {
+	redis-cli -p "$1" info keyspace | awk -F'[=,:]' '/^db/ {n += $3} END {print n + 0}'
+}
+
+digest_of() {
+	redis-cli -p "$1" debug digest
+}
+
+# target_digest PORT: the target's DEBUG DIGEST without redkit's own keys
+# (redkit:sync:NAME, "<replid> <offset>"), which are put back afterwards:
+# the next sync continues from the target's key, and starts over with a
+# full sync when it is missing.
+target_digest() {
+	local port=$1 k d
+	local -a keys=() vals=()
+	while IFS= read -r k; do
+		[[ -n $k ]] || continue
+		keys+=("$k")
+		vals+=("$(redis-cli -p "$port" --raw get "$k")")
+	done < <(redis-cli -p "$port" --scan --pattern 'redkit:*')
+	((${#keys[@]} == 0)) || redis-cli -p "$port" del "${keys[@]}" >/dev/null
+	d=$(digest_of "$port")
+	for k in "${!keys[@]}"; do
+		redis-cli -p "$port" set "${keys[$k]}" "${vals[$k]}" >/dev/null
+	done
+	echo "$d"
+}
+
+repl_offset() {
+	redis-cli -p "$1" info replication | tr -d '\r' | awk -F: '$1 == "master_repl_offset" {print $2}'
+}
+
+# time_file_secs FILE / time_file_kb FILE: from a /usr/bin/time -v report.
+time_file_secs() {
+	awk '/Elapsed \(wall clock\)/ { t = $NF; n = split(t, p, ":"); v = 0; for (j = 1; j <= n; j++) v = v * 60 + p[j]; print v }' "$1"
+}
+time_file_kb() {
+	awk -F': ' '/Maximum resident set size/ {print $2}' "$1"
+}
+
+# cpu_secs PID: CPU seconds of PID and of its children it has waited for
+# (a redis-server's fork for a replica's snapshot), from /proc.
+cpu_secs() {
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13 + $14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# snapshot_secs LOG: how long the last snapshot a redis-server streamed to a
+# replica took, from fork to the end of the transfer, per its log.
+snapshot_secs() {
+	awk '/Background RDB transfer started/ { t0 = $5 } /Diskless rdb transfer, done reading from pipe/ { t1 = $5 }
+		END { if (t0 == "" || t1 == "") { print "?"; exit }
+			split(t0, a, ":"); split(t1, b, ":"); d = (b[1] * 3600 + b[2] * 60 + b[3]) - (a[1] * 3600 + a[2] * 60 + a[3])
+			if (d < 0) d += 86400; printf "%.2f", d }' "$1"
+}
+
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+status_url() { echo "http://127.0.0.1:$STATUS_PORT/status"; }
+
+# status_field NAME: one field of redkit's /status (flat JSON), empty if the
+# endpoint does not answer.
+status_field() {
+	{ curl -s -m 2 "$(status_url)" 2>/dev/null || true; } | tr -d '\n' |
+		awk -v f="$1" '{ if (match($0, "\"" f "\": *(\"[^\"]*\"|[-0-9.eE+]+)")) { v = substr($0, RSTART, RLENGTH); sub(/^[^:]*: */, "", v); gsub(/"/, "", v); print v } }'
+}
+
+# ---------------------------------------------------------------------------
+# RedisShake: a binary from BENCH_SHAKE, or built from the Go module proxy.
+SHAKE_WHY=
+find_shake() {
+	if [[ $SKIP_SHAKE == 1 ]]; then
+		SHAKE_WHY="skipped (BENCH_SKIP_SHAKE=1)"
+		return 1
+	fi
+	if [[ -n $SHAKE ]]; then
+		if [[ -x $SHAKE ]]; then
+			SHAKE=$(realpath "$SHAKE")
+			return 0
+		fi
+		SHAKE_WHY="BENCH_SHAKE=$SHAKE is not an executable"
+		return 1
+	fi
+	if [[ -x $OUT/redis-shake ]]; then
+		SHAKE=$OUT/redis-shake
+		return 0
+	fi
+	local dir=$OUT/shake-mod m v err
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	for m in github.com/tair-opensource/RedisShake github.com/tair-opensource/RedisShake/v4; do
+		# The newest v4 the proxy lists, else BENCH_SHAKE_VERSION (a proxy may
+		# serve exact versions without a list).
+		v=$(cd "$dir" && go list -m -versions "$m" 2>"$dir/list.log" | tr ' ' '\n' | grep '^v4\.' | tail -n 1) || true
+		if [[ -z $v ]]; then
+			v=$SHAKE_VERSION
+			log "RedisShake: go list -m -versions $m: $(head -n 2 "$dir/list.log" | tr '\n\t' '  ')"
+		fi
+		log "RedisShake: go get $m@$v (in bench/out/shake-mod)"
+		if (cd "$dir" || exit 1; go mod init x >/dev/null 2>&1; go get "$m@$v") >"$dir/get.log" 2>&1; then
+			if (cd "$dir" && go build -o "$OUT/redis-shake" "$m/cmd/redis-shake") >>"$dir/get.log" 2>&1; then
+				SHAKE=$OUT/redis-shake
+				SHAKE_WHY=
+				return 0
+			fi
+		fi
+		err=$(grep -v '^go: creating\|^go: to add' "$dir/get.log" | sed "s|^go: $m@$v: ||" | tr '\n\t' '  ' | sed 's/  */ /g; s/ $//')
+		SHAKE_WHY="${SHAKE_WHY:+$SHAKE_WHY; }go get $m@$v: ${err:-failed}"
+		rm -f "$dir/go.mod" "$dir/go.sum"
+	done
+	return 1
+}
+
+# ---------------------------------------------------------------------------
+warm_up
+
+# (c) The source, loading the dump at start-up. Its dbfilename is a symlink
+# to the dump: a disk-based sync (a peer without capa eof) would rename its
+# own snapshot over the link, never over the dump.
+SRC_DIR=$OUT/sync-src
+mkdir -p "$SRC_DIR"
+ln -sfn "$(realpath "$DUMP")" "$SRC_DIR/dump.rdb"
+log "(c) source redis-server loading $DUMP at start-up"
+t0=$EPOCHREALTIME
+start_server src "$SRC_DIR" dump.rdb --repl-diskless-sync yes --repl-diskless-sync-delay 0
+wait_loaded src
+LOAD_SECS=$(elapsed "$t0" "$EPOCHREALTIME")
+SRC=${SRV_PORT[src]}
+LOG_LOAD_SECS=$(awk '/DB loaded from disk/ { for (i = 1; i <= NF; i++) if ($i == "seconds") print $(i - 1) }' "$OUT/sync-src.log" | tail -n 1)
+SRC_KEYS=$(keys_of "$SRC")
+SRC_USED=$(redis-cli -p "$SRC" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" {print $2}')
+log "(c) loaded in $LOAD_SECS s (the log says ${LOG_LOAD_SECS:-?} s): $SRC_KEYS keys on 127.0.0.1:$SRC"
+SRC_DIGEST=$(digest_of "$SRC")
+log "source digest $SRC_DIGEST"
+
+# redkit sync --until-caught-up into an empty target, BENCH_RUNS times.
+SYNC_DIGEST_OK=1
+for ((i = 1; i <= RUNS; i++)); do
+	stop_server dst
+	rm -f "$CKPT"
+	start_server dst "$OUT/sync-dst" none.rdb
+	wait_loaded dst
+	DST=${SRV_PORT[dst]}
+	log "full sync $i/$RUNS into the empty 127.0.0.1:$DST"
+	src_cpu0=$(cpu_secs "${SRV_PID[src]}") dst_cpu0=$(cpu_secs "${SRV_PID[dst]}")
+	RUNS=1 measure redkit-sync "$OUT/redkit-sync.stdout" "$REDKIT" sync --from "redis://127.0.0.1:$SRC" --to "redis://127.0.0.1:$DST" \
+		--until-caught-up --checkpoint "$CKPT"
+	# Where the time went, for the fastest run: the source's fork writing
+	# the snapshot, the target's RESTOREs, redkit.
+	if [[ $(time_file_secs "$OUT/redkit-sync.time") == "${SECS[redkit-sync]}" ]]; then
+		SNAP_SECS=$(snapshot_secs "$OUT/sync-src.log")
+		SRC_CPU=$(awk -v a="$src_cpu0" -v b="$(cpu_secs "${SRV_PID[src]}")" 'BEGIN { printf "%.1f", b - a }')
+		DST_CPU=$(awk -v a="$dst_cpu0" -v b="$(cpu_secs "${SRV_PID[dst]}")" 'BEGIN { printf "%.1f", b - a }')
+		SYNC_CPU=$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.1f", s }' "$OUT/redkit-sync.time")
+	fi
+	GOT_DIGEST=$(target_digest "$DST")
+	GOT_KEYS=$(($(keys_of "$DST") - 1))
+	if [[ $GOT_DIGEST == "$SRC_DIGEST" ]]; then
+		log "full sync $i: digest equal, $GOT_KEYS keys"
+	else
+		SYNC_DIGEST_OK=0
+		log "DIGEST MISMATCH after full sync $i: $GOT_DIGEST ($GOT_KEYS keys), want $SRC_DIGEST ($SRC_KEYS keys)"
+	fi
+done
+mapfile -t NAMES < <(printf '%s\n' "${NAMES[@]}" | awk '!seen[$0]++')
+SYNC_SECS=${SECS[redkit-sync]}
+
+# RedisShake sync_reader -> redis_writer, into another empty server.
+SHAKE_SECS=0 SHAKE_KB=0 SHAKE_NOTE='' SHAKE_DIGEST_NOTE=''
+if find_shake; then
+	start_server shake "$OUT/sync-shake" none.rdb
+	wait_loaded shake
+	SHK=${SRV_PORT[shake]}
+	SHAKE_RUN=$OUT/shake-run
+	rm -rf "$SHAKE_RUN"
+	mkdir -p "$SHAKE_RUN"
+	cat >"$SHAKE_RUN/shake.toml" <<EOF
+[sync_reader]
+cluster = false
+address = "127.0.0.1:$SRC"
+sync_rdb = true
+sync_aof = true
+try_diskless = true
+
+[redis_writer]
+cluster = false
+address = "127.0.0.1:$SHK"
+
+[advanced]
+dir = "$SHAKE_RUN/data"
+log_file = "shake.log"
+log_level = "info"
+log_interval = 1
+rdb_restore_command_behavior = "panic"
+EOF
+	log "RedisShake ($SHAKE) from 127.0.0.1:$SRC into the empty 127.0.0.1:$SHK, config bench/out/shake-run/shake.toml"
+	t0=$EPOCHREALTIME
+	(cd "$SHAKE_RUN" && exec /usr/bin/time -v -o "$OUT/redis-shake.time" "$SHAKE" shake.toml) >"$OUT/redis-shake.stdout" 2>"$OUT/redis-shake.stderr" &
+	TIME_PID=$!
+	BG_PIDS+=("$TIME_PID")
+	done_at='' last_keys=-1 still=0
+	while kill -0 "$TIME_PID" 2>/dev/null; do
+		n=$(keys_of "$SHK")
+		if [[ $n -ge $SRC_KEYS ]]; then
+			done_at=$EPOCHREALTIME
+			break
+		fi
+		# Incremental, and nothing more arriving for a second: done too.
+		if [[ $n == "$last_keys" ]] && grep -qs 'syncing aof' "$OUT/redis-shake.stdout" "$SHAKE_RUN/data/shake.log"; then
+			still=$((still + 1))
+			if [[ $still -ge 5 ]]; then
+				done_at=$EPOCHREALTIME
+				SHAKE_NOTE="incremental with $n of $SRC_KEYS keys"
+				break
+			fi
+		else
+			still=0
+		fi
+		last_keys=$n
+		if awk -v a="$t0" -v b="$EPOCHREALTIME" -v m="$SHAKE_TIMEOUT" 'BEGIN { exit !(b - a > m) }'; then
+			SHAKE_NOTE="given up after $SHAKE_TIMEOUT s with $n of $SRC_KEYS keys: a lower bound"
+			done_at=$EPOCHREALTIME
+			break
+		fi
+		sleep 0.2
+	done
+	# SIGTERM: RedisShake v4 logs it and goes on syncing; SIGKILL after 5 s.
+	for child in $(pgrep -P "$TIME_PID"); do
+		kill "$child" 2>/dev/null || true
+		for _ in $(seq 1 50); do
+			kill -0 "$child" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "$child" 2>/dev/null || true
+	done
+	wait "$TIME_PID" 2>/dev/null || true
+	if [[ -z $done_at ]]; then
+		SHAKE_NOTE="exited before it was done: $(cat "$OUT/redis-shake.stdout" "$OUT/redis-shake.stderr" | tail -n 3 | tr '\n' ' ')"
+		done_at=$EPOCHREALTIME
+	fi
+	SHAKE_SECS=$(elapsed "$t0" "$done_at")
+	SHAKE_KB=$(time_file_kb "$OUT/redis-shake.time")
+	SHAKE_DIGEST=$(digest_of "$SHK")
+	if [[ $SHAKE_DIGEST == "$SRC_DIGEST" ]]; then
+		SHAKE_DIGEST_NOTE="equal to the source's"
+	else
+		SHAKE_DIGEST_NOTE="DIFFERENT from the source's ($(keys_of "$SHK") keys against $SRC_KEYS; RedisShake v4 turns expiry times into relative TTLs, which moves them by milliseconds)"
+	fi
+	log "RedisShake: $SHAKE_SECS s${SHAKE_NOTE:+ ($SHAKE_NOTE)}, digest $SHAKE_DIGEST_NOTE"
+	stop_server shake
+else
+	log "RedisShake: not measured: $SHAKE_WHY"
+	log "RedisShake: comparing with shared/NOTES.md instead (v4 sync reader: 50 MB dump in 37 s, $NOTES_SHAKE_MIBS MB/s)"
+fi
+
+# Incremental: redkit sync running with --status-addr (it continues from
+# the checkpoint of the last full sync), redis-benchmark writing.
+STATUS_PORT=$(free_port) || die "no free port"
+log "incremental: redkit sync --status-addr 127.0.0.1:$STATUS_PORT (continuing from bench/out/sync.checkpoint)"
+t0=$EPOCHREALTIME
+/usr/bin/time -v -o "$OUT/redkit-stream.time" "$REDKIT" sync --from "redis://127.0.0.1:$SRC" --to "redis://127.0.0.1:$DST" \
+	--checkpoint "$CKPT" --status-addr "127.0.0.1:$STATUS_PORT" >"$OUT/redkit-stream.stdout" 2>"$OUT/redkit-stream.stderr" &
+STREAM_PID=$!
+BG_PIDS+=("$STREAM_PID")
+phase=
+for _ in $(seq 1 6000); do
+	phase=$(status_field phase)
+	[[ $phase == streaming ]] && break
+	kill -0 "$STREAM_PID" 2>/dev/null || die "redkit sync exited: $(tail -n 5 "$OUT/redkit-stream.stderr")"
+	sleep 0.1
+done
+[[ $phase == streaming ]] || die "redkit sync not streaming after 600 s (phase ${phase:-unknown})"
+RESUME_SECS=$(elapsed "$t0" "$EPOCHREALTIME")
+RESUME_FULL=$(status_field full_syncs)
+log "streaming after $RESUME_SECS s (full syncs in this process: ${RESUME_FULL:-?})"
+
+# The samplers, one process each and no fork per sample: curl asks /status
+# 20 times a second (--rate 20/s), and redis-cli reads the source's
+# master_repl_offset every 50 ms; a bash loop stamps each answer with the
+# time it arrived. /status is indented JSON: an answer ends with a line "}".
+# (Not curl's -w: under --rate, curl writes it only after the next pause,
+# 50 ms late; the body's last line comes within a millisecond.)
+stamp_status() {
+	local line buf=''
+	while IFS= read -r line; do
+		buf+=$line
+		if [[ $line == '}' ]]; then
+			printf '%s\t%s\n' "$EPOCHREALTIME" "$buf"
+			buf=''
+		fi
+	done
+}
+stamp_offsets() {
+	local line
+	while IFS= read -r line; do
+		if [[ $line == master_repl_offset:* ]]; then
+			line=${line#*:}
+			printf '%s\t%s\n' "$EPOCHREALTIME" "${line%$'\r'}"
+		fi
+	done
+}
+SAMPLES=$OUT/sync-lag.samples
+OFFSETS=$OUT/sync-lag.offsets
+(curl -s -N --rate 20/s "$(status_url)?n=[1-10000000]" 2>/dev/null | stamp_status >"$SAMPLES") &
+SAMPLER_PID=$!
+BG_PIDS+=("$SAMPLER_PID")
+(redis-cli -p "$SRC" -r -1 -i 0.05 info replication 2>/dev/null | stamp_offsets >"$OFFSETS") &
+OFFSETS_PID=$!
+BG_PIDS+=("$OFFSETS_PID")
+sleep 1
+
+log "incremental: redis-benchmark -h 127.0.0.1 -p $SRC -P 16 -n $LAG_N -t set,incr,lpush -r 100000 -q"
+LOAD_T0=$EPOCHREALTIME
+redis-benchmark -h 127.0.0.1 -p "$SRC" -P 16 -n "$LAG_N" -t set,incr,lpush -r 100000 -q 2>&1 | tr '\r' '\n' >"$OUT/sync-benchmark.out" ||
+	log "redis-benchmark failed: $(tail -n 3 "$OUT/sync-benchmark.out")"
+LOAD_T1=$EPOCHREALTIME
+LOAD_SECS_RUN=$(elapsed "$LOAD_T0" "$LOAD_T1")
+
+# Drained: redkit has applied everything the source wrote.
+want=$(repl_offset "$SRC")
+DRAINED=0
+for _ in $(seq 1 3000); do
+	applied=$(status_field applied_offset)
+	if [[ -n $applied && $applied -ge $want ]]; then
+		DRAINED=1
+		break
+	fi
+	kill -0 "$STREAM_PID" 2>/dev/null || break
+	sleep 0.02
+done
+DRAIN_T=$EPOCHREALTIME
+DRAIN_SECS=$(elapsed "$LOAD_T1" "$DRAIN_T")
+[[ $DRAINED == 1 ]] || log "redkit did not reach the source's offset $want (applied ${applied:-?})"
+sleep 0.3
+for p in "$SAMPLER_PID" "$OFFSETS_PID"; do
+	kill_tree "$p"
+	wait "$p" 2>/dev/null || true
+done
+curl -s -m 2 "http://127.0.0.1:$STATUS_PORT/metrics" >"$OUT/sync-metrics.txt" 2>/dev/null || true
+curl -s -m 2 "$(status_url)" >"$OUT/sync-status.json" 2>/dev/null || true
+
+# Stop it (SIGTERM: it saves its position and exits 0), then compare.
+for child in $(pgrep -P "$STREAM_PID"); do
+	kill "$child" 2>/dev/null || true
+done
+STREAM_RC=0
+wait "$STREAM_PID" || STREAM_RC=$?
+STREAM_KB=$(time_file_kb "$OUT/redkit-stream.time")
+log "DEBUG DIGEST of both servers"
+digest_of "$SRC" >"$OUT/sync-src.digest" &
+DIGEST_PID=$!
+DST_DIGEST2=$(target_digest "$DST")
+wait "$DIGEST_PID" || true
+SRC_DIGEST2=$(cat "$OUT/sync-src.digest")
+SRC_KEYS2=$(keys_of "$SRC")
+DST_KEYS2=$(($(keys_of "$DST") - 1))
+
+# Source ops/s: per test from redis-benchmark, and all of them over the
+# benchmark's wall time.
+BENCH_OPS=$(awk -F': ' '/requests per second/ { split($2, a, " "); printf "%s%s %s", sep, $1, a[1]; sep = ", " }' "$OUT/sync-benchmark.out")
+SRC_OPS=$(awk -v n="$LAG_N" -v s="$LOAD_SECS_RUN" 'BEGIN { printf "%.0f", 3 * n / s }')
+
+# Lag statistics over the samples taken while redis-benchmark ran:
+# lag_seconds, redkit's own (how long the oldest command it has read and not
+# applied has waited); the source-side lag, from the source's offset series
+# (how long ago the source was at the offset redkit has applied, linear
+# between samples: it also counts what redkit has not read yet); and the
+# bytes the target is behind the source.
+LAG_STATS=$(awk -F'\t' -v t0="$LOAD_T0" -v t1="$LOAD_T1" '
+	function field(s, f,   v) {
+		if (!match(s, "\"" f "\": *[-0-9.eE+]+")) return ""
+		v = substr(s, RSTART, RLENGTH); sub(/^[^:]*: */, "", v); return v
+	}
+	# sorted copy of x[1..k] into y (insertion sort), then the nearest-rank percentile
+	function sortto(x, k, y,   i, j, v) {
+		for (i = 1; i <= k; i++) y[i] = x[i]
+		for (i = 2; i <= k; i++) { v = y[i]; for (j = i - 1; j >= 1 && y[j] > v; j--) y[j + 1] = y[j]; y[j + 1] = v }
+	}
+	function pct(y, k, p,   r) {
+		r = int((p / 100) * k + 0.999999); if (r < 1) r = 1; if (r > k) r = k
+		return y[r]
+	}
+	FNR == NR { m++; OT[m] = $1 + 0; OS[m] = $2 + 0; next }
+	{
+		a = field($2, "applied_offset")
+		if (a == "") next
+		n++; T[n] = $1 + 0; A[n] = a + 0; C[n] = field($2, "commands") + 0; L[n] = field($2, "lag_seconds") + 0
+	}
+	END {
+		k = 0; j = 1; q = 1
+		for (i = 1; i <= n; i++) {
+			if (T[i] < t0 || T[i] > t1) continue
+			k++; lag[k] = L[i]
+			if (first == "") first = i
+			last = i
+			# the source offset at T[i], linear between its samples
+			while (q < m && OT[q + 1] <= T[i]) q++
+			if (q < m && OT[q] <= T[i]) src = OS[q] + (OS[q + 1] - OS[q]) * (T[i] - OT[q]) / (OT[q + 1] - OT[q])
+			else src = OS[q]
+			behind[k] = (src > A[i] ? src - A[i] : 0)
+			# when the source passed A[i]: the first offset sample above it
+			while (j <= m && OS[j] <= A[i]) j++
+			if (j > m) sl = 0
+			else if (j == 1) sl = T[i] - OT[1]
+			else sl = T[i] - (OT[j - 1] + (OT[j] - OT[j - 1]) * (A[i] - OS[j - 1]) / (OS[j] - OS[j - 1]))
+			slag[k] = (sl > 0 ? sl : 0)
+		}
+		if (k == 0) { print "0 0 0 0 0 0 0 0 0 0 0 0"; exit }
+		rate = (T[last] > T[first] ? (C[last] - C[first]) / (T[last] - T[first]) : 0)
+		sortto(lag, k, y1); sortto(behind, k, y2); sortto(slag, k, y3)
+		printf "%d %.4f %.4f %.4f %.0f %.0f %.0f %.4f %.4f %.4f %.0f %.3f\n", k,
+			pct(y1, k, 50), pct(y1, k, 99), pct(y1, k, 100), pct(y2, k, 50), pct(y2, k, 99), pct(y2, k, 100),
+			pct(y3, k, 50), pct(y3, k, 99), pct(y3, k, 100), rate, (T[last] - T[first]) / (k > 1 ? k - 1 : 1)
+	}' "$OFFSETS" "$SAMPLES")
+read -r LAG_N_SAMPLES LAG_P50 LAG_P99 LAG_MAX BEHIND_P50 BEHIND_P99 BEHIND_MAX SLAG_P50 SLAG_P99 SLAG_MAX APPLIED_RATE SAMPLE_EVERY <<<"$LAG_STATS"
+TOTAL_CMDS=$(awk -F'\t' 'match($2, /"commands": *[0-9]+/) { v = substr($2, RSTART, RLENGTH); sub(/.*: */, "", v); if (c0 == "") c0 = v; c1 = v }
+	END { print c1 - c0 }' "$SAMPLES")
+LATENCY_P99=$(awk '/^redkit_sync_apply_latency_seconds_bucket/ { match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5); n++; LE[n] = le; V[n] = $NF }
+	/^redkit_sync_apply_latency_seconds_count/ { tot = $NF }
+	END { if (tot == 0) { print "-"; exit } for (i = 1; i <= n; i++) if (V[i] >= 0.99 * tot) { print "<= " LE[i] " s"; exit } }' "$OUT/sync-metrics.txt")
+
+# ---------------------------------------------------------------------------
+SYNC_KB=${RSS[redkit-sync]}
+PEAK_KB=$((SYNC_KB > STREAM_KB ? SYNC_KB : STREAM_KB))
+if [[ $SHAKE_SECS == 0 ]]; then
+	SHAKE_SECS=$(awk -v b="$DUMP_BYTES" -v r="$NOTES_SHAKE_MIBS" 'BEGIN { printf "%.2f", b / 1048576 / r }')
+	SHAKE_LABEL="RedisShake v4 (NOTES.md: $NOTES_SHAKE_MIBS MB/s, scaled)"
+	SHAKE_RSS="47 (NOTES.md)"
+else
+	SHAKE_LABEL="RedisShake ($(basename "$SHAKE"))"
+	SHAKE_RSS=$(awk -v kb="$SHAKE_KB" 'BEGIN { printf "%.1f", kb / 1024 }')
+fi
+{
+	echo
+	echo "dump:    $DUMP ($DUMP_BYTES bytes, $SRC_KEYS keys, $SRC_USED bytes of used_memory once loaded)"
+	echo "load:    $LOAD_BEFORE before, $(cut -d' ' -f1 /proc/loadavg) after (1-minute load average)"
+	echo "machine: $(nproc) cores, $(redis-server --version | awk '{print $1, $2, $3}'), best of $RUNS full sync(s) for redkit"
+	echo
+	printf '%-44s %9s %10s %14s\n' 'full sync' seconds 'MiB/s' 'peak RSS MiB'
+	awk -v s="$SYNC_SECS" -v kb="$SYNC_KB" -v b="$DUMP_BYTES" -v rc="${RC[redkit-sync]}" 'BEGIN {
+		printf "%-44s %9.2f %10.1f %14.1f%s\n", "redkit sync --until-caught-up", s, b / 1048576 / s, kb / 1024, (rc != 0 ? "  (exit " rc ")" : "") }'
+	awk -v s="$SHAKE_SECS" -v rss="$SHAKE_RSS" -v b="$DUMP_BYTES" -v l="$SHAKE_LABEL" 'BEGIN {
+		printf "%-44s %9.2f %10.1f %14s\n", l, s, b / 1048576 / s, rss }'
+	awk -v s="$LOAD_SECS" -v b="$DUMP_BYTES" 'BEGIN { printf "%-44s %9.2f %10.1f %14s\n", "(c) redis-server loading the dump", s, b / 1048576 / s, "-" }'
+	echo
+	if [[ -n $SHAKE_WHY ]]; then
+		echo "RedisShake: not run: $SHAKE_WHY"
+	else
+		echo "RedisShake: digest $SHAKE_DIGEST_NOTE${SHAKE_NOTE:+; $SHAKE_NOTE}"
+	fi
+	echo "digest after redkit's full sync: $([[ $SYNC_DIGEST_OK == 1 ]] && echo "equal to the source's" || echo "DIFFERENT from the source's $SRC_DIGEST")"
+	echo "during redkit's full sync: the source's snapshot (fork to end of transfer) took ${SNAP_SECS:-?} s; CPU seconds: source with its fork ${SRC_CPU:-?}, target ${DST_CPU:-?}, redkit ${SYNC_CPU:-?}"
+	echo
+	echo "incremental (redis-benchmark -P 16 -n $LAG_N -t set,incr,lpush -r 100000):"
+	echo "  resumed streaming after:   $RESUME_SECS s (full syncs in that process: ${RESUME_FULL:-?})"
+	echo "  source ops/s:              $SRC_OPS over the whole benchmark ($LOAD_SECS_RUN s); per test: ${BENCH_OPS:-?}"
+	echo "  applied commands/s:        $APPLIED_RATE while it ran (status 'commands'; $TOTAL_CMDS commands applied in all)"
+	echo "  lag_seconds p50/p99/max:   $LAG_P50 / $LAG_P99 / $LAG_MAX s over $LAG_N_SAMPLES samples, one every $SAMPLE_EVERY s"
+	echo "  source-side lag p50/p99/max: $SLAG_P50 / $SLAG_P99 / $SLAG_MAX s (how long ago the source was at the applied offset)"
+	echo "  bytes behind the source p50/p99/max: $BEHIND_P50 / $BEHIND_P99 / $BEHIND_MAX"
+	echo "  apply latency p99 (/metrics): ${LATENCY_P99:-?}"
+	echo "  caught up:                 $DRAIN_SECS s after the benchmark ended$([[ $DRAINED == 1 ]] || echo " (NOT reached)")"
+	awk -v kb="$STREAM_KB" -v rc="$STREAM_RC" 'BEGIN { printf "  redkit sync peak RSS:      %.1f MiB, exit status %d after SIGTERM\n", kb / 1024, rc }'
+	if [[ $SRC_DIGEST2 == "$DST_DIGEST2" ]]; then
+		echo "  digest after the load:     equal ($DST_KEYS2 keys)"
+	else
+		echo "  digest after the load:     DIFFERENT: source $SRC_DIGEST2 ($SRC_KEYS2 keys), target $DST_DIGEST2 ($DST_KEYS2 keys)"
+	fi
+	echo
+	awk -v r="$SYNC_SECS" -v sh="$SHAKE_SECS" -v c="$LOAD_SECS" -v p99="$LAG_P99" -v kb="$PEAK_KB" -v ok="$SYNC_DIGEST_OK" 'BEGIN {
+		x = sh / r; printf "RedisShake time / redkit sync time:      %6.2fx  (goal >= 10x)    %s\n", x, (x >= 10 && ok ? "ok" : "MISSED")
+		x = r / c;  printf "redkit sync time / (c) load time:        %6.2fx  (goal <= 1.5x)   %s\n", x, (x <= 1.5 && ok ? "ok" : "MISSED")
+		printf "lag_seconds p99 under load:          %8.1f ms  (goal < 100 ms)  %s\n", p99 * 1000, (p99 < 0.1 ? "ok" : "MISSED")
+		printf "redkit peak RSS (full sync, stream): %8.1f MiB (goal <= 256 MiB) %s\n", kb / 1024, (kb / 1024 <= 256 ? "ok" : "MISSED")
+	}'
+} | tee "$OUT/sync-results.txt"
