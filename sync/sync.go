@@ -289,8 +289,13 @@ func (s *Syncer) loadCheckpoint(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if cp != nil && (tc == nil || tc.ReplID != cp.ReplID || tc.Offset != cp.Offset || tc.DB != cp.DB) {
-			s.log.Info("the target's checkpoint key rules over the file", "file_offset", cp.Offset, "target", tc)
+		switch {
+		case cp != nil && tc == nil:
+			s.log.Warn("the checkpoint file has a position but the target has no checkpoint key (emptied or replaced?): a full sync makes sure it holds the data",
+				"file_replid", cp.ReplID, "file_offset", cp.Offset, "key", s.opts.CheckpointKey)
+		case cp != nil && (tc.ReplID != cp.ReplID || tc.Offset != cp.Offset || tc.DB != cp.DB):
+			s.log.Info("resuming from the target's checkpoint key, which moves with the data, rather than the file",
+				"key_replid", tc.ReplID, "key_offset", tc.Offset, "file_replid", cp.ReplID, "file_offset", cp.Offset)
 		}
 		cp = tc
 	}
