@@ -296,10 +296,29 @@ func (a *applier) sendBatch() error {
 // noop records that the stream up to p needed nothing applied (PING,
 // REPLCONF, SELECT, a filtered command): with nothing in flight, the
 // target is at p too.
+//
+// With a checkpoint key, a noop with no batch open opens one that only
+// moves the key: the position on the target follows the source's PINGs,
+// so that a source restarted from its RDB (whose backlog starts at its
+// offset) can still continue the stream.
 func (a *applier) noop(p Pos) {
-	if a.cur != nil {
+	switch {
+	case a.cur != nil:
 		a.cur.end = p
-	} else if a.pending.Load() == 0 {
+	case a.key != nil:
+		if a.err() != nil || p.Offset <= a.sentEnd.Offset {
+			return
+		}
+		b := a.pool.Get().(*batch)
+		b.reset()
+		b.first = time.Now()
+		a.cur = b
+		if a.send([]byte("MULTI")) != nil {
+			return
+		}
+		b.add(recMulti, nil, 0)
+		b.end = p
+	case a.pending.Load() == 0:
 		a.setApplied(p)
 		a.sentEnd = p
 	}

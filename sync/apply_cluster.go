@@ -2,10 +2,12 @@ package sync
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	gosync "sync"
@@ -154,11 +156,9 @@ func (a *clusterApplier) done(p Pos, name string, err error) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for i := range a.ring {
-		if a.ring[i].at == p && a.ring[i].left > 0 {
-			a.ring[i].left--
-			break
-		}
+	// The ring is in stream order: offsets ascend.
+	if i, ok := slices.BinarySearchFunc(a.ring, p.Offset, func(e pending, off int64) int { return cmp.Compare(e.at.Offset, off) }); ok && a.ring[i].left > 0 {
+		a.ring[i].left--
 	}
 	n := 0
 	for n < len(a.ring) && a.ring[n].left == 0 {

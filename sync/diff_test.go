@@ -26,6 +26,11 @@ func diffKeys(t *testing.T, src, dst *redistest.Server) {
 			if len(da) == 0 || len(db2) == 0 || da[0] != db2[0] || (pa < 0) != (pb < 0) {
 				if n < 10 {
 					t.Logf("db %d key %q (%s) differs: digest %v vs %v, pttl %v vs %v", db, k, ta, da, db2, pa, pb)
+					if ta == "string" {
+						va, _ := a.Get(ctx, k).Result()
+						vb, _ := b.Get(ctx, k).Result()
+						t.Logf("  values %.60q vs %.60q", va, vb)
+					}
 				}
 				n++
 			}

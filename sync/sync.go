@@ -302,7 +302,9 @@ func (s *Syncer) loadCheckpoint(ctx context.Context) error {
 	if cp != nil {
 		cp.Source = s.opts.SourceName
 	}
+	s.mu.Lock()
 	s.cp = cp
+	s.mu.Unlock()
 	return nil
 }
 
@@ -719,6 +721,13 @@ func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, e
 			}
 			s.commands.Add(1)
 			if err := a.command(f.mapDB(db), args, Pos{off, db}, time.Now(), l.Buffered() > 0); err != nil {
+				return finish(err)
+			}
+		}
+		// A batch goes when the stream pauses, whatever ended it (a PING
+		// after the last write, say).
+		if !a.inTransaction() && l.Buffered() == 0 {
+			if err := a.flush(); err != nil {
 				return finish(err)
 			}
 		}
