@@ -53,9 +53,28 @@ type record struct {
 
 // Pos is a position in the replication stream: the offset just after a
 // command and the database the stream had selected there.
+//
+// DataOffset and DataDB are the same for the last command before it that
+// was applied (not a PING, REPLCONF, SELECT or filtered command): where
+// to continue from when a failover's new master has a history that
+// differs after it (PSYNC2 accepts no offset past its own).
 type Pos struct {
-	Offset int64
-	DB     int
+	Offset     int64
+	DB         int
+	DataOffset int64
+	DataDB     int
+}
+
+// withData makes p a position just after an applied command.
+func (p Pos) withData() Pos {
+	p.DataOffset, p.DataDB = p.Offset, p.DB
+	return p
+}
+
+// carry gives p the data position of prev: p follows only noops.
+func (p Pos) carry(prev Pos) Pos {
+	p.DataOffset, p.DataDB = prev.DataOffset, prev.DataDB
+	return p
 }
 
 type batch struct {
@@ -199,7 +218,7 @@ func (a *applier) command(db int, args [][]byte, at Pos, now time.Time, buffered
 		}
 	}
 	b.cmds++
-	b.end.DB = at.DB
+	b.end = at.withData()
 	switch {
 	case multi && a.key != nil:
 		a.inTx = true
@@ -230,7 +249,6 @@ func (a *applier) command(db int, args [][]byte, at Pos, now time.Time, buffered
 			b.bytes += len(x)
 		}
 	}
-	b.end.Offset = offset
 	if a.inTx || buffered && b.cmds < maxBatchCommands && b.bytes < maxBatchBytes {
 		return nil
 	}
@@ -260,7 +278,7 @@ func (a *applier) flush() error {
 			b.add(recQueued, []byte("select"), 0)
 			a.db = 0
 		}
-		val := appendTargetValue(a.num[:0], a.replid, b.end.Offset, b.end.DB)
+		val := appendTargetValue(a.num[:0], a.replid, b.end)
 		if err := a.send([]byte("SET"), a.key, val); err != nil {
 			return err
 		}
@@ -304,7 +322,7 @@ func (a *applier) sendBatch() error {
 func (a *applier) noop(p Pos) {
 	switch {
 	case a.cur != nil:
-		a.cur.end = p
+		a.cur.end = p.carry(a.cur.end)
 	case a.key != nil:
 		if a.err() != nil || p.Offset <= a.sentEnd.Offset {
 			return
@@ -317,8 +335,9 @@ func (a *applier) noop(p Pos) {
 			return
 		}
 		b.add(recMulti, nil, 0)
-		b.end = p
+		b.end = p.carry(a.sentEnd)
 	case a.pending.Load() == 0:
+		p = p.carry(a.sentEnd)
 		a.setApplied(p)
 		a.sentEnd = p
 	}
@@ -355,7 +374,7 @@ func (a *applier) discard() error {
 		// Without a key, what was sent before the source's MULTI ran.
 		for i := len(b.recs) - 1; i > 0; i-- {
 			if b.recs[i].kind == recMulti {
-				b.end = Pos{Offset: b.recs[i-1].offset, DB: int(b.recs[i-1].db)}
+				b.end = Pos{Offset: b.recs[i-1].offset, DB: int(b.recs[i-1].db)}.withData()
 				break
 			}
 		}

@@ -125,9 +125,9 @@ func (a *clusterApplier) noop(p Pos) {
 		return
 	}
 	a.mu.Lock()
-	a.last = p
+	a.last = p.carry(a.last)
 	if len(a.ring) == 0 {
-		a.applied = p
+		a.applied = a.last
 	}
 	a.mu.Unlock()
 }
@@ -136,6 +136,7 @@ func (a *clusterApplier) noop(p Pos) {
 func (a *clusterApplier) track(p Pos, n int, now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	p = p.withData()
 	a.ring = append(a.ring, pending{at: p, left: n, first: now})
 	a.last = p
 }

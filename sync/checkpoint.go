@@ -24,8 +24,17 @@ type Checkpoint struct {
 	// DB is the database the stream had selected at Offset: a continued
 	// stream goes on in it until its next SELECT, as a replica's cached
 	// master client does.
-	DB    int       `json:"db"`
-	Saved time.Time `json:"saved"`
+	DB int `json:"db"`
+	// DataOffset and DataDB are the position after the last command
+	// applied, before the PINGs that followed it (Pos).
+	DataOffset int64     `json:"data_offset"`
+	DataDB     int       `json:"data_db"`
+	Saved      time.Time `json:"saved"`
+}
+
+// Pos is the checkpoint's position.
+func (c *Checkpoint) Pos() Pos {
+	return Pos{Offset: c.Offset, DB: c.DB, DataOffset: c.DataOffset, DataDB: c.DataDB}
 }
 
 // Valid tells whether the checkpoint names a position to resume from.
@@ -40,27 +49,41 @@ const CheckpointKeyPrefix = "redkit:"
 func CheckpointKey(name string) string { return CheckpointKeyPrefix + "sync:" + name }
 
 // targetValue is the checkpoint as stored on the target:
-// "replid offset db".
+// "replid offset db data-offset data-db".
 func (c *Checkpoint) targetValue() []byte {
-	return appendTargetValue(nil, c.ReplID, c.Offset, c.DB)
+	return appendTargetValue(nil, c.ReplID, c.Pos())
 }
 
-func appendTargetValue(b []byte, replid string, offset int64, db int) []byte {
+func appendTargetValue(b []byte, replid string, p Pos) []byte {
 	b = append(append(b, replid...), ' ')
-	b = append(strconv.AppendInt(b, offset, 10), ' ')
-	return strconv.AppendInt(b, int64(db), 10)
+	for i, n := range []int64{p.Offset, int64(p.DB), p.DataOffset, int64(p.DataDB)} {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = strconv.AppendInt(b, n, 10)
+	}
+	return b
 }
 
 func parseTargetValue(v []byte) (*Checkpoint, error) {
 	f := strings.Fields(string(v))
-	if len(f) == 3 && len(f[0]) == 40 {
-		n, err1 := strconv.ParseInt(f[1], 10, 64)
-		db, err2 := strconv.Atoi(f[2])
-		if err1 == nil && err2 == nil && n >= 0 && db >= 0 {
-			return &Checkpoint{ReplID: f[0], Offset: n, DB: db}, nil
+	if (len(f) == 3 || len(f) == 5) && len(f[0]) == 40 {
+		var n [4]int64
+		ok := true
+		for i, x := range f[1:] {
+			var err error
+			if n[i], err = strconv.ParseInt(x, 10, 64); err != nil || n[i] < 0 {
+				ok = false
+			}
+		}
+		if len(f) == 3 {
+			n[2], n[3] = n[0], n[1]
+		}
+		if ok {
+			return &Checkpoint{ReplID: f[0], Offset: n[0], DB: int(n[1]), DataOffset: n[2], DataDB: int(n[3])}, nil
 		}
 	}
-	return nil, fmt.Errorf("checkpoint %q is not \"<replid> <offset> <db>\"", v)
+	return nil, fmt.Errorf("checkpoint %q is not \"<replid> <offset> <db> <data-offset> <data-db>\"", v)
 }
 
 // LoadCheckpoint reads a checkpoint file; a missing file is (nil, nil).

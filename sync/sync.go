@@ -379,8 +379,8 @@ func (s *Syncer) saveFile() error {
 
 func (s *Syncer) setCheckpoint(replid string, p Pos) {
 	s.mu.Lock()
-	if s.cp == nil || s.cp.ReplID != replid || s.cp.Offset != p.Offset || s.cp.DB != p.DB {
-		s.cp = &Checkpoint{Source: s.opts.SourceName, ReplID: replid, Offset: p.Offset, DB: p.DB}
+	if s.cp == nil || s.cp.ReplID != replid || s.cp.Pos() != p {
+		s.cp = &Checkpoint{Source: s.opts.SourceName, ReplID: replid, Offset: p.Offset, DB: p.DB, DataOffset: p.DataOffset, DataDB: p.DataDB}
 	}
 	s.mu.Unlock()
 }
@@ -413,6 +413,23 @@ func (s *Syncer) runOnce(ctx context.Context) (done bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	if l.Full && cp != nil && cp.DataOffset < cp.Offset {
+		// A failover's new master accepts no offset past where its history
+		// parted from the old one's: the PINGs after the last command
+		// applied may be past it. Those need nothing applied, so the
+		// stream can go on from that command instead.
+		s.log.Info("the source cannot continue after the last PING; trying after the last command applied",
+			"offset", cp.Offset, "data_offset", cp.DataOffset)
+		l.Close()
+		ro.Offset = cp.DataOffset
+		if l, err = OpenLink(ctx, addr, ro); err != nil {
+			return false, err
+		}
+		if !l.Full {
+			cp.Offset, cp.DB = cp.DataOffset, cp.DataDB
+			s.setCheckpoint(cp.ReplID, cp.Pos())
+		}
+	}
 	defer l.Close()
 	stopWatch := context.AfterFunc(ctx, func() { l.Close() })
 	defer stopWatch()
@@ -426,7 +443,7 @@ func (s *Syncer) runOnce(ctx context.Context) (done bool, err error) {
 		}
 	} else {
 		s.log.Info("continuing the stream", "source", addr, "replid", l.ReplID, "offset", l.Offset)
-		s.setCheckpoint(l.ReplID, Pos{Offset: l.Offset, DB: cp.DB})
+		s.setCheckpoint(l.ReplID, Pos{Offset: l.Offset, DB: cp.DB, DataOffset: cp.DataOffset, DataDB: cp.DataDB})
 	}
 	return s.stream(ctx, addr, l)
 }
@@ -516,7 +533,7 @@ func (s *Syncer) fullSync(ctx context.Context, addr string, l *Link) error {
 	}
 	// The master selects a database before its first command to a new
 	// replica.
-	s.setCheckpoint(l.ReplID, Pos{Offset: l.Offset})
+	s.setCheckpoint(l.ReplID, Pos{Offset: l.Offset, DataOffset: l.Offset})
 	if s.opts.CheckpointKey != "" {
 		if _, err := s.targetKeyDo(ctx, "SET", s.opts.CheckpointKey, string(s.Checkpoint().targetValue())); err != nil {
 			return fmt.Errorf("write the checkpoint %s on the target: %w", s.opts.CheckpointKey, err)
@@ -572,7 +589,7 @@ func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, e
 			return false, err
 		}
 	}
-	at := Pos{Offset: cp.Offset, DB: cp.DB}
+	at := cp.Pos()
 	var a streamApplier
 	var ca *clusterApplier
 	if s.opts.TargetCluster {
@@ -650,7 +667,7 @@ func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, e
 			return nil
 		}
 		keySaved = time.Now()
-		v := string(appendTargetValue(nil, l.ReplID, a.position().Offset, a.position().DB))
+		v := string(appendTargetValue(nil, l.ReplID, a.position()))
 		return ca.w.Send(ctx, &Command{Key: []byte(s.opts.CheckpointKey), Args: [][]byte{[]byte("SET"), []byte(s.opts.CheckpointKey), []byte(v)}, Idempotent: true})
 	}
 	// A diskless master starts the stream on the first ack.
@@ -682,28 +699,28 @@ func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, e
 		name := sc.Args[0]
 		switch {
 		case eqFold(name, "ping"):
-			a.noop(Pos{off, db})
+			a.noop(Pos{Offset: off, DB: db})
 		case eqFold(name, "replconf"):
 			if len(sc.Args) > 1 && eqFold(sc.Args[1], "getack") {
 				l.Ack(a.position().Offset)
 			}
-			a.noop(Pos{off, db})
+			a.noop(Pos{Offset: off, DB: db})
 		case eqFold(name, "select") && len(sc.Args) == 2:
 			n, err := strconv.Atoi(string(sc.Args[1]))
 			if err != nil {
 				return finish(fmt.Errorf("replication stream at offset %d: bad SELECT %q", off, sc.Args[1]))
 			}
 			db = n
-			a.noop(Pos{off, db})
+			a.noop(Pos{Offset: off, DB: db})
 		case eqFold(name, "publish") && !s.opts.ForwardPubSub:
-			a.noop(Pos{off, db})
+			a.noop(Pos{Offset: off, DB: db})
 		case f.denied(name):
 			s.skipped.Add(1)
 			s.log.Warn("command not applied (--deny-command)", "command", strings.ToUpper(string(name)), "offset", off)
-			a.noop(Pos{off, db})
+			a.noop(Pos{Offset: off, DB: db})
 		case !f.keepDB(db) && !eqFold(name, "multi") && !eqFold(name, "exec"):
 			s.skipped.Add(1)
-			a.noop(Pos{off, db})
+			a.noop(Pos{Offset: off, DB: db})
 		default:
 			args := sc.Args
 			if f.keyFilter() {
@@ -712,7 +729,7 @@ func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, e
 				}
 				if args == nil {
 					s.skipped.Add(1)
-					a.noop(Pos{off, db})
+					a.noop(Pos{Offset: off, DB: db})
 					break
 				}
 				if len(args) != len(sc.Args) {
@@ -720,7 +737,7 @@ func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, e
 				}
 			}
 			s.commands.Add(1)
-			if err := a.command(f.mapDB(db), args, Pos{off, db}, time.Now(), l.Buffered() > 0); err != nil {
+			if err := a.command(f.mapDB(db), args, Pos{Offset: off, DB: db}, time.Now(), l.Buffered() > 0); err != nil {
 				return finish(err)
 			}
 		}

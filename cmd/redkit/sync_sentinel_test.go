@@ -38,7 +38,7 @@ func TestSyncSentinelFailover(t *testing.T) {
 			"--to", dst.URL(), "--status-addr", status}, strings.NewReader(""), &bytes.Buffer{}, &stderr)
 	}()
 	defer func() {
-		if t.Failed() {
+		if t.Failed() || testing.Verbose() {
 			t.Logf("redkit sync:\n%s", stderr.String())
 		}
 	}()

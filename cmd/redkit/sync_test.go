@@ -182,7 +182,7 @@ func TestSyncKill9(t *testing.T) {
 		t.Fatalf("checkpoint: %v %v", cp, err)
 	}
 	v, err := dst.Client().Get(ctx, key).Result()
-	if err != nil || v != fmt.Sprintf("%s %d %d", cp.ReplID, cp.Offset, cp.DB) {
+	if err != nil || v != fmt.Sprintf("%s %d %d %d %d", cp.ReplID, cp.Offset, cp.DB, cp.DataOffset, cp.DataDB) {
 		t.Errorf("target key %q (%v), checkpoint file %+v", v, err, cp)
 	}
 }
