@@ -459,8 +459,14 @@ func (a *applier) refused(b *batch, rec *record, msg string) error {
 
 // idle waits until every batch sent is answered, or ctx is done.
 func (a *applier) idle(ctx context.Context) error {
-	for a.pending.Load() > 0 {
-		if err := a.err(); err != nil {
+	return waitIdle(ctx, func() bool { return a.pending.Load() == 0 }, a.err)
+}
+
+// waitIdle polls until done says so, failed returns an error, or ctx is
+// done.
+func waitIdle(ctx context.Context, done func() bool, failed func() error) error {
+	for !done() {
+		if err := failed(); err != nil {
 			return err
 		}
 		select {
@@ -469,5 +475,5 @@ func (a *applier) idle(ctx context.Context) error {
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
-	return a.err()
+	return failed()
 }

@@ -348,20 +348,9 @@ func (a *clusterApplier) close() error {
 }
 
 func (a *clusterApplier) idle(ctx context.Context) error {
-	for {
+	return waitIdle(ctx, func() bool {
 		a.mu.Lock()
-		n := len(a.ring)
-		a.mu.Unlock()
-		if n == 0 {
-			return a.err()
-		}
-		if err := a.err(); err != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(2 * time.Millisecond):
-		}
-	}
+		defer a.mu.Unlock()
+		return len(a.ring) == 0
+	}, a.err)
 }

@@ -3,7 +3,6 @@ package sync_test
 import (
 	"context"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -41,21 +40,6 @@ func sameData(t *testing.T, a, b string) bool {
 	return res.Identical()
 }
 
-func masterOffset(t *testing.T, s *redistest.Server) int64 {
-	t.Helper()
-	v, err := s.Client().Info(context.Background(), "replication").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(v, "\r\n") {
-		if n, ok := strings.CutPrefix(line, "master_repl_offset:"); ok {
-			off, _ := strconv.ParseInt(n, 10, 64)
-			return off
-		}
-	}
-	return -1
-}
-
 // TestSyncStandaloneToCluster mirrors database 0 of a standalone source
 // taking writes (transactions and scripts whose keys span slots among
 // them) into a 3-master cluster, routing by slot.
@@ -90,7 +74,7 @@ func TestSyncStandaloneToCluster(t *testing.T) {
 	}
 	w.WaitRounds(t, w.Rounds()+300)
 	w.Halt(t)
-	want := masterOffset(t, src)
+	want := src.InfoInt(t, "master_repl_offset")
 	for deadline := time.Now().Add(30 * time.Second); s.Status().Applied < want; time.Sleep(10 * time.Millisecond) {
 		select {
 		case err := <-errc:
@@ -168,23 +152,6 @@ func clusterWriter(t *testing.T, addr string) (halt func() int) {
 	}
 }
 
-func offsetOf(t *testing.T, addr string) int64 {
-	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: addr})
-	defer c.Close()
-	v, err := c.Info(context.Background(), "replication").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(v, "\r\n") {
-		if n, ok := strings.CutPrefix(line, "master_repl_offset:"); ok {
-			off, _ := strconv.ParseInt(n, 10, 64)
-			return off
-		}
-	}
-	return -1
-}
-
 // TestSyncClusterToCluster mirrors a 3-master cluster taking writes into
 // another: one replication link per source master, each routed by slot
 // into the target.
@@ -231,7 +198,12 @@ func TestSyncClusterToCluster(t *testing.T) {
 	t.Logf("%d rounds written", halt())
 	deadline := time.Now().Add(30 * time.Second)
 	for i, sh := range shards {
-		want := offsetOf(t, sh.Master)
+		var want int64 = -1
+		for _, n := range src {
+			if n.Addr() == sh.Master {
+				want = n.InfoInt(t, "master_repl_offset")
+			}
+		}
 		for syncers[i].Status().Applied < want {
 			if time.Now().After(deadline) {
 				t.Fatalf("shard %d never caught up to %d: %+v", sh.FirstSlot, want, syncers[i].Status())

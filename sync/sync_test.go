@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
@@ -138,24 +137,6 @@ func runSync(ctx context.Context, opts SyncOptions) (*Syncer, chan error) {
 	return s, errc
 }
 
-func syncStats(t *testing.T, s *redistest.Server) (full, partialOK int) {
-	t.Helper()
-	info, err := s.Client().Info(context.Background(), "stats").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(info, "\r\n") {
-		k, v, _ := strings.Cut(line, ":")
-		switch k {
-		case "sync_full":
-			full, _ = strconv.Atoi(v)
-		case "sync_partial_ok":
-			partialOK, _ = strconv.Atoi(v)
-		}
-	}
-	return
-}
-
 // TestSyncResume mirrors a diskless source that takes writes during the
 // full sync and after, stops, takes more writes, and resumes with a
 // partial resynchronization: sync_partial_ok goes up by one, sync_full
@@ -188,7 +169,7 @@ func TestSyncResume(t *testing.T) {
 	if err != nil || !cp.Valid() {
 		t.Fatalf("checkpoint file: %+v, %v", cp, err)
 	}
-	full0, partial0 := syncStats(t, src)
+	full0, partial0 := src.InfoInt(t, "sync_full"), src.InfoInt(t, "sync_partial_ok")
 
 	// More writes while no sync runs; then resume.
 	w = redistest.StartWriter(t, src, 2)
@@ -199,7 +180,7 @@ func TestSyncResume(t *testing.T) {
 	if err := s2.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	full1, partial1 := syncStats(t, src)
+	full1, partial1 := src.InfoInt(t, "sync_full"), src.InfoInt(t, "sync_partial_ok")
 	if full1 != full0 || partial1 != partial0+1 {
 		t.Errorf("sync_full %d -> %d, sync_partial_ok %d -> %d: want a partial resync", full0, full1, partial0, partial1)
 	}
@@ -430,7 +411,7 @@ func TestSyncCutLink(t *testing.T) {
 	if st.Reconnects < 6 || st.FullSyncs != 2 {
 		t.Errorf("want 6 reconnects and 2 full syncs (the first cut mid-payload): %+v", st)
 	}
-	full, partial := syncStats(t, src)
+	full, partial := src.InfoInt(t, "sync_full"), src.InfoInt(t, "sync_partial_ok")
 	t.Logf("source: sync_full %d, sync_partial_ok %d; status %+v", full, partial, st)
 	if partial < 5 {
 		t.Errorf("sync_partial_ok %d, want 5", partial)
@@ -464,7 +445,7 @@ func TestSyncSourceRestart(t *testing.T) {
 		w.WaitRounds(t, 100)
 		w.Halt(t)
 		waitMirror(t, src, dst, opts.CheckpointKey, errc)
-		full, partial := syncStats(t, src)
+		full, partial := src.InfoInt(t, "sync_full"), src.InfoInt(t, "sync_partial_ok")
 		st := s.Status()
 		t.Logf("restart (save %v): sync_full %d, sync_partial_ok %d; %+v", save, full, partial, st)
 		if save && (partial != 1 || st.FullSyncs != 1) || !save && st.FullSyncs != 2 {

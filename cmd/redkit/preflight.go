@@ -90,7 +90,13 @@ func (s *checkSide) do(ctx context.Context, args ...string) (aof.Value, error) {
 }
 
 func (s *checkSide) infoSection(ctx context.Context, section string) map[string]string {
-	v, err := s.do(ctx, "INFO", section)
+	return s.fields(ctx, "INFO", section)
+}
+
+// fields runs a command answering "name:value" lines (INFO, CLUSTER
+// INFO) and returns them; empty when refused.
+func (s *checkSide) fields(ctx context.Context, args ...string) map[string]string {
+	v, err := s.do(ctx, args...)
 	m := map[string]string{}
 	if err != nil {
 		return m
@@ -274,27 +280,12 @@ func cmdNames(cmds [][]string) string {
 
 // checkSlots fails a cluster whose slots are not all served.
 func (p *preflight) checkSlots(ctx context.Context, side *checkSide, label string) {
-	m := side.infoSectionCmd(ctx)
+	m := side.fields(ctx, "CLUSTER", "INFO")
 	if m["cluster_state"] != "ok" || m["cluster_slots_assigned"] != "16384" {
 		p.add(label+" slots", "fail", "cluster_state %s, %s of 16384 slots assigned: fix the cluster first (redis-cli --cluster check)", m["cluster_state"], m["cluster_slots_assigned"])
 		return
 	}
 	p.add(label+" slots", "ok", "all 16384 slots served, cluster_state ok (%s masters)", m["cluster_size"])
-}
-
-func (s *checkSide) infoSectionCmd(ctx context.Context) map[string]string {
-	v, err := s.do(ctx, "CLUSTER", "INFO")
-	m := map[string]string{}
-	if err != nil {
-		return m
-	}
-	for _, line := range strings.Split(string(v.Str), "\n") {
-		k, val, ok := strings.Cut(strings.TrimRight(line, "\r"), ":")
-		if ok {
-			m[k] = val
-		}
-	}
-	return m
 }
 
 // keyspace reads INFO keyspace: keys per database.

@@ -198,19 +198,11 @@ func runSync(c *cli.Context, gopts globalOptions) error {
 	quiet := c.Bool("quiet")
 	log := newLogger(gopts.stderr, format, quiet)
 
-	srcAddr, err := rsync.ResolveSentinel(ctx, from, &fromOpts)
+	srcAddr, srcInfo, err := resolveServer(ctx, from, &fromOpts)
 	if err != nil {
 		return syncConnectError(gopts, "source", from, err)
 	}
-	srcInfo, err := serverInfo(ctx, srcAddr, &fromOpts, connectRetryFor, nil)
-	if err != nil {
-		return syncConnectError(gopts, "source", from, err)
-	}
-	dstAddr, err := rsync.ResolveSentinel(ctx, to, &toOpts)
-	if err != nil {
-		return syncConnectError(gopts, "target", to, err)
-	}
-	dstInfo, err := serverInfo(ctx, dstAddr, &toOpts, connectRetryFor, nil)
+	dstAddr, dstInfo, err := resolveServer(ctx, to, &toOpts)
 	if err != nil {
 		return syncConnectError(gopts, "target", to, err)
 	}
@@ -375,6 +367,17 @@ func syncFilterFromFlags(c *cli.Context, gopts globalOptions) (*rsync.SyncFilter
 		}
 	}
 	return f, nil
+}
+
+// resolveServer finds the server of ep (its Sentinel master, if any) and
+// reads its facts, retrying a server that is starting.
+func resolveServer(ctx context.Context, ep *rsync.Endpoint, opts *rsync.Options) (string, *rsync.ServerInfo, error) {
+	addr, err := rsync.ResolveSentinel(ctx, ep, opts)
+	if err != nil {
+		return "", nil, err
+	}
+	info, err := serverInfo(ctx, addr, opts, connectRetryFor, nil)
+	return addr, info, err
 }
 
 func syncConnectError(gopts globalOptions, side string, ep *rsync.Endpoint, err error) error {

@@ -59,7 +59,7 @@ func TestSyncSentinelFailover(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	var st rsync.SyncStatus
 	for {
-		want, _ := strconv.ParseInt(infoField(t, replica, "master_repl_offset"), 10, 64)
+		want := replica.InfoInt(t, "master_repl_offset")
 		var err error
 		st, err = getStatus(status)
 		if err == nil && st.Applied >= want && st.Phase == rsync.PhaseStreaming {
@@ -86,26 +86,12 @@ func TestSyncSentinelFailover(t *testing.T) {
 	}
 }
 
-func infoField(t *testing.T, s *redistest.Server, field string) string {
-	t.Helper()
-	info, err := s.Client().Info(context.Background()).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			return v
-		}
-	}
-	return ""
-}
-
 func waitInfo(t *testing.T, s *redistest.Server, field, want string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	for infoField(t, s, field) != want {
+	for s.InfoField(t, field) != want {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: %s is %q, want %q", s.Addr(), field, infoField(t, s, field), want)
+			t.Fatalf("%s: %s is %q, want %q", s.Addr(), field, s.InfoField(t, field), want)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

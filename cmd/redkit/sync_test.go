@@ -94,24 +94,6 @@ func waitStatus(t *testing.T, addr string, cmd *exec.Cmd, ok func(rsync.SyncStat
 	}
 }
 
-func replStats(t *testing.T, s *redistest.Server) (full, partial int) {
-	t.Helper()
-	info, err := s.Client().Info(context.Background(), "stats").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(info, "\r\n") {
-		k, v, _ := strings.Cut(line, ":")
-		switch k {
-		case "sync_full":
-			full, _ = strconv.Atoi(v)
-		case "sync_partial_ok":
-			partial, _ = strconv.Atoi(v)
-		}
-	}
-	return
-}
-
 // TestSyncKill9 runs redkit sync as a process against a source taking
 // writes (non-idempotent commands, MULTI/EXEC, EVAL, expiries, several
 // databases), kills it with SIGKILL mid-stream, lets the source take
@@ -149,7 +131,7 @@ func TestSyncKill9(t *testing.T) {
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
-	full0, partial0 := replStats(t, src)
+	full0, partial0 := src.InfoInt(t, "sync_full"), src.InfoInt(t, "sync_partial_ok")
 	w.WaitRounds(t, w.Rounds()+300)
 	w.Halt(t)
 
@@ -157,7 +139,7 @@ func TestSyncKill9(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("resumed sync: %v", err)
 	}
-	full1, partial1 := replStats(t, src)
+	full1, partial1 := src.InfoInt(t, "sync_full"), src.InfoInt(t, "sync_partial_ok")
 	if full1 != full0 || partial1 != partial0+1 {
 		t.Errorf("sync_full %d -> %d, sync_partial_ok %d -> %d: want one more partial resync and no full one", full0, full1, partial0, partial1)
 	}

@@ -609,3 +609,25 @@ func (c *rawConn) call(args ...string) (string, error) {
 		return "", fmt.Errorf("unexpected reply %q", line)
 	}
 }
+
+// InfoField returns one field of INFO (all sections), "" when absent.
+func (s *Server) InfoField(t testing.TB, field string) string {
+	t.Helper()
+	v, err := s.Client().Info(context.Background(), "everything").Result()
+	if err != nil {
+		t.Fatalf("INFO on %s: %v", s.Addr(), err)
+	}
+	for _, line := range strings.Split(v, "\r\n") {
+		if x, ok := strings.CutPrefix(line, field+":"); ok {
+			return x
+		}
+	}
+	return ""
+}
+
+// InfoInt is InfoField as a number (0 when absent).
+func (s *Server) InfoInt(t testing.TB, field string) int64 {
+	t.Helper()
+	n, _ := strconv.ParseInt(s.InfoField(t, field), 10, 64)
+	return n
+}
