@@ -458,6 +458,40 @@ func TestSyncSourceRestart(t *testing.T) {
 	}
 }
 
+// TestSyncTargetRestart restarts the target (SHUTDOWN SAVE, its data and
+// the checkpoint key kept) while the source takes writes: the sync
+// reconnects, reads the key and continues the stream from exactly there.
+func TestSyncTargetRestart(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0", "repl-backlog-size 64mb"}})
+	dst := redistest.Start(t, redistest.Options{})
+	opts := syncOptions(t, src, dst)
+	w := redistest.StartWriter(t, src, 7)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s, errc := runSync(rctx, opts)
+	for s.Status().Phase != PhaseStreaming || s.Status().Commands < 2000 {
+		select {
+		case err := <-errc:
+			t.Fatal(err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	dst.Restart(t, true)
+	w.WaitRounds(t, w.Rounds()+300)
+	w.Halt(t)
+	waitMirror(t, src, dst, opts.CheckpointKey, errc)
+	st := s.Status()
+	full, partial := src.InfoInt(t, "sync_full"), src.InfoInt(t, "sync_partial_ok")
+	if st.FullSyncs != 1 || st.Reconnects < 1 || full != 1 || partial < 1 {
+		t.Errorf("want one full sync and a continued stream: %+v; source sync_full %d, sync_partial_ok %d", st, full, partial)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestSyncTargetRefuses stops with the command and offset the target
 // refused, and does not retry.
 func TestSyncTargetRefuses(t *testing.T) {
