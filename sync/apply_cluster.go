@@ -65,11 +65,10 @@ type clusterApplier struct {
 	last    Pos       // the last position queued
 	failed  atomic.Pointer[error]
 
-	inTx    bool
-	tx      [][][]byte // the source transaction being read (copies)
-	txAt    []Pos
-	txStart Pos
-	split   int64 // transactions split across slots
+	inTx  bool
+	tx    [][][]byte // the source transaction being read (copies)
+	txAt  []Pos
+	split int64 // transactions split across slots
 }
 
 type pending struct {
@@ -181,7 +180,7 @@ func (a *clusterApplier) command(db int, args [][]byte, at Pos, now time.Time, _
 	name := args[0]
 	switch {
 	case bytes.EqualFold(name, []byte("multi")):
-		a.inTx, a.tx, a.txAt, a.txStart = true, a.tx[:0], a.txAt[:0], at
+		a.inTx, a.tx, a.txAt = true, a.tx[:0], a.txAt[:0]
 		return nil
 	case bytes.EqualFold(name, []byte("exec")):
 		a.inTx = false

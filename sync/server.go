@@ -150,3 +150,22 @@ func ResolveSentinel(ctx context.Context, ep *Endpoint, opts *Options) (string, 
 	}
 	return "", fmt.Errorf("no sentinel of %s gave the master's address: %w", ep, errors.Join(errs...))
 }
+
+// ParseKeyspace reads the reply of INFO keyspace ("db0:keys=12,expires=...")
+// into keys per database.
+func ParseKeyspace(info []byte) map[int]int64 {
+	out := map[int]int64{}
+	for _, line := range strings.Split(string(info), "\n") {
+		k, v, ok := strings.Cut(strings.TrimRight(line, "\r"), ":")
+		db, isDB := strings.CutPrefix(k, "db")
+		if !ok || !isDB {
+			continue
+		}
+		n, err := strconv.Atoi(db)
+		keys, _, _ := strings.Cut(strings.TrimPrefix(v, "keys="), ",")
+		if x, err2 := strconv.ParseInt(keys, 10, 64); err == nil && err2 == nil {
+			out[n] = x
+		}
+	}
+	return out
+}

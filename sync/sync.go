@@ -817,14 +817,8 @@ func sourceKeys(ctx context.Context, addr string, opts *Options) (int64, error) 
 		return 0, err
 	}
 	var n int64
-	for _, line := range strings.Split(string(v.Str), "\n") {
-		_, rest, ok := strings.Cut(line, "keys=")
-		if !ok {
-			continue
-		}
-		k, _, _ := strings.Cut(rest, ",")
-		x, _ := strconv.ParseInt(k, 10, 64)
-		n += x
+	for _, k := range ParseKeyspace(v.Str) {
+		n += k
 	}
 	return n, nil
 }

@@ -34,6 +34,20 @@ func tlsFromFlags(c *cli.Context) rsync.TLSOptions {
 		ServerName: c.String("tls-server-name"), Insecure: c.Bool("tls-insecure")}
 }
 
+// connOptions are the connection options for ep: its user and password,
+// the timeout for connecting, reading and writing, and TLS when the URL
+// is rediss:// or TLS flags were given.
+func connOptions(ep *rsync.Endpoint, tlsOpts rsync.TLSOptions, timeout time.Duration, name string) (rsync.Options, error) {
+	copts := rsync.Options{Username: ep.Username, Password: ep.Password, ConnectTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout, Name: name}
+	if ep.TLS || tlsOpts != (rsync.TLSOptions{}) {
+		var err error
+		if copts.TLS, err = tlsOpts.Config(); err != nil {
+			return copts, err
+		}
+	}
+	return copts, nil
+}
+
 // passwordFrom returns the password from a file (its first line) or the
 // environment variable, "" when neither is set.
 func passwordFrom(file, env string) (string, error) {

@@ -290,17 +290,11 @@ func (p *preflight) checkSlots(ctx context.Context, side *checkSide, label strin
 
 // keyspace reads INFO keyspace: keys per database.
 func (s *checkSide) keyspace(ctx context.Context) map[int]int64 {
-	out := map[int]int64{}
-	for k, v := range s.infoSection(ctx, "keyspace") {
-		db, ok := strings.CutPrefix(k, "db")
-		if !ok {
-			continue
-		}
-		n, _ := strconv.Atoi(db)
-		keys, _, _ := strings.Cut(strings.TrimPrefix(v, "keys="), ",")
-		out[n], _ = strconv.ParseInt(keys, 10, 64)
+	v, err := s.do(ctx, "INFO", "keyspace")
+	if err != nil {
+		return map[int]int64{}
 	}
-	return out
+	return rsync.ParseKeyspace(v.Str)
 }
 
 // checkDBs fails when a cluster target would get keys of databases
@@ -565,18 +559,13 @@ func restoreCheck(ctx context.Context, gopts globalOptions, opts restoreOptions,
 	if opts.password != "" {
 		ep.Password = opts.password
 	}
-	copts := rsync.Options{Username: ep.Username, Password: ep.Password, ConnectTimeout: opts.timeout, ReadTimeout: opts.timeout, WriteTimeout: opts.timeout, Name: "redkit"}
-	if ep.TLS || opts.tls != (rsync.TLSOptions{}) {
-		if copts.TLS, err = opts.tls.Config(); err != nil {
-			return usageErrorf("restore: %v", err)
-		}
+	copts, err := connOptions(ep, opts.tls, opts.timeout, "redkit")
+	if err != nil {
+		return usageErrorf("restore: %v", err)
 	}
-	addr, err := rsync.ResolveSentinel(ctx, ep, &copts)
+	addr, info, err := resolveServer(ctx, ep, &copts)
 	if err == nil {
-		var info *rsync.ServerInfo
-		if info, err = serverInfo(ctx, addr, &copts, connectRetryFor, nil); err == nil {
-			return restoreCheckInput(ctx, gopts, opts, path, &checkSide{name: ep.String(), addr: addr, info: info, opts: &copts})
-		}
+		return restoreCheckInput(ctx, gopts, opts, path, &checkSide{name: ep.String(), addr: addr, info: info, opts: &copts})
 	}
 	if h := connectHint(err); h != "" {
 		fmt.Fprintf(gopts.stderr, "redkit: restore: %s: %s\nhint: %s\n", ep, rsync.Redact(err.Error()), h)

@@ -220,11 +220,9 @@ func connectTarget(ctx context.Context, rawURL, password string, tlsOpts rsync.T
 	if password != "" {
 		ep.Password = password
 	}
-	copts := rsync.Options{Username: ep.Username, Password: ep.Password, ConnectTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout, Name: "redkit"}
-	if ep.TLS || tlsOpts != (rsync.TLSOptions{}) {
-		if copts.TLS, err = tlsOpts.Config(); err != nil {
-			return nil, nil, nil, &codedError{code: exitUsage, err: err}
-		}
+	copts, err := connOptions(ep, tlsOpts, timeout, "redkit")
+	if err != nil {
+		return nil, nil, nil, &codedError{code: exitUsage, err: err}
 	}
 	addr, err := rsync.ResolveSentinel(ctx, ep, &copts)
 	if err != nil {

@@ -154,11 +154,8 @@ func endpointOptions(flag, raw, passwordFile, passwordEnv string, tlsOpts rsync.
 	if pw != "" {
 		ep.Password = pw
 	}
-	copts = rsync.Options{Username: ep.Username, Password: ep.Password, ConnectTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout, Name: "redkit-sync"}
-	if ep.TLS || tlsOpts != (rsync.TLSOptions{}) {
-		if copts.TLS, err = tlsOpts.Config(); err != nil {
-			return nil, copts, usageErrorf("sync: %v", err)
-		}
+	if copts, err = connOptions(ep, tlsOpts, timeout, "redkit-sync"); err != nil {
+		return nil, copts, usageErrorf("sync: %v", err)
 	}
 	return ep, copts, nil
 }

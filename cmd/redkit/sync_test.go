@@ -234,7 +234,6 @@ func TestSyncClusterCLI(t *testing.T) {
 	if !strings.Contains(r.stderr, "database 0") {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
-	t.Log(r.stderr)
 }
 
 // TestSyncCheck runs the pre-flight checks: all pass between two plain
