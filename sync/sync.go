@@ -760,7 +760,23 @@ func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, e
 	}
 }
 
-func eqFold(b []byte, s string) bool { return len(b) == len(s) && strings.EqualFold(string(b), s) }
+// eqFold compares a command name with a lower-case ASCII name, without
+// converting b (it runs several times per command of the stream).
+func eqFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
 
 // loadSnapshot writes every key (that f keeps) and function of an RDB
 // stream.
