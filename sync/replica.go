@@ -212,6 +212,28 @@ func (l *Link) Close() error {
 	return l.c.Close()
 }
 
+// send sends a command of a replica's own on the link (the native sync
+// relays its target's REPLCONF ACKs); like Ack, from any goroutine.
+func (l *Link) send(args [][]byte) error {
+	l.ackMu.Lock()
+	defer l.ackMu.Unlock()
+	if err := l.c.Send(args...); err != nil {
+		return err
+	}
+	return l.c.Flush()
+}
+
+// sendRaw sends bytes as they are (a loading replica's keep-alive
+// newline).
+func (l *Link) sendRaw(b []byte) error {
+	l.ackMu.Lock()
+	defer l.ackMu.Unlock()
+	if _, err := l.c.bw.Write(b); err != nil {
+		return err
+	}
+	return l.c.Flush()
+}
+
 // lengthReader reads exactly left bytes.
 type lengthReader struct {
 	r    io.Reader

@@ -29,6 +29,7 @@ examples:
    redkit sync --from redis://10.0.0.5:6379 --to redis://10.0.0.9:6379 --checkpoint /var/lib/redkit/orders.json
    REDKIT_FROM_PASSWORD=s1 REDKIT_TO_PASSWORD=s2 redkit sync --from redis://default@old:6379 --to redis://default@new:6379 --until-caught-up
    redkit sync --check --from redis://old:6379 --to redis://new-cluster-node:7000
+   redkit sync --mode native --from redis://old:6379 --to redis://new:6379 --flush-target --until-caught-up
    redkit sync --from redis+sentinel://s1:26379,s2:26379/mymaster --to rediss://new.example.com:6380 --status-addr 127.0.0.1:9121 --log-format json`,
 		Description: `Connects to the source as one of its replicas (REPLCONF, PSYNC), loads
 the snapshot of the full resynchronization into the target as it
@@ -59,6 +60,18 @@ target refuses (WRONGTYPE: the target changed under the sync) stops the
 sync with the command and its offset. SIGINT or SIGTERM applies what was
 read, saves the position and exits 0. --until-caught-up exits 0 once the
 target has every command the source had when the stream started.
+
+--mode native makes the target a replica of redkit (REPLICAOF, with a
+one-time masterauth) and relays the source's replication link to it byte
+for byte: the target loads the snapshot itself, as fast as its own dump
+at start-up, and applies the stream as a replica does. Its data is
+replaced by the source's (a target holding keys needs --flush-target),
+it is read-only until promoted, nothing can be filtered or mapped, both
+sides are standalone, and it must reach redkit at --native-addr. Its own
+replication ID and offset are the position: running the command again
+after kill -9 continues exactly once. --until-caught-up promotes it
+(REPLICAOF NO ONE) once caught up; SIGINT leaves it a replica, ready to
+continue.
 
 --check connects to both sides and reports, before a byte moves, whether
 the sync can work: versions and RESTORE compatibility, the target's room
@@ -122,7 +135,8 @@ stream writes.
 			&cli.BoolFlag{Name: "check", Usage: "check whether the sync can work (versions, memory, modules, ACLs, slots, databases, biggest key, existing keys), then exit: 0 if it can"},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "--check report `FORMAT`: text or json"},
 			&cli.BoolFlag{Name: "strict", Usage: "cluster target: refuse a source transaction spanning several slots instead of applying it per slot"},
-			&cli.StringFlag{Name: "mode", Value: rsync.ModeAuto, Usage: "full sync `MODE`: auto (RESTORE when the target can load the payload), restore, or commands"},
+			&cli.StringFlag{Name: "mode", Value: rsync.ModeAuto, Usage: "full sync `MODE`: auto (RESTORE when the target can load the payload), restore, commands, or native (the target becomes a replica of redkit and loads the snapshot itself)"},
+			&cli.StringFlag{Name: "native-addr", Usage: "--mode native: `HOST:PORT` redkit listens on for the target's replication link, given to the target (default: redkit's address towards the target, any port)"},
 			&cli.DurationFlag{Name: "retry-for", Usage: "give up after `DURATION` of failed reconnects (default: never)"},
 			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "connect, read and write `TIMEOUT` for commands"},
 			&cli.StringFlag{Name: "status-addr", Usage: "serve /status (JSON) and /metrics (Prometheus) on `HOST:PORT`"},
@@ -184,9 +198,16 @@ func runSync(c *cli.Context, gopts globalOptions) error {
 	}
 	mode := c.String("mode")
 	switch mode {
-	case rsync.ModeAuto, rsync.ModeRestore, rsync.ModeCommands:
+	case rsync.ModeAuto, rsync.ModeRestore, rsync.ModeCommands, modeNative:
 	default:
-		return usageErrorf("sync: --mode %q: want auto, restore or commands", mode)
+		return usageErrorf("sync: --mode %q: want auto, restore, commands or native", mode)
+	}
+	if mode == modeNative {
+		if err := nativeFlagsOK(c); err != nil {
+			return err
+		}
+	} else if c.IsSet("native-addr") {
+		return usageErrorf("sync: --native-addr goes with --mode native")
 	}
 	filter, err := syncFilterFromFlags(c, gopts)
 	if err != nil {
@@ -254,6 +275,9 @@ func runSync(c *cli.Context, gopts globalOptions) error {
 		}
 		return syncCheck(ctx, gopts, format, &checkSide{name: from.String(), addr: srcAddr, info: srcInfo, opts: &fromOpts},
 			&checkSide{name: to.String(), addr: dstAddr, info: dstInfo, opts: &toOpts}, srcAddrs, opts)
+	}
+	if mode == modeNative {
+		return runNativeSync(c, gopts, log, from, to, fromOpts, toOpts, srcInfo, dstInfo, dstAddr, opts)
 	}
 	if dstInfo.Role != "" && dstInfo.Role != "master" {
 		return &codedError{code: exitError, err: fmt.Errorf("sync: the target %s is a replica (read-only): point --to at a master", to)}

@@ -309,3 +309,54 @@ func TestRestoreCheck(t *testing.T) {
 		t.Errorf("report:\n%s", r.stdout)
 	}
 }
+
+// TestSyncNativeKill9: --mode native, with the writer running; kill -9
+// while streaming, more writes, then --until-caught-up: a partial resync
+// from the target's own position, the source's exact data, and a
+// promoted, writable target.
+func TestSyncNativeKill9(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync yes", "repl-diskless-sync-delay 0", "repl-backlog-size 64mb"}})
+	if err := redistest.FillMixed(ctx, src.Client(), 2); err != nil {
+		t.Fatal(err)
+	}
+	dst := redistest.Start(t, redistest.Options{})
+	dst.Client().Set(ctx, "target-only", "1", 0)
+	status := freeAddr(t)
+	args := []string{"sync", "--mode", "native", "--from", src.URL(), "--to", dst.URL(), "--status-addr", status}
+	if r := redkit(t, nil, args...); r.code != 2 || !strings.Contains(r.stderr, "--flush-target") {
+		t.Errorf("a target with keys, no --flush-target: exit %d, %s", r.code, r.stderr)
+	}
+	if r := redkit(t, nil, append(args, "--db", "1")...); r.code != 2 || !strings.Contains(r.stderr, "--db does not go with --mode native") {
+		t.Errorf("a filter: exit %d, %s", r.code, r.stderr)
+	}
+	args = append(args, "--flush-target")
+
+	w := redistest.StartWriter(t, src, 1)
+	cmd, _ := redkitProcess(t, args...)
+	st := waitStatus(t, status, cmd, func(st rsync.SyncStatus) bool { return st.Phase == "streaming" && st.Commands > 2000 })
+	if st.FullSyncs != 1 || st.FullBytes == 0 || st.Applied == 0 {
+		t.Errorf("status: %+v", st)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	full0, partial0 := src.InfoInt(t, "sync_full"), src.InfoInt(t, "sync_partial_ok")
+	w.WaitRounds(t, w.Rounds()+300)
+	w.Halt(t)
+
+	cmd, _ = redkitProcess(t, append(args, "--until-caught-up")...)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("resumed sync: %v", err)
+	}
+	full1, partial1 := src.InfoInt(t, "sync_full"), src.InfoInt(t, "sync_partial_ok")
+	if full1 != full0 || partial1 != partial0+1 {
+		t.Errorf("sync_full %d -> %d, sync_partial_ok %d -> %d: want one more partial resync and no full one", full0, full1, partial0, partial1)
+	}
+	if got, want := debugDigest(t, dst), debugDigest(t, src); got != want {
+		r := redkit(t, nil, "compare", "--max-report", "20", src.URL(), dst.URL())
+		t.Errorf("after kill -9 and resume: digest %s, want %s\n%s%s", got, want, r.stdout, r.stderr)
+	}
+	if role := dst.InfoField(t, "role"); role != "master" {
+		t.Errorf("target role %s after --until-caught-up, want master", role)
+	}
+}

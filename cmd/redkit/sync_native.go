@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/urfave/cli/v2"
+
+	rsync "github.com/redkit/redkit/sync"
+)
+
+// modeNative: the target loads the snapshot itself as a replica of redkit.
+const modeNative = "native"
+
+// nativeFlagsOK refuses what a native sync cannot do: the target takes
+// the source's stream byte for byte, so nothing can be left out,
+// renamed or moved, and its position is its own replication state.
+func nativeFlagsOK(c *cli.Context) error {
+	for _, f := range []string{"db", "match", "regex", "type", "min-size", "expired", "exclude", "db-map", "deny-command", "spool-dir", "forward-pubsub", "strict", "checkpoint"} {
+		if c.IsSet(f) {
+			why := "the target replays the source's stream byte for byte: use --mode restore for filters and mapping"
+			switch f {
+			case "checkpoint":
+				why = "the target's own replication ID and offset are the position (kept by the target, even across a redkit crash)"
+			case "forward-pubsub":
+				why = "a replica delivers the source's PUBLISH messages to its subscribers anyway"
+			case "spool-dir":
+				why = "the target itself stores the snapshot while it comes (repl-diskless-load)"
+			}
+			return usageErrorf("sync: --%s does not go with --mode native: %s", f, why)
+		}
+	}
+	return nil
+}
+
+// runNativeSync runs a native sync: standalone source and target.
+func runNativeSync(c *cli.Context, gopts globalOptions, log *slog.Logger, from, to *rsync.Endpoint, fromOpts, toOpts rsync.Options,
+	srcInfo, dstInfo *rsync.ServerInfo, dstAddr string, so rsync.SyncOptions) error {
+	ctx := c.Context
+	if srcInfo.Cluster || dstInfo.Cluster {
+		return usageErrorf("sync: --mode native needs a standalone source and target: use --mode auto for clusters")
+	}
+	if dstInfo.Role == "master" && !c.Bool("flush-target") {
+		n, err := keyCount(ctx, dstAddr, &toOpts)
+		if err != nil {
+			return syncConnectError(gopts, "target", to, err)
+		}
+		if n > 0 {
+			return usageErrorf("sync: the target %s holds %d keys, which a native sync replaces with the source's data: add --flush-target to accept that, or use --mode auto", to, n)
+		}
+	}
+	n := rsync.NewNativeSync(rsync.NativeOptions{
+		Source:        so.Source,
+		SourceName:    so.SourceName,
+		SourceConn:    fromOpts,
+		Target:        dstAddr,
+		TargetConn:    toOpts,
+		Listen:        c.String("native-addr"),
+		UntilCaughtUp: so.UntilCaughtUp,
+		RetryFor:      so.RetryFor,
+		Log:           log,
+	})
+	if addr := c.String("status-addr"); addr != "" {
+		metrics := newSyncMetrics(n.Status)
+		n.Latency = metrics.observe
+		stop, bound, err := serveStatus(addr, n.Status, metrics, log)
+		if err != nil {
+			return usageErrorf("sync: --status-addr %s: %v", addr, err)
+		}
+		defer stop()
+		log.Info("status served", "url", "http://"+bound+"/status", "metrics", "http://"+bound+"/metrics")
+	}
+	log.Info("sync (native)", "from", from.String(), "to", to.String(), "source_version", srcInfo.Version, "target_version", dstInfo.Version)
+	stopBar := syncProgress(gopts.stderr, c.Bool("quiet"), n.Status)
+	err := n.Run(ctx)
+	stopBar()
+	st := n.Status()
+	if err != nil {
+		if h := connectHint(err); h != "" {
+			fmt.Fprintf(gopts.stderr, "redkit: sync %s -> %s: %s\nhint: %s\n", from, to, rsync.Redact(err.Error()), h)
+			return reportedError(exitError, err)
+		}
+		return fmt.Errorf("sync %s -> %s: %s", from, to, rsync.Redact(err.Error()))
+	}
+	if ctx.Err() != nil {
+		log.Info("sync stopped: the target stays a read-only replica at its offset; run the same command to continue, or REPLICAOF NO ONE on the target to use it as it is",
+			"replid", st.ReplID, "offset", st.Applied, "full_syncs", st.FullSyncs, "reconnects", st.Reconnects)
+		return nil
+	}
+	log.Info("sync caught up", "replid", st.ReplID, "offset", st.Applied, "full_syncs", st.FullSyncs, "reconnects", st.Reconnects)
+	return nil
+}
+
+// keyCount sums a server's INFO keyspace.
+func keyCount(ctx context.Context, addr string, opts *rsync.Options) (int64, error) {
+	conn, err := rsync.Dial(ctx, addr, opts)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	v, err := conn.DoString("INFO", "keyspace")
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, k := range rsync.ParseKeyspace(v.Str) {
+		n += k
+	}
+	return n, nil
+}

@@ -1,0 +1,152 @@
+package sync
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redkit/redkit/internal/redistest"
+)
+
+func nativeOptions(t *testing.T, src, dst *redistest.Server) NativeOptions {
+	return NativeOptions{
+		Source:     func(context.Context) (string, error) { return src.Addr(), nil },
+		SourceName: src.Addr(),
+		Target:     dst.Addr(),
+		Log:        testLogger(t),
+	}
+}
+
+func runNative(ctx context.Context, opts NativeOptions) (*NativeSync, chan error) {
+	n := NewNativeSync(opts)
+	errc := make(chan error, 1)
+	go func() { errc <- n.Run(ctx) }()
+	return n, errc
+}
+
+// waitNative waits until the target has the source's digest and its
+// offset.
+func waitNative(t *testing.T, src, dst *redistest.Server, n *NativeSync, errc <-chan error) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		want := digestOf(t, src)
+		off := src.InfoInt(t, "master_repl_offset")
+		if st := n.Status(); st.Applied >= off && digestOf(t, dst) == want {
+			return
+		}
+		select {
+		case err := <-errc:
+			t.Fatalf("the sync ended early: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the target never caught up: status %+v, source offset %d", n.Status(), off)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestNativeSync: the target, holding keys of its own, becomes a replica
+// of redkit, loads the snapshot of a source taking writes, follows the
+// stream, is stopped, misses writes, and continues with a partial
+// resync (sync_partial_ok +1, sync_full unchanged) until caught up, when
+// it is promoted with the source's exact data.
+func TestNativeSync(t *testing.T) {
+	for _, diskless := range []string{"yes", "no"} {
+		t.Run("diskless="+diskless, func(t *testing.T) {
+			ctx := context.Background()
+			src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync " + diskless, "repl-diskless-sync-delay 0"}})
+			if err := redistest.FillMixed(ctx, src.Client(), 2); err != nil {
+				t.Fatal(err)
+			}
+			dst := redistest.Start(t, redistest.Options{})
+			dst.Client().Set(ctx, "target-only", "x", 0)
+			opts := nativeOptions(t, src, dst)
+
+			w := redistest.StartWriter(t, src, 3)
+			rctx, cancel := context.WithCancel(ctx)
+			n, errc := runNative(rctx, opts)
+			w.WaitRounds(t, 300)
+			w.Halt(t)
+			waitNative(t, src, dst, n, errc)
+			cancel()
+			if err := <-errc; err != nil {
+				t.Fatalf("Run after cancel: %v", err)
+			}
+			st := n.Status()
+			if st.FullSyncs != 1 || st.Commands == 0 || st.Phase != PhaseDone || st.FullBytes == 0 || st.FullKeys == 0 {
+				t.Errorf("status: %+v", st)
+			}
+			if diskless == "no" && st.FullBytesTotal != st.FullBytes || diskless == "yes" && st.FullBytesTotal != -1 {
+				t.Errorf("full sync bytes %d of %d", st.FullBytes, st.FullBytesTotal)
+			}
+			if role := dst.InfoField(t, "role"); role != "slave" {
+				t.Errorf("after a stop the target is a %s, want a replica ready to continue", role)
+			}
+			full0, partial0 := src.InfoInt(t, "sync_full"), src.InfoInt(t, "sync_partial_ok")
+
+			w = redistest.StartWriter(t, src, 4)
+			w.WaitRounds(t, 200)
+			w.Halt(t)
+			opts.UntilCaughtUp = true
+			n2 := NewNativeSync(opts)
+			if err := n2.Run(ctx); err != nil {
+				t.Fatal(err)
+			}
+			full1, partial1 := src.InfoInt(t, "sync_full"), src.InfoInt(t, "sync_partial_ok")
+			if full1 != full0 || partial1 != partial0+1 {
+				t.Errorf("sync_full %d -> %d, sync_partial_ok %d -> %d: want a partial resync", full0, full1, partial0, partial1)
+			}
+			if got, want := digestOf(t, dst), digestOf(t, src); got != want {
+				diffKeys(t, src, dst)
+				t.Errorf("after resume: digest %s, want %s", got, want)
+			}
+			if role := dst.InfoField(t, "role"); role != "master" {
+				t.Errorf("caught up, the target is a %s, want a master", role)
+			}
+			auth, _ := dst.Client().ConfigGet(ctx, "masterauth").Result()
+			if auth["masterauth"] != "" {
+				t.Errorf("masterauth left as %q", auth["masterauth"])
+			}
+			if err := dst.Client().Set(ctx, "writable", "1", 0).Err(); err != nil {
+				t.Errorf("the promoted target refuses writes: %v", err)
+			}
+			if st := n2.Status(); st.FullSyncs != 0 || st.Applied < src.InfoInt(t, "master_repl_offset")-100 {
+				t.Errorf("status %+v", st)
+			}
+		})
+	}
+}
+
+// TestNativeRefuses: targets a native sync cannot use are refused with a
+// reason, before the target is touched.
+func TestNativeRefuses(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{})
+	other := redistest.Start(t, redistest.Options{})
+	dst := redistest.Start(t, redistest.Options{})
+	if err := dst.Client().Do(ctx, "REPLICAOF", "127.0.0.1", strconv.Itoa(other.Port())).Err(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for dst.InfoField(t, "master_link_status") != "up" && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	err := NewNativeSync(nativeOptions(t, src, dst)).Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "with its link up") {
+		t.Errorf("a replica of another live master: %v", err)
+	}
+	// A source whose link redkit cannot open (wrong password) stops the
+	// run; the target is told to wait.
+	dst.Client().Do(ctx, "REPLICAOF", "NO", "ONE")
+	locked := redistest.Start(t, redistest.Options{Password: "right"})
+	opts := nativeOptions(t, locked, dst)
+	opts.SourceConn.Password = "wrong"
+	err = NewNativeSync(opts).Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "WRONGPASS") {
+		t.Errorf("wrong source password: %v", err)
+	}
+}
