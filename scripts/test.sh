@@ -7,14 +7,15 @@
 #   ./scripts/test.sh ./rdb/ -update       # unknown flags after the packages go to the tests
 #
 # It installs redis-server and redis-tools with apt-get when redis-server is
-# missing (Debian/Ubuntu; with sudo when not root), checks formatting with
+# missing (Debian/Ubuntu; with sudo when not root), and the S3 server
+# versitygw with go install into .tools/bin when missing, checks formatting with
 # gofmt -l over the whole repository, runs go vet on the packages under test,
 # and runs go test -count=1 with the arguments given. Package paths are
 # relative to the repository root. When no package is given, ./... is tested.
 #
-# REDKIT_REQUIRE_REDIS=1 is set so that tests needing redis-server fail
-# instead of skipping. Exit status: 0 when every step passed, else the first
-# failing step's.
+# REDKIT_REQUIRE_REDIS=1 and REDKIT_REQUIRE_S3=1 are set so that tests
+# needing redis-server or versitygw fail instead of skipping. Exit status:
+# 0 when every step passed, else the first failing step's.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -43,6 +44,23 @@ install_redis() {
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server redis-tools
 	command -v redis-server >/dev/null 2>&1 || die "redis-server still not on PATH after apt-get install"
+}
+
+# versitygw (Apache-2.0), the S3-compatible server the storage tests run
+# against, installed once into the git-ignored .tools/bin (about 4 minutes
+# cold on 2 cores, then reused). REDKIT_VERSITYGW or a versitygw on PATH
+# is used instead when there is one.
+VERSITYGW_VERSION=v1.8.0
+install_versitygw() {
+	if [ -n "${REDKIT_VERSITYGW:-}" ] || command -v versitygw >/dev/null 2>&1; then
+		return 0
+	fi
+	if [ -x .tools/bin/versitygw ]; then
+		return 0
+	fi
+	step "versitygw not found: go install github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION into .tools/bin (about 4 minutes, once)"
+	GOBIN="$PWD/.tools/bin" go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION" ||
+		die "could not install versitygw: the storage tests need it (or set REDKIT_VERSITYGW to a versitygw binary)"
 }
 
 # Split the arguments the way go test does, to find the packages: flags
@@ -100,6 +118,8 @@ test_args+=("$@")
 
 install_redis
 export REDKIT_REQUIRE_REDIS=1
+install_versitygw
+export REDKIT_REQUIRE_S3=1
 
 step "gofmt -l (tracked and new Go files; git-ignored folders such as bench/out left out)"
 unformatted=$(git ls-files -z --cached --others --exclude-standard '*.go' | xargs -0 -r gofmt -l) || die "gofmt failed"

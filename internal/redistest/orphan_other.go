@@ -4,5 +4,5 @@ package redistest
 
 import "os/exec"
 
-// dieWithTest does nothing where there is no parent-death signal.
-func dieWithTest(*exec.Cmd) {}
+// DieWithTest does nothing where there is no parent-death signal.
+func DieWithTest(*exec.Cmd) {}

@@ -141,7 +141,7 @@ func start(t testing.TB, binary string, opts Options, port int) (*Server, error)
 	// forked BGSAVE child still holds.
 	s.cmd = exec.Command(binary, append([]string{conf}, opts.Args...)...)
 	s.cmd.Dir = s.dir
-	dieWithTest(s.cmd)
+	DieWithTest(s.cmd)
 	s.cmd.Stdout = out
 	s.cmd.Stderr = out
 	if err := s.cmd.Start(); err != nil {
@@ -188,7 +188,7 @@ func (s *Server) Restart(t testing.TB, save bool) {
 	defer out.Close()
 	s.cmd = exec.Command(s.cmd.Path, s.cmd.Args[1:]...)
 	s.cmd.Dir, s.cmd.Stdout, s.cmd.Stderr = s.dir, out, out
-	dieWithTest(s.cmd)
+	DieWithTest(s.cmd)
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("restart: %v", err)
 	}
