@@ -1,0 +1,525 @@
+package storage
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// A backup is a folder of objects under the backend's root:
+//
+//	backups/<id>/dump.rdb.zst       one snapshot (or shard-<slot>.rdb.zst per cluster master)
+//	backups/<id>/manifest.json      written last: a backup without one does not exist
+//
+// The id is the start time in UTC and a random suffix
+// (20261126T020700Z-3f9a1c), so ids sort by time and are never reused:
+// nothing is ever overwritten.
+
+// BackupsDir is the folder of the backups, under the backend's root.
+const BackupsDir = "backups/"
+
+// ManifestName is the name of a backup's manifest.
+const ManifestName = "manifest.json"
+
+// ManifestFormat names the manifest's layout.
+const ManifestFormat = "redkit-backup/1"
+
+// ErrChecksum is returned when an object's bytes do not have the
+// SHA-256 its manifest records.
+var ErrChecksum = errors.New("checksum mismatch")
+
+// NewID returns a backup id for a backup started at t.
+func NewID(t time.Time) string {
+	var b [3]byte
+	rand.Read(b[:])
+	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// IDTime is the start time an id encodes.
+func IDTime(id string) (time.Time, bool) {
+	ts, _, ok := strings.Cut(id, "-")
+	if !ok {
+		return time.Time{}, false
+	}
+	t, err := time.Parse("20060102T150405Z", ts)
+	return t, err == nil
+}
+
+// Manifest describes one complete backup.
+type Manifest struct {
+	Format        string        `json:"format"`
+	ID            string        `json:"id"`
+	Started       time.Time     `json:"started"`
+	Completed     time.Time     `json:"completed"`
+	Duration      float64       `json:"duration_seconds"`
+	RedkitVersion string        `json:"redkit_version"`
+	Source        SourceInfo    `json:"source"`
+	Compression   string        `json:"compression"` // zstd, gzip or none
+	Level         int           `json:"level,omitempty"`
+	Encryption    *Encryption   `json:"encryption,omitempty"`
+	Objects       []ObjectEntry `json:"objects"`
+	Keys          map[int]int64 `json:"keys"` // per database, all objects
+	RawBytes      int64         `json:"raw_bytes"`
+	StoredBytes   int64         `json:"stored_bytes"`
+	Continuous    bool          `json:"continuous,omitempty"`
+}
+
+// SourceInfo says what was backed up.
+type SourceInfo struct {
+	Kind       string `json:"kind"` // live, rdb-file or aof-dir
+	URL        string `json:"url"`  // without credentials
+	Host       string `json:"host,omitempty"`
+	Role       string `json:"role,omitempty"`
+	Server     string `json:"server,omitempty"` // redis or valkey
+	Version    string `json:"version,omitempty"`
+	RDBVersion int    `json:"rdb_version,omitempty"`
+	Cluster    bool   `json:"cluster,omitempty"`
+}
+
+// Encryption says how the objects are encrypted: with age, to these
+// recipients (public keys only).
+type Encryption struct {
+	Kind       string   `json:"kind"` // age
+	Recipients []string `json:"recipients"`
+}
+
+// ObjectEntry is one stored snapshot.
+type ObjectEntry struct {
+	Name        string        `json:"name"` // relative to the backup's folder
+	RawBytes    int64         `json:"raw_bytes"`
+	StoredBytes int64         `json:"stored_bytes"`
+	SHA256      string        `json:"sha256"` // of the stored bytes
+	RDBVersion  int           `json:"rdb_version,omitempty"`
+	Keys        map[int]int64 `json:"keys"`
+	// A cluster master's snapshot: its address and slot ranges.
+	Master string   `json:"master,omitempty"`
+	Slots  [][2]int `json:"slots,omitempty"`
+}
+
+// TotalKeys sums Keys.
+func (m *Manifest) TotalKeys() int64 {
+	var n int64
+	for _, k := range m.Keys {
+		n += k
+	}
+	return n
+}
+
+// Key is the key of one of a backup's objects.
+func Key(id, name string) string { return BackupsDir + id + "/" + name }
+
+// Codec says how objects are compressed and encrypted.
+type Codec struct {
+	Compression string // zstd (default), gzip or none
+	Level       int    // zstd 1 to 22 (default 3), gzip 1 to 9 (default 6)
+	// Recipients encrypt with age; empty: no encryption.
+	Recipients []age.Recipient
+	// Identities decrypt.
+	Identities []age.Identity
+}
+
+// Ext is the file extension of the codec's objects.
+func (c Codec) Ext() string {
+	e := ".rdb"
+	switch c.Compression {
+	case "", "zstd":
+		e += ".zst"
+	case "gzip":
+		e += ".gz"
+	}
+	if len(c.Recipients) > 0 {
+		e += ".age"
+	}
+	return e
+}
+
+// CheckCompression validates a compression name and level.
+func CheckCompression(name string, level int) error {
+	switch name {
+	case "", "zstd":
+		if level != 0 && (level < 1 || level > 22) {
+			return fmt.Errorf("zstd level %d: want 1 to 22", level)
+		}
+	case "gzip":
+		if level != 0 && (level < 1 || level > 9) {
+			return fmt.Errorf("gzip level %d: want 1 to 9", level)
+		}
+	case "none":
+	default:
+		return fmt.Errorf("compression %q: want zstd, gzip or none", name)
+	}
+	return nil
+}
+
+// ObjectWriter streams one object: what is written is compressed, then
+// encrypted, hashed and uploaded as it goes, with bounded memory and no
+// temporary file. Close finishes the upload; Abort cancels it, leaving
+// nothing stored.
+type ObjectWriter struct {
+	key    string
+	pw     *io.PipeWriter
+	enc    io.WriteCloser // compressor; nil for none
+	crypt  io.WriteCloser // age; nil without recipients
+	top    io.Writer      // where Write goes
+	raw    int64
+	sum    hash.Hash
+	stored int64
+	done   chan error
+	cancel context.CancelFunc
+}
+
+// CreateObject starts the upload of key.
+func CreateObject(ctx context.Context, b Backend, key string, c Codec) (*ObjectWriter, error) {
+	if err := CheckCompression(c.Compression, c.Level); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	pr, pw := io.Pipe()
+	w := &ObjectWriter{key: key, pw: pw, sum: sha256.New(), done: make(chan error, 1), cancel: cancel}
+	// The upload reads the pipe from the start: age writes its header
+	// right away.
+	go func() {
+		_, err := b.Put(ctx, key, pr)
+		pr.CloseWithError(err) // unblock a writer if Put gave up early
+		w.done <- err
+	}()
+	fail := func(err error) (*ObjectWriter, error) {
+		w.Abort(err)
+		return nil, err
+	}
+	// pipe <- hash <- age <- compressor <- Write
+	var out io.Writer = io.MultiWriter(pw, w.sum)
+	out = &counter{w: out, n: &w.stored}
+	if len(c.Recipients) > 0 {
+		cw, err := age.Encrypt(out, c.Recipients...)
+		if err != nil {
+			return fail(fmt.Errorf("encrypt %s: %w", key, err))
+		}
+		w.crypt, out = cw, cw
+	}
+	switch c.Compression {
+	case "", "zstd":
+		level := c.Level
+		if level == 0 {
+			level = 3
+		}
+		zw, err := zstd.NewWriter(out, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)), zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			return fail(err)
+		}
+		w.enc, out = zw, zw
+	case "gzip":
+		level := c.Level
+		if level == 0 {
+			level = 6
+		}
+		gw, err := gzip.NewWriterLevel(out, level)
+		if err != nil {
+			return fail(err)
+		}
+		w.enc, out = gw, gw
+	}
+	w.top = out
+	return w, nil
+}
+
+// Write compresses p on its way to the store.
+func (w *ObjectWriter) Write(p []byte) (int, error) {
+	n, err := w.top.Write(p)
+	w.raw += int64(n)
+	return n, err
+}
+
+// Close flushes the compressor and the encryption, and waits for the
+// upload to complete.
+func (w *ObjectWriter) Close() error {
+	var err error
+	if w.enc != nil {
+		err = w.enc.Close()
+	}
+	if w.crypt != nil && err == nil {
+		err = w.crypt.Close()
+	}
+	if err != nil {
+		w.Abort(err)
+		return fmt.Errorf("finish %s: %w", w.key, err)
+	}
+	w.pw.Close()
+	err = <-w.done
+	w.cancel()
+	return err
+}
+
+// Abort cancels the upload: nothing is stored.
+func (w *ObjectWriter) Abort(cause error) {
+	if cause == nil {
+		cause = errors.New("aborted")
+	}
+	w.cancel()
+	w.pw.CloseWithError(cause)
+	<-w.done
+	w.done <- context.Canceled // a second Abort or Close returns at once
+}
+
+// Entry describes what Close stored.
+func (w *ObjectWriter) Entry(name string) ObjectEntry {
+	return ObjectEntry{Name: name, RawBytes: w.raw, StoredBytes: w.stored, SHA256: hex.EncodeToString(w.sum.Sum(nil))}
+}
+
+// RawBytes is how many bytes were written so far.
+func (w *ObjectWriter) RawBytes() int64 { return w.raw }
+
+type counter struct {
+	w io.Writer
+	n *int64
+}
+
+func (c *counter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	*c.n += int64(n)
+	return n, err
+}
+
+// WriteManifest stores m as the backup's last object: the backup exists
+// from then on.
+func WriteManifest(ctx context.Context, b Backend, m *Manifest) error {
+	m.Format = ManifestFormat
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	if _, err := b.Put(ctx, Key(m.ID, ManifestName), strings.NewReader(string(data)+"\n")); err != nil {
+		return fmt.Errorf("write the manifest of backup %s: %w", m.ID, err)
+	}
+	return nil
+}
+
+// ReadManifest reads backup id's manifest; fs.ErrNotExist when the
+// backup does not exist (or is incomplete).
+func ReadManifest(ctx context.Context, b Backend, id string) (*Manifest, error) {
+	rc, err := b.Get(ctx, Key(id, ManifestName), 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read the manifest of backup %s: %w", id, err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("manifest of backup %s: %w", id, err)
+	}
+	if m.Format != ManifestFormat {
+		return nil, fmt.Errorf("manifest of backup %s: format %q, want %q (written by a newer redkit?)", id, m.Format, ManifestFormat)
+	}
+	if m.ID != id {
+		return nil, fmt.Errorf("manifest of backup %s names backup %q", id, m.ID)
+	}
+	return &m, nil
+}
+
+// Listing is what a backend holds: complete backups, oldest first, and
+// the ids of incomplete ones (objects without a manifest: in progress,
+// or left by a run that died).
+type Listing struct {
+	Backups    []*Manifest
+	Incomplete []string
+	// Objects maps each backup id to its objects.
+	Objects map[string][]ObjectInfo
+}
+
+// List reads every backup's manifest.
+func List(ctx context.Context, b Backend) (*Listing, error) {
+	objs, err := b.List(ctx, BackupsDir)
+	if err != nil {
+		return nil, err
+	}
+	l := &Listing{Objects: map[string][]ObjectInfo{}}
+	var ids []string
+	for _, o := range objs {
+		id, _, ok := strings.Cut(strings.TrimPrefix(o.Key, BackupsDir), "/")
+		if !ok {
+			continue
+		}
+		if _, seen := l.Objects[id]; !seen {
+			ids = append(ids, id)
+		}
+		l.Objects[id] = append(l.Objects[id], o)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		has := false
+		for _, o := range l.Objects[id] {
+			has = has || path.Base(o.Key) == ManifestName
+		}
+		if !has {
+			l.Incomplete = append(l.Incomplete, id)
+			continue
+		}
+		m, err := ReadManifest(ctx, b, id)
+		if err != nil {
+			return nil, err
+		}
+		l.Backups = append(l.Backups, m)
+	}
+	return l, nil
+}
+
+// Resolve finds the backup ref names: an id, or "latest" (or "") for
+// the newest complete one.
+func Resolve(ctx context.Context, b Backend, ref string) (*Manifest, error) {
+	if ref != "" && ref != "latest" {
+		m, err := ReadManifest(ctx, b, ref)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("no backup %s in %s (see redkit backup list): %w", ref, b.URL(), fs.ErrNotExist)
+		}
+		return m, err
+	}
+	l, err := List(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	if len(l.Backups) == 0 {
+		return nil, fmt.Errorf("no complete backup in %s: %w", b.URL(), fs.ErrNotExist)
+	}
+	return l.Backups[len(l.Backups)-1], nil
+}
+
+// ObjectReader reads an object back: the stored bytes are hashed as they
+// come, decrypted and decompressed. Verify (or a read to the end) checks
+// the SHA-256 against the manifest's.
+type ObjectReader struct {
+	key    string
+	body   io.ReadCloser
+	hashed *hashReader
+	want   string
+	r      io.Reader // what Read returns
+	dec    func()    // closes the decompressor
+	err    error
+}
+
+type hashReader struct {
+	r io.Reader
+	h hash.Hash
+	n int64
+}
+
+func (h *hashReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.h.Write(p[:n])
+	h.n += int64(n)
+	return n, err
+}
+
+// OpenObject opens an object of m for reading.
+func OpenObject(ctx context.Context, b Backend, m *Manifest, e ObjectEntry, c Codec) (*ObjectReader, error) {
+	key := Key(m.ID, e.Name)
+	if m.Encryption != nil && len(c.Identities) == 0 {
+		return nil, fmt.Errorf("backup %s is encrypted (age, to %s): give the identity file with --identity-file", m.ID, strings.Join(m.Encryption.Recipients, ", "))
+	}
+	body, err := b.Get(ctx, key, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	or := &ObjectReader{key: key, body: body, want: e.SHA256}
+	or.hashed = &hashReader{r: body, h: sha256.New()}
+	var r io.Reader = or.hashed
+	if m.Encryption != nil {
+		dr, err := age.Decrypt(r, c.Identities...)
+		if err != nil {
+			body.Close()
+			var nm *age.NoIdentityMatchError
+			if errors.As(err, &nm) {
+				return nil, fmt.Errorf("backup %s: none of the identities given decrypts it (it is encrypted to %s): %w", m.ID, strings.Join(m.Encryption.Recipients, ", "), err)
+			}
+			return nil, fmt.Errorf("decrypt %s: %w", key, err)
+		}
+		r = dr
+	}
+	switch m.Compression {
+	case "zstd":
+		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			body.Close()
+			return nil, err
+		}
+		or.dec, r = zr.Close, zr
+	case "gzip":
+		gr, err := gzip.NewReader(r)
+		if err != nil {
+			body.Close()
+			return nil, fmt.Errorf("%s: %w (or %w)", key, err, ErrChecksum)
+		}
+		or.dec, r = func() { gr.Close() }, gr
+	case "none", "":
+	default:
+		body.Close()
+		return nil, fmt.Errorf("backup %s: unknown compression %q", m.ID, m.Compression)
+	}
+	or.r = r
+	return or, nil
+}
+
+// Read returns the object's raw bytes (the RDB). At the end of the
+// stored bytes it checks the checksum: ErrChecksum instead of io.EOF.
+func (o *ObjectReader) Read(p []byte) (int, error) {
+	if o.err != nil {
+		return 0, o.err
+	}
+	n, err := o.r.Read(p)
+	if err == io.EOF {
+		if verr := o.Verify(); verr != nil {
+			o.err = verr
+			return n, verr
+		}
+	} else if err != nil {
+		// Damaged bytes break the decompressor or the decryption first:
+		// the checksum says whether the store has the bytes written.
+		if verr := o.Verify(); errors.Is(verr, ErrChecksum) {
+			err = fmt.Errorf("%w (reading it: %v)", verr, err)
+		} else {
+			err = fmt.Errorf("read %s at stored byte %d: %w", o.key, o.hashed.n, err)
+		}
+		o.err = err
+	}
+	return n, err
+}
+
+// Verify reads what is left of the stored bytes and checks their
+// SHA-256 against the manifest's.
+func (o *ObjectReader) Verify() error {
+	if _, err := io.Copy(io.Discard, o.hashed); err != nil {
+		return fmt.Errorf("read %s: %w", o.key, err)
+	}
+	if got := hex.EncodeToString(o.hashed.h.Sum(nil)); got != o.want {
+		return fmt.Errorf("%s: %w: its %d bytes have SHA-256 %s, the manifest says %s", o.key, ErrChecksum, o.hashed.n, got, o.want)
+	}
+	return nil
+}
+
+// StoredBytes is how many stored bytes were read so far.
+func (o *ObjectReader) StoredBytes() int64 { return o.hashed.n }
+
+// Close releases the download.
+func (o *ObjectReader) Close() error {
+	if o.dec != nil {
+		o.dec()
+	}
+	return o.body.Close()
+}
