@@ -378,6 +378,9 @@ func List(ctx context.Context, b Backend) (*Listing, error) {
 		}
 		l.Backups = append(l.Backups, m)
 	}
+	// Ids have a second's precision: the manifests' start times order
+	// backups taken within one.
+	sort.SliceStable(l.Backups, func(i, j int) bool { return l.Backups[i].Started.Before(l.Backups[j].Started) })
 	return l, nil
 }
 

@@ -23,8 +23,16 @@ func reorderArgs(app *cli.App, args []string) []string {
 		return args
 	}
 	cmd := app.Command(args[i])
-	if cmd == nil || len(cmd.Subcommands) > 0 {
+	if cmd == nil {
 		return args
+	}
+	if len(cmd.Subcommands) > 0 {
+		// "backup list URL --format json": the subcommand's flags.
+		if i+1 >= len(args) || cmd.Command(args[i+1]) == nil {
+			return args
+		}
+		i++
+		cmd = cmd.Command(args[i])
 	}
 	rest := args[i+1:]
 	var tail []string

@@ -89,6 +89,7 @@ func newApp(gopts globalOptions) *cli.App {
 			newRestoreCommand(gopts),
 			newCompareCommand(gopts),
 			newSyncCommand(gopts),
+			newBackupCommand(gopts),
 			newCompletionCommand(gopts),
 		},
 		// urfave/cli would call os.Exit for ExitCoder errors: report does

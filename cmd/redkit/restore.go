@@ -30,6 +30,10 @@ type restoreOptions struct {
 	dbMap        map[int]int
 	now          int64
 	replay       bool
+	// From a backup.
+	toFile      string
+	verifyFirst bool
+	inputName   string // the input's name in the summary, for "-"
 }
 
 func newRestoreCommand(gopts globalOptions) *cli.Command {
@@ -103,7 +107,10 @@ bytes, time and rate.
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "summary `FORMAT`: text (stderr) or json (stdout)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar and no text summary [$REDKIT_QUIET]"},
 			&cli.BoolFlag{Name: "check", Usage: "check whether the restore can work (versions, memory, modules, ACLs, slots, databases, biggest key, existing keys), write nothing, exit 0 if it can"},
-		}, append(tlsFlags(), filterFlags()...)...),
+			&cli.StringFlag{Name: "to-file", Usage: "a backup: write its RDB to `FILE` instead of a server (verified, written atomically)"},
+			&cli.BoolFlag{Name: "verify-first", Usage: "a backup: download and verify it whole (SHA-256, RDB CRC64) before writing anything to the target"},
+			&cli.StringSliceFlag{Name: "identity-file", EnvVars: []string{"REDKIT_IDENTITY_FILE"}, Usage: "an encrypted backup: age identities in `FILE` (as age-keygen writes them; repeatable) [$REDKIT_IDENTITY_FILE]"},
+		}, append(append(tlsFlags(), filterFlags()...), storageFlags()...)...),
 		Action: func(c *cli.Context) error {
 			opts, err := restoreOptionsFromFlags(c, gopts)
 			if err != nil {
@@ -114,6 +121,9 @@ bytes, time and rate.
 					return usageErrorf("restore --check: give one input")
 				}
 				return restoreCheck(c.Context, gopts, opts, c.Args().First())
+			}
+			if c.Args().Len() == 1 && isStorageURL(c.Args().First()) {
+				return runRestoreBackup(c, gopts, opts)
 			}
 			return runRestore(c.Context, gopts, opts, c.Args().Slice())
 		},
@@ -140,11 +150,22 @@ func restoreOptionsFromFlags(c *cli.Context, gopts globalOptions) (restoreOption
 		opts.now = t.UnixMilli()
 	}
 	opts.to = c.String("to")
-	if opts.to == "" {
+	opts.toFile, opts.verifyFirst = c.String("to-file"), c.Bool("verify-first")
+	fromStorage := c.Args().Len() == 1 && isStorageURL(c.Args().First())
+	switch {
+	case opts.toFile != "" && !fromStorage:
+		return opts, usageErrorf("restore: --to-file goes with a backup (STORAGE_URL[/ID|@latest]); to convert a file, use redkit convert")
+	case opts.toFile != "" && opts.to != "":
+		return opts, usageErrorf("restore: --to and --to-file: choose one")
+	case opts.verifyFirst && !fromStorage:
+		return opts, usageErrorf("restore: --verify-first goes with a backup (STORAGE_URL[/ID|@latest])")
+	case opts.to == "" && opts.toFile == "":
 		return opts, usageErrorf("restore: --to URL is required, e.g. --to redis://127.0.0.1:6379")
 	}
-	if _, err := rsync.ParseURL(opts.to); err != nil {
-		return opts, usageErrorf("restore: --to: %v", err)
+	if opts.to != "" {
+		if _, err := rsync.ParseURL(opts.to); err != nil {
+			return opts, usageErrorf("restore: --to: %v", err)
+		}
 	}
 	if opts.password, err = passwordFrom(c.String("to-password-file"), "REDKIT_TO_PASSWORD"); err != nil {
 		return opts, usageErrorf("restore: %v", err)
@@ -360,7 +381,11 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 		err = cerr
 	}
 	st, ws := r.Stats(), w.Stats()
-	sum := restoreSummary{Input: path, Target: ep.String(), Cluster: info.Cluster, Keys: st.Keys, Commands: st.Commands,
+	name := path
+	if path == "-" && opts.inputName != "" {
+		name = opts.inputName
+	}
+	sum := restoreSummary{Input: name, Target: ep.String(), Cluster: info.Cluster, Keys: st.Keys, Commands: st.Commands,
 		Skipped: st.Skipped, Failed: st.Failed, Functions: st.Functions, Bytes: st.Bytes, Seconds: elapsed.Seconds(),
 		Retries: ws.Retries, Redirects: ws.Redirects}
 	if s := elapsed.Seconds(); s > 0 {
@@ -392,10 +417,10 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 			return reportedError(exitError, err)
 		}
 		if h := connectHint(err); h != "" {
-			fmt.Fprintf(gopts.stderr, "redkit: restore %s -> %s: %s\nhint: %s\n", path, ep, rsync.Redact(err.Error()), h)
+			fmt.Fprintf(gopts.stderr, "redkit: restore %s -> %s: %s\nhint: %s\n", name, ep, rsync.Redact(err.Error()), h)
 			return reportedError(exitError, err)
 		}
-		return fmt.Errorf("restore %s -> %s: %s", path, ep, rsync.Redact(err.Error()))
+		return fmt.Errorf("restore %s -> %s: %s", name, ep, rsync.Redact(err.Error()))
 	}
 	if st.Failed > 0 || st.Skipped > 0 {
 		return reportedError(exitProblems, fmt.Errorf("%d keys failed, %d skipped", st.Failed, st.Skipped))

@@ -1,0 +1,536 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/redkit/redkit/internal/dumpfile"
+	"github.com/redkit/redkit/rdb"
+	"github.com/redkit/redkit/storage"
+	rsync "github.com/redkit/redkit/sync"
+)
+
+func newBackupCommand(gopts globalOptions) *cli.Command {
+	return &cli.Command{
+		Name:      "backup",
+		Usage:     "back a live Redis (or an RDB file) up to file:// or s3:// storage",
+		ArgsUsage: " ",
+		UsageText: `redkit backup --from URL|FILE --to STORAGE_URL [--compress zstd|gzip|none] [--encrypt-to age1...]
+   redkit backup list STORAGE_URL [--format json]
+
+examples:
+   redkit backup --from redis://10.0.0.5:6379 --to s3://backups/orders
+   AWS_ENDPOINT_URL_S3=http://127.0.0.1:7070 redkit backup --from redis://127.0.0.1:6379 --to s3://backups/dev --log-format json
+   redkit backup --from redis://cache:6379 --to file:///var/backups/redis --compress zstd --level 9
+   redkit backup --from redis://cache:6379 --to s3://backups/cache --encrypt-to age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
+   redkit backup --from /var/lib/redis/dump.rdb --to file:///mnt/backups/redis
+   redkit backup list s3://backups/orders`,
+		Description: `Takes a snapshot of a live source over the replication protocol, as a
+replica does (like redis-cli --rdb: nothing of the server's disk is
+needed), or reads an RDB file, and streams it through compression
+(--compress zstd by default, --level), optional age encryption and
+SHA-256 into the storage, with bounded memory and no temporary file.
+The snapshot is parsed on the way: keys per database are counted, the
+RDB's own CRC64 is checked, and a corrupt or cut stream fails the backup,
+whose upload is then aborted.
+
+Each backup gets an id (its start time in UTC and a random suffix) and a
+folder, STORAGE_URL/backups/ID/, holding dump.rdb.zst and, written last,
+manifest.json: a backup without a manifest does not exist. Nothing is
+ever overwritten. The manifest records the source (host, role, version,
+RDB version), keys per database, raw and stored sizes, the SHA-256 of
+each object, the compression, the encryption's recipients (public keys
+only) and the duration; list and prune read it without any key.
+
+Storage URLs: file:///DIR (a local or mounted directory; objects are
+written to a temporary name, fsynced and renamed) and s3://BUCKET/PREFIX
+(credentials and region from the AWS SDK's chain: AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance roles; --s3-endpoint or
+AWS_ENDPOINT_URL_S3 for S3-compatible stores). Uploads go in parts of
+16 MiB, 4 at a time; a failed or interrupted one is aborted.
+
+Encryption: --encrypt-to age1... (repeatable) or --recipients-file FILE
+encrypts the compressed stream with age (X25519): the store never sees
+the data. restore reads it back with --identity-file.
+
+The backup's id is printed on stdout; logs go to stderr (--log-format
+json ends with one summary line).
+
+` + exitCodesHelp,
+		Flags: append(append([]cli.Flag{
+			&cli.StringFlag{Name: "from", EnvVars: []string{"REDKIT_FROM_URL"}, Usage: "source: a live server's `URL` (redis://, rediss://, redis+sentinel://) or an RDB file [$REDKIT_FROM_URL]"},
+			&cli.StringFlag{Name: "from-password-file", Usage: "read the source's password from `FILE` (REDKIT_FROM_PASSWORD also works)"},
+			&cli.StringFlag{Name: "to", EnvVars: []string{"REDKIT_BACKUP_TO"}, Usage: "`STORAGE_URL`: file:///DIR or s3://BUCKET/PREFIX [$REDKIT_BACKUP_TO]"},
+			&cli.StringFlag{Name: "compress", Value: "zstd", EnvVars: []string{"REDKIT_COMPRESS"}, Usage: "compression: zstd, gzip or none [$REDKIT_COMPRESS]"},
+			&cli.IntFlag{Name: "level", Usage: "compression `LEVEL`: zstd 1-22 (default 3), gzip 1-9 (default 6)"},
+			&cli.StringSliceFlag{Name: "encrypt-to", EnvVars: []string{"REDKIT_ENCRYPT_TO"}, Usage: "encrypt with age to `RECIPIENT` (an age1... public key; repeatable) [$REDKIT_ENCRYPT_TO]"},
+			&cli.StringFlag{Name: "recipients-file", Usage: "encrypt to the age public keys in `FILE`, one per line"},
+			&cli.DurationFlag{Name: "timeout", Usage: "give up after `DURATION` (default: no limit)"},
+			&cli.DurationFlag{Name: "lock-timeout", Value: 15 * time.Minute, EnvVars: []string{"REDKIT_LOCK_TIMEOUT"}, Usage: "take over a storage lock not refreshed for `DURATION` (its run died) [$REDKIT_LOCK_TIMEOUT]"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log `FORMAT` on stderr: text or json"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar, warnings and errors only [$REDKIT_QUIET]"},
+		}, storageFlags()...), tlsFlags()...),
+		Action: func(c *cli.Context) error { return runBackup(c, gopts) },
+		Subcommands: []*cli.Command{
+			{
+				Name:      "list",
+				Usage:     "list the backups in a storage",
+				ArgsUsage: "STORAGE_URL",
+				UsageText: "redkit backup list STORAGE_URL [--format json]\n\nexample: redkit backup list s3://backups/orders",
+				Description: `Lists the complete backups (those with a manifest), oldest first: id,
+start time (UTC), source, keys, stored size, compression. Incomplete
+ones (in progress, or left by a run that died) are counted on stderr.
+
+` + exitCodesHelp,
+				Flags:  append([]cli.Flag{&cli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text or json"}}, storageFlags()...),
+				Action: func(c *cli.Context) error { return runBackupList(c, gopts) },
+			},
+			{
+				Name:      "prune",
+				Usage:     "delete the backups a retention policy does not keep",
+				ArgsUsage: "STORAGE_URL",
+				UsageText: `redkit backup prune STORAGE_URL [--keep-last N] [--keep-daily D] [--keep-weekly W] [--keep-within DURATION] [--dry-run]
+
+examples:
+   redkit backup prune s3://backups/orders --keep-last 24 --keep-daily 7 --keep-weekly 4
+   redkit backup prune file:///var/backups/redis --keep-within 48h --dry-run`,
+				Description: `Keeps a backup if any rule keeps it, as restic's forget does:
+--keep-last N the newest N; --keep-daily D the newest of each of the last
+D days that have backups; --keep-weekly W the newest of each of the last
+W ISO weeks that have backups; --keep-within DURATION every backup
+started within DURATION of the newest one (units h, m, s; 7d is 168h).
+Days and weeks are UTC. The newest complete backup is never deleted, and
+incomplete ones (no manifest: in progress, or left by a run that died)
+are never touched. It takes the storage's lock, prints each backup kept
+(and why) or deleted, and with --dry-run deletes nothing.
+
+` + exitCodesHelp,
+				Flags: append([]cli.Flag{
+					&cli.IntFlag{Name: "keep-last", Usage: "keep the newest `N` backups"},
+					&cli.IntFlag{Name: "keep-daily", Usage: "keep the newest backup of each of the last `D` days that have one"},
+					&cli.IntFlag{Name: "keep-weekly", Usage: "keep the newest backup of each of the last `W` weeks that have one"},
+					&cli.StringFlag{Name: "keep-within", Usage: "keep every backup started within `DURATION` of the newest (e.g. 48h, 7d)"},
+					&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "say what would be deleted, delete nothing"},
+					&cli.DurationFlag{Name: "lock-timeout", Value: 15 * time.Minute, EnvVars: []string{"REDKIT_LOCK_TIMEOUT"}, Usage: "take over a storage lock not refreshed for `DURATION` [$REDKIT_LOCK_TIMEOUT]"},
+					&cli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text or json"},
+				}, storageFlags()...),
+				Action: func(c *cli.Context) error { return runBackupPrune(c, gopts) },
+			},
+			{
+				Name:      "verify",
+				Usage:     "download a backup and check it whole, without restoring it",
+				ArgsUsage: "STORAGE_URL[/ID|@latest]",
+				UsageText: `redkit backup verify STORAGE_URL[/ID|@ID|@latest] [--identity-file FILE]
+
+examples:
+   redkit backup verify s3://backups/orders@latest
+   redkit backup verify file:///var/backups/redis/20261126T021911Z-f83756`,
+				Description: `Downloads each object of the backup, checks its SHA-256 against the
+manifest, decrypts it (--identity-file) and decompresses it, parses the
+RDB whole (its CRC64 included) and compares the keys per database with
+the manifest's. Exits 0 if everything holds, 1 otherwise.
+
+` + exitCodesHelp,
+				Flags: append([]cli.Flag{
+					&cli.StringSliceFlag{Name: "identity-file", EnvVars: []string{"REDKIT_IDENTITY_FILE"}, Usage: "age identities in `FILE` for an encrypted backup (repeatable) [$REDKIT_IDENTITY_FILE]"},
+				}, storageFlags()...),
+				Action: func(c *cli.Context) error { return runBackupVerify(c, gopts) },
+			},
+		},
+	}
+}
+
+// lockStorage takes the storage's lock, then removes what runs that
+// died before this one left (pending multipart uploads, temporary files):
+// with the lock held, nothing else writes there.
+func lockStorage(ctx context.Context, b storage.Backend, op string, timeout time.Duration, log *slog.Logger) (*storage.Lock, error) {
+	lock, err := storage.AcquireLock(ctx, b, op, timeout, log)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	if cl, ok := b.(storage.Cleaner); ok {
+		n, err := cl.Cleanup(ctx, storage.BackupsDir, lock.Created())
+		switch {
+		case err != nil:
+			log.Warn("could not look for uploads interrupted by a run that died", "err", err)
+		case n > 0:
+			log.Warn("removed uploads interrupted by a run that died", "count", n)
+		}
+	}
+	return lock, nil
+}
+
+func runBackup(c *cli.Context, gopts globalOptions) error {
+	ctx := c.Context
+	if c.Args().Len() > 0 {
+		return usageErrorf("backup: unexpected argument %q: the source is --from, the storage --to (or did you mean 'backup list'?)", c.Args().First())
+	}
+	from, to := c.String("from"), c.String("to")
+	if from == "" || to == "" {
+		return usageErrorf("backup: --from (a server URL or an RDB file) and --to (a storage URL) are both needed")
+	}
+	format := c.String("log-format")
+	if format != "text" && format != "json" {
+		return usageErrorf("backup: --log-format %q: want text or json", format)
+	}
+	codec := storage.Codec{Compression: c.String("compress"), Level: c.Int("level")}
+	if err := storage.CheckCompression(codec.Compression, codec.Level); err != nil {
+		return usageErrorf("backup: %v", err)
+	}
+	recipients, recipientKeys, err := recipientsFromFlags(c)
+	if err != nil {
+		return err
+	}
+	codec.Recipients = recipients
+	if t := c.Duration("timeout"); t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	quiet := c.Bool("quiet")
+	log := newLogger(gopts.stderr, format, quiet)
+	backend, err := openStorage(ctx, c, to)
+	if err != nil {
+		return err
+	}
+	lock, err := lockStorage(ctx, backend, "backup", c.Duration("lock-timeout"), log)
+	if err != nil {
+		return err
+	}
+	defer lock.Release(ctx)
+
+	start := time.Now()
+	m := &storage.Manifest{
+		ID:            storage.NewID(start),
+		Started:       start.UTC(),
+		RedkitVersion: versionString(),
+		Compression:   codec.Compression,
+		Level:         codec.Level,
+	}
+	if len(recipientKeys) > 0 {
+		m.Encryption = &storage.Encryption{Kind: "age", Recipients: recipientKeys}
+	}
+
+	// The snapshot: a live server's over the replication protocol, or a file.
+	var snap io.Reader
+	var size int64 = -1
+	if strings.Contains(from, "://") {
+		ep, copts, err := endpointOptions("from", from, c.String("from-password-file"), "REDKIT_FROM_PASSWORD", tlsFromFlags(c), 30*time.Second)
+		if err != nil {
+			return err
+		}
+		addr, info, err := resolveServer(ctx, ep, &copts)
+		if err != nil {
+			return backupConnectError(gopts, ep, err)
+		}
+		if info.Cluster {
+			return usageErrorf("backup: %s is a cluster node: cluster backups are not supported yet; back up each master with its own --from", ep)
+		}
+		m.Source = storage.SourceInfo{Kind: "live", URL: ep.String(), Host: addr, Role: info.Role, Server: info.Server, Version: info.Version}
+		l, err := rsync.OpenLink(ctx, addr, rsync.ReplicaOptions{Conn: copts, RDBOnly: true})
+		if err != nil {
+			return backupConnectError(gopts, ep, err)
+		}
+		defer l.Close()
+		context.AfterFunc(ctx, func() { l.Close() })
+		if snap, err = l.Snapshot(); err != nil {
+			return fmt.Errorf("backup: snapshot of %s: %w", ep, err)
+		}
+		size = l.SnapshotSize()
+		log.Info("backup: snapshot started", "id", m.ID, "from", ep.String(), "to", backend.URL(), "bytes", size)
+	} else {
+		f, err := dumpfile.Open(ctx, from)
+		if err != nil {
+			return fmt.Errorf("backup: %w", err)
+		}
+		defer f.Close()
+		snap, size = f, f.Size
+		m.Source = storage.SourceInfo{Kind: "rdb-file", URL: from}
+		log.Info("backup: reading a file", "id", m.ID, "from", from, "to", backend.URL())
+	}
+
+	name := "dump" + codec.Ext()
+	ow, err := storage.CreateObject(ctx, backend, storage.Key(m.ID, name), codec)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	counted := &byteCounter{r: snap}
+	bar := startProgress(gopts.stderr, quiet, "backup", size)
+	bar.count(func() int64 { return counted.n.Load() })
+	keys, version, err := scanSnapshot(io.TeeReader(counted, ow))
+	if err == nil {
+		// The rest of the stream, if the parser left any.
+		_, err = io.Copy(ow, counted)
+	}
+	bar.stop()
+	if err != nil {
+		ow.Abort(err)
+		if ctx.Err() != nil {
+			return fmt.Errorf("backup: %w: nothing stored", ctx.Err())
+		}
+		return fmt.Errorf("backup %s: %w: the upload was aborted, nothing stored", m.ID, err)
+	}
+	if err := ow.Close(); err != nil {
+		return fmt.Errorf("backup %s: upload: %w", m.ID, err)
+	}
+	e := ow.Entry(name)
+	e.Keys, e.RDBVersion = keys, version
+	m.Objects = []storage.ObjectEntry{e}
+	m.Keys, m.RawBytes, m.StoredBytes = keys, e.RawBytes, e.StoredBytes
+	m.Source.RDBVersion = version
+	m.Completed = time.Now().UTC()
+	m.Duration = time.Since(start).Seconds()
+	if err := storage.WriteManifest(ctx, backend, m); err != nil {
+		return fmt.Errorf("backup %s: %w", m.ID, err)
+	}
+	fmt.Fprintln(gopts.stdout, m.ID)
+	logBackupSummary(log, m, backend.URL())
+	return nil
+}
+
+// byteCounter counts the bytes read through it, for a progress bar.
+type byteCounter struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *byteCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// scanSnapshot reads an RDB stream to its end, checking it (CRC64
+// included) and counting keys per database.
+func scanSnapshot(r io.Reader) (map[int]int64, int, error) {
+	rr := rdb.NewReader(r)
+	keys := map[int]int64{}
+	for {
+		rec, err := rr.Next()
+		if errors.Is(err, io.EOF) {
+			return keys, rr.Version(), nil
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("the snapshot is not a valid RDB: %w", err)
+		}
+		if rec.Kind == rdb.KindKey {
+			keys[rec.DB]++
+		}
+	}
+}
+
+func logBackupSummary(log *slog.Logger, m *storage.Manifest, url string) {
+	log.Info("backup complete", "id", m.ID, "url", url, "keys", m.TotalKeys(), "raw_bytes", m.RawBytes, "stored_bytes", m.StoredBytes,
+		"compression", m.Compression, "encrypted", m.Encryption != nil, "seconds", strconv.FormatFloat(m.Duration, 'f', 2, 64))
+}
+
+func backupConnectError(gopts globalOptions, ep *rsync.Endpoint, err error) error {
+	if h := connectHint(err); h != "" {
+		fmt.Fprintf(gopts.stderr, "redkit: backup: %s: %s\nhint: %s\n", ep, rsync.Redact(err.Error()), h)
+		return reportedError(exitError, err)
+	}
+	return fmt.Errorf("backup: %s: %s", ep, rsync.Redact(err.Error()))
+}
+
+func runBackupList(c *cli.Context, gopts globalOptions) error {
+	if c.Args().Len() != 1 {
+		return usageErrorf("backup list: one STORAGE_URL, please")
+	}
+	format := c.String("format")
+	if format != "text" && format != "json" {
+		return usageErrorf("backup list: --format %q: want text or json", format)
+	}
+	b, err := openStorage(c.Context, c, c.Args().First())
+	if err != nil {
+		return err
+	}
+	l, err := storage.List(c.Context, b)
+	if err != nil {
+		return fmt.Errorf("backup list: %w", err)
+	}
+	if len(l.Incomplete) > 0 {
+		fmt.Fprintf(gopts.stderr, "redkit: backup list: %d incomplete backup(s) without a manifest (in progress, or left by a run that died): %s\n",
+			len(l.Incomplete), strings.Join(l.Incomplete, ", "))
+	}
+	if format == "json" {
+		out := l.Backups
+		if out == nil {
+			out = []*storage.Manifest{}
+		}
+		enc := json.NewEncoder(gopts.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	tw := tabwriter.NewWriter(gopts.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTARTED (UTC)\tSOURCE\tKEYS\tSIZE\tCOMPRESSION")
+	for _, m := range l.Backups {
+		comp := m.Compression
+		if m.Encryption != nil {
+			comp += "+age"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.Started.Format("2006-01-02 15:04:05"), sourceLabel(m.Source), m.TotalKeys(), humanBytes(m.StoredBytes), comp)
+	}
+	return tw.Flush()
+}
+
+func runBackupPrune(c *cli.Context, gopts globalOptions) error {
+	ctx := c.Context
+	if c.Args().Len() != 1 {
+		return usageErrorf("backup prune: one STORAGE_URL, please")
+	}
+	p := storage.Policy{Last: c.Int("keep-last"), Daily: c.Int("keep-daily"), Weekly: c.Int("keep-weekly")}
+	if v := c.String("keep-within"); v != "" {
+		d, err := parseLongDuration(v)
+		if err != nil || d <= 0 {
+			return usageErrorf("backup prune: --keep-within %q: want a duration such as 48h or 7d", v)
+		}
+		p.Within = d
+	}
+	if p.Last < 0 || p.Daily < 0 || p.Weekly < 0 {
+		return usageErrorf("backup prune: --keep-* counts must not be negative")
+	}
+	if p.Empty() {
+		return usageErrorf("backup prune: no --keep-last, --keep-daily, --keep-weekly or --keep-within: that would delete all but the newest backup; say what to keep")
+	}
+	format := c.String("format")
+	if format != "text" && format != "json" {
+		return usageErrorf("backup prune: --format %q: want text or json", format)
+	}
+	b, err := openStorage(ctx, c, c.Args().First())
+	if err != nil {
+		return err
+	}
+	log := newLogger(gopts.stderr, "text", false)
+	dry := c.Bool("dry-run")
+	if !dry {
+		lock, err := lockStorage(ctx, b, "prune", c.Duration("lock-timeout"), log)
+		if err != nil {
+			return err
+		}
+		defer lock.Release(ctx)
+	}
+	l, err := storage.List(ctx, b)
+	if err != nil {
+		return fmt.Errorf("backup prune: %w", err)
+	}
+	type row struct {
+		ID      string   `json:"id"`
+		Started string   `json:"started"`
+		Action  string   `json:"action"` // keep, delete, would-delete
+		Reasons []string `json:"reasons,omitempty"`
+	}
+	var rows []row
+	deleted := 0
+	for _, d := range p.Apply(l.Backups) {
+		r := row{ID: d.Backup.ID, Started: d.Backup.Started.Format(time.RFC3339), Action: "keep", Reasons: d.Reasons}
+		if !d.Keep {
+			r.Action = "delete"
+			if dry {
+				r.Action = "would-delete"
+			} else if err := storage.DeleteBackup(ctx, b, d.Backup); err != nil {
+				return fmt.Errorf("backup prune: %w (%d deleted before it)", err, deleted)
+			} else {
+				deleted++
+			}
+		}
+		rows = append(rows, r)
+	}
+	if len(l.Incomplete) > 0 {
+		fmt.Fprintf(gopts.stderr, "redkit: backup prune: %d incomplete backup(s) left alone: %s\n", len(l.Incomplete), strings.Join(l.Incomplete, ", "))
+	}
+	if format == "json" {
+		enc := json.NewEncoder(gopts.stdout)
+		enc.SetIndent("", "  ")
+		if rows == nil {
+			rows = []row{}
+		}
+		return enc.Encode(rows)
+	}
+	for _, r := range rows {
+		why := ""
+		if len(r.Reasons) > 0 {
+			why = " (" + strings.Join(r.Reasons, ", ") + ")"
+		}
+		fmt.Fprintf(gopts.stdout, "%-12s %s  %s%s\n", r.Action, r.ID, r.Started, why)
+	}
+	return nil
+}
+
+// parseLongDuration is time.ParseDuration with days: 7d, 1d12h.
+func parseLongDuration(s string) (time.Duration, error) {
+	var days time.Duration
+	if i := strings.Index(s, "d"); i > 0 {
+		n, err := strconv.Atoi(s[:i])
+		if err != nil {
+			return 0, err
+		}
+		days, s = time.Duration(n)*24*time.Hour, s[i+1:]
+		if s == "" {
+			return days, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	return days + d, err
+}
+
+func runBackupVerify(c *cli.Context, gopts globalOptions) error {
+	ctx := c.Context
+	if c.Args().Len() != 1 {
+		return usageErrorf("backup verify: one STORAGE_URL[/ID|@latest], please")
+	}
+	url, id := splitBackupRef(c.Args().First())
+	b, err := openStorage(ctx, c, url)
+	if err != nil {
+		return err
+	}
+	m, err := storage.Resolve(ctx, b, id)
+	if err != nil {
+		return fmt.Errorf("backup verify: %w", err)
+	}
+	ids, err := identitiesFromFlags(c)
+	if err != nil {
+		return err
+	}
+	if m.Encryption != nil && len(ids) == 0 {
+		return usageErrorf("backup verify: backup %s is encrypted with age (to %v): give its identity with --identity-file", m.ID, m.Encryption.Recipients)
+	}
+	for _, e := range m.Objects {
+		if err := verifyObject(c, b, m, e, storage.Codec{Identities: ids}); err != nil {
+			fmt.Fprintf(gopts.stderr, "redkit: backup verify: backup %s: %v\n", m.ID, err)
+			return reportedError(exitError, err)
+		}
+		fmt.Fprintf(gopts.stdout, "ok  %s/%s  %s stored, %s of RDB %d, %d keys, SHA-256 %s\n", m.ID, e.Name, humanBytes(e.StoredBytes), humanBytes(e.RawBytes), e.RDBVersion, sumKeys(e.Keys), e.SHA256[:16])
+	}
+	return nil
+}
+
+func sumKeys(keys map[int]int64) int64 {
+	var n int64
+	for _, k := range keys {
+		n += k
+	}
+	return n
+}
+
+// sourceLabel is a short name of a backup's source.
+func sourceLabel(s storage.SourceInfo) string {
+	if s.Kind == "live" && s.Host != "" {
+		if h, p, err := net.SplitHostPort(s.Host); err == nil {
+			return h + ":" + p
+		}
+		return s.Host
+	}
+	return s.URL
+}

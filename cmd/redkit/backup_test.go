@@ -1,0 +1,409 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/redkit/redkit/internal/redistest"
+	"github.com/redkit/redkit/internal/s3test"
+	"github.com/redkit/redkit/storage"
+	"github.com/redkit/redkit/storage/file"
+)
+
+// mixedSource is a server holding every type and encoding, several
+// databases, expiring keys and a function library.
+func mixedSource(t *testing.T) *redistest.Server {
+	t.Helper()
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync yes", "repl-diskless-sync-delay 0"}})
+	if err := redistest.FillMixed(context.Background(), src.Client(), 3); err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+func listBackups(t *testing.T, url string) []storage.Manifest {
+	t.Helper()
+	r := redkit(t, nil, "backup", "list", url, "--format", "json").want(t, 0)
+	var ms []storage.Manifest
+	if err := json.Unmarshal([]byte(r.stdout), &ms); err != nil {
+		t.Fatalf("backup list --format json: %v\n%s", err, r.stdout)
+	}
+	return ms
+}
+
+// TestBackupRestore: a live source holding every type and encoding is
+// backed up to file:// and to s3:// (a real versitygw), listed, and
+// restored into fresh servers with the source's DEBUG DIGEST; also to a
+// file, and after --verify-first.
+func TestBackupRestore(t *testing.T) {
+	src := mixedSource(t)
+	want := debugDigest(t, src)
+	srv := s3test.Start(t, "backups")
+	srv.Env(t)
+	for _, url := range []string{"file://" + filepath.Join(t.TempDir(), "store"), "s3://backups/prod/redis"} {
+		t.Run(strings.SplitN(url, ":", 2)[0], func(t *testing.T) {
+			r := redkit(t, nil, "backup", "--from", src.URL(), "--to", url, "--log-format", "json").want(t, 0)
+			id := strings.TrimSpace(r.stdout)
+			if !backupIDPattern.MatchString(id) {
+				t.Fatalf("backup printed %q, want an id", r.stdout)
+			}
+			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+			var summary map[string]any
+			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &summary); err != nil || summary["msg"] != "backup complete" || summary["id"] != id {
+				t.Errorf("last log line %q (%v)", lines[len(lines)-1], err)
+			}
+			ms := listBackups(t, url)
+			if len(ms) != 1 || ms[0].ID != id || ms[0].TotalKeys() == 0 || ms[0].Source.Version == "" || ms[0].Objects[0].SHA256 == "" || ms[0].Source.RDBVersion != 10 {
+				t.Fatalf("list: %+v", ms)
+			}
+			if n := src.Client().DBSize(context.Background()).Val(); ms[0].Keys[0] != n {
+				t.Errorf("manifest: %d keys in db 0, the source has %d", ms[0].Keys[0], n)
+			}
+			text := redkit(t, nil, "backup", "list", url).want(t, 0).stdout
+			if !strings.Contains(text, id) || !strings.Contains(text, "zstd") {
+				t.Errorf("backup list:\n%s", text)
+			}
+
+			dst := redistest.Start(t, redistest.Options{})
+			redkit(t, nil, "restore", url+"@latest", "--to", dst.URL()).want(t, 0)
+			if got := debugDigest(t, dst); got != want {
+				t.Errorf("restored @latest: digest %s, want %s", got, want)
+			}
+			dst2 := redistest.Start(t, redistest.Options{})
+			redkit(t, nil, "restore", url+"/"+id, "--to", dst2.URL(), "--verify-first").want(t, 0)
+			if got := debugDigest(t, dst2); got != want {
+				t.Errorf("restored /ID --verify-first: digest %s, want %s", got, want)
+			}
+			out := filepath.Join(t.TempDir(), "dump.rdb")
+			redkit(t, nil, "restore", url, "--to-file", out).want(t, 0)
+			dst3 := redistest.Start(t, redistest.Options{})
+			redkit(t, nil, "restore", out, "--to", dst3.URL()).want(t, 0)
+			if got := debugDigest(t, dst3); got != want {
+				t.Errorf("restored through --to-file: digest %s, want %s", got, want)
+			}
+		})
+	}
+}
+
+// TestBackupDamaged: one byte flipped in the stored object: restore fails
+// with a checksum error and exit 1; with --verify-first the target is
+// untouched.
+func TestBackupDamaged(t *testing.T) {
+	src := mixedSource(t)
+	dir := filepath.Join(t.TempDir(), "store")
+	url := "file://" + dir
+	id := strings.TrimSpace(redkit(t, nil, "backup", "--from", src.URL(), "--to", url, "-q").want(t, 0).stdout)
+	obj := filepath.Join(dir, "backups", id, "dump.rdb.zst")
+	b, err := os.ReadFile(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)*2/3] ^= 0x01
+	os.WriteFile(obj, b, 0o644)
+
+	dst := redistest.Start(t, redistest.Options{})
+	dst.Client().Set(context.Background(), "mine", "1", 0)
+	before := debugDigest(t, dst)
+	r := redkit(t, nil, "restore", url, "--to", dst.URL(), "--verify-first").want(t, 1)
+	if !strings.Contains(r.stderr, "checksum mismatch") || !strings.Contains(r.stderr, "nothing was written") {
+		t.Errorf("--verify-first: %s", r.stderr)
+	}
+	if got := debugDigest(t, dst); got != before {
+		t.Errorf("--verify-first wrote to the target")
+	}
+	r = redkit(t, nil, "restore", url, "--to", dst.URL()).want(t, 1)
+	if !strings.Contains(r.stderr, "checksum mismatch") || !strings.Contains(r.stderr, "partial restore") {
+		t.Errorf("restore of a damaged backup: %s", r.stderr)
+	}
+	out := filepath.Join(t.TempDir(), "x.rdb")
+	redkit(t, nil, "restore", url, "--to-file", out).want(t, 1)
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("--to-file wrote %s from a damaged backup", out)
+	}
+}
+
+// TestBackupEncrypted: the stored bytes hold none of the values; the
+// identity restores the exact data; another identity fails cleanly,
+// writing nothing.
+func TestBackupEncrypted(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0"}})
+	secretValue := "the-plaintext-value-" + strings.Repeat("z", 30)
+	for i := range 200 {
+		src.Client().Set(ctx, "k"+string(rune('a'+i%26))+strings.Repeat("x", i%7), secretValue, 0)
+	}
+	src.Client().HSet(ctx, "h", "field", secretValue)
+	want := debugDigest(t, src)
+	id, _ := age.GenerateX25519Identity()
+	other, _ := age.GenerateX25519Identity()
+	tmp := t.TempDir()
+	idFile, otherFile := filepath.Join(tmp, "id.txt"), filepath.Join(tmp, "other.txt")
+	os.WriteFile(idFile, []byte("# created by a test\n"+id.String()+"\n"), 0o600)
+	os.WriteFile(otherFile, []byte(other.String()+"\n"), 0o600)
+	dir := filepath.Join(tmp, "store")
+	url := "file://" + dir
+
+	bid := strings.TrimSpace(redkit(t, nil, "backup", "--from", src.URL(), "--to", url, "--encrypt-to", id.Recipient().String(), "--compress", "none").want(t, 0).stdout)
+	stored, err := os.ReadFile(filepath.Join(dir, "backups", bid, "dump.rdb.age"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(stored, []byte("plaintext-value")) || bytes.Contains(stored, []byte("REDIS00")) {
+		t.Error("the stored object holds plaintext")
+	}
+	ms := listBackups(t, url) // no key needed
+	if len(ms) != 1 || ms[0].Encryption == nil || ms[0].Encryption.Recipients[0] != id.Recipient().String() {
+		t.Fatalf("list: %+v", ms)
+	}
+
+	dst := redistest.Start(t, redistest.Options{})
+	r := redkit(t, nil, "restore", url, "--to", dst.URL()).want(t, 2)
+	if !strings.Contains(r.stderr, "--identity-file") {
+		t.Errorf("no identity: %s", r.stderr)
+	}
+	r = redkit(t, nil, "restore", url, "--to", dst.URL(), "--identity-file", otherFile).want(t, 1)
+	if !strings.Contains(r.stderr, "none of the identities") {
+		t.Errorf("another identity: %s", r.stderr)
+	}
+	if n := dst.Client().DBSize(ctx).Val(); n != 0 {
+		t.Errorf("a failed decryption wrote %d keys", n)
+	}
+	redkit(t, nil, "restore", url, "--to", dst.URL(), "--identity-file", idFile).want(t, 0)
+	if got := debugDigest(t, dst); got != want {
+		t.Errorf("decrypted restore: digest %s, want %s", got, want)
+	}
+}
+
+// TestBackupWrongCredentials: a clear error, exit 1, and no secret in
+// any output.
+func TestBackupWrongCredentials(t *testing.T) {
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0"}})
+	srv := s3test.Start(t, "backups")
+	srv.Env(t)
+	secret := "not-the-secret-" + strings.Repeat("q", 24)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
+	r := redkit(t, nil, "backup", "--from", src.URL(), "--to", "s3://backups/x").want(t, 1)
+	if !strings.Contains(r.stderr, "refused the credentials") || strings.Contains(r.stderr+r.stdout, secret) {
+		t.Errorf("wrong secret: %s", r.stderr)
+	}
+	r = redkit(t, nil, "backup", "list", "s3://backups/x").want(t, 1)
+	if strings.Contains(r.stderr+r.stdout, secret) {
+		t.Errorf("list shows the secret: %s", r.stderr)
+	}
+	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
+	if ms := listBackups(t, "s3://backups/x"); len(ms) != 0 {
+		t.Errorf("a refused backup is listed: %+v", ms)
+	}
+}
+
+func TestBackupUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"backup", "--to", "file:///tmp/x"},
+		{"backup", "--from", "redis://127.0.0.1:1", "--to", "/plain/dir"},
+		{"backup", "--from", "x.rdb", "--to", "file:///tmp/x", "--compress", "lz4"},
+		{"backup", "--from", "x.rdb", "--to", "file:///tmp/x", "--level", "30"},
+		{"backup", "--from", "x.rdb", "--to", "file:///tmp/x", "--encrypt-to", "age1nope"},
+		{"backup", "list"},
+		{"restore", "dump.rdb", "--to-file", "x.rdb"},
+		{"restore", "s3://b/p", "--to", "redis://127.0.0.1:1", "--to-file", "x.rdb"},
+	} {
+		if r := redkit(t, nil, args...); r.code != 2 {
+			t.Errorf("%v: exit %d, want 2\n%s", args, r.code, r.stderr)
+		}
+	}
+}
+
+func TestSplitBackupRef(t *testing.T) {
+	for in, want := range map[string][2]string{
+		"s3://b/p":                         {"s3://b/p", "latest"},
+		"s3://b/p@latest":                  {"s3://b/p", "latest"},
+		"s3://b/p/20261126T021911Z-f83756": {"s3://b/p", "20261126T021911Z-f83756"},
+		"s3://b/p@20261126T021911Z-f83756": {"s3://b/p", "20261126T021911Z-f83756"},
+		"file:///var/b/":                   {"file:///var/b/", "latest"},
+		"file:///var/user@host/x":          {"file:///var/user@host/x", "latest"},
+	} {
+		u, id := splitBackupRef(in)
+		if u != want[0] || id != want[1] {
+			t.Errorf("splitBackupRef(%q) = %q %q, want %q", in, u, id, want)
+		}
+	}
+}
+
+// TestBackupPrune: each policy on backups with controlled start times;
+// the newest is always kept, an incomplete backup is left alone.
+func TestBackupPrune(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		args []string
+		keep int
+	}{
+		{[]string{"--keep-last", "3"}, 3},
+		{[]string{"--keep-daily", "2"}, 2},
+		{[]string{"--keep-weekly", "2"}, 2},
+		{[]string{"--keep-within", "36h"}, 4},
+		{[]string{"--keep-last", "1", "--keep-weekly", "3"}, 3},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			dir := t.TempDir()
+			b, err := file.New(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Twice a day for 10 days, over three ISO weeks (W46 to W48).
+			now := time.Date(2026, 11, 24, 20, 0, 0, 0, time.UTC)
+			var ids []string
+			for i := 19; i >= 0; i-- {
+				at := now.Add(-time.Duration(i) * 12 * time.Hour)
+				m := &storage.Manifest{ID: storage.NewID(at), Started: at, Compression: "zstd", Keys: map[int]int64{0: 1}}
+				b.Put(ctx, storage.Key(m.ID, "dump.rdb.zst"), strings.NewReader("x"))
+				if err := storage.WriteManifest(ctx, b, m); err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, m.ID)
+			}
+			half := storage.NewID(now.Add(-100 * time.Hour))
+			b.Put(ctx, storage.Key(half, "dump.rdb.zst"), strings.NewReader("in progress"))
+			url := "file://" + dir
+			dry := redkit(t, nil, append([]string{"backup", "prune", url, "--dry-run"}, tc.args...)...).want(t, 0)
+			if n := strings.Count(dry.stdout, "would-delete"); n != 20-tc.keep {
+				t.Errorf("dry run: %d would be deleted, want %d\n%s", n, 20-tc.keep, dry.stdout)
+			}
+			if ms := listBackups(t, url); len(ms) != 20 {
+				t.Fatalf("the dry run deleted backups: %d left", len(ms))
+			}
+			r := redkit(t, nil, append([]string{"backup", "prune", url}, tc.args...)...).want(t, 0)
+			ms := listBackups(t, url)
+			if len(ms) != tc.keep || ms[len(ms)-1].ID != ids[len(ids)-1] {
+				t.Errorf("%d backups left, want %d with the newest\n%s", len(ms), tc.keep, r.stdout)
+			}
+			if !strings.Contains(r.stderr, half) {
+				t.Errorf("the incomplete backup is not mentioned: %s", r.stderr)
+			}
+			if _, err := b.Stat(ctx, storage.Key(half, "dump.rdb.zst")); err != nil {
+				t.Errorf("the incomplete backup was touched: %v", err)
+			}
+		})
+	}
+}
+
+// TestBackupLock: a second run while one holds the lock fails cleanly; a
+// lock left by a run that died is taken over once stale.
+func TestBackupLock(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0"}})
+	src.Client().Set(ctx, "k", "v", 0)
+	dir := t.TempDir()
+	b, _ := file.New(dir)
+	url := "file://" + dir
+	held, err := storage.AcquireLock(ctx, b, "backup", time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := redkit(t, nil, "backup", "--from", src.URL(), "--to", url).want(t, 1)
+	if !strings.Contains(r.stderr, "locked by another run") || !strings.Contains(r.stderr, "backup (pid") {
+		t.Errorf("overlapping backup: %s", r.stderr)
+	}
+	redkit(t, nil, "backup", "prune", url, "--keep-last", "1").want(t, 1)
+	held.Release(ctx)
+	redkit(t, nil, "backup", "--from", src.URL(), "--to", url, "-q").want(t, 0)
+	// A dead run's lock (never refreshed): stale after --lock-timeout.
+	if _, err := b.Put(ctx, storage.LocksDir+"20200101T000000Z-dead00.json", strings.NewReader(`{"id":"20200101T000000Z-dead00","operation":"backup","refreshed":"2020-01-01T00:00:00Z"}`)); err != nil {
+		t.Fatal(err)
+	}
+	r = redkit(t, nil, "backup", "--from", src.URL(), "--to", url).want(t, 0)
+	if !strings.Contains(r.stderr, "stale lock") {
+		t.Errorf("no warning on taking over a stale lock: %s", r.stderr)
+	}
+	if ms := listBackups(t, url); len(ms) != 2 {
+		t.Errorf("%d backups, want 2", len(ms))
+	}
+}
+
+// TestBackupKilled: a backup interrupted mid-upload (SIGINT, then kill
+// -9) lists no backup and leaves no multipart upload once the next run
+// has cleaned up after the dead one.
+func TestBackupKilled(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0"}})
+	// 48 MB that compression cannot shrink: several 16 MiB parts.
+	for i := range 48 {
+		src.Client().Set(ctx, "blob:"+strconv.Itoa(i), string(randomBlob(1<<20, uint64(i))), 0)
+	}
+	srv := s3test.Start(t, "backups")
+	srv.Env(t)
+	url := "s3://backups/k"
+	client := awss3.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.SecretKey, "")},
+		func(o *awss3.Options) { o.BaseEndpoint, o.UsePathStyle = aws.String(srv.Endpoint), true })
+	pending := func() int {
+		out, err := client.ListMultipartUploads(ctx, &awss3.ListMultipartUploadsInput{Bucket: aws.String("backups")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(out.Uploads)
+	}
+	waitUpload := func(cmd *exec.Cmd) {
+		deadline := time.Now().Add(30 * time.Second)
+		for pending() == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("no multipart upload began")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	args := []string{"backup", "--from", src.URL(), "--to", url, "--compress", "none", "--lock-timeout", "2s"}
+	cmd, _ := redkitProcess(t, args...)
+	waitUpload(cmd)
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err == nil {
+		t.Error("an interrupted backup exited 0")
+	}
+	if n := pending(); n != 0 {
+		t.Errorf("after SIGINT: %d multipart uploads left", n)
+	}
+	if ms := listBackups(t, url); len(ms) != 0 {
+		t.Errorf("after SIGINT: %d backups listed", len(ms))
+	}
+
+	cmd, _ = redkitProcess(t, args...)
+	waitUpload(cmd)
+	cmd.Process.Kill()
+	cmd.Wait()
+	if ms := listBackups(t, url); len(ms) != 0 {
+		t.Errorf("after kill -9: %d backups listed", len(ms))
+	}
+	time.Sleep(2100 * time.Millisecond) // the dead run's lock goes stale
+	r := redkit(t, nil, append(args, "--compress", "zstd")...).want(t, 0)
+	if !strings.Contains(r.stderr, "removed uploads interrupted") {
+		t.Errorf("the next run did not clean up: %s", r.stderr)
+	}
+	if n := pending(); n != 0 {
+		t.Errorf("after the next run: %d multipart uploads left", n)
+	}
+	if ms := listBackups(t, url); len(ms) != 1 {
+		t.Errorf("%d backups listed, want 1", len(ms))
+	}
+}
+
+func randomBlob(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 9))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}

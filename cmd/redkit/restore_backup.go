@@ -1,0 +1,168 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/redkit/redkit/storage"
+)
+
+// runRestoreBackup restores a backup: STORAGE_URL[/ID|@ID|@latest].
+// Each object streams from the store through its checksum, decryption
+// and decompression into the target; the checksum is known only at the
+// end, so a damaged object found then leaves a partial restore, and
+// --verify-first reads everything once before writing anything.
+func runRestoreBackup(c *cli.Context, gopts globalOptions, opts restoreOptions) error {
+	ctx := c.Context
+	ref := c.Args().First()
+	url, id := splitBackupRef(ref)
+	b, err := openStorage(ctx, c, url)
+	if err != nil {
+		return err
+	}
+	m, err := storage.Resolve(ctx, b, id)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	ids, err := identitiesFromFlags(c)
+	if err != nil {
+		return err
+	}
+	codec := storage.Codec{Identities: ids}
+	if m.Encryption != nil && len(ids) == 0 {
+		return usageErrorf("restore: backup %s is encrypted with age (to %v): give its identity with --identity-file", m.ID, m.Encryption.Recipients)
+	}
+	logf := func(format string, a ...any) {
+		if !opts.quiet {
+			fmt.Fprintf(gopts.stderr, "redkit: restore: "+format+"\n", a...)
+		}
+	}
+	logf("backup %s of %s, taken %s: %d keys, %s in %d object(s)", m.ID, sourceLabel(m.Source), m.Started.Format("2006-01-02 15:04:05 UTC"),
+		m.TotalKeys(), humanBytes(m.StoredBytes), len(m.Objects))
+	// Every object must open (the identity decrypts it) before anything
+	// is written.
+	for _, e := range m.Objects {
+		or, err := storage.OpenObject(ctx, b, m, e, codec)
+		if err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		or.Close()
+	}
+	if opts.verifyFirst {
+		for _, e := range m.Objects {
+			if err := verifyObject(c, b, m, e, codec); err != nil {
+				fmt.Fprintf(gopts.stderr, "redkit: restore: backup %s does not verify: %v\nnothing was written to the target\n", m.ID, err)
+				return reportedError(exitError, err)
+			}
+			logf("verified %s (%s, SHA-256 and RDB CRC64)", e.Name, humanBytes(e.StoredBytes))
+		}
+	}
+	if opts.toFile != "" {
+		if len(m.Objects) != 1 {
+			return usageErrorf("restore: backup %s holds %d snapshots (a cluster's): --to-file takes one; restore it onto a cluster with --to", m.ID, len(m.Objects))
+		}
+		return restoreToFile(c, gopts, b, m, m.Objects[0], codec, opts.toFile)
+	}
+	for i, e := range m.Objects {
+		or, err := storage.OpenObject(ctx, b, m, e, codec)
+		if err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		sub, o := gopts, opts
+		sub.stdin = or
+		o.inputName = url + "/" + m.ID + "/" + e.Name
+		o.flush = opts.flush && i == 0
+		rerr := runRestore(ctx, sub, o, []string{"-"})
+		verr := or.Verify()
+		or.Close()
+		if errors.Is(verr, storage.ErrChecksum) || errors.Is(rerr, storage.ErrChecksum) {
+			if verr == nil {
+				verr = rerr
+			}
+			fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nthe target was written while the backup streamed in: it may now hold a partial restore. Use --verify-first to check a backup before writing, or restore another one (redkit backup list %s)\n", verr, url)
+			return reportedError(exitError, verr)
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+	return nil
+}
+
+// verifyObject reads an object whole: SHA-256, decryption,
+// decompression and a full parse of the RDB (its CRC64 included), and
+// compares the keys with the manifest's.
+func verifyObject(c *cli.Context, b storage.Backend, m *storage.Manifest, e storage.ObjectEntry, codec storage.Codec) error {
+	or, err := storage.OpenObject(c.Context, b, m, e, codec)
+	if err != nil {
+		return err
+	}
+	defer or.Close()
+	keys, _, err := scanSnapshot(or)
+	if err == nil {
+		err = or.Verify()
+	}
+	if err != nil {
+		if verr := or.Verify(); errors.Is(verr, storage.ErrChecksum) {
+			return verr
+		}
+		return err
+	}
+	for db, n := range e.Keys {
+		if keys[db] != n {
+			return fmt.Errorf("%s: database %d has %d keys, the manifest says %d", e.Name, db, keys[db], n)
+		}
+	}
+	return nil
+}
+
+// restoreToFile writes a backup's RDB to path: a temporary file beside
+// it, renamed into place once the checksum holds.
+func restoreToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *storage.Manifest, e storage.ObjectEntry, codec storage.Codec, path string) error {
+	or, err := storage.OpenObject(c.Context, b, m, e, codec)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	defer or.Close()
+	var rnd [6]byte
+	rand.Read(rnd[:])
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".redkit-"+hex.EncodeToString(rnd[:]))
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	n, err := io.Copy(f, or)
+	if err == nil {
+		err = or.Verify()
+	}
+	if err != nil {
+		fmt.Fprintf(gopts.stderr, "redkit: restore: %v\n%s was not written\n", err, path)
+		return reportedError(exitError, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("restore: %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("restore: %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	ok = true
+	fmt.Fprintf(gopts.stderr, "redkit: restore: backup %s written to %s (%s, verified)\n", m.ID, path, humanBytes(n))
+	return nil
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"regexp"
+	"strings"
+
+	"filippo.io/age"
+	"github.com/urfave/cli/v2"
+
+	"github.com/redkit/redkit/storage"
+	"github.com/redkit/redkit/storage/file"
+	"github.com/redkit/redkit/storage/s3"
+)
+
+// Flags and helpers of the commands that use backup storage.
+
+const storageCategory = "Storage"
+
+// storageFlags configure s3:// access; credentials and the region come
+// from the AWS SDK's default chain.
+func storageFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "s3-endpoint", EnvVars: []string{"AWS_ENDPOINT_URL_S3"}, Category: storageCategory,
+			Usage: "`URL` of an S3-compatible store (http://127.0.0.1:7070); default AWS [$AWS_ENDPOINT_URL_S3]"},
+		&cli.BoolFlag{Name: "s3-path-style", EnvVars: []string{"REDKIT_S3_PATH_STYLE"}, Category: storageCategory,
+			Usage: "path-style addressing (bucket in the path), automatic for an IP or localhost endpoint [$REDKIT_S3_PATH_STYLE]"},
+		&cli.StringFlag{Name: "s3-region", EnvVars: []string{"AWS_REGION"}, Category: storageCategory, Usage: "`REGION` of the bucket (default from the AWS profile, else us-east-1) [$AWS_REGION]"},
+	}
+}
+
+// isStorageURL tells a storage URL from a file path.
+func isStorageURL(s string) bool {
+	return strings.HasPrefix(s, "s3://") || strings.HasPrefix(s, "file://")
+}
+
+// backupIDPattern matches the ids storage.NewID makes.
+var backupIDPattern = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$`)
+
+// splitBackupRef splits STORAGE_URL[/ID|@ID|@latest] into the storage's
+// URL and the backup asked for ("latest" when none).
+func splitBackupRef(raw string) (string, string) {
+	if i := strings.LastIndex(raw, "@"); i > strings.Index(raw, "://")+2 && !strings.Contains(raw[i:], "/") {
+		return raw[:i], raw[i+1:]
+	}
+	trimmed := strings.TrimRight(raw, "/")
+	if i := strings.LastIndex(trimmed, "/"); i >= 0 && backupIDPattern.MatchString(trimmed[i+1:]) {
+		return trimmed[:i], trimmed[i+1:]
+	}
+	return raw, "latest"
+}
+
+// openStorage opens the backend of a storage URL.
+func openStorage(ctx context.Context, c *cli.Context, raw string) (storage.Backend, error) {
+	switch {
+	case strings.HasPrefix(raw, "file://"):
+		dir, err := file.ParseURL(raw)
+		if err != nil {
+			return nil, usageErrorf("%v", err)
+		}
+		return file.New(dir)
+	case strings.HasPrefix(raw, "s3://"):
+		if _, _, err := s3.ParseURL(raw); err != nil {
+			return nil, usageErrorf("%v", err)
+		}
+		return s3.New(ctx, raw, s3.Options{Endpoint: c.String("s3-endpoint"), PathStyle: c.Bool("s3-path-style"), Region: c.String("s3-region")})
+	}
+	return nil, usageErrorf("storage URL %q: want file:///DIR or s3://BUCKET/PREFIX", raw)
+}
+
+// recipientsFromFlags reads --encrypt-to and --recipients-file: age
+// X25519 public keys (age1...).
+func recipientsFromFlags(c *cli.Context) ([]age.Recipient, []string, error) {
+	var keys []string
+	keys = append(keys, c.StringSlice("encrypt-to")...)
+	if f := c.String("recipients-file"); f != "" {
+		lines, err := readKeyLines(f)
+		if err != nil {
+			return nil, nil, usageErrorf("--recipients-file: %v", err)
+		}
+		keys = append(keys, lines...)
+	}
+	var rs []age.Recipient
+	for _, k := range keys {
+		r, err := age.ParseX25519Recipient(k)
+		if err != nil {
+			return nil, nil, usageErrorf("recipient %q: %v (want an age public key, age1...)", k, err)
+		}
+		rs = append(rs, r)
+	}
+	return rs, keys, nil
+}
+
+// identitiesFromFlags reads --identity-file: age identities
+// (AGE-SECRET-KEY-1...), as age-keygen writes them.
+func identitiesFromFlags(c *cli.Context) ([]age.Identity, error) {
+	var ids []age.Identity
+	for _, f := range c.StringSlice("identity-file") {
+		fh, err := os.Open(f)
+		if err != nil {
+			return nil, usageErrorf("--identity-file: %v", err)
+		}
+		got, err := age.ParseIdentities(fh)
+		fh.Close()
+		if err != nil {
+			return nil, usageErrorf("--identity-file %s: %v", f, err)
+		}
+		ids = append(ids, got...)
+	}
+	return ids, nil
+}
+
+// readKeyLines reads a file's lines, less blanks and # comments.
+func readKeyLines(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line != "" && !strings.HasPrefix(line, "#") {
+			out = append(out, line)
+		}
+	}
+	return out, sc.Err()
+}

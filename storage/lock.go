@@ -1,0 +1,166 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+)
+
+// Locks keep two runs (backups, prunes) from working on one storage at
+// once. A run puts locks/<id>.json, then lists the locks: if another live
+// one sorts first (ids begin with the time), it withdraws. A lock is
+// refreshed while its run works; one not refreshed for the lock timeout
+// is stale (its run died) and is taken over, with a warning.
+
+// LocksDir is the folder of the locks, under the backend's root.
+const LocksDir = "locks/"
+
+// ErrLocked is returned when another run holds the storage's lock.
+var ErrLocked = errors.New("the storage is locked by another run")
+
+// LockInfo is a lock's content.
+type LockInfo struct {
+	ID        string    `json:"id"`
+	Operation string    `json:"operation"` // backup, prune...
+	Host      string    `json:"host"`
+	PID       int       `json:"pid"`
+	Created   time.Time `json:"created"`
+	Refreshed time.Time `json:"refreshed"`
+}
+
+// Lock is a lock this process holds.
+type Lock struct {
+	b       Backend
+	info    LockInfo
+	stop    chan struct{}
+	done    chan struct{}
+	// TookOver tells that a stale lock was removed to take this one: the
+	// run that held it died, and may have left uploads behind.
+	TookOver bool
+}
+
+func lockKey(id string) string { return LocksDir + id + ".json" }
+
+func (l *Lock) put(ctx context.Context) error {
+	data, _ := json.Marshal(l.info)
+	_, err := l.b.Put(ctx, lockKey(l.info.ID), bytes.NewReader(data))
+	return err
+}
+
+// readLocks reads every lock in the storage.
+func readLocks(ctx context.Context, b Backend) ([]LockInfo, error) {
+	objs, err := b.List(ctx, LocksDir)
+	if err != nil {
+		return nil, err
+	}
+	var out []LockInfo
+	for _, o := range objs {
+		rc, err := b.Get(ctx, o.Key, 0, -1)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // released meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		data, err := io.ReadAll(io.LimitReader(rc, 1<<20))
+		rc.Close()
+		if err != nil {
+			return nil, err
+		}
+		var li LockInfo
+		if json.Unmarshal(data, &li) != nil || li.ID == "" {
+			// Unreadable (cut short?): stale from its object's time.
+			li = LockInfo{ID: strings.TrimSuffix(strings.TrimPrefix(o.Key, LocksDir), ".json"), Refreshed: o.ModTime, Operation: "unknown"}
+		}
+		out = append(out, li)
+	}
+	return out, nil
+}
+
+func (li LockInfo) String() string {
+	return fmt.Sprintf("%s (pid %d on %s, since %s, refreshed %s)", li.Operation, li.PID, li.Host,
+		li.Created.UTC().Format(time.RFC3339), li.Refreshed.UTC().Format(time.RFC3339))
+}
+
+// AcquireLock takes the storage's lock for an operation. timeout is the
+// age at which a lock not refreshed is stale; the lock is refreshed every
+// timeout/4 until Release.
+func AcquireLock(ctx context.Context, b Backend, operation string, timeout time.Duration, log *slog.Logger) (*Lock, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if timeout <= 0 {
+		timeout = 15 * time.Minute
+	}
+	now := time.Now()
+	host, _ := os.Hostname()
+	l := &Lock{b: b, info: LockInfo{ID: NewID(now), Operation: operation, Host: host, PID: os.Getpid(), Created: now.UTC(), Refreshed: now.UTC()}}
+	locks, err := readLocks(ctx, b)
+	if err != nil {
+		return nil, fmt.Errorf("read the locks of %s: %w", b.URL(), err)
+	}
+	for _, li := range locks {
+		if age := now.Sub(li.Refreshed); age > timeout {
+			log.Warn("taking over a stale lock: its run stopped refreshing it (died?)", "lock", li.String(), "age", age.Round(time.Second), "lock_timeout", timeout)
+			if err := b.Delete(ctx, lockKey(li.ID)); err != nil {
+				return nil, fmt.Errorf("remove the stale lock %s: %w", li.ID, err)
+			}
+			l.TookOver = true
+			continue
+		}
+		return nil, fmt.Errorf("%w: %s holds %s: wait for it to end; a lock not refreshed for --lock-timeout (%s) is taken over", ErrLocked, li, b.URL(), timeout)
+	}
+	if err := l.put(ctx); err != nil {
+		return nil, fmt.Errorf("write the lock of %s: %w", b.URL(), err)
+	}
+	// Another run may have put its lock meanwhile: the first id wins.
+	locks, err = readLocks(ctx, b)
+	if err == nil {
+		for _, li := range locks {
+			if li.ID < l.info.ID && now.Sub(li.Refreshed) <= timeout {
+				b.Delete(context.WithoutCancel(ctx), lockKey(l.info.ID))
+				return nil, fmt.Errorf("%w: %s took %s at the same moment", ErrLocked, li, b.URL())
+			}
+		}
+	}
+	l.stop, l.done = make(chan struct{}), make(chan struct{})
+	go l.refresh(timeout/4, log)
+	return l, nil
+}
+
+func (l *Lock) refresh(every time.Duration, log *slog.Logger) {
+	defer close(l.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+		}
+		l.info.Refreshed = time.Now().UTC()
+		ctx, cancel := context.WithTimeout(context.Background(), every)
+		err := l.put(ctx)
+		cancel()
+		if err != nil {
+			log.Warn("could not refresh the storage lock: another run may take it over if this goes on for the lock timeout", "err", err)
+		}
+	}
+}
+
+// Release stops refreshing the lock and removes it.
+func (l *Lock) Release(ctx context.Context) error {
+	close(l.stop)
+	<-l.done
+	return l.b.Delete(context.WithoutCancel(ctx), lockKey(l.info.ID))
+}
+
+// Created is when the lock was taken.
+func (l *Lock) Created() time.Time { return l.info.Created }

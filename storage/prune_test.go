@@ -1,0 +1,105 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redkit/redkit/storage"
+)
+
+// backupsAt makes manifests started at the given times.
+func backupsAt(times ...string) []*storage.Manifest {
+	var ms []*storage.Manifest
+	for _, s := range times {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			panic(err)
+		}
+		ms = append(ms, &storage.Manifest{ID: storage.NewID(t), Started: t})
+	}
+	return ms
+}
+
+func kept(ds []storage.Decision) string {
+	var out []string
+	for _, d := range ds {
+		if d.Keep {
+			out = append(out, d.Backup.Started.UTC().Format("01-02T15"))
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+func TestPolicy(t *testing.T) {
+	// Two a day from Monday 2026-11-02 to Sunday 2026-11-22, at 03:00 and 15:00.
+	var times []string
+	for d := 2; d <= 22; d++ {
+		times = append(times, fmt.Sprintf("2026-11-%02dT03:00:00Z", d), fmt.Sprintf("2026-11-%02dT15:00:00Z", d))
+	}
+	all := backupsAt(times...)
+	for _, tc := range []struct {
+		name string
+		p    storage.Policy
+		want string
+	}{
+		{"none", storage.Policy{}, "11-22T15"},
+		{"last 3", storage.Policy{Last: 3}, "11-22T15 11-22T03 11-21T15"},
+		{"daily 3", storage.Policy{Daily: 3}, "11-22T15 11-21T15 11-20T15"},
+		{"weekly 2", storage.Policy{Weekly: 2}, "11-22T15 11-15T15"},
+		{"weekly 9 (only 3 weeks)", storage.Policy{Weekly: 9}, "11-22T15 11-15T15 11-08T15"},
+		{"within 24h", storage.Policy{Within: 24 * time.Hour}, "11-22T15 11-22T03 11-21T15"},
+		{"last 1 daily 2 weekly 2", storage.Policy{Last: 1, Daily: 2, Weekly: 2}, "11-22T15 11-21T15 11-15T15"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ds := tc.p.Apply(all)
+			if got := kept(ds); got != tc.want {
+				t.Errorf("kept %s, want %s", got, tc.want)
+			}
+			if len(ds) != len(all) || !ds[0].Keep || ds[0].Reasons[0] != "newest" {
+				t.Errorf("decisions: %d, first %+v", len(ds), ds[0])
+			}
+		})
+	}
+	// Daily counts days that have backups: a gap is skipped over.
+	gappy := backupsAt("2026-11-01T10:00:00Z", "2026-11-05T10:00:00Z", "2026-11-20T10:00:00Z", "2026-11-20T11:00:00Z")
+	if got := kept(storage.Policy{Daily: 2}.Apply(gappy)); got != "11-20T11 11-05T10" {
+		t.Errorf("daily 2 over gaps: %s", got)
+	}
+}
+
+func TestLock(t *testing.T) {
+	ctx := context.Background()
+	b, _ := newFile(t)
+	l1, err := storage.AcquireLock(ctx, b, "backup", time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := storage.AcquireLock(ctx, b, "prune", time.Minute, nil); !errors.Is(err, storage.ErrLocked) || !strings.Contains(err.Error(), "backup (pid") {
+		t.Errorf("second lock: %v", err)
+	}
+	if err := l1.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := storage.AcquireLock(ctx, b, "prune", time.Minute, nil)
+	if err != nil || l2.TookOver {
+		t.Fatalf("after release: %v %+v", err, l2)
+	}
+	// A run that died: its lock is not refreshed, and goes stale.
+	time.Sleep(1100 * time.Millisecond)
+	l3, err := storage.AcquireLock(ctx, b, "backup", time.Second, nil)
+	if err != nil || !l3.TookOver {
+		t.Fatalf("stale lock: %v", err)
+	}
+	l3.Release(ctx)
+	if objs, _ := b.List(ctx, storage.LocksDir); len(objs) != 0 {
+		t.Errorf("locks left: %v", objs)
+	}
+	// Not listed among backups.
+	if l, err := storage.List(ctx, b); err != nil || len(l.Backups)+len(l.Incomplete) != 0 {
+		t.Errorf("List: %+v %v", l, err)
+	}
+}
