@@ -37,10 +37,10 @@ type LockInfo struct {
 
 // Lock is a lock this process holds.
 type Lock struct {
-	b       Backend
-	info    LockInfo
-	stop    chan struct{}
-	done    chan struct{}
+	b    Backend
+	info LockInfo
+	stop chan struct{}
+	done chan struct{}
 	// TookOver tells that a stale lock was removed to take this one: the
 	// run that held it died, and may have left uploads behind.
 	TookOver bool
