@@ -10,6 +10,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	gosync "sync"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
@@ -223,9 +224,9 @@ func runBackup(c *cli.Context, gopts globalOptions) error {
 		m.Encryption = &storage.Encryption{Kind: "age", Recipients: recipientKeys}
 	}
 
-	// The snapshot: a live server's over the replication protocol, or a file.
-	var snap io.Reader
-	var size int64 = -1
+	// The snapshots: a live server's over the replication protocol (one
+	// per master of a cluster), or a file.
+	var jobs []*snapshotJob
 	if strings.Contains(from, "://") {
 		ep, copts, err := endpointOptions("from", from, c.String("from-password-file"), "REDKIT_FROM_PASSWORD", tlsFromFlags(c), 30*time.Second)
 		if err != nil {
@@ -233,63 +234,93 @@ func runBackup(c *cli.Context, gopts globalOptions) error {
 		}
 		addr, info, err := resolveServer(ctx, ep, &copts)
 		if err != nil {
-			return backupConnectError(gopts, ep, err)
+			return backupConnectError(gopts, ep.String(), err)
 		}
-		if info.Cluster {
-			return usageErrorf("backup: %s is a cluster node: cluster backups are not supported yet; back up each master with its own --from", ep)
+		m.Source = storage.SourceInfo{Kind: "live", URL: ep.String(), Host: addr, Role: info.Role, Server: info.Server, Version: info.Version, Cluster: info.Cluster}
+		liveJob := func(name, master string) *snapshotJob {
+			return &snapshotJob{name: name, master: master, open: func(ctx context.Context) (io.Reader, int64, func(), error) {
+				l, err := rsync.OpenLink(ctx, master, rsync.ReplicaOptions{Conn: copts, RDBOnly: true})
+				if err != nil {
+					return nil, 0, nil, err
+				}
+				stop := context.AfterFunc(ctx, func() { l.Close() })
+				snap, err := l.Snapshot()
+				if err != nil {
+					l.Close()
+					return nil, 0, nil, fmt.Errorf("snapshot of %s: %w", master, err)
+				}
+				return snap, l.SnapshotSize(), func() { stop(); l.Close() }, nil
+			}}
 		}
-		m.Source = storage.SourceInfo{Kind: "live", URL: ep.String(), Host: addr, Role: info.Role, Server: info.Server, Version: info.Version}
-		l, err := rsync.OpenLink(ctx, addr, rsync.ReplicaOptions{Conn: copts, RDBOnly: true})
-		if err != nil {
-			return backupConnectError(gopts, ep, err)
+		if !info.Cluster {
+			jobs = append(jobs, liveJob("dump"+codec.Ext(), addr))
+		} else {
+			shards, err := rsync.ClusterShards(ctx, addr, &copts)
+			if err != nil {
+				return backupConnectError(gopts, ep.String(), err)
+			}
+			for _, sh := range shards {
+				j := liveJob(fmt.Sprintf("shard-%05d%s", sh.FirstSlot, codec.Ext()), sh.Master)
+				for _, r := range sh.Ranges {
+					j.slots = append(j.slots, [2]int{r.Start, r.End})
+				}
+				jobs = append(jobs, j)
+			}
 		}
-		defer l.Close()
-		context.AfterFunc(ctx, func() { l.Close() })
-		if snap, err = l.Snapshot(); err != nil {
-			return fmt.Errorf("backup: snapshot of %s: %w", ep, err)
-		}
-		size = l.SnapshotSize()
-		log.Info("backup: snapshot started", "id", m.ID, "from", ep.String(), "to", backend.URL(), "bytes", size)
+		log.Info("backup: snapshots started", "id", m.ID, "from", ep.String(), "to", backend.URL(), "snapshots", len(jobs), "cluster", info.Cluster)
 	} else {
-		f, err := dumpfile.Open(ctx, from)
-		if err != nil {
-			return fmt.Errorf("backup: %w", err)
-		}
-		defer f.Close()
-		snap, size = f, f.Size
+		jobs = append(jobs, &snapshotJob{name: "dump" + codec.Ext(), open: func(ctx context.Context) (io.Reader, int64, func(), error) {
+			f, err := dumpfile.Open(ctx, from)
+			if err != nil {
+				return nil, 0, nil, err
+			}
+			return f, f.Size, func() { f.Close() }, nil
+		}})
 		m.Source = storage.SourceInfo{Kind: "rdb-file", URL: from}
 		log.Info("backup: reading a file", "id", m.ID, "from", from, "to", backend.URL())
 	}
 
-	name := "dump" + codec.Ext()
-	ow, err := storage.CreateObject(ctx, backend, storage.Key(m.ID, name), codec)
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
+	// All snapshots at once; the first failure cancels the others.
+	jctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg gosync.WaitGroup
+	for _, j := range jobs {
+		wg.Go(func() {
+			if j.err = j.run(jctx, backend, m.ID, codec); j.err != nil {
+				cancel(j.err)
+			}
+		})
 	}
-	counted := &byteCounter{r: snap}
-	bar := startProgress(gopts.stderr, quiet, "backup", size)
-	bar.count(func() int64 { return counted.n.Load() })
-	keys, version, err := scanSnapshot(io.TeeReader(counted, ow))
-	if err == nil {
-		// The rest of the stream, if the parser left any.
-		_, err = io.Copy(ow, counted)
-	}
+	bar := startProgress(gopts.stderr, quiet, "backup", -1)
+	bar.count(func() int64 {
+		var n int64
+		for _, j := range jobs {
+			n += j.read.Load()
+		}
+		return n
+	})
+	wg.Wait()
 	bar.stop()
-	if err != nil {
-		ow.Abort(err)
+	if err := context.Cause(jctx); err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("backup: %w: nothing stored", ctx.Err())
+			return fmt.Errorf("backup: %w: the upload was aborted, nothing stored", ctx.Err())
+		}
+		var je *jobError
+		if errors.As(err, &je) && je.connect {
+			return backupConnectError(gopts, je.job.master, je.err)
 		}
 		return fmt.Errorf("backup %s: %w: the upload was aborted, nothing stored", m.ID, err)
 	}
-	if err := ow.Close(); err != nil {
-		return fmt.Errorf("backup %s: upload: %w", m.ID, err)
+	m.Keys = map[int]int64{}
+	for _, j := range jobs {
+		m.Objects = append(m.Objects, j.entry)
+		for db, n := range j.entry.Keys {
+			m.Keys[db] += n
+		}
+		m.RawBytes += j.entry.RawBytes
+		m.StoredBytes += j.entry.StoredBytes
+		m.Source.RDBVersion = max(m.Source.RDBVersion, j.entry.RDBVersion)
 	}
-	e := ow.Entry(name)
-	e.Keys, e.RDBVersion = keys, version
-	m.Objects = []storage.ObjectEntry{e}
-	m.Keys, m.RawBytes, m.StoredBytes = keys, e.RawBytes, e.StoredBytes
-	m.Source.RDBVersion = version
 	m.Completed = time.Now().UTC()
 	m.Duration = time.Since(start).Seconds()
 	if err := storage.WriteManifest(ctx, backend, m); err != nil {
@@ -300,10 +331,69 @@ func runBackup(c *cli.Context, gopts globalOptions) error {
 	return nil
 }
 
+// snapshotJob is one snapshot of a backup: opened, parsed on the way and
+// uploaded as one object.
+type snapshotJob struct {
+	name   string
+	master string   // a live source's address
+	slots  [][2]int // a cluster master's slot ranges
+	open   func(ctx context.Context) (r io.Reader, size int64, closeFn func(), err error)
+	read   atomic.Int64
+	entry  storage.ObjectEntry
+	err    error
+}
+
+// jobError is a snapshot's failure.
+type jobError struct {
+	job     *snapshotJob
+	connect bool // could not open the snapshot
+	err     error
+}
+
+func (e *jobError) Error() string {
+	if e.job.master != "" {
+		return e.job.master + ": " + e.err.Error()
+	}
+	return e.err.Error()
+}
+func (e *jobError) Unwrap() error { return e.err }
+
+func (j *snapshotJob) run(ctx context.Context, backend storage.Backend, id string, codec storage.Codec) error {
+	snap, _, closeFn, err := j.open(ctx)
+	if err != nil {
+		return &jobError{job: j, connect: true, err: err}
+	}
+	defer closeFn()
+	ow, err := storage.CreateObject(ctx, backend, storage.Key(id, j.name), codec)
+	if err != nil {
+		return &jobError{job: j, err: err}
+	}
+	counted := &byteCounter{r: snap, n: &j.read}
+	keys, version, err := scanSnapshot(io.TeeReader(counted, ow))
+	if err == nil {
+		// The rest of the stream, if the parser left any.
+		_, err = io.Copy(ow, counted)
+	}
+	if err != nil {
+		ow.Abort(err)
+		return &jobError{job: j, err: err}
+	}
+	if err := ow.Close(); err != nil {
+		return &jobError{job: j, err: fmt.Errorf("upload: %w", err)}
+	}
+	j.entry = ow.Entry(j.name)
+	j.entry.Keys, j.entry.RDBVersion = keys, version
+	j.entry.Master, j.entry.Slots = j.master, j.slots
+	if len(j.slots) == 0 {
+		j.entry.Master = ""
+	}
+	return nil
+}
+
 // byteCounter counts the bytes read through it, for a progress bar.
 type byteCounter struct {
 	r io.Reader
-	n atomic.Int64
+	n *atomic.Int64
 }
 
 func (c *byteCounter) Read(p []byte) (int, error) {
@@ -336,7 +426,7 @@ func logBackupSummary(log *slog.Logger, m *storage.Manifest, url string) {
 		"compression", m.Compression, "encrypted", m.Encryption != nil, "seconds", strconv.FormatFloat(m.Duration, 'f', 2, 64))
 }
 
-func backupConnectError(gopts globalOptions, ep *rsync.Endpoint, err error) error {
+func backupConnectError(gopts globalOptions, ep string, err error) error {
 	if h := connectHint(err); h != "" {
 		fmt.Fprintf(gopts.stderr, "redkit: backup: %s: %s\nhint: %s\n", ep, rsync.Redact(err.Error()), h)
 		return reportedError(exitError, err)

@@ -407,3 +407,39 @@ func randomBlob(n int, seed uint64) []byte {
 	}
 	return b
 }
+
+// TestBackupCluster: a 3-master cluster is backed up (one snapshot per
+// master, in parallel, with their slots), restored onto a fresh 3-master
+// cluster, and compare finds them equal.
+func TestBackupCluster(t *testing.T) {
+	_, dump := convertSourceDump(t)
+	src := redistest.StartCluster(t, 3, 0)
+	srcURL := "redis://" + src[0].Addr()
+	redkit(t, nil, "restore", "--to", srcURL, "--db", "0", "-q", dump).want(t, 0)
+	url := "file://" + filepath.Join(t.TempDir(), "store")
+	id := strings.TrimSpace(redkit(t, nil, "backup", "--from", srcURL, "--to", url, "-q").want(t, 0).stdout)
+	ms := listBackups(t, url)
+	if len(ms) != 1 || ms[0].ID != id || !ms[0].Source.Cluster || len(ms[0].Objects) != 3 {
+		t.Fatalf("list: %+v", ms)
+	}
+	slots := 0
+	for _, o := range ms[0].Objects {
+		if o.Master == "" || len(o.Slots) == 0 {
+			t.Errorf("object %+v: no master or slots", o)
+		}
+		for _, r := range o.Slots {
+			slots += r[1] - r[0] + 1
+		}
+	}
+	if slots != 16384 {
+		t.Errorf("the objects cover %d slots", slots)
+	}
+	dst := redistest.StartCluster(t, 3, 0)
+	dstURL := "redis://" + dst[2].Addr()
+	redkit(t, nil, "restore", url+"@latest", "--to", dstURL, "-q").want(t, 0)
+	redkit(t, nil, "compare", srcURL, dstURL).want(t, 0)
+	r := redkit(t, nil, "restore", url, "--to-file", filepath.Join(t.TempDir(), "x.rdb")).want(t, 2)
+	if !strings.Contains(r.stderr, "holds 3 snapshots") {
+		t.Errorf("--to-file of a cluster backup: %s", r.stderr)
+	}
+}

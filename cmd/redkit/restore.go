@@ -34,6 +34,7 @@ type restoreOptions struct {
 	toFile      string
 	verifyFirst bool
 	inputName   string // the input's name in the summary, for "-"
+	noFunctions bool   // leave the input's function libraries out
 }
 
 func newRestoreCommand(gopts globalOptions) *cli.Command {
@@ -267,13 +268,21 @@ func connectTarget(ctx context.Context, rawURL, password string, tlsOpts rsync.T
 type restoreSink struct {
 	ctx context.Context
 	r   *rsync.Restorer
+	// noFunctions skips function libraries: a cluster backup's shards
+	// after the first (every master holds the same libraries).
+	noFunctions bool
 }
 
 func (s *restoreSink) needsKeyspace() bool { return true }
 func (s *restoreSink) key(kv *rdb.KeyValue) error {
 	return s.r.Key(s.ctx, kv)
 }
-func (s *restoreSink) function(code []byte) error  { return s.r.Function(s.ctx, code) }
+func (s *restoreSink) function(code []byte) error {
+	if s.noFunctions {
+		return nil
+	}
+	return s.r.Function(s.ctx, code)
+}
 func (s *restoreSink) command([][]byte, int) error { return errNeedsReplay }
 func (s *restoreSink) close() error                { return nil }
 
@@ -360,7 +369,7 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 			dbMap[0] = ep.DB
 		}
 	}
-	sink := &restoreSink{ctx: ctx, r: r}
+	sink := &restoreSink{ctx: ctx, r: r, noFunctions: opts.noFunctions}
 	bar := startProgress(gopts.stderr, opts.quiet, "restore", totalSize(args))
 	if in != nil {
 		bar.track(in)

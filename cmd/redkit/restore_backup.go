@@ -79,6 +79,7 @@ func runRestoreBackup(c *cli.Context, gopts globalOptions, opts restoreOptions) 
 		sub.stdin = or
 		o.inputName = url + "/" + m.ID + "/" + e.Name
 		o.flush = opts.flush && i == 0
+		o.noFunctions = i > 0 // every master of a cluster has the same libraries
 		rerr := runRestore(ctx, sub, o, []string{"-"})
 		verr := or.Verify()
 		or.Close()
