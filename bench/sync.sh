@@ -5,17 +5,24 @@
 #   (c) the source redis-server loading the dump from its own disk at start-up
 #       (exec to INFO persistence loading:0): the time to beat
 #   redkit sync --from SRC --to DST --until-caught-up    (full sync, timed)
+#   redkit sync --mode native --from SRC --to NAT --until-caught-up: the
+#       same into another empty server, which becomes a replica of redkit,
+#       loads the snapshot itself and is promoted once caught up (timed)
 #   RedisShake v4 sync_reader -> redis_writer into another empty server, when
 #       a redis-shake binary can be had (BENCH_SHAKE, or the Go module proxy);
 #       otherwise the figure measured in shared/NOTES.md (1.4 MB/s)
-#   incremental: redkit sync --status-addr running while redis-benchmark
-#       -P 16 -t set,incr,lpush writes into the source; /status sampled every
-#       50 ms: lag_seconds p50/p99/max, source ops/s against applied commands/s
+#   incremental, once per mode: redkit sync --status-addr running while
+#       redis-benchmark -P 16 -t set,incr,lpush writes into the source;
+#       /status sampled every 50 ms: lag_seconds p50/p99/max, source ops/s
+#       against applied commands/s. The default mode continues from its
+#       checkpoint into DST; the native mode (--flush-target) does a new
+#       full sync into NAT first, and leaves it a replica after SIGTERM.
 #
-# The target's DEBUG DIGEST (less redkit's checkpoint key redkit:sync:NAME) is
-# compared with the source's after the full sync and after the load. Goals:
-# sync 10x faster than RedisShake, at most 1.5x the start-up load time, lag
-# p99 under 100 ms, peak RSS at most 256 MiB. Environment as for bench/run.sh
+# Each target's DEBUG DIGEST (less redkit's checkpoint key redkit:sync:NAME,
+# which only the default mode writes) is compared with the source's after
+# the full sync and after the load. Goals, for each mode: sync 10x faster
+# than RedisShake, at most 1.5x the start-up load time, lag p99 under
+# 100 ms, peak RSS at most 256 MiB. Environment as for bench/run.sh
 # (BENCH_DUMP, BENCH_SIZE_MB, BENCH_SEED, BENCH_RUNS: full syncs, best kept)
 # and:
 #   BENCH_SKIP_SHAKE     1: no RedisShake run, NOTES.md's figure instead
@@ -113,7 +120,8 @@ digest_of() {
 # target_digest PORT: the target's DEBUG DIGEST without redkit's own keys
 # (redkit:sync:NAME, "<replid> <offset>"), which are put back afterwards:
 # the next sync continues from the target's key, and starts over with a
-# full sync when it is missing.
+# full sync when it is missing. KEYS, not SCAN (redis-cli 7.0 scans 10 keys
+# a round trip: a minute for this dump): nothing else uses the target then.
 target_digest() {
 	local port=$1 k d
 	local -a keys=() vals=()
@@ -121,7 +129,7 @@ target_digest() {
 		[[ -n $k ]] || continue
 		keys+=("$k")
 		vals+=("$(redis-cli -p "$port" --raw get "$k")")
-	done < <(redis-cli -p "$port" --scan --pattern 'redkit:*')
+	done < <(redis-cli -p "$port" --raw keys 'redkit:*')
 	((${#keys[@]} == 0)) || redis-cli -p "$port" del "${keys[@]}" >/dev/null
 	d=$(digest_of "$port")
 	for k in "${!keys[@]}"; do
@@ -155,6 +163,28 @@ snapshot_secs() {
 		END { if (t0 == "" || t1 == "") { print "?"; exit }
 			split(t0, a, ":"); split(t1, b, ":"); d = (b[1] * 3600 + b[2] * 60 + b[3]) - (a[1] * 3600 + a[2] * 60 + a[3])
 			if (d < 0) d += 86400; printf "%.2f", d }' "$1"
+}
+
+# log_span LOG FROM TO: seconds from the last line of a redis-server log
+# holding FROM to the last one holding TO (fixed strings), "?" if missing.
+log_span() {
+	awk -v f="$2" -v t="$3" 'index($0, f) { t0 = $5 } index($0, t) { t1 = $5 }
+		END { if (t0 == "" || t1 == "") { print "?"; exit }
+			split(t0, a, ":"); split(t1, b, ":"); d = (b[1] * 3600 + b[2] * 60 + b[3]) - (a[1] * 3600 + a[2] * 60 + a[3])
+			if (d < 0) d += 86400; printf "%.2f", d }' "$1"
+}
+
+# data_keys PORT: the keys of a server less redkit's own (redkit:*).
+data_keys() {
+	local n r
+	n=$(keys_of "$1")
+	r=$(redis-cli -p "$1" --raw keys 'redkit:*' | grep -c . || true)
+	echo $((n - ${r:-0}))
+}
+
+# role_of PORT: master or slave, per INFO replication.
+role_of() {
+	redis-cli -p "$1" info replication | tr -d '\r' | awk -F: '$1 == "role" {print $2}'
 }
 
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
@@ -268,6 +298,45 @@ done
 mapfile -t NAMES < <(printf '%s\n' "${NAMES[@]}" | awk '!seen[$0]++')
 SYNC_SECS=${SECS[redkit-sync]}
 
+# redkit sync --mode native --until-caught-up into another empty server,
+# BENCH_RUNS times: the target becomes a replica of redkit, receives and
+# loads the source's snapshot itself, and is promoted (REPLICAOF NO ONE)
+# once caught up. It holds no redkit key: its digest is compared as it is.
+NATIVE_DIGEST_OK=1
+for ((i = 1; i <= RUNS; i++)); do
+	stop_server native
+	rm -rf "$OUT/sync-native"
+	start_server native "$OUT/sync-native" none.rdb
+	wait_loaded native
+	NAT=${SRV_PORT[native]}
+	log "native full sync $i/$RUNS into the empty 127.0.0.1:$NAT"
+	src_cpu0=$(cpu_secs "${SRV_PID[src]}") dst_cpu0=$(cpu_secs "${SRV_PID[native]}")
+	RUNS=1 measure redkit-native "$OUT/redkit-native.stdout" "$REDKIT" sync --mode native --from "redis://127.0.0.1:$SRC" --to "redis://127.0.0.1:$NAT" \
+		--until-caught-up
+	# Where the time went, for the fastest run: the source's fork writing
+	# the snapshot, the target receiving it (to disk: repl-diskless-load is
+	# off by default) and loading it, per their logs; CPU seconds.
+	if [[ $(time_file_secs "$OUT/redkit-native.time") == "${SECS[redkit-native]}" ]]; then
+		NATIVE_SNAP_SECS=$(snapshot_secs "$OUT/sync-src.log")
+		NATIVE_RECV_SECS=$(log_span "$OUT/sync-native.log" 'MASTER <-> REPLICA sync: receiving' 'MASTER <-> REPLICA sync: Loading DB in memory')
+		NATIVE_LOAD_SECS=$(log_span "$OUT/sync-native.log" 'MASTER <-> REPLICA sync: Loading DB in memory' 'MASTER <-> REPLICA sync: Finished with success')
+		NATIVE_SRC_CPU=$(awk -v a="$src_cpu0" -v b="$(cpu_secs "${SRV_PID[src]}")" 'BEGIN { printf "%.1f", b - a }')
+		NATIVE_DST_CPU=$(awk -v a="$dst_cpu0" -v b="$(cpu_secs "${SRV_PID[native]}")" 'BEGIN { printf "%.1f", b - a }')
+		NATIVE_SYNC_CPU=$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.1f", s }' "$OUT/redkit-native.time")
+	fi
+	NATIVE_ROLE=$(role_of "$NAT")
+	GOT_DIGEST=$(target_digest "$NAT")
+	GOT_KEYS=$(data_keys "$NAT")
+	if [[ $GOT_DIGEST == "$SRC_DIGEST" ]]; then
+		log "native full sync $i: digest equal, $GOT_KEYS keys, target role $NATIVE_ROLE"
+	else
+		NATIVE_DIGEST_OK=0
+		log "DIGEST MISMATCH after native full sync $i: $GOT_DIGEST ($GOT_KEYS keys), want $SRC_DIGEST ($SRC_KEYS keys); target role $NATIVE_ROLE"
+	fi
+done
+mapfile -t NAMES < <(printf '%s\n' "${NAMES[@]}" | awk '!seen[$0]++')
+NATIVE_SECS=${SECS[redkit-native]}
+
 # RedisShake sync_reader -> redis_writer, into another empty server.
 SHAKE_SECS=0 SHAKE_KB=0 SHAKE_NOTE='' SHAKE_DIGEST_NOTE=''
 if find_shake; then
@@ -356,26 +425,10 @@ else
 	log "RedisShake: comparing with shared/NOTES.md instead (v4 sync reader: 50 MB dump in 37 s, $NOTES_SHAKE_MIBS MB/s)"
 fi
 
-# Incremental: redkit sync running with --status-addr (it continues from
-# the checkpoint of the last full sync), redis-benchmark writing.
-STATUS_PORT=$(free_port) || die "no free port"
-log "incremental: redkit sync --status-addr 127.0.0.1:$STATUS_PORT (continuing from bench/out/sync.checkpoint)"
-t0=$EPOCHREALTIME
-/usr/bin/time -v -o "$OUT/redkit-stream.time" "$REDKIT" sync --from "redis://127.0.0.1:$SRC" --to "redis://127.0.0.1:$DST" \
-	--checkpoint "$CKPT" --status-addr "127.0.0.1:$STATUS_PORT" >"$OUT/redkit-stream.stdout" 2>"$OUT/redkit-stream.stderr" &
-STREAM_PID=$!
-BG_PIDS+=("$STREAM_PID")
-phase=
-for _ in $(seq 1 6000); do
-	phase=$(status_field phase)
-	[[ $phase == streaming ]] && break
-	kill -0 "$STREAM_PID" 2>/dev/null || die "redkit sync exited: $(tail -n 5 "$OUT/redkit-stream.stderr")"
-	sleep 0.1
-done
-[[ $phase == streaming ]] || die "redkit sync not streaming after 600 s (phase ${phase:-unknown})"
-RESUME_SECS=$(elapsed "$t0" "$EPOCHREALTIME")
-RESUME_FULL=$(status_field full_syncs)
-log "streaming after $RESUME_SECS s (full syncs in this process: ${RESUME_FULL:-?})"
+
+# ---------------------------------------------------------------------------
+# Incremental, for each mode: redkit sync running with --status-addr while
+# redis-benchmark writes into the source.
 
 # The samplers, one process each and no fork per sample: curl asks /status
 # 20 times a second (--rate 20/s), and redis-cli reads the source's
@@ -402,129 +455,234 @@ stamp_offsets() {
 		fi
 	done
 }
-SAMPLES=$OUT/sync-lag.samples
-OFFSETS=$OUT/sync-lag.offsets
-(curl -s -N --rate 20/s "$(status_url)?n=[1-10000000]" 2>/dev/null | stamp_status >"$SAMPLES") &
-SAMPLER_PID=$!
-BG_PIDS+=("$SAMPLER_PID")
-(redis-cli -p "$SRC" -r -1 -i 0.05 info replication 2>/dev/null | stamp_offsets >"$OFFSETS") &
-OFFSETS_PID=$!
-BG_PIDS+=("$OFFSETS_PID")
-sleep 1
 
-log "incremental: redis-benchmark -h 127.0.0.1 -p $SRC -P 16 -n $LAG_N -t set,incr,lpush -r 100000 -q"
-LOAD_T0=$EPOCHREALTIME
-redis-benchmark -h 127.0.0.1 -p "$SRC" -P 16 -n "$LAG_N" -t set,incr,lpush -r 100000 -q 2>&1 | tr '\r' '\n' >"$OUT/sync-benchmark.out" ||
-	log "redis-benchmark failed: $(tail -n 3 "$OUT/sync-benchmark.out")"
-LOAD_T1=$EPOCHREALTIME
-LOAD_SECS_RUN=$(elapsed "$LOAD_T0" "$LOAD_T1")
+# The results of incremental, as INC[LABEL:FIELD].
+declare -A INC
+INC_FIELDS=(samples lag_p50 lag_p99 lag_max behind_p50 behind_p99 behind_max slag_p50 slag_p99 slag_max applied_rate sample_every)
 
-# Drained: redkit has applied everything the source wrote.
-want=$(repl_offset "$SRC")
-DRAINED=0
-for _ in $(seq 1 3000); do
-	applied=$(status_field applied_offset)
-	if [[ -n $applied && $applied -ge $want ]]; then
-		DRAINED=1
-		break
+# incremental LABEL TAG TARGET_PORT COMMAND...: runs COMMAND (a redkit sync
+# without --until-caught-up) with --status-addr on a free port, waits for
+# phase "streaming", samples /status and the source's offset while
+# redis-benchmark writes into the source, waits until the target has the
+# source's offset, stops redkit with SIGTERM and compares the digests. Its
+# files are bench/out/redkit[-TAG]-stream.* and bench/out/sync[-TAG]-*; its
+# results go to INC[LABEL:...], INC[LABEL:error] saying why when it could
+# not stream. It always returns 0 (errexit stays on inside).
+incremental() {
+	local label=$1 tag=$2 dst=$3
+	shift 3
+	local stream=redkit${tag:+-$tag}-stream pre=$OUT/sync${tag:+-$tag}
+	local t0 pid phase samples offsets sampler_pid offsets_pid load_t0 load_t1 load_secs want applied drained p rc stats name k digest_pid
+	local -a f
+	STATUS_PORT=$(free_port) || die "no free port"
+	log "incremental ($label): $* --status-addr 127.0.0.1:$STATUS_PORT"
+	t0=$EPOCHREALTIME
+	/usr/bin/time -v -o "$OUT/$stream.time" "$@" --status-addr "127.0.0.1:$STATUS_PORT" >"$OUT/$stream.stdout" 2>"$OUT/$stream.stderr" &
+	pid=$!
+	BG_PIDS+=("$pid")
+	phase=
+	for _ in $(seq 1 6000); do
+		phase=$(status_field phase)
+		[[ $phase == streaming ]] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [[ $phase != streaming ]]; then
+		INC[$label:error]="redkit sync not streaming (phase ${phase:-unknown}, $(elapsed "$t0" "$EPOCHREALTIME") s): $(tail -n 3 "$OUT/$stream.stderr" | tr '\n' ' ')"
+		log "incremental ($label): ${INC[$label:error]}"
+		kill_tree "$pid"
+		wait "$pid" 2>/dev/null || true
+		return 0
 	fi
-	kill -0 "$STREAM_PID" 2>/dev/null || break
-	sleep 0.02
-done
-DRAIN_T=$EPOCHREALTIME
-DRAIN_SECS=$(elapsed "$LOAD_T1" "$DRAIN_T")
-[[ $DRAINED == 1 ]] || log "redkit did not reach the source's offset $want (applied ${applied:-?})"
-sleep 0.3
-for p in "$SAMPLER_PID" "$OFFSETS_PID"; do
-	kill_tree "$p"
-	wait "$p" 2>/dev/null || true
-done
-curl -s -m 2 "http://127.0.0.1:$STATUS_PORT/metrics" >"$OUT/sync-metrics.txt" 2>/dev/null || true
-curl -s -m 2 "$(status_url)" >"$OUT/sync-status.json" 2>/dev/null || true
+	INC[$label:resume_secs]=$(elapsed "$t0" "$EPOCHREALTIME")
+	INC[$label:full_syncs]=$(status_field full_syncs)
+	log "incremental ($label): streaming after ${INC[$label:resume_secs]} s (full syncs in this process: ${INC[$label:full_syncs]:-?})"
 
-# Stop it (SIGTERM: it saves its position and exits 0), then compare.
-for child in $(pgrep -P "$STREAM_PID"); do
-	kill "$child" 2>/dev/null || true
-done
-STREAM_RC=0
-wait "$STREAM_PID" || STREAM_RC=$?
-STREAM_KB=$(time_file_kb "$OUT/redkit-stream.time")
-log "DEBUG DIGEST of both servers"
-digest_of "$SRC" >"$OUT/sync-src.digest" &
-DIGEST_PID=$!
-DST_DIGEST2=$(target_digest "$DST")
-wait "$DIGEST_PID" || true
-SRC_DIGEST2=$(cat "$OUT/sync-src.digest")
-SRC_KEYS2=$(keys_of "$SRC")
-DST_KEYS2=$(($(keys_of "$DST") - 1))
+	samples=$pre-lag.samples
+	offsets=$pre-lag.offsets
+	(curl -s -N --rate 20/s "$(status_url)?n=[1-10000000]" 2>/dev/null | stamp_status >"$samples") &
+	sampler_pid=$!
+	BG_PIDS+=("$sampler_pid")
+	(redis-cli -p "$SRC" -r -1 -i 0.05 info replication 2>/dev/null | stamp_offsets >"$offsets") &
+	offsets_pid=$!
+	BG_PIDS+=("$offsets_pid")
+	sleep 1
 
-# Source ops/s: per test from redis-benchmark, and all of them over the
-# benchmark's wall time.
-BENCH_OPS=$(awk -F': ' '/requests per second/ { split($2, a, " "); printf "%s%s %s", sep, $1, a[1]; sep = ", " }' "$OUT/sync-benchmark.out")
-SRC_OPS=$(awk -v n="$LAG_N" -v s="$LOAD_SECS_RUN" 'BEGIN { printf "%.0f", 3 * n / s }')
+	log "incremental ($label): redis-benchmark -h 127.0.0.1 -p $SRC -P 16 -n $LAG_N -t set,incr,lpush -r 100000 -q"
+	load_t0=$EPOCHREALTIME
+	redis-benchmark -h 127.0.0.1 -p "$SRC" -P 16 -n "$LAG_N" -t set,incr,lpush -r 100000 -q 2>&1 | tr '\r' '\n' >"$pre-benchmark.out" ||
+		log "redis-benchmark failed: $(tail -n 3 "$pre-benchmark.out")"
+	load_t1=$EPOCHREALTIME
+	load_secs=$(elapsed "$load_t0" "$load_t1")
+	INC[$label:load_secs]=$load_secs
 
-# Lag statistics over the samples taken while redis-benchmark ran:
-# lag_seconds, redkit's own (how long the oldest command it has read and not
-# applied has waited); the source-side lag, from the source's offset series
-# (how long ago the source was at the offset redkit has applied, linear
-# between samples: it also counts what redkit has not read yet); and the
-# bytes the target is behind the source.
-LAG_STATS=$(awk -F'\t' -v t0="$LOAD_T0" -v t1="$LOAD_T1" '
-	function field(s, f,   v) {
-		if (!match(s, "\"" f "\": *[-0-9.eE+]+")) return ""
-		v = substr(s, RSTART, RLENGTH); sub(/^[^:]*: */, "", v); return v
-	}
-	# sorted copy of x[1..k] into y (insertion sort), then the nearest-rank percentile
-	function sortto(x, k, y,   i, j, v) {
-		for (i = 1; i <= k; i++) y[i] = x[i]
-		for (i = 2; i <= k; i++) { v = y[i]; for (j = i - 1; j >= 1 && y[j] > v; j--) y[j + 1] = y[j]; y[j + 1] = v }
-	}
-	function pct(y, k, p,   r) {
-		r = int((p / 100) * k + 0.999999); if (r < 1) r = 1; if (r > k) r = k
-		return y[r]
-	}
-	FNR == NR { m++; OT[m] = $1 + 0; OS[m] = $2 + 0; next }
-	{
-		a = field($2, "applied_offset")
-		if (a == "") next
-		n++; T[n] = $1 + 0; A[n] = a + 0; C[n] = field($2, "commands") + 0; L[n] = field($2, "lag_seconds") + 0
-	}
-	END {
-		k = 0; j = 1; q = 1
-		for (i = 1; i <= n; i++) {
-			if (T[i] < t0 || T[i] > t1) continue
-			k++; lag[k] = L[i]
-			if (first == "") first = i
-			last = i
-			# the source offset at T[i], linear between its samples
-			while (q < m && OT[q + 1] <= T[i]) q++
-			if (q < m && OT[q] <= T[i]) src = OS[q] + (OS[q + 1] - OS[q]) * (T[i] - OT[q]) / (OT[q + 1] - OT[q])
-			else src = OS[q]
-			behind[k] = (src > A[i] ? src - A[i] : 0)
-			# when the source passed A[i]: the first offset sample above it
-			while (j <= m && OS[j] <= A[i]) j++
-			if (j > m) sl = 0
-			else if (j == 1) sl = T[i] - OT[1]
-			else sl = T[i] - (OT[j - 1] + (OT[j] - OT[j - 1]) * (A[i] - OS[j - 1]) / (OS[j] - OS[j - 1]))
-			slag[k] = (sl > 0 ? sl : 0)
+	# Drained: the target has everything the source wrote.
+	want=$(repl_offset "$SRC")
+	drained=0 applied=
+	for _ in $(seq 1 3000); do
+		applied=$(status_field applied_offset)
+		if [[ -n $applied && $applied -ge $want ]]; then
+			drained=1
+			break
+		fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.02
+	done
+	INC[$label:drain_secs]=$(elapsed "$load_t1" "$EPOCHREALTIME")
+	INC[$label:drained]=$drained
+	[[ $drained == 1 ]] || log "incremental ($label): redkit did not reach the source's offset $want (applied ${applied:-?})"
+	sleep 0.3
+	for p in "$sampler_pid" "$offsets_pid"; do
+		kill_tree "$p"
+		wait "$p" 2>/dev/null || true
+	done
+	curl -s -m 2 "http://127.0.0.1:$STATUS_PORT/metrics" >"$pre-metrics.txt" 2>/dev/null || true
+	curl -s -m 2 "$(status_url)" >"$pre-status.json" 2>/dev/null || true
+
+	# Stop it (SIGTERM: it exits 0; the default mode saves its position,
+	# the native mode leaves the target a read-only replica), then compare.
+	for p in $(pgrep -P "$pid"); do
+		kill "$p" 2>/dev/null || true
+	done
+	rc=0
+	wait "$pid" || rc=$?
+	INC[$label:rc]=$rc
+	INC[$label:kb]=$(time_file_kb "$OUT/$stream.time")
+	log "incremental ($label): redkit exited with status $rc after SIGTERM; DEBUG DIGEST of both servers"
+	digest_of "$SRC" >"$pre-src.digest" &
+	digest_pid=$!
+	INC[$label:dst_digest]=$(target_digest "$dst")
+	wait "$digest_pid" || true
+	INC[$label:src_digest]=$(cat "$pre-src.digest")
+	INC[$label:src_keys]=$(keys_of "$SRC")
+	INC[$label:dst_keys]=$(data_keys "$dst")
+	INC[$label:dst_role]=$(role_of "$dst")
+
+	# Source ops/s: per test from redis-benchmark, and all of them over the
+	# benchmark's wall time.
+	INC[$label:bench_ops]=$(awk -F': ' '/requests per second/ { split($2, a, " "); printf "%s%s %s", sep, $1, a[1]; sep = ", " }' "$pre-benchmark.out")
+	INC[$label:src_ops]=$(awk -v n="$LAG_N" -v s="$load_secs" 'BEGIN { printf "%.0f", 3 * n / s }')
+
+	# Lag statistics over the samples taken while redis-benchmark ran:
+	# lag_seconds, redkit's own (how long the oldest command it has read and
+	# not applied has waited; in native mode the oldest chunk relayed and
+	# not yet at the target's offset, polled every 20 ms); the source-side
+	# lag, from the source's offset series (how long ago the source was at
+	# the offset the target has applied, linear between samples: it also
+	# counts what redkit has not read yet); and the bytes the target is
+	# behind the source.
+	stats=$(awk -F'\t' -v t0="$load_t0" -v t1="$load_t1" '
+		function field(s, f,   v) {
+			if (!match(s, "\"" f "\": *[-0-9.eE+]+")) return ""
+			v = substr(s, RSTART, RLENGTH); sub(/^[^:]*: */, "", v); return v
 		}
-		if (k == 0) { print "0 0 0 0 0 0 0 0 0 0 0 0"; exit }
-		rate = (T[last] > T[first] ? (C[last] - C[first]) / (T[last] - T[first]) : 0)
-		sortto(lag, k, y1); sortto(behind, k, y2); sortto(slag, k, y3)
-		printf "%d %.4f %.4f %.4f %.0f %.0f %.0f %.4f %.4f %.4f %.0f %.3f\n", k,
-			pct(y1, k, 50), pct(y1, k, 99), pct(y1, k, 100), pct(y2, k, 50), pct(y2, k, 99), pct(y2, k, 100),
-			pct(y3, k, 50), pct(y3, k, 99), pct(y3, k, 100), rate, (T[last] - T[first]) / (k > 1 ? k - 1 : 1)
-	}' "$OFFSETS" "$SAMPLES")
-read -r LAG_N_SAMPLES LAG_P50 LAG_P99 LAG_MAX BEHIND_P50 BEHIND_P99 BEHIND_MAX SLAG_P50 SLAG_P99 SLAG_MAX APPLIED_RATE SAMPLE_EVERY <<<"$LAG_STATS"
-TOTAL_CMDS=$(awk -F'\t' 'match($2, /"commands": *[0-9]+/) { v = substr($2, RSTART, RLENGTH); sub(/.*: */, "", v); if (c0 == "") c0 = v; c1 = v }
-	END { print c1 - c0 }' "$SAMPLES")
-LATENCY_P99=$(awk '/^redkit_sync_apply_latency_seconds_bucket/ { match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5); n++; LE[n] = le; V[n] = $NF }
-	/^redkit_sync_apply_latency_seconds_count/ { tot = $NF }
-	END { if (tot == 0) { print "-"; exit } for (i = 1; i <= n; i++) if (V[i] >= 0.99 * tot) { print "<= " LE[i] " s"; exit } }' "$OUT/sync-metrics.txt")
+		# sorted copy of x[1..k] into y (insertion sort), then the nearest-rank percentile
+		function sortto(x, k, y,   i, j, v) {
+			for (i = 1; i <= k; i++) y[i] = x[i]
+			for (i = 2; i <= k; i++) { v = y[i]; for (j = i - 1; j >= 1 && y[j] > v; j--) y[j + 1] = y[j]; y[j + 1] = v }
+		}
+		function pct(y, k, p,   r) {
+			r = int((p / 100) * k + 0.999999); if (r < 1) r = 1; if (r > k) r = k
+			return y[r]
+		}
+		FNR == NR { m++; OT[m] = $1 + 0; OS[m] = $2 + 0; next }
+		{
+			a = field($2, "applied_offset")
+			if (a == "") next
+			n++; T[n] = $1 + 0; A[n] = a + 0; C[n] = field($2, "commands") + 0; L[n] = field($2, "lag_seconds") + 0
+		}
+		END {
+			k = 0; j = 1; q = 1
+			for (i = 1; i <= n; i++) {
+				if (T[i] < t0 || T[i] > t1) continue
+				k++; lag[k] = L[i]
+				if (first == "") first = i
+				last = i
+				# the source offset at T[i], linear between its samples
+				while (q < m && OT[q + 1] <= T[i]) q++
+				if (q < m && OT[q] <= T[i]) src = OS[q] + (OS[q + 1] - OS[q]) * (T[i] - OT[q]) / (OT[q + 1] - OT[q])
+				else src = OS[q]
+				behind[k] = (src > A[i] ? src - A[i] : 0)
+				# when the source passed A[i]: the first offset sample above it
+				while (j <= m && OS[j] <= A[i]) j++
+				if (j > m) sl = 0
+				else if (j == 1) sl = T[i] - OT[1]
+				else sl = T[i] - (OT[j - 1] + (OT[j] - OT[j - 1]) * (A[i] - OS[j - 1]) / (OS[j] - OS[j - 1]))
+				slag[k] = (sl > 0 ? sl : 0)
+			}
+			if (k == 0) { print "0 0 0 0 0 0 0 0 0 0 0 0"; exit }
+			rate = (T[last] > T[first] ? (C[last] - C[first]) / (T[last] - T[first]) : 0)
+			sortto(lag, k, y1); sortto(behind, k, y2); sortto(slag, k, y3)
+			printf "%d %.4f %.4f %.4f %.0f %.0f %.0f %.4f %.4f %.4f %.0f %.3f\n", k,
+				pct(y1, k, 50), pct(y1, k, 99), pct(y1, k, 100), pct(y2, k, 50), pct(y2, k, 99), pct(y2, k, 100),
+				pct(y3, k, 50), pct(y3, k, 99), pct(y3, k, 100), rate, (T[last] - T[first]) / (k > 1 ? k - 1 : 1)
+		}' "$offsets" "$samples")
+	read -r -a f <<<"$stats"
+	k=0
+	for name in "${INC_FIELDS[@]}"; do
+		INC[$label:$name]=${f[k]:-0}
+		k=$((k + 1))
+	done
+	INC[$label:total_cmds]=$(awk -F'\t' 'match($2, /"commands": *[0-9]+/) { v = substr($2, RSTART, RLENGTH); sub(/.*: */, "", v); if (c0 == "") c0 = v; c1 = v }
+		END { print c1 - c0 }' "$samples")
+	INC[$label:latency_p99]=$(awk '/^redkit_sync_apply_latency_seconds_bucket/ { match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5); n++; LE[n] = le; V[n] = $NF }
+		/^redkit_sync_apply_latency_seconds_count/ { tot = $NF }
+		END { if (tot == 0) { print "-"; exit } for (i = 1; i <= n; i++) if (V[i] >= 0.99 * tot) { print "<= " LE[i] " s"; exit } }' "$pre-metrics.txt")
+	return 0
+}
+
+# The default mode continues from the checkpoint of its last full sync
+# (PSYNC: streaming at once).
+incremental default '' "$DST" "$REDKIT" sync --from "redis://127.0.0.1:$SRC" --to "redis://127.0.0.1:$DST" --checkpoint "$CKPT"
+# The native mode into the native target, promoted after its full sync: a
+# new full sync (--flush-target: it holds keys), then streaming; the target
+# stays a read-only replica after SIGTERM.
+incremental native native "$NAT" "$REDKIT" sync --mode native --from "redis://127.0.0.1:$SRC" --to "redis://127.0.0.1:$NAT" --flush-target
+
+# ---------------------------------------------------------------------------
+# print_incremental LABEL TITLE: one mode's incremental block.
+print_incremental() {
+	local l=$1
+	echo "incremental, $2 (redis-benchmark -P 16 -n $LAG_N -t set,incr,lpush -r 100000):"
+	if [[ -n ${INC[$l:error]:-} ]]; then
+		echo "  NOT MEASURED: ${INC[$l:error]}"
+		return 0
+	fi
+	echo "  streaming after:           ${INC[$l:resume_secs]} s (full syncs in that process: ${INC[$l:full_syncs]:-?})"
+	echo "  source ops/s:              ${INC[$l:src_ops]} over the whole benchmark (${INC[$l:load_secs]} s); per test: ${INC[$l:bench_ops]:-?}"
+	echo "  applied commands/s:        ${INC[$l:applied_rate]} while it ran (status 'commands'; ${INC[$l:total_cmds]} commands applied in all)"
+	echo "  lag_seconds p50/p99/max:   ${INC[$l:lag_p50]} / ${INC[$l:lag_p99]} / ${INC[$l:lag_max]} s over ${INC[$l:samples]} samples, one every ${INC[$l:sample_every]} s"
+	echo "  source-side lag p50/p99/max: ${INC[$l:slag_p50]} / ${INC[$l:slag_p99]} / ${INC[$l:slag_max]} s (how long ago the source was at the applied offset)"
+	echo "  bytes behind the source p50/p99/max: ${INC[$l:behind_p50]} / ${INC[$l:behind_p99]} / ${INC[$l:behind_max]}"
+	echo "  apply latency p99 (/metrics): ${INC[$l:latency_p99]:-?}"
+	echo "  caught up:                 ${INC[$l:drain_secs]} s after the benchmark ended$([[ ${INC[$l:drained]} == 1 ]] || echo " (NOT reached)")"
+	awk -v kb="${INC[$l:kb]}" -v rc="${INC[$l:rc]}" 'BEGIN { printf "  redkit sync peak RSS:      %.1f MiB, exit status %d after SIGTERM\n", kb / 1024, rc }'
+	if [[ ${INC[$l:src_digest]} == "${INC[$l:dst_digest]}" ]]; then
+		echo "  digest after the load:     equal (${INC[$l:dst_keys]} keys; target role ${INC[$l:dst_role]})"
+	else
+		echo "  digest after the load:     DIFFERENT: source ${INC[$l:src_digest]} (${INC[$l:src_keys]} keys), target ${INC[$l:dst_digest]} (${INC[$l:dst_keys]} keys; role ${INC[$l:dst_role]})"
+	fi
+}
+
+# print_goals TITLE SYNC_SECS DIGEST_OK LABEL FULL_SYNC_KB: one mode's goal lines.
+print_goals() {
+	local l=$4 kb=$5
+	if [[ -z ${INC[$l:error]:-} && ${INC[$l:kb]:-0} -gt $kb ]]; then
+		kb=${INC[$l:kb]}
+	fi
+	echo "$1:"
+	awk -v r="$2" -v sh="$SHAKE_SECS" -v c="$LOAD_SECS" -v ok="$3" -v p99="${INC[$l:lag_p99]:-}" -v kb="$kb" -v inc="${INC[$l:error]:+not measured}" 'BEGIN {
+		x = sh / r; printf "  RedisShake time / redkit sync time:      %6.2fx  (goal >= 10x)    %s\n", x, (x >= 10 && ok ? "ok" : "MISSED")
+		x = r / c;  printf "  redkit sync time / (c) load time:        %6.2fx  (goal <= 1.5x)   %s\n", x, (x <= 1.5 && ok ? "ok" : "MISSED")
+		if (inc != "") printf "  lag_seconds p99 under load:          not measured (goal < 100 ms)  MISSED\n"
+		else printf "  lag_seconds p99 under load:          %8.1f ms  (goal < 100 ms)  %s\n", p99 * 1000, (p99 < 0.1 ? "ok" : "MISSED")
+		printf "  redkit peak RSS (full sync, stream): %8.1f MiB (goal <= 256 MiB) %s\n", kb / 1024, (kb / 1024 <= 256 ? "ok" : "MISSED")
+	}'
+}
 
 # ---------------------------------------------------------------------------
 SYNC_KB=${RSS[redkit-sync]}
-PEAK_KB=$((SYNC_KB > STREAM_KB ? SYNC_KB : STREAM_KB))
+NATIVE_KB=${RSS[redkit-native]}
 if [[ $SHAKE_SECS == 0 ]]; then
 	SHAKE_SECS=$(awk -v b="$DUMP_BYTES" -v r="$NOTES_SHAKE_MIBS" 'BEGIN { printf "%.2f", b / 1048576 / r }')
 	SHAKE_LABEL="RedisShake v4 (NOTES.md: $NOTES_SHAKE_MIBS MB/s, scaled)"
@@ -537,11 +695,13 @@ fi
 	echo
 	echo "dump:    $DUMP ($DUMP_BYTES bytes, $SRC_KEYS keys, $SRC_USED bytes of used_memory once loaded)"
 	echo "load:    $LOAD_BEFORE before, $(cut -d' ' -f1 /proc/loadavg) after (1-minute load average)"
-	echo "machine: $(nproc) cores, $(redis-server --version | awk '{print $1, $2, $3}'), best of $RUNS full sync(s) for redkit"
+	echo "machine: $(nproc) cores, $(redis-server --version | awk '{print $1, $2, $3}'), best of $RUNS full sync(s) per redkit mode"
 	echo
 	printf '%-44s %9s %10s %14s\n' 'full sync' seconds 'MiB/s' 'peak RSS MiB'
 	awk -v s="$SYNC_SECS" -v kb="$SYNC_KB" -v b="$DUMP_BYTES" -v rc="${RC[redkit-sync]}" 'BEGIN {
 		printf "%-44s %9.2f %10.1f %14.1f%s\n", "redkit sync --until-caught-up", s, b / 1048576 / s, kb / 1024, (rc != 0 ? "  (exit " rc ")" : "") }'
+	awk -v s="$NATIVE_SECS" -v kb="$NATIVE_KB" -v b="$DUMP_BYTES" -v rc="${RC[redkit-native]}" 'BEGIN {
+		printf "%-44s %9.2f %10.1f %14.1f%s\n", "redkit sync --mode native --until-caught-up", s, b / 1048576 / s, kb / 1024, (rc != 0 ? "  (exit " rc ")" : "") }'
 	awk -v s="$SHAKE_SECS" -v rss="$SHAKE_RSS" -v b="$DUMP_BYTES" -v l="$SHAKE_LABEL" 'BEGIN {
 		printf "%-44s %9.2f %10.1f %14s\n", l, s, b / 1048576 / s, rss }'
 	awk -v s="$LOAD_SECS" -v b="$DUMP_BYTES" 'BEGIN { printf "%-44s %9.2f %10.1f %14s\n", "(c) redis-server loading the dump", s, b / 1048576 / s, "-" }'
@@ -553,27 +713,13 @@ fi
 	fi
 	echo "digest after redkit's full sync: $([[ $SYNC_DIGEST_OK == 1 ]] && echo "equal to the source's" || echo "DIFFERENT from the source's $SRC_DIGEST")"
 	echo "during redkit's full sync: the source's snapshot (fork to end of transfer) took ${SNAP_SECS:-?} s; CPU seconds: source with its fork ${SRC_CPU:-?}, target ${DST_CPU:-?}, redkit ${SYNC_CPU:-?}"
+	echo "digest after redkit's native full sync: $([[ $NATIVE_DIGEST_OK == 1 ]] && echo "equal to the source's" || echo "DIFFERENT from the source's $SRC_DIGEST") (target role afterwards: ${NATIVE_ROLE:-?})"
+	echo "during the native full sync: the source's snapshot (fork to end of transfer) took ${NATIVE_SNAP_SECS:-?} s; the target received it in ${NATIVE_RECV_SECS:-?} s and loaded it in ${NATIVE_LOAD_SECS:-?} s (its log); CPU seconds: source with its fork ${NATIVE_SRC_CPU:-?}, target ${NATIVE_DST_CPU:-?}, redkit ${NATIVE_SYNC_CPU:-?}"
 	echo
-	echo "incremental (redis-benchmark -P 16 -n $LAG_N -t set,incr,lpush -r 100000):"
-	echo "  resumed streaming after:   $RESUME_SECS s (full syncs in that process: ${RESUME_FULL:-?})"
-	echo "  source ops/s:              $SRC_OPS over the whole benchmark ($LOAD_SECS_RUN s); per test: ${BENCH_OPS:-?}"
-	echo "  applied commands/s:        $APPLIED_RATE while it ran (status 'commands'; $TOTAL_CMDS commands applied in all)"
-	echo "  lag_seconds p50/p99/max:   $LAG_P50 / $LAG_P99 / $LAG_MAX s over $LAG_N_SAMPLES samples, one every $SAMPLE_EVERY s"
-	echo "  source-side lag p50/p99/max: $SLAG_P50 / $SLAG_P99 / $SLAG_MAX s (how long ago the source was at the applied offset)"
-	echo "  bytes behind the source p50/p99/max: $BEHIND_P50 / $BEHIND_P99 / $BEHIND_MAX"
-	echo "  apply latency p99 (/metrics): ${LATENCY_P99:-?}"
-	echo "  caught up:                 $DRAIN_SECS s after the benchmark ended$([[ $DRAINED == 1 ]] || echo " (NOT reached)")"
-	awk -v kb="$STREAM_KB" -v rc="$STREAM_RC" 'BEGIN { printf "  redkit sync peak RSS:      %.1f MiB, exit status %d after SIGTERM\n", kb / 1024, rc }'
-	if [[ $SRC_DIGEST2 == "$DST_DIGEST2" ]]; then
-		echo "  digest after the load:     equal ($DST_KEYS2 keys)"
-	else
-		echo "  digest after the load:     DIFFERENT: source $SRC_DIGEST2 ($SRC_KEYS2 keys), target $DST_DIGEST2 ($DST_KEYS2 keys)"
-	fi
+	print_incremental default "default mode, continuing from the checkpoint"
 	echo
-	awk -v r="$SYNC_SECS" -v sh="$SHAKE_SECS" -v c="$LOAD_SECS" -v p99="$LAG_P99" -v kb="$PEAK_KB" -v ok="$SYNC_DIGEST_OK" 'BEGIN {
-		x = sh / r; printf "RedisShake time / redkit sync time:      %6.2fx  (goal >= 10x)    %s\n", x, (x >= 10 && ok ? "ok" : "MISSED")
-		x = r / c;  printf "redkit sync time / (c) load time:        %6.2fx  (goal <= 1.5x)   %s\n", x, (x <= 1.5 && ok ? "ok" : "MISSED")
-		printf "lag_seconds p99 under load:          %8.1f ms  (goal < 100 ms)  %s\n", p99 * 1000, (p99 < 0.1 ? "ok" : "MISSED")
-		printf "redkit peak RSS (full sync, stream): %8.1f MiB (goal <= 256 MiB) %s\n", kb / 1024, (kb / 1024 <= 256 ? "ok" : "MISSED")
-	}'
+	print_incremental native "--mode native --flush-target, a new full sync first"
+	echo
+	print_goals "goals, default mode" "$SYNC_SECS" "$SYNC_DIGEST_OK" default "$SYNC_KB"
+	print_goals "goals, --mode native" "$NATIVE_SECS" "$NATIVE_DIGEST_OK" native "$NATIVE_KB"
 } | tee "$OUT/sync-results.txt"
