@@ -50,6 +50,12 @@ type NativeOptions struct {
 	Listen string
 
 	UntilCaughtUp bool
+	// FlushTarget empties a target that is a master holding keys
+	// (FLUSHALL ASYNC) before it becomes a replica: its data is replaced
+	// anyway, and an empty target loads the snapshot straight from the
+	// link as it comes (repl-diskless-load on-empty-db, set for the run
+	// when it is "disabled") instead of storing it first.
+	FlushTarget bool
 	// RetryFor bounds how long the link may stay down without progress
 	// (0: forever).
 	RetryFor time.Duration
@@ -152,8 +158,23 @@ func (n *NativeSync) Run(ctx context.Context) error {
 		return fmt.Errorf("target %s: %w", n.opts.Target, err)
 	}
 	defer ctl.Close()
-	if err := n.check(ctx, ctl); err != nil {
+	dst, err := n.check(ctx, ctl)
+	if err != nil {
 		return err
+	}
+	origLoad := ""
+	if dst.Role == "master" {
+		if origLoad, err = n.prepare(ctl); err != nil {
+			return err
+		}
+		if origLoad != "" {
+			// Only a full sync needs it: restored however the run ends.
+			defer func() {
+				if _, err := ctl.DoString("CONFIG", "SET", "repl-diskless-load", origLoad); err != nil {
+					n.log.Warn("could not restore the target's repl-diskless-load", "value", origLoad, "err", err)
+				}
+			}()
+		}
 	}
 	ln, host, port, err := n.listen(ctl)
 	if err != nil {
@@ -250,33 +271,33 @@ func (n *NativeSync) Run(ctx context.Context) error {
 }
 
 // check refuses a target that cannot be a replica of this source.
-func (n *NativeSync) check(ctx context.Context, ctl *Conn) error {
+func (n *NativeSync) check(ctx context.Context, ctl *Conn) (*ServerInfo, error) {
 	dst, err := Info(ctl)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if dst.Cluster {
-		return fmt.Errorf("target %s is a cluster node: --mode native needs a standalone target (use --mode restore)", n.opts.Target)
+		return nil, fmt.Errorf("target %s is a cluster node: --mode native needs a standalone target (use --mode restore)", n.opts.Target)
 	}
 	if dst.Role == "slave" && dst.Fields["master_link_status"] == "up" {
-		return fmt.Errorf("target %s is a replica of %s:%s with its link up: point --to at a master (or at the replica of an earlier native sync)",
+		return nil, fmt.Errorf("target %s is a replica of %s:%s with its link up: point --to at a master (or at the replica of an earlier native sync)",
 			n.opts.Target, dst.Fields["master_host"], dst.Fields["master_port"])
 	}
 	addr, err := n.opts.Source(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sc, err := Dial(ctx, addr, &n.opts.SourceConn)
 	if err != nil {
-		return fmt.Errorf("source %s: %w", n.opts.SourceName, err)
+		return nil, fmt.Errorf("source %s: %w", n.opts.SourceName, err)
 	}
 	defer sc.Close()
 	src, err := Info(sc)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if src.RDBVersion > 0 && dst.RDBVersion > 0 && src.RDBVersion > dst.RDBVersion {
-		return fmt.Errorf("the target (%s %s, RDB %d) cannot load the source's snapshots (%s %s, RDB %d): use --mode restore, which falls back to commands",
+		return nil, fmt.Errorf("the target (%s %s, RDB %d) cannot load the source's snapshots (%s %s, RDB %d): use --mode restore, which falls back to commands",
 			dst.Server, dst.Version, dst.RDBVersion, src.Server, src.Version, src.RDBVersion)
 	}
 	if v, err := sc.DoString("INFO", "keyspace"); err == nil {
@@ -286,8 +307,42 @@ func (n *NativeSync) check(ctx context.Context, ctl *Conn) error {
 		}
 		n.keysTotal.Store(k)
 	}
-	return nil
+	return dst, nil
 }
+
+// prepare readies a target that is a master for its full sync: emptied
+// with FlushTarget, and told to load the snapshot from the link when it
+// is empty. It returns repl-diskless-load's value to restore ("": none).
+func (n *NativeSync) prepare(ctl *Conn) (string, error) {
+	keys := func() int64 {
+		v, err := ctl.DoString("INFO", "keyspace")
+		if err != nil {
+			return -1
+		}
+		var k int64
+		for _, x := range ParseKeyspace(v.Str) {
+			k += x
+		}
+		return k
+	}
+	if n.opts.FlushTarget && keys() != 0 {
+		if _, err := ctl.DoString("FLUSHALL", "ASYNC"); err != nil {
+			return "", fmt.Errorf("target %s: FLUSHALL: %w", n.opts.Target, err)
+		}
+		n.log.Info("target emptied (FLUSHALL ASYNC): its data is replaced by the source's")
+	}
+	v, err := ctl.DoString("CONFIG", "GET", "repl-diskless-load")
+	if err != nil || len(v.Elems) != 2 || string(v.Elems[1].Str) != "disabled" || keys() != 0 {
+		return "", nil
+	}
+	if _, err := ctl.DoString("CONFIG", "SET", "repl-diskless-load", "on-empty-db"); err != nil {
+		return "", nil // an old server: it stores the snapshot first
+	}
+	n.log.Info("the empty target loads the snapshot as it comes (repl-diskless-load on-empty-db for this run)")
+	return "disabled", nil
+}
+
+
 
 // listen opens the listener the target connects to, and the host and
 // port to give it.

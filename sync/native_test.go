@@ -65,6 +65,9 @@ func TestNativeSync(t *testing.T) {
 			dst := redistest.Start(t, redistest.Options{})
 			dst.Client().Set(ctx, "target-only", "x", 0)
 			opts := nativeOptions(t, src, dst)
+			// Emptied first, the target loads from the link as it comes;
+			// holding a key, it stores the snapshot first.
+			opts.FlushTarget = diskless == "yes"
 
 			w := redistest.StartWriter(t, src, 3)
 			rctx, cancel := context.WithCancel(ctx)
@@ -110,6 +113,9 @@ func TestNativeSync(t *testing.T) {
 			auth, _ := dst.Client().ConfigGet(ctx, "masterauth").Result()
 			if auth["masterauth"] != "" {
 				t.Errorf("masterauth left as %q", auth["masterauth"])
+			}
+			if load, _ := dst.Client().ConfigGet(ctx, "repl-diskless-load").Result(); load["repl-diskless-load"] != "disabled" {
+				t.Errorf("repl-diskless-load left as %q", load["repl-diskless-load"])
 			}
 			if err := dst.Client().Set(ctx, "writable", "1", 0).Err(); err != nil {
 				t.Errorf("the promoted target refuses writes: %v", err)

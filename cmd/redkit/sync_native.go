@@ -58,6 +58,7 @@ func runNativeSync(c *cli.Context, gopts globalOptions, log *slog.Logger, from, 
 		TargetConn:    toOpts,
 		Listen:        c.String("native-addr"),
 		UntilCaughtUp: so.UntilCaughtUp,
+		FlushTarget:   c.Bool("flush-target"),
 		RetryFor:      so.RetryFor,
 		Log:           log,
 	})
