@@ -162,6 +162,25 @@ func Open(ctx context.Context, path string) (*Reader, error) {
 	return r, nil
 }
 
+// NewMultiReader returns a Reader of a multi-part AOF whose files come
+// from open (a backup's objects, say) rather than a directory: the base,
+// then each incr file of m, in load order. open is called for each file
+// when its turn comes.
+func NewMultiReader(ctx context.Context, m *Manifest, open func(name string) (io.ReadCloser, error)) (*Reader, error) {
+	files := m.Incrs
+	if m.Base != nil {
+		files = append([]ManifestFile{*m.Base}, files...)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("aof manifest: %w: no base or incr file", ErrManifest)
+	}
+	r := &Reader{ctx: ctx, manifest: m}
+	for _, mf := range files {
+		r.sources = append(r.sources, source{name: mf.Name, open: func() (io.ReadCloser, error) { return open(mf.Name) }})
+	}
+	return r, nil
+}
+
 func fileSource(dir, name string) source {
 	return source{name: name, open: func() (io.ReadCloser, error) {
 		return os.Open(filepath.Join(dir, name))

@@ -14,6 +14,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"filippo.io/age"
@@ -77,6 +79,9 @@ type Manifest struct {
 	RawBytes      int64         `json:"raw_bytes"`
 	StoredBytes   int64         `json:"stored_bytes"`
 	Continuous    bool          `json:"continuous,omitempty"`
+	// AOFManifest is the manifest of a multi-part AOF backed up, as
+	// Redis wrote it; its files are the objects whose File it names.
+	AOFManifest string `json:"aof_manifest,omitempty"`
 }
 
 // SourceInfo says what was backed up.
@@ -109,6 +114,11 @@ type ObjectEntry struct {
 	// A cluster master's snapshot: its address and slot ranges.
 	Master string   `json:"master,omitempty"`
 	Slots  [][2]int `json:"slots,omitempty"`
+	// A file of a multi-part AOF: its name in the AOF's manifest, its
+	// role (base or incr) and its commands (an incr file, an AOF base).
+	File     string `json:"file,omitempty"`
+	Role     string `json:"role,omitempty"`
+	Commands int64  `json:"commands,omitempty"`
 }
 
 // TotalKeys sums Keys.
@@ -133,9 +143,12 @@ type Codec struct {
 	Identities []age.Identity
 }
 
-// Ext is the file extension of the codec's objects.
-func (c Codec) Ext() string {
-	e := ".rdb"
+// Ext is the file extension of the codec's RDB objects.
+func (c Codec) Ext() string { return ".rdb" + c.Suffix() }
+
+// Suffix is what the codec adds to a file's name: .zst or .gz, and .age.
+func (c Codec) Suffix() string {
+	e := ""
 	switch c.Compression {
 	case "", "zstd":
 		e += ".zst"
@@ -168,20 +181,36 @@ func CheckCompression(name string, level int) error {
 
 // ObjectWriter streams one object: what is written is compressed, then
 // encrypted, hashed and uploaded as it goes, with bounded memory and no
-// temporary file. Close finishes the upload; Abort cancels it, leaving
-// nothing stored.
+// temporary file. Compression runs in a goroutine of its own, so that the
+// writer (a parser checking the snapshot) and the compressor use two
+// cores. Close finishes the upload; Abort cancels it, leaving nothing
+// stored. Write and Close are for one goroutine.
 type ObjectWriter struct {
 	key    string
 	pw     *io.PipeWriter
 	enc    io.WriteCloser // compressor; nil for none
 	crypt  io.WriteCloser // age; nil without recipients
-	top    io.Writer      // where Write goes
+	top    io.Writer      // where the chunks go
 	raw    int64
 	sum    hash.Hash
 	stored int64
-	done   chan error
+	done   chan error // the upload's result
 	cancel context.CancelFunc
+
+	chunks    chan []byte // to the compressing goroutine
+	free      chan []byte // buffers back from it
+	allocated int
+	stage     chan error // the compressing goroutine's result
+	failed    atomic.Pointer[error]
+	closeOnce sync.Once
+	stageOnce sync.Once
+	stageErr  error
 }
+
+const (
+	chunkSize = 256 << 10
+	maxChunks = 8 // 2 MiB in flight to the compressor
+)
 
 // CreateObject starts the upload of key.
 func CreateObject(ctx context.Context, b Backend, key string, c Codec) (*ObjectWriter, error) {
@@ -190,7 +219,8 @@ func CreateObject(ctx context.Context, b Backend, key string, c Codec) (*ObjectW
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	pr, pw := io.Pipe()
-	w := &ObjectWriter{key: key, pw: pw, sum: sha256.New(), done: make(chan error, 1), cancel: cancel}
+	w := &ObjectWriter{key: key, pw: pw, sum: sha256.New(), done: make(chan error, 1), cancel: cancel,
+		chunks: make(chan []byte, maxChunks), free: make(chan []byte, maxChunks), stage: make(chan error, 1)}
 	// The upload reads the pipe from the start: age writes its header
 	// right away.
 	go func() {
@@ -199,10 +229,12 @@ func CreateObject(ctx context.Context, b Backend, key string, c Codec) (*ObjectW
 		w.done <- err
 	}()
 	fail := func(err error) (*ObjectWriter, error) {
+		w.closeOnce.Do(func() { close(w.chunks) })
+		w.stage <- nil
 		w.Abort(err)
 		return nil, err
 	}
-	// pipe <- hash <- age <- compressor <- Write
+	// pipe <- hash <- age <- compressor <- chunks <- Write
 	var out io.Writer = io.MultiWriter(pw, w.sum)
 	out = &counter{w: out, n: &w.stored}
 	if len(c.Recipients) > 0 {
@@ -235,32 +267,74 @@ func CreateObject(ctx context.Context, b Backend, key string, c Codec) (*ObjectW
 		w.enc, out = gw, gw
 	}
 	w.top = out
+	go w.compress()
 	return w, nil
 }
 
-// Write compresses p on its way to the store.
+// compress writes the chunks through the compressor, then finishes it.
+func (w *ObjectWriter) compress() {
+	var err error
+	for b := range w.chunks {
+		if err == nil {
+			if _, err = w.top.Write(b); err != nil {
+				w.failed.Store(&err)
+			}
+		}
+		w.free <- b[:cap(b)]
+	}
+	if err == nil && w.enc != nil {
+		err = w.enc.Close()
+	}
+	if err == nil && w.crypt != nil {
+		err = w.crypt.Close()
+	}
+	w.stage <- err
+}
+
+// Write hands p to the compressor.
 func (w *ObjectWriter) Write(p []byte) (int, error) {
-	n, err := w.top.Write(p)
-	w.raw += int64(n)
-	return n, err
+	n := 0
+	for len(p) > 0 {
+		if e := w.failed.Load(); e != nil {
+			return n, *e
+		}
+		var b []byte
+		select {
+		case b = <-w.free:
+		default:
+			if w.allocated < maxChunks {
+				w.allocated++
+				b = make([]byte, chunkSize)
+			} else {
+				b = <-w.free
+			}
+		}
+		k := copy(b, p)
+		w.chunks <- b[:k]
+		p = p[k:]
+		n += k
+		w.raw += int64(k)
+	}
+	return n, nil
+}
+
+// finish ends the compressing goroutine and returns its result.
+func (w *ObjectWriter) finish() error {
+	w.closeOnce.Do(func() { close(w.chunks) })
+	w.stageOnce.Do(func() { w.stageErr = <-w.stage })
+	return w.stageErr
 }
 
 // Close flushes the compressor and the encryption, and waits for the
 // upload to complete.
 func (w *ObjectWriter) Close() error {
-	var err error
-	if w.enc != nil {
-		err = w.enc.Close()
-	}
-	if w.crypt != nil && err == nil {
-		err = w.crypt.Close()
-	}
-	if err != nil {
+	if err := w.finish(); err != nil {
 		w.Abort(err)
 		return fmt.Errorf("finish %s: %w", w.key, err)
 	}
 	w.pw.Close()
-	err = <-w.done
+	err := <-w.done
+	w.done <- err // for a later Abort
 	w.cancel()
 	return err
 }
@@ -271,9 +345,10 @@ func (w *ObjectWriter) Abort(cause error) {
 		cause = errors.New("aborted")
 	}
 	w.cancel()
-	w.pw.CloseWithError(cause)
-	<-w.done
-	w.done <- context.Canceled // a second Abort or Close returns at once
+	w.pw.CloseWithError(cause) // the compressor's writes fail from now on
+	w.finish()
+	err := <-w.done
+	w.done <- err // a second Abort or Close returns at once
 }
 
 // Entry describes what Close stored.
@@ -457,7 +532,9 @@ func OpenObject(ctx context.Context, b Backend, m *Manifest, e ObjectEntry, c Co
 	}
 	switch m.Compression {
 	case "zstd":
-		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
+		// Two: the stream is decoded ahead in a goroutine of its own, on
+		// another core than the reader's parser.
+		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(2))
 		if err != nil {
 			body.Close()
 			return nil, err

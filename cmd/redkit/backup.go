@@ -1,13 +1,19 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	gosync "sync"
@@ -17,6 +23,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/internal/dumpfile"
 	"github.com/redkit/redkit/rdb"
 	"github.com/redkit/redkit/storage"
@@ -26,10 +33,12 @@ import (
 func newBackupCommand(gopts globalOptions) *cli.Command {
 	return &cli.Command{
 		Name:      "backup",
-		Usage:     "back a live Redis (or an RDB file) up to file:// or s3:// storage",
+		Usage:     "back a live Redis or cluster (or an RDB file, or an AOF directory) up to file:// or s3:// storage",
 		ArgsUsage: " ",
-		UsageText: `redkit backup --from URL|FILE --to STORAGE_URL [--compress zstd|gzip|none] [--encrypt-to age1...]
+		UsageText: `redkit backup --from URL|FILE|AOFDIR --to STORAGE_URL [--compress zstd|gzip|none] [--encrypt-to age1...]
    redkit backup list STORAGE_URL [--format json]
+   redkit backup verify STORAGE_URL[/ID|@latest]
+   redkit backup prune STORAGE_URL --keep-last N [--keep-daily D] [--keep-weekly W] [--keep-within DURATION] [--dry-run]
 
 examples:
    redkit backup --from redis://10.0.0.5:6379 --to s3://backups/orders
@@ -37,10 +46,15 @@ examples:
    redkit backup --from redis://cache:6379 --to file:///var/backups/redis --compress zstd --level 9
    redkit backup --from redis://cache:6379 --to s3://backups/cache --encrypt-to age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
    redkit backup --from /var/lib/redis/dump.rdb --to file:///mnt/backups/redis
+   redkit backup --from /var/lib/redis/appendonlydir --to s3://backups/aof
    redkit backup list s3://backups/orders`,
 		Description: `Takes a snapshot of a live source over the replication protocol, as a
 replica does (like redis-cli --rdb: nothing of the server's disk is
-needed), or reads an RDB file, and streams it through compression
+needed; a cluster gives one snapshot per master, taken in parallel, with
+its slots), or reads an RDB file, or a Redis 7 multi-part AOF directory
+(every file its manifest lists, opened before any is read so that a
+rewrite cannot change the set, an incr file up to its last complete
+command), and streams it through compression
 (--compress zstd by default, --level), optional age encryption and
 SHA-256 into the storage, with bounded memory and no temporary file.
 The snapshot is parsed on the way: keys per database are counted, the
@@ -173,7 +187,7 @@ func lockStorage(ctx context.Context, b storage.Backend, op string, timeout time
 	return lock, nil
 }
 
-func runBackup(c *cli.Context, gopts globalOptions) error {
+func runBackup(c *cli.Context, gopts globalOptions) (err error) {
 	ctx := c.Context
 	if c.Args().Len() > 0 {
 		return usageErrorf("backup: unexpected argument %q: the source is --from, the storage --to (or did you mean 'backup list'?)", c.Args().First())
@@ -202,6 +216,16 @@ func runBackup(c *cli.Context, gopts globalOptions) error {
 	}
 	quiet := c.Bool("quiet")
 	log := newLogger(gopts.stderr, format, quiet)
+	if format == "json" {
+		// The last line is the machine-readable summary, failures included.
+		defer func() {
+			if err != nil {
+				code := exitCode(ctx, err)
+				log.Error("backup failed", "err", rsync.Redact(err.Error()), "exit_code", code)
+				err = reportedError(code, err)
+			}
+		}()
+	}
 	backend, err := openStorage(ctx, c, to)
 	if err != nil {
 		return err
@@ -234,7 +258,7 @@ func runBackup(c *cli.Context, gopts globalOptions) error {
 		}
 		addr, info, err := resolveServer(ctx, ep, &copts)
 		if err != nil {
-			return backupConnectError(gopts, ep.String(), err)
+			return liveConnectError(gopts, "backup", ep.String(), err)
 		}
 		m.Source = storage.SourceInfo{Kind: "live", URL: ep.String(), Host: addr, Role: info.Role, Server: info.Server, Version: info.Version, Cluster: info.Cluster}
 		liveJob := func(name, master string) *snapshotJob {
@@ -257,7 +281,7 @@ func runBackup(c *cli.Context, gopts globalOptions) error {
 		} else {
 			shards, err := rsync.ClusterShards(ctx, addr, &copts)
 			if err != nil {
-				return backupConnectError(gopts, ep.String(), err)
+				return liveConnectError(gopts, "backup", ep.String(), err)
 			}
 			for _, sh := range shards {
 				j := liveJob(fmt.Sprintf("shard-%05d%s", sh.FirstSlot, codec.Ext()), sh.Master)
@@ -268,6 +292,16 @@ func runBackup(c *cli.Context, gopts globalOptions) error {
 			}
 		}
 		log.Info("backup: snapshots started", "id", m.ID, "from", ep.String(), "to", backend.URL(), "snapshots", len(jobs), "cluster", info.Cluster)
+	} else if isAOFSet(from) {
+		aofJobs, manifest, closeAll, err := openAOFSet(from, codec)
+		if err != nil {
+			return fmt.Errorf("backup: %w", err)
+		}
+		defer closeAll()
+		jobs = aofJobs
+		m.AOFManifest = manifest
+		m.Source = storage.SourceInfo{Kind: "aof-dir", URL: from}
+		log.Info("backup: reading a multi-part AOF", "id", m.ID, "from", from, "files", len(jobs), "to", backend.URL())
 	} else {
 		jobs = append(jobs, &snapshotJob{name: "dump" + codec.Ext(), open: func(ctx context.Context) (io.Reader, int64, func(), error) {
 			f, err := dumpfile.Open(ctx, from)
@@ -280,6 +314,12 @@ func runBackup(c *cli.Context, gopts globalOptions) error {
 		log.Info("backup: reading a file", "id", m.ID, "from", from, "to", backend.URL())
 	}
 
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// An S3 upload's part buffers (16 MiB, 4 in flight and one or two
+		// filling, per snapshot) are live by design: the soft limit sits
+		// above them, or the collector runs without end.
+		debug.SetMemoryLimit(softMemoryLimit + int64(len(jobs))*6*(16<<20))
+	}
 	// All snapshots at once; the first failure cancels the others.
 	jctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -307,7 +347,7 @@ func runBackup(c *cli.Context, gopts globalOptions) error {
 		}
 		var je *jobError
 		if errors.As(err, &je) && je.connect {
-			return backupConnectError(gopts, je.job.master, je.err)
+			return liveConnectError(gopts, "backup", je.job.master, je.err)
 		}
 		return fmt.Errorf("backup %s: %w: the upload was aborted, nothing stored", m.ID, err)
 	}
@@ -337,6 +377,8 @@ type snapshotJob struct {
 	name   string
 	master string   // a live source's address
 	slots  [][2]int // a cluster master's slot ranges
+	file   string   // a multi-part AOF's file
+	role   string   // its role: base or incr
 	open   func(ctx context.Context) (r io.Reader, size int64, closeFn func(), err error)
 	read   atomic.Int64
 	entry  storage.ObjectEntry
@@ -369,7 +411,14 @@ func (j *snapshotJob) run(ctx context.Context, backend storage.Backend, id strin
 		return &jobError{job: j, err: err}
 	}
 	counted := &byteCounter{r: snap, n: &j.read}
-	keys, version, err := scanSnapshot(io.TeeReader(counted, ow))
+	var keys map[int]int64
+	var version int
+	var cmds int64
+	if j.role == "" {
+		keys, version, err = scanSnapshot(io.TeeReader(counted, ow))
+	} else {
+		keys, version, cmds, err = scanAOFFile(io.TeeReader(counted, ow))
+	}
 	if err == nil {
 		// The rest of the stream, if the parser left any.
 		_, err = io.Copy(ow, counted)
@@ -387,7 +436,128 @@ func (j *snapshotJob) run(ctx context.Context, backend storage.Backend, id strin
 	if len(j.slots) == 0 {
 		j.entry.Master = ""
 	}
+	j.entry.File, j.entry.Role, j.entry.Commands = j.file, j.role, cmds
 	return nil
+}
+
+// openAOFSet opens every file a multi-part AOF's manifest lists, before
+// reading any: a rewrite that ends meanwhile deletes files, but open
+// ones stay readable, so the set stays the one the manifest describes.
+// An incr file is taken up to its last complete command when it was
+// opened (Redis may be appending to it). A file that vanished between
+// the manifest and its opening makes it start over, three times at most.
+func openAOFSet(path string, codec storage.Codec) ([]*snapshotJob, string, func(), error) {
+	for attempt := 0; ; attempt++ {
+		jobs, manifest, closeAll, err := openAOFSetOnce(path, codec)
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 2 {
+			return jobs, manifest, closeAll, err
+		}
+	}
+}
+
+func openAOFSetOnce(path string, codec storage.Codec) ([]*snapshotJob, string, func(), error) {
+	mpath := path
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		found, _ := filepath.Glob(filepath.Join(path, "*.manifest"))
+		if len(found) != 1 {
+			return nil, "", nil, fmt.Errorf("%s: want exactly one *.manifest, found %d: %w", path, len(found), fs.ErrNotExist)
+		}
+		mpath = found[0]
+	}
+	text, err := os.ReadFile(mpath)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	am, err := aof.ParseManifest(bytes.NewReader(text))
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("%s: %w", mpath, err)
+	}
+	dir := filepath.Dir(mpath)
+	var files []*os.File
+	closeAll := func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	var jobs []*snapshotJob
+	add := func(mf aof.ManifestFile, role string) error {
+		f, err := os.Open(filepath.Join(dir, mf.Name))
+		if err != nil {
+			return fmt.Errorf("file listed in %s: %w", mpath, err)
+		}
+		files = append(files, f)
+		fi, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		size := fi.Size()
+		if role == "incr" {
+			// Up to the last complete command.
+			rr := aof.NewRESPReader(io.LimitReader(f, size))
+			for {
+				if _, err := rr.ReadCommand(); err != nil {
+					break
+				}
+			}
+			size = rr.Offset()
+		}
+		jobs = append(jobs, &snapshotJob{name: "aof/" + mf.Name + codec.Suffix(), file: mf.Name, role: role,
+			open: func(context.Context) (io.Reader, int64, func(), error) {
+				return io.NewSectionReader(f, 0, size), size, func() {}, nil
+			}})
+		return nil
+	}
+	if am.Base != nil {
+		if err := add(*am.Base, "base"); err != nil {
+			closeAll()
+			return nil, "", nil, err
+		}
+	}
+	for _, mf := range am.Incrs {
+		if err := add(mf, "incr"); err != nil {
+			closeAll()
+			return nil, "", nil, err
+		}
+	}
+	return jobs, string(text), closeAll, nil
+}
+
+// scanAOFFile checks a file of a multi-part AOF: an RDB (a base, maybe
+// with commands after it) or commands, which it counts.
+func scanAOFFile(r io.Reader) (map[int]int64, int, int64, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var keys map[int]int64
+	version := 0
+	var rest io.Reader = br
+	if head, err := br.Peek(5); err == nil && string(head) == "REDIS" {
+		rr := rdb.NewReader(br)
+		keys = map[int]int64{}
+		for {
+			rec, err := rr.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return nil, 0, 0, fmt.Errorf("not a valid RDB: %w", err)
+			}
+			if rec.Kind == rdb.KindKey {
+				keys[rec.DB]++
+			}
+		}
+		version, rest = rr.Version(), rr.Rest()
+	}
+	cr := aof.NewRESPReader(rest)
+	var n int64
+	for {
+		_, err := cr.ReadCommand()
+		if errors.Is(err, io.EOF) {
+			return keys, version, n, nil
+		}
+		if err != nil {
+			return nil, 0, n, fmt.Errorf("not a valid AOF: %w", err)
+		}
+		n++
+	}
 }
 
 // byteCounter counts the bytes read through it, for a progress bar.
@@ -426,12 +596,14 @@ func logBackupSummary(log *slog.Logger, m *storage.Manifest, url string) {
 		"compression", m.Compression, "encrypted", m.Encryption != nil, "seconds", strconv.FormatFloat(m.Duration, 'f', 2, 64))
 }
 
-func backupConnectError(gopts globalOptions, ep string, err error) error {
+// liveConnectError explains a failure to reach a server, with a hint
+// when there is one; never with a password.
+func liveConnectError(gopts globalOptions, cmd, ep string, err error) error {
 	if h := connectHint(err); h != "" {
-		fmt.Fprintf(gopts.stderr, "redkit: backup: %s: %s\nhint: %s\n", ep, rsync.Redact(err.Error()), h)
+		fmt.Fprintf(gopts.stderr, "redkit: %s: %s: %s\nhint: %s\n", cmd, ep, rsync.Redact(err.Error()), h)
 		return reportedError(exitError, err)
 	}
-	return fmt.Errorf("backup: %s: %s", ep, rsync.Redact(err.Error()))
+	return fmt.Errorf("%s: %s: %s", cmd, ep, rsync.Redact(err.Error()))
 }
 
 func runBackupList(c *cli.Context, gopts globalOptions) error {
@@ -601,7 +773,11 @@ func runBackupVerify(c *cli.Context, gopts globalOptions) error {
 			fmt.Fprintf(gopts.stderr, "redkit: backup verify: backup %s: %v\n", m.ID, err)
 			return reportedError(exitError, err)
 		}
-		fmt.Fprintf(gopts.stdout, "ok  %s/%s  %s stored, %s of RDB %d, %d keys, SHA-256 %s\n", m.ID, e.Name, humanBytes(e.StoredBytes), humanBytes(e.RawBytes), e.RDBVersion, sumKeys(e.Keys), e.SHA256[:16])
+		what := fmt.Sprintf("RDB %d, %d keys", e.RDBVersion, sumKeys(e.Keys))
+		if e.Role == "incr" || e.Role == "base" && e.RDBVersion == 0 {
+			what = fmt.Sprintf("AOF, %d commands", e.Commands)
+		}
+		fmt.Fprintf(gopts.stdout, "ok  %s/%s  %s stored, %s of %s, SHA-256 %s\n", m.ID, e.Name, humanBytes(e.StoredBytes), humanBytes(e.RawBytes), what, e.SHA256[:16])
 	}
 	return nil
 }

@@ -113,13 +113,18 @@ func TestBackupDamaged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	redkit(t, nil, "backup", "verify", url+"@latest").want(t, 0)
 	b[len(b)*2/3] ^= 0x01
 	os.WriteFile(obj, b, 0o644)
+	r := redkit(t, nil, "backup", "verify", url+"/"+id).want(t, 1)
+	if !strings.Contains(r.stderr, "checksum mismatch") {
+		t.Errorf("backup verify of a damaged backup: %s", r.stderr)
+	}
 
 	dst := redistest.Start(t, redistest.Options{})
 	dst.Client().Set(context.Background(), "mine", "1", 0)
 	before := debugDigest(t, dst)
-	r := redkit(t, nil, "restore", url, "--to", dst.URL(), "--verify-first").want(t, 1)
+	r = redkit(t, nil, "restore", url, "--to", dst.URL(), "--verify-first").want(t, 1)
 	if !strings.Contains(r.stderr, "checksum mismatch") || !strings.Contains(r.stderr, "nothing was written") {
 		t.Errorf("--verify-first: %s", r.stderr)
 	}
@@ -441,5 +446,67 @@ func TestBackupCluster(t *testing.T) {
 	r := redkit(t, nil, "restore", url, "--to-file", filepath.Join(t.TempDir(), "x.rdb")).want(t, 2)
 	if !strings.Contains(r.stderr, "holds 3 snapshots") {
 		t.Errorf("--to-file of a cluster backup: %s", r.stderr)
+	}
+}
+
+// TestDump: the snapshot taken as a replica, written atomically, loads
+// back with the source's digest; to stdout too.
+func TestDump(t *testing.T) {
+	src := mixedSource(t)
+	want := debugDigest(t, src)
+	out := filepath.Join(t.TempDir(), "dump.rdb")
+	r := redkit(t, nil, "dump", "--from", src.URL(), "-o", out).want(t, 0)
+	if !strings.Contains(r.stderr, "keys (db0=") {
+		t.Errorf("summary: %s", r.stderr)
+	}
+	dst := redistest.Start(t, redistest.Options{})
+	redkit(t, nil, "restore", out, "--to", dst.URL(), "-q").want(t, 0)
+	if got := debugDigest(t, dst); got != want {
+		t.Errorf("restored dump: digest %s, want %s", got, want)
+	}
+	r = redkit(t, nil, "dump", "--from", src.URL(), "-o", "-", "-q").want(t, 0)
+	file, _ := os.ReadFile(out)
+	if len(r.stdout) != len(file) || !strings.HasPrefix(r.stdout, "REDIS00") {
+		t.Errorf("dump to stdout: %d bytes, the file has %d", len(r.stdout), len(file))
+	}
+	redkit(t, nil, "dump", "--from", "redis://127.0.0.1:1", "-o", out).want(t, 1)
+	redkit(t, nil, "dump", "-o", out).want(t, 2)
+}
+
+// TestBackupAOF: a running server's multi-part AOF directory (a base
+// RDB after a rewrite, then incr files) is backed up while the server
+// keeps it open, verified, and restored with the server's digest.
+func TestBackupAOF(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{Config: []string{"appendonly yes", "aof-use-rdb-preamble yes"}})
+	if err := redistest.FillMixed(ctx, src.Client(), 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Client().BgRewriteAOF(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for src.InfoField(t, "aof_rewrite_in_progress") != "0" || src.InfoField(t, "aof_rewrite_scheduled") != "0" {
+		if time.Now().After(deadline) {
+			t.Fatal("the AOF rewrite did not end")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	w := redistest.StartWriter(t, src, 7)
+	w.WaitRounds(t, 200)
+	w.Halt(t)
+	want := debugDigest(t, src)
+	dir := filepath.Join(src.Dir(), "appendonlydir")
+	url := "file://" + filepath.Join(t.TempDir(), "store")
+	redkit(t, nil, "backup", "--from", dir, "--to", url, "-q").want(t, 0)
+	ms := listBackups(t, url)
+	if len(ms) != 1 || ms[0].Source.Kind != "aof-dir" || ms[0].AOFManifest == "" || len(ms[0].Objects) < 2 || ms[0].Objects[len(ms[0].Objects)-1].Commands == 0 {
+		t.Fatalf("list: %+v", ms)
+	}
+	redkit(t, nil, "backup", "verify", url).want(t, 0)
+	dst := redistest.Start(t, redistest.Options{})
+	redkit(t, nil, "restore", url, "--to", dst.URL(), "-q").want(t, 0)
+	if got := debugDigest(t, dst); got != want {
+		t.Errorf("restored AOF backup: digest %s, want %s", got, want)
 	}
 }

@@ -90,6 +90,7 @@ func newApp(gopts globalOptions) *cli.App {
 			newCompareCommand(gopts),
 			newSyncCommand(gopts),
 			newBackupCommand(gopts),
+			newDumpCommand(gopts),
 			newCompletionCommand(gopts),
 		},
 		// urfave/cli would call os.Exit for ExitCoder errors: report does

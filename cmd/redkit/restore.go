@@ -13,6 +13,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/internal/dumpfile"
 	"github.com/redkit/redkit/rdb"
 	rsync "github.com/redkit/redkit/sync"
 )
@@ -33,8 +35,9 @@ type restoreOptions struct {
 	// From a backup.
 	toFile      string
 	verifyFirst bool
-	inputName   string // the input's name in the summary, for "-"
-	noFunctions bool   // leave the input's function libraries out
+	inputName   string      // the input's name in the summary, for "-"
+	noFunctions bool        // leave the input's function libraries out
+	aofReader   *aof.Reader // read this instead of the input
 }
 
 func newRestoreCommand(gopts globalOptions) *cli.Command {
@@ -322,8 +325,14 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 			fmt.Fprintf(gopts.stderr, "redkit: restore: %s\n", rsync.Redact(fmt.Sprintf(format, a...)))
 		}
 	}
-	src, in, closeInput, err := openInput(ctx, gopts.stdin, "restore", path, opts.filter)
-	if err != nil {
+	var src convertSource
+	var in *dumpfile.File
+	var closeInput func()
+	var err error
+	if opts.aofReader != nil {
+		// A backup of a multi-part AOF, read from its objects.
+		src, closeInput = &aofSource{rd: opts.aofReader, filter: opts.filter, commands: true}, func() { opts.aofReader.Close() }
+	} else if src, in, closeInput, err = openInput(ctx, gopts.stdin, "restore", path, opts.filter); err != nil {
 		return err
 	}
 	defer closeInput()

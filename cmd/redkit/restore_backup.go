@@ -8,9 +8,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/storage"
 )
 
@@ -64,6 +66,12 @@ func runRestoreBackup(c *cli.Context, gopts globalOptions, opts restoreOptions) 
 			logf("verified %s (%s, SHA-256 and RDB CRC64)", e.Name, humanBytes(e.StoredBytes))
 		}
 	}
+	if m.AOFManifest != "" {
+		if opts.toFile != "" {
+			return usageErrorf("restore: backup %s is of a multi-part AOF: --to-file writes one RDB; restore it into a server with --to (then redkit dump it)", m.ID)
+		}
+		return restoreAOFBackup(c, gopts, opts, b, url, m, codec)
+	}
 	if opts.toFile != "" {
 		if len(m.Objects) != 1 {
 			return usageErrorf("restore: backup %s holds %d snapshots (a cluster's): --to-file takes one; restore it onto a cluster with --to", m.ID, len(m.Objects))
@@ -97,6 +105,53 @@ func runRestoreBackup(c *cli.Context, gopts globalOptions, opts restoreOptions) 
 	return nil
 }
 
+// restoreAOFBackup replays a backed-up multi-part AOF, its files read
+// from their objects in the manifest's order, as Redis loads them.
+func restoreAOFBackup(c *cli.Context, gopts globalOptions, opts restoreOptions, b storage.Backend, url string, m *storage.Manifest, codec storage.Codec) error {
+	ctx := c.Context
+	am, err := aof.ParseManifest(strings.NewReader(m.AOFManifest))
+	if err != nil {
+		return fmt.Errorf("restore: backup %s: its AOF manifest: %w", m.ID, err)
+	}
+	byFile := map[string]storage.ObjectEntry{}
+	for _, e := range m.Objects {
+		byFile[e.File] = e
+	}
+	var opened []*storage.ObjectReader
+	ar, err := aof.NewMultiReader(ctx, am, func(name string) (io.ReadCloser, error) {
+		e, ok := byFile[name]
+		if !ok {
+			return nil, fmt.Errorf("backup %s has no object for the AOF file %s", m.ID, name)
+		}
+		or, err := storage.OpenObject(ctx, b, m, e, codec)
+		if err != nil {
+			return nil, err
+		}
+		opened = append(opened, or)
+		return or, nil
+	})
+	if err != nil {
+		return fmt.Errorf("restore: backup %s: %w", m.ID, err)
+	}
+	o := opts
+	o.aofReader, o.inputName = ar, url+"/"+m.ID
+	rerr := runRestore(ctx, gopts, o, []string{"-"})
+	var verr error
+	for _, or := range opened {
+		if err := or.Verify(); err != nil && verr == nil {
+			verr = err
+		}
+	}
+	if errors.Is(verr, storage.ErrChecksum) || errors.Is(rerr, storage.ErrChecksum) {
+		if verr == nil {
+			verr = rerr
+		}
+		fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nthe target was written while the backup streamed in: it may now hold a partial restore. Use --verify-first to check a backup before writing\n", verr)
+		return reportedError(exitError, verr)
+	}
+	return rerr
+}
+
 // verifyObject reads an object whole: SHA-256, decryption,
 // decompression and a full parse of the RDB (its CRC64 included), and
 // compares the keys with the manifest's.
@@ -106,7 +161,12 @@ func verifyObject(c *cli.Context, b storage.Backend, m *storage.Manifest, e stor
 		return err
 	}
 	defer or.Close()
-	keys, _, err := scanSnapshot(or)
+	var keys map[int]int64
+	if e.Role != "" {
+		keys, _, _, err = scanAOFFile(or)
+	} else {
+		keys, _, err = scanSnapshot(or)
+	}
 	if err == nil {
 		err = or.Verify()
 	}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	rsync "github.com/redkit/redkit/sync"
+)
+
+func newDumpCommand(gopts globalOptions) *cli.Command {
+	return &cli.Command{
+		Name:      "dump",
+		Usage:     "take a live server's snapshot into an RDB file, as a replica",
+		ArgsUsage: " ",
+		UsageText: `redkit dump --from URL -o FILE
+
+examples:
+   redkit dump --from redis://10.0.0.5:6379 -o dump.rdb
+   REDKIT_FROM_PASSWORD=s3cret redkit dump --from redis://default@cache:6379 -o - | zstd > dump.rdb.zst
+   redkit dump --from redis+sentinel://s1:26379/mymaster -o /var/backups/redis.rdb`,
+		Description: `Connects to the server as a replica (REPLCONF rdb-only, PSYNC, as
+redis-cli --rdb does: nothing of the server's disk is needed) and writes
+the snapshot it sends to FILE, checking it on the way (the whole RDB is
+parsed, its CRC64 included, and its keys counted per database). FILE is
+written under a temporary name beside it and renamed into place only
+once complete and valid; "-" writes to standard output. A progress bar
+shows on a terminal. A cluster node gives only its own slots' keys: use
+redkit backup for a whole cluster.
+
+` + exitCodesHelp,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "from", EnvVars: []string{"REDKIT_FROM_URL"}, Usage: "the server's `URL`: redis://, rediss:// or redis+sentinel:// [$REDKIT_FROM_URL]"},
+			&cli.StringFlag{Name: "from-password-file", Usage: "read the server's password from `FILE` (REDKIT_FROM_PASSWORD also works)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the RDB to `FILE` (- for standard output)"},
+			&cli.DurationFlag{Name: "timeout", Usage: "give up after `DURATION` (default: no limit)"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar and no summary [$REDKIT_QUIET]"},
+		}, tlsFlags()...),
+		Action: func(c *cli.Context) error { return runDump(c, gopts) },
+	}
+}
+
+func runDump(c *cli.Context, gopts globalOptions) error {
+	ctx := c.Context
+	if c.Args().Len() > 0 {
+		return usageErrorf("dump: unexpected argument %q: the server is --from, the file -o", c.Args().First())
+	}
+	from, out := c.String("from"), c.String("output")
+	if from == "" || out == "" {
+		return usageErrorf("dump: --from URL and -o FILE are both needed")
+	}
+	if t := c.Duration("timeout"); t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	ep, copts, err := endpointOptions("from", from, c.String("from-password-file"), "REDKIT_FROM_PASSWORD", tlsFromFlags(c), 30*time.Second)
+	if err != nil {
+		return err
+	}
+	addr, info, err := resolveServer(ctx, ep, &copts)
+	if err != nil {
+		return liveConnectError(gopts, "dump", ep.String(), err)
+	}
+	if info.Cluster {
+		fmt.Fprintf(gopts.stderr, "redkit: dump: %s is a cluster node: the snapshot holds its own slots' keys only (redkit backup takes every master's)\n", ep)
+	}
+	start := time.Now()
+	l, err := rsync.OpenLink(ctx, addr, rsync.ReplicaOptions{Conn: copts, RDBOnly: true})
+	if err != nil {
+		return liveConnectError(gopts, "dump", ep.String(), err)
+	}
+	defer l.Close()
+	stop := context.AfterFunc(ctx, func() { l.Close() })
+	defer stop()
+	snap, err := l.Snapshot()
+	if err != nil {
+		return fmt.Errorf("dump: snapshot of %s: %w", ep, err)
+	}
+
+	var w io.Writer = gopts.stdout
+	var f *os.File
+	var tmp string
+	if out != "-" {
+		var rnd [6]byte
+		rand.Read(rnd[:])
+		tmp = filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".redkit-"+hex.EncodeToString(rnd[:]))
+		if f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
+			return fmt.Errorf("dump: %w", err)
+		}
+		defer func() {
+			if tmp != "" {
+				f.Close()
+				os.Remove(tmp)
+			}
+		}()
+		w = f
+	}
+	var n atomic.Int64
+	counted := &byteCounter{r: snap, n: &n}
+	bar := startProgress(gopts.stderr, c.Bool("quiet"), "dump", l.SnapshotSize())
+	bar.count(n.Load)
+	keys, version, err := scanSnapshot(io.TeeReader(counted, w))
+	if err == nil {
+		_, err = io.Copy(w, counted)
+	}
+	bar.stop()
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("dump: %w", ctx.Err())
+		}
+		if out != "-" {
+			fmt.Fprintf(gopts.stderr, "redkit: dump: %s: %v\n%s was not written\n", ep, err, out)
+			return reportedError(exitError, err)
+		}
+		return fmt.Errorf("dump: %s: %w", ep, err)
+	}
+	if f != nil {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("dump: %s: %w", out, err)
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("dump: %s: %w", out, err)
+		}
+		if err := os.Rename(tmp, out); err != nil {
+			return fmt.Errorf("dump: %w", err)
+		}
+		tmp = ""
+	}
+	if !c.Bool("quiet") {
+		var dbs []string
+		for _, db := range sortedKeys(keys) {
+			dbs = append(dbs, fmt.Sprintf("db%d=%d", db, keys[db]))
+		}
+		fmt.Fprintf(gopts.stderr, "redkit: dump: %s -> %s: RDB %d, %s, %d keys (%s) in %.1fs\n", ep, out, version, humanBytes(n.Load()),
+			sumKeys(keys), strings.Join(dbs, " "), time.Since(start).Seconds())
+	}
+	return nil
+}
+
+// sortedKeys lists a key map's databases in order.
+func sortedKeys(keys map[int]int64) []int {
+	dbs := make([]int, 0, len(keys))
+	for db := range keys {
+		dbs = append(dbs, db)
+	}
+	slices.Sort(dbs)
+	return dbs
+}
