@@ -342,8 +342,6 @@ func (n *NativeSync) prepare(ctl *Conn) (string, error) {
 	return "disabled", nil
 }
 
-
-
 // listen opens the listener the target connects to, and the host and
 // port to give it.
 func (n *NativeSync) listen(ctl *Conn) (net.Listener, string, string, error) {
