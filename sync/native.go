@@ -300,11 +300,7 @@ func (n *NativeSync) check(ctx context.Context, ctl *Conn) (*ServerInfo, error) 
 		return nil, fmt.Errorf("the target (%s %s, RDB %d) cannot load the source's snapshots (%s %s, RDB %d): use --mode restore, which falls back to commands",
 			dst.Server, dst.Version, dst.RDBVersion, src.Server, src.Version, src.RDBVersion)
 	}
-	if v, err := sc.DoString("INFO", "keyspace"); err == nil {
-		var k int64
-		for _, x := range ParseKeyspace(v.Str) {
-			k += x
-		}
+	if k, err := keyCount(sc); err == nil {
 		n.keysTotal.Store(k)
 	}
 	return dst, nil
@@ -315,13 +311,9 @@ func (n *NativeSync) check(ctx context.Context, ctl *Conn) (*ServerInfo, error) 
 // is empty. It returns repl-diskless-load's value to restore ("": none).
 func (n *NativeSync) prepare(ctl *Conn) (string, error) {
 	keys := func() int64 {
-		v, err := ctl.DoString("INFO", "keyspace")
+		k, err := keyCount(ctl)
 		if err != nil {
 			return -1
-		}
-		var k int64
-		for _, x := range ParseKeyspace(v.Str) {
-			k += x
 		}
 		return k
 	}
@@ -695,11 +687,7 @@ func (n *NativeSync) poll(ctx context.Context, loaded <-chan struct{}) {
 		return
 	}
 	defer c.Close()
-	if v, err := c.DoString("INFO", "keyspace"); err == nil {
-		var k int64
-		for _, x := range ParseKeyspace(v.Str) {
-			k += x
-		}
+	if k, err := keyCount(c); err == nil {
 		n.fullKeys.Store(k)
 	}
 	t := time.NewTicker(n.opts.Poll)

@@ -468,7 +468,7 @@ func (s *Syncer) fullSync(ctx context.Context, addr string, l *Link) error {
 			return fmt.Errorf("delete the checkpoint %s on the target: %w", s.opts.CheckpointKey, err)
 		}
 	}
-	if n, err := sourceKeys(ctx, addr, &s.opts.SourceConn); err == nil {
+	if n, err := KeyCount(ctx, addr, &s.opts.SourceConn); err == nil {
 		s.keysTotal.Store(n)
 	}
 	snap, err := l.Snapshot()
@@ -821,13 +821,19 @@ func masterOffset(ctx context.Context, addr string, opts *Options) (int64, error
 	return strconv.ParseInt(info.Fields["master_repl_offset"], 10, 64)
 }
 
-// sourceKeys sums the keys of INFO keyspace.
-func sourceKeys(ctx context.Context, addr string, opts *Options) (int64, error) {
+// KeyCount is the number of keys of a server, all databases: the sum
+// of INFO keyspace.
+func KeyCount(ctx context.Context, addr string, opts *Options) (int64, error) {
 	c, err := Dial(ctx, addr, opts)
 	if err != nil {
 		return 0, err
 	}
 	defer c.Close()
+	return keyCount(c)
+}
+
+// keyCount sums INFO keyspace on c.
+func keyCount(c *Conn) (int64, error) {
 	v, err := c.DoString("INFO", "keyspace")
 	if err != nil {
 		return 0, err

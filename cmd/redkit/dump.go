@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -88,31 +84,18 @@ func runDump(c *cli.Context, gopts globalOptions) error {
 		return fmt.Errorf("dump: snapshot of %s: %w", ep, err)
 	}
 
-	var w io.Writer = gopts.stdout
-	var f *os.File
-	var tmp string
-	if out != "-" {
-		var rnd [6]byte
-		rand.Read(rnd[:])
-		tmp = filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".redkit-"+hex.EncodeToString(rnd[:]))
-		if f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
-			return fmt.Errorf("dump: %w", err)
-		}
-		defer func() {
-			if tmp != "" {
-				f.Close()
-				os.Remove(tmp)
-			}
-		}()
-		w = f
+	o, err := openOutput(out, gopts.stdout)
+	if err != nil {
+		return fmt.Errorf("dump: %w", err)
 	}
+	defer o.abort()
 	var n atomic.Int64
 	counted := &byteCounter{r: snap, n: &n}
 	bar := startProgress(gopts.stderr, c.Bool("quiet"), "dump", l.SnapshotSize())
 	bar.count(n.Load)
-	keys, version, err := scanSnapshot(io.TeeReader(counted, w))
+	keys, version, err := scanSnapshot(io.TeeReader(counted, o))
 	if err == nil {
-		_, err = io.Copy(w, counted)
+		_, err = io.Copy(o, counted)
 	}
 	bar.stop()
 	if err != nil {
@@ -125,17 +108,8 @@ func runDump(c *cli.Context, gopts globalOptions) error {
 		}
 		return fmt.Errorf("dump: %s: %w", ep, err)
 	}
-	if f != nil {
-		if err := f.Sync(); err != nil {
-			return fmt.Errorf("dump: %s: %w", out, err)
-		}
-		if err := f.Close(); err != nil {
-			return fmt.Errorf("dump: %s: %w", out, err)
-		}
-		if err := os.Rename(tmp, out); err != nil {
-			return fmt.Errorf("dump: %w", err)
-		}
-		tmp = ""
+	if err := o.commit(); err != nil {
+		return fmt.Errorf("dump: %w", err)
 	}
 	if !c.Bool("quiet") {
 		var dbs []string

@@ -1,13 +1,9 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -192,21 +188,12 @@ func restoreToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *st
 		return fmt.Errorf("restore: %w", err)
 	}
 	defer or.Close()
-	var rnd [6]byte
-	rand.Read(rnd[:])
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".redkit-"+hex.EncodeToString(rnd[:]))
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	o, err := openOutput(path, gopts.stdout)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	n, err := io.Copy(f, or)
+	defer o.abort()
+	n, err := io.Copy(o, or)
 	if err == nil {
 		err = or.Verify()
 	}
@@ -214,16 +201,9 @@ func restoreToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *st
 		fmt.Fprintf(gopts.stderr, "redkit: restore: %v\n%s was not written\n", err, path)
 		return reportedError(exitError, err)
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("restore: %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("restore: %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := o.commit(); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	ok = true
 	fmt.Fprintf(gopts.stderr, "redkit: restore: backup %s written to %s (%s, verified)\n", m.ID, path, humanBytes(n))
 	return nil
 }

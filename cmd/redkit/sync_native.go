@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 
@@ -42,7 +41,7 @@ func runNativeSync(c *cli.Context, gopts globalOptions, log *slog.Logger, from, 
 		return usageErrorf("sync: --mode native needs a standalone source and target: use --mode auto for clusters")
 	}
 	if dstInfo.Role == "master" && !c.Bool("flush-target") {
-		n, err := keyCount(ctx, dstAddr, &toOpts)
+		n, err := rsync.KeyCount(ctx, dstAddr, &toOpts)
 		if err != nil {
 			return syncConnectError(gopts, "target", to, err)
 		}
@@ -91,22 +90,4 @@ func runNativeSync(c *cli.Context, gopts globalOptions, log *slog.Logger, from, 
 	}
 	log.Info("sync caught up", "replid", st.ReplID, "offset", st.Applied, "full_syncs", st.FullSyncs, "reconnects", st.Reconnects)
 	return nil
-}
-
-// keyCount sums a server's INFO keyspace.
-func keyCount(ctx context.Context, addr string, opts *rsync.Options) (int64, error) {
-	conn, err := rsync.Dial(ctx, addr, opts)
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close()
-	v, err := conn.DoString("INFO", "keyspace")
-	if err != nil {
-		return 0, err
-	}
-	var n int64
-	for _, k := range rsync.ParseKeyspace(v.Str) {
-		n += k
-	}
-	return n, nil
 }
