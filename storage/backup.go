@@ -45,6 +45,10 @@ const ManifestFormat = "redkit-backup/1"
 // SHA-256 its manifest records.
 var ErrChecksum = errors.New("checksum mismatch")
 
+// ErrBadManifest is returned for a manifest that cannot be used:
+// not JSON, another format, or naming another backup.
+var ErrBadManifest = errors.New("bad backup manifest")
+
 // NewID returns a backup id for a backup started at t.
 func NewID(t time.Time) string {
 	var b [3]byte
@@ -398,13 +402,13 @@ func ReadManifest(ctx context.Context, b Backend, id string) (*Manifest, error) 
 	}
 	var m Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("manifest of backup %s: %w", id, err)
+		return nil, fmt.Errorf("%w of backup %s: %v", ErrBadManifest, id, err)
 	}
 	if m.Format != ManifestFormat {
-		return nil, fmt.Errorf("manifest of backup %s: format %q, want %q (written by a newer redkit?)", id, m.Format, ManifestFormat)
+		return nil, fmt.Errorf("%w of backup %s: format %q, want %q (written by a newer redkit?)", ErrBadManifest, id, m.Format, ManifestFormat)
 	}
 	if m.ID != id {
-		return nil, fmt.Errorf("manifest of backup %s names backup %q", id, m.ID)
+		return nil, fmt.Errorf("%w of backup %s: it names backup %q", ErrBadManifest, id, m.ID)
 	}
 	return &m, nil
 }
@@ -415,6 +419,9 @@ func ReadManifest(ctx context.Context, b Backend, id string) (*Manifest, error) 
 type Listing struct {
 	Backups    []*Manifest
 	Incomplete []string
+	// Damaged maps the ids of backups whose manifest cannot be read to
+	// the reason: they are neither listed nor pruned.
+	Damaged map[string]error
 	// Objects maps each backup id to its objects.
 	Objects map[string][]ObjectInfo
 }
@@ -425,7 +432,7 @@ func List(ctx context.Context, b Backend) (*Listing, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Listing{Objects: map[string][]ObjectInfo{}}
+	l := &Listing{Objects: map[string][]ObjectInfo{}, Damaged: map[string]error{}}
 	var ids []string
 	for _, o := range objs {
 		id, _, ok := strings.Cut(strings.TrimPrefix(o.Key, BackupsDir), "/")
@@ -448,6 +455,14 @@ func List(ctx context.Context, b Backend) (*Listing, error) {
 			continue
 		}
 		m, err := ReadManifest(ctx, b, id)
+		if errors.Is(err, fs.ErrNotExist) {
+			l.Incomplete = append(l.Incomplete, id) // deleted meanwhile
+			continue
+		}
+		if errors.Is(err, ErrBadManifest) {
+			l.Damaged[id] = err
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

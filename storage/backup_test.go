@@ -171,3 +171,20 @@ func TestListResolve(t *testing.T) {
 		t.Errorf("IDTime(%s) = %v %v", m1.ID, tm, ok)
 	}
 }
+
+// TestListDamagedManifest: a manifest that cannot be read sets its backup
+// apart; the others are still listed.
+func TestListDamagedManifest(t *testing.T) {
+	ctx := context.Background()
+	b, _ := newFile(t)
+	m := writeBackup(t, b, storage.Codec{}, payload(100))
+	bad := storage.NewID(time.Now().Add(time.Hour))
+	b.Put(ctx, storage.Key(bad, storage.ManifestName), strings.NewReader("{not json"))
+	l, err := storage.List(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Backups) != 1 || l.Backups[0].ID != m.ID || l.Damaged[bad] == nil {
+		t.Errorf("listing: %d backups, damaged %v", len(l.Backups), l.Damaged)
+	}
+}

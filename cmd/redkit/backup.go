@@ -626,6 +626,9 @@ func runBackupList(c *cli.Context, gopts globalOptions) error {
 		fmt.Fprintf(gopts.stderr, "redkit: backup list: %d incomplete backup(s) without a manifest (in progress, or left by a run that died): %s\n",
 			len(l.Incomplete), strings.Join(l.Incomplete, ", "))
 	}
+	for id, err := range l.Damaged {
+		fmt.Fprintf(gopts.stderr, "redkit: backup list: backup %s is damaged and left out: %v\n", id, err)
+	}
 	if format == "json" {
 		out := l.Backups
 		if out == nil {
