@@ -530,21 +530,10 @@ func scanAOFFile(r io.Reader) (map[int]int64, int, int64, error) {
 	version := 0
 	var rest io.Reader = br
 	if head, err := br.Peek(5); err == nil && string(head) == "REDIS" {
-		rr := rdb.NewReader(br)
-		keys = map[int]int64{}
-		for {
-			rec, err := rr.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return nil, 0, 0, fmt.Errorf("not a valid RDB: %w", err)
-			}
-			if rec.Kind == rdb.KindKey {
-				keys[rec.DB]++
-			}
+		var err error
+		if keys, version, rest, err = scanRDB(br); err != nil {
+			return nil, 0, 0, err
 		}
-		version, rest = rr.Version(), rr.Rest()
 	}
 	cr := aof.NewRESPReader(rest)
 	var n int64
@@ -575,15 +564,21 @@ func (c *byteCounter) Read(p []byte) (int, error) {
 // scanSnapshot reads an RDB stream to its end, checking it (CRC64
 // included) and counting keys per database.
 func scanSnapshot(r io.Reader) (map[int]int64, int, error) {
+	keys, version, _, err := scanRDB(r)
+	return keys, version, err
+}
+
+// scanRDB is scanSnapshot, and what follows the RDB in r.
+func scanRDB(r io.Reader) (map[int]int64, int, io.Reader, error) {
 	rr := rdb.NewReader(r)
 	keys := map[int]int64{}
 	for {
 		rec, err := rr.Next()
 		if errors.Is(err, io.EOF) {
-			return keys, rr.Version(), nil
+			return keys, rr.Version(), rr.Rest(), nil
 		}
 		if err != nil {
-			return nil, 0, fmt.Errorf("the snapshot is not a valid RDB: %w", err)
+			return nil, 0, nil, fmt.Errorf("the snapshot is not a valid RDB: %w", err)
 		}
 		if rec.Kind == rdb.KindKey {
 			keys[rec.DB]++
