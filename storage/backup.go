@@ -530,7 +530,13 @@ func OpenObject(ctx context.Context, b Backend, m *Manifest, e ObjectEntry, c Co
 	if err != nil {
 		return nil, err
 	}
-	or := &ObjectReader{key: key, body: body, want: e.SHA256}
+	return openObjectBody(key, body, m, e.SHA256, c)
+}
+
+// openObjectBody reads an object's stored bytes from body, as m says
+// they were written, checking them against their SHA-256.
+func openObjectBody(key string, body io.ReadCloser, m *Manifest, sha string, c Codec) (*ObjectReader, error) {
+	or := &ObjectReader{key: key, body: body, want: sha}
 	or.hashed = &hashReader{r: body, h: sha256.New()}
 	var r io.Reader = or.hashed
 	if m.Encryption != nil {
