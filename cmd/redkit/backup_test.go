@@ -226,6 +226,7 @@ func TestBackupUsage(t *testing.T) {
 		{"backup", "list"},
 		{"restore", "dump.rdb", "--to-file", "x.rdb"},
 		{"restore", "s3://b/p", "--to", "redis://127.0.0.1:1", "--to-file", "x.rdb"},
+		{"restore", "--check", "--to", "redis://127.0.0.1:1", "file:///tmp/x"},
 	} {
 		if r := redkit(t, nil, args...); r.code != 2 {
 			t.Errorf("%v: exit %d, want 2\n%s", args, r.code, r.stderr)

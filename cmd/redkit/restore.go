@@ -124,6 +124,9 @@ bytes, time and rate.
 				if c.Args().Len() != 1 {
 					return usageErrorf("restore --check: give one input")
 				}
+				if isStorageURL(c.Args().First()) {
+					return usageErrorf("restore --check takes a dump file, not a backup yet: check the backup with redkit backup verify, and restore with --verify-first")
+				}
 				return restoreCheck(c.Context, gopts, opts, c.Args().First())
 			}
 			if c.Args().Len() == 1 && isStorageURL(c.Args().First()) {
