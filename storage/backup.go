@@ -391,14 +391,9 @@ func WriteManifest(ctx context.Context, b Backend, m *Manifest) error {
 // ReadManifest reads backup id's manifest; fs.ErrNotExist when the
 // backup does not exist (or is incomplete).
 func ReadManifest(ctx context.Context, b Backend, id string) (*Manifest, error) {
-	rc, err := b.Get(ctx, Key(id, ManifestName), 0, -1)
+	data, err := readSmall(ctx, b, Key(id, ManifestName), 16<<20)
 	if err != nil {
 		return nil, err
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, 16<<20))
-	if err != nil {
-		return nil, fmt.Errorf("read the manifest of backup %s: %w", id, err)
 	}
 	var m Manifest
 	if err := json.Unmarshal(data, &m); err != nil {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"sort"
 	"strings"
@@ -116,15 +115,10 @@ func ListSegments(ctx context.Context, b Backend, gen string) ([]SegmentInfo, er
 		if !strings.HasSuffix(o.Key, ".json") {
 			continue
 		}
-		rc, err := b.Get(ctx, o.Key, 0, -1)
+		data, err := readSmall(ctx, b, o.Key, 1<<20)
 		if errors.Is(err, fs.ErrNotExist) {
-			continue
+			continue // deleted meanwhile
 		}
-		if err != nil {
-			return nil, err
-		}
-		data, err := io.ReadAll(io.LimitReader(rc, 1<<20))
-		rc.Close()
 		if err != nil {
 			return nil, err
 		}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -62,15 +61,10 @@ func readLocks(ctx context.Context, b Backend) ([]LockInfo, error) {
 	}
 	var out []LockInfo
 	for _, o := range objs {
-		rc, err := b.Get(ctx, o.Key, 0, -1)
+		data, err := readSmall(ctx, b, o.Key, 1<<20)
 		if errors.Is(err, os.ErrNotExist) {
 			continue // released meanwhile
 		}
-		if err != nil {
-			return nil, err
-		}
-		data, err := io.ReadAll(io.LimitReader(rc, 1<<20))
-		rc.Close()
 		if err != nil {
 			return nil, err
 		}

@@ -59,3 +59,18 @@ func CheckKey(key string) error {
 	}
 	return nil
 }
+
+// readSmall reads a small object whole (manifests, locks, segment
+// infos), at most max bytes of it.
+func readSmall(ctx context.Context, b Backend, key string, max int64) ([]byte, error) {
+	rc, err := b.Get(ctx, key, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, max))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	return data, nil
+}
