@@ -163,13 +163,11 @@ func verifyObject(c *cli.Context, b storage.Backend, m *storage.Manifest, e stor
 	} else {
 		keys, _, err = scanSnapshot(or)
 	}
-	if err == nil {
-		err = or.Verify()
+	// The checksum comes first: damaged bytes explain a parse error.
+	if verr := or.Verify(); verr != nil && (err == nil || errors.Is(verr, storage.ErrChecksum)) {
+		err = verr
 	}
 	if err != nil {
-		if verr := or.Verify(); errors.Is(verr, storage.ErrChecksum) {
-			return verr
-		}
 		return err
 	}
 	for db, n := range e.Keys {
