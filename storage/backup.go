@@ -82,7 +82,10 @@ type Manifest struct {
 	Keys          map[int]int64 `json:"keys"` // per database, all objects
 	RawBytes      int64         `json:"raw_bytes"`
 	StoredBytes   int64         `json:"stored_bytes"`
-	Continuous    bool          `json:"continuous,omitempty"`
+	// Continuous marks the base of a continuous backup's generation,
+	// and Replication says where it stands in the source's stream.
+	Continuous  bool          `json:"continuous,omitempty"`
+	Replication *ReplPosition `json:"replication,omitempty"`
 	// AOFManifest is the manifest of a multi-part AOF backed up, as
 	// Redis wrote it; its files are the objects whose File it names.
 	AOFManifest string `json:"aof_manifest,omitempty"`
@@ -241,12 +244,26 @@ func CreateObject(ctx context.Context, b Backend, key string, c Codec) (*ObjectW
 	// pipe <- hash <- age <- compressor <- chunks <- Write
 	var out io.Writer = io.MultiWriter(pw, w.sum)
 	out = &counter{w: out, n: &w.stored}
+	crypt, enc, out, err := encodeTo(out, c)
+	if err != nil {
+		return fail(fmt.Errorf("%s: %w", key, err))
+	}
+	w.crypt, w.enc = crypt, enc
+	w.top = out
+	go w.compress()
+	return w, nil
+}
+
+// encodeTo stacks the codec's encryption and compression on out: what
+// is written to top comes out compressed, then encrypted. Close enc,
+// then crypt (either may be nil).
+func encodeTo(out io.Writer, c Codec) (crypt, enc io.WriteCloser, top io.Writer, err error) {
 	if len(c.Recipients) > 0 {
 		cw, err := age.Encrypt(out, c.Recipients...)
 		if err != nil {
-			return fail(fmt.Errorf("encrypt %s: %w", key, err))
+			return nil, nil, nil, fmt.Errorf("encrypt: %w", err)
 		}
-		w.crypt, out = cw, cw
+		crypt, out = cw, cw
 	}
 	switch c.Compression {
 	case "", "zstd":
@@ -256,9 +273,9 @@ func CreateObject(ctx context.Context, b Backend, key string, c Codec) (*ObjectW
 		}
 		zw, err := zstd.NewWriter(out, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)), zstd.WithEncoderConcurrency(1))
 		if err != nil {
-			return fail(err)
+			return nil, nil, nil, err
 		}
-		w.enc, out = zw, zw
+		enc, out = zw, zw
 	case "gzip":
 		level := c.Level
 		if level == 0 {
@@ -266,13 +283,11 @@ func CreateObject(ctx context.Context, b Backend, key string, c Codec) (*ObjectW
 		}
 		gw, err := gzip.NewWriterLevel(out, level)
 		if err != nil {
-			return fail(err)
+			return nil, nil, nil, err
 		}
-		w.enc, out = gw, gw
+		enc, out = gw, gw
 	}
-	w.top = out
-	go w.compress()
-	return w, nil
+	return crypt, enc, out, nil
 }
 
 // compress writes the chunks through the compressor, then finishes it.

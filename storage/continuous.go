@@ -3,99 +3,178 @@ package storage
 import (
 	"bytes"
 	"context"
-	"encoding/json"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
-// Continuous backups keep the replication stream after a base backup, in
-// segments, by generation (a base and the segments that follow it):
+// A continuous backup keeps a source's replication stream after a base
+// backup, in segments. A base and the segments that follow it make a
+// generation, named by the base's backup id:
 //
-//	continuous/<generation>/<start>-<end>.seg.zst   a segment (offsets zero-padded to 20 digits)
-//	continuous/<generation>/<start>-<end>.json      its SegmentInfo, written after it
+//	backups/<generation>/...                 the base: a backup whose manifest is Continuous
+//	continuous/<generation>/<segment key>    its segments
 //
-// A segment without its info does not exist, as a backup without its
-// manifest does not.
+// A segment's key says all that restores and listings need, so that a
+// listing of the folder (1000 keys a page on S3) is enough to plan a
+// restore, without one read per segment:
+//
+//	<start>-<end>-<first>-<last>-<closed>-<records>-<enddb>-<sha256>.seg.zst[.age]
+//
+// start and end are the replication offsets before its first command and
+// after its last (20 digits, so that keys sort by offset); first, last
+// and closed are Unix milliseconds: the receive times of its first and
+// last commands, and the time it was closed (every command received
+// before then is in it or in an earlier segment); records counts its
+// commands; enddb is the database selected after its last command;
+// sha256 is the checksum of the stored bytes. A segment is one PUT: it
+// exists whole or not at all.
 
-// ContinuousDir is the folder of the generations, under the root.
+// ContinuousDir is the folder of the generations' segments, under the root.
 const ContinuousDir = "continuous/"
+
+// ReplPosition is where a generation's base stands in its source's
+// replication stream: the snapshot holds every command before Offset.
+type ReplPosition struct {
+	ReplID string    `json:"replid"`
+	Offset int64     `json:"offset"`
+	Time   time.Time `json:"time"` // when the source began the snapshot (its FULLRESYNC reply was received)
+}
 
 // SegmentInfo describes a stored segment.
 type SegmentInfo struct {
-	Generation  string    `json:"generation"`
-	ReplID      string    `json:"replid"`
-	StartOffset int64     `json:"start_offset"` // the offset before its first command
-	EndOffset   int64     `json:"end_offset"`   // the offset after its last
-	DB          int       `json:"db"`           // the database selected at StartOffset
-	First       time.Time `json:"first"`        // receive time of its first command
-	Last        time.Time `json:"last"`         // and of its last
-	Records     int64     `json:"records"`
-	Object      string    `json:"object"` // relative to the generation's folder
-	RawBytes    int64     `json:"raw_bytes"`
-	StoredBytes int64     `json:"stored_bytes"`
-	SHA256      string    `json:"sha256"`
+	Generation  string
+	Object      string // its key, relative to the generation's folder
+	StartOffset int64  // the offset before its first command
+	EndOffset   int64  // the offset after its last
+	EndDB       int    // the database selected after its last command
+	First, Last time.Time
+	Closed      time.Time
+	Records     int64
+	StoredBytes int64
+	SHA256      string
 }
 
-func segmentBase(start, end int64) string { return fmt.Sprintf("%020d-%020d", start, end) }
+// Key is the segment's key under the root.
+func (si *SegmentInfo) Key() string { return ContinuousDir + si.Generation + "/" + si.Object }
 
-// SegmentRecorder is a segment being written to a backend.
-type SegmentRecorder struct {
-	ow   *ObjectWriter
-	sw   *SegmentWriter
-	gen  string
-	h    SegmentHeader
-	name string
+func segmentObject(si *SegmentInfo, suffix string) string {
+	return fmt.Sprintf("%020d-%020d-%d-%d-%d-%d-%d-%s.seg%s", si.StartOffset, si.EndOffset,
+		si.First.UnixMilli(), si.Last.UnixMilli(), si.Closed.UnixMilli(), si.Records, si.EndDB, si.SHA256, suffix)
 }
 
-// CreateSegment starts a segment of generation gen. Its object gets its
-// final name on Close, from the offsets it covers: it is written under a
-// name with the start offset only, then the info names it.
-func CreateSegment(ctx context.Context, b Backend, gen string, h SegmentHeader, c Codec) (*SegmentRecorder, error) {
-	name := fmt.Sprintf("%020d.seg%s", h.StartOffset, c.Suffix())
-	ow, err := CreateObject(ctx, b, ContinuousDir+gen+"/"+name, c)
+// parseSegmentObject reads a segment's key (relative to its folder).
+func parseSegmentObject(gen, name string, size int64) (SegmentInfo, bool) {
+	base, _, ok := strings.Cut(name, ".seg")
+	if !ok {
+		return SegmentInfo{}, false
+	}
+	f := strings.Split(base, "-")
+	if len(f) != 8 || len(f[7]) != 64 {
+		return SegmentInfo{}, false
+	}
+	var n [7]int64
+	for i := range n {
+		v, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil || v < 0 {
+			return SegmentInfo{}, false
+		}
+		n[i] = v
+	}
+	if n[1] < n[0] || n[6] > 1<<20 {
+		return SegmentInfo{}, false
+	}
+	return SegmentInfo{Generation: gen, Object: name, StartOffset: n[0], EndOffset: n[1],
+		First: time.UnixMilli(n[2]).UTC(), Last: time.UnixMilli(n[3]).UTC(), Closed: time.UnixMilli(n[4]).UTC(),
+		Records: n[5], EndDB: int(n[6]), SHA256: f[7], StoredBytes: size}, true
+}
+
+// SegmentBuilder builds a segment in memory, compressed (and encrypted)
+// as its commands come: a segment is stored with one PUT once closed,
+// and can be put again if that fails, since its bytes are kept until
+// then.
+type SegmentBuilder struct {
+	h     SegmentHeader
+	c     Codec
+	buf   bytes.Buffer
+	enc   io.WriteCloser
+	crypt io.WriteCloser
+	sw    *SegmentWriter
+}
+
+// NewSegmentBuilder starts a segment.
+func NewSegmentBuilder(h SegmentHeader, c Codec) (*SegmentBuilder, error) {
+	b := &SegmentBuilder{h: h, c: c}
+	crypt, enc, top, err := encodeTo(&b.buf, c)
 	if err != nil {
 		return nil, err
 	}
-	sw, err := NewSegmentWriter(ow, h)
-	if err != nil {
-		ow.Abort(err)
+	b.crypt, b.enc = crypt, enc
+	if b.sw, err = NewSegmentWriter(top, h); err != nil {
 		return nil, err
 	}
-	return &SegmentRecorder{ow: ow, sw: sw, gen: gen, h: h, name: name}, nil
+	return b, nil
 }
 
 // Append adds a command received at t.
-func (r *SegmentRecorder) Append(cmd []byte, t time.Time) error { return r.sw.Append(cmd, t) }
+func (b *SegmentBuilder) Append(cmd []byte, t time.Time) error { return b.sw.Append(cmd, t) }
 
-// Writer is the segment's writer: its offset, records and time span.
-func (r *SegmentRecorder) Writer() *SegmentWriter { return r.sw }
+// Header is the segment's header.
+func (b *SegmentBuilder) Header() SegmentHeader { return b.h }
 
-// Abort drops the segment: nothing is stored.
-func (r *SegmentRecorder) Abort(cause error) { r.ow.Abort(cause) }
+// Records is how many commands it holds.
+func (b *SegmentBuilder) Records() int64 { return b.sw.Records() }
 
-// Close stores the segment, then its info: from then on it exists.
-func (r *SegmentRecorder) Close(ctx context.Context, b Backend) (*SegmentInfo, error) {
-	if err := r.sw.Flush(); err != nil {
-		r.ow.Abort(err)
-		return nil, err
+// Offset is the replication offset after its last command.
+func (b *SegmentBuilder) Offset() int64 { return b.sw.Offset() }
+
+// Size is the bytes of commands it holds, before compression.
+func (b *SegmentBuilder) Size() int64 { return b.sw.Offset() - b.h.StartOffset }
+
+// Finish ends the segment, closed at the time given, with the database
+// selected after its last command: its bytes and its description. The
+// builder is done with.
+func (b *SegmentBuilder) Finish(gen string, closed time.Time, endDB int) (*SegmentInfo, []byte, error) {
+	err := b.sw.Flush()
+	if err == nil && b.enc != nil {
+		err = b.enc.Close()
 	}
-	if err := r.ow.Close(); err != nil {
-		return nil, err
+	if err == nil && b.crypt != nil {
+		err = b.crypt.Close()
 	}
-	e := r.ow.Entry(r.name)
-	first, last := r.sw.Span()
-	info := &SegmentInfo{Generation: r.gen, ReplID: r.h.ReplID, StartOffset: r.h.StartOffset, EndOffset: r.sw.Offset(), DB: r.h.DB,
-		First: first, Last: last, Records: r.sw.Records(), Object: r.name, RawBytes: e.RawBytes, StoredBytes: e.StoredBytes, SHA256: e.SHA256}
-	data, _ := json.Marshal(info)
-	key := ContinuousDir + r.gen + "/" + segmentBase(info.StartOffset, info.EndOffset) + ".json"
-	if _, err := b.Put(ctx, key, bytes.NewReader(data)); err != nil {
-		return nil, fmt.Errorf("segment info %s: %w", key, err)
+	if err != nil {
+		return nil, nil, err
 	}
-	return info, nil
+	data := b.buf.Bytes()
+	sum := sha256.Sum256(data)
+	first, last := b.sw.Span()
+	if b.sw.Records() == 0 {
+		first, last = b.h.Start, b.h.Start
+	}
+	if closed.Before(last) {
+		closed = last
+	}
+	si := &SegmentInfo{Generation: gen, StartOffset: b.h.StartOffset, EndOffset: b.sw.Offset(), EndDB: endDB,
+		First: first.UTC(), Last: last.UTC(), Closed: closed.Truncate(time.Millisecond).UTC(), Records: b.sw.Records(),
+		StoredBytes: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
+	si.Object = segmentObject(si, b.c.Suffix())
+	return si, data, nil
+}
+
+// StoreSegment puts a finished segment: from then on it exists.
+func StoreSegment(ctx context.Context, b Backend, si *SegmentInfo, data []byte) error {
+	if _, err := b.Put(ctx, si.Key(), bytes.NewReader(data)); err != nil {
+		return fmt.Errorf("store segment %s: %w", si.Key(), err)
+	}
+	return nil
 }
 
 // ErrGap is returned by ListSegments when a generation's segments do not
@@ -104,7 +183,8 @@ var ErrGap = errors.New("gap between segments")
 
 // ListSegments returns a generation's segments, by offset. Two that do
 // not follow each other are an error wrapping ErrGap, with the segments
-// before the gap.
+// before the gap. Two that start at the same offset (a segment stored
+// again after a restart) keep the longer one.
 func ListSegments(ctx context.Context, b Backend, gen string) ([]SegmentInfo, error) {
 	objs, err := b.List(ctx, ContinuousDir+gen+"/")
 	if err != nil {
@@ -112,29 +192,36 @@ func ListSegments(ctx context.Context, b Backend, gen string) ([]SegmentInfo, er
 	}
 	var out []SegmentInfo
 	for _, o := range objs {
-		if !strings.HasSuffix(o.Key, ".json") {
-			continue
-		}
-		data, err := readSmall(ctx, b, o.Key, 1<<20)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // deleted meanwhile
-		}
-		if err != nil {
-			return nil, err
-		}
-		var si SegmentInfo
-		if err := json.Unmarshal(data, &si); err != nil {
-			return nil, fmt.Errorf("%w: segment info %s: %v", ErrSegmentCorrupt, o.Key, err)
+		name := strings.TrimPrefix(o.Key, ContinuousDir+gen+"/")
+		si, ok := parseSegmentObject(gen, name, o.Size)
+		if !ok {
+			continue // not a segment: ignored, as a file backend's temporary files are
 		}
 		out = append(out, si)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].StartOffset < out[j].StartOffset })
-	for i := 1; i < len(out); i++ {
-		if out[i].StartOffset != out[i-1].EndOffset {
-			return out[:i], fmt.Errorf("%w: generation %s: a segment ends at offset %d, the next starts at %d", ErrGap, gen, out[i-1].EndOffset, out[i].StartOffset)
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].StartOffset != out[j].StartOffset {
+			return out[i].StartOffset < out[j].StartOffset
 		}
+		if out[i].EndOffset != out[j].EndOffset {
+			return out[i].EndOffset > out[j].EndOffset
+		}
+		return out[i].Closed.Before(out[j].Closed) // empty ones: an idle source's, in time
+	})
+	var segs []SegmentInfo
+	for _, si := range out {
+		if n := len(segs); n > 0 {
+			prev := segs[n-1]
+			if si.StartOffset < prev.EndOffset || (si.StartOffset == prev.StartOffset && si.EndOffset < prev.EndOffset) {
+				continue // covered by the one before
+			}
+			if si.StartOffset != prev.EndOffset {
+				return segs, fmt.Errorf("%w: generation %s: a segment ends at offset %d, the next starts at %d", ErrGap, gen, prev.EndOffset, si.StartOffset)
+			}
+		}
+		segs = append(segs, si)
 	}
-	return out, nil
+	return segs, nil
 }
 
 // SegmentStream is a stored segment read back.
@@ -150,21 +237,23 @@ func OpenSegment(ctx context.Context, b Backend, si SegmentInfo, compression str
 	if len(c.Identities) > 0 {
 		m.Encryption = &Encryption{Kind: "age"}
 	}
-	body, err := b.Get(ctx, ContinuousDir+si.Generation+"/"+si.Object, 0, -1)
+	body, err := b.Get(ctx, si.Key(), 0, -1)
 	if err != nil {
 		return nil, err
 	}
-	obj, err := openObjectBody(ContinuousDir+si.Generation+"/"+si.Object, body, m, si.SHA256, c)
+	obj, err := openObjectBody(si.Key(), body, m, si.SHA256, c)
 	if err != nil {
 		return nil, err
 	}
 	sr, err := NewSegmentReader(obj)
 	if err != nil {
+		// The checksum explains a damaged header.
+		io.Copy(io.Discard, obj)
 		obj.Close()
 		if verr := obj.Verify(); errors.Is(verr, ErrChecksum) {
-			return nil, verr
+			return nil, fmt.Errorf("segment %s: %w", si.Key(), verr)
 		}
-		return nil, err
+		return nil, fmt.Errorf("segment %s: %w", si.Key(), err)
 	}
 	return &SegmentStream{SegmentReader: sr, obj: obj}, nil
 }
@@ -174,3 +263,133 @@ func (s *SegmentStream) Verify() error { return s.obj.Verify() }
 
 // Close releases the download.
 func (s *SegmentStream) Close() error { return s.obj.Close() }
+
+// Generation is a continuous backup's base and the segments after it.
+type Generation struct {
+	Base     *Manifest
+	Segments []SegmentInfo // in order, up to Gap
+	// Gap, when not nil, tells that a segment is missing after the last
+	// one in Segments: those after it cannot be used.
+	Gap error
+}
+
+// ID is the generation's name: its base's backup id.
+func (g *Generation) ID() string { return g.Base.ID }
+
+// From is the first instant the generation restores to: its snapshot's.
+func (g *Generation) From() time.Time {
+	if g.Base.Replication != nil {
+		return g.Base.Replication.Time
+	}
+	return g.Base.Started
+}
+
+// Until is the last instant it restores to: every command received
+// before it is stored.
+func (g *Generation) Until() time.Time {
+	if n := len(g.Segments); n > 0 {
+		return g.Segments[n-1].Closed
+	}
+	return g.From()
+}
+
+// EndOffset is the replication offset after its last stored command.
+func (g *Generation) EndOffset() int64 {
+	if n := len(g.Segments); n > 0 {
+		return g.Segments[n-1].EndOffset
+	}
+	if g.Base.Replication != nil {
+		return g.Base.Replication.Offset
+	}
+	return 0
+}
+
+// Commands counts its stored commands.
+func (g *Generation) Commands() (n int64) {
+	for _, s := range g.Segments {
+		n += s.Records
+	}
+	return n
+}
+
+// SegmentBytes sums its segments' stored bytes.
+func (g *Generation) SegmentBytes() (n int64) {
+	for _, s := range g.Segments {
+		n += s.StoredBytes
+	}
+	return n
+}
+
+// ListGenerations returns the continuous backups' generations among the
+// listed backups, oldest first, with their segments (listed 8 at a time).
+func ListGenerations(ctx context.Context, b Backend, l *Listing) ([]*Generation, error) {
+	var gens []*Generation
+	for _, m := range l.Backups {
+		if m.Continuous {
+			gens = append(gens, &Generation{Base: m})
+		}
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	errs := make([]error, len(gens))
+	for i, g := range gens {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			segs, err := ListSegments(ctx, b, g.ID())
+			g.Segments = segs
+			if errors.Is(err, ErrGap) {
+				g.Gap, err = err, nil
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	return gens, errors.Join(errs...)
+}
+
+// OrphanGenerations lists the segment folders whose base does not exist
+// (a base cut short, or deleted by a prune cut short): prune removes them.
+func OrphanGenerations(ctx context.Context, b Backend, l *Listing) ([]string, error) {
+	objs, err := b.List(ctx, ContinuousDir)
+	if err != nil {
+		return nil, err
+	}
+	bases := map[string]bool{}
+	for _, m := range l.Backups {
+		bases[m.ID] = true
+	}
+	for id := range l.Damaged {
+		bases[id] = true // never delete what might be read again
+	}
+	for _, id := range l.Incomplete {
+		bases[id] = true // a base being written
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, o := range objs {
+		gen, _, ok := strings.Cut(strings.TrimPrefix(o.Key, ContinuousDir), "/")
+		if !ok || bases[gen] || seen[gen] {
+			continue
+		}
+		seen[gen] = true
+		out = append(out, gen)
+	}
+	return out, nil
+}
+
+// DeleteSegments removes a generation's segments, newest first, so
+// that a deletion cut short leaves the oldest ones, which still follow
+// their base.
+func DeleteSegments(ctx context.Context, b Backend, gen string) error {
+	objs, err := b.List(ctx, ContinuousDir+gen+"/")
+	if err != nil {
+		return fmt.Errorf("delete generation %s: %w", gen, err)
+	}
+	for i := len(objs) - 1; i >= 0; i-- {
+		if err := b.Delete(ctx, objs[i].Key); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("delete generation %s: %w", gen, err)
+		}
+	}
+	return nil
+}

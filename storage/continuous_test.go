@@ -3,7 +3,6 @@ package storage_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,8 +14,8 @@ import (
 )
 
 // TestSegments: segments stored one after the other are listed in order
-// and read back with their offsets and times; a missing one is a gap; a
-// damaged one fails its checksum.
+// (from their keys alone) and read back with their offsets and times; a
+// missing one is a gap; a damaged one fails its checksum.
 func TestSegments(t *testing.T) {
 	ctx := context.Background()
 	b, dir := newFile(t)
@@ -26,38 +25,50 @@ func TestSegments(t *testing.T) {
 	off := int64(500)
 	var infos []*storage.SegmentInfo
 	for s := range 3 {
-		rec, err := storage.CreateSegment(ctx, b, gen, storage.SegmentHeader{ReplID: "r", StartOffset: off, Start: base, DB: s}, c)
+		sb, err := storage.NewSegmentBuilder(storage.SegmentHeader{ReplID: "r", StartOffset: off, Start: base, DB: s}, c)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for i := range 100 {
 			cmd := []byte("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$" + strconv.Itoa(len(strconv.Itoa(i))) + "\r\n" + strconv.Itoa(i) + "\r\n")
-			if err := rec.Append(cmd, base.Add(time.Duration(s*100+i)*time.Millisecond)); err != nil {
+			if err := sb.Append(cmd, base.Add(time.Duration(s*100+i)*time.Millisecond)); err != nil {
 				t.Fatal(err)
 			}
 		}
-		info, err := rec.Close(ctx, b)
+		closed := base.Add(time.Duration(s*100+150) * time.Millisecond)
+		info, data, err := sb.Finish(gen, closed, s+1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if info.StartOffset != off || info.Records != 100 || info.DB != s || !info.First.Equal(base.Add(time.Duration(s*100)*time.Millisecond)) {
+		if err := storage.StoreSegment(ctx, b, info, data); err != nil {
+			t.Fatal(err)
+		}
+		if info.StartOffset != off || info.Records != 100 || info.EndDB != s+1 || !info.First.Equal(base.Add(time.Duration(s*100)*time.Millisecond)) || !info.Closed.Equal(closed) {
 			t.Errorf("segment %d: %+v", s, info)
 		}
 		off = info.EndOffset
 		infos = append(infos, info)
 	}
-	// A segment aborted half-way leaves nothing.
-	rec, _ := storage.CreateSegment(ctx, b, gen, storage.SegmentHeader{StartOffset: off, Start: base}, c)
-	rec.Append([]byte("*1\r\n$4\r\nPING\r\n"), base)
-	rec.Abort(errors.New("link cut"))
+	// A segment not finished leaves nothing; one stored again after a
+	// restart (same start, more commands) hides the shorter one.
+	sb, _ := storage.NewSegmentBuilder(storage.SegmentHeader{StartOffset: off, Start: base}, c)
+	sb.Append([]byte("*1\r\n$4\r\nPING\r\n"), base)
 
 	segs, err := storage.ListSegments(ctx, b, gen)
 	if err != nil || len(segs) != 3 || segs[2].EndOffset != off {
 		t.Fatalf("ListSegments: %d, %v", len(segs), err)
 	}
+	for i := range segs {
+		if segs[i] != *infos[i] {
+			t.Errorf("listed %+v\nstored %+v", segs[i], *infos[i])
+		}
+	}
 	ss, err := storage.OpenSegment(ctx, b, segs[1], "zstd", storage.Codec{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if h := ss.Header(); h.DB != 1 || h.ReplID != "r" {
+		t.Errorf("header %+v", h)
 	}
 	n := 0
 	for {
@@ -78,9 +89,8 @@ func TestSegments(t *testing.T) {
 	}
 	ss.Close()
 
-	// A gap: the middle segment's info is gone.
-	mid := filepath.Join(dir, "continuous", gen, filepath.Base(segName(segs[1])))
-	if err := os.Remove(mid); err != nil {
+	// A gap: the middle segment is gone.
+	if err := os.Remove(filepath.Join(dir, "continuous", gen, segs[1].Object)); err != nil {
 		t.Fatal(err)
 	}
 	got, err := storage.ListSegments(ctx, b, gen)
@@ -106,6 +116,35 @@ func TestSegments(t *testing.T) {
 	}
 }
 
-func segName(si storage.SegmentInfo) string {
-	return fmt.Sprintf("%020d-%020d.json", si.StartOffset, si.EndOffset)
+// TestSegmentRestored: a segment stored again from the same offset
+// after a restart, longer, replaces the first in the listing.
+func TestSegmentRestored(t *testing.T) {
+	ctx := context.Background()
+	b, _ := newFile(t)
+	gen := storage.NewID(time.Now())
+	now := time.Now()
+	store := func(start int64, n int) *storage.SegmentInfo {
+		sb, err := storage.NewSegmentBuilder(storage.SegmentHeader{StartOffset: start, Start: now}, storage.Codec{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range n {
+			sb.Append([]byte("*1\r\n$4\r\nPING\r\n"), now)
+		}
+		si, data, err := sb.Finish(gen, now, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := storage.StoreSegment(ctx, b, si, data); err != nil {
+			t.Fatal(err)
+		}
+		return si
+	}
+	a := store(0, 2)
+	store(a.EndOffset, 1)
+	long := store(a.EndOffset, 3)
+	segs, err := storage.ListSegments(ctx, b, gen)
+	if err != nil || len(segs) != 2 || segs[1] != *long {
+		t.Errorf("%+v, %v", segs, err)
+	}
 }

@@ -30,8 +30,11 @@ type Decision struct {
 }
 
 // Apply decides for each backup (any order), newest first. The newest
-// backup is always kept.
-func (p Policy) Apply(backups []*Manifest) []Decision {
+// backup is always kept, and so is the newest generation of continuous
+// backups of each source (it may be being written). until gives the generations' last
+// restorable instants: Within keeps a generation whose range reaches
+// into the window, though its base is older.
+func (p Policy) Apply(backups []*Manifest, until map[string]time.Time) []Decision {
 	ds := make([]Decision, len(backups))
 	for i, m := range backups {
 		ds[i] = Decision{Backup: m}
@@ -45,6 +48,13 @@ func (p Policy) Apply(backups []*Manifest) []Decision {
 		return ds
 	}
 	keep(0, "newest")
+	writing := map[string]bool{} // per source: its newest generation may be being written
+	for i := range ds {
+		if m := ds[i].Backup; m.Continuous && !writing[m.Source.URL] {
+			writing[m.Source.URL] = true
+			keep(i, "newest generation")
+		}
+	}
 	for i := 0; i < len(ds) && i < p.Last; i++ {
 		keep(i, fmt.Sprintf("last %d", p.Last))
 	}
@@ -68,8 +78,17 @@ func (p Policy) Apply(backups []*Manifest) []Decision {
 	})
 	if p.Within > 0 {
 		newest := ds[0].Backup.Started
+		for _, t := range until {
+			if t.After(newest) {
+				newest = t
+			}
+		}
 		for i := range ds {
-			if newest.Sub(ds[i].Backup.Started) <= p.Within {
+			end := ds[i].Backup.Started
+			if t, ok := until[ds[i].Backup.ID]; ok && t.After(end) {
+				end = t
+			}
+			if newest.Sub(end) <= p.Within {
 				keep(i, "within "+p.Within.String())
 			}
 		}
@@ -79,7 +98,7 @@ func (p Policy) Apply(backups []*Manifest) []Decision {
 
 // DeleteBackup removes a backup: its manifest first (so that a deletion
 // cut short leaves an incomplete backup, never a complete one with
-// objects missing), then its objects.
+// objects missing), then its objects, then a generation's segments.
 func DeleteBackup(ctx context.Context, b Backend, m *Manifest) error {
 	if err := b.Delete(ctx, Key(m.ID, ManifestName)); err != nil {
 		return fmt.Errorf("delete backup %s: %w", m.ID, err)
@@ -92,6 +111,9 @@ func DeleteBackup(ctx context.Context, b Backend, m *Manifest) error {
 		if err := b.Delete(ctx, o.Key); err != nil {
 			return fmt.Errorf("delete backup %s: %w", m.ID, err)
 		}
+	}
+	if m.Continuous {
+		return DeleteSegments(ctx, b, m.ID)
 	}
 	return nil
 }

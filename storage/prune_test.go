@@ -55,7 +55,7 @@ func TestPolicy(t *testing.T) {
 		{"last 1 daily 2 weekly 2", storage.Policy{Last: 1, Daily: 2, Weekly: 2}, "11-22T15 11-21T15 11-15T15"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ds := tc.p.Apply(all)
+			ds := tc.p.Apply(all, nil)
 			if got := kept(ds); got != tc.want {
 				t.Errorf("kept %s, want %s", got, tc.want)
 			}
@@ -66,7 +66,7 @@ func TestPolicy(t *testing.T) {
 	}
 	// Daily counts days that have backups: a gap is skipped over.
 	gappy := backupsAt("2026-11-01T10:00:00Z", "2026-11-05T10:00:00Z", "2026-11-20T10:00:00Z", "2026-11-20T11:00:00Z")
-	if got := kept(storage.Policy{Daily: 2}.Apply(gappy)); got != "11-20T11 11-05T10" {
+	if got := kept(storage.Policy{Daily: 2}.Apply(gappy, nil)); got != "11-20T11 11-05T10" {
 		t.Errorf("daily 2 over gaps: %s", got)
 	}
 }

@@ -96,6 +96,13 @@ json ends with one summary line).
 			&cli.DurationFlag{Name: "lock-timeout", Value: 15 * time.Minute, EnvVars: []string{"REDKIT_LOCK_TIMEOUT"}, Usage: "take over a storage lock not refreshed for `DURATION` (its run died) [$REDKIT_LOCK_TIMEOUT]"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log `FORMAT` on stderr: text or json"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar, warnings and errors only [$REDKIT_QUIET]"},
+			&cli.BoolFlag{Name: "continuous", EnvVars: []string{"REDKIT_CONTINUOUS"}, Usage: "keep running: a base snapshot, then the replication stream in segments, for restores to any instant (restore --at) [$REDKIT_CONTINUOUS]"},
+			&cli.DurationFlag{Name: "segment-interval", Value: 10 * time.Second, EnvVars: []string{"REDKIT_SEGMENT_INTERVAL"}, Usage: "--continuous: close and store a segment every `DURATION` [$REDKIT_SEGMENT_INTERVAL]"},
+			&cli.StringFlag{Name: "segment-size", Value: "16mb", EnvVars: []string{"REDKIT_SEGMENT_SIZE"}, Usage: "--continuous: or once it holds `SIZE` of commands (before compression) [$REDKIT_SEGMENT_SIZE]"},
+			&cli.DurationFlag{Name: "snapshot-interval", Value: 24 * time.Hour, EnvVars: []string{"REDKIT_SNAPSHOT_INTERVAL"}, Usage: "--continuous: start a new generation with a new base every `DURATION` (0: never) [$REDKIT_SNAPSHOT_INTERVAL]"},
+			&cli.DurationFlag{Name: "retry-for", Value: 10 * time.Minute, EnvVars: []string{"REDKIT_RETRY_FOR"}, Usage: "--continuous: give up (exit 1) after `DURATION` of a lost source or a failing storage without progress (0: never) [$REDKIT_RETRY_FOR]"},
+			&cli.StringFlag{Name: "status-addr", Usage: "--continuous: serve /status (JSON) and /metrics (Prometheus) on `HOST:PORT`"},
+			&cli.StringSliceFlag{Name: "identity-file", EnvVars: []string{"REDKIT_IDENTITY_FILE"}, Usage: "--continuous with --encrypt-to: an age identity in `FILE` to read the last segment back when continuing [$REDKIT_IDENTITY_FILE]"},
 		}, storageFlags()...), tlsFlags()...),
 		Action: func(c *cli.Context) error { return runBackup(c, gopts) },
 		Subcommands: []*cli.Command{
@@ -229,6 +236,12 @@ func runBackup(c *cli.Context, gopts globalOptions) (err error) {
 	backend, err := openStorage(ctx, c, to)
 	if err != nil {
 		return err
+	}
+	if c.Bool("continuous") {
+		if !strings.Contains(from, "://") {
+			return usageErrorf("backup --continuous: --from %s: a continuous backup reads a live server's replication stream: give its URL (redis://HOST:PORT)", from)
+		}
+		return runContinuousBackup(c, gopts, backend, codec, recipientKeys, log)
 	}
 	lock, err := lockStorage(ctx, backend, "backup", c.Duration("lock-timeout"), log)
 	if err != nil {
@@ -624,10 +637,46 @@ func runBackupList(c *cli.Context, gopts globalOptions) error {
 	for id, err := range l.Damaged {
 		fmt.Fprintf(gopts.stderr, "redkit: backup list: backup %s is damaged and left out: %v\n", id, err)
 	}
+	gens, err := storage.ListGenerations(c.Context, b, l)
+	if err != nil {
+		return fmt.Errorf("backup list: %w", err)
+	}
+	byID := map[string]*storage.Generation{}
+	for _, g := range gens {
+		byID[g.ID()] = g
+		if g.Gap != nil {
+			fmt.Fprintf(gopts.stderr, "redkit: backup list: %v: generation %s restores only up to %s\n", g.Gap, g.ID(), g.Until().Format(time.RFC3339Nano))
+		}
+	}
 	if format == "json" {
-		out := l.Backups
-		if out == nil {
-			out = []*storage.Manifest{}
+		type generation struct {
+			From         time.Time `json:"from"`
+			Until        time.Time `json:"until"`
+			StartOffset  int64     `json:"start_offset"`
+			EndOffset    int64     `json:"end_offset"`
+			Segments     int       `json:"segments"`
+			Commands     int64     `json:"commands"`
+			SegmentBytes int64     `json:"segment_bytes"`
+			Gap          string    `json:"gap,omitempty"`
+		}
+		type entry struct {
+			*storage.Manifest
+			Generation *generation `json:"generation,omitempty"`
+		}
+		out := []entry{}
+		for _, m := range l.Backups {
+			e := entry{Manifest: m}
+			if g := byID[m.ID]; g != nil {
+				e.Generation = &generation{From: g.From(), Until: g.Until(), EndOffset: g.EndOffset(), Segments: len(g.Segments),
+					Commands: g.Commands(), SegmentBytes: g.SegmentBytes()}
+				if m.Replication != nil {
+					e.Generation.StartOffset = m.Replication.Offset
+				}
+				if g.Gap != nil {
+					e.Generation.Gap = g.Gap.Error()
+				}
+			}
+			out = append(out, e)
 		}
 		enc := json.NewEncoder(gopts.stdout)
 		enc.SetIndent("", "  ")
@@ -640,7 +689,25 @@ func runBackupList(c *cli.Context, gopts globalOptions) error {
 		if m.Encryption != nil {
 			comp += "+age"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.Started.Format("2006-01-02 15:04:05"), sourceLabel(m.Source), m.TotalKeys(), humanBytes(m.StoredBytes), comp)
+		kind := ""
+		if m.Continuous {
+			kind = "  (continuous base)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s%s\n", m.ID, m.Started.Format("2006-01-02 15:04:05"), sourceLabel(m.Source), m.TotalKeys(), humanBytes(m.StoredBytes), comp, kind)
+	}
+	if err := tw.Flush(); err != nil || len(gens) == 0 {
+		return err
+	}
+	fmt.Fprintln(gopts.stdout)
+	tw = tabwriter.NewWriter(gopts.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "GENERATION\tRESTORES FROM (UTC)\tUNTIL (UTC)\tOFFSETS\tSEGMENTS\tCOMMANDS\tSIZE")
+	for _, g := range gens {
+		start := int64(0)
+		if g.Base.Replication != nil {
+			start = g.Base.Replication.Offset
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d-%d\t%d\t%d\t%s\n", g.ID(), g.From().Format("2006-01-02 15:04:05.000"), g.Until().Format("2006-01-02 15:04:05.000"),
+			start, g.EndOffset(), len(g.Segments), g.Commands(), humanBytes(g.SegmentBytes()))
 	}
 	return tw.Flush()
 }
@@ -691,9 +758,17 @@ func runBackupPrune(c *cli.Context, gopts globalOptions) error {
 		Action  string   `json:"action"` // keep, delete, would-delete
 		Reasons []string `json:"reasons,omitempty"`
 	}
+	gens, err := storage.ListGenerations(ctx, b, l)
+	if err != nil {
+		return fmt.Errorf("backup prune: %w", err)
+	}
+	until := map[string]time.Time{}
+	for _, g := range gens {
+		until[g.ID()] = g.Until()
+	}
 	var rows []row
 	deleted := 0
-	for _, d := range p.Apply(l.Backups) {
+	for _, d := range p.Apply(l.Backups, until) {
 		r := row{ID: d.Backup.ID, Started: d.Backup.Started.Format(time.RFC3339), Action: "keep", Reasons: d.Reasons}
 		if !d.Keep {
 			r.Action = "delete"
@@ -704,6 +779,20 @@ func runBackupPrune(c *cli.Context, gopts globalOptions) error {
 			} else {
 				deleted++
 			}
+		}
+		rows = append(rows, r)
+	}
+	// Segments whose base is gone (a prune cut short) restore nothing.
+	orphans, err := storage.OrphanGenerations(ctx, b, l)
+	if err != nil {
+		return fmt.Errorf("backup prune: %w", err)
+	}
+	for _, gen := range orphans {
+		r := row{ID: gen, Action: "delete", Reasons: []string{"segments without their base"}}
+		if dry {
+			r.Action = "would-delete"
+		} else if err := storage.DeleteSegments(ctx, b, gen); err != nil {
+			return fmt.Errorf("backup prune: %w (%d deleted before it)", err, deleted)
 		}
 		rows = append(rows, r)
 	}

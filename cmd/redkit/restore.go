@@ -112,6 +112,8 @@ bytes, time and rate.
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar and no text summary [$REDKIT_QUIET]"},
 			&cli.BoolFlag{Name: "check", Usage: "check whether the restore can work (versions, memory, modules, ACLs, slots, databases, biggest key, existing keys), write nothing, exit 0 if it can"},
 			&cli.StringFlag{Name: "to-file", Usage: "a backup: write its RDB to `FILE` instead of a server (verified, written atomically)"},
+			&cli.StringFlag{Name: "at", Usage: "a continuous backup: restore to `TIME` (RFC 3339 or Unix seconds: the last command received at or before it), or latest (everything stored)"},
+			&cli.Int64Flag{Name: "at-offset", Usage: "a continuous backup: restore up to replication `OFFSET` (the last command ending at or before it)"},
 			&cli.BoolFlag{Name: "verify-first", Usage: "a backup: download and verify it whole (SHA-256, RDB CRC64) before writing anything to the target"},
 			&cli.StringSliceFlag{Name: "identity-file", EnvVars: []string{"REDKIT_IDENTITY_FILE"}, Usage: "an encrypted backup: age identities in `FILE` (as age-keygen writes them; repeatable) [$REDKIT_IDENTITY_FILE]"},
 		}, append(append(tlsFlags(), filterFlags()...), storageFlags()...)...),
@@ -129,8 +131,18 @@ bytes, time and rate.
 				}
 				return restoreCheck(c.Context, gopts, opts, c.Args().First())
 			}
+			cut, pitr, err := parseCutoff(c)
+			if err != nil {
+				return err
+			}
 			if c.Args().Len() == 1 && isStorageURL(c.Args().First()) {
+				if pitr {
+					return runRestoreAt(c, gopts, opts, cut)
+				}
 				return runRestoreBackup(c, gopts, opts)
+			}
+			if pitr {
+				return usageErrorf("restore: --at and --at-offset go with a continuous backup (STORAGE_URL or STORAGE_URL@GENERATION)")
 			}
 			return runRestore(c.Context, gopts, opts, c.Args().Slice())
 		},

@@ -66,7 +66,7 @@ func (m *syncMetrics) observe(d time.Duration) { m.latency.Observe(d.Seconds()) 
 
 // serveStatus serves /status and /metrics on addr until stop is called;
 // bound is the address listened on (addr with port 0 picks one).
-func serveStatus(addr string, status func() rsync.SyncStatus, m *syncMetrics, log *slog.Logger) (stop func(), bound string, err error) {
+func serveStatus(addr string, status func() any, reg *prometheus.Registry, log *slog.Logger) (stop func(), bound string, err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, "", err
@@ -78,7 +78,7 @@ func serveStatus(addr string, status func() rsync.SyncStatus, m *syncMetrics, lo
 		enc.SetIndent("", "  ")
 		enc.Encode(status())
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -336,7 +336,7 @@ func runSync(c *cli.Context, gopts globalOptions) error {
 		for _, s := range syncers {
 			s.Latency = metrics.observe
 		}
-		stop, bound, err := serveStatus(addr, status, metrics, log)
+		stop, bound, err := serveStatus(addr, func() any { return status() }, metrics.reg, log)
 		if err != nil {
 			return usageErrorf("sync: --status-addr %s: %v", addr, err)
 		}

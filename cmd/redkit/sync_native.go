@@ -64,7 +64,7 @@ func runNativeSync(c *cli.Context, gopts globalOptions, log *slog.Logger, from, 
 	if addr := c.String("status-addr"); addr != "" {
 		metrics := newSyncMetrics(n.Status)
 		n.Latency = metrics.observe
-		stop, bound, err := serveStatus(addr, n.Status, metrics, log)
+		stop, bound, err := serveStatus(addr, func() any { return n.Status() }, metrics.reg, log)
 		if err != nil {
 			return usageErrorf("sync: --status-addr %s: %v", addr, err)
 		}

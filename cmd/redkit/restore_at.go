@@ -1,0 +1,208 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/rdb"
+	"github.com/redkit/redkit/storage"
+)
+
+// parseCutoff reads --at (an instant, RFC 3339 or Unix seconds, or
+// "latest") and --at-offset; ok is false when neither is given.
+func parseCutoff(c *cli.Context) (cut storage.Cutoff, ok bool, err error) {
+	at, off := c.String("at"), c.Int64("at-offset")
+	switch {
+	case at != "" && off != 0:
+		return cut, false, usageErrorf("restore: --at and --at-offset: choose one")
+	case off < 0:
+		return cut, false, usageErrorf("restore: --at-offset %d: want a replication offset (see redkit backup list)", off)
+	case off > 0:
+		return storage.Cutoff{Offset: off}, true, nil
+	case at == "":
+		return cut, false, nil
+	case at == "latest":
+		return cut, true, nil
+	}
+	if n, err := strconv.ParseInt(at, 10, 64); err == nil && n > 0 {
+		return storage.Cutoff{At: time.Unix(n, 0)}, true, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, at)
+	if err != nil {
+		return cut, false, usageErrorf("restore: --at %q: want an RFC 3339 time (2026-11-25T17:00:00Z, 2026-11-25T18:00:00.250+01:00), Unix seconds, or latest", at)
+	}
+	return storage.Cutoff{At: t}, true, nil
+}
+
+// runRestoreAt restores a continuous backup to an instant: the newest
+// base at or before it, then its generation's segments up to the last
+// command received at or before it.
+func runRestoreAt(c *cli.Context, gopts globalOptions, opts restoreOptions, cut storage.Cutoff) error {
+	ctx := c.Context
+	url, genID := splitBackupRef(c.Args().First())
+	b, err := openStorage(ctx, c, url)
+	if err != nil {
+		return err
+	}
+	l, err := storage.List(ctx, b)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	gens, err := storage.ListGenerations(ctx, b, l)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if genID != "" && genID != "latest" {
+		var only []*storage.Generation
+		for _, g := range gens {
+			if g.ID() == genID {
+				only = append(only, g)
+			}
+		}
+		if len(only) == 0 {
+			return usageErrorf("restore: %s is not a generation of a continuous backup in %s (see redkit backup list)", genID, url)
+		}
+		gens = only
+	}
+	g, segs, err := storage.PlanRestore(gens, cut)
+	if err != nil {
+		fmt.Fprintf(gopts.stderr, "redkit: restore: %v\n", err)
+		return reportedError(exitError, err)
+	}
+	m := g.Base
+	ids, err := identitiesFromFlags(c)
+	if err != nil {
+		return err
+	}
+	if m.Encryption != nil && len(ids) == 0 {
+		return usageErrorf("restore: generation %s is encrypted with age (to %v): give its identity with --identity-file", m.ID, m.Encryption.Recipients)
+	}
+	codec := storage.Codec{Identities: ids}
+	logf := func(format string, a ...any) {
+		if !opts.quiet {
+			fmt.Fprintf(gopts.stderr, "redkit: restore: "+format+"\n", a...)
+		}
+	}
+	var segBytes int64
+	for _, s := range segs {
+		segBytes += s.StoredBytes
+	}
+	logf("to %s: generation %s of %s, base taken %s (%d keys, %s), then %d segment(s) (%s)", cut, m.ID, sourceLabel(m.Source),
+		g.From().Format(time.RFC3339Nano), m.TotalKeys(), humanBytes(m.StoredBytes), len(segs), humanBytes(segBytes))
+	if g.Gap != nil && (cut == storage.Cutoff{}) {
+		logf("warning: %v: latest is the last command before it", g.Gap)
+	}
+	if len(m.Objects) != 1 {
+		return fmt.Errorf("restore: generation %s has %d base objects, want 1", m.ID, len(m.Objects))
+	}
+	base := m.Objects[0]
+	if opts.verifyFirst {
+		if err := verifyObject(c, b, m, base, codec); err != nil {
+			fmt.Fprintf(gopts.stderr, "redkit: restore: the base of generation %s does not verify: %v\nnothing was written\n", m.ID, err)
+			return reportedError(exitError, err)
+		}
+		rp := storage.NewReplay(ctx, b, segs, m.Compression, codec, cut)
+		io.Copy(io.Discard, rp)
+		rp.Close()
+		if err := rp.Err(); err != nil {
+			fmt.Fprintf(gopts.stderr, "redkit: restore: generation %s does not verify: %v\nnothing was written\n", m.ID, err)
+			return reportedError(exitError, err)
+		}
+		logf("verified the base and %d segment(s): %d commands to replay", len(segs), rp.Commands)
+	}
+
+	rp := storage.NewReplay(ctx, b, segs, m.Compression, codec, cut)
+	defer rp.Close()
+	var baseReader *storage.ObjectReader
+	am := &aof.Manifest{Base: &aof.ManifestFile{Name: "base", Seq: 1, Type: aof.TypeBase},
+		Incrs: []aof.ManifestFile{{Name: "segments", Seq: 1, Type: aof.TypeIncr}}}
+	ar, err := aof.NewMultiReader(ctx, am, func(name string) (io.ReadCloser, error) {
+		if name == "segments" {
+			return io.NopCloser(rp), nil
+		}
+		or, err := storage.OpenObject(ctx, b, m, base, codec)
+		if err != nil {
+			return nil, err
+		}
+		baseReader = or
+		return or, nil
+	})
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if opts.toFile != "" {
+		err = replayToFile(c, gopts, ar, m, opts.toFile)
+	} else {
+		o := opts
+		o.aofReader, o.inputName = ar, url+"@"+m.ID+" to "+cut.String()
+		err = runRestore(ctx, gopts, o, []string{"-"})
+	}
+	var verr error
+	if baseReader != nil {
+		verr = baseReader.Verify()
+	}
+	if errors.Is(verr, storage.ErrChecksum) {
+		fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nthe target was written while the base streamed in: it may now hold a partial restore; use --verify-first\n", verr)
+		return reportedError(exitError, verr)
+	}
+	if err != nil {
+		return err
+	}
+	if rerr := rp.Err(); rerr != nil {
+		fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nrestored: the base and %d command(s), up to offset %d; the rest of the generation was not\n", rerr, rp.Commands, rp.LastOffset)
+		return reportedError(exitError, rerr)
+	}
+	last := "none"
+	if rp.Commands > 0 {
+		last = fmt.Sprintf("offset %d, received %s", rp.LastOffset, rp.LastReceived.UTC().Format(time.RFC3339Nano))
+	}
+	logf("restored to %s: the base and %d command(s); the last: %s", cut, rp.Commands, last)
+	return nil
+}
+
+// replayToFile replays a generation's base and commands into memory and
+// writes the keys as one RDB file (atomically).
+func replayToFile(c *cli.Context, gopts globalOptions, ar *aof.Reader, m *storage.Manifest, path string) error {
+	src := &aofSource{rd: ar, filter: &rdb.Filter{}, commands: true}
+	defer ar.Close()
+	ks, err := replayAOF(c.Context, src, 0)
+	if err != nil {
+		return fmt.Errorf("restore: replay: %w", err)
+	}
+	o, err := openOutput(path, gopts.stdout)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	defer o.abort()
+	version := m.Source.RDBVersion
+	w, err := rdb.NewWriter(o, rdb.WriterOptions{Version: version})
+	if err != nil {
+		if w, err = rdb.NewWriter(o, rdb.WriterOptions{Version: 10}); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+	}
+	if err := ks.Functions(w.WriteFunction); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	n := 0
+	if err := ks.Keys(func(kv *rdb.KeyValue) error { n++; return w.WriteKey(kv) }); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if err := o.commit(); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if !strings.HasSuffix(path, "-") {
+		fmt.Fprintf(gopts.stderr, "redkit: restore: %d keys written to %s\n", n, path)
+	}
+	return nil
+}

@@ -1,0 +1,261 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+)
+
+// ErrNotRestorable is wrapped by PlanRestore's refusals: the instant or
+// offset asked for is not held by any generation.
+var ErrNotRestorable = errors.New("not restorable")
+
+// Cutoff says where a point-in-time restore stops: after the last
+// command received at or before At, or ending at or before Offset (zero
+// values: no limit).
+type Cutoff struct {
+	At     time.Time
+	Offset int64
+}
+
+func (c Cutoff) String() string {
+	switch {
+	case !c.At.IsZero():
+		return c.At.UTC().Format(time.RFC3339Nano)
+	case c.Offset > 0:
+		return "offset " + strconv.FormatInt(c.Offset, 10)
+	}
+	return "latest"
+}
+
+// PlanRestore picks the generation a restore to cut replays (the newest
+// whose base is at or before it) and the segments it needs. gens are
+// oldest first, as ListGenerations gives them.
+func PlanRestore(gens []*Generation, cut Cutoff) (*Generation, []SegmentInfo, error) {
+	if len(gens) == 0 {
+		return nil, nil, fmt.Errorf("%w: no continuous backup in this storage (backup --continuous writes them)", ErrNotRestorable)
+	}
+	var g *Generation
+	switch {
+	case !cut.At.IsZero():
+		for i := len(gens) - 1; i >= 0; i-- {
+			if !gens[i].From().After(cut.At) {
+				g = gens[i]
+				if cut.At.After(g.Until()) {
+					if i == len(gens)-1 {
+						return nil, nil, fmt.Errorf("%w: %s is after the recovery point %s of generation %s (nothing received later is stored yet; --at latest restores everything stored)",
+							ErrNotRestorable, cut, g.Until().Format(time.RFC3339Nano), g.ID())
+					}
+					return nil, nil, fmt.Errorf("%w: %s falls between generation %s, which restores up to %s, and generation %s, which restores from %s",
+						ErrNotRestorable, cut, g.ID(), g.Until().Format(time.RFC3339Nano), gens[i+1].ID(), gens[i+1].From().Format(time.RFC3339Nano))
+				}
+				break
+			}
+		}
+		if g == nil {
+			return nil, nil, fmt.Errorf("%w: %s is before the oldest restorable instant, %s (generation %s)", ErrNotRestorable, cut, gens[0].From().Format(time.RFC3339Nano), gens[0].ID())
+		}
+	case cut.Offset > 0:
+		for i := len(gens) - 1; i >= 0; i-- {
+			b := gens[i].Base.Replication
+			if b != nil && b.Offset <= cut.Offset && cut.Offset <= gens[i].EndOffset() {
+				g = gens[i]
+				break
+			}
+		}
+		if g == nil {
+			return nil, nil, fmt.Errorf("%w: no generation holds offset %d (see redkit backup list)", ErrNotRestorable, cut.Offset)
+		}
+	default:
+		g = gens[len(gens)-1]
+	}
+	var segs []SegmentInfo
+	for _, s := range g.Segments {
+		if !cut.At.IsZero() && s.Records > 0 && s.First.After(cut.At) {
+			break
+		}
+		if cut.Offset > 0 && s.StartOffset >= cut.Offset {
+			break
+		}
+		segs = append(segs, s)
+	}
+	return g, segs, nil
+}
+
+// Replay reads a generation's segments back as the RESP commands a
+// target applies, up to a cutoff: each segment's commands from its
+// database (a SELECT first), without the master's PINGs and REPLCONFs,
+// and with each MULTI ... EXEC whole or not at all (a transaction the
+// cutoff or the end of what is stored cuts is left out). Every record's
+// CRC is checked as it comes and each segment's SHA-256 at its end: a
+// damaged segment ends the replay with an error naming it and the last
+// good command, all commands before which were given: Read then ends
+// (io.EOF), so that whatever applies the commands finishes with every
+// good one, and Err tells why it ended early.
+type Replay struct {
+	ctx         context.Context
+	b           Backend
+	segs        []SegmentInfo
+	compression string
+	codec       Codec
+	cut         Cutoff
+
+	cur     *SegmentStream
+	curInfo SegmentInfo
+	out     bytes.Buffer // ready to read
+	txn     bytes.Buffer // a transaction being gathered
+	inTxn   bool
+	txnLast SegmentRecord
+	done    bool
+	err     error
+
+	// What was given: commands (PINGs and REPLCONFs left out), and the
+	// offset after the last and its receive time.
+	Commands     int64
+	LastOffset   int64
+	LastReceived time.Time
+}
+
+// NewReplay replays segs (in order, of one generation), whose objects
+// use the generation's compression, decrypted with codec's identities.
+func NewReplay(ctx context.Context, b Backend, segs []SegmentInfo, compression string, codec Codec, cut Cutoff) *Replay {
+	r := &Replay{ctx: ctx, b: b, segs: segs, compression: compression, codec: codec, cut: cut}
+	if len(segs) > 0 {
+		r.LastOffset = segs[0].StartOffset
+	}
+	return r
+}
+
+// Read gives the commands' bytes.
+func (r *Replay) Read(p []byte) (int, error) {
+	for r.out.Len() == 0 {
+		if r.err != nil || r.done {
+			return 0, io.EOF
+		}
+		r.err = r.fill()
+	}
+	return r.out.Read(p)
+}
+
+// fill moves the next commands to out.
+func (r *Replay) fill() error {
+	if r.cur == nil {
+		if len(r.segs) == 0 {
+			r.done = true
+			return nil
+		}
+		if err := r.ctx.Err(); err != nil {
+			return err
+		}
+		r.curInfo, r.segs = r.segs[0], r.segs[1:]
+		ss, err := OpenSegment(r.ctx, r.b, r.curInfo, r.compression, r.codec)
+		if err != nil {
+			return r.fail(err)
+		}
+		r.cur = ss
+		if h := ss.Header(); h.StartOffset != r.curInfo.StartOffset {
+			return r.fail(fmt.Errorf("%w: its header starts at offset %d, its name at %d", ErrSegmentCorrupt, h.StartOffset, r.curInfo.StartOffset))
+		}
+		if !r.inTxn {
+			r.out.Write(selectCommand(ss.Header().DB))
+		}
+	}
+	for range 256 {
+		rec, err := r.cur.Next()
+		if err == io.EOF {
+			verr := r.cur.Verify()
+			r.cur.Close()
+			r.cur = nil
+			if verr != nil {
+				return r.fail(verr)
+			}
+			return nil
+		}
+		if err != nil {
+			return r.fail(err)
+		}
+		if (!r.cut.At.IsZero() && rec.Received.After(r.cut.At)) || (r.cut.Offset > 0 && rec.Offset > r.cut.Offset) {
+			r.cur.Close()
+			r.cur, r.done = nil, true
+			return nil
+		}
+		name := commandName(rec.Command)
+		switch {
+		case bytes.EqualFold(name, []byte("PING")) || bytes.EqualFold(name, []byte("REPLCONF")):
+			continue
+		case bytes.EqualFold(name, []byte("MULTI")):
+			r.inTxn = true
+			r.txn.Reset()
+			r.txn.Write(rec.Command)
+			continue
+		case r.inTxn:
+			r.txn.Write(rec.Command)
+			if bytes.EqualFold(name, []byte("EXEC")) {
+				r.inTxn = false
+				r.out.Write(r.txn.Bytes())
+				r.give(rec)
+			}
+			continue
+		}
+		r.out.Write(rec.Command)
+		r.give(rec)
+	}
+	return nil
+}
+
+// Err is why the replay ended before its cutoff (a damaged or missing
+// segment, a failed download), nil if it did not.
+func (r *Replay) Err() error { return r.err }
+
+func (r *Replay) give(rec *SegmentRecord) {
+	r.Commands++
+	r.LastOffset, r.LastReceived = rec.Offset, rec.Received
+}
+
+func (r *Replay) fail(err error) error {
+	if r.cur != nil {
+		r.cur.Close()
+		r.cur = nil
+	}
+	last := "none of it"
+	if r.Commands > 0 {
+		last = fmt.Sprintf("offset %d, received %s", r.LastOffset, r.LastReceived.UTC().Format(time.RFC3339Nano))
+	}
+	return fmt.Errorf("segment %s: %w; the replay stopped after the last good command before it (%s)", r.curInfo.Key(), err, last)
+}
+
+// Close releases the segment being read.
+func (r *Replay) Close() error {
+	if r.cur != nil {
+		r.cur.Close()
+		r.cur = nil
+	}
+	return nil
+}
+
+// commandName is a RESP command's first argument ("*N\r\n$L\r\nNAME\r\n").
+func commandName(cmd []byte) []byte {
+	i := bytes.IndexByte(cmd, '\n')
+	if i < 0 || i+1 >= len(cmd) || cmd[i+1] != '$' {
+		return nil
+	}
+	rest := cmd[i+2:]
+	j := bytes.IndexByte(rest, '\r')
+	if j < 0 {
+		return nil
+	}
+	n, err := strconv.Atoi(string(rest[:j]))
+	if err != nil || n < 0 || j+2+n > len(rest) {
+		return nil
+	}
+	return rest[j+2 : j+2+n]
+}
+
+func selectCommand(db int) []byte {
+	s := strconv.Itoa(db)
+	return []byte("*2\r\n$6\r\nSELECT\r\n$" + strconv.Itoa(len(s)) + "\r\n" + s + "\r\n")
+}
