@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	gosync "sync"
 	"sync/atomic"
@@ -93,6 +94,7 @@ type Continuous struct {
 	mu       gosync.Mutex
 	st       ContinuousStatus
 	gen      string // the generation written
+	genFrom  time.Time
 	replID   string
 	cur      *storage.SegmentBuilder
 	curStart time.Time
@@ -142,7 +144,7 @@ func NewContinuous(opts ContinuousOptions) (*Continuous, error) {
 	c.cond = gosync.NewCond(&c.mu)
 	c.st.Phase, c.st.Source = PhaseConnecting, opts.Source
 	if g := opts.Resume; g != nil {
-		c.gen, c.replID = g.ID(), g.Base.Replication.ReplID
+		c.gen, c.genFrom, c.replID = g.ID(), g.From(), g.Base.Replication.ReplID
 		if n := len(g.Segments); n > 0 {
 			c.db = g.Segments[n-1].EndDB
 		}
@@ -181,9 +183,6 @@ func (c *Continuous) setPhase(p string) {
 	c.mu.Unlock()
 }
 
-// errSnapshotDue ends a generation's stream: a new base is due.
-var errSnapshotDue = errors.New("a new base snapshot is due")
-
 // Run backs up until ctx is done (nil: a clean stop, every command
 // received stored), or until the source or the storage fails for
 // longer than RetryFor, or with an error retrying cannot fix.
@@ -209,11 +208,9 @@ func (c *Continuous) Run(ctx context.Context) error {
 
 	backoff := 100 * time.Millisecond
 	var failingSince time.Time
-	full := false // a new base is wanted
 	for {
 		progress := c.durable.Load()
-		err := c.runOnce(ctx, full)
-		full = errors.Is(err, errSnapshotDue)
+		err := c.runOnce(ctx)
 		// What was received is stored before anything else: a clean stop
 		// loses nothing, and a reconnection continues from there.
 		if derr := c.drain(); derr != nil && err == nil {
@@ -224,9 +221,6 @@ func (c *Continuous) Run(ctx context.Context) error {
 			c.mu.Lock()
 			defer c.mu.Unlock()
 			return c.failed
-		}
-		if full {
-			continue
 		}
 		c.mu.Lock()
 		c.st.Errors++
@@ -263,85 +257,201 @@ func (c *Continuous) Run(ctx context.Context) error {
 	}
 }
 
-// runOnce connects, stores a base if the source resyncs in full (or
-// full asks for one), and streams until the link ends.
-func (c *Continuous) runOnce(ctx context.Context, full bool) (err error) {
-	c.setPhase(PhaseConnecting)
+// connect opens a link: a PSYNC continuing the generation, unless full
+// (or there is none yet).
+func (c *Continuous) connect(ctx context.Context, full bool) (*Link, time.Time, error) {
 	ro := ReplicaOptions{Conn: c.opts.Conn, ListeningPort: c.opts.ListeningPort}
+	c.mu.Lock()
 	if c.gen != "" && !full {
 		ro.ReplID, ro.Offset = c.replID, c.durable.Load()
 	}
+	c.mu.Unlock()
 	addr := c.opts.Source
 	if c.opts.Resolve != nil {
+		var err error
 		if addr, err = c.opts.Resolve(ctx); err != nil {
-			return err
+			return nil, time.Time{}, err
 		}
 	}
 	l, err := OpenLink(ctx, addr, ro)
+	return l, time.Now(), err
+}
+
+// base stores the snapshot of a link that resynced in full: a new
+// generation, which the caller starts streaming.
+func (c *Continuous) base(ctx context.Context, l *Link, replied time.Time) (*storage.Manifest, error) {
+	snap, err := l.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	pos := storage.ReplPosition{ReplID: l.ReplID, Offset: l.Offset, Time: replied.UTC()}
+	m, err := c.opts.StoreBase(ctx, snap, l.SnapshotSize(), pos)
+	if err != nil {
+		return nil, fmt.Errorf("base snapshot: %w", err)
+	}
+	return m, nil
+}
+
+// startGeneration makes the stream of l (whose base m is stored) the
+// one written from now on.
+func (c *Continuous) startGeneration(l *Link, m *storage.Manifest) {
+	c.log.Info("generation started", "generation", m.ID, "replid", l.ReplID, "offset", l.Offset)
+	c.mu.Lock()
+	c.gen, c.genFrom, c.replID, c.db = m.ID, m.Replication.Time, l.ReplID, 0
+	c.st.Generation, c.st.ReplID, c.st.Received, c.st.Durable = m.ID, l.ReplID, l.Offset, l.Offset
+	c.st.RecoveryPoint = m.Replication.Time
+	c.st.Generations++
+	c.mu.Unlock()
+	c.durable.Store(l.Offset)
+}
+
+// runOnce connects, stores a base if the source resyncs in full, and
+// streams until the link ends, going on with the next generation's link
+// each time a new base is stored.
+func (c *Continuous) runOnce(ctx context.Context) error {
+	c.setPhase(PhaseConnecting)
+	l, replied, err := c.connect(ctx, false)
 	if err != nil {
 		return err
 	}
-	replied := time.Now()
-	defer l.Close()
-	stop := context.AfterFunc(ctx, func() { l.Close() })
-	defer stop()
-
-	if l.Full {
-		if c.gen != "" && !full {
-			c.log.Warn("the source could not continue the stream (full resync): a gap, so a new generation starts",
-				"generation", c.gen, "offset", c.durable.Load(), "replid", c.replID)
+	handed := false
+	var times *timeIndex
+	for {
+		stop := context.AfterFunc(ctx, func() { l.Close() })
+		switch {
+		case handed:
+		case l.Full:
+			if c.gen != "" {
+				c.log.Warn("the source could not continue the stream (full resync): a gap, so a new generation starts",
+					"generation", c.gen, "offset", c.durable.Load(), "replid", c.replID)
+			}
+			c.setPhase(PhaseBase)
+			m, err := c.base(ctx, l, replied)
+			if err != nil {
+				stop()
+				l.Close()
+				return err
+			}
+			c.startGeneration(l, m)
+		default:
+			if l.ReplID != c.replID {
+				c.log.Info("the source has a new replication ID (a failover): continuing", "replid", l.ReplID, "was", c.replID)
+			}
+			c.log.Info("stream continued", "generation", c.gen, "offset", l.Offset)
+			c.mu.Lock()
+			c.replID, c.st.ReplID = l.ReplID, l.ReplID
+			c.mu.Unlock()
 		}
-		c.setPhase(PhaseBase)
-		snap, err := l.Snapshot()
-		if err != nil {
+		next, err := c.stream(ctx, l, times)
+		stop()
+		l.Close()
+		if next == nil {
 			return err
 		}
-		pos := storage.ReplPosition{ReplID: l.ReplID, Offset: l.Offset, Time: replied.UTC()}
-		m, err := c.opts.StoreBase(ctx, snap, l.SnapshotSize(), pos)
-		if err != nil {
-			return fmt.Errorf("base snapshot: %w", err)
+		// The next generation's base is stored: once every command of the
+		// previous one up to then is too, go on with its link.
+		l, handed, times = next.link, true, next.times
+		if err := c.drain(); err != nil {
+			l.Close()
+			return err
 		}
-		c.log.Info("generation started", "generation", m.ID, "replid", l.ReplID, "offset", l.Offset)
-		c.mu.Lock()
-		c.gen, c.replID, c.db = m.ID, l.ReplID, 0
-		c.st.Generation, c.st.ReplID, c.st.Received, c.st.Durable = m.ID, l.ReplID, l.Offset, l.Offset
-		c.st.RecoveryPoint = replied.UTC()
-		c.st.Generations++
-		c.mu.Unlock()
-		c.durable.Store(l.Offset)
-	} else {
-		if l.ReplID != c.replID {
-			c.log.Info("the source has a new replication ID (a failover): continuing", "replid", l.ReplID, "was", c.replID)
-		}
-		c.log.Info("stream continued", "generation", c.gen, "offset", l.Offset)
-		c.mu.Lock()
-		c.replID = l.ReplID
-		c.st.ReplID = l.ReplID
-		c.mu.Unlock()
+		c.startGeneration(l, next.base)
 	}
-	return c.stream(ctx, l)
 }
 
-// stream writes the link's commands into segments until it ends.
-func (c *Continuous) stream(ctx context.Context, l *Link) error {
+// nextGeneration is a new base stored while the stream went on.
+type nextGeneration struct {
+	link *Link
+	base *storage.Manifest
+	// times holds when the previous link received the stream's commands
+	// since the base was asked for: the new link's stream, read only
+	// once its base is stored, is the same bytes, and its commands keep
+	// those times.
+	times *timeIndex
+}
+
+// timeIndex maps replication offsets to receive times, to the
+// millisecond: one entry per millisecond that received commands (the
+// offset after the last of them), so that it stays small (16 bytes a
+// millisecond at most) however fast the stream goes.
+type timeIndex struct {
+	mu   gosync.Mutex
+	ends []int64
+	ms   []int64
+}
+
+func (x *timeIndex) add(end int64, t time.Time) {
+	ms := t.UnixMilli()
+	x.mu.Lock()
+	if n := len(x.ms); n > 0 && x.ms[n-1] == ms {
+		x.ends[n-1] = end
+	} else {
+		x.ends, x.ms = append(x.ends, end), append(x.ms, ms)
+	}
+	x.mu.Unlock()
+}
+
+// at is the time the command ending at end was received, if known.
+func (x *timeIndex) at(end int64) (time.Time, bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	i, _ := slices.BinarySearch(x.ends, end)
+	if i == len(x.ends) {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(x.ms[i]), true
+}
+
+// first is the earliest time held.
+func (x *timeIndex) first() (time.Time, bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if len(x.ms) == 0 {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(x.ms[0]), true
+}
+
+// stream writes the link's commands into segments until it ends, or
+// until a new generation's base (taken every SnapshotInterval on a
+// second link, while this one goes on, so that the generations overlap)
+// is stored: then it returns that generation.
+func (c *Continuous) stream(ctx context.Context, l *Link, times *timeIndex) (*nextGeneration, error) {
+	start := time.Now()
+	if times != nil {
+		if t, ok := times.first(); ok && t.Before(start) {
+			start = t
+		}
+	}
 	c.mu.Lock()
-	if err := c.newSegmentLocked(l.Offset, time.Now()); err != nil {
+	if err := c.newSegmentLocked(l.Offset, start); err != nil {
 		c.mu.Unlock()
-		return err
+		return nil, err
 	}
 	c.st.Phase = PhaseStreaming
-	genStart := time.Now()
+	genFrom := c.genFrom
 	c.mu.Unlock()
 
 	// Acks (every second, the durable offset: what the source may count
-	// on) and the segment clock run beside the reader.
+	// on), the segment clock and the next base run beside the reader.
 	done := make(chan struct{})
 	var wg gosync.WaitGroup
+	var next atomic.Pointer[nextGeneration]
+	var handoff *nextGeneration
+	var basing atomic.Bool
+	var retryAt time.Time // after a failed base
 	defer func() {
 		close(done)
+		// A base under way is abandoned; one stored meanwhile stays a
+		// generation of its own (restorable to its snapshot).
+		if n := next.Load(); n != nil && n != handoff && n.link != nil {
+			n.link.Close()
+		}
 		wg.Wait()
+		if n := next.Load(); n != nil && n != handoff && n.link != nil {
+			n.link.Close()
+		}
 	}()
-	var due atomic.Bool
 	wg.Go(func() {
 		ack := time.NewTicker(time.Second)
 		defer ack.Stop()
@@ -370,10 +480,14 @@ func (c *Continuous) stream(ctx context.Context, l *Link) error {
 					}
 				}
 				c.mu.Unlock()
-				if c.opts.SnapshotInterval > 0 && now.Sub(genStart) >= c.opts.SnapshotInterval {
-					due.Store(true)
-					l.Close()
-					return
+				if c.opts.SnapshotInterval > 0 && !basing.Load() && now.Sub(genFrom) >= c.opts.SnapshotInterval && !now.Before(retryAt) {
+					basing.Store(true)
+					retryAt = now.Add(max(time.Minute, c.opts.SnapshotInterval/24))
+					wg.Go(func() {
+						if !c.nextBase(ctx, l, &next) {
+							basing.Store(false)
+						}
+					})
 				}
 			}
 		}
@@ -384,27 +498,37 @@ func (c *Continuous) stream(ctx context.Context, l *Link) error {
 	for {
 		cmd, err := l.Next()
 		now := time.Now()
-		if err != nil {
-			if due.Load() {
-				c.log.Info("a new base snapshot is due", "generation", c.gen, "after", c.opts.SnapshotInterval)
-				err = errSnapshotDue
+		if times != nil && err == nil {
+			if t, ok := times.at(cmd.Offset); ok {
+				now = t
+			} else {
+				times = nil // past what the previous link received
 			}
+		}
+		if n := next.Load(); n != nil && err == nil {
+			n.times.add(cmd.Offset, now)
+		}
+		if err != nil {
 			c.mu.Lock()
-			if rerr := c.rotateLocked(now); rerr != nil && !errors.Is(err, errSnapshotDue) {
+			if rerr := c.rotateLocked(now); rerr != nil {
 				err = rerr
 			}
 			c.mu.Unlock()
-			return err
+			if n := next.Load(); n != nil && n.base != nil {
+				handoff = n
+				return n, nil
+			}
+			return nil, err
 		}
 		raw = appendCommand(raw[:0], cmd.Args)
 		if int64(len(raw)) != cmd.Offset-prev {
-			return fmt.Errorf("replication stream from %s at offset %d: a command of %d bytes that re-encodes in %d: not the multibulk form Redis sends", l.c.Addr(), prev, cmd.Offset-prev, len(raw))
+			return nil, fmt.Errorf("replication stream from %s at offset %d: a command of %d bytes that re-encodes in %d: not the multibulk form Redis sends", l.c.Addr(), prev, cmd.Offset-prev, len(raw))
 		}
 		prev = cmd.Offset
 		c.mu.Lock()
 		if err := c.cur.Append(raw, now); err != nil {
 			c.mu.Unlock()
-			return err
+			return nil, err
 		}
 		if len(cmd.Args) == 2 && bytes.EqualFold(cmd.Args[0], []byte("SELECT")) {
 			if db, err := strconv.Atoi(string(cmd.Args[1])); err == nil {
@@ -418,9 +542,47 @@ func (c *Continuous) stream(ctx context.Context, l *Link) error {
 		}
 		c.mu.Unlock()
 		if err2 != nil {
-			return err2
+			return nil, err2
 		}
 	}
+}
+
+// nextBase takes the next generation's base on a second link while the
+// stream of l goes on; once it is stored, l is closed, which ends the
+// stream's generation after every command received until then. A
+// failure is logged, and tried again a while later (ok false).
+func (c *Continuous) nextBase(ctx context.Context, l *Link, next *atomic.Pointer[nextGeneration]) (ok bool) {
+	c.mu.Lock()
+	gen := c.gen
+	c.mu.Unlock()
+	c.log.Info("a new base snapshot is due: taking it while the stream goes on", "generation", gen, "every", c.opts.SnapshotInterval)
+	// The stream's receive times are kept from now: the new link's
+	// stream, read once its base is stored, takes them.
+	next.Store(&nextGeneration{times: &timeIndex{}})
+	nl, replied, err := c.connect(ctx, true)
+	if err == nil && !nl.Full {
+		nl.Close()
+		err = errors.New("the source continued a stream it was asked to resync in full")
+	}
+	if err != nil {
+		c.log.Warn("could not start the next generation's base; the current generation goes on", "err", Redact(err.Error()))
+		next.Store(nil)
+		return false
+	}
+	n := next.Load()
+	next.Store(&nextGeneration{link: nl, times: n.times}) // its link closed by stream if it ends first
+	stop := context.AfterFunc(ctx, func() { nl.Close() })
+	defer stop()
+	m, err := c.base(ctx, nl, replied)
+	if err != nil {
+		c.log.Warn("the next generation's base failed; the current generation goes on", "err", Redact(err.Error()))
+		nl.Close()
+		next.Store(nil)
+		return false
+	}
+	next.Store(&nextGeneration{link: nl, base: m, times: n.times})
+	l.Close()
+	return true
 }
 
 func (c *Continuous) newSegmentLocked(offset int64, now time.Time) error {

@@ -23,6 +23,14 @@ import (
 func runContinuousBackup(c *cli.Context, gopts globalOptions, backend storage.Backend, codec storage.Codec, recipientKeys []string, log *slog.Logger) error {
 	ctx := c.Context
 	from := c.String("from")
+	interval := c.Duration("segment-interval")
+	size, err := parseSize(c.String("segment-size"))
+	if err != nil || interval < 100*time.Millisecond || size < 1024 || size > 1<<30 {
+		return usageErrorf("backup --continuous: --segment-interval %s, --segment-size %s: want at least 100ms, and 1kb to 1gb", interval, c.String("segment-size"))
+	}
+	if si := c.Duration("snapshot-interval"); si != 0 && si < time.Second {
+		return usageErrorf("backup --continuous: --snapshot-interval %s: want 0 (never) or at least 1s", si)
+	}
 	ep, copts, err := endpointOptions("from", from, c.String("from-password-file"), "REDKIT_FROM_PASSWORD", tlsFromFlags(c), 30*time.Second)
 	if err != nil {
 		return err
@@ -57,11 +65,6 @@ func runContinuousBackup(c *cli.Context, gopts globalOptions, backend storage.Ba
 			resume = g
 			break
 		}
-	}
-	interval := c.Duration("segment-interval")
-	size, err := parseSize(c.String("segment-size"))
-	if err != nil || interval < 100*time.Millisecond || size < 1024 || size > 1<<30 {
-		return usageErrorf("backup --continuous: --segment-interval %s, --segment-size %s: want at least 100ms, and 1kb to 1gb", interval, c.String("segment-size"))
 	}
 	identities, err := identitiesFromFlags(c)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/redkit/redkit/internal/redistest"
+	"github.com/redkit/redkit/internal/s3test"
 	"github.com/redkit/redkit/storage"
 	rsync "github.com/redkit/redkit/sync"
 )
@@ -258,4 +259,64 @@ func TestContinuousBackup(t *testing.T) {
 	}
 	restoreAt(after.digest, store, "--at", after.at.Format(time.RFC3339Nano))
 	redkit(t, nil, "restore", "--to", dst.URL(), store, "--at", ins[1].at.Format(time.RFC3339Nano)).want(t, 1)
+}
+
+// TestContinuousGenerations runs backup --continuous into S3 (a real
+// versitygw) with a new base every second while a writer works in
+// phases: each base is taken on a second link while the stream goes on,
+// so that the generations overlap and every instant restores, each to
+// the digest the source had then, whichever generation holds it.
+func TestContinuousGenerations(t *testing.T) {
+	srv := s3test.Start(t, "pitr")
+	srv.Env(t)
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync yes", "repl-backlog-size 64mb"}})
+	store := "s3://pitr/redis"
+	status := freeAddr(t)
+	cmd, _ := redkitProcess(t, "backup", "--continuous", "--from", src.URL(), "--to", store, "--segment-interval", "200ms",
+		"--snapshot-interval", "1s", "--status-addr", status)
+	waitContinuous(t, status, cmd, "streaming", func(st rsync.ContinuousStatus) bool { return st.Phase == rsync.PhaseStreaming })
+
+	type instant struct {
+		at     time.Time
+		digest string
+	}
+	var ins []instant
+	for seed := uint64(1); ; seed++ {
+		w := redistest.StartWriter(t, src, seed)
+		w.WaitRounds(t, 20)
+		w.Halt(t)
+		off := src.InfoInt(t, "master_repl_offset")
+		st := waitContinuous(t, status, cmd, "received the source's offset", func(st rsync.ContinuousStatus) bool { return st.Received >= off })
+		time.Sleep(2 * time.Millisecond)
+		in := instant{at: time.Now()}
+		in.digest = debugDigest(t, src)
+		ins = append(ins, in)
+		time.Sleep(5 * time.Millisecond)
+		if st.Generations >= 4 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	last := ins[len(ins)-1].at
+	waitContinuous(t, status, cmd, "durable past the last instant", func(st rsync.ContinuousStatus) bool { return st.RecoveryPoint.After(last) })
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("SIGTERM: %v, want exit 0", err)
+	}
+	gens := listGenerations(t, store)
+	if len(gens) < 4 {
+		t.Fatalf("%d generations, want 4 or more", len(gens))
+	}
+	for i := 1; i < len(gens); i++ {
+		if gens[i-1].Generation.Until.Before(gens[i].Generation.From) {
+			t.Errorf("generation %s ends at %v, before %s begins at %v: a gap", gens[i-1].ID, gens[i-1].Generation.Until, gens[i].ID, gens[i].Generation.From)
+		}
+	}
+	dst := redistest.Start(t, redistest.Options{})
+	for i, in := range ins {
+		r := redkit(t, nil, "restore", "--to", dst.URL(), "--flush", store, "--at", in.at.Format(time.RFC3339Nano)).want(t, 0)
+		if got := debugDigest(t, dst); got != in.digest {
+			t.Errorf("instant %d (%v): digest %s, want %s\n%s", i, in.at, got, in.digest, r.stderr)
+		}
+	}
 }
