@@ -36,6 +36,7 @@ func newBackupCommand(gopts globalOptions) *cli.Command {
 		Usage:     "back a live Redis or cluster (or an RDB file, or an AOF directory) up to file:// or s3:// storage",
 		ArgsUsage: " ",
 		UsageText: `redkit backup --from URL|FILE|AOFDIR --to STORAGE_URL [--compress zstd|gzip|none] [--encrypt-to age1...]
+   redkit backup --continuous --from URL --to STORAGE_URL [--segment-interval 10s] [--segment-size 16mb] [--snapshot-interval 24h] [--status-addr HOST:PORT]
    redkit backup list STORAGE_URL [--format json]
    redkit backup verify STORAGE_URL[/ID|@latest]
    redkit backup prune STORAGE_URL --keep-last N [--keep-daily D] [--keep-weekly W] [--keep-within DURATION] [--dry-run]
@@ -47,6 +48,7 @@ examples:
    redkit backup --from redis://cache:6379 --to s3://backups/cache --encrypt-to age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
    redkit backup --from /var/lib/redis/dump.rdb --to file:///mnt/backups/redis
    redkit backup --from /var/lib/redis/appendonlydir --to s3://backups/aof
+   redkit backup --continuous --from redis://10.0.0.5:6379 --to s3://backups/orders --status-addr 127.0.0.1:9122
    redkit backup list s3://backups/orders`,
 		Description: `Takes a snapshot of a live source over the replication protocol, as a
 replica does (like redis-cli --rdb: nothing of the server's disk is
@@ -83,6 +85,31 @@ the data. restore reads it back with --identity-file.
 The backup's id is printed on stdout; logs go to stderr (--log-format
 json ends with one summary line).
 
+Continuous backups (--continuous, for restore --at): redkit stays
+connected as a replica of a live standalone source (or a Sentinel's
+master) and runs until stopped. It stores a base snapshot as a backup
+(its manifest marked continuous, with its replication ID and offset),
+then the command stream in segments under STORAGE_URL/continuous/ID/: a
+segment is closed every --segment-interval or once it holds
+--segment-size of commands, compressed and encrypted as backups are, and
+stored with one PUT, retried until it is. Each command keeps the time
+redkit received it, to the millisecond: the time it reached redkit, not
+the time the source executed it (on a local network, well under a
+millisecond later). A base and its segments make a generation; a new
+base is taken every --snapshot-interval on a second link while the
+stream goes on, so that generations overlap and every instant restores.
+The offset acknowledged to the source (REPLCONF ACK, which WAIT counts)
+is the end of the last stored segment. After a restart or a lost link
+redkit continues its newest generation with PSYNC from there: nothing
+missing, nothing twice; a command received but not stored when redkit
+died is received again, with that time. A source that cannot continue
+(restarted without its data, its backlog overrun) is a gap: a new
+generation starts, and the log says so. SIGINT or SIGTERM stores what
+was received, then exits 0. --status-addr serves GET /status (JSON:
+recovery_point, the instant up to which everything received is stored,
+and recovery_lag_seconds) and /metrics (redkit_backup_*). The storage's
+lock is held only while a base is stored.
+
 ` + exitCodesHelp,
 		Flags: append(append([]cli.Flag{
 			&cli.StringFlag{Name: "from", EnvVars: []string{"REDKIT_FROM_URL"}, Usage: "source: a live server's `URL` (redis://, rediss://, redis+sentinel://) or an RDB file [$REDKIT_FROM_URL]"},
@@ -114,6 +141,12 @@ json ends with one summary line).
 				Description: `Lists the complete backups (those with a manifest), oldest first: id,
 start time (UTC), source, keys, stored size, compression. Incomplete
 ones (in progress, or left by a run that died) are counted on stderr.
+Then the generations of continuous backups: each with the instants it
+restores to (from its base's snapshot to its recovery point, UTC, to
+the millisecond), its replication offsets, segments, commands and
+size; a generation missing a segment is reported on stderr with the
+instant it restores up to. --format json gives the backups, a
+continuous base with its "generation".
 
 ` + exitCodesHelp,
 				Flags:  append([]cli.Flag{&cli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text or json"}}, storageFlags()...),
@@ -137,6 +170,13 @@ Days and weeks are UTC. The newest complete backup is never deleted, and
 incomplete ones (no manifest: in progress, or left by a run that died)
 are never touched. It takes the storage's lock, prints each backup kept
 (and why) or deleted, and with --dry-run deletes nothing.
+
+A continuous backup's generation goes whole: its base, then its
+segments, so that no segment outlives its base (segments left without
+one by a prune cut short are deleted too). The newest generation of
+each source is always kept (it may be being written), and
+--keep-within keeps a generation whose restorable range reaches into
+the window, however old its base.
 
 ` + exitCodesHelp,
 				Flags: append([]cli.Flag{

@@ -46,6 +46,8 @@ func newRestoreCommand(gopts globalOptions) *cli.Command {
 		Usage:     "write a dump, an AOF or JSON into a live Redis or Redis Cluster",
 		ArgsUsage: "INPUT",
 		UsageText: `redkit restore --to URL [--conflict error|replace|skip] [--mode auto|restore|commands] [--flush] [--db-map SRC=DST] [filters] INPUT
+   redkit restore --to URL|--to-file FILE STORAGE_URL[/ID|@ID|@latest]
+   redkit restore --to URL|--to-file FILE --at TIME|latest|--at-offset N STORAGE_URL[@GENERATION]
 
 examples:
    redkit restore --to redis://127.0.0.1:6379 dump.rdb
@@ -54,7 +56,10 @@ examples:
    redkit restore --to rediss://cache.example.com:6380 --tls-ca ca.pem --rate 20MB dump.rdb
    redkit restore --to redis+sentinel://s1:26379,s2:26379/mymaster /var/lib/redis/appendonlydir
    redis-cli -h source --rdb - | redkit restore --to redis://target:6379 --flush -
-   redkit restore --check --to redis://new:6379 dump.rdb                       # can it work? nothing written`,
+   redkit restore --check --to redis://new:6379 dump.rdb                       # can it work? nothing written
+   redkit restore --to redis://127.0.0.1:6379 s3://backups/orders@latest       # a backup
+   redkit restore --to redis://127.0.0.1:6379 --at 2026-11-25T17:00:00Z s3://backups/orders   # a continuous backup, to an instant
+   redkit restore --to-file dump.rdb --at latest file:///var/backups/redis`,
 		Description: `Reads INPUT as convert does (an RDB dump, any AOF form, redkit JSON or
 JSONL, gzip or zstd, or - for stdin) and writes every key into the server
 or cluster URL names, pipelined (--pipeline commands in flight per
@@ -86,6 +91,26 @@ redis+sentinel://[user:password@]host:port[,host:port...]/master-name.
 The password can come from REDKIT_TO_PASSWORD or --to-password-file
 instead, so that it is not on the command line. No password is ever
 printed.
+
+INPUT can be a backup (STORAGE_URL, a backup's id after / or @, or
+@latest), read from the storage through its checksum; --to-file writes
+its RDB to a file instead, and --verify-first checks it whole first.
+
+Point-in-time restores (--at, --at-offset) read the continuous backups
+of STORAGE_URL (backup --continuous): the newest base at or before the
+instant, then its generation's segments in order up to the last command
+received at or before it (received by redkit, to the millisecond), or up
+to the last command ending at or before the replication offset. latest
+is everything stored. A transaction (MULTI ... EXEC) is restored whole or
+not at all. Every record's CRC-32C and every segment's SHA-256 are
+checked on the way: a damaged or missing segment stops the restore after
+the last good command before it, says which and where, and exits 1. An
+instant before the oldest base, after the recovery point, or between two
+generations that do not meet (the source restarted empty) is refused
+with the range that can be restored (backup list shows them).
+STORAGE_URL@GENERATION restricts it to one generation. --to-file
+replays the commands into memory (the whole data set is held) and
+writes one RDB.
 
 The progress bar (stderr, only on a terminal) shows keys written, input
 bytes and the ETA. The summary gives keys written, skipped and failed,
