@@ -320,3 +320,46 @@ func TestContinuousGenerations(t *testing.T) {
 		}
 	}
 }
+
+// TestContinuousStorageOutage stops the S3 store for a few seconds
+// while the source takes writes: the segments wait (the status says so),
+// are stored once it is back, and a restore of everything matches the
+// source: nothing lost, no gap.
+func TestContinuousStorageOutage(t *testing.T) {
+	srv := s3test.Start(t, "pitr")
+	srv.Env(t)
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync yes", "repl-backlog-size 64mb"}})
+	store := "s3://pitr/outage"
+	status := freeAddr(t)
+	cmd, _ := redkitProcess(t, "backup", "--continuous", "--from", src.URL(), "--to", store, "--segment-interval", "200ms", "--status-addr", status)
+	waitContinuous(t, status, cmd, "streaming", func(st rsync.ContinuousStatus) bool { return st.Phase == rsync.PhaseStreaming })
+	w := redistest.StartWriter(t, src, 1)
+	w.WaitRounds(t, 50)
+	srv.Down()
+	st := waitContinuous(t, status, cmd, "waiting on the store", func(st rsync.ContinuousStatus) bool { return st.Errors > 0 && st.PendingSegments > 0 })
+	stalled := st.Durable
+	time.Sleep(2 * time.Second)
+	if st, _ := continuousStatus(status); st.Durable != stalled {
+		t.Errorf("durable offset moved from %d to %d while the store was down", stalled, st.Durable)
+	}
+	srv.Up(t)
+	w.WaitRounds(t, w.Rounds()+50)
+	w.Halt(t)
+	off := src.InfoInt(t, "master_repl_offset")
+	st = waitContinuous(t, status, cmd, "durable again", func(st rsync.ContinuousStatus) bool { return st.Durable >= off && st.PendingSegments == 0 })
+	if st.Generations != 1 || st.LastError == "" {
+		t.Errorf("after the outage: %+v", st)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("SIGTERM: %v, want exit 0", err)
+	}
+	dst := redistest.Start(t, redistest.Options{})
+	r := redkit(t, nil, "restore", "--to", dst.URL(), store, "--at", "latest").want(t, 0)
+	if got, want := debugDigest(t, dst), debugDigest(t, src); got != want {
+		t.Errorf("restore after the outage: digest %s, want %s\n%s", got, want, r.stderr)
+	}
+	if strings.Contains(r.stderr, "gap") {
+		t.Errorf("a gap: %s", r.stderr)
+	}
+}

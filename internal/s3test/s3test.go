@@ -113,6 +113,37 @@ func Start(t testing.TB, buckets ...string) *Server {
 	return s
 }
 
+// Down stops the server for a while (the storage is out): Up starts it
+// again on the same port and directory.
+func (s *Server) Down() {
+	s.stop()
+}
+
+// Up starts the server again after Down.
+func (s *Server) Up(t testing.TB) {
+	t.Helper()
+	bin := Binary(t)
+	port := strings.TrimPrefix(s.Endpoint, "http://")
+	for attempt := 0; ; attempt++ {
+		s.cmd = exec.Command(bin, "--port", port, "--quiet", "--health", "/health", "posix", s.Dir)
+		s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
+		s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+		redistest.DieWithTest(s.cmd)
+		if err := s.cmd.Start(); err != nil {
+			t.Fatalf("start %s: %v", bin, err)
+		}
+		err := s.waitHealthy()
+		if err == nil {
+			return
+		}
+		s.stop()
+		if attempt == 4 {
+			t.Fatalf("versitygw did not start again on %s: %v\n%s", port, err, s.logTail())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 func (s *Server) waitHealthy() error {
 	exited := make(chan struct{})
 	go func() {
