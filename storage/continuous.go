@@ -243,19 +243,41 @@ func OpenSegment(ctx context.Context, b Backend, si SegmentInfo, compression str
 	}
 	obj, err := openObjectBody(si.Key(), body, m, si.SHA256, c)
 	if err != nil {
+		// A damaged age header fails here: the checksum tells.
+		if cerr := checkSegmentSum(ctx, b, si); cerr != nil {
+			return nil, cerr
+		}
 		return nil, err
 	}
 	sr, err := NewSegmentReader(obj)
 	if err != nil {
 		// The checksum explains a damaged header.
-		io.Copy(io.Discard, obj)
+		verr := obj.Verify()
 		obj.Close()
-		if verr := obj.Verify(); errors.Is(verr, ErrChecksum) {
+		if errors.Is(verr, ErrChecksum) {
 			return nil, fmt.Errorf("segment %s: %w", si.Key(), verr)
 		}
 		return nil, fmt.Errorf("segment %s: %w", si.Key(), err)
 	}
 	return &SegmentStream{SegmentReader: sr, obj: obj}, nil
+}
+
+// checkSegmentSum downloads a segment again and checks its SHA-256.
+func checkSegmentSum(ctx context.Context, b Backend, si SegmentInfo) error {
+	body, err := b.Get(ctx, si.Key(), 0, -1)
+	if err != nil {
+		return nil // the first error says more
+	}
+	defer body.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, body)
+	if err != nil {
+		return nil
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != si.SHA256 {
+		return fmt.Errorf("%s: %w: its %d bytes have SHA-256 %s, its name says %s", si.Key(), ErrChecksum, n, got, si.SHA256)
+	}
+	return nil
 }
 
 // Verify checks the segment's checksum (after its last record).

@@ -109,6 +109,7 @@ type Replay struct {
 	out     bytes.Buffer // ready to read
 	txn     bytes.Buffer // a transaction being gathered
 	inTxn   bool
+	txnN    int64 // its commands
 	txnLast SegmentRecord
 	done    bool
 	err     error
@@ -188,15 +189,17 @@ func (r *Replay) fill() error {
 		case bytes.EqualFold(name, []byte("PING")) || bytes.EqualFold(name, []byte("REPLCONF")):
 			continue
 		case bytes.EqualFold(name, []byte("MULTI")):
-			r.inTxn = true
+			r.inTxn, r.txnN = true, 1
 			r.txn.Reset()
 			r.txn.Write(rec.Command)
 			continue
 		case r.inTxn:
 			r.txn.Write(rec.Command)
+			r.txnN++
 			if bytes.EqualFold(name, []byte("EXEC")) {
 				r.inTxn = false
 				r.out.Write(r.txn.Bytes())
+				r.Commands += r.txnN - 1
 				r.give(rec)
 			}
 			continue

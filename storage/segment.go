@@ -159,8 +159,13 @@ func (s *SegmentReader) Next() (*SegmentRecord, error) {
 		return nil, s.err
 	}
 	start := s.pos
-	fail := func(why string) (*SegmentRecord, error) {
-		s.err = fmt.Errorf("%w at byte %d of the segment (after offset %d, the last good command): %s", ErrSegmentCorrupt, start, s.offset, why)
+	fail := func(why string, err error) (*SegmentRecord, error) {
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			// Not the segment's bytes: the reader's (a checksum, a download).
+			s.err = fmt.Errorf("at byte %d of the segment (its last good record ends at offset %d): %w", start, s.offset, err)
+			return nil, s.err
+		}
+		s.err = fmt.Errorf("%w at byte %d of the segment (its last good record ends at offset %d): %s", ErrSegmentCorrupt, start, s.offset, why)
 		return nil, s.err
 	}
 	dt, err := binary.ReadUvarint(s.r)
@@ -169,11 +174,14 @@ func (s *SegmentReader) Next() (*SegmentRecord, error) {
 		return nil, io.EOF
 	}
 	if err != nil {
-		return fail("record cut short")
+		return fail("record cut short", err)
 	}
 	n, err := binary.ReadUvarint(s.r)
-	if err != nil || n > 1<<32 {
-		return fail("bad record length")
+	if err != nil {
+		return fail("record cut short", err)
+	}
+	if n > 1<<32 {
+		return fail("bad record length", nil)
 	}
 	s.buf = binary.AppendUvarint(s.buf[:0], dt)
 	s.buf = binary.AppendUvarint(s.buf, n)
@@ -183,12 +191,12 @@ func (s *SegmentReader) Next() (*SegmentRecord, error) {
 	want := int64(n) + 4
 	bb := bytes.NewBuffer(s.buf)
 	if got, err := bb.ReadFrom(io.LimitReader(s.r, want)); err != nil || got != want {
-		return fail("record cut short")
+		return fail("record cut short", err)
 	}
 	s.buf = bb.Bytes()
 	body := s.buf[:head+int(n)]
 	if binary.LittleEndian.Uint32(s.buf[head+int(n):]) != crc32.Checksum(body, castagnoli) {
-		return fail("record checksum mismatch")
+		return fail("record checksum mismatch", nil)
 	}
 	s.pos += int64(len(s.buf))
 	s.last += int64(dt)

@@ -91,7 +91,7 @@ func TestSegmentDamaged(t *testing.T) {
 			}
 			n++
 		}
-		if n != tc.good || !errors.Is(err, storage.ErrSegmentCorrupt) || !strings.Contains(err.Error(), tc.where) || !strings.Contains(err.Error(), "the last good command") {
+		if n != tc.good || !errors.Is(err, storage.ErrSegmentCorrupt) || !strings.Contains(err.Error(), tc.where) || !strings.Contains(err.Error(), "last good record") {
 			t.Errorf("%s: %d good records, %v", tc.name, n, err)
 		}
 	}
