@@ -27,10 +27,11 @@ import (
 // listing of the folder (1000 keys a page on S3) is enough to plan a
 // restore, without one read per segment:
 //
-//	<start>-<end>-<first>-<last>-<closed>-<records>-<enddb>-<sha256>.seg.zst[.age]
+//	<start>-<end>-<replid>-<first>-<last>-<closed>-<records>-<enddb>-<sha256>.seg.zst[.age]
 //
 // start and end are the replication offsets before its first command and
-// after its last (20 digits, so that keys sort by offset); first, last
+// after its last (20 digits, so that keys sort by offset); replid is the
+// source's replication ID the offsets belong to; first, last
 // and closed are Unix milliseconds: the receive times of its first and
 // last commands, and the time it was closed (every command received
 // before then is in it or in an earlier segment); records counts its
@@ -53,6 +54,7 @@ type ReplPosition struct {
 type SegmentInfo struct {
 	Generation  string
 	Object      string // its key, relative to the generation's folder
+	ReplID      string // the replication ID its offsets belong to
 	StartOffset int64  // the offset before its first command
 	EndOffset   int64  // the offset after its last
 	EndDB       int    // the database selected after its last command
@@ -67,7 +69,7 @@ type SegmentInfo struct {
 func (si *SegmentInfo) Key() string { return ContinuousDir + si.Generation + "/" + si.Object }
 
 func segmentObject(si *SegmentInfo, suffix string) string {
-	return fmt.Sprintf("%020d-%020d-%d-%d-%d-%d-%d-%s.seg%s", si.StartOffset, si.EndOffset,
+	return fmt.Sprintf("%020d-%020d-%s-%d-%d-%d-%d-%d-%s.seg%s", si.StartOffset, si.EndOffset, si.ReplID,
 		si.First.UnixMilli(), si.Last.UnixMilli(), si.Closed.UnixMilli(), si.Records, si.EndDB, si.SHA256, suffix)
 }
 
@@ -78,11 +80,16 @@ func parseSegmentObject(gen, name string, size int64) (SegmentInfo, bool) {
 		return SegmentInfo{}, false
 	}
 	f := strings.Split(base, "-")
-	if len(f) != 8 || len(f[7]) != 64 {
+	if len(f) != 9 || len(f[8]) != 64 || !isHex(f[8]) || !isReplID(f[2]) {
 		return SegmentInfo{}, false
 	}
+	replID := f[2]
+	f = append(f[:2], f[3:]...)
 	var n [7]int64
 	for i := range n {
+		if f[i] == "" || f[i][0] < '0' || f[i][0] > '9' {
+			return SegmentInfo{}, false
+		}
 		v, err := strconv.ParseInt(f[i], 10, 64)
 		if err != nil || v < 0 {
 			return SegmentInfo{}, false
@@ -92,9 +99,32 @@ func parseSegmentObject(gen, name string, size int64) (SegmentInfo, bool) {
 	if n[1] < n[0] || n[6] > 1<<20 {
 		return SegmentInfo{}, false
 	}
-	return SegmentInfo{Generation: gen, Object: name, StartOffset: n[0], EndOffset: n[1],
+	return SegmentInfo{Generation: gen, Object: name, ReplID: replID, StartOffset: n[0], EndOffset: n[1],
 		First: time.UnixMilli(n[2]).UTC(), Last: time.UnixMilli(n[3]).UTC(), Closed: time.UnixMilli(n[4]).UTC(),
 		Records: n[5], EndDB: int(n[6]), SHA256: f[7], StoredBytes: size}, true
+}
+
+func isHex(s string) bool {
+	for i := range len(s) {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// isReplID accepts what a key can hold of a replication ID (40 hex
+// digits from Redis): up to 64 letters and digits.
+func isReplID(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // SegmentBuilder builds a segment in memory, compressed (and encrypted)
@@ -162,7 +192,7 @@ func (b *SegmentBuilder) Finish(gen string, closed time.Time, endDB int) (*Segme
 	if closed.Before(last) {
 		closed = last
 	}
-	si := &SegmentInfo{Generation: gen, StartOffset: b.h.StartOffset, EndOffset: b.sw.Offset(), EndDB: endDB,
+	si := &SegmentInfo{Generation: gen, ReplID: b.h.ReplID, StartOffset: b.h.StartOffset, EndOffset: b.sw.Offset(), EndDB: endDB,
 		First: first.UTC(), Last: last.UTC(), Closed: closed.Truncate(time.Millisecond).UTC(), Records: b.sw.Records(),
 		StoredBytes: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
 	si.Object = segmentObject(si, b.c.Suffix())

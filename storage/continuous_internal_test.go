@@ -13,7 +13,7 @@ func segmentInfoSeeds() []SegmentInfo {
 	t0 := time.Date(2026, 11, 26, 4, 0, 0, 0, time.UTC)
 	return []SegmentInfo{
 		{StartOffset: 0, EndOffset: 0, First: time.UnixMilli(0).UTC(), Last: time.UnixMilli(0).UTC(), Closed: time.UnixMilli(0).UTC(), SHA256: sha},
-		{StartOffset: 1000, EndOffset: 1468, EndDB: 3, First: t0.Add(10 * time.Millisecond), Last: t0.Add(50 * time.Millisecond), Closed: t0.Add(55 * time.Millisecond), Records: 12, SHA256: sha},
+		{StartOffset: 1000, EndOffset: 1468, ReplID: "8de1b24d2e7f0c1a9b6e5d4c3b2a190817263544", EndDB: 3, First: t0.Add(10 * time.Millisecond), Last: t0.Add(50 * time.Millisecond), Closed: t0.Add(55 * time.Millisecond), Records: 12, SHA256: sha},
 		{StartOffset: 1468, EndOffset: 1468, EndDB: 15, First: t0, Last: t0, Closed: t0.Add(time.Hour), SHA256: strings.Repeat("f", 64)},
 		{StartOffset: math.MaxInt64 - 1, EndOffset: math.MaxInt64, EndDB: 1 << 20, First: time.UnixMilli(math.MaxInt64).UTC(),
 			Last: time.UnixMilli(math.MaxInt64).UTC(), Closed: time.UnixMilli(math.MaxInt64).UTC(), Records: math.MaxInt64, SHA256: sha},
@@ -45,20 +45,22 @@ func TestSegmentObjectRoundTrip(t *testing.T) {
 		name string
 		ok   bool
 	}{
-		{"1-2-3-4-5-6-7-" + sha + ".seg", true},
-		{"1-2-3-4-5-6-7-" + sha + ".seg.zst", true},
-		{"1-2-3-4-5-6-7-" + sha, false},                             // no .seg
-		{"1-2-3-4-5-6-7-" + sha[:63] + ".seg", false},               // a short checksum
-		{"1-2-3-4-5-6-7-" + sha + "a.seg", false},                   // a long one
-		{"1-2-3-4-5-6-" + sha + ".seg", false},                      // a field missing
-		{"1-2-3-4-5-6-7-8-" + sha + ".seg", false},                  // one too many
-		{"2-1-3-4-5-6-7-" + sha + ".seg", false},                    // ends before it starts
-		{"1-2-3-4-5-6-1048577-" + sha + ".seg", false},              // a database beyond 1<<20
-		{"1-2-3-4-5-6-1048576-" + sha + ".seg", true},               // the greatest
-		{"1-2-x-4-5-6-7-" + sha + ".seg", false},                    // not a number
-		{"1--2-3-4-5-6-7-" + sha + ".seg", false},                   // a negative number reads as an empty field
-		{"1-2-3-4-5-99999999999999999999-7-" + sha + ".seg", false}, // out of range
-		{"+1-2-3-4-5-6-7-" + sha + ".seg", true},                    // a sign is read, though segmentObject writes none
+		{"1-2-r1-3-4-5-6-7-" + sha + ".seg", true},
+		{"1-2-r1-3-4-5-6-7-" + sha + ".seg.zst", true},
+		{"1-2-r1-3-4-5-6-7-" + sha, false},                             // no .seg
+		{"1-2-r1-3-4-5-6-7-" + sha[:63] + ".seg", false},               // a short checksum
+		{"1-2-r1-3-4-5-6-7-" + sha + "a.seg", false},                   // a long one
+		{"1-2-r1-3-4-5-6-" + sha + ".seg", false},                      // a field missing
+		{"1-2-r1-3-4-5-6-7-8-" + sha + ".seg", false},                  // one too many
+		{"1-2--3-4-5-6-7-" + sha + ".seg", true},                       // no replication ID
+		{"1-2-r_1-3-4-5-6-7-" + sha + ".seg", false},                   // not letters and digits
+		{"2-1-r1-3-4-5-6-7-" + sha + ".seg", false},                    // ends before it starts
+		{"1-2-r1-3-4-5-6-1048577-" + sha + ".seg", false},              // a database beyond 1<<20
+		{"1-2-r1-3-4-5-6-1048576-" + sha + ".seg", true},               // the greatest
+		{"1-2-r1-x-4-5-6-7-" + sha + ".seg", false},                    // not a number
+		{"1--2-3-4-5-6-7-" + sha + ".seg", false},                      // a negative number reads as an empty field
+		{"1-2-r1-3-4-5-99999999999999999999-7-" + sha + ".seg", false}, // out of range
+		{"+1-2-r1-3-4-5-6-7-" + sha + ".seg", false},                   // a sign is refused: segmentObject writes none
 		{"", false},
 		{".seg", false},
 	} {
@@ -81,12 +83,12 @@ func FuzzSegmentKey(f *testing.F) {
 		}
 	}
 	sha := strings.Repeat("a", 64)
-	f.Add("+1-02-3-4-5-6-7-" + sha + ".seg.zst")
-	f.Add("1-2-3-4-5-6-7-" + sha + ".seg.seg")
-	f.Add("1-2-3-4-5-6-7-" + sha[:60] + "/.se.seg")
+	f.Add("+1-02-r1-3-4-5-6-7-" + sha + ".seg.zst")
+	f.Add("1-2-r1-3-4-5-6-7-" + sha + ".seg.seg")
+	f.Add("1-2-r1-3-4-5-6-7-" + sha[:60] + "/.se.seg")
 	f.Add("")
 	f.Add(".seg")
-	f.Add("-------.seg")
+	f.Add("--------.seg")
 	f.Fuzz(func(t *testing.T, name string) {
 		si, ok := parseSegmentObject("gen", name, 7)
 		if !ok {

@@ -129,7 +129,6 @@ lock is held only while a base is stored.
 			&cli.DurationFlag{Name: "snapshot-interval", Value: 24 * time.Hour, EnvVars: []string{"REDKIT_SNAPSHOT_INTERVAL"}, Usage: "--continuous: start a new generation with a new base every `DURATION` (0: never) [$REDKIT_SNAPSHOT_INTERVAL]"},
 			&cli.DurationFlag{Name: "retry-for", Value: 10 * time.Minute, EnvVars: []string{"REDKIT_RETRY_FOR"}, Usage: "--continuous: give up (exit 1) after `DURATION` of a lost source or a failing storage without progress (0: never) [$REDKIT_RETRY_FOR]"},
 			&cli.StringFlag{Name: "status-addr", Usage: "--continuous: serve /status (JSON) and /metrics (Prometheus) on `HOST:PORT`"},
-			&cli.StringSliceFlag{Name: "identity-file", EnvVars: []string{"REDKIT_IDENTITY_FILE"}, Usage: "--continuous with --encrypt-to: an age identity in `FILE` to read the last segment back when continuing [$REDKIT_IDENTITY_FILE]"},
 		}, storageFlags()...), tlsFlags()...),
 		Action: func(c *cli.Context) error { return runBackup(c, gopts) },
 		Subcommands: []*cli.Command{

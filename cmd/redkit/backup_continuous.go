@@ -66,10 +66,6 @@ func runContinuousBackup(c *cli.Context, gopts globalOptions, backend storage.Ba
 			break
 		}
 	}
-	identities, err := identitiesFromFlags(c)
-	if err != nil {
-		return err
-	}
 	opts := rsync.ContinuousOptions{
 		Source: addr, Conn: copts, Backend: backend, Codec: codec,
 		SegmentInterval: interval, SegmentSize: size, SnapshotInterval: c.Duration("snapshot-interval"),
@@ -90,13 +86,7 @@ func runContinuousBackup(c *cli.Context, gopts globalOptions, backend storage.Ba
 		// The last segment names the replication ID the stream went on
 		// with (it changes with a failover).
 		if n := len(resume.Segments); n > 0 {
-			compression := resume.Base.Compression
-			if ss, err := storage.OpenSegment(ctx, backend, resume.Segments[n-1], compression, storage.Codec{Identities: identities}); err == nil {
-				cb.SetResumeReplID(ss.Header().ReplID)
-				ss.Close()
-			} else if resume.Base.Encryption == nil {
-				log.Warn("could not read the last segment's header: continuing with the base's replication ID", "err", err)
-			}
+			cb.SetResumeReplID(resume.Segments[n-1].ReplID)
 		}
 		log.Info("backup: continuing a generation", "generation", resume.ID(), "offset", resume.EndOffset(),
 			"recovery_point", resume.Until().Format(time.RFC3339Nano), "segments", len(resume.Segments))

@@ -226,8 +226,8 @@ func TestContinuousBackup(t *testing.T) {
 	var victim string
 	most := 0
 	for _, e := range ents {
-		if si := strings.Split(e.Name(), "-"); len(si) == 8 {
-			if n, _ := strconv.Atoi(si[5]); n > most {
+		if si := strings.Split(e.Name(), "-"); len(si) == 9 {
+			if n, _ := strconv.Atoi(si[6]); n > most {
 				most, victim = n, filepath.Join(dir, e.Name())
 			}
 		}
