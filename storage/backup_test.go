@@ -19,7 +19,7 @@ import (
 	"github.com/redkit/redkit/storage/file"
 )
 
-func newFile(t *testing.T) (*file.Backend, string) {
+func newFile(t testing.TB) (*file.Backend, string) {
 	dir := t.TempDir()
 	b, err := file.New(dir)
 	if err != nil {

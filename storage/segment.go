@@ -2,13 +2,13 @@ package storage
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
+	"slices"
 	"time"
 )
 
@@ -87,9 +87,8 @@ func (s *SegmentWriter) Append(cmd []byte, t time.Time) error {
 	crc := crc32.Update(crc32.Checksum(s.buf, castagnoli), castagnoli, cmd)
 	s.w.Write(s.buf)
 	s.w.Write(cmd)
-	var c [4]byte
-	binary.LittleEndian.PutUint32(c[:], crc)
-	if _, err := s.w.Write(c[:]); err != nil {
+	s.buf = binary.LittleEndian.AppendUint32(s.buf[:0], crc) // not a local array: it would escape
+	if _, err := s.w.Write(s.buf); err != nil {
 		return err
 	}
 	if s.n == 0 {
@@ -188,12 +187,15 @@ func (s *SegmentReader) Next() (*SegmentRecord, error) {
 	head := len(s.buf)
 	// The length is not trusted for allocation: the buffer grows with
 	// the bytes that actually come.
-	want := int64(n) + 4
-	bb := bytes.NewBuffer(s.buf)
-	if got, err := bb.ReadFrom(io.LimitReader(s.r, want)); err != nil || got != want {
-		return fail("record cut short", err)
+	for want := head + int(n) + 4; len(s.buf) < want; {
+		k := min(want-len(s.buf), 64<<10)
+		s.buf = slices.Grow(s.buf, k)
+		got, err := io.ReadFull(s.r, s.buf[len(s.buf):len(s.buf)+k])
+		s.buf = s.buf[:len(s.buf)+got]
+		if err != nil {
+			return fail("record cut short", err)
+		}
 	}
-	s.buf = bb.Bytes()
 	body := s.buf[:head+int(n)]
 	if binary.LittleEndian.Uint32(s.buf[head+int(n):]) != crc32.Checksum(body, castagnoli) {
 		return fail("record checksum mismatch", nil)
