@@ -110,7 +110,6 @@ type Replay struct {
 	txn     bytes.Buffer // a transaction being gathered
 	inTxn   bool
 	txnN    int64 // its commands
-	txnLast SegmentRecord
 	done    bool
 	err     error
 
