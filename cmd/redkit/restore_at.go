@@ -1,11 +1,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
+	gosync "sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -13,6 +19,7 @@ import (
 	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/rdb"
 	"github.com/redkit/redkit/storage"
+	rsync "github.com/redkit/redkit/sync"
 )
 
 // parseCutoff reads --at (an instant, RFC 3339 or Unix seconds, or
@@ -120,6 +127,131 @@ func runRestoreAt(c *cli.Context, gopts globalOptions, opts restoreOptions, cut 
 
 	rp := storage.NewReplay(ctx, b, segs, m.Compression, codec, cut)
 	defer rp.Close()
+	var replayed, failed int64
+	if opts.toFile != "" {
+		if err := replayToFile(c, gopts, b, m, base, codec, rp, opts.toFile); err != nil {
+			return err
+		}
+		replayed = rp.Commands
+	} else {
+		// The commands go to the target as they are, pipelined, after the
+		// base: the target executes them, as a replica does its master's.
+		var w rsync.Writer
+		if len(segs) > 0 {
+			_, info, cw, err := connectTarget(ctx, opts.to, opts.password, opts.tls, opts.timeout, opts.depth, func(string, ...any) {})
+			if err != nil {
+				return fmt.Errorf("restore: %w", err)
+			}
+			if info.Cluster {
+				cw.Close()
+				return usageErrorf("restore --at: %s is a cluster: the commands of a continuous backup are replayed onto a standalone server (restore the base alone with restore %s@%s, or --to-file)", opts.to, url, m.ID)
+			}
+			w = cw
+		}
+		or, err := storage.OpenObject(ctx, b, m, base, codec)
+		if err != nil {
+			if w != nil {
+				w.Close()
+			}
+			return fmt.Errorf("restore: %w", err)
+		}
+		sub, o := gopts, opts
+		sub.stdin = or
+		o.inputName = url + "@" + m.ID + " (base)"
+		rerr := runRestore(ctx, sub, o, []string{"-"})
+		verr := or.Verify()
+		or.Close()
+		if errors.Is(verr, storage.ErrChecksum) || errors.Is(rerr, storage.ErrChecksum) {
+			if verr == nil {
+				verr = rerr
+			}
+			if w != nil {
+				w.Close()
+			}
+			fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nthe target was written while the base streamed in: it may now hold a partial restore; use --verify-first\n", verr)
+			return reportedError(exitError, verr)
+		}
+		if rerr != nil {
+			if w != nil {
+				w.Close()
+			}
+			return rerr
+		}
+		if w != nil {
+			start := time.Now()
+			var err error
+			replayed, failed, err = replayCommands(ctx, w, rp, gopts.stderr)
+			if err != nil {
+				return fmt.Errorf("restore: replaying the commands: %w", err)
+			}
+			logf("replayed %d command(s) in %.1fs", replayed, time.Since(start).Seconds())
+		}
+	}
+	if rerr := rp.Err(); rerr != nil {
+		fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nrestored: the base and %d command(s), up to offset %d; the rest of the generation was not\n", rerr, rp.Commands, rp.LastOffset)
+		return reportedError(exitError, rerr)
+	}
+	last := "none"
+	if rp.Commands > 0 {
+		last = fmt.Sprintf("offset %d, received %s", rp.LastOffset, rp.LastReceived.UTC().Format(time.RFC3339Nano))
+	}
+	logf("restored to %s: the base and %d command(s); the last: %s", cut, replayed, last)
+	if failed > 0 {
+		err := fmt.Errorf("%d of %d replayed command(s) failed on the target", failed, replayed)
+		fmt.Fprintf(gopts.stderr, "redkit: restore: %v\n", err)
+		return reportedError(exitProblems, err)
+	}
+	return nil
+}
+
+// replayCommands sends a replay's commands to w as they come, following
+// its SELECTs; failed counts the target's error replies (the first few
+// are printed).
+func replayCommands(ctx context.Context, w rsync.Writer, rp io.Reader, stderr io.Writer) (n, failed int64, err error) {
+	var nfailed atomic.Int64
+	var mu gosync.Mutex
+	done := func(_ aof.Value, err error) {
+		if err == nil {
+			return
+		}
+		if k := nfailed.Add(1); k <= 5 {
+			mu.Lock()
+			fmt.Fprintf(stderr, "redkit: restore: a replayed command failed: %v\n", err)
+			mu.Unlock()
+		}
+	}
+	rr := aof.NewRESPReader(rp)
+	db := 0
+	for {
+		args, rerr := rr.ReadCommand()
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			w.Close()
+			return n, nfailed.Load(), rerr
+		}
+		if len(args) == 2 && strings.EqualFold(string(args[0]), "SELECT") {
+			if d, err := strconv.Atoi(string(args[1])); err == nil {
+				db = d
+				continue
+			}
+		}
+		if err := w.Send(ctx, &rsync.Command{DB: db, Args: args, Done: done}); err != nil {
+			w.Close()
+			return n, nfailed.Load(), err
+		}
+		n++
+	}
+	err = w.Close()
+	return n, nfailed.Load(), err
+}
+
+// replayToFile replays a generation's base and commands into memory
+// (the whole data set is held) and writes the keys as one RDB file
+// (atomically).
+func replayToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *storage.Manifest, base storage.ObjectEntry, codec storage.Codec, rp *storage.Replay, path string) error {
+	ctx := c.Context
 	var baseReader *storage.ObjectReader
 	am := &aof.Manifest{Base: &aof.ManifestFile{Name: "base", Seq: 1, Type: aof.TypeBase},
 		Incrs: []aof.ManifestFile{{Name: "segments", Seq: 1, Type: aof.TypeIncr}}}
@@ -137,42 +269,20 @@ func runRestoreAt(c *cli.Context, gopts globalOptions, opts restoreOptions, cut 
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	if opts.toFile != "" {
-		err = replayToFile(c, gopts, ar, m, opts.toFile)
-	} else {
-		o := opts
-		o.aofReader, o.inputName = ar, url+"@"+m.ID+" to "+cut.String()
-		err = runRestore(ctx, gopts, o, []string{"-"})
-	}
-	var verr error
-	if baseReader != nil {
-		verr = baseReader.Verify()
-	}
-	if errors.Is(verr, storage.ErrChecksum) {
-		fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nthe target was written while the base streamed in: it may now hold a partial restore; use --verify-first\n", verr)
-		return reportedError(exitError, verr)
-	}
-	if err != nil {
-		return err
-	}
-	if rerr := rp.Err(); rerr != nil {
-		fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nrestored: the base and %d command(s), up to offset %d; the rest of the generation was not\n", rerr, rp.Commands, rp.LastOffset)
-		return reportedError(exitError, rerr)
-	}
-	last := "none"
-	if rp.Commands > 0 {
-		last = fmt.Sprintf("offset %d, received %s", rp.LastOffset, rp.LastReceived.UTC().Format(time.RFC3339Nano))
-	}
-	logf("restored to %s: the base and %d command(s); the last: %s", cut, rp.Commands, last)
-	return nil
-}
-
-// replayToFile replays a generation's base and commands into memory and
-// writes the keys as one RDB file (atomically).
-func replayToFile(c *cli.Context, gopts globalOptions, ar *aof.Reader, m *storage.Manifest, path string) error {
-	src := &aofSource{rd: ar, filter: &rdb.Filter{}, commands: true}
 	defer ar.Close()
-	ks, err := replayAOF(c.Context, src, 0)
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The data set is held whole: a soft limit under it would only
+		// make the collector run without end.
+		debug.SetMemoryLimit(math.MaxInt64)
+	}
+	src := &aofSource{rd: ar, filter: &rdb.Filter{}, commands: true}
+	ks, err := replayAOF(ctx, src, 0)
+	if baseReader != nil {
+		if verr := baseReader.Verify(); errors.Is(verr, storage.ErrChecksum) {
+			fmt.Fprintf(gopts.stderr, "redkit: restore: %v\n%s was not written\n", verr, path)
+			return reportedError(exitError, verr)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("restore: replay: %w", err)
 	}
@@ -181,8 +291,7 @@ func replayToFile(c *cli.Context, gopts globalOptions, ar *aof.Reader, m *storag
 		return fmt.Errorf("restore: %w", err)
 	}
 	defer o.abort()
-	version := m.Source.RDBVersion
-	w, err := rdb.NewWriter(o, rdb.WriterOptions{Version: version})
+	w, err := rdb.NewWriter(o, rdb.WriterOptions{Version: m.Source.RDBVersion})
 	if err != nil {
 		if w, err = rdb.NewWriter(o, rdb.WriterOptions{Version: 10}); err != nil {
 			return fmt.Errorf("restore: %w", err)
@@ -201,7 +310,7 @@ func replayToFile(c *cli.Context, gopts globalOptions, ar *aof.Reader, m *storag
 	if err := o.commit(); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	if !strings.HasSuffix(path, "-") {
+	if path != "-" {
 		fmt.Fprintf(gopts.stderr, "redkit: restore: %d keys written to %s\n", n, path)
 	}
 	return nil
