@@ -223,6 +223,12 @@ func lockStorage(ctx context.Context, b storage.Backend, op string, timeout time
 	}
 	if cl, ok := b.(storage.Cleaner); ok {
 		n, err := cl.Cleanup(ctx, storage.BackupsDir, lock.Created())
+		if err == nil {
+			// A segment's PUT cut short by a continuous backup that died.
+			var k int
+			k, err = cl.Cleanup(ctx, storage.ContinuousDir, lock.Created())
+			n += k
+		}
 		switch {
 		case err != nil:
 			log.Warn("could not look for uploads interrupted by a run that died", "err", err)
