@@ -201,7 +201,9 @@ examples:
 				Description: `Downloads each object of the backup, checks its SHA-256 against the
 manifest, decrypts it (--identity-file) and decompresses it, parses the
 RDB whole (its CRC64 included) and compares the keys per database with
-the manifest's. Exits 0 if everything holds, 1 otherwise.
+the manifest's; for a continuous backup's base, every segment of its
+generation too (SHA-256, each record's CRC-32C, the record count).
+Exits 0 if everything holds, 1 otherwise.
 
 ` + exitCodesHelp,
 				Flags: append([]cli.Flag{
@@ -910,6 +912,54 @@ func runBackupVerify(c *cli.Context, gopts globalOptions) error {
 			what = fmt.Sprintf("AOF, %d commands", e.Commands)
 		}
 		fmt.Fprintf(gopts.stdout, "ok  %s/%s  %s stored, %s of %s, SHA-256 %s\n", m.ID, e.Name, humanBytes(e.StoredBytes), humanBytes(e.RawBytes), what, e.SHA256[:16])
+	}
+	if !m.Continuous {
+		return nil
+	}
+	// A continuous backup's base: its generation's segments too, each
+	// read whole (SHA-256, record CRCs).
+	segs, gerr := storage.ListSegments(ctx, b, m.ID)
+	if err := verifySegments(ctx, b, m, segs, storage.Codec{Identities: ids}); err != nil {
+		fmt.Fprintf(gopts.stderr, "redkit: backup verify: generation %s: %v\n", m.ID, err)
+		return reportedError(exitError, err)
+	}
+	var cmds, stored int64
+	for _, s := range segs {
+		cmds, stored = cmds+s.Records, stored+s.StoredBytes
+	}
+	if gerr != nil {
+		fmt.Fprintf(gopts.stderr, "redkit: backup verify: generation %s: %v\n", m.ID, gerr)
+		return reportedError(exitError, gerr)
+	}
+	fmt.Fprintf(gopts.stdout, "ok  %s: %d segment(s), %s stored, %d records, SHA-256 and CRC-32C of each\n", m.ID, len(segs), humanBytes(stored), cmds)
+	return nil
+}
+
+// verifySegments reads segments whole: checksums and records.
+func verifySegments(ctx context.Context, b storage.Backend, m *storage.Manifest, segs []storage.SegmentInfo, codec storage.Codec) error {
+	for _, si := range segs {
+		ss, err := storage.OpenSegment(ctx, b, si, m.Compression, codec)
+		if err != nil {
+			return err
+		}
+		var n int64
+		for {
+			_, err = ss.Next()
+			if err != nil {
+				break
+			}
+			n++
+		}
+		if err == io.EOF {
+			err = ss.Verify()
+		}
+		ss.Close()
+		if err == nil && n != si.Records {
+			err = fmt.Errorf("%w: %d records, its name says %d", storage.ErrSegmentCorrupt, n, si.Records)
+		}
+		if err != nil {
+			return fmt.Errorf("segment %s: %w", si.Key(), err)
+		}
 	}
 	return nil
 }

@@ -219,8 +219,12 @@ func TestContinuousBackup(t *testing.T) {
 		t.Errorf("before the first base: %s", r.stderr)
 	}
 
+	if out := redkit(t, nil, "backup", "verify", store+"@"+gen1).want(t, 0).stdout; !strings.Contains(out, "segment(s)") {
+		t.Errorf("backup verify of a generation:\n%s", out)
+	}
+
 	// A damaged segment: the restore stops at the last good command
-	// before it and says where.
+	// before it and says where; backup verify finds it.
 	dir := filepath.Join(strings.TrimPrefix(store, "file://"), "continuous", gen1)
 	ents, _ := os.ReadDir(dir)
 	var victim string
@@ -244,6 +248,9 @@ func TestContinuousBackup(t *testing.T) {
 	}
 	if n := dst.Client().DBSize(ctx).Val(); n == 0 {
 		t.Errorf("a damaged segment: nothing restored before it")
+	}
+	if r := redkit(t, nil, "backup", "verify", store+"@"+gen1).want(t, 1); !strings.Contains(r.stderr, filepath.Base(victim)) {
+		t.Errorf("backup verify of a damaged generation: %s", r.stderr)
 	}
 
 	// Retention by generation: keeping one deletes the other's base and
