@@ -133,13 +133,18 @@ func NewKeyspace(opts KeyspaceOptions) *Keyspace {
 
 // object is one value with its key's metadata.
 type object struct {
-	typ      rdb.Type
+	typ rdb.Type
+	// lhead is the number of free slots at the front of list, which
+	// LPUSH fills without moving the elements: the list's elements are
+	// list[lhead:] (items()). It sits in typ's padding, so it costs no
+	// memory.
+	lhead    uint32
 	expireAt int64 // abs ms or rdb.NoExpiry
 	idle     int64 // from an RDB or RESTORE IDLETIME, else -1
 	freq     int   // from an RDB or RESTORE FREQ, else -1
 
 	str    []byte
-	list   [][]byte
+	list   [][]byte // with lhead free (nil) slots first: read it with items()
 	set    map[string]struct{}
 	zset   map[string]float64
 	hash   map[string]hashField
@@ -171,7 +176,7 @@ func newObject(t rdb.Type) *object {
 func (o *object) empty() bool {
 	switch o.typ {
 	case rdb.TypeList:
-		return len(o.list) == 0
+		return len(o.items()) == 0
 	case rdb.TypeSet:
 		return len(o.set) == 0
 	case rdb.TypeZSet:
@@ -189,7 +194,7 @@ func (o *object) clone() *object {
 	case rdb.TypeString:
 		c.str = slices.Clone(o.str)
 	case rdb.TypeList:
-		c.list = slices.Clone(o.list) // items are never modified in place
+		c.list = slices.Clone(o.items()) // items are never modified in place
 	case rdb.TypeSet:
 		c.set = make(map[string]struct{}, len(o.set))
 		for m := range o.set {
@@ -615,7 +620,7 @@ func (o *object) elements(fn func(*rdb.Element) error) error {
 		e.Member = o.str
 		return fn(e)
 	case rdb.TypeList:
-		for _, m := range o.list {
+		for _, m := range o.items() {
 			*e = rdb.Element{Member: m, ExpireAt: rdb.NoExpiry}
 			if err := fn(e); err != nil {
 				return err

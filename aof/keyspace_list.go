@@ -2,13 +2,86 @@ package aof
 
 import (
 	"bytes"
+	"math"
 	"slices"
 
 	"github.com/redkit/redkit/rdb"
 )
 
 // List commands (t_list.c). A list is a slice of items; items are never
-// modified in place, so copies may share them.
+// modified in place, so copies may share them. The slice keeps free slots
+// before its first element (object.lhead of them) so that LPUSH, like
+// RPUSH, takes amortized constant time: when they run out, the list moves
+// to a new array with as many free slots at its front as it has elements.
+// A list's array is never shared with another list.
+
+// maxListHead bounds object.lhead (a uint32; an int on 32-bit platforms
+// too). A variable for tests.
+var maxListHead = math.MaxInt32
+
+// items returns the elements of a list.
+func (o *object) items() [][]byte { return o.list[o.lhead:] }
+
+// lpush puts items at the head of the list, in their order: items[0]
+// becomes the first element.
+func (o *object) lpush(items ...[]byte) {
+	k, head := len(items), int(o.lhead)
+	if k <= head {
+		head -= k
+		copy(o.list[head:], items)
+		o.lhead = uint32(head)
+		return
+	}
+	// Move to a new array with free slots at its front for as many
+	// elements as the list has, and the free slots it had at its end, up
+	// to as many.
+	live := o.items()
+	n := len(live)
+	front := min(n, maxListHead)
+	back := min(cap(o.list)-len(o.list), n)
+	buf := make([][]byte, front+k+n, front+k+n+back)
+	copy(buf[front:], items)
+	copy(buf[front+k:], live)
+	o.list, o.lhead = buf, uint32(front)
+}
+
+// rpush puts items at the tail of the list, in their order.
+func (o *object) rpush(items ...[]byte) {
+	if o.lhead == 0 || len(items) <= cap(o.list)-len(o.list) {
+		o.list = append(o.list, items...)
+		return
+	}
+	// Out of room at the end of an array with free slots at its front:
+	// keep up to as many of those as the list has elements, and double
+	// the room at the end.
+	live := o.items()
+	n, k := len(live), len(items)
+	front := min(int(o.lhead), n)
+	buf := make([][]byte, front, front+2*(n+k))
+	buf = append(append(buf, live...), items...)
+	o.list, o.lhead = buf, uint32(front)
+}
+
+// lpop removes the first count elements (at most the list's length).
+func (o *object) lpop(count int) {
+	head := int(o.lhead)
+	clear(o.list[head : head+count]) // let the items be collected
+	head += count
+	if head > maxListHead {
+		// Keep lhead in range: move the elements to the array's start.
+		n := copy(o.list, o.list[head:])
+		clear(o.list[n:])
+		o.list, head = o.list[:n], 0
+	}
+	o.lhead = uint32(head)
+}
+
+// rpop removes the last count elements (at most the list's length).
+func (o *object) rpop(count int) {
+	n := len(o.list) - count
+	clear(o.list[n:])
+	o.list = o.list[:n]
+}
 
 func cmdPush(c *cmd) error {
 	name := c.args[0]
@@ -30,9 +103,9 @@ func cmdPush(c *cmd) error {
 	}
 	if left {
 		slices.Reverse(items)
-		o.list = append(items, o.list...)
+		o.lpush(items...)
 	} else {
-		o.list = append(o.list, items...)
+		o.rpush(items...)
 	}
 	return nil
 }
@@ -50,12 +123,12 @@ func cmdLInsert(c *cmd) error {
 	if err != nil || o == nil {
 		return err
 	}
-	for i, it := range o.list {
+	for i, it := range o.items() {
 		if bytes.Equal(it, c.args[3]) {
 			if after {
 				i++
 			}
-			o.list = slices.Insert(o.list, i, bytes.Clone(c.args[4]))
+			o.list = slices.Insert(o.list, int(o.lhead)+i, bytes.Clone(c.args[4]))
 			return nil
 		}
 	}
@@ -74,13 +147,14 @@ func cmdLSet(c *cmd) error {
 	if o == nil {
 		return rejectf("no such key")
 	}
+	live := o.items()
 	if idx < 0 {
-		idx += int64(len(o.list))
+		idx += int64(len(live))
 	}
-	if idx < 0 || idx >= int64(len(o.list)) {
+	if idx < 0 || idx >= int64(len(live)) {
 		return rejectf("index out of range")
 	}
-	o.list[idx] = bytes.Clone(c.args[3])
+	live[idx] = bytes.Clone(c.args[3])
 	return nil
 }
 
@@ -106,13 +180,15 @@ func cmdLRem(c *cmd) error {
 		}
 		return false
 	}
+	live := o.items()
 	if count >= 0 {
-		o.list = slices.DeleteFunc(o.list, match)
+		live = slices.DeleteFunc(live, match)
 	} else {
-		slices.Reverse(o.list)
-		o.list = slices.DeleteFunc(o.list, match)
-		slices.Reverse(o.list)
+		slices.Reverse(live)
+		live = slices.DeleteFunc(live, match)
+		slices.Reverse(live)
 	}
+	o.list = o.list[:int(o.lhead)+len(live)]
 	c.dropIfEmpty(c.args[1], o)
 	return nil
 }
@@ -130,10 +206,12 @@ func cmdLTrim(c *cmd) error {
 	if err != nil || o == nil {
 		return err
 	}
-	if s, e, ok := rankRange(start, end, int64(len(o.list))); ok {
-		o.list = o.list[s : e+1]
+	n := int64(len(o.items()))
+	if s, e, ok := rankRange(start, end, n); ok {
+		o.rpop(int(n - 1 - e))
+		o.lpop(int(s))
 	} else {
-		o.list = nil
+		o.list, o.lhead = nil, 0
 	}
 	c.dropIfEmpty(c.args[1], o)
 	return nil
@@ -149,11 +227,11 @@ func cmdPop(c *cmd) error {
 	if err != nil || o == nil {
 		return err
 	}
-	count = min(count, int64(len(o.list)))
+	count = min(count, int64(len(o.items())))
 	if left {
-		o.list = o.list[count:]
+		o.lpop(int(count))
 	} else {
-		o.list = o.list[:int64(len(o.list))-count]
+		o.rpop(int(count))
 	}
 	c.dropIfEmpty(c.args[1], o)
 	return nil
@@ -178,17 +256,19 @@ func cmdLMove(c *cmd) error {
 		return err
 	}
 	var it []byte
-	if fromLeft {
-		it, src.list = src.list[0], src.list[1:]
+	if live := src.items(); fromLeft {
+		it = live[0]
+		src.lpop(1)
 	} else {
-		it, src.list = src.list[len(src.list)-1], src.list[:len(src.list)-1]
+		it = live[len(live)-1]
+		src.rpop(1)
 	}
 	c.dropIfEmpty(c.args[1], src)
 	dst, _ := c.create(c.args[2], rdb.TypeList)
 	if toLeft {
-		dst.list = append([][]byte{it}, dst.list...)
+		dst.lpush(it)
 	} else {
-		dst.list = append(dst.list, it)
+		dst.rpush(it)
 	}
 	return nil
 }

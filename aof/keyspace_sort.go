@@ -145,7 +145,7 @@ func cmdSort(c *cmd) error {
 	var elems [][]byte
 	switch o.typ {
 	case rdb.TypeList:
-		elems = o.list
+		elems = o.items()
 	case rdb.TypeSet:
 		for m := range o.set {
 			elems = append(elems, []byte(m))
