@@ -34,6 +34,9 @@ export LC_ALL=C # EPOCHREALTIME and awk with a decimal point
 
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+SRV_LOG_PREFIX=backup # the servers log to bench/out/backup-NAME.log
+# shellcheck source=bench/servers.sh
+source "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
 
 [[ $HAVE_REDKIT == 1 ]] || die "redkit does not build: nothing to measure"
 for c in curl pgrep realpath; do
@@ -44,17 +47,7 @@ for c in backup dump; do
 done
 
 KEEP=${BENCH_KEEP:-0}
-VGW=${BENCH_VERSITYGW:-}
-if [[ -z $VGW ]]; then
-	if [[ -x $TOOLS/bin/versitygw ]]; then
-		VGW=$TOOLS/bin/versitygw
-	elif command -v versitygw >/dev/null; then
-		VGW=$(command -v versitygw)
-	else
-		die "versitygw not found: install it with 'GOBIN=\$PWD/.tools/bin go install github.com/versity/versitygw/cmd/versitygw@v1.8.0' at the repository's root, or set BENCH_VERSITYGW"
-	fi
-fi
-[[ -x $VGW ]] || die "BENCH_VERSITYGW=$VGW is not an executable"
+find_versitygw "or set BENCH_VERSITYGW"
 
 log "building bench/s3put"
 (cd "$ROOT" && go build -o "$OUT/s3put" ./bench/s3put) || die "could not build bench/s3put"
@@ -65,106 +58,15 @@ S3DIR=$OUT/backup-s3     # versitygw's root: each sub-directory is a bucket
 FLOOR_FILE=$OUT/backup-floor.rdb
 WATCH=$OUT/backup-watch  # the empty working and TMPDIR directories
 
-# Every process started here, stopped on any exit.
-declare -A SRV_PORT SRV_PID
-BG_PIDS=()
-VGW_PID=
-kill_tree() {
-	local c
-	for c in $(pgrep -P "$1" 2>/dev/null); do
-		kill "$c" 2>/dev/null || true
-	done
-	kill "$1" 2>/dev/null || true
-}
-stop_versitygw() {
-	[[ -n $VGW_PID ]] || return 0
-	kill "$VGW_PID" 2>/dev/null || true
-	for _ in $(seq 1 50); do
-		kill -0 "$VGW_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -9 "$VGW_PID" 2>/dev/null || true
-	wait "$VGW_PID" 2>/dev/null || true
-	VGW_PID=
-}
+# Every process started here (servers.sh), stopped on any exit.
 backup_cleanup() {
-	local p n
-	for p in "${BG_PIDS[@]}"; do
-		kill_tree "$p"
-	done
-	for n in "${!SRV_PID[@]}"; do
-		stop_server "$n"
-	done
-	stop_versitygw
+	stop_started
 	if [[ $KEEP != 1 ]]; then
 		rm -rf "$S3DIR" "$FLOOR_FILE" "$WATCH"
 	fi
 	cleanup
 }
 trap backup_cleanup EXIT
-
-# start_server NAME DIR DBFILENAME [ARGS...]: a redis-server on a free
-# loopback port (SRV_PORT[NAME], SRV_PID[NAME]), logging to
-# bench/out/backup-NAME.log. It does not wait.
-start_server() {
-	local name=$1 dir=$2 file=$3 port
-	shift 3
-	mkdir -p "$dir"
-	port=$(free_port) || die "no free port"
-	: >"$OUT/backup-$name.log"
-	redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --dbfilename "$file" \
-		--save '' --appendonly no --protected-mode no --daemonize no \
-		--enable-debug-command local --logfile "$OUT/backup-$name.log" "$@" &
-	SRV_PID[$name]=$!
-	SRV_PORT[$name]=$port
-}
-
-# wait_loaded NAME: until INFO persistence says loading:0.
-wait_loaded() {
-	local name=$1
-	for _ in $(seq 1 60000); do
-		[[ $(redis-cli -p "${SRV_PORT[$name]}" info persistence 2>/dev/null | tr -d '\r' | awk -F: '$1 == "loading" {print $2}') == 0 ]] && return 0
-		kill -0 "${SRV_PID[$name]}" 2>/dev/null || die "redis-server $name exited; see $OUT/backup-$name.log"
-		sleep 0.01
-	done
-	die "redis-server $name never finished loading"
-}
-
-stop_server() {
-	local name=$1
-	[[ -n ${SRV_PID[$name]:-} ]] || return 0
-	redis-cli -p "${SRV_PORT[$name]}" shutdown nosave >/dev/null 2>&1 || kill "${SRV_PID[$name]}" 2>/dev/null || true
-	wait "${SRV_PID[$name]}" 2>/dev/null || true
-	unset "SRV_PID[$name]"
-}
-
-keys_of() {
-	redis-cli -p "$1" info keyspace | awk -F'[=,:]' '/^db/ {n += $3} END {print n + 0}'
-}
-
-digest_of() {
-	redis-cli -p "$1" debug digest
-}
-
-time_file_secs() {
-	awk '/Elapsed \(wall clock\)/ { t = $NF; n = split(t, p, ":"); v = 0; for (j = 1; j <= n; j++) v = v * 60 + p[j]; print v }' "$1"
-}
-time_file_kb() {
-	awk -F': ' '/Maximum resident set size/ {print $2}' "$1"
-}
-time_file_cpu() {
-	awk -F': ' '/Percent of CPU/ {print $2}' "$1"
-}
-time_file_cpu_secs() {
-	awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.1f", s }' "$1"
-}
-
-# cpu_secs PID: CPU seconds of PID and of the children it has waited for
-# (a redis-server's fork for a replica's snapshot), from /proc.
-cpu_secs() {
-	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13 + $14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0
-}
-cpu_diff() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
 # manifest_field FILE NAME: a top-level number or string of a manifest
 # (json.MarshalIndent with two spaces: top-level keys have two).
@@ -247,55 +149,13 @@ keep() {
 }
 
 # ---------------------------------------------------------------------------
-# versitygw, over a fresh directory with one bucket.
-start_versitygw() {
-	local port code
-	rm -rf "$S3DIR"
-	mkdir -p "$S3DIR/$BUCKET"
-	AK=AK$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n' | tr a-f A-F)
-	SK=$(od -An -N20 -tx1 /dev/urandom | tr -d ' \n')
-	for attempt in 1 2 3 4 5; do
-		port=$(free_port) || die "no free port"
-		ROOT_ACCESS_KEY=$AK ROOT_SECRET_KEY=$SK "$VGW" --port "127.0.0.1:$port" --quiet --health /health posix "$S3DIR" >"$OUT/backup-versitygw.log" 2>&1 &
-		VGW_PID=$!
-		for _ in $(seq 1 400); do
-			code=$(curl -s -m 1 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health" 2>/dev/null || true)
-			[[ $code == 200 ]] && break
-			kill -0 "$VGW_PID" 2>/dev/null || break
-			sleep 0.05
-		done
-		if [[ $code == 200 ]]; then
-			S3_ENDPOINT=http://127.0.0.1:$port
-			return 0
-		fi
-		log "versitygw did not answer on 127.0.0.1:$port (attempt $attempt): $(tail -n 3 "$OUT/backup-versitygw.log" | tr '\n' ' ')"
-		stop_versitygw
-	done
-	die "versitygw did not start; see $OUT/backup-versitygw.log"
-}
-
 warm_up
-log "versitygw ($VGW) over bench/out/backup-s3, bucket $BUCKET"
-start_versitygw
-log "versitygw on $S3_ENDPOINT (pid $VGW_PID)"
-export AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_REGION=us-east-1 AWS_ENDPOINT_URL_S3=$S3_ENDPOINT
-export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
-unset AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL
+start_versitygw # over bench/out/backup-s3
 
-# The source, loading the dump at start-up. Its dbfilename is a symlink to
-# the dump: a disk-based sync would rename its own snapshot over the link,
-# never over the dump.
-SRC_DIR=$OUT/backup-src
-mkdir -p "$SRC_DIR"
-ln -sfn "$(realpath "$DUMP")" "$SRC_DIR/dump.rdb"
+# The source, loading the dump at start-up (bench/out/backup-src/dump.rdb,
+# a symlink to it).
 log "source redis-server loading $DUMP at start-up"
-t0=$EPOCHREALTIME
-start_server src "$SRC_DIR" dump.rdb --repl-diskless-sync yes --repl-diskless-sync-delay 0
-wait_loaded src
-LOAD_SECS=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
-SRC=${SRV_PORT[src]}
-SRC_KEYS=$(keys_of "$SRC")
-SRC_USED=$(redis-cli -p "$SRC" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" {print $2}')
+start_source
 SRC_DIGEST=$(digest_of "$SRC")
 log "loaded in $LOAD_SECS s: $SRC_KEYS keys on 127.0.0.1:$SRC, digest $SRC_DIGEST (DEBUG DIGEST takes about 90 s on this dump)"
 

@@ -50,6 +50,10 @@ export LC_ALL=C # EPOCHREALTIME and awk with a decimal point
 
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+SRV_LOG_PREFIX=continuous # the servers log to bench/out/continuous-NAME.log
+SRV_STOP_WAIT=1           # on exit, the command under time or timeout goes first
+# shellcheck source=bench/servers.sh
+source "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
 
 [[ $HAVE_REDKIT == 1 ]] || die "redkit does not build: nothing to measure"
 for c in redis-benchmark curl jq pgrep timeout; do
@@ -98,63 +102,19 @@ LAG_GOAL=$(awk -v i="$INTERVAL_SECS" 'BEGIN { printf "%.3f", 2 * i }')
 
 VGW=
 if [[ " ${KINDS[*]} " == *" s3 "* ]]; then
-	VGW=${BENCH_VERSITYGW:-}
-	if [[ -z $VGW ]]; then
-		if [[ -x $TOOLS/bin/versitygw ]]; then
-			VGW=$TOOLS/bin/versitygw
-		elif command -v versitygw >/dev/null; then
-			VGW=$(command -v versitygw)
-		else
-			die "versitygw not found: install it with 'GOBIN=\$PWD/.tools/bin go install github.com/versity/versitygw/cmd/versitygw@v1.8.0' at the repository's root, set BENCH_VERSITYGW, or run with BENCH_STORAGE=file"
-		fi
-	fi
-	[[ -x $VGW ]] || die "BENCH_VERSITYGW=$VGW is not an executable"
+	find_versitygw "set BENCH_VERSITYGW, or run with BENCH_STORAGE=file"
 fi
 
 CDIR=$OUT/continuous # the sources' AOFs, the file store, versitygw's root, the restored servers
 BUCKET=bench
 S3DIR=$CDIR/s3 # versitygw's root: each sub-directory is a bucket
 
-# Every process started here, stopped on any exit.
-declare -A SRV_PORT SRV_PID
-BG_PIDS=()
-VGW_PID=
-# kill_tree PID: PID's children (the command under /usr/bin/time or
-# timeout), then, once they are gone (at most 5 s), PID.
-kill_tree() {
-	local c
-	for c in $(pgrep -P "$1" 2>/dev/null); do
-		kill "$c" 2>/dev/null || true
-	done
-	for _ in $(seq 1 50); do
-		[[ -n $(pgrep -P "$1" 2>/dev/null) ]] || break
-		sleep 0.1
-	done
-	kill "$1" 2>/dev/null || true
-}
-stop_versitygw() {
-	[[ -n $VGW_PID ]] || return 0
-	kill "$VGW_PID" 2>/dev/null || true
-	for _ in $(seq 1 50); do
-		kill -0 "$VGW_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -9 "$VGW_PID" 2>/dev/null || true
-	wait "$VGW_PID" 2>/dev/null || true
-	VGW_PID=
-}
+# Every process started here (servers.sh), stopped on any exit, each
+# background command waited for (SRV_STOP_WAIT); the sampler told to stop.
 SAMPLER_STOP=
 continuous_cleanup() {
-	local p n
 	[[ -z $SAMPLER_STOP ]] || touch "$SAMPLER_STOP" 2>/dev/null || true
-	for p in "${BG_PIDS[@]}"; do
-		kill_tree "$p"
-		wait "$p" 2>/dev/null || true
-	done
-	for n in "${!SRV_PID[@]}"; do
-		stop_server "$n"
-	done
-	stop_versitygw
+	stop_started
 	if [[ $KEEP != 1 ]]; then
 		rm -rf "$CDIR"
 	fi
@@ -181,62 +141,6 @@ wait_bg() {
 	done
 	BG_PIDS=("${keep[@]}")
 }
-
-# start_server NAME DIR [ARGS...]: a redis-server on a free loopback port
-# (SRV_PORT[NAME], SRV_PID[NAME]), logging to bench/out/continuous-NAME.log;
-# ARGS come last and override the defaults. It does not wait.
-start_server() {
-	local name=$1 dir=$2 port
-	shift 2
-	mkdir -p "$dir"
-	port=$(free_port) || die "no free port"
-	: >"$OUT/continuous-$name.log"
-	redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --dbfilename dump.rdb \
-		--save '' --appendonly no --protected-mode no --daemonize no \
-		--enable-debug-command local --logfile "$OUT/continuous-$name.log" "$@" &
-	SRV_PID[$name]=$!
-	SRV_PORT[$name]=$port
-}
-
-# wait_loaded NAME: until INFO persistence says loading:0.
-wait_loaded() {
-	local name=$1
-	for _ in $(seq 1 60000); do
-		[[ $(redis-cli -p "${SRV_PORT[$name]}" info persistence 2>/dev/null | tr -d '\r' | awk -F: '$1 == "loading" {print $2}') == 0 ]] && return 0
-		kill -0 "${SRV_PID[$name]}" 2>/dev/null || die "redis-server $name exited; see $OUT/continuous-$name.log"
-		sleep 0.01
-	done
-	die "redis-server $name never finished loading"
-}
-
-stop_server() {
-	local name=$1
-	[[ -n ${SRV_PID[$name]:-} ]] || return 0
-	redis-cli -p "${SRV_PORT[$name]}" shutdown nosave >/dev/null 2>&1 || kill "${SRV_PID[$name]}" 2>/dev/null || true
-	wait "${SRV_PID[$name]}" 2>/dev/null || true
-	unset "SRV_PID[$name]"
-}
-
-keys_of() {
-	redis-cli -p "$1" info keyspace | awk -F'[=,:]' '/^db/ {n += $3} END {print n + 0}'
-}
-digest_of() {
-	redis-cli -p "$1" debug digest
-}
-info_field() { # info_field PORT SECTION FIELD
-	redis-cli -p "$1" info "$2" | tr -d '\r' | awk -F: -v f="$3" '$1 == f {print $2}'
-}
-
-time_file_secs() {
-	awk '/Elapsed \(wall clock\)/ { t = $NF; n = split(t, p, ":"); v = 0; for (j = 1; j <= n; j++) v = v * 60 + p[j]; print v }' "$1"
-}
-time_file_kb() {
-	awk -F': ' '/Maximum resident set size/ {print $2}' "$1"
-}
-time_file_cpu_secs() {
-	awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.1f", s }' "$1"
-}
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 # aof_incr DIR: "BYTES FILES" of the incr AOF files in DIR/appendonlydir.
 aof_incr() {
@@ -284,35 +188,6 @@ sample_status() {
 }
 
 # ---------------------------------------------------------------------------
-# versitygw, over a fresh directory with one bucket (as in backup.sh).
-start_versitygw() {
-	local port code attempt
-	rm -rf "$S3DIR"
-	mkdir -p "$S3DIR/$BUCKET"
-	AK=AK$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n' | tr a-f A-F)
-	SK=$(od -An -N20 -tx1 /dev/urandom | tr -d ' \n')
-	for attempt in 1 2 3 4 5; do
-		port=$(free_port) || die "no free port"
-		ROOT_ACCESS_KEY=$AK ROOT_SECRET_KEY=$SK "$VGW" --port "127.0.0.1:$port" --quiet --health /health posix "$S3DIR" >"$OUT/continuous-versitygw.log" 2>&1 &
-		VGW_PID=$!
-		code=
-		for _ in $(seq 1 400); do
-			code=$(curl -s -m 1 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health" 2>/dev/null || true)
-			[[ $code == 200 ]] && break
-			kill -0 "$VGW_PID" 2>/dev/null || break
-			sleep 0.05
-		done
-		if [[ $code == 200 ]]; then
-			S3_ENDPOINT=http://127.0.0.1:$port
-			return 0
-		fi
-		log "versitygw did not answer on 127.0.0.1:$port (attempt $attempt): $(tail -n 3 "$OUT/continuous-versitygw.log" | tr '\n' ' ')"
-		stop_versitygw
-	done
-	die "versitygw did not start; see $OUT/continuous-versitygw.log"
-}
-
-# ---------------------------------------------------------------------------
 # Results, per storage kind.
 declare -A R_OPS R_CMDS R_LAG_MAX R_LAG_P99 R_LAG_N R_SEG_BPC R_AOF_BPC R_SEG_AOF R_RSS_MB R_REST_LATEST R_REST_BASE R_REST_RATIO R_DIGEST R_NOTES
 
@@ -325,7 +200,7 @@ restore_into() {
 	shift 2
 	stop_server "$srv"
 	rm -rf "$dir"
-	start_server "$srv" "$dir"
+	start_server "$srv" "$dir" dump.rdb
 	wait_loaded "$srv"
 	sync # no writeback of an earlier step during this one
 	log "$name: $* --to redis://127.0.0.1:${SRV_PORT[$srv]}"
@@ -364,7 +239,7 @@ run_storage() {
 	# The source: AOF on, never rewritten, nothing to load.
 	srcdir=$CDIR/src-$kind
 	rm -rf "$srcdir"
-	start_server "src-$kind" "$srcdir" --appendonly yes --appendfsync no --auto-aof-rewrite-percentage 0 \
+	start_server "src-$kind" "$srcdir" dump.rdb --appendonly yes --appendfsync no --auto-aof-rewrite-percentage 0 \
 		--repl-diskless-sync yes --repl-diskless-sync-delay 0
 	wait_loaded "src-$kind"
 	src=${SRV_PORT[src-$kind]}
@@ -522,12 +397,7 @@ for kind in "${KINDS[@]}"; do
 		run_storage file "file://$CDIR/store-file"
 		;;
 	s3)
-		log "versitygw ($VGW) over bench/out/continuous/s3, bucket $BUCKET"
-		start_versitygw
-		log "versitygw on $S3_ENDPOINT (pid $VGW_PID)"
-		export AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_REGION=us-east-1 AWS_ENDPOINT_URL_S3=$S3_ENDPOINT
-		export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
-		unset AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL
+		start_versitygw # over bench/out/continuous/s3
 		run_storage s3 "s3://$BUCKET/continuous"
 		stop_versitygw
 		;;

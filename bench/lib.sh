@@ -1,6 +1,9 @@
-# bench/lib.sh: what bench/run.sh and bench/restore.sh share. Source it
-# after "set -euo pipefail"; it builds redkit and HDT3213/rdb's CLI, makes
-# the dump when it is missing, and defines log, die, free_port and measure.
+# bench/lib.sh: what the bench scripts share. Source it after
+# "set -euo pipefail"; it builds redkit and HDT3213/rdb's CLI, makes the
+# dump when it is missing, and defines log, die, free_port, warm_up, measure,
+# elapsed and the time_file_* readers of /usr/bin/time -v reports.
+# bench/servers.sh, sourced after it, has the helpers of the scripts that
+# start servers of their own (backup.sh, continuous.sh, sync.sh).
 # Environment: see bench/README.md.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -136,6 +139,26 @@ warm_up() {
 	cat "$DUMP" >/dev/null
 }
 
+# time_file_secs FILE, time_file_kb FILE, time_file_cpu FILE,
+# time_file_cpu_secs FILE: from a /usr/bin/time -v report, the wall time in
+# seconds, the peak RSS in kB, the percent of CPU ("99%"), and the user plus
+# system CPU seconds with one decimal.
+time_file_secs() {
+	awk '/Elapsed \(wall clock\)/ { t = $NF; n = split(t, p, ":"); v = 0; for (j = 1; j <= n; j++) v = v * 60 + p[j]; print v }' "$1"
+}
+time_file_kb() {
+	awk -F': ' '/Maximum resident set size/ {print $2}' "$1"
+}
+time_file_cpu() {
+	awk -F': ' '/Percent of CPU/ {print $2}' "$1"
+}
+time_file_cpu_secs() {
+	awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.1f", s }' "$1"
+}
+
+# elapsed T0 T1: T1 - T0 (EPOCHREALTIME values) with two decimals.
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
 declare -A SECS RSS RC CPU
 NAMES=()
 
@@ -148,12 +171,9 @@ measure() {
 		log "run $i/$RUNS: $*"
 		rc=0
 		/usr/bin/time -v -o "$OUT/$name.time" "$@" >"$stdout" 2>"$OUT/$name.stderr" || rc=$?
-		s=$(awk '/Elapsed \(wall clock\)/ {
-			t = $NF; n = split(t, p, ":"); v = 0
-			for (j = 1; j <= n; j++) v = v * 60 + p[j]
-			print v }' "$OUT/$name.time")
-		kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$OUT/$name.time")
-		cpu=$(awk -F': ' '/Percent of CPU/ {print $2}' "$OUT/$name.time")
+		s=$(time_file_secs "$OUT/$name.time")
+		kb=$(time_file_kb "$OUT/$name.time")
+		cpu=$(time_file_cpu "$OUT/$name.time")
 		if [[ $rc -ne 0 ]]; then
 			log "$name exited with status $rc: $(tail -n 3 "$OUT/$name.stderr" | tr '\n' ' ')"
 		fi

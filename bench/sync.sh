@@ -36,6 +36,9 @@ export LC_ALL=C # EPOCHREALTIME and awk with a decimal point
 
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+SRV_LOG_PREFIX=sync # the servers log to bench/out/sync-NAME.log
+# shellcheck source=bench/servers.sh
+source "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
 
 [[ $HAVE_REDKIT == 1 ]] || die "redkit does not build: nothing to measure"
 for c in redis-benchmark curl pgrep realpath; do
@@ -51,71 +54,12 @@ LAG_N=${BENCH_LAG_N:-2000000}
 NOTES_SHAKE_MIBS=1.4 # shared/NOTES.md: RedisShake v4 sync reader, 50 MB dump in 37 s
 CKPT=$OUT/sync.checkpoint
 
-# Every process started here, stopped on any exit.
-declare -A SRV_PORT SRV_PID
-BG_PIDS=()
-# kill_tree PID: PID's children (the command under /usr/bin/time), then PID.
-kill_tree() {
-	local c
-	for c in $(pgrep -P "$1" 2>/dev/null); do
-		kill "$c" 2>/dev/null || true
-	done
-	kill "$1" 2>/dev/null || true
-}
+# Every process started here (servers.sh), stopped on any exit.
 sync_cleanup() {
-	local p n
-	for p in "${BG_PIDS[@]}"; do
-		kill_tree "$p"
-	done
-	for n in "${!SRV_PID[@]}"; do
-		stop_server "$n"
-	done
+	stop_started
 	cleanup
 }
 trap sync_cleanup EXIT
-
-# start_server NAME DIR DBFILENAME [ARGS...]: a redis-server on a free
-# loopback port (SRV_PORT[NAME], SRV_PID[NAME]), logging to
-# bench/out/sync-NAME.log. It does not wait.
-start_server() {
-	local name=$1 dir=$2 file=$3 port
-	shift 3
-	mkdir -p "$dir"
-	port=$(free_port) || die "no free port"
-	: >"$OUT/sync-$name.log"
-	redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --dbfilename "$file" \
-		--save '' --appendonly no --protected-mode no --daemonize no \
-		--enable-debug-command local --logfile "$OUT/sync-$name.log" "$@" &
-	SRV_PID[$name]=$!
-	SRV_PORT[$name]=$port
-}
-
-# wait_loaded NAME: until INFO persistence says loading:0.
-wait_loaded() {
-	local name=$1
-	for _ in $(seq 1 60000); do
-		[[ $(redis-cli -p "${SRV_PORT[$name]}" info persistence 2>/dev/null | tr -d '\r' | awk -F: '$1 == "loading" {print $2}') == 0 ]] && return 0
-		kill -0 "${SRV_PID[$name]}" 2>/dev/null || die "redis-server $name exited; see $OUT/sync-$name.log"
-		sleep 0.01
-	done
-	die "redis-server $name never finished loading"
-}
-
-stop_server() {
-	local name=$1
-	[[ -n ${SRV_PID[$name]:-} ]] || return 0
-	redis-cli -p "${SRV_PORT[$name]}" shutdown nosave >/dev/null 2>&1 || kill "${SRV_PID[$name]}" 2>/dev/null || true
-	wait "${SRV_PID[$name]}" 2>/dev/null || true
-	unset "SRV_PID[$name]"
-}
-
-keys_of() {
-	redis-cli -p "$1" info keyspace | awk -F'[=,:]' '/^db/ {n += $3} END {print n + 0}'
-}
-
-digest_of() {
-	redis-cli -p "$1" debug digest
-}
 
 # target_digest PORT: the target's DEBUG DIGEST without redkit's own keys
 # (redkit:sync:NAME, "<replid> <offset>"), which are put back afterwards:
@@ -139,21 +83,7 @@ target_digest() {
 }
 
 repl_offset() {
-	redis-cli -p "$1" info replication | tr -d '\r' | awk -F: '$1 == "master_repl_offset" {print $2}'
-}
-
-# time_file_secs FILE / time_file_kb FILE: from a /usr/bin/time -v report.
-time_file_secs() {
-	awk '/Elapsed \(wall clock\)/ { t = $NF; n = split(t, p, ":"); v = 0; for (j = 1; j <= n; j++) v = v * 60 + p[j]; print v }' "$1"
-}
-time_file_kb() {
-	awk -F': ' '/Maximum resident set size/ {print $2}' "$1"
-}
-
-# cpu_secs PID: CPU seconds of PID and of its children it has waited for
-# (a redis-server's fork for a replica's snapshot), from /proc.
-cpu_secs() {
-	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13 + $14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0
+	info_field "$1" replication master_repl_offset
 }
 
 # snapshot_secs LOG: how long the last snapshot a redis-server streamed to a
@@ -184,10 +114,8 @@ data_keys() {
 
 # role_of PORT: master or slave, per INFO replication.
 role_of() {
-	redis-cli -p "$1" info replication | tr -d '\r' | awk -F: '$1 == "role" {print $2}'
+	info_field "$1" replication role
 }
-
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 status_url() { echo "http://127.0.0.1:$STATUS_PORT/status"; }
 
@@ -247,21 +175,11 @@ find_shake() {
 # ---------------------------------------------------------------------------
 warm_up
 
-# (c) The source, loading the dump at start-up. Its dbfilename is a symlink
-# to the dump: a disk-based sync (a peer without capa eof) would rename its
-# own snapshot over the link, never over the dump.
-SRC_DIR=$OUT/sync-src
-mkdir -p "$SRC_DIR"
-ln -sfn "$(realpath "$DUMP")" "$SRC_DIR/dump.rdb"
+# (c) The source, loading the dump at start-up (bench/out/sync-src/dump.rdb,
+# a symlink to it).
 log "(c) source redis-server loading $DUMP at start-up"
-t0=$EPOCHREALTIME
-start_server src "$SRC_DIR" dump.rdb --repl-diskless-sync yes --repl-diskless-sync-delay 0
-wait_loaded src
-LOAD_SECS=$(elapsed "$t0" "$EPOCHREALTIME")
-SRC=${SRV_PORT[src]}
+start_source
 LOG_LOAD_SECS=$(awk '/DB loaded from disk/ { for (i = 1; i <= NF; i++) if ($i == "seconds") print $(i - 1) }' "$OUT/sync-src.log" | tail -n 1)
-SRC_KEYS=$(keys_of "$SRC")
-SRC_USED=$(redis-cli -p "$SRC" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" {print $2}')
 log "(c) loaded in $LOAD_SECS s (the log says ${LOG_LOAD_SECS:-?} s): $SRC_KEYS keys on 127.0.0.1:$SRC"
 SRC_DIGEST=$(digest_of "$SRC")
 log "source digest $SRC_DIGEST"
@@ -282,9 +200,9 @@ for ((i = 1; i <= RUNS; i++)); do
 	# the snapshot, the target's RESTOREs, redkit.
 	if [[ $(time_file_secs "$OUT/redkit-sync.time") == "${SECS[redkit-sync]}" ]]; then
 		SNAP_SECS=$(snapshot_secs "$OUT/sync-src.log")
-		SRC_CPU=$(awk -v a="$src_cpu0" -v b="$(cpu_secs "${SRV_PID[src]}")" 'BEGIN { printf "%.1f", b - a }')
-		DST_CPU=$(awk -v a="$dst_cpu0" -v b="$(cpu_secs "${SRV_PID[dst]}")" 'BEGIN { printf "%.1f", b - a }')
-		SYNC_CPU=$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.1f", s }' "$OUT/redkit-sync.time")
+		SRC_CPU=$(cpu_diff "$src_cpu0" "$(cpu_secs "${SRV_PID[src]}")")
+		DST_CPU=$(cpu_diff "$dst_cpu0" "$(cpu_secs "${SRV_PID[dst]}")")
+		SYNC_CPU=$(time_file_cpu_secs "$OUT/redkit-sync.time")
 	fi
 	GOT_DIGEST=$(target_digest "$DST")
 	GOT_KEYS=$(($(keys_of "$DST") - 1))
@@ -320,9 +238,9 @@ for ((i = 1; i <= RUNS; i++)); do
 		NATIVE_SNAP_SECS=$(snapshot_secs "$OUT/sync-src.log")
 		NATIVE_RECV_SECS=$(log_span "$OUT/sync-native.log" 'MASTER <-> REPLICA sync: receiving' 'MASTER <-> REPLICA sync: Loading DB in memory')
 		NATIVE_LOAD_SECS=$(log_span "$OUT/sync-native.log" 'MASTER <-> REPLICA sync: Loading DB in memory' 'MASTER <-> REPLICA sync: Finished with success')
-		NATIVE_SRC_CPU=$(awk -v a="$src_cpu0" -v b="$(cpu_secs "${SRV_PID[src]}")" 'BEGIN { printf "%.1f", b - a }')
-		NATIVE_DST_CPU=$(awk -v a="$dst_cpu0" -v b="$(cpu_secs "${SRV_PID[native]}")" 'BEGIN { printf "%.1f", b - a }')
-		NATIVE_SYNC_CPU=$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.1f", s }' "$OUT/redkit-native.time")
+		NATIVE_SRC_CPU=$(cpu_diff "$src_cpu0" "$(cpu_secs "${SRV_PID[src]}")")
+		NATIVE_DST_CPU=$(cpu_diff "$dst_cpu0" "$(cpu_secs "${SRV_PID[native]}")")
+		NATIVE_SYNC_CPU=$(time_file_cpu_secs "$OUT/redkit-native.time")
 	fi
 	NATIVE_ROLE=$(role_of "$NAT")
 	GOT_DIGEST=$(target_digest "$NAT")
