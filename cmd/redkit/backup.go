@@ -312,13 +312,9 @@ func runBackup(c *cli.Context, gopts globalOptions) (err error) {
 	// per master of a cluster), or a file.
 	var jobs []*snapshotJob
 	if strings.Contains(from, "://") {
-		ep, copts, err := endpointOptions("from", from, c.String("from-password-file"), "REDKIT_FROM_PASSWORD", tlsFromFlags(c), 30*time.Second)
+		ep, copts, addr, info, err := backupSource(c, gopts)
 		if err != nil {
 			return err
-		}
-		addr, info, err := resolveServer(ctx, ep, &copts)
-		if err != nil {
-			return liveConnectError(gopts, "backup", ep.String(), err)
 		}
 		m.Source = storage.SourceInfo{Kind: "live", URL: ep.String(), Host: addr, Role: info.Role, Server: info.Server, Version: info.Version, Cluster: info.Cluster}
 		liveJob := func(name, master string) *snapshotJob {
@@ -429,6 +425,20 @@ func runBackup(c *cli.Context, gopts globalOptions) (err error) {
 	fmt.Fprintln(gopts.stdout, m.ID)
 	logBackupSummary(log, m, backend.URL())
 	return nil
+}
+
+// backupSource connects to --from, a live server (or a Sentinel's
+// master), and reads what it is.
+func backupSource(c *cli.Context, gopts globalOptions) (*rsync.Endpoint, rsync.Options, string, *rsync.ServerInfo, error) {
+	ep, copts, err := endpointOptions("from", c.String("from"), c.String("from-password-file"), "REDKIT_FROM_PASSWORD", tlsFromFlags(c), 30*time.Second)
+	if err != nil {
+		return nil, copts, "", nil, err
+	}
+	addr, info, err := resolveServer(c.Context, ep, &copts)
+	if err != nil {
+		return nil, copts, "", nil, liveConnectError(gopts, "backup", ep.String(), err)
+	}
+	return ep, copts, addr, info, nil
 }
 
 // snapshotJob is one snapshot of a backup: opened, parsed on the way and

@@ -22,7 +22,6 @@ import (
 // was received is stored first).
 func runContinuousBackup(c *cli.Context, gopts globalOptions, backend storage.Backend, codec storage.Codec, recipientKeys []string, log *slog.Logger) error {
 	ctx := c.Context
-	from := c.String("from")
 	interval := c.Duration("segment-interval")
 	size, err := parseSize(c.String("segment-size"))
 	if err != nil || interval < 100*time.Millisecond || size < 1024 || size > 1<<30 {
@@ -31,13 +30,9 @@ func runContinuousBackup(c *cli.Context, gopts globalOptions, backend storage.Ba
 	if si := c.Duration("snapshot-interval"); si != 0 && si < time.Second {
 		return usageErrorf("backup --continuous: --snapshot-interval %s: want 0 (never) or at least 1s", si)
 	}
-	ep, copts, err := endpointOptions("from", from, c.String("from-password-file"), "REDKIT_FROM_PASSWORD", tlsFromFlags(c), 30*time.Second)
+	ep, copts, addr, info, err := backupSource(c, gopts)
 	if err != nil {
 		return err
-	}
-	addr, info, err := resolveServer(ctx, ep, &copts)
-	if err != nil {
-		return liveConnectError(gopts, "backup", ep.String(), err)
 	}
 	if info.Cluster {
 		return usageErrorf("backup --continuous: %s is a cluster node: continuous backups take one standalone source (or a Sentinel's master) for now; back a cluster up with snapshots (without --continuous)", ep.String())

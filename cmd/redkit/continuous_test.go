@@ -44,6 +44,18 @@ func waitContinuous(t *testing.T, addr string, cmd *exec.Cmd, what string, ok fu
 	}
 }
 
+// startContinuous starts a source and backup --continuous into store
+// (with extra flags), and waits for it to stream.
+func startContinuous(t *testing.T, store string, extra ...string) (src *redistest.Server, cmd *exec.Cmd, status string, args []string) {
+	t.Helper()
+	src = redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync yes", "repl-backlog-size 64mb"}})
+	status = freeAddr(t)
+	args = append([]string{"backup", "--continuous", "--from", src.URL(), "--to", store, "--status-addr", status}, extra...)
+	cmd, _ = redkitProcess(t, args...)
+	waitContinuous(t, status, cmd, "streaming", func(st rsync.ContinuousStatus) bool { return st.Phase == rsync.PhaseStreaming })
+	return src, cmd, status, args
+}
+
 // listGenerations reads backup list --format json's continuous bases.
 type listedGeneration struct {
 	storage.Manifest
@@ -276,12 +288,8 @@ func TestContinuousBackup(t *testing.T) {
 func TestContinuousGenerations(t *testing.T) {
 	srv := s3test.Start(t, "pitr")
 	srv.Env(t)
-	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync yes", "repl-backlog-size 64mb"}})
 	store := "s3://pitr/redis"
-	status := freeAddr(t)
-	cmd, _ := redkitProcess(t, "backup", "--continuous", "--from", src.URL(), "--to", store, "--segment-interval", "200ms",
-		"--snapshot-interval", "1s", "--status-addr", status)
-	waitContinuous(t, status, cmd, "streaming", func(st rsync.ContinuousStatus) bool { return st.Phase == rsync.PhaseStreaming })
+	src, cmd, status, _ := startContinuous(t, store, "--segment-interval", "200ms", "--snapshot-interval", "1s")
 
 	type instant struct {
 		at     time.Time
@@ -335,11 +343,8 @@ func TestContinuousGenerations(t *testing.T) {
 func TestContinuousStorageOutage(t *testing.T) {
 	srv := s3test.Start(t, "pitr")
 	srv.Env(t)
-	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync yes", "repl-backlog-size 64mb"}})
 	store := "s3://pitr/outage"
-	status := freeAddr(t)
-	cmd, _ := redkitProcess(t, "backup", "--continuous", "--from", src.URL(), "--to", store, "--segment-interval", "200ms", "--status-addr", status)
-	waitContinuous(t, status, cmd, "streaming", func(st rsync.ContinuousStatus) bool { return st.Phase == rsync.PhaseStreaming })
+	src, cmd, status, _ := startContinuous(t, store, "--segment-interval", "200ms")
 	w := redistest.StartWriter(t, src, 1)
 	w.WaitRounds(t, 50)
 	srv.Down()
