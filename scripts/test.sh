@@ -7,7 +7,8 @@
 #   ./scripts/test.sh ./rdb/ -update       # unknown flags after the packages go to the tests
 #
 # It installs redis-server and redis-tools with apt-get when redis-server is
-# missing (Debian/Ubuntu; with sudo when not root), and the S3 server
+# missing (Debian/Ubuntu; with sudo when not root), valkey-server from
+# bookworm-backports on Debian bookworm, and the S3 server
 # versitygw with go install into .tools/bin when missing, checks formatting with
 # gofmt -l over the whole repository, runs go vet on the packages under test,
 # and runs go test -count=1 with the arguments given. Package paths are
@@ -44,6 +45,42 @@ install_redis() {
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server redis-tools
 	command -v redis-server >/dev/null 2>&1 || die "redis-server still not on PATH after apt-get install"
+}
+
+# Valkey 8 (valkey-server, BSD-3-Clause), a source that writes RDB 11 and
+# its own replication stream, comes from Debian's bookworm-backports: on
+# Debian bookworm it is installed from there (the suite added to apt's
+# sources if missing), and the Valkey tests are then required; elsewhere
+# they skip, saying why.
+install_valkey() {
+	if command -v valkey-server >/dev/null 2>&1; then
+		export REDKIT_REQUIRE_VALKEY=1
+		return 0
+	fi
+	if ! command -v apt-get >/dev/null 2>&1 || ! grep -qs '^VERSION_CODENAME=bookworm' /etc/os-release; then
+		step "valkey-server not found and this is not Debian bookworm: the Valkey tests will skip"
+		return 0
+	fi
+	local sudo=()
+	if [ "$(id -u)" -ne 0 ]; then
+		if ! command -v sudo >/dev/null 2>&1; then
+			step "valkey-server not found and no sudo: the Valkey tests will skip"
+			return 0
+		fi
+		sudo=(sudo)
+	fi
+	step "valkey-server not found: installing it with apt-get from bookworm-backports"
+	if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+		echo "deb http://deb.debian.org/debian bookworm-backports main" | "${sudo[@]}" tee /etc/apt/sources.list.d/bookworm-backports.list >/dev/null
+	fi
+	# Not fatal: without it only the Valkey tests skip.
+	if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q ||
+		! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -t bookworm-backports valkey-server ||
+		! command -v valkey-server >/dev/null 2>&1; then
+		step "could not install valkey-server from bookworm-backports: the Valkey tests will skip"
+		return 0
+	fi
+	export REDKIT_REQUIRE_VALKEY=1
 }
 
 # versitygw (Apache-2.0), the S3-compatible server the storage tests run
@@ -118,6 +155,7 @@ test_args+=("$@")
 
 install_redis
 export REDKIT_REQUIRE_REDIS=1
+install_valkey
 install_versitygw
 export REDKIT_REQUIRE_S3=1
 

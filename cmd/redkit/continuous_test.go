@@ -375,3 +375,43 @@ func TestContinuousStorageOutage(t *testing.T) {
 		t.Errorf("a gap: %s", r.stderr)
 	}
 }
+
+// TestContinuousValkey: a Valkey 8 source (RDB 11, its own replication
+// stream) backed up continuously and restored to instants into a Valkey
+// target, each with the source's digest then.
+func TestContinuousValkey(t *testing.T) {
+	src := redistest.Start(t, redistest.Options{Binary: "valkey-server", Config: []string{"repl-diskless-sync yes", "repl-backlog-size 64mb"}})
+	store := "file://" + filepath.Join(t.TempDir(), "store")
+	status := freeAddr(t)
+	cmd, _ := redkitProcess(t, "backup", "--continuous", "--from", src.URL(), "--to", store, "--segment-interval", "200ms", "--status-addr", status)
+	waitContinuous(t, status, cmd, "streaming", func(st rsync.ContinuousStatus) bool { return st.Phase == rsync.PhaseStreaming })
+	var ats []time.Time
+	var digests []string
+	for seed := uint64(1); seed <= 3; seed++ {
+		w := redistest.StartWriter(t, src, seed)
+		w.WaitRounds(t, 30)
+		w.Halt(t)
+		off := src.InfoInt(t, "master_repl_offset")
+		waitContinuous(t, status, cmd, "received the source's offset", func(st rsync.ContinuousStatus) bool { return st.Received >= off })
+		time.Sleep(2 * time.Millisecond)
+		ats = append(ats, time.Now())
+		digests = append(digests, debugDigest(t, src))
+		time.Sleep(5 * time.Millisecond)
+	}
+	last := ats[len(ats)-1]
+	waitContinuous(t, status, cmd, "durable past the last instant", func(st rsync.ContinuousStatus) bool { return st.RecoveryPoint.After(last) })
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("SIGTERM: %v, want exit 0", err)
+	}
+	if gens := listGenerations(t, store); len(gens) != 1 || gens[0].Source.Server != "valkey" || gens[0].Source.RDBVersion != 11 {
+		t.Fatalf("backup list: %+v", gens)
+	}
+	dst := redistest.Start(t, redistest.Options{Binary: "valkey-server"})
+	for i, at := range ats {
+		r := redkit(t, nil, "restore", "--to", dst.URL(), "--flush", store, "--at", at.Format(time.RFC3339Nano)).want(t, 0)
+		if got := debugDigest(t, dst); got != digests[i] {
+			t.Errorf("instant %d: digest %s, want %s\n%s", i, got, digests[i], r.stderr)
+		}
+	}
+}
