@@ -132,12 +132,14 @@ func isReplID(s string) bool {
 // and can be put again if that fails, since its bytes are kept until
 // then.
 type SegmentBuilder struct {
-	h     SegmentHeader
-	c     Codec
-	buf   bytes.Buffer
-	enc   io.WriteCloser
-	crypt io.WriteCloser
-	sw    *SegmentWriter
+	h      SegmentHeader
+	c      Codec
+	buf    bytes.Buffer
+	enc    io.WriteCloser
+	crypt  io.WriteCloser
+	sw     *SegmentWriter
+	data   int64 // the offset after its last command changing data; 0: none
+	dataDB int
 }
 
 // NewSegmentBuilder starts a segment.
@@ -154,8 +156,39 @@ func NewSegmentBuilder(h SegmentHeader, c Codec) (*SegmentBuilder, error) {
 	return b, nil
 }
 
-// Append adds a command received at t.
-func (b *SegmentBuilder) Append(cmd []byte, t time.Time) error { return b.sw.Append(cmd, t) }
+// Append adds a command received at t, db being the database selected
+// after it.
+func (b *SegmentBuilder) Append(cmd []byte, t time.Time, db int) error {
+	if err := b.sw.Append(cmd, t); err != nil {
+		return err
+	}
+	if !IsNoop(cmd) && !bytes.EqualFold(commandName(cmd), []byte("SELECT")) {
+		b.data, b.dataDB = b.sw.Offset(), db
+	}
+	return nil
+}
+
+// DataEnd is the replication offset after its last command that changes
+// data (not IsNoop, not SELECT; 0: it has none), and the database
+// selected there: a failover's new master may not hold the commands
+// after it, but holds everything before.
+func (b *SegmentBuilder) DataEnd() (int64, int) { return b.data, b.dataDB }
+
+// IsNoop tells, from a command's RESP bytes, the commands of a
+// replication stream that change no data: the master's own PING and
+// REPLCONF, and the PUBLISH and SPUBLISH it forwards to its replicas (a
+// Sentinel publishes its hello messages every 2 seconds).
+func IsNoop(cmd []byte) bool {
+	name := commandName(cmd)
+	for _, n := range noops {
+		if bytes.EqualFold(name, n) {
+			return true
+		}
+	}
+	return false
+}
+
+var noops = [][]byte{[]byte("PING"), []byte("REPLCONF"), []byte("PUBLISH"), []byte("SPUBLISH")}
 
 // Header is the segment's header.
 func (b *SegmentBuilder) Header() SegmentHeader { return b.h }
@@ -239,9 +272,41 @@ func ListSegments(ctx context.Context, b Backend, gen string) ([]SegmentInfo, er
 		return out[i].Closed.Before(out[j].Closed) // empty ones: an idle source's, in time
 	})
 	var segs []SegmentInfo
+	type cut struct {
+		replID string
+		at     int64
+	}
+	var cuts []cut // histories left at a failover: their segments from there are not followed
 	for _, si := range out {
+		left := false
+		for _, c := range cuts {
+			if si.ReplID == c.replID && si.StartOffset >= c.at {
+				left = true
+			}
+		}
+		if left {
+			continue
+		}
 		if n := len(segs); n > 0 {
 			prev := segs[n-1]
+			// A failover: the new master's history, stored after the old
+			// one's, replaces it from where it continued (before the old
+			// master's trailing PINGs and PUBLISHes, which it never had).
+			switched := si.ReplID != prev.ReplID && si.ReplID != "" && prev.ReplID != "" && si.Closed.After(prev.Closed)
+			if switched && si.StartOffset == prev.EndOffset {
+				cuts = append(cuts, cut{prev.ReplID, si.StartOffset})
+			}
+			if switched && si.StartOffset < prev.EndOffset {
+				cuts = append(cuts, cut{prev.ReplID, si.StartOffset})
+				for len(segs) > 1 && segs[len(segs)-1].ReplID == prev.ReplID && segs[len(segs)-1].StartOffset >= si.StartOffset {
+					segs = segs[:len(segs)-1]
+				}
+				if last := segs[len(segs)-1]; last.EndOffset < si.StartOffset {
+					return segs, fmt.Errorf("%w: generation %s: a segment ends at offset %d, the next starts at %d", ErrGap, gen, last.EndOffset, si.StartOffset)
+				}
+				segs = append(segs, si)
+				continue
+			}
 			if si.StartOffset < prev.EndOffset || (si.StartOffset == prev.StartOffset && si.EndOffset < prev.EndOffset) {
 				continue // covered by the one before
 			}

@@ -55,7 +55,7 @@ func BenchmarkSegmentBuilder(b *testing.B) {
 			b.Fatal(err)
 		}
 		for i, c := range cmds {
-			sb.Append(c, t0.Add(time.Duration(i)*time.Microsecond))
+			sb.Append(c, t0.Add(time.Duration(i)*time.Microsecond), 0)
 		}
 		si, _, err := sb.Finish("g", t0, 0)
 		if err != nil {
@@ -78,7 +78,7 @@ func BenchmarkReplay(b *testing.B) {
 	sb, _ := storage.NewSegmentBuilder(storage.SegmentHeader{ReplID: "r", Start: t0}, storage.Codec{Compression: "zstd"})
 	var size int64
 	for _, c := range cmds {
-		sb.Append(c, t0)
+		sb.Append(c, t0, 0)
 		size += int64(len(c))
 	}
 	si, data, err := sb.Finish("20261126T000000Z-000000", t0, 0)

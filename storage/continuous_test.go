@@ -3,10 +3,12 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,7 +33,7 @@ func TestSegments(t *testing.T) {
 		}
 		for i := range 100 {
 			cmd := []byte("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$" + strconv.Itoa(len(strconv.Itoa(i))) + "\r\n" + strconv.Itoa(i) + "\r\n")
-			if err := sb.Append(cmd, base.Add(time.Duration(s*100+i)*time.Millisecond)); err != nil {
+			if err := sb.Append(cmd, base.Add(time.Duration(s*100+i)*time.Millisecond), 0); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -52,7 +54,7 @@ func TestSegments(t *testing.T) {
 	// A segment not finished leaves nothing; one stored again after a
 	// restart (same start, more commands) hides the shorter one.
 	sb, _ := storage.NewSegmentBuilder(storage.SegmentHeader{StartOffset: off, Start: base}, c)
-	sb.Append([]byte("*1\r\n$4\r\nPING\r\n"), base)
+	sb.Append([]byte("*1\r\n$4\r\nPING\r\n"), base, 0)
 
 	segs, err := storage.ListSegments(ctx, b, gen)
 	if err != nil || len(segs) != 3 || segs[2].EndOffset != off {
@@ -129,7 +131,7 @@ func TestSegmentRestored(t *testing.T) {
 			t.Fatal(err)
 		}
 		for range n {
-			sb.Append([]byte("*1\r\n$4\r\nPING\r\n"), now)
+			sb.Append([]byte("*1\r\n$4\r\nPING\r\n"), now, 0)
 		}
 		si, data, err := sb.Finish(gen, now, 0)
 		if err != nil {
@@ -146,5 +148,59 @@ func TestSegmentRestored(t *testing.T) {
 	segs, err := storage.ListSegments(ctx, b, gen)
 	if err != nil || len(segs) != 2 || segs[1] != *long {
 		t.Errorf("%+v, %v", segs, err)
+	}
+}
+
+// TestSegmentsFailover: after a failover, the new master's history
+// continues the generation from the offset after the old one's last data
+// command, before the old master's trailing PINGs and PUBLISHes (stored
+// in segments of the old replication ID): the listing follows the new
+// history from there, whichever order the keys sort in, and leaves the
+// old tail out.
+func TestSegmentsFailover(t *testing.T) {
+	ctx := context.Background()
+	sha := strings.Repeat("ab", 32)
+	put := func(b storage.Backend, gen string, start, end int64, replid string, closed int) {
+		key := fmt.Sprintf("%s%s/%020d-%020d-%s-%d-%d-%d-%d-%d-%s.seg.zst", storage.ContinuousDir, gen, start, end, replid, closed, closed, closed, 1, 0, sha)
+		if _, err := b.Put(ctx, key, strings.NewReader("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type seg struct {
+		start, end int64
+		replid     string
+		closed     int
+	}
+	for _, tc := range []struct {
+		name string
+		segs []seg
+		want string
+	}{
+		{"the new history longer", []seg{{0, 100, "old", 1}, {100, 100, "old", 2}, {100, 150, "old", 3}, {150, 150, "old", 4}, {100, 300, "new", 5}, {300, 300, "new", 6}},
+			"0-100/old 100-300/new 300-300/new"},
+		{"inside the old segment", []seg{{0, 150, "old", 1}, {150, 164, "old", 2}, {120, 300, "new", 5}, {300, 400, "new", 6}},
+			"0-150/old 120-300/new 300-400/new"},
+		{"the new history shorter at first", []seg{{0, 100, "old", 1}, {100, 150, "old", 3}, {150, 164, "old", 4}, {100, 120, "new", 5}, {120, 400, "new", 6}},
+			"0-100/old 100-120/new 120-400/new"},
+		{"no failover: a replay of the same history is covered", []seg{{0, 100, "a", 1}, {100, 200, "a", 2}, {100, 150, "a", 3}, {200, 250, "a", 4}},
+			"0-100/a 100-200/a 200-250/a"},
+		{"an older history does not replace a newer one", []seg{{0, 100, "old", 1}, {100, 300, "new", 5}, {100, 150, "old", 3}},
+			"0-100/old 100-300/new"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, _ := newFile(t)
+			gen := storage.NewID(time.Now())
+			for _, s := range tc.segs {
+				put(b, gen, s.start, s.end, s.replid, s.closed)
+			}
+			segs, err := storage.ListSegments(ctx, b, gen)
+			var got []string
+			for _, s := range segs {
+				got = append(got, fmt.Sprintf("%d-%d/%s", s.StartOffset, s.EndOffset, s.ReplID))
+			}
+			if err != nil || strings.Join(got, " ") != tc.want {
+				t.Errorf("got %v, %v; want %s", got, err, tc.want)
+			}
+		})
 	}
 }

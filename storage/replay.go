@@ -88,7 +88,9 @@ func PlanRestore(gens []*Generation, cut Cutoff) (*Generation, []SegmentInfo, er
 
 // Replay reads a generation's segments back as the RESP commands a
 // target applies, up to a cutoff: each segment's commands from its
-// database (a SELECT first), without the master's PINGs and REPLCONFs,
+// database (a SELECT first), without the master's PINGs and REPLCONFs
+// and the messages it forwarded (PUBLISH, SPUBLISH: a restore publishes
+// nothing),
 // and with each MULTI ... EXEC whole or not at all (a transaction the
 // cutoff or the end of what is stored cuts is left out). Every record's
 // CRC is checked as it comes and each segment's SHA-256 at its end: a
@@ -113,7 +115,7 @@ type Replay struct {
 	done    bool
 	err     error
 
-	// What was given: commands (PINGs and REPLCONFs left out), and the
+	// What was given: commands (IsNoop ones left out), and the
 	// offset after the last and its receive time.
 	Commands     int64
 	LastOffset   int64
@@ -185,7 +187,7 @@ func (r *Replay) fill() error {
 		}
 		name := commandName(rec.Command)
 		switch {
-		case bytes.EqualFold(name, []byte("PING")) || bytes.EqualFold(name, []byte("REPLCONF")):
+		case IsNoop(rec.Command):
 			continue
 		case bytes.EqualFold(name, []byte("MULTI")):
 			r.inTxn, r.txnN = true, 1

@@ -142,7 +142,7 @@ func rpStore(t *testing.T, b storage.Backend, dir string, c storage.Codec, url s
 			t.Fatal(err)
 		}
 		for _, r := range s.recs {
-			if err := sb.Append(r.cmd, rpAt(r.at)); err != nil {
+			if err := sb.Append(r.cmd, rpAt(r.at), 0); err != nil {
 				t.Fatal(err)
 			}
 			off += int64(len(r.cmd))
@@ -1000,7 +1000,7 @@ func TestDeleteGeneration(t *testing.T) {
 	plain := writeBackup(t, b, storage.Codec{}, payload(100))
 	seg := func(gen string, off int64) {
 		sb, _ := storage.NewSegmentBuilder(storage.SegmentHeader{StartOffset: off, Start: rpT0}, storage.Codec{})
-		sb.Append(rpResp("SET", "o", "1"), rpT0)
+		sb.Append(rpResp("SET", "o", "1"), rpT0, 0)
 		si, data, err := sb.Finish(gen, rpT0, 0)
 		if err != nil {
 			t.Fatal(err)

@@ -107,11 +107,19 @@ type Continuous struct {
 	closing bool
 	cond    *gosync.Cond
 	durable atomic.Int64
+	// dataDurable is the offset after the last stored command other than
+	// IsNoop commands (-1: not known yet, after a
+	// restart): where a failover's new master can continue from when it
+	// cannot from durable.
+	dataDurable atomic.Int64
+	dataDB      int // the database selected there (guarded by mu)
 }
 
 type upload struct {
-	si   *storage.SegmentInfo
-	data []byte
+	si      *storage.SegmentInfo
+	data    []byte
+	dataEnd int64 // the segment's DataEnd
+	dataDB  int
 	// A barrier is not stored: done tells that those before it are.
 	barrier bool
 	closed  time.Time
@@ -149,6 +157,7 @@ func NewContinuous(opts ContinuousOptions) (*Continuous, error) {
 			c.db = g.Segments[n-1].EndDB
 		}
 		c.durable.Store(g.EndOffset())
+		c.dataDurable.Store(-1) // read from the segments if needed
 		c.st.Generation, c.st.Received, c.st.Durable, c.st.RecoveryPoint = g.ID(), g.EndOffset(), g.EndOffset(), g.Until()
 		if n := len(g.Segments); n > 0 {
 			c.st.LastDurableCommand = g.Segments[n-1].Last
@@ -277,6 +286,71 @@ func (c *Continuous) connect(ctx context.Context, full bool) (*Link, time.Time, 
 	return l, time.Now(), err
 }
 
+// dataOffset is the offset after the last stored command other than a
+// PING or REPLCONF; after a restart it is read from the newest stored
+// segments (0: not found).
+func (c *Continuous) dataOffset(ctx context.Context) int64 {
+	if d := c.dataDurable.Load(); d >= 0 {
+		return d
+	}
+	g := c.opts.Resume
+	if g == nil {
+		return 0
+	}
+	segs, err := storage.ListSegments(ctx, c.opts.Backend, g.ID())
+	if err != nil {
+		return 0
+	}
+	for i := len(segs) - 1; i >= 0 && i >= len(segs)-64; i-- {
+		ss, err := storage.OpenSegment(ctx, c.opts.Backend, segs[i], g.Base.Compression, c.opts.Codec)
+		if err != nil {
+			return 0
+		}
+		var data int64
+		db, dataDB := ss.Header().DB, 0
+		for {
+			rec, err := ss.Next()
+			if err != nil {
+				break
+			}
+			switch args := selectArg(rec.Command); {
+			case args >= 0:
+				db = args
+			case !storage.IsNoop(rec.Command):
+				data, dataDB = rec.Offset, db
+			}
+		}
+		ss.Close()
+		if data > 0 {
+			c.mu.Lock()
+			c.dataDB = dataDB
+			c.mu.Unlock()
+			c.dataDurable.Store(data)
+			return data
+		}
+	}
+	return 0
+}
+
+// selectArg is the database of a SELECT's RESP bytes, -1 for another
+// command.
+func selectArg(cmd []byte) int {
+	const prefix = "*2\r\n$6\r\n"
+	if len(cmd) < len(prefix)+8 || string(cmd[:len(prefix)]) != prefix || !bytes.EqualFold(cmd[len(prefix):len(prefix)+6], []byte("SELECT")) {
+		return -1
+	}
+	rest := cmd[len(prefix)+8:] // past "SELECT\r\n"
+	i := bytes.Index(rest, []byte("\r\n"))
+	if i < 0 || len(rest) < i+2 {
+		return -1
+	}
+	n, err := strconv.Atoi(string(rest[i+2 : len(rest)-2]))
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
+}
+
 // base stores the snapshot of a link that resynced in full: a new
 // generation, which the caller starts streaming.
 func (c *Continuous) base(ctx context.Context, l *Link, replied time.Time) (*storage.Manifest, error) {
@@ -303,6 +377,10 @@ func (c *Continuous) startGeneration(l *Link, m *storage.Manifest) {
 	c.st.Generations++
 	c.mu.Unlock()
 	c.durable.Store(l.Offset)
+	c.dataDurable.Store(l.Offset)
+	c.mu.Lock()
+	c.dataDB = 0
+	c.mu.Unlock()
 }
 
 // runOnce connects, stores a base if the source resyncs in full, and
@@ -313,6 +391,29 @@ func (c *Continuous) runOnce(ctx context.Context) error {
 	l, replied, err := c.connect(ctx, false)
 	if err != nil {
 		return err
+	}
+	if l.Full && c.gen != "" {
+		// A failover's new master accepts no offset past where its
+		// history parted from the old master's, and the old one's last
+		// PINGs may be past it: they change nothing, so the stream can go
+		// on from the last command before them.
+		if data := c.dataOffset(ctx); data > 0 && data < c.durable.Load() {
+			c.log.Info("the source cannot continue after the last PING; trying after the last command", "offset", c.durable.Load(), "data_offset", data)
+			l.Close()
+			addr := l.c.Addr()
+			ro := ReplicaOptions{Conn: c.opts.Conn, ListeningPort: c.opts.ListeningPort, ReplID: c.replID, Offset: data}
+			if l, err = OpenLink(ctx, addr, ro); err != nil {
+				return err
+			}
+			replied = time.Now()
+			if !l.Full {
+				c.mu.Lock()
+				c.st.Durable, c.st.Received = data, data
+				c.db = c.dataDB
+				c.mu.Unlock()
+				c.durable.Store(data)
+			}
+		}
 	}
 	handed := false
 	var times *timeIndex
@@ -526,14 +627,14 @@ func (c *Continuous) stream(ctx context.Context, l *Link, times *timeIndex) (*ne
 		}
 		prev = cmd.Offset
 		c.mu.Lock()
-		if err := c.cur.Append(raw, now); err != nil {
-			c.mu.Unlock()
-			return nil, err
-		}
 		if len(cmd.Args) == 2 && bytes.EqualFold(cmd.Args[0], []byte("SELECT")) {
 			if db, err := strconv.Atoi(string(cmd.Args[1])); err == nil {
 				c.db = db
 			}
+		}
+		if err := c.cur.Append(raw, now, c.db); err != nil {
+			c.mu.Unlock()
+			return nil, err
 		}
 		c.st.Received = cmd.Offset
 		var err2 error
@@ -613,6 +714,7 @@ func (c *Continuous) rotateLocked(now time.Time) error {
 		return err
 	}
 	u.si, u.data = si, data
+	u.dataEnd, u.dataDB = c.cur.DataEnd()
 	if err := c.newSegmentLocked(offset, now); err != nil {
 		return err
 	}
@@ -668,6 +770,10 @@ func (c *Continuous) uploader(ctx context.Context) {
 				c.st.Segments++
 				c.st.SegmentBytes += u.si.StoredBytes
 				c.durable.Store(u.si.EndOffset)
+				if u.dataEnd > 0 {
+					c.dataDurable.Store(u.dataEnd)
+					c.dataDB = u.dataDB
+				}
 			}
 			if u.si != nil {
 				c.st.RecoveryPoint = u.si.Closed

@@ -107,3 +107,86 @@ func redisDo(t *testing.T, addr string, args ...string) error {
 	_, err = c.DoString(args...)
 	return err
 }
+
+// TestContinuousSentinelFailover backs up from a redis+sentinel:// URL
+// continuously, fails the master over to its replica, and keeps writing
+// to the new master: the backup follows it and continues its generation
+// with a partial resynchronization (PSYNC2: the new master knows the old
+// history's ID), its later segments named with the new ID, and a
+// restore of everything equals the new master.
+func TestContinuousSentinelFailover(t *testing.T) {
+	ctx := context.Background()
+	master := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0"}})
+	replica := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0",
+		"replicaof 127.0.0.1 " + strconv.Itoa(master.Port())}})
+	sentinel := startSentinel(t, master)
+	store := "file://" + t.TempDir()
+	status := freeAddr(t)
+
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- runIO(sctx, []string{"redkit", "backup", "--continuous", "--from", "redis+sentinel://" + sentinel + "/mymaster",
+			"--to", store, "--segment-interval", "200ms", "--status-addr", status}, strings.NewReader(""), &bytes.Buffer{}, &stderr)
+	}()
+	defer func() {
+		if t.Failed() || testing.Verbose() {
+			t.Logf("redkit backup --continuous:\n%s", stderr.String())
+		}
+	}()
+	wait := func(what string, ok func(rsync.ContinuousStatus) bool) rsync.ContinuousStatus {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			st, err := continuousStatus(status)
+			if err == nil && ok(st) {
+				return st
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("never %s: %+v, %v", what, st, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	first := wait("streaming", func(st rsync.ContinuousStatus) bool { return st.Phase == rsync.PhaseStreaming })
+	w := redistest.StartWriter(t, master, 1)
+	w.WaitRounds(t, 200)
+	w.Halt(t)
+	// The replica holds everything before it is promoted (a lagging one
+	// would be promoted with a shorter history, which no PSYNC can
+	// continue: a new generation, rightly).
+	off := master.InfoInt(t, "master_repl_offset")
+	for deadline := time.Now().Add(30 * time.Second); replica.InfoInt(t, "master_repl_offset") < off; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the replica never caught up with offset %d", off)
+		}
+	}
+	if err := redisDo(t, sentinel, "SENTINEL", "FAILOVER", "mymaster"); err != nil {
+		t.Fatal(err)
+	}
+	waitInfo(t, replica, "role", "master")
+	w = redistest.StartWriter(t, replica, 2)
+	w.WaitRounds(t, 200)
+	w.Halt(t)
+	want := replica.InfoInt(t, "master_repl_offset")
+	st := wait("durable up to the new master's offset", func(st rsync.ContinuousStatus) bool {
+		return st.Phase == rsync.PhaseStreaming && st.Durable >= want && st.ReplID != first.ReplID
+	})
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	if st.Generations != 1 || st.Generation != first.Generation || st.Reconnects < 1 {
+		t.Errorf("want one generation continued after a reconnect: %+v", st)
+	}
+	if !strings.Contains(stderr.String(), "a new replication ID") {
+		t.Errorf("the failover's new replication ID was not logged")
+	}
+	dst := redistest.Start(t, redistest.Options{})
+	r := redkit(t, nil, "restore", "--to", dst.URL(), store, "--at", "latest").want(t, 0)
+	if got, want := debugDigest(t, dst), debugDigest(t, replica); got != want {
+		t.Errorf("restore after the failover: digest %s, want %s\n%s", got, want, r.stderr)
+	}
+}
