@@ -162,7 +162,7 @@ func (b *SegmentBuilder) Append(cmd []byte, t time.Time, db int) error {
 	if err := b.sw.Append(cmd, t); err != nil {
 		return err
 	}
-	if !IsNoop(cmd) && !bytes.EqualFold(commandName(cmd), []byte("SELECT")) {
+	if noop, sel := classify(cmd); !noop && !sel {
 		b.data, b.dataDB = b.sw.Offset(), db
 	}
 	return nil
@@ -179,16 +179,26 @@ func (b *SegmentBuilder) DataEnd() (int64, int) { return b.data, b.dataDB }
 // REPLCONF, and the PUBLISH and SPUBLISH it forwards to its replicas (a
 // Sentinel publishes its hello messages every 2 seconds).
 func IsNoop(cmd []byte) bool {
-	name := commandName(cmd)
-	for _, n := range noops {
-		if bytes.EqualFold(name, n) {
-			return true
-		}
-	}
-	return false
+	noop, _ := classify(cmd)
+	return noop
 }
 
-var noops = [][]byte{[]byte("PING"), []byte("REPLCONF"), []byte("PUBLISH"), []byte("SPUBLISH")}
+// classify tells IsNoop commands and SELECT apart, by the name's length
+// first: most commands are neither.
+func classify(cmd []byte) (noop, sel bool) {
+	name := commandName(cmd)
+	switch len(name) {
+	case 4:
+		noop = bytes.EqualFold(name, []byte("PING"))
+	case 6:
+		sel = bytes.EqualFold(name, []byte("SELECT"))
+	case 7:
+		noop = bytes.EqualFold(name, []byte("PUBLISH"))
+	case 8:
+		noop = bytes.EqualFold(name, []byte("REPLCONF")) || bytes.EqualFold(name, []byte("SPUBLISH"))
+	}
+	return noop, sel
+}
 
 // Header is the segment's header.
 func (b *SegmentBuilder) Header() SegmentHeader { return b.h }

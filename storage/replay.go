@@ -252,8 +252,17 @@ func commandName(cmd []byte) []byte {
 	if j < 0 {
 		return nil
 	}
-	n, err := strconv.Atoi(string(rest[:j]))
-	if err != nil || n < 0 || j+2+n > len(rest) {
+	if j == 0 || j > 9 {
+		return nil
+	}
+	n := 0
+	for _, c := range rest[:j] {
+		if c < '0' || c > '9' {
+			return nil
+		}
+		n = n*10 + int(c-'0')
+	}
+	if j+2+n > len(rest) {
 		return nil
 	}
 	return rest[j+2 : j+2+n]
