@@ -170,14 +170,8 @@ func storeBase(ctx context.Context, c *cli.Context, backend storage.Backend, cod
 // continuousMetrics are backup --continuous's Prometheus metrics.
 func continuousMetrics(status func() rsync.ContinuousStatus) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	gauge := func(name, help string, f func(rsync.ContinuousStatus) float64) {
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "redkit_backup", Name: name, Help: help},
-			func() float64 { return f(status()) }))
-	}
-	counter := func(name, help string, f func(rsync.ContinuousStatus) float64) {
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "redkit_backup", Name: name, Help: help},
-			func() float64 { return f(status()) }))
-	}
+	sm := statusMetrics[rsync.ContinuousStatus]{reg, "redkit_backup", status}
+	gauge, counter := sm.gauge, sm.counter
 	gauge("recovery_point_timestamp_seconds", "Every command received before this Unix time is stored: a restore can go up to it.",
 		func(st rsync.ContinuousStatus) float64 { return float64(st.RecoveryPoint.UnixMilli()) / 1000 })
 	gauge("recovery_lag_seconds", "How far the recovery point is behind now.", func(st rsync.ContinuousStatus) float64 { return st.RecoveryLagSeconds })

@@ -21,17 +21,28 @@ type syncMetrics struct {
 	latency prometheus.Histogram
 }
 
+// statusMetrics registers metrics read from a status on each scrape.
+type statusMetrics[T any] struct {
+	reg    *prometheus.Registry
+	ns     string
+	status func() T
+}
+
+func (m statusMetrics[T]) gauge(name, help string, f func(T) float64) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: m.ns, Name: name, Help: help},
+		func() float64 { return f(m.status()) }))
+}
+
+func (m statusMetrics[T]) counter(name, help string, f func(T) float64) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: m.ns, Name: name, Help: help},
+		func() float64 { return f(m.status()) }))
+}
+
 func newSyncMetrics(status func() rsync.SyncStatus) *syncMetrics {
 	reg := prometheus.NewRegistry()
 	m := &syncMetrics{reg: reg}
-	gauge := func(name, help string, f func(rsync.SyncStatus) float64) {
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "redkit_sync", Name: name, Help: help},
-			func() float64 { return f(status()) }))
-	}
-	counter := func(name, help string, f func(rsync.SyncStatus) float64) {
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "redkit_sync", Name: name, Help: help},
-			func() float64 { return f(status()) }))
-	}
+	sm := statusMetrics[rsync.SyncStatus]{reg, "redkit_sync", status}
+	gauge, counter := sm.gauge, sm.counter
 	phases := []string{rsync.PhaseConnecting, rsync.PhaseFullSync, rsync.PhaseStreaming, rsync.PhaseBackoff, rsync.PhaseDone}
 	for _, p := range phases {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "redkit_sync", Name: "phase",
