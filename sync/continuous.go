@@ -144,10 +144,7 @@ func NewContinuous(opts ContinuousOptions) (*Continuous, error) {
 	if opts.MaxPending <= 0 {
 		opts.MaxPending = 4
 	}
-	log := opts.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := orDiscard(opts.Log)
 	c := &Continuous{opts: opts, log: log}
 	c.cond = gosync.NewCond(&c.mu)
 	c.st.Phase, c.st.Source = PhaseConnecting, opts.Source

@@ -106,10 +106,7 @@ func NewNativeSync(opts NativeOptions) *NativeSync {
 	if opts.Poll <= 0 {
 		opts.Poll = 20 * time.Millisecond
 	}
-	log := opts.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := orDiscard(opts.Log)
 	return &NativeSync{opts: opts, log: log, phase: PhaseConnecting}
 }
 

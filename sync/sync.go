@@ -137,6 +137,14 @@ type Syncer struct {
 	Latency func(time.Duration)
 }
 
+// orDiscard is log, or a logger that discards when it is nil.
+func orDiscard(log *slog.Logger) *slog.Logger {
+	if log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return log
+}
+
 // NewSyncer returns a Syncer; Run starts it.
 func NewSyncer(opts SyncOptions) *Syncer {
 	if opts.Restore.Conflict == "" {
@@ -148,10 +156,7 @@ func NewSyncer(opts SyncOptions) *Syncer {
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 30 * time.Second
 	}
-	log := opts.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := orDiscard(opts.Log)
 	return &Syncer{opts: opts, log: log, phase: PhaseConnecting}
 }
 
