@@ -415,3 +415,27 @@ func TestContinuousValkey(t *testing.T) {
 		}
 	}
 }
+
+// TestContinuousGivesUp: with the store down for longer than
+// --retry-for, the backup exits 1 (a service manager restarts it, and
+// it continues from the last segment stored).
+func TestContinuousGivesUp(t *testing.T) {
+	srv := s3test.Start(t, "pitr")
+	srv.Env(t)
+	src, cmd, status, _ := startContinuous(t, "s3://pitr/giveup", "--segment-interval", "200ms", "--retry-for", "1s")
+	srv.Down()
+	w := redistest.StartWriter(t, src, 1)
+	w.WaitRounds(t, 20)
+	w.Halt(t)
+	waitContinuous(t, status, cmd, "failing", func(st rsync.ContinuousStatus) bool { return st.Errors > 0 })
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Fatalf("exit: %v, want exit code 1", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("still running a minute after the store went down, with --retry-for 1s")
+	}
+}
