@@ -162,7 +162,7 @@ func (b *SegmentBuilder) Append(cmd []byte, t time.Time, db int) error {
 	if err := b.sw.Append(cmd, t); err != nil {
 		return err
 	}
-	if noop, sel := classify(cmd); !noop && !sel {
+	if noop, sel := classify(commandName(cmd)); !noop && !sel {
 		b.data, b.dataDB = b.sw.Offset(), db
 	}
 	return nil
@@ -179,14 +179,13 @@ func (b *SegmentBuilder) DataEnd() (int64, int) { return b.data, b.dataDB }
 // REPLCONF, and the PUBLISH and SPUBLISH it forwards to its replicas (a
 // Sentinel publishes its hello messages every 2 seconds).
 func IsNoop(cmd []byte) bool {
-	noop, _ := classify(cmd)
+	noop, _ := classify(commandName(cmd))
 	return noop
 }
 
-// classify tells IsNoop commands and SELECT apart, by the name's length
-// first: most commands are neither.
-func classify(cmd []byte) (noop, sel bool) {
-	name := commandName(cmd)
+// classify tells IsNoop commands and SELECT apart by their name, its
+// length first: most commands are neither.
+func classify(name []byte) (noop, sel bool) {
 	switch len(name) {
 	case 4:
 		noop = bytes.EqualFold(name, []byte("PING"))
@@ -198,6 +197,93 @@ func classify(cmd []byte) (noop, sel bool) {
 		noop = bytes.EqualFold(name, []byte("REPLCONF")) || bytes.EqualFold(name, []byte("SPUBLISH"))
 	}
 	return noop, sel
+}
+
+// selectDB is the database a SELECT's RESP bytes select (-1: not a
+// SELECT, or not a number).
+func selectDB(cmd []byte) int {
+	if _, sel := classify(commandName(cmd)); !sel {
+		return -1
+	}
+	// "*2\r\n$6\r\nSELECT\r\n$<n>\r\n<db>\r\n": the argument is the last line.
+	body := bytes.TrimSuffix(cmd, []byte("\r\n"))
+	db, err := strconv.Atoi(string(body[bytes.LastIndexByte(body, '\n')+1:]))
+	if err != nil || db < 0 {
+		return -1
+	}
+	return db
+}
+
+// LastDataEnd reads segs (in order, of one generation) from the newest
+// back, and returns the replication offset after the last command that
+// changes data (not IsNoop, not SELECT) and the database selected there.
+// With none in any of them, that is the first one's start (a base's
+// offset, database 0); 0 when none of the newest 256 that hold records
+// has one (an idle source's segments hold only the master's PINGs).
+func LastDataEnd(ctx context.Context, b Backend, segs []SegmentInfo, compression string, c Codec) (int64, int, error) {
+	read := 0
+	for i := len(segs) - 1; i >= 0 && read < 256; i-- {
+		if segs[i].Records == 0 {
+			continue
+		}
+		read++
+		ss, err := OpenSegment(ctx, b, segs[i], compression, c)
+		if err != nil {
+			return 0, 0, err
+		}
+		var end int64
+		db, endDB := ss.Header().DB, 0
+		for {
+			rec, err := ss.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				ss.Close()
+				return 0, 0, err
+			}
+			if d := selectDB(rec.Command); d >= 0 {
+				db = d
+			} else if !IsNoop(rec.Command) {
+				end, endDB = rec.Offset, db
+			}
+		}
+		ss.Close()
+		if end > 0 {
+			return end, endDB, nil
+		}
+	}
+	if read < 256 && len(segs) > 0 {
+		return segs[0].StartOffset, 0, nil
+	}
+	return 0, 0, nil
+}
+
+// VerifySegment reads a stored segment whole: its SHA-256, every
+// record's CRC-32C, and its record count against its name's.
+func VerifySegment(ctx context.Context, b Backend, si SegmentInfo, compression string, c Codec) error {
+	ss, err := OpenSegment(ctx, b, si, compression, c)
+	if err != nil {
+		return err
+	}
+	defer ss.Close()
+	var n int64
+	for {
+		if _, err = ss.Next(); err != nil {
+			break
+		}
+		n++
+	}
+	if err == io.EOF {
+		err = ss.Verify()
+	}
+	if err == nil && n != si.Records {
+		err = fmt.Errorf("%w: %d records, its name says %d", ErrSegmentCorrupt, n, si.Records)
+	}
+	if err != nil {
+		return fmt.Errorf("segment %s: %w", si.Key(), err)
+	}
+	return nil
 }
 
 // Header is the segment's header.

@@ -204,3 +204,53 @@ func TestSegmentsFailover(t *testing.T) {
 		})
 	}
 }
+
+// TestLastDataEnd: the offset after the last command that changes data,
+// and its database, read back from stored segments past the master's
+// trailing PINGs, PUBLISHes and SELECTs, across segments; without one,
+// the first segment's start.
+func TestLastDataEnd(t *testing.T) {
+	ctx := context.Background()
+	b, _ := newFile(t)
+	gen := storage.NewID(time.Now())
+	now := time.Now()
+	resp := func(args ...string) []byte {
+		out := fmt.Appendf(nil, "*%d\r\n", len(args))
+		for _, a := range args {
+			out = fmt.Appendf(out, "$%d\r\n%s\r\n", len(a), a)
+		}
+		return out
+	}
+	var segs []storage.SegmentInfo
+	off := int64(1000)
+	store := func(db int, cmds ...[]byte) {
+		sb, err := storage.NewSegmentBuilder(storage.SegmentHeader{StartOffset: off, Start: now, DB: db}, storage.Codec{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cmds {
+			sb.Append(c, now, db)
+		}
+		si, data, err := sb.Finish(gen, now, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := storage.StoreSegment(ctx, b, si, data); err != nil {
+			t.Fatal(err)
+		}
+		segs, off = append(segs, *si), si.EndOffset
+	}
+	ping := resp("PING")
+	store(0, ping, resp("PUBLISH", "__sentinel__:hello", "x"))
+	if end, db, err := storage.LastDataEnd(ctx, b, segs, "zstd", storage.Codec{}); end != 1000 || db != 0 || err != nil {
+		t.Errorf("no data: %d, db %d, %v; want the first segment's start", end, db, err)
+	}
+	store(0, resp("SELECT", "3"), resp("SET", "k", "v"))
+	want := off
+	store(3, resp("SELECT", "0"), ping, resp("PUBLISH", "c", "m"))
+	store(0)
+	store(0, ping)
+	if end, db, err := storage.LastDataEnd(ctx, b, segs, "zstd", storage.Codec{}); end != want || db != 3 || err != nil {
+		t.Errorf("got %d, db %d, %v; want %d, db 3", end, db, err, want)
+	}
+}

@@ -186,8 +186,8 @@ func (r *Replay) fill() error {
 			return nil
 		}
 		name := commandName(rec.Command)
-		switch {
-		case IsNoop(rec.Command):
+		switch noop, _ := classify(name); {
+		case noop:
 			continue
 		case bytes.EqualFold(name, []byte("MULTI")):
 			r.inTxn, r.txnN = true, 1

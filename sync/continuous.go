@@ -107,12 +107,12 @@ type Continuous struct {
 	closing bool
 	cond    *gosync.Cond
 	durable atomic.Int64
-	// dataDurable is the offset after the last stored command other than
-	// IsNoop commands (-1: not known yet, after a
-	// restart): where a failover's new master can continue from when it
-	// cannot from durable.
-	dataDurable atomic.Int64
-	dataDB      int // the database selected there (guarded by mu)
+	// dataEnd is the offset after the last stored command that changes
+	// data (-1: not known yet, after a restart), and dataDB the database
+	// selected there: where a failover's new master can continue from
+	// when it cannot from durable. Guarded by mu.
+	dataEnd int64
+	dataDB  int
 }
 
 type upload struct {
@@ -122,7 +122,6 @@ type upload struct {
 	dataDB  int
 	// A barrier is not stored: done tells that those before it are.
 	barrier bool
-	closed  time.Time
 	// done, when not nil, is closed once everything before is stored.
 	done chan struct{}
 }
@@ -151,24 +150,22 @@ func NewContinuous(opts ContinuousOptions) (*Continuous, error) {
 	if g := opts.Resume; g != nil {
 		c.gen, c.genFrom, c.replID = g.ID(), g.From(), g.Base.Replication.ReplID
 		if n := len(g.Segments); n > 0 {
-			c.db = g.Segments[n-1].EndDB
+			// The stream goes on with the last segment's replication ID
+			// (a failover changes it) and database.
+			last := g.Segments[n-1]
+			c.db = last.EndDB
+			if last.ReplID != "" {
+				c.replID = last.ReplID
+			}
 		}
 		c.durable.Store(g.EndOffset())
-		c.dataDurable.Store(-1) // read from the segments if needed
+		c.dataEnd = -1 // read from the segments if needed
 		c.st.Generation, c.st.Received, c.st.Durable, c.st.RecoveryPoint = g.ID(), g.EndOffset(), g.EndOffset(), g.Until()
 		if n := len(g.Segments); n > 0 {
 			c.st.LastDurableCommand = g.Segments[n-1].Last
 		}
 	}
 	return c, nil
-}
-
-// SetResumeReplID sets the replication ID to continue with, when the
-// last segment names a newer one than the base (after a failover).
-func (c *Continuous) SetResumeReplID(id string) {
-	if id != "" {
-		c.replID = id
-	}
 }
 
 // Status reports the state.
@@ -283,69 +280,26 @@ func (c *Continuous) connect(ctx context.Context, full bool) (*Link, time.Time, 
 	return l, time.Now(), err
 }
 
-// dataOffset is the offset after the last stored command other than a
-// PING or REPLCONF; after a restart it is read from the newest stored
-// segments (0: not found).
-func (c *Continuous) dataOffset(ctx context.Context) int64 {
-	if d := c.dataDurable.Load(); d >= 0 {
-		return d
+// dataOffset is the offset after the last stored command that changes
+// data, and the database selected there; after a restart it is read
+// from the generation's stored segments (0: none found).
+func (c *Continuous) dataOffset(ctx context.Context) (int64, int) {
+	c.mu.Lock()
+	end, db := c.dataEnd, c.dataDB
+	c.mu.Unlock()
+	if end >= 0 || c.opts.Resume == nil {
+		return max(end, 0), db
 	}
 	g := c.opts.Resume
-	if g == nil {
-		return 0
-	}
-	segs, err := storage.ListSegments(ctx, c.opts.Backend, g.ID())
+	end, db, err := storage.LastDataEnd(ctx, c.opts.Backend, g.Segments, g.Base.Compression, c.opts.Codec)
 	if err != nil {
-		return 0
+		c.log.Warn("could not read the stored segments back", "err", err)
+		return 0, 0
 	}
-	for i := len(segs) - 1; i >= 0 && i >= len(segs)-64; i-- {
-		ss, err := storage.OpenSegment(ctx, c.opts.Backend, segs[i], g.Base.Compression, c.opts.Codec)
-		if err != nil {
-			return 0
-		}
-		var data int64
-		db, dataDB := ss.Header().DB, 0
-		for {
-			rec, err := ss.Next()
-			if err != nil {
-				break
-			}
-			switch args := selectArg(rec.Command); {
-			case args >= 0:
-				db = args
-			case !storage.IsNoop(rec.Command):
-				data, dataDB = rec.Offset, db
-			}
-		}
-		ss.Close()
-		if data > 0 {
-			c.mu.Lock()
-			c.dataDB = dataDB
-			c.mu.Unlock()
-			c.dataDurable.Store(data)
-			return data
-		}
-	}
-	return 0
-}
-
-// selectArg is the database of a SELECT's RESP bytes, -1 for another
-// command.
-func selectArg(cmd []byte) int {
-	const prefix = "*2\r\n$6\r\n"
-	if len(cmd) < len(prefix)+8 || string(cmd[:len(prefix)]) != prefix || !bytes.EqualFold(cmd[len(prefix):len(prefix)+6], []byte("SELECT")) {
-		return -1
-	}
-	rest := cmd[len(prefix)+8:] // past "SELECT\r\n"
-	i := bytes.Index(rest, []byte("\r\n"))
-	if i < 0 || len(rest) < i+2 {
-		return -1
-	}
-	n, err := strconv.Atoi(string(rest[i+2 : len(rest)-2]))
-	if err != nil || n < 0 {
-		return -1
-	}
-	return n
+	c.mu.Lock()
+	c.dataEnd, c.dataDB = end, db
+	c.mu.Unlock()
+	return end, db
 }
 
 // base stores the snapshot of a link that resynced in full: a new
@@ -369,15 +323,12 @@ func (c *Continuous) startGeneration(l *Link, m *storage.Manifest) {
 	c.log.Info("generation started", "generation", m.ID, "replid", l.ReplID, "offset", l.Offset)
 	c.mu.Lock()
 	c.gen, c.genFrom, c.replID, c.db = m.ID, m.Replication.Time, l.ReplID, 0
+	c.dataEnd, c.dataDB = l.Offset, 0
 	c.st.Generation, c.st.ReplID, c.st.Received, c.st.Durable = m.ID, l.ReplID, l.Offset, l.Offset
 	c.st.RecoveryPoint = m.Replication.Time
 	c.st.Generations++
 	c.mu.Unlock()
 	c.durable.Store(l.Offset)
-	c.dataDurable.Store(l.Offset)
-	c.mu.Lock()
-	c.dataDB = 0
-	c.mu.Unlock()
 }
 
 // runOnce connects, stores a base if the source resyncs in full, and
@@ -394,7 +345,7 @@ func (c *Continuous) runOnce(ctx context.Context) error {
 		// history parted from the old master's, and the old one's last
 		// PINGs may be past it: they change nothing, so the stream can go
 		// on from the last command before them.
-		if data := c.dataOffset(ctx); data > 0 && data < c.durable.Load() {
+		if data, dataDB := c.dataOffset(ctx); data > 0 && data < c.durable.Load() {
 			c.log.Info("the source cannot continue after the last PING; trying after the last command", "offset", c.durable.Load(), "data_offset", data)
 			l.Close()
 			addr := l.c.Addr()
@@ -406,7 +357,7 @@ func (c *Continuous) runOnce(ctx context.Context) error {
 			if !l.Full {
 				c.mu.Lock()
 				c.st.Durable, c.st.Received = data, data
-				c.db = c.dataDB
+				c.db = dataDB
 				c.mu.Unlock()
 				c.durable.Store(data)
 			}
@@ -704,7 +655,7 @@ func (c *Continuous) rotateLocked(now time.Time) error {
 	}
 	// An empty segment is stored too: it says that nothing came until
 	// it closed, which moves the recovery point of an idle source.
-	u := upload{closed: now}
+	var u upload
 	offset := c.cur.Offset()
 	si, data, err := c.cur.Finish(c.gen, now, c.db)
 	if err != nil {
@@ -727,7 +678,7 @@ func (c *Continuous) rotateLocked(now time.Time) error {
 func (c *Continuous) drain() error {
 	done := make(chan struct{})
 	c.mu.Lock()
-	c.queue = append(c.queue, upload{barrier: true, closed: time.Now(), done: done})
+	c.queue = append(c.queue, upload{barrier: true, done: done})
 	c.cond.Broadcast()
 	c.mu.Unlock()
 	<-done
@@ -768,8 +719,7 @@ func (c *Continuous) uploader(ctx context.Context) {
 				c.st.SegmentBytes += u.si.StoredBytes
 				c.durable.Store(u.si.EndOffset)
 				if u.dataEnd > 0 {
-					c.dataDurable.Store(u.dataEnd)
-					c.dataDB = u.dataDB
+					c.dataEnd, c.dataDB = u.dataEnd, u.dataDB
 				}
 			}
 			if u.si != nil {

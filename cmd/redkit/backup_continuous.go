@@ -78,11 +78,6 @@ func runContinuousBackup(c *cli.Context, gopts globalOptions, backend storage.Ba
 		return err
 	}
 	if resume != nil {
-		// The last segment names the replication ID the stream went on
-		// with (it changes with a failover).
-		if n := len(resume.Segments); n > 0 {
-			cb.SetResumeReplID(resume.Segments[n-1].ReplID)
-		}
 		log.Info("backup: continuing a generation", "generation", resume.ID(), "offset", resume.EndOffset(),
 			"recovery_point", resume.Until().Format(time.RFC3339Nano), "segments", len(resume.Segments))
 	} else {
