@@ -207,7 +207,7 @@ func TestContinuousBackup(t *testing.T) {
 	}
 	restoreAt(after.digest, store, "--at", after.at.Format(time.RFC3339Nano))
 	restoreAt(after.digest, store, "--at", "latest")
-	restoreAt(ins[len(ins)-1].digest, store+"@"+gen1, "--at-offset", strconv.FormatInt(gens[0].Generation.EndOffset, 10))
+	restoreAt(ins[len(ins)-1].digest, store+"@"+gen1, "--at-offset", strconv.FormatInt(gens[0].Generation.EndOffset, 10), "--verify-first")
 
 	// To a file: the keys replayed in memory, one RDB.
 	rdbFile := filepath.Join(t.TempDir(), "at.rdb")

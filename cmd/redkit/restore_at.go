@@ -115,14 +115,13 @@ func runRestoreAt(c *cli.Context, gopts globalOptions, opts restoreOptions, cut 
 			fmt.Fprintf(gopts.stderr, "redkit: restore: the base of generation %s does not verify: %v\nnothing was written\n", m.ID, err)
 			return reportedError(exitError, err)
 		}
-		rp := storage.NewReplay(ctx, b, segs, m.Compression, codec, cut)
-		io.Copy(io.Discard, rp)
-		rp.Close()
-		if err := rp.Err(); err != nil {
-			fmt.Fprintf(gopts.stderr, "redkit: restore: generation %s does not verify: %v\nnothing was written\n", m.ID, err)
-			return reportedError(exitError, err)
+		for _, si := range segs {
+			if err := storage.VerifySegment(ctx, b, si, m.Compression, codec); err != nil {
+				fmt.Fprintf(gopts.stderr, "redkit: restore: generation %s does not verify: %v\nnothing was written\n", m.ID, err)
+				return reportedError(exitError, err)
+			}
 		}
-		logf("verified the base and %d segment(s): %d commands to replay", len(segs), rp.Commands)
+		logf("verified the base and %d segment(s) (SHA-256, record CRCs and counts)", len(segs))
 	}
 
 	rp := storage.NewReplay(ctx, b, segs, m.Compression, codec, cut)
@@ -147,40 +146,22 @@ func runRestoreAt(c *cli.Context, gopts globalOptions, opts restoreOptions, cut 
 				return usageErrorf("restore --at: %s is a cluster: the commands of a continuous backup are replayed onto a standalone server (restore the base alone with restore %s@%s, or --to-file)", opts.to, url, m.ID)
 			}
 			w = cw
+			defer func() {
+				if w != nil {
+					w.Close()
+				}
+			}()
 		}
-		or, err := storage.OpenObject(ctx, b, m, base, codec)
-		if err != nil {
-			if w != nil {
-				w.Close()
-			}
-			return fmt.Errorf("restore: %w", err)
-		}
-		sub, o := gopts, opts
-		sub.stdin = or
+		o := opts
 		o.inputName = url + "@" + m.ID + " (base)"
-		rerr := runRestore(ctx, sub, o, []string{"-"})
-		verr := or.Verify()
-		or.Close()
-		if errors.Is(verr, storage.ErrChecksum) || errors.Is(rerr, storage.ErrChecksum) {
-			if verr == nil {
-				verr = rerr
-			}
-			if w != nil {
-				w.Close()
-			}
-			fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nthe target was written while the base streamed in: it may now hold a partial restore; use --verify-first\n", verr)
-			return reportedError(exitError, verr)
-		}
-		if rerr != nil {
-			if w != nil {
-				w.Close()
-			}
-			return rerr
+		if err := restoreObject(ctx, gopts, o, b, m, base, codec, url); err != nil {
+			return err
 		}
 		if w != nil {
 			start := time.Now()
 			var err error
 			replayed, failed, err = replayCommands(ctx, w, rp, gopts.stderr)
+			w = nil // closed by replayCommands
 			if err != nil {
 				return fmt.Errorf("restore: replaying the commands: %w", err)
 			}
@@ -275,8 +256,24 @@ func replayToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *sto
 		// make the collector run without end.
 		debug.SetMemoryLimit(math.MaxInt64)
 	}
-	src := &aofSource{rd: ar, filter: &rdb.Filter{}, commands: true}
-	ks, err := replayAOF(ctx, src, 0)
+	o, err := openOutput(path, gopts.stdout)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	defer o.abort()
+	co := convertOptions{to: "rdb", rdbVersion: m.Source.RDBVersion}
+	if _, err := rdb.NewWriter(io.Discard, rdb.WriterOptions{Version: co.rdbVersion}); err != nil {
+		co.rdbVersion = 10 // a version redkit does not write: the one every Redis 7 loads
+	}
+	var st convertStats
+	sink, err := newConvertSink(&co, o, &st)
+	if err != nil {
+		return err
+	}
+	err = convertReplay(ctx, &aofSource{rd: ar, filter: &rdb.Filter{}, commands: true}, sink, co)
+	if err == nil {
+		err = sink.close()
+	}
 	if baseReader != nil {
 		if verr := baseReader.Verify(); errors.Is(verr, storage.ErrChecksum) {
 			fmt.Fprintf(gopts.stderr, "redkit: restore: %v\n%s was not written\n", verr, path)
@@ -286,32 +283,11 @@ func replayToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *sto
 	if err != nil {
 		return fmt.Errorf("restore: replay: %w", err)
 	}
-	o, err := openOutput(path, gopts.stdout)
-	if err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	defer o.abort()
-	w, err := rdb.NewWriter(o, rdb.WriterOptions{Version: m.Source.RDBVersion})
-	if err != nil {
-		if w, err = rdb.NewWriter(o, rdb.WriterOptions{Version: 10}); err != nil {
-			return fmt.Errorf("restore: %w", err)
-		}
-	}
-	if err := ks.Functions(w.WriteFunction); err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	n := 0
-	if err := ks.Keys(func(kv *rdb.KeyValue) error { n++; return w.WriteKey(kv) }); err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
 	if err := o.commit(); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	if path != "-" {
-		fmt.Fprintf(gopts.stderr, "redkit: restore: %d keys written to %s\n", n, path)
+		fmt.Fprintf(gopts.stderr, "redkit: restore: %d keys written to %s\n", st.keys, path)
 	}
 	return nil
 }

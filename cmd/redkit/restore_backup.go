@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -75,30 +76,38 @@ func runRestoreBackup(c *cli.Context, gopts globalOptions, opts restoreOptions) 
 		return restoreToFile(c, gopts, b, m, m.Objects[0], codec, opts.toFile)
 	}
 	for i, e := range m.Objects {
-		or, err := storage.OpenObject(ctx, b, m, e, codec)
-		if err != nil {
-			return fmt.Errorf("restore: %w", err)
-		}
-		sub, o := gopts, opts
-		sub.stdin = or
+		o := opts
 		o.inputName = url + "/" + m.ID + "/" + e.Name
 		o.flush = opts.flush && i == 0
 		o.noFunctions = i > 0 // every master of a cluster has the same libraries
-		rerr := runRestore(ctx, sub, o, []string{"-"})
-		verr := or.Verify()
-		or.Close()
-		if errors.Is(verr, storage.ErrChecksum) || errors.Is(rerr, storage.ErrChecksum) {
-			if verr == nil {
-				verr = rerr
-			}
-			fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nthe target was written while the backup streamed in: it may now hold a partial restore. Use --verify-first to check a backup before writing, or restore another one (redkit backup list %s)\n", verr, url)
-			return reportedError(exitError, verr)
-		}
-		if rerr != nil {
-			return rerr
+		if err := restoreObject(ctx, gopts, o, b, m, e, codec, url); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// restoreObject restores one of a backup's objects (an RDB) into the
+// target, streamed through its checksum. The checksum is known only at
+// the end: a mismatch then says the target may hold a partial restore.
+func restoreObject(ctx context.Context, gopts globalOptions, opts restoreOptions, b storage.Backend, m *storage.Manifest, e storage.ObjectEntry, codec storage.Codec, url string) error {
+	or, err := storage.OpenObject(ctx, b, m, e, codec)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	sub := gopts
+	sub.stdin = or
+	rerr := runRestore(ctx, sub, opts, []string{"-"})
+	verr := or.Verify()
+	or.Close()
+	if errors.Is(verr, storage.ErrChecksum) || errors.Is(rerr, storage.ErrChecksum) {
+		if verr == nil {
+			verr = rerr
+		}
+		fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nthe target was written while the backup streamed in: it may now hold a partial restore. Use --verify-first to check a backup before writing, or restore another one (redkit backup list %s)\n", verr, url)
+		return reportedError(exitError, verr)
+	}
+	return rerr
 }
 
 // restoreAOFBackup replays a backed-up multi-part AOF, its files read
