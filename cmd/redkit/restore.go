@@ -278,33 +278,51 @@ func parseRate(s string) (keys, bytes float64, err error) {
 // connectTarget resolves the URL (Sentinel included), connects once to
 // read the server's facts, and opens a Writer.
 func connectTarget(ctx context.Context, rawURL, password string, tlsOpts rsync.TLSOptions, timeout time.Duration, depth int, log func(string, ...any)) (*rsync.Endpoint, *rsync.ServerInfo, rsync.Writer, error) {
+	t, err := resolveTarget(ctx, rawURL, password, tlsOpts, timeout, log)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	w, err := rsync.NewWriter(ctx, t.addr, t.info.Cluster, rsync.WriterOptions{Conn: t.opts, Depth: depth, Log: log})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", t.ep, err)
+	}
+	return t.ep, t.info, w, nil
+}
+
+// target is a resolved target server.
+type target struct {
+	ep   *rsync.Endpoint
+	addr string // a Sentinel's master resolved
+	opts rsync.Options
+	info *rsync.ServerInfo
+}
+
+// resolveTarget resolves the URL (Sentinel included) and connects once to
+// read the server's facts (waiting for one that is loading).
+func resolveTarget(ctx context.Context, rawURL, password string, tlsOpts rsync.TLSOptions, timeout time.Duration, log func(string, ...any)) (*target, error) {
 	ep, err := rsync.ParseURL(rawURL)
 	if err != nil {
-		return nil, nil, nil, &codedError{code: exitUsage, err: err}
+		return nil, &codedError{code: exitUsage, err: err}
 	}
 	if password != "" {
 		ep.Password = password
 	}
 	copts, err := connOptions(ep, tlsOpts, timeout, "redkit")
 	if err != nil {
-		return nil, nil, nil, &codedError{code: exitUsage, err: err}
+		return nil, &codedError{code: exitUsage, err: err}
 	}
 	addr, err := rsync.ResolveSentinel(ctx, ep, &copts)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	info, err := serverInfo(ctx, addr, &copts, connectRetryFor, log)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%s: %w", ep, err)
+		return nil, fmt.Errorf("%s: %w", ep, err)
 	}
 	if info.Cluster && ep.DBSet && ep.DB != 0 {
-		return nil, nil, nil, &codedError{code: exitUsage, err: fmt.Errorf("%s is a cluster: it has only database 0", ep)}
+		return nil, &codedError{code: exitUsage, err: fmt.Errorf("%s is a cluster: it has only database 0", ep)}
 	}
-	w, err := rsync.NewWriter(ctx, addr, info.Cluster, rsync.WriterOptions{Conn: copts, Depth: depth, Log: log})
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%s: %w", ep, err)
-	}
-	return ep, info, w, nil
+	return &target{ep: ep, addr: addr, opts: copts, info: info}, nil
 }
 
 // restoreSink feeds a Restorer from the convert machinery.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,9 +8,6 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
-	"strings"
-	gosync "sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -135,36 +131,40 @@ func runRestoreAt(c *cli.Context, gopts globalOptions, opts restoreOptions, cut 
 	} else {
 		// The commands go to the target as they are, pipelined, after the
 		// base: the target executes them, as a replica does its master's.
-		var w rsync.Writer
+		var conn *rsync.Conn
 		if len(segs) > 0 {
-			_, info, cw, err := connectTarget(ctx, opts.to, opts.password, opts.tls, opts.timeout, opts.depth, func(string, ...any) {})
+			t, err := resolveTarget(ctx, opts.to, opts.password, opts.tls, opts.timeout, func(string, ...any) {})
 			if err != nil {
 				return fmt.Errorf("restore: %w", err)
 			}
-			if info.Cluster {
-				cw.Close()
+			if t.info.Cluster {
 				return usageErrorf("restore --at: %s is a cluster: the commands of a continuous backup are replayed onto a standalone server (restore the base alone with restore %s@%s, or --to-file)", opts.to, url, m.ID)
 			}
-			w = cw
-			defer func() {
-				if w != nil {
-					w.Close()
-				}
-			}()
+			if conn, err = rsync.Dial(ctx, t.addr, &t.opts); err != nil {
+				return fmt.Errorf("restore: %s: %w", t.ep, err)
+			}
+			defer conn.Close()
 		}
 		o := opts
 		o.inputName = url + "@" + m.ID + " (base)"
 		if err := restoreObject(ctx, gopts, o, b, m, base, codec, url); err != nil {
 			return err
 		}
-		if w != nil {
+		if conn != nil {
+			// The commands go to the target as they are, pipelined, after
+			// the base: the target executes them, as a replica does its
+			// master's, and they follow their SELECTs.
 			start := time.Now()
 			var err error
-			replayed, failed, err = replayCommands(ctx, w, rp, gopts.stderr)
-			w = nil // closed by replayCommands
-			if err != nil {
+			printed := 0
+			if _, failed, err = conn.Pipe(rp, func(msg string) {
+				if printed++; printed <= 5 {
+					fmt.Fprintf(gopts.stderr, "redkit: restore: a replayed command failed: %s\n", msg)
+				}
+			}); err != nil {
 				return fmt.Errorf("restore: replaying the commands: %w", err)
 			}
+			replayed = rp.Commands
 			logf("replayed %d command(s) in %.1fs", replayed, time.Since(start).Seconds())
 		}
 	}
@@ -183,49 +183,6 @@ func runRestoreAt(c *cli.Context, gopts globalOptions, opts restoreOptions, cut 
 		return reportedError(exitProblems, err)
 	}
 	return nil
-}
-
-// replayCommands sends a replay's commands to w as they come, following
-// its SELECTs; failed counts the target's error replies (the first few
-// are printed).
-func replayCommands(ctx context.Context, w rsync.Writer, rp io.Reader, stderr io.Writer) (n, failed int64, err error) {
-	var nfailed atomic.Int64
-	var mu gosync.Mutex
-	done := func(_ aof.Value, err error) {
-		if err == nil {
-			return
-		}
-		if k := nfailed.Add(1); k <= 5 {
-			mu.Lock()
-			fmt.Fprintf(stderr, "redkit: restore: a replayed command failed: %v\n", err)
-			mu.Unlock()
-		}
-	}
-	rr := aof.NewRESPReader(rp)
-	db := 0
-	for {
-		args, rerr := rr.ReadCommand()
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			w.Close()
-			return n, nfailed.Load(), rerr
-		}
-		if len(args) == 2 && strings.EqualFold(string(args[0]), "SELECT") {
-			if d, err := strconv.Atoi(string(args[1])); err == nil {
-				db = d
-				continue
-			}
-		}
-		if err := w.Send(ctx, &rsync.Command{DB: db, Args: args, Done: done}); err != nil {
-			w.Close()
-			return n, nfailed.Load(), err
-		}
-		n++
-	}
-	err = w.Close()
-	return n, nfailed.Load(), err
 }
 
 // replayToFile replays a generation's base and commands into memory
