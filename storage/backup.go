@@ -21,6 +21,8 @@ import (
 	"filippo.io/age"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/redkit/redkit/internal/countio"
 )
 
 // A backup is a folder of objects under the backend's root:
@@ -200,7 +202,7 @@ type ObjectWriter struct {
 	top    io.Writer      // where the chunks go
 	raw    int64
 	sum    hash.Hash
-	stored int64
+	stored atomic.Int64
 	done   chan error // the upload's result
 	cancel context.CancelFunc
 
@@ -243,7 +245,7 @@ func CreateObject(ctx context.Context, b Backend, key string, c Codec) (*ObjectW
 	}
 	// pipe <- hash <- age <- compressor <- chunks <- Write
 	var out io.Writer = io.MultiWriter(pw, w.sum)
-	out = &counter{w: out, n: &w.stored}
+	out = &countio.Writer{W: out, N: &w.stored}
 	crypt, enc, out, err := encodeTo(out, c)
 	if err != nil {
 		return fail(fmt.Errorf("%s: %w", key, err))
@@ -372,22 +374,11 @@ func (w *ObjectWriter) Abort(cause error) {
 
 // Entry describes what Close stored.
 func (w *ObjectWriter) Entry(name string) ObjectEntry {
-	return ObjectEntry{Name: name, RawBytes: w.raw, StoredBytes: w.stored, SHA256: hex.EncodeToString(w.sum.Sum(nil))}
+	return ObjectEntry{Name: name, RawBytes: w.raw, StoredBytes: w.stored.Load(), SHA256: hex.EncodeToString(w.sum.Sum(nil))}
 }
 
 // RawBytes is how many bytes were written so far.
 func (w *ObjectWriter) RawBytes() int64 { return w.raw }
-
-type counter struct {
-	w io.Writer
-	n *int64
-}
-
-func (c *counter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	*c.n += int64(n)
-	return n, err
-}
 
 // WriteManifest stores m as the backup's last object: the backup exists
 // from then on.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/internal/countio"
 )
 
 // Native sync: the target loads the source's snapshot itself, as fast as
@@ -562,7 +563,7 @@ func (n *NativeSync) down(l *Link, tc net.Conn) error {
 			}
 		} else if size, err := strconv.ParseInt(strings.TrimPrefix(header, "$"), 10, 64); err == nil && header[0] == '$' && size >= 0 {
 			n.fullTotal.Store(size)
-			w := &countWriter{w: tc, n: &n.fullBytes}
+			w := &countio.Writer{W: tc, N: &n.fullBytes}
 			if _, err := io.CopyBuffer(w, io.LimitReader(br, size), buf); err != nil {
 				return fmt.Errorf("snapshot from %s at byte %d: %w", l.c.Addr(), n.fullBytes.Load(), err)
 			}
@@ -734,16 +735,4 @@ func (n *NativeSync) untilCaughtUp(ctx context.Context, loaded <-chan struct{}) 
 		}
 	}
 	return errCaughtUp
-}
-
-// countWriter counts the bytes written through it.
-type countWriter struct {
-	w io.Writer
-	n *atomic.Int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	k, err := c.w.Write(p)
-	c.n.Add(int64(k))
-	return k, err
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/internal/countio"
 	"github.com/redkit/redkit/rdb"
 )
 
@@ -510,7 +511,7 @@ func (s *Syncer) fullSync(ctx context.Context, addr string, l *Link) error {
 			return err
 		}
 	}
-	var in io.Reader = &countingReader{r: snap, n: &s.fullBytes}
+	var in io.Reader = &countio.Reader{R: snap, N: &s.fullBytes}
 	if s.opts.SpoolDir != "" {
 		f, err := spool(s.opts.SpoolDir, in)
 		if err != nil {
@@ -565,17 +566,6 @@ func spool(dir string, r io.Reader) (*os.File, error) {
 		return nil, fmt.Errorf("spool to %s: %w", f.Name(), err)
 	}
 	return f, nil
-}
-
-type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
-	return n, err
 }
 
 // stream applies the command stream from l.Offset.

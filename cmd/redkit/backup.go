@@ -24,6 +24,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/internal/countio"
 	"github.com/redkit/redkit/internal/dumpfile"
 	"github.com/redkit/redkit/rdb"
 	"github.com/redkit/redkit/storage"
@@ -480,7 +481,7 @@ func (j *snapshotJob) run(ctx context.Context, backend storage.Backend, id strin
 	if err != nil {
 		return &jobError{job: j, err: err}
 	}
-	counted := &byteCounter{r: snap, n: &j.read}
+	counted := &countio.Reader{R: snap, N: &j.read}
 	var keys map[int]int64
 	var version int
 	var cmds int64
@@ -617,18 +618,6 @@ func scanAOFFile(r io.Reader) (map[int]int64, int, int64, error) {
 		}
 		n++
 	}
-}
-
-// byteCounter counts the bytes read through it, for a progress bar.
-type byteCounter struct {
-	r io.Reader
-	n *atomic.Int64
-}
-
-func (c *byteCounter) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
-	return n, err
 }
 
 // scanSnapshot reads an RDB stream to its end, checking it (CRC64

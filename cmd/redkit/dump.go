@@ -12,6 +12,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	rsync "github.com/redkit/redkit/sync"
+
+	"github.com/redkit/redkit/internal/countio"
 )
 
 func newDumpCommand(gopts globalOptions) *cli.Command {
@@ -90,7 +92,7 @@ func runDump(c *cli.Context, gopts globalOptions) error {
 	}
 	defer o.abort()
 	var n atomic.Int64
-	counted := &byteCounter{r: snap, n: &n}
+	counted := &countio.Reader{R: snap, N: &n}
 	bar := startProgress(gopts.stderr, c.Bool("quiet"), "dump", l.SnapshotSize())
 	bar.count(n.Load)
 	keys, version, err := scanSnapshot(io.TeeReader(counted, o))

@@ -8,10 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/redkit/redkit/internal/countio"
 )
 
 // Compression names the compression Open detected.
@@ -37,7 +38,7 @@ type File struct {
 
 	ctx    context.Context
 	r      io.Reader // decompressed stream
-	stored *counter
+	stored *countio.Reader
 	close  []func() error
 }
 
@@ -74,7 +75,7 @@ func NewReader(ctx context.Context, name string, r io.Reader) (*File, error) {
 }
 
 func open(ctx context.Context, path string, r io.Reader, size int64, closeFn func() error) (*File, error) {
-	f := &File{Path: path, Size: size, Compression: None, ctx: ctx, stored: &counter{r: r}}
+	f := &File{Path: path, Size: size, Compression: None, ctx: ctx, stored: countio.NewReader(r)}
 	if closeFn != nil {
 		f.close = append(f.close, closeFn)
 	}
@@ -126,7 +127,7 @@ func (f *File) Read(p []byte) (int, error) {
 
 // StoredRead is the number of stored (compressed) bytes read so far; it
 // runs ahead of what the caller consumed by the read buffers' size.
-func (f *File) StoredRead() int64 { return f.stored.n.Load() }
+func (f *File) StoredRead() int64 { return f.stored.N.Load() }
 
 // Close releases the decompressor and closes the file.
 func (f *File) Close() error {
@@ -136,16 +137,4 @@ func (f *File) Close() error {
 	}
 	f.close = nil
 	return errors.Join(errs...)
-}
-
-// counter counts bytes read through it.
-type counter struct {
-	r io.Reader
-	n atomic.Int64
-}
-
-func (c *counter) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
-	return n, err
 }

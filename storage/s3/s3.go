@@ -28,7 +28,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -40,6 +39,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/logging"
 
+	"github.com/redkit/redkit/internal/countio"
 	"github.com/redkit/redkit/storage"
 )
 
@@ -187,33 +187,21 @@ func (b *Backend) wrap(op, key string, err error) error {
 	return fmt.Errorf("%s %s%s: %w", op, b.url, key, err)
 }
 
-// countReader counts the bytes read through it.
-type countReader struct {
-	r io.Reader
-	n atomic.Int64
-}
-
-func (c *countReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
-	return n, err
-}
-
 // Put uploads r in parts; the object appears when the upload completes.
 func (b *Backend) Put(ctx context.Context, key string, r io.Reader) (int64, error) {
 	k, err := b.key(key)
 	if err != nil {
 		return 0, err
 	}
-	cr := &countReader{r: r}
+	cr := countio.NewReader(r)
 	_, err = b.tm.UploadObject(ctx, &transfermanager.UploadObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(k), Body: cr})
 	if err != nil {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
 		}
-		return cr.n.Load(), b.wrap("put", key, err)
+		return cr.N.Load(), b.wrap("put", key, err)
 	}
-	return cr.n.Load(), nil
+	return cr.N.Load(), nil
 }
 
 // Get reads a range of the object.
