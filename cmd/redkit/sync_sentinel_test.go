@@ -19,9 +19,7 @@ import (
 // second full sync, and the target ends equal to the new master.
 func TestSyncSentinelFailover(t *testing.T) {
 	ctx := context.Background()
-	master := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0"}})
-	replica := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0",
-		"replicaof 127.0.0.1 " + strconv.Itoa(master.Port())}})
+	master, replica := masterWithReplica(t)
 	if err := redistest.FillMixed(ctx, master.Client(), 5); err != nil {
 		t.Fatal(err)
 	}
@@ -45,11 +43,7 @@ func TestSyncSentinelFailover(t *testing.T) {
 	w := redistest.StartWriter(t, master, 1)
 	w.WaitRounds(t, 200)
 	w.Halt(t)
-	waitInfo(t, replica, "master_link_status", "up")
-	if err := redisDo(t, sentinel, "SENTINEL", "FAILOVER", "mymaster"); err != nil {
-		t.Fatal(err)
-	}
-	waitInfo(t, replica, "role", "master")
+	failover(t, sentinel, master, replica)
 	waitInfo(t, master, "master_link_status", "up") // the old master follows the new one
 	w = redistest.StartWriter(t, replica, 2)
 	w.WaitRounds(t, 200)
@@ -86,6 +80,32 @@ func TestSyncSentinelFailover(t *testing.T) {
 	}
 }
 
+// masterWithReplica starts a master and a replica of it.
+func masterWithReplica(t *testing.T) (master, replica *redistest.Server) {
+	t.Helper()
+	master = redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0"}})
+	replica = redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0",
+		"replicaof 127.0.0.1 " + strconv.Itoa(master.Port())}})
+	return master, replica
+}
+
+// failover promotes the replica with SENTINEL FAILOVER once it holds
+// everything the master has (a lagging one would be promoted with a
+// shorter history, which no PSYNC can continue).
+func failover(t *testing.T, sentinel string, master, replica *redistest.Server) {
+	t.Helper()
+	off := master.InfoInt(t, "master_repl_offset")
+	for deadline := time.Now().Add(30 * time.Second); replica.InfoInt(t, "master_repl_offset") < off; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the replica never caught up with offset %d", off)
+		}
+	}
+	if err := redisDo(t, sentinel, "SENTINEL", "FAILOVER", "mymaster"); err != nil {
+		t.Fatal(err)
+	}
+	waitInfo(t, replica, "role", "master")
+}
+
 func waitInfo(t *testing.T, s *redistest.Server, field, want string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -116,9 +136,7 @@ func redisDo(t *testing.T, addr string, args ...string) error {
 // restore of everything equals the new master.
 func TestContinuousSentinelFailover(t *testing.T) {
 	ctx := context.Background()
-	master := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0"}})
-	replica := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0",
-		"replicaof 127.0.0.1 " + strconv.Itoa(master.Port())}})
+	master, replica := masterWithReplica(t)
 	sentinel := startSentinel(t, master)
 	store := "file://" + t.TempDir()
 	status := freeAddr(t)
@@ -154,19 +172,7 @@ func TestContinuousSentinelFailover(t *testing.T) {
 	w := redistest.StartWriter(t, master, 1)
 	w.WaitRounds(t, 200)
 	w.Halt(t)
-	// The replica holds everything before it is promoted (a lagging one
-	// would be promoted with a shorter history, which no PSYNC can
-	// continue: a new generation, rightly).
-	off := master.InfoInt(t, "master_repl_offset")
-	for deadline := time.Now().Add(30 * time.Second); replica.InfoInt(t, "master_repl_offset") < off; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the replica never caught up with offset %d", off)
-		}
-	}
-	if err := redisDo(t, sentinel, "SENTINEL", "FAILOVER", "mymaster"); err != nil {
-		t.Fatal(err)
-	}
-	waitInfo(t, replica, "role", "master")
+	failover(t, sentinel, master, replica)
 	w = redistest.StartWriter(t, replica, 2)
 	w.WaitRounds(t, 200)
 	w.Halt(t)
