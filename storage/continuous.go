@@ -336,14 +336,54 @@ func StoreSegment(ctx context.Context, b Backend, si *SegmentInfo, data []byte) 
 	return nil
 }
 
-// ErrGap is returned by ListSegments when a generation's segments do not
-// follow each other: a command is missing.
+// ErrGap is wrapped by a *GapError: a generation's segments do not
+// follow each other, commands are missing.
 var ErrGap = errors.New("gap between segments")
 
+// GapError tells that segments are missing in the middle of a
+// generation (or at its start, after its base): the replication offsets
+// From to To are not stored, so the segments stored after them cannot be
+// replayed. It wraps ErrGap.
+type GapError struct {
+	Generation string
+	From, To   int64     // the offsets missing: from the end of what is before the gap to the start of the next stored segment
+	Until      time.Time // the last instant restorable before the gap: its last segment's close (the base's time if none)
+	After      int       // the segments stored after it
+	AfterEnd   int64     // the offset after the last of them
+	AfterLast  time.Time // the receive time of the last command in them
+}
+
+func (e *GapError) Error() string {
+	return fmt.Sprintf("%v: generation %s misses the segment(s) holding offsets %d to %d (the last instant restorable before them is %s); %d segment(s) stored after them, up to offset %d (received until %s), cannot be replayed",
+		ErrGap, e.Generation, e.From, e.To, e.Until.UTC().Format(time.RFC3339Nano), e.After, e.AfterEnd, e.AfterLast.UTC().Format(time.RFC3339Nano))
+}
+
+func (e *GapError) Unwrap() error { return ErrGap }
+
+// newGap describes the gap before out[i], the segments kept before it
+// being segs.
+func newGap(gen string, segs, out []SegmentInfo, i int) *GapError {
+	prev := segs[len(segs)-1]
+	e := &GapError{Generation: gen, From: prev.EndOffset, To: out[i].StartOffset, Until: prev.Closed}
+	e.stored(out[i:])
+	return e
+}
+
+// stored counts segs among those stored after the gap.
+func (e *GapError) stored(segs []SegmentInfo) {
+	for _, s := range segs {
+		e.After++
+		e.AfterEnd = max(e.AfterEnd, s.EndOffset)
+		if s.Last.After(e.AfterLast) {
+			e.AfterLast = s.Last
+		}
+	}
+}
+
 // ListSegments returns a generation's segments, by offset. Two that do
-// not follow each other are an error wrapping ErrGap, with the segments
-// before the gap. Two that start at the same offset (a segment stored
-// again after a restart) keep the longer one.
+// not follow each other are a *GapError (wrapping ErrGap), with the
+// segments before the gap. Two that start at the same offset (a segment
+// stored again after a restart) keep the longer one.
 func ListSegments(ctx context.Context, b Backend, gen string) ([]SegmentInfo, error) {
 	objs, err := b.List(ctx, ContinuousDir+gen+"/")
 	if err != nil {
@@ -373,7 +413,7 @@ func ListSegments(ctx context.Context, b Backend, gen string) ([]SegmentInfo, er
 		at     int64
 	}
 	var cuts []cut // histories left at a failover: their segments from there are not followed
-	for _, si := range out {
+	for i, si := range out {
 		left := false
 		for _, c := range cuts {
 			if si.ReplID == c.replID && si.StartOffset >= c.at {
@@ -398,7 +438,7 @@ func ListSegments(ctx context.Context, b Backend, gen string) ([]SegmentInfo, er
 					segs = segs[:len(segs)-1]
 				}
 				if last := segs[len(segs)-1]; last.EndOffset < si.StartOffset {
-					return segs, fmt.Errorf("%w: generation %s: a segment ends at offset %d, the next starts at %d", ErrGap, gen, last.EndOffset, si.StartOffset)
+					return segs, newGap(gen, segs, out, i)
 				}
 				segs = append(segs, si)
 				continue
@@ -407,12 +447,37 @@ func ListSegments(ctx context.Context, b Backend, gen string) ([]SegmentInfo, er
 				continue // covered by the one before
 			}
 			if si.StartOffset != prev.EndOffset {
-				return segs, fmt.Errorf("%w: generation %s: a segment ends at offset %d, the next starts at %d", ErrGap, gen, prev.EndOffset, si.StartOffset)
+				return segs, newGap(gen, segs, out, i)
 			}
 		}
 		segs = append(segs, si)
 	}
 	return segs, nil
+}
+
+// GenerationSegments lists the segments of the generation whose base is
+// m, as ListSegments does; a first one that does not start at the base's
+// offset (the first is missing) is a gap too, and then none is given.
+func GenerationSegments(ctx context.Context, b Backend, m *Manifest) ([]SegmentInfo, error) {
+	segs, err := ListSegments(ctx, b, m.ID)
+	var gap *GapError
+	if err != nil && !errors.As(err, &gap) {
+		return segs, err
+	}
+	r := m.Replication
+	if r == nil || len(segs) == 0 || segs[0].StartOffset <= r.Offset {
+		return segs, err
+	}
+	first := &GapError{Generation: m.ID, From: r.Offset, To: segs[0].StartOffset, Until: r.Time}
+	first.stored(segs)
+	if gap != nil {
+		first.After += gap.After
+		first.AfterEnd = max(first.AfterEnd, gap.AfterEnd)
+		if gap.AfterLast.After(first.AfterLast) {
+			first.AfterLast = gap.AfterLast
+		}
+	}
+	return nil, first
 }
 
 // SegmentStream is a stored segment read back.
@@ -481,9 +546,10 @@ func (s *SegmentStream) Close() error { return s.obj.Close() }
 type Generation struct {
 	Base     *Manifest
 	Segments []SegmentInfo // in order, up to Gap
-	// Gap, when not nil, tells that a segment is missing after the last
-	// one in Segments: those after it cannot be used.
-	Gap error
+	// Gap, when not nil, tells that segments are missing after the last
+	// one in Segments (or after the base, with none): those stored after
+	// it cannot be used, and the generation restores up to Until.
+	Gap *GapError
 }
 
 // ID is the generation's name: its base's backup id.
@@ -549,10 +615,10 @@ func ListGenerations(ctx context.Context, b Backend, l *Listing) ([]*Generation,
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			segs, err := ListSegments(ctx, b, g.ID())
+			segs, err := GenerationSegments(ctx, b, g.Base)
 			g.Segments = segs
-			if errors.Is(err, ErrGap) {
-				g.Gap, err = err, nil
+			if gap := (*GapError)(nil); errors.As(err, &gap) {
+				g.Gap, err = gap, nil
 			}
 			errs[i] = err
 		})

@@ -34,7 +34,10 @@ func (c Cutoff) String() string {
 
 // PlanRestore picks the generation a restore to cut replays (the newest
 // whose base is at or before it) and the segments it needs. gens are
-// oldest first, as ListGenerations gives them.
+// oldest first, as ListGenerations gives them. A generation with a gap
+// restores up to it: a cutoff after it is refused, naming the gap;
+// latest gives the segments before it (a Replay given the gap ends there
+// with an error).
 func PlanRestore(gens []*Generation, cut Cutoff) (*Generation, []SegmentInfo, error) {
 	if len(gens) == 0 {
 		return nil, nil, fmt.Errorf("%w: no continuous backup in this storage (backup --continuous writes them)", ErrNotRestorable)
@@ -46,6 +49,14 @@ func PlanRestore(gens []*Generation, cut Cutoff) (*Generation, []SegmentInfo, er
 			if !gens[i].From().After(cut.At) {
 				g = gens[i]
 				if cut.At.After(g.Until()) {
+					if g.Gap != nil {
+						next := ""
+						if i < len(gens)-1 {
+							next = fmt.Sprintf("; generation %s restores from %s", gens[i+1].ID(), gens[i+1].From().Format(time.RFC3339Nano))
+						}
+						return nil, nil, fmt.Errorf("%w: %s is after %s, the last instant generation %s restores to: %w%s",
+							ErrNotRestorable, cut, g.Until().Format(time.RFC3339Nano), g.ID(), g.Gap, next)
+					}
 					if i == len(gens)-1 {
 						return nil, nil, fmt.Errorf("%w: %s is after the recovery point %s of generation %s (nothing received later is stored yet; --at latest restores everything stored)",
 							ErrNotRestorable, cut, g.Until().Format(time.RFC3339Nano), g.ID())
@@ -68,6 +79,13 @@ func PlanRestore(gens []*Generation, cut Cutoff) (*Generation, []SegmentInfo, er
 			}
 		}
 		if g == nil {
+			for i := len(gens) - 1; i >= 0; i-- {
+				b, gap := gens[i].Base.Replication, gens[i].Gap
+				if b != nil && gap != nil && b.Offset <= cut.Offset && cut.Offset <= gap.AfterEnd {
+					return nil, nil, fmt.Errorf("%w: offset %d is after %d, the last offset generation %s restores to: %w",
+						ErrNotRestorable, cut.Offset, gens[i].EndOffset(), gens[i].ID(), gap)
+				}
+			}
 			return nil, nil, fmt.Errorf("%w: no generation holds offset %d (see redkit backup list)", ErrNotRestorable, cut.Offset)
 		}
 	default:
@@ -97,7 +115,8 @@ func PlanRestore(gens []*Generation, cut Cutoff) (*Generation, []SegmentInfo, er
 // damaged segment ends the replay with an error naming it and the last
 // good command, all commands before which were given: Read then ends
 // (io.EOF), so that whatever applies the commands finishes with every
-// good one, and Err tells why it ended early.
+// good one, and Err tells why it ended early. So does a Gap after the
+// segments, when the cutoff is beyond it.
 type Replay struct {
 	ctx         context.Context
 	b           Backend
@@ -114,6 +133,13 @@ type Replay struct {
 	txnN    int64 // its commands
 	done    bool
 	err     error
+
+	// Gap, set before the first Read, is the gap after the last of the
+	// segments (their Generation's): a replay whose cutoff is beyond it
+	// (latest, or a cutoff after Gap.Until or Gap.From) ends there with
+	// Err wrapping ErrGap, naming it and the last good command, instead of
+	// ending as if nothing had been left out.
+	Gap *GapError
 
 	// What was given: commands (IsNoop ones left out), and the
 	// offset after the last and its receive time.
@@ -148,6 +174,9 @@ func (r *Replay) fill() error {
 	if r.cur == nil {
 		if len(r.segs) == 0 {
 			r.done = true
+			if g := r.Gap; g != nil && (r.cut == Cutoff{} || r.cut.At.After(g.Until) || r.cut.Offset > g.From) {
+				return fmt.Errorf("%w; the replay stopped after the last good command before it (%s)", g, r.last())
+			}
 			return nil
 		}
 		if err := r.ctx.Err(); err != nil {
@@ -225,11 +254,15 @@ func (r *Replay) fail(err error) error {
 		r.cur.Close()
 		r.cur = nil
 	}
-	last := "none of it"
-	if r.Commands > 0 {
-		last = fmt.Sprintf("offset %d, received %s", r.LastOffset, r.LastReceived.UTC().Format(time.RFC3339Nano))
+	return fmt.Errorf("segment %s: %w; the replay stopped after the last good command before it (%s)", r.curInfo.Key(), err, r.last())
+}
+
+// last describes the last command given.
+func (r *Replay) last() string {
+	if r.Commands == 0 {
+		return "none of it"
 	}
-	return fmt.Errorf("segment %s: %w; the replay stopped after the last good command before it (%s)", r.curInfo.Key(), err, last)
+	return fmt.Sprintf("offset %d, received %s", r.LastOffset, r.LastReceived.UTC().Format(time.RFC3339Nano))
 }
 
 // Close releases the segment being read.

@@ -1113,3 +1113,121 @@ func TestDeleteGeneration(t *testing.T) {
 		t.Errorf("DeleteSegments of nothing: %v", err)
 	}
 }
+
+// TestGenerationGap: a segment deleted from the middle of a generation
+// (or its first one) is a gap, never an end: the generation restores up
+// to the last instant before it, a cutoff after it is refused naming the
+// missing offsets, and a replay to latest stops at it with an error
+// naming them and the last good command.
+func TestGenerationGap(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		missing int      // the segment deleted
+		kept    int      // the segments usable
+		until   int      // the last instant restorable, ms
+		latest  string   // what latest replays
+		ok      []string // cutoffs restorable: "at N" or "offset LABEL"
+		refused []string // cutoffs refused
+	}{
+		{"the middle segment", 1, 1, 55, rpUpToC,
+			[]string{"at 40", "at 55", "offset t1"}, []string{"at 56", "at 100", "offset e2", "offset e"}},
+		{"the first segment", 0, 0, 0, "",
+			[]string{"at 0"}, []string{"at 1", "at 100", "offset a1", "offset e"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, dir := newFile(t)
+			g := rpStore(t, b, dir, storage.Codec{Compression: "none"}, "redis://src", 0, 1000, rpFixture())
+			if err := os.Remove(filepath.Join(dir, filepath.FromSlash(g.segs[tc.missing].Key()))); err != nil {
+				t.Fatal(err)
+			}
+			l, err := storage.List(ctx, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gens, err := storage.ListGenerations(ctx, b, l)
+			if err != nil || len(gens) != 1 {
+				t.Fatalf("ListGenerations: %d, %v", len(gens), err)
+			}
+			gen := gens[0]
+			gap := gen.Gap
+			from := int64(1000)
+			if tc.missing > 0 {
+				from = g.segs[tc.missing-1].EndOffset
+			}
+			if gap == nil || !errors.Is(gap, storage.ErrGap) || gap.From != from || gap.To != g.segs[tc.missing].EndOffset ||
+				gap.After != 2-tc.missing || gap.AfterEnd != g.segs[2].EndOffset || !gap.AfterLast.Equal(rpAt(110)) {
+				t.Fatalf("gap %+v", gap)
+			}
+			if segs, err := storage.GenerationSegments(ctx, b, g.base); len(segs) != tc.kept || !errors.As(err, new(*storage.GapError)) || err.Error() != gap.Error() {
+				t.Errorf("GenerationSegments: %d, %v; want %d, %v", len(segs), err, tc.kept, gap)
+			}
+			if len(gen.Segments) != tc.kept || !gen.Until().Equal(rpAt(tc.until)) || !gap.Until.Equal(rpAt(tc.until)) || gen.EndOffset() != from {
+				t.Errorf("%d segments, until %v, end offset %d; want %d, %v, %d", len(gen.Segments), gen.Until(), gen.EndOffset(), tc.kept, rpAt(tc.until), from)
+			}
+			says := []string{"misses", fmt.Sprintf("offsets %d to %d", gap.From, gap.To), rpAt(tc.until).Format(time.RFC3339Nano),
+				fmt.Sprintf("%d segment(s) stored after them", gap.After), fmt.Sprintf("up to offset %d", gap.AfterEnd)}
+			for _, s := range says {
+				if !strings.Contains(gap.Error(), s) {
+					t.Errorf("gap %q does not say %q", gap, s)
+				}
+			}
+			cutoff := func(s string) storage.Cutoff {
+				kind, v, _ := strings.Cut(s, " ")
+				if kind == "at" {
+					ms, _ := strconv.Atoi(v)
+					return storage.Cutoff{At: rpAt(ms)}
+				}
+				return storage.Cutoff{Offset: g.offset[v]}
+			}
+			for _, s := range tc.refused {
+				_, _, err := storage.PlanRestore(gens, cutoff(s))
+				if !errors.Is(err, storage.ErrNotRestorable) || !errors.Is(err, storage.ErrGap) || strings.Contains(err.Error(), "nothing received later") {
+					t.Errorf("%s: %v, want a refusal naming the gap", s, err)
+					continue
+				}
+				for _, w := range says {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("%s: %q does not say %q", s, err, w)
+					}
+				}
+			}
+			replay := func(cut storage.Cutoff) (*storage.Replay, []byte) {
+				t.Helper()
+				pg, segs, err := storage.PlanRestore(gens, cut)
+				if err != nil || pg != gen || len(segs) > tc.kept {
+					t.Fatalf("%s: %d segments, %v", cut, len(segs), err)
+				}
+				rp := storage.NewReplay(ctx, b, segs, "none", storage.Codec{}, cut)
+				rp.Gap = pg.Gap
+				got, err := io.ReadAll(rp)
+				rp.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return rp, got
+			}
+			for _, s := range tc.ok {
+				if rp, _ := replay(cutoff(s)); rp.Err() != nil {
+					t.Errorf("%s: Err %v", s, rp.Err())
+				}
+			}
+			rp, got := replay(storage.Cutoff{})
+			if tc.latest == "" {
+				if len(got) != 0 || rp.Commands != 0 {
+					t.Errorf("latest: %q, %d commands", got, rp.Commands)
+				}
+			} else {
+				rpCheck(t, g, rp, got, tc.latest)
+			}
+			rerr := rp.Err()
+			last := "none of it"
+			if rp.Commands > 0 {
+				last = fmt.Sprintf("offset %d, received %s", rp.LastOffset, rp.LastReceived.UTC().Format(time.RFC3339Nano))
+			}
+			if !errors.Is(rerr, storage.ErrGap) || !strings.Contains(rerr.Error(), says[1]) || !strings.Contains(rerr.Error(), "last good command before it ("+last+")") {
+				t.Errorf("latest: Err %v; want the gap (%s) and the last good command (%s)", rerr, says[1], last)
+			}
+		})
+	}
+}
