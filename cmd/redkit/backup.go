@@ -144,9 +144,11 @@ ones (in progress, or left by a run that died) are counted on stderr.
 Then the generations of continuous backups: each with the instants it
 restores to (from its base's snapshot to its recovery point, UTC, to
 the millisecond), its replication offsets, segments, commands and
-size; a generation missing a segment is reported on stderr with the
-instant it restores up to. --format json gives the backups, a
-continuous base with its "generation".
+size; a generation missing segments (a gap) restores only up to the
+gap: a GAP line under it gives the offsets missing and the segments
+after them, which cannot be replayed, and stderr says so too. --format
+json gives the backups, a continuous base with its "generation" (and
+its "gap").
 
 ` + exitCodesHelp,
 				Flags:  append([]cli.Flag{&cli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text or json"}}, storageFlags()...),
@@ -695,6 +697,15 @@ func runBackupList(c *cli.Context, gopts globalOptions) error {
 		}
 	}
 	if format == "json" {
+		// gap: the offsets missing, and what is stored after them but
+		// cannot be replayed.
+		type gap struct {
+			FromOffset     int64  `json:"from_offset"`
+			ToOffset       int64  `json:"to_offset"`
+			SegmentsAfter  int    `json:"segments_after"`
+			AfterEndOffset int64  `json:"after_end_offset"`
+			Error          string `json:"error"`
+		}
 		type generation struct {
 			From         time.Time `json:"from"`
 			Until        time.Time `json:"until"`
@@ -703,7 +714,7 @@ func runBackupList(c *cli.Context, gopts globalOptions) error {
 			Segments     int       `json:"segments"`
 			Commands     int64     `json:"commands"`
 			SegmentBytes int64     `json:"segment_bytes"`
-			Gap          string    `json:"gap,omitempty"`
+			Gap          *gap      `json:"gap,omitempty"`
 		}
 		type entry struct {
 			*storage.Manifest
@@ -719,7 +730,7 @@ func runBackupList(c *cli.Context, gopts globalOptions) error {
 					e.Generation.StartOffset = m.Replication.Offset
 				}
 				if g.Gap != nil {
-					e.Generation.Gap = g.Gap.Error()
+					e.Generation.Gap = &gap{FromOffset: g.Gap.From, ToOffset: g.Gap.To, SegmentsAfter: g.Gap.After, AfterEndOffset: g.Gap.AfterEnd, Error: g.Gap.Error()}
 				}
 			}
 			out = append(out, e)
@@ -754,6 +765,9 @@ func runBackupList(c *cli.Context, gopts globalOptions) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d-%d\t%d\t%d\t%s\n", g.ID(), g.From().Format("2006-01-02 15:04:05.000"), g.Until().Format("2006-01-02 15:04:05.000"),
 			start, g.EndOffset(), len(g.Segments), g.Commands(), humanBytes(g.SegmentBytes()))
+		if g.Gap != nil {
+			fmt.Fprintf(tw, "\t\t\tGAP: offsets %d-%d missing; %d segment(s) after it, up to offset %d, cannot be replayed\n", g.Gap.From, g.Gap.To, g.Gap.After, g.Gap.AfterEnd)
+		}
 	}
 	return tw.Flush()
 }
@@ -917,7 +931,7 @@ func runBackupVerify(c *cli.Context, gopts globalOptions) error {
 	}
 	// A continuous backup's base: its generation's segments too, each
 	// read whole (SHA-256, record CRCs).
-	segs, gerr := storage.ListSegments(ctx, b, m.ID)
+	segs, gerr := storage.GenerationSegments(ctx, b, m)
 	for _, si := range segs {
 		if err := storage.VerifySegment(ctx, b, si, m.Compression, storage.Codec{Identities: ids}); err != nil {
 			fmt.Fprintf(gopts.stderr, "redkit: backup verify: generation %s: %v\n", m.ID, err)

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -438,4 +440,184 @@ func TestContinuousGivesUp(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("still running a minute after the store went down, with --retry-for 1s")
 	}
+}
+
+// TestContinuousGap deletes a segment from the middle of a generation:
+// a gap, never an end. backup list shows it; a restore to latest replays
+// up to it, then exits 1 naming the missing offsets and the last good
+// command (the target holding the data as it was before the gap); an
+// instant or offset after it is refused saying so; --verify-first
+// writes nothing. --to-file with a gap, then with a damaged segment,
+// exits 1 and leaves an existing file as it was.
+func TestContinuousGap(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "store")
+	store := "file://" + dir
+	src, cmd, status, _ := startContinuous(t, store, "--segment-interval", "100ms")
+	mark := func(seed uint64) (time.Time, string) {
+		t.Helper()
+		w := redistest.StartWriter(t, src, seed)
+		w.WaitRounds(t, 20)
+		w.Halt(t)
+		off := src.InfoInt(t, "master_repl_offset")
+		waitContinuous(t, status, cmd, "received the source's offset", func(st rsync.ContinuousStatus) bool { return st.Received >= off })
+		time.Sleep(2 * time.Millisecond)
+		at, digest := time.Now(), debugDigest(t, src)
+		time.Sleep(5 * time.Millisecond)
+		// Durable past it: the segment open then is closed, so the next
+		// phase's commands are in later segments.
+		waitContinuous(t, status, cmd, "durable past the instant", func(st rsync.ContinuousStatus) bool { return st.RecoveryPoint.After(at) })
+		return at, digest
+	}
+	t1, d1 := mark(1)
+	mark(2) // the victim's commands
+	t3, _ := mark(3)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("SIGTERM: %v, want exit 0", err)
+	}
+	gens := listGenerations(t, store)
+	if len(gens) != 1 {
+		t.Fatalf("backup list: %+v", gens)
+	}
+	gen := gens[0].ID
+	segDir := filepath.Join(dir, "continuous", gen)
+	ents, err := os.ReadDir(segDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The victim: the first segment with commands received after t1;
+	// some with commands follow it.
+	type seg struct {
+		path               string
+		start, end, closed int64
+		records            int
+	}
+	var segs []seg
+	victim, later := -1, 0
+	for _, e := range ents {
+		f := strings.Split(e.Name(), "-")
+		if len(f) != 9 {
+			continue
+		}
+		var s seg
+		s.path = filepath.Join(segDir, e.Name())
+		s.start, _ = strconv.ParseInt(f[0], 10, 64)
+		s.end, _ = strconv.ParseInt(f[1], 10, 64)
+		first, _ := strconv.ParseInt(f[3], 10, 64)
+		s.closed, _ = strconv.ParseInt(f[5], 10, 64)
+		s.records, _ = strconv.Atoi(f[6])
+		if victim < 0 && s.records > 10 && first > t1.UnixMilli() {
+			victim = len(segs)
+		} else if victim >= 0 && s.records > 0 {
+			later++
+		}
+		segs = append(segs, s)
+	}
+	if victim < 1 || later == 0 {
+		t.Fatalf("no segment with commands after %v, with others after it: %v", t1, ents)
+	}
+	v := segs[victim]
+	data, err := os.ReadFile(v.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(v.path); err != nil {
+		t.Fatal(err)
+	}
+	missing := fmt.Sprintf("offsets %d to %d", v.start, v.end)
+	before := time.UnixMilli(segs[victim-1].closed).UTC()
+
+	// backup list: the table and the JSON show the gap.
+	text := redkit(t, nil, "backup", "list", store).want(t, 0)
+	if !strings.Contains(text.stdout, fmt.Sprintf("GAP: offsets %d-%d missing; %d segment(s) after it", v.start, v.end, len(segs)-victim-1)) {
+		t.Errorf("backup list does not show the gap:\n%s", text.stdout)
+	}
+	r := redkit(t, nil, "backup", "list", store, "--format", "json").want(t, 0)
+	var listed []struct {
+		Generation *struct {
+			Until     time.Time
+			EndOffset int64 `json:"end_offset"`
+			Gap       *struct {
+				From          int64 `json:"from_offset"`
+				To            int64 `json:"to_offset"`
+				SegmentsAfter int   `json:"segments_after"`
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &listed); err != nil || len(listed) != 1 || listed[0].Generation == nil {
+		t.Fatalf("backup list --format json: %v\n%s", err, r.stdout)
+	}
+	if g := listed[0].Generation; g.Gap == nil || g.Gap.From != v.start || g.Gap.To != v.end || g.Gap.SegmentsAfter != len(segs)-victim-1 ||
+		g.EndOffset != v.start || !g.Until.Equal(before) {
+		t.Errorf("backup list --format json: %s", r.stdout)
+	}
+
+	if r := redkit(t, nil, "backup", "verify", store+"@"+gen).want(t, 1); !strings.Contains(r.stderr, missing) {
+		t.Errorf("backup verify with a gap: %s", r.stderr)
+	}
+
+	// Latest: up to the gap, then exit 1 saying where it stopped.
+	dst := redistest.Start(t, redistest.Options{})
+	r = redkit(t, nil, "restore", "--to", dst.URL(), "--flush", store, "--at", "latest").want(t, 1)
+	if !strings.Contains(r.stderr, missing) || !strings.Contains(r.stderr, "last good command before it (offset ") {
+		t.Errorf("restore --at latest with a gap: %s", r.stderr)
+	}
+	if got := debugDigest(t, dst); got != d1 {
+		t.Errorf("restore --at latest with a gap: digest %s, want %s (the source's before the gap)\n%s", got, d1, r.stderr)
+	}
+	// Before the gap: restorable.
+	redkit(t, nil, "restore", "--to", dst.URL(), "--flush", store, "--at", t1.Format(time.RFC3339Nano)).want(t, 0)
+	if got := debugDigest(t, dst); got != d1 {
+		t.Errorf("restore --at t1: digest %s, want %s", got, d1)
+	}
+	// After it: refused, saying why.
+	for _, args := range [][]string{{"--at", t3.Format(time.RFC3339Nano)}, {"--at-offset", strconv.FormatInt(segs[len(segs)-1].end, 10)}} {
+		r = redkit(t, nil, append([]string{"restore", "--to", dst.URL(), "--flush", store}, args...)...).want(t, 1)
+		if !strings.Contains(r.stderr, missing) || !strings.Contains(r.stderr, before.Format(time.RFC3339Nano)) || strings.Contains(r.stderr, "nothing received later") {
+			t.Errorf("restore %v after the gap: %s", args, r.stderr)
+		}
+	}
+	// --verify-first: nothing written.
+	dst.Client().FlushAll(ctx)
+	dst.Client().Set(ctx, "untouched", "1", 0)
+	r = redkit(t, nil, "restore", "--to", dst.URL(), store, "--at", "latest", "--verify-first").want(t, 1)
+	if n := dst.Client().DBSize(ctx).Val(); n != 1 || !strings.Contains(r.stderr, missing) || !strings.Contains(r.stderr, "nothing was written") {
+		t.Errorf("restore --verify-first with a gap: %d keys on the target\n%s", n, r.stderr)
+	}
+
+	// --to-file: an existing file is left as it was, with a gap and
+	// with a damaged segment; no temporary file is left.
+	outDir := t.TempDir()
+	file := filepath.Join(outDir, "dump.rdb")
+	old := []byte("the good file from before")
+	if err := os.WriteFile(file, old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	intact := func(what string) {
+		t.Helper()
+		if got, err := os.ReadFile(file); err != nil || !bytes.Equal(got, old) {
+			t.Errorf("%s: %s replaced (%d bytes, %v)", what, file, len(got), err)
+		}
+		if ents, _ := os.ReadDir(outDir); len(ents) != 1 {
+			t.Errorf("%s: %d files in %s, want 1", what, len(ents), outDir)
+		}
+	}
+	r = redkit(t, nil, "restore", store, "--at", "latest", "--to-file", file).want(t, 1)
+	if !strings.Contains(r.stderr, missing) || !strings.Contains(r.stderr, "was not written") {
+		t.Errorf("restore --to-file with a gap: %s", r.stderr)
+	}
+	intact("a gap")
+	if err := os.WriteFile(v.path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)*2/3] ^= 0x40
+	if err := os.WriteFile(v.path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = redkit(t, nil, "restore", store, "--at", "latest", "--to-file", file).want(t, 1)
+	if !strings.Contains(r.stderr, filepath.Base(v.path)) || !strings.Contains(r.stderr, "last good command") || !strings.Contains(r.stderr, "was not written") {
+		t.Errorf("restore --to-file with a damaged segment: %s", r.stderr)
+	}
+	intact("a damaged segment")
 }

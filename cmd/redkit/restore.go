@@ -105,12 +105,14 @@ is everything stored. A transaction (MULTI ... EXEC) is restored whole or
 not at all. Every record's CRC-32C and every segment's SHA-256 are
 checked on the way: a damaged or missing segment stops the restore after
 the last good command before it, says which and where, and exits 1. An
-instant before the oldest base, after the recovery point, or between two
-generations that do not meet (the source restarted empty) is refused
-with the range that can be restored (backup list shows them).
-STORAGE_URL@GENERATION restricts it to one generation. --to-file
-replays the commands into memory (the whole data set is held) and
-writes one RDB.
+instant before the oldest base, after the recovery point, after a gap
+(segments deleted from the store), or between two generations that do
+not meet (the source restarted empty) is refused with the range that
+can be restored (backup list shows them). STORAGE_URL@GENERATION
+restricts it to one generation. --to-file replays the commands into
+memory (the whole data set is held) and writes one RDB, renamed into
+place only once everything was replayed (an existing file is otherwise
+left as it was).
 
 The progress bar (stderr, only on a terminal) shows keys written, input
 bytes and the ETA. The summary gives keys written, skipped and failed,

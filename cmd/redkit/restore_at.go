@@ -99,14 +99,16 @@ func runRestoreAt(c *cli.Context, gopts globalOptions, opts restoreOptions, cut 
 	}
 	logf("to %s: generation %s of %s, base taken %s (%d keys, %s), then %d segment(s) (%s)", cut, m.ID, sourceLabel(m.Source),
 		g.From().Format(time.RFC3339Nano), m.TotalKeys(), humanBytes(m.StoredBytes), len(segs), humanBytes(segBytes))
-	if g.Gap != nil && (cut == storage.Cutoff{}) {
-		logf("warning: %v: latest is the last command before it", g.Gap)
-	}
 	if len(m.Objects) != 1 {
 		return fmt.Errorf("restore: generation %s has %d base objects, want 1", m.ID, len(m.Objects))
 	}
 	base := m.Objects[0]
 	if opts.verifyFirst {
+		// latest would stop at the gap: said before anything is read.
+		if g.Gap != nil && (cut == storage.Cutoff{}) {
+			fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nnothing was written (--at with an instant up to %s restores what is before the gap)\n", g.Gap, g.Until().Format(time.RFC3339Nano))
+			return reportedError(exitError, g.Gap)
+		}
 		if err := verifyObject(c, b, m, base, codec); err != nil {
 			fmt.Fprintf(gopts.stderr, "redkit: restore: the base of generation %s does not verify: %v\nnothing was written\n", m.ID, err)
 			return reportedError(exitError, err)
@@ -121,6 +123,7 @@ func runRestoreAt(c *cli.Context, gopts globalOptions, opts restoreOptions, cut 
 	}
 
 	rp := storage.NewReplay(ctx, b, segs, m.Compression, codec, cut)
+	rp.Gap = g.Gap
 	defer rp.Close()
 	var replayed, failed int64
 	if opts.toFile != "" {
@@ -166,10 +169,16 @@ func runRestoreAt(c *cli.Context, gopts globalOptions, opts restoreOptions, cut 
 			}
 			replayed = rp.Commands
 			logf("replayed %d command(s) in %.1fs", replayed, time.Since(start).Seconds())
+		} else if _, err := io.Copy(io.Discard, rp); err != nil { // no segment: a gap after the base is still told
+			return fmt.Errorf("restore: %w", err)
 		}
 	}
 	if rerr := rp.Err(); rerr != nil {
-		fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nrestored: the base and %d command(s), up to offset %d; the rest of the generation was not\n", rerr, rp.Commands, rp.LastOffset)
+		upTo := rp.LastOffset
+		if len(segs) == 0 && m.Replication != nil {
+			upTo = m.Replication.Offset
+		}
+		fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nrestored: the base and %d command(s), up to offset %d; the rest of the generation was not\n", rerr, rp.Commands, upTo)
 		return reportedError(exitError, rerr)
 	}
 	last := "none"
@@ -195,7 +204,7 @@ func replayToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *sto
 		Incrs: []aof.ManifestFile{{Name: "segments", Seq: 1, Type: aof.TypeIncr}}}
 	ar, err := aof.NewMultiReader(ctx, am, func(name string) (io.ReadCloser, error) {
 		if name == "segments" {
-			return io.NopCloser(rp), nil
+			return io.NopCloser(replayReader{rp}), nil
 		}
 		or, err := storage.OpenObject(ctx, b, m, base, codec)
 		if err != nil {
@@ -237,6 +246,13 @@ func replayToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *sto
 			return reportedError(exitError, verr)
 		}
 	}
+	if rerr := rp.Err(); rerr != nil {
+		// A damaged or missing segment: the file would hold only what is
+		// before it, so nothing is written (an existing file is left as
+		// it was).
+		fmt.Fprintf(gopts.stderr, "redkit: restore: %v\n%s was not written\n", rerr, path)
+		return reportedError(exitError, rerr)
+	}
 	if err != nil {
 		return fmt.Errorf("restore: replay: %w", err)
 	}
@@ -247,4 +263,17 @@ func replayToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *sto
 		fmt.Fprintf(gopts.stderr, "redkit: restore: %d keys written to %s\n", st.keys, path)
 	}
 	return nil
+}
+
+// replayReader ends with the replay's error instead of io.EOF when it
+// stopped early (a damaged or missing segment), so that the replay into
+// memory fails before a key is written.
+type replayReader struct{ rp *storage.Replay }
+
+func (r replayReader) Read(p []byte) (int, error) {
+	n, err := r.rp.Read(p)
+	if err == io.EOF && r.rp.Err() != nil {
+		err = r.rp.Err()
+	}
+	return n, err
 }
