@@ -511,3 +511,80 @@ func TestBackupAOF(t *testing.T) {
 		t.Errorf("restored AOF backup: digest %s, want %s", got, want)
 	}
 }
+
+// tinyDisk mounts a tmpfs of size (such as "1m") on a fresh directory: a
+// disk that fills for real. It is unmounted at the test's end; the test
+// is skipped where mounting is not permitted.
+func tinyDisk(t *testing.T, size string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs to fill (%v: %s)", err, bytes.TrimSpace(out))
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// TestDumpFullDisk: a dump that cannot be written (/dev/full, a full
+// tmpfs) says which write failed, not that the snapshot is invalid, exits
+// 1 and leaves no file behind; so does restore --to-file.
+func TestDumpFullDisk(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0"}})
+	// 2 MB that do not fit on a 1 MB disk.
+	for i := range 2 {
+		src.Client().Set(ctx, "blob:"+strconv.Itoa(i), string(randomBlob(1<<20, uint64(i))), 0)
+	}
+	check := func(t *testing.T, r result, path string) {
+		t.Helper()
+		if want := "write " + path + ": no space left on device"; !strings.Contains(r.stderr, want) || strings.Contains(r.stderr, "not a valid RDB") {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	t.Run("dev-full", func(t *testing.T) {
+		r := redkit(t, nil, "dump", "--from", src.URL(), "-o", "/dev/full").want(t, 1)
+		check(t, r, "/dev/full")
+	})
+	t.Run("tmpfs", func(t *testing.T) {
+		dir := tinyDisk(t, "1m")
+		out := filepath.Join(dir, "dump.rdb")
+		r := redkit(t, nil, "dump", "--from", src.URL(), "-o", out).want(t, 1)
+		check(t, r, out)
+		if left, _ := os.ReadDir(dir); len(left) != 0 {
+			t.Errorf("left on the disk: %v", left)
+		}
+	})
+	t.Run("restore-to-file", func(t *testing.T) {
+		url := "file://" + filepath.Join(t.TempDir(), "store")
+		redkit(t, nil, "backup", "--from", src.URL(), "--to", url, "-q").want(t, 0)
+		r := redkit(t, nil, "restore", url, "--to-file", "/dev/full").want(t, 1)
+		check(t, r, "/dev/full")
+	})
+}
+
+// TestBackupFullDisk: a file:// storage on a disk that fills up during
+// the upload: the error names the storage and the full disk, not an
+// invalid snapshot; exit 1, nothing listed, and the lock released.
+func TestBackupFullDisk(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0"}})
+	for i := range 2 {
+		src.Client().Set(ctx, "blob:"+strconv.Itoa(i), string(randomBlob(1<<20, uint64(i))), 0)
+	}
+	dir := tinyDisk(t, "1m")
+	url := "file://" + dir
+	r := redkit(t, nil, "backup", "--from", src.URL(), "--to", url, "--compress", "none").want(t, 1)
+	if !strings.Contains(r.stderr, "upload to "+url) || !strings.Contains(r.stderr, "no space left on device") || strings.Contains(r.stderr, "not a valid RDB") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	if ms := listBackups(t, url); len(ms) != 0 {
+		t.Errorf("%d backups listed", len(ms))
+	}
+	if locks, _ := os.ReadDir(filepath.Join(dir, "locks")); len(locks) != 0 {
+		t.Errorf("the failed backup left its lock: %v", locks)
+	}
+}
