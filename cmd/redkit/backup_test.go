@@ -142,6 +142,67 @@ func TestBackupDamaged(t *testing.T) {
 	}
 }
 
+// TestBackupKeyCountMismatch: a manifest whose key counts disagree with
+// its object (edited after a real backup) fails backup verify, restore
+// into a server and restore to a file, each with exit 1 and the counts;
+// the file is not written.
+func TestBackupKeyCountMismatch(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0"}})
+	for i := range 50 {
+		src.Client().Set(ctx, "k"+strconv.Itoa(i), "v", 0)
+	}
+	dir := filepath.Join(t.TempDir(), "store")
+	url := "file://" + dir
+	id := strings.TrimSpace(redkit(t, nil, "backup", "--from", src.URL(), "--to", url, "-q").want(t, 0).stdout)
+	mpath := filepath.Join(dir, "backups", id, storage.ManifestName)
+	data, err := os.ReadFile(mpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m storage.Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Keys[0] != 50 || m.Objects[0].Keys[0] != 50 {
+		t.Fatalf("manifest keys %v, object keys %v: want 50 in db 0", m.Keys, m.Objects[0].Keys)
+	}
+	m.Keys[0], m.Objects[0].Keys[0] = 51, 51
+	if data, err = json.Marshal(&m); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mpath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const want = "database 0 has 50 keys, the manifest says 51"
+
+	r := redkit(t, nil, "backup", "verify", url+"@"+id).want(t, 1)
+	if !strings.Contains(r.stderr, want) {
+		t.Errorf("backup verify: %s", r.stderr)
+	}
+	dst := redistest.Start(t, redistest.Options{})
+	r = redkit(t, nil, "restore", url+"@"+id, "--to", dst.URL()).want(t, 1)
+	if !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "does not match its manifest") {
+		t.Errorf("restore --to: %s", r.stderr)
+	}
+	out := filepath.Join(t.TempDir(), "dump.rdb")
+	r = redkit(t, nil, "restore", url+"@"+id, "--to-file", out).want(t, 1)
+	if !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, out+" was not written") {
+		t.Errorf("restore --to-file: %s", r.stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("--to-file wrote %s from a backup that does not match its manifest", out)
+	}
+	// A database the manifest does not count at all.
+	m.Keys, m.Objects[0].Keys = map[int]int64{3: 50}, map[int]int64{3: 50}
+	data, _ = json.Marshal(&m)
+	os.WriteFile(mpath, data, 0o644)
+	r = redkit(t, nil, "restore", url+"@"+id, "--to-file", out).want(t, 1)
+	if !strings.Contains(r.stderr, "database 0 has 50 keys, the manifest says 0") {
+		t.Errorf("restore --to-file, keys in a database the manifest does not count: %s", r.stderr)
+	}
+}
+
 // TestBackupEncrypted: the stored bytes hold none of the values; the
 // identity restores the exact data; another identity fails cleanly,
 // writing nothing.
