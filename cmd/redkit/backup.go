@@ -242,6 +242,14 @@ func lockStorage(ctx context.Context, b storage.Backend, op string, timeout time
 	return lock, nil
 }
 
+// releaseLock removes the storage's lock, on every return (an error
+// and an interruption too), and says so when it cannot.
+func releaseLock(ctx context.Context, lock *storage.Lock, log *slog.Logger) {
+	if err := lock.Release(ctx); err != nil {
+		log.Warn("could not release the storage lock: the next run on this machine takes it over (on Linux), others after --lock-timeout", "err", rsync.Redact(err.Error()))
+	}
+}
+
 func runBackup(c *cli.Context, gopts globalOptions) (err error) {
 	ctx := c.Context
 	if c.Args().Len() > 0 {
@@ -295,7 +303,7 @@ func runBackup(c *cli.Context, gopts globalOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	defer lock.Release(ctx)
+	defer releaseLock(ctx, lock, log)
 
 	start := time.Now()
 	m := &storage.Manifest{
@@ -854,7 +862,7 @@ func runBackupPrune(c *cli.Context, gopts globalOptions) error {
 		if err != nil {
 			return err
 		}
-		defer lock.Release(ctx)
+		defer releaseLock(ctx, lock, log)
 	}
 	l, err := storage.List(ctx, b)
 	if err != nil {

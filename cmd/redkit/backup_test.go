@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -647,5 +648,62 @@ func TestBackupFullDisk(t *testing.T) {
 	}
 	if locks, _ := os.ReadDir(filepath.Join(dir, "locks")); len(locks) != 0 {
 		t.Errorf("the failed backup left its lock: %v", locks)
+	}
+}
+
+// TestBackupStorageLost: the storage stops during the upload: the backup
+// exits 1 saying the upload failed (not the snapshot), and once the
+// storage is back the next backup runs at once: the failed run's lock
+// does not hold it off for --lock-timeout.
+func TestBackupStorageLost(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0"}})
+	// 48 MB that compression cannot shrink: several 16 MiB parts.
+	for i := range 48 {
+		src.Client().Set(ctx, "blob:"+strconv.Itoa(i), string(randomBlob(1<<20, uint64(i))), 0)
+	}
+	srv := s3test.Start(t, "backups")
+	srv.Env(t)
+	url := "s3://backups/lost"
+	client := awss3.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.SecretKey, "")},
+		func(o *awss3.Options) { o.BaseEndpoint, o.UsePathStyle = aws.String(srv.Endpoint), true })
+	args := []string{"backup", "--from", src.URL(), "--to", url, "--compress", "none"}
+	cmd, logf := redkitProcess(t, args...)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := client.ListMultipartUploads(ctx, &awss3.ListMultipartUploadsInput{Bucket: aws.String("backups")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Uploads) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no multipart upload began")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	srv.Down()
+	start := time.Now()
+	err := cmd.Wait()
+	t.Logf("the backup ended %v after the storage stopped", time.Since(start).Round(time.Millisecond))
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("the backup that lost its storage: %v, want exit 1", err)
+	}
+	logged, _ := os.ReadFile(logf)
+	if !strings.Contains(string(logged), "put "+url+"/backups/") || strings.Contains(string(logged), "not a valid RDB") {
+		t.Errorf("the backup that lost its storage:\n%s", logged)
+	}
+	srv.Up(t)
+	r := redkit(t, nil, args...)
+	if r.code != 0 {
+		t.Fatalf("the next backup: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "its process is gone") {
+		t.Errorf("the next backup did not say it took the failed run's lock over:\n%s", r.stderr)
+	}
+	if ms := listBackups(t, url); len(ms) != 1 {
+		t.Errorf("%d backups listed, want 1", len(ms))
 	}
 }
