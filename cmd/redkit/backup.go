@@ -681,7 +681,12 @@ type sourceReader struct {
 
 func (s *sourceReader) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
-	if err != nil && err != io.EOF {
+	switch {
+	case err == nil || err == io.EOF:
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		// Not wrapped: the RDB reader would call it a truncated input.
+		err = &ioError{err: fmt.Errorf("read %s: the link closed before its end (%v)", s.what, err)}
+	default:
 		err = &ioError{err: fmt.Errorf("read %s: %w", s.what, err)}
 	}
 	return n, err

@@ -707,3 +707,44 @@ func TestBackupStorageLost(t *testing.T) {
 		t.Errorf("%d backups listed, want 1", len(ms))
 	}
 }
+
+// TestBackupSourceLost: the source drops the replication link during the
+// snapshot: the backup exits 1 saying so (not that the snapshot is
+// invalid), and releases the storage's lock.
+func TestBackupSourceLost(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0"}})
+	for i := range 48 {
+		src.Client().Set(ctx, "blob:"+strconv.Itoa(i), string(randomBlob(1<<20, uint64(i))), 0)
+	}
+	dir := t.TempDir()
+	url := "file://" + dir
+	done := make(chan result, 1)
+	go func() {
+		done <- redkit(t, nil, "backup", "--from", src.URL(), "--to", url, "--compress", "zstd", "--level", "19")
+	}()
+	// Once the object being written holds some of the snapshot.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		tmp, _ := filepath.Glob(filepath.Join(dir, "backups", "*", ".redkit-tmp.*"))
+		if len(tmp) == 1 {
+			if fi, err := os.Stat(tmp[0]); err == nil && fi.Size() > 256<<10 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the snapshot did not start streaming")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n, err := src.Client().Do(ctx, "CLIENT", "KILL", "TYPE", "replica").Int(); n != 1 {
+		t.Fatalf("CLIENT KILL TYPE replica: %d, %v", n, err)
+	}
+	r := (<-done).want(t, 1)
+	if !strings.Contains(r.stderr, "read the snapshot") || strings.Contains(r.stderr, "not a valid RDB") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	if locks, _ := os.ReadDir(filepath.Join(dir, "locks")); len(locks) != 0 {
+		t.Errorf("the failed backup left its lock: %v", locks)
+	}
+}
