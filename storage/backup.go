@@ -51,6 +51,52 @@ var ErrChecksum = errors.New("checksum mismatch")
 // not JSON, another format, or naming another backup.
 var ErrBadManifest = errors.New("bad backup manifest")
 
+// ErrKeyCount is returned when the keys read from a backup are not as
+// many as its manifest counts.
+var ErrKeyCount = errors.New("the keys read differ from the manifest's count")
+
+// KeyCountError is a database whose keys, as read from a backup's
+// object, are not as many as the manifest says. It wraps ErrKeyCount.
+type KeyCountError struct {
+	Object   string // the object's name, or the backup's id for several
+	DB       int
+	Read     int64
+	Manifest int64
+}
+
+func (e *KeyCountError) Error() string {
+	return fmt.Sprintf("%s: database %d has %d keys, the manifest says %d", e.Object, e.DB, e.Read, e.Manifest)
+}
+
+func (e *KeyCountError) Unwrap() error { return ErrKeyCount }
+
+// CheckKeys compares the keys per database read from what name names
+// with the manifest's count of them, every database of either: a
+// *KeyCountError for the first (in order) that differs, nil if they all
+// agree.
+func CheckKeys(name string, manifest, read map[int]int64) error {
+	dbs := make([]int, 0, len(manifest)+len(read))
+	for db := range manifest {
+		dbs = append(dbs, db)
+	}
+	for db := range read {
+		if _, ok := manifest[db]; !ok {
+			dbs = append(dbs, db)
+		}
+	}
+	sort.Ints(dbs)
+	for _, db := range dbs {
+		if read[db] != manifest[db] {
+			return &KeyCountError{Object: name, DB: db, Read: read[db], Manifest: manifest[db]}
+		}
+	}
+	return nil
+}
+
+// CheckKeys compares the keys per database read from the object with
+// the manifest's (CheckKeys).
+func (e ObjectEntry) CheckKeys(read map[int]int64) error { return CheckKeys(e.Name, e.Keys, read) }
+
 // NewID returns a backup id for a backup started at t.
 func NewID(t time.Time) string {
 	var b [3]byte

@@ -16,7 +16,10 @@ import (
 // once. A run puts locks/<id>.json, then lists the locks: if another live
 // one sorts first (ids begin with the time), it withdraws. A lock is
 // refreshed while its run works; one not refreshed for the lock timeout
-// is stale (its run died) and is taken over, with a warning.
+// is stale (its run died) and is taken over, with a warning. So is, at
+// once, a lock whose process is gone from this very machine (its PID
+// namespace, since its boot): a run that could not remove it (the
+// storage was out when it failed) or that was killed.
 
 // LocksDir is the folder of the locks, under the backend's root.
 const LocksDir = "locks/"
@@ -32,6 +35,16 @@ type LockInfo struct {
 	PID       int       `json:"pid"`
 	Created   time.Time `json:"created"`
 	Refreshed time.Time `json:"refreshed"`
+	// Machine names the PID namespace of the process, and the boot of
+	// its kernel (Linux), so that a run in the same one can tell that
+	// the process is gone. Empty where unknown.
+	Machine string `json:"machine,omitempty"`
+}
+
+// gone tells that the lock's process has ended: it ran in this machine's
+// PID namespace, since this boot, and no process has its PID any more.
+func (li LockInfo) gone() bool {
+	return li.Machine != "" && li.Machine == machineID() && li.PID > 0 && li.PID != os.Getpid() && !processExists(li.PID)
 }
 
 // Lock is a lock this process holds.
@@ -95,21 +108,24 @@ func AcquireLock(ctx context.Context, b Backend, operation string, timeout time.
 	}
 	now := time.Now()
 	host, _ := os.Hostname()
-	l := &Lock{b: b, info: LockInfo{ID: NewID(now), Operation: operation, Host: host, PID: os.Getpid(), Created: now.UTC(), Refreshed: now.UTC()}}
+	l := &Lock{b: b, info: LockInfo{ID: NewID(now), Operation: operation, Host: host, PID: os.Getpid(), Created: now.UTC(), Refreshed: now.UTC(), Machine: machineID()}}
 	locks, err := readLocks(ctx, b)
 	if err != nil {
 		return nil, fmt.Errorf("read the locks of %s: %w", b.URL(), err)
 	}
 	for _, li := range locks {
-		if age := now.Sub(li.Refreshed); age > timeout {
+		switch age := now.Sub(li.Refreshed); {
+		case age > timeout:
 			log.Warn("taking over a stale lock: its run stopped refreshing it (died?)", "lock", li.String(), "age", age.Round(time.Second), "lock_timeout", timeout)
-			if err := b.Delete(ctx, lockKey(li.ID)); err != nil {
-				return nil, fmt.Errorf("remove the stale lock %s: %w", li.ID, err)
-			}
-			l.TookOver = true
-			continue
+		case li.gone():
+			log.Warn("taking over the lock of a run that ended without removing it: its process is gone from this machine", "lock", li.String())
+		default:
+			return nil, fmt.Errorf("%w: %s holds %s: wait for it to end; a lock not refreshed for --lock-timeout (%s) is taken over", ErrLocked, li, b.URL(), timeout)
 		}
-		return nil, fmt.Errorf("%w: %s holds %s: wait for it to end; a lock not refreshed for --lock-timeout (%s) is taken over", ErrLocked, li, b.URL(), timeout)
+		if err := b.Delete(ctx, lockKey(li.ID)); err != nil {
+			return nil, fmt.Errorf("remove the stale lock %s: %w", li.ID, err)
+		}
+		l.TookOver = true
 	}
 	if err := l.put(ctx); err != nil {
 		return nil, fmt.Errorf("write the lock of %s: %w", b.URL(), err)
@@ -118,7 +134,7 @@ func AcquireLock(ctx context.Context, b Backend, operation string, timeout time.
 	locks, err = readLocks(ctx, b)
 	if err == nil {
 		for _, li := range locks {
-			if li.ID < l.info.ID && now.Sub(li.Refreshed) <= timeout {
+			if li.ID < l.info.ID && now.Sub(li.Refreshed) <= timeout && !li.gone() {
 				b.Delete(context.WithoutCancel(ctx), lockKey(l.info.ID))
 				return nil, fmt.Errorf("%w: %s took %s at the same moment", ErrLocked, li, b.URL())
 			}
@@ -149,11 +165,16 @@ func (l *Lock) refresh(every time.Duration, log *slog.Logger) {
 	}
 }
 
-// Release stops refreshing the lock and removes it.
+// Release stops refreshing the lock and removes it. When it cannot (the
+// storage is out), the lock is left: the next run on this machine takes
+// it over at once (its process is gone), others after the lock timeout.
 func (l *Lock) Release(ctx context.Context) error {
 	close(l.stop)
 	<-l.done
-	return l.b.Delete(context.WithoutCancel(ctx), lockKey(l.info.ID))
+	if err := l.b.Delete(context.WithoutCancel(ctx), lockKey(l.info.ID)); err != nil {
+		return fmt.Errorf("remove the lock %s of %s: %w", lockKey(l.info.ID), l.b.URL(), err)
+	}
+	return nil
 }
 
 // Created is when the lock was taken.

@@ -2,8 +2,11 @@ package storage_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -101,5 +104,82 @@ func TestLock(t *testing.T) {
 	// Not listed among backups.
 	if l, err := storage.List(ctx, b); err != nil || len(l.Backups)+len(l.Incomplete) != 0 {
 		t.Errorf("List: %+v %v", l, err)
+	}
+}
+
+// TestLockOfGoneProcess: a lock left by a process that ended on this
+// machine (its PID namespace, since this boot) is taken over at once; the
+// lock of a live process, or of another machine, holds.
+func TestLockOfGoneProcess(t *testing.T) {
+	ctx := context.Background()
+	b, _ := newFile(t)
+	l, err := storage.AcquireLock(ctx, b, "backup", time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, _ := b.List(ctx, storage.LocksDir)
+	if len(objs) != 1 {
+		t.Fatalf("locks: %v", objs)
+	}
+	rc, err := b.Get(ctx, objs[0].Key, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(rc)
+	rc.Close()
+	var mine storage.LockInfo
+	if err := json.Unmarshal(data, &mine); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if mine.Machine == "" {
+		t.Skip("no machine id on this system: locks go stale after their timeout only")
+	}
+	ended := exec.Command("true")
+	if err := ended.Run(); err != nil {
+		t.Fatal(err)
+	}
+	running := exec.Command("sleep", "60")
+	if err := running.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { running.Process.Kill(); running.Wait() })
+	now := time.Now().UTC()
+	for _, tc := range []struct {
+		name     string
+		pid      int
+		machine  string
+		takeOver bool
+	}{
+		{"ended here", ended.ProcessState.Pid(), mine.Machine, true},
+		{"running here", running.Process.Pid, mine.Machine, false},
+		{"ended elsewhere", ended.ProcessState.Pid(), "another-boot/pid:[1]", false},
+		{"no machine", ended.ProcessState.Pid(), "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			li := storage.LockInfo{ID: storage.NewID(now.Add(-time.Second)), Operation: "backup", Host: mine.Host, PID: tc.pid, Created: now, Refreshed: now, Machine: tc.machine}
+			data, _ := json.Marshal(li)
+			key := storage.LocksDir + li.ID + ".json"
+			if _, err := b.Put(ctx, key, strings.NewReader(string(data))); err != nil {
+				t.Fatal(err)
+			}
+			defer b.Delete(ctx, key)
+			l, err := storage.AcquireLock(ctx, b, "backup", time.Minute, nil)
+			if !tc.takeOver {
+				if !errors.Is(err, storage.ErrLocked) {
+					t.Errorf("got %v, want ErrLocked", err)
+				}
+				if err == nil {
+					l.Release(ctx)
+				}
+				return
+			}
+			if err != nil || !l.TookOver {
+				t.Fatalf("got %v, want the lock taken over", err)
+			}
+			l.Release(ctx)
+		})
 	}
 }

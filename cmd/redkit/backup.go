@@ -244,6 +244,14 @@ func lockStorage(ctx context.Context, b storage.Backend, op string, timeout time
 	return lock, nil
 }
 
+// releaseLock removes the storage's lock, on every return (an error
+// and an interruption too), and says so when it cannot.
+func releaseLock(ctx context.Context, lock *storage.Lock, log *slog.Logger) {
+	if err := lock.Release(ctx); err != nil {
+		log.Warn("could not release the storage lock: the next run on this machine takes it over (on Linux), others after --lock-timeout", "err", rsync.Redact(err.Error()))
+	}
+}
+
 func runBackup(c *cli.Context, gopts globalOptions) (err error) {
 	ctx := c.Context
 	if c.Args().Len() > 0 {
@@ -297,7 +305,7 @@ func runBackup(c *cli.Context, gopts globalOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	defer lock.Release(ctx)
+	defer releaseLock(ctx, lock, log)
 
 	start := time.Now()
 	m := &storage.Manifest{
@@ -483,14 +491,19 @@ func (j *snapshotJob) run(ctx context.Context, backend storage.Backend, id strin
 	if err != nil {
 		return &jobError{job: j, err: err}
 	}
-	counted := &countio.Reader{R: snap, N: &j.read}
+	var src io.Reader = snap
+	if j.master != "" {
+		src = &sourceReader{r: snap, what: "the snapshot"} // the job's error names the master
+	}
+	counted := &countio.Reader{R: src, N: &j.read}
+	out := teeOutput(counted, ow, "upload to "+backend.URL())
 	var keys map[int]int64
 	var version int
 	var cmds int64
 	if j.role == "" {
-		keys, version, err = scanSnapshot(io.TeeReader(counted, ow))
+		keys, version, err = scanSnapshot(out)
 	} else {
-		keys, version, cmds, err = scanAOFFile(io.TeeReader(counted, ow))
+		keys, version, cmds, err = scanAOFFile(out)
 	}
 	if err == nil {
 		// The rest of the stream, if the parser left any.
@@ -616,10 +629,69 @@ func scanAOFFile(r io.Reader) (map[int]int64, int, int64, error) {
 			return keys, version, n, nil
 		}
 		if err != nil {
+			if ioe, ok := errors.AsType[*ioError](err); ok {
+				return nil, 0, n, ioe
+			}
 			return nil, 0, n, fmt.Errorf("not a valid AOF: %w", err)
 		}
 		n++
 	}
+}
+
+// ioError is a failure of the output a scan's input is copied to (a
+// file, a storage), or of the source it reads (a replication link), as
+// opposed to bytes that do not parse: reported as what failed, not as a
+// snapshot that is not valid.
+type ioError struct{ err error }
+
+func (e *ioError) Error() string { return e.err.Error() }
+func (e *ioError) Unwrap() error { return e.err }
+
+// teeOutput is io.TeeReader whose failed writes come out as an *ioError
+// saying "<what>: <the write's error>", what naming the output ("write
+// /var/backups/dump.rdb", "upload to s3://bucket/prefix/").
+func teeOutput(r io.Reader, w io.Writer, what string) io.Reader {
+	return &tee{r: r, w: w, what: what}
+}
+
+type tee struct {
+	r    io.Reader
+	w    io.Writer
+	what string
+}
+
+func (t *tee) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n > 0 {
+		if _, werr := t.w.Write(p[:n]); werr != nil {
+			// The file's own name is the temporary one: what names it.
+			if pe, ok := werr.(*fs.PathError); ok {
+				werr = pe.Err
+			}
+			return n, &ioError{err: fmt.Errorf("%s: %w", t.what, werr)}
+		}
+	}
+	return n, err
+}
+
+// sourceReader marks the failed reads of a snapshot's source (not its
+// end) as *ioError, naming the source.
+type sourceReader struct {
+	r    io.Reader
+	what string
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	switch {
+	case err == nil || err == io.EOF:
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		// Not wrapped: the RDB reader would call it a truncated input.
+		err = &ioError{err: fmt.Errorf("read %s: the link closed before its end (%v)", s.what, err)}
+	default:
+		err = &ioError{err: fmt.Errorf("read %s: %w", s.what, err)}
+	}
+	return n, err
 }
 
 // scanSnapshot reads an RDB stream to its end, checking it (CRC64
@@ -639,6 +711,9 @@ func scanRDB(r io.Reader) (map[int]int64, int, io.Reader, error) {
 			return keys, rr.Version(), rr.Rest(), nil
 		}
 		if err != nil {
+			if ioe, ok := errors.AsType[*ioError](err); ok {
+				return nil, 0, nil, ioe // the output or the source failed, not the snapshot
+			}
 			return nil, 0, nil, fmt.Errorf("the snapshot is not a valid RDB: %w", err)
 		}
 		if rec.Kind == rdb.KindKey {
@@ -806,7 +881,7 @@ func runBackupPrune(c *cli.Context, gopts globalOptions) error {
 		if err != nil {
 			return err
 		}
-		defer lock.Release(ctx)
+		defer releaseLock(ctx, lock, log)
 	}
 	l, err := storage.List(ctx, b)
 	if err != nil {

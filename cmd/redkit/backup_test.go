@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -139,6 +140,67 @@ func TestBackupDamaged(t *testing.T) {
 	redkit(t, nil, "restore", url, "--to-file", out).want(t, 1)
 	if _, err := os.Stat(out); err == nil {
 		t.Errorf("--to-file wrote %s from a damaged backup", out)
+	}
+}
+
+// TestBackupKeyCountMismatch: a manifest whose key counts disagree with
+// its object (edited after a real backup) fails backup verify, restore
+// into a server and restore to a file, each with exit 1 and the counts;
+// the file is not written.
+func TestBackupKeyCountMismatch(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0"}})
+	for i := range 50 {
+		src.Client().Set(ctx, "k"+strconv.Itoa(i), "v", 0)
+	}
+	dir := filepath.Join(t.TempDir(), "store")
+	url := "file://" + dir
+	id := strings.TrimSpace(redkit(t, nil, "backup", "--from", src.URL(), "--to", url, "-q").want(t, 0).stdout)
+	mpath := filepath.Join(dir, "backups", id, storage.ManifestName)
+	data, err := os.ReadFile(mpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m storage.Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Keys[0] != 50 || m.Objects[0].Keys[0] != 50 {
+		t.Fatalf("manifest keys %v, object keys %v: want 50 in db 0", m.Keys, m.Objects[0].Keys)
+	}
+	m.Keys[0], m.Objects[0].Keys[0] = 51, 51
+	if data, err = json.Marshal(&m); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mpath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const want = "database 0 has 50 keys, the manifest says 51"
+
+	r := redkit(t, nil, "backup", "verify", url+"@"+id).want(t, 1)
+	if !strings.Contains(r.stderr, want) {
+		t.Errorf("backup verify: %s", r.stderr)
+	}
+	dst := redistest.Start(t, redistest.Options{})
+	r = redkit(t, nil, "restore", url+"@"+id, "--to", dst.URL()).want(t, 1)
+	if !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "does not match its manifest") {
+		t.Errorf("restore --to: %s", r.stderr)
+	}
+	out := filepath.Join(t.TempDir(), "dump.rdb")
+	r = redkit(t, nil, "restore", url+"@"+id, "--to-file", out).want(t, 1)
+	if !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, out+" was not written") {
+		t.Errorf("restore --to-file: %s", r.stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("--to-file wrote %s from a backup that does not match its manifest", out)
+	}
+	// A database the manifest does not count at all.
+	m.Keys, m.Objects[0].Keys = map[int]int64{3: 50}, map[int]int64{3: 50}
+	data, _ = json.Marshal(&m)
+	os.WriteFile(mpath, data, 0o644)
+	r = redkit(t, nil, "restore", url+"@"+id, "--to-file", out).want(t, 1)
+	if !strings.Contains(r.stderr, "database 0 has 50 keys, the manifest says 0") {
+		t.Errorf("restore --to-file, keys in a database the manifest does not count: %s", r.stderr)
 	}
 }
 
@@ -509,5 +571,180 @@ func TestBackupAOF(t *testing.T) {
 	redkit(t, nil, "restore", url, "--to", dst.URL(), "-q").want(t, 0)
 	if got := debugDigest(t, dst); got != want {
 		t.Errorf("restored AOF backup: digest %s, want %s", got, want)
+	}
+}
+
+// tinyDisk mounts a tmpfs of size (such as "1m") on a fresh directory: a
+// disk that fills for real. It is unmounted at the test's end; the test
+// is skipped where mounting is not permitted.
+func tinyDisk(t *testing.T, size string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs to fill (%v: %s)", err, bytes.TrimSpace(out))
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// TestDumpFullDisk: a dump that cannot be written (/dev/full, a full
+// tmpfs) says which write failed, not that the snapshot is invalid, exits
+// 1 and leaves no file behind; so does restore --to-file.
+func TestDumpFullDisk(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0"}})
+	// 2 MB that do not fit on a 1 MB disk.
+	for i := range 2 {
+		src.Client().Set(ctx, "blob:"+strconv.Itoa(i), string(randomBlob(1<<20, uint64(i))), 0)
+	}
+	check := func(t *testing.T, r result, path string) {
+		t.Helper()
+		if want := "write " + path + ": no space left on device"; !strings.Contains(r.stderr, want) || strings.Contains(r.stderr, "not a valid RDB") {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	t.Run("dev-full", func(t *testing.T) {
+		r := redkit(t, nil, "dump", "--from", src.URL(), "-o", "/dev/full").want(t, 1)
+		check(t, r, "/dev/full")
+	})
+	t.Run("tmpfs", func(t *testing.T) {
+		dir := tinyDisk(t, "1m")
+		out := filepath.Join(dir, "dump.rdb")
+		r := redkit(t, nil, "dump", "--from", src.URL(), "-o", out).want(t, 1)
+		check(t, r, out)
+		if left, _ := os.ReadDir(dir); len(left) != 0 {
+			t.Errorf("left on the disk: %v", left)
+		}
+	})
+	t.Run("restore-to-file", func(t *testing.T) {
+		url := "file://" + filepath.Join(t.TempDir(), "store")
+		redkit(t, nil, "backup", "--from", src.URL(), "--to", url, "-q").want(t, 0)
+		r := redkit(t, nil, "restore", url, "--to-file", "/dev/full").want(t, 1)
+		check(t, r, "/dev/full")
+	})
+}
+
+// TestBackupFullDisk: a file:// storage on a disk that fills up during
+// the upload: the error names the storage and the full disk, not an
+// invalid snapshot; exit 1, nothing listed, and the lock released.
+func TestBackupFullDisk(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0"}})
+	for i := range 2 {
+		src.Client().Set(ctx, "blob:"+strconv.Itoa(i), string(randomBlob(1<<20, uint64(i))), 0)
+	}
+	dir := tinyDisk(t, "1m")
+	url := "file://" + dir
+	r := redkit(t, nil, "backup", "--from", src.URL(), "--to", url, "--compress", "none").want(t, 1)
+	if !strings.Contains(r.stderr, "upload to "+url) || !strings.Contains(r.stderr, "no space left on device") || strings.Contains(r.stderr, "not a valid RDB") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	if ms := listBackups(t, url); len(ms) != 0 {
+		t.Errorf("%d backups listed", len(ms))
+	}
+	if locks, _ := os.ReadDir(filepath.Join(dir, "locks")); len(locks) != 0 {
+		t.Errorf("the failed backup left its lock: %v", locks)
+	}
+}
+
+// TestBackupStorageLost: the storage stops during the upload: the backup
+// exits 1 saying the upload failed (not the snapshot), and once the
+// storage is back the next backup runs at once: the failed run's lock
+// does not hold it off for --lock-timeout.
+func TestBackupStorageLost(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0"}})
+	// 48 MB that compression cannot shrink: several 16 MiB parts.
+	for i := range 48 {
+		src.Client().Set(ctx, "blob:"+strconv.Itoa(i), string(randomBlob(1<<20, uint64(i))), 0)
+	}
+	srv := s3test.Start(t, "backups")
+	srv.Env(t)
+	url := "s3://backups/lost"
+	client := awss3.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.SecretKey, "")},
+		func(o *awss3.Options) { o.BaseEndpoint, o.UsePathStyle = aws.String(srv.Endpoint), true })
+	args := []string{"backup", "--from", src.URL(), "--to", url, "--compress", "none"}
+	cmd, logf := redkitProcess(t, args...)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := client.ListMultipartUploads(ctx, &awss3.ListMultipartUploadsInput{Bucket: aws.String("backups")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Uploads) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no multipart upload began")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	srv.Down()
+	start := time.Now()
+	err := cmd.Wait()
+	t.Logf("the backup ended %v after the storage stopped", time.Since(start).Round(time.Millisecond))
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("the backup that lost its storage: %v, want exit 1", err)
+	}
+	logged, _ := os.ReadFile(logf)
+	if !strings.Contains(string(logged), "put "+url+"/backups/") || strings.Contains(string(logged), "not a valid RDB") {
+		t.Errorf("the backup that lost its storage:\n%s", logged)
+	}
+	srv.Up(t)
+	r := redkit(t, nil, args...)
+	if r.code != 0 {
+		t.Fatalf("the next backup: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "its process is gone") {
+		t.Errorf("the next backup did not say it took the failed run's lock over:\n%s", r.stderr)
+	}
+	if ms := listBackups(t, url); len(ms) != 1 {
+		t.Errorf("%d backups listed, want 1", len(ms))
+	}
+}
+
+// TestBackupSourceLost: the source drops the replication link during the
+// snapshot: the backup exits 1 saying so (not that the snapshot is
+// invalid), and releases the storage's lock.
+func TestBackupSourceLost(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0"}})
+	for i := range 48 {
+		src.Client().Set(ctx, "blob:"+strconv.Itoa(i), string(randomBlob(1<<20, uint64(i))), 0)
+	}
+	dir := t.TempDir()
+	url := "file://" + dir
+	done := make(chan result, 1)
+	go func() {
+		done <- redkit(t, nil, "backup", "--from", src.URL(), "--to", url, "--compress", "zstd", "--level", "19")
+	}()
+	// Once the object being written holds some of the snapshot.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		tmp, _ := filepath.Glob(filepath.Join(dir, "backups", "*", ".redkit-tmp.*"))
+		if len(tmp) == 1 {
+			if fi, err := os.Stat(tmp[0]); err == nil && fi.Size() > 256<<10 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the snapshot did not start streaming")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n, err := src.Client().Do(ctx, "CLIENT", "KILL", "TYPE", "replica").Int(); n != 1 {
+		t.Fatalf("CLIENT KILL TYPE replica: %d, %v", n, err)
+	}
+	r := (<-done).want(t, 1)
+	if !strings.Contains(r.stderr, "read the snapshot") || strings.Contains(r.stderr, "not a valid RDB") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	if locks, _ := os.ReadDir(filepath.Join(dir, "locks")); len(locks) != 0 {
+		t.Errorf("the failed backup left its lock: %v", locks)
 	}
 }

@@ -378,6 +378,9 @@ type aofSource struct {
 	filter   *rdb.Filter
 	part     *rdb.Reader // the RDB part being read, if any
 	commands bool        // the input is known to hold commands (a plain or multi-part AOF)
+	// keysRead, when set, counts the keys of the RDB parts per
+	// database, filtered out or not.
+	keysRead map[int]int64
 }
 
 func (s *aofSource) next() (convertItem, error) {
@@ -390,6 +393,9 @@ func (s *aofSource) next() (convertItem, error) {
 			}
 			if err != nil {
 				return convertItem{}, err
+			}
+			if rec.Kind == rdb.KindKey && s.keysRead != nil {
+				s.keysRead[rec.DB]++
 			}
 			switch {
 			case rec.Kind == rdb.KindFunction:

@@ -92,10 +92,10 @@ func runDump(c *cli.Context, gopts globalOptions) error {
 	}
 	defer o.abort()
 	var n atomic.Int64
-	counted := &countio.Reader{R: snap, N: &n}
+	counted := &countio.Reader{R: &sourceReader{r: snap, what: "the snapshot"}, N: &n}
 	bar := startProgress(gopts.stderr, c.Bool("quiet"), "dump", l.SnapshotSize())
 	bar.count(n.Load)
-	keys, version, err := scanSnapshot(io.TeeReader(counted, o))
+	keys, version, err := scanSnapshot(teeOutput(counted, o, "write "+out))
 	if err == nil {
 		_, err = io.Copy(o, counted)
 	}

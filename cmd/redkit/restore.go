@@ -38,6 +38,10 @@ type restoreOptions struct {
 	inputName   string      // the input's name in the summary, for "-"
 	noFunctions bool        // leave the input's function libraries out
 	aofReader   *aof.Reader // read this instead of the input
+	// keysRead, when set, counts the keys read per database of the
+	// input, before any filter: a backup's are checked against its
+	// manifest.
+	keysRead map[int]int64
 }
 
 func newRestoreCommand(gopts globalOptions) *cli.Command {
@@ -396,6 +400,9 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 		return err
 	}
 	defer closeInput()
+	if as, ok := src.(*aofSource); ok {
+		as.keysRead = opts.keysRead
+	}
 	ep, info, w, err := connectTarget(ctx, opts.to, opts.password, opts.tls, opts.timeout, opts.depth, logf)
 	if err != nil {
 		if h := connectHint(err); h != "" && ctx.Err() == nil {

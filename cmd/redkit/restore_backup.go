@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/internal/countio"
 	"github.com/redkit/redkit/storage"
 )
 
@@ -97,6 +99,9 @@ func restoreObject(ctx context.Context, gopts globalOptions, opts restoreOptions
 	}
 	sub := gopts
 	sub.stdin = or
+	if !opts.replay { // --replay loads the keys into a keyspace first
+		opts.keysRead = map[int]int64{}
+	}
 	rerr := runRestore(ctx, sub, opts, []string{"-"})
 	verr := or.Verify()
 	or.Close()
@@ -107,7 +112,22 @@ func restoreObject(ctx context.Context, gopts globalOptions, opts restoreOptions
 		fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nthe target was written while the backup streamed in: it may now hold a partial restore. Use --verify-first to check a backup before writing, or restore another one (redkit backup list %s)\n", verr, url)
 		return reportedError(exitError, verr)
 	}
+	if opts.keysRead != nil && (rerr == nil || exitCode(ctx, rerr) == exitProblems) {
+		// The object was read to its end: it must hold what its
+		// manifest counts.
+		if err := e.CheckKeys(opts.keysRead); err != nil {
+			return keyCountError(gopts, m, err, url)
+		}
+	}
 	return rerr
+}
+
+// keyCountError reports a backup whose object read whole does not hold
+// the keys its manifest counts, after the target was written.
+func keyCountError(gopts globalOptions, m *storage.Manifest, err error, url string) error {
+	fmt.Fprintf(gopts.stderr, "redkit: restore: backup %s: %v: the backup does not match its manifest\nthe target was written while the backup streamed in: it holds what the backup holds, not what its manifest counts. Check the backup with redkit backup verify %s/%s, or restore another one (redkit backup list %s)\n",
+		m.ID, err, url, m.ID, url)
+	return reportedError(exitError, err)
 }
 
 // restoreAOFBackup replays a backed-up multi-part AOF, its files read
@@ -166,11 +186,34 @@ func verifyObject(c *cli.Context, b storage.Backend, m *storage.Manifest, e stor
 		return err
 	}
 	defer or.Close()
+	return checkObject(or, e, nil, "")
+}
+
+// checkObject reads an opened object to its end and checks it: a full
+// parse (an RDB's CRC64 included), its SHA-256, and its keys per
+// database against the manifest's (a *storage.KeyCountError). When w is
+// not nil, what is read is written to it too, its failures reported as
+// "<what>: <error>".
+func checkObject(or *storage.ObjectReader, e storage.ObjectEntry, w io.Writer, what string) error {
+	var r io.Reader = or
+	if w != nil {
+		r = teeOutput(or, w, what)
+	}
 	var keys map[int]int64
+	var err error
 	if e.Role != "" {
-		keys, _, _, err = scanAOFFile(or)
+		keys, _, _, err = scanAOFFile(r)
 	} else {
-		keys, _, err = scanSnapshot(or)
+		keys, _, err = scanSnapshot(r)
+	}
+	if err == nil && w != nil {
+		// The rest of the stream, if the parser left any, through the tee.
+		_, err = io.Copy(io.Discard, r)
+	}
+	if errors.As(err, new(*ioError)) {
+		// The output failed, not the object: its checksum, on a stream
+		// read in part (and still being decompressed), says nothing.
+		return err
 	}
 	// The checksum comes first: damaged bytes explain a parse error.
 	if verr := or.Verify(); verr != nil && (err == nil || errors.Is(verr, storage.ErrChecksum)) {
@@ -179,16 +222,11 @@ func verifyObject(c *cli.Context, b storage.Backend, m *storage.Manifest, e stor
 	if err != nil {
 		return err
 	}
-	for db, n := range e.Keys {
-		if keys[db] != n {
-			return fmt.Errorf("%s: database %d has %d keys, the manifest says %d", e.Name, db, keys[db], n)
-		}
-	}
-	return nil
+	return e.CheckKeys(keys)
 }
 
 // restoreToFile writes a backup's RDB to path: a temporary file beside
-// it, renamed into place once the checksum holds.
+// it, renamed into place once checkObject's checks hold.
 func restoreToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *storage.Manifest, e storage.ObjectEntry, codec storage.Codec, path string) error {
 	or, err := storage.OpenObject(c.Context, b, m, e, codec)
 	if err != nil {
@@ -200,9 +238,10 @@ func restoreToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *st
 		return fmt.Errorf("restore: %w", err)
 	}
 	defer o.abort()
-	n, err := io.Copy(o, or)
-	if err == nil {
-		err = or.Verify()
+	var n atomic.Int64
+	err = checkObject(or, e, &countio.Writer{W: o, N: &n}, "write "+path)
+	if errors.Is(err, storage.ErrKeyCount) {
+		err = fmt.Errorf("backup %s: %w: the backup does not match its manifest", m.ID, err)
 	}
 	if err != nil {
 		fmt.Fprintf(gopts.stderr, "redkit: restore: %v\n%s was not written\n", err, path)
@@ -211,6 +250,6 @@ func restoreToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *st
 	if err := o.commit(); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	fmt.Fprintf(gopts.stderr, "redkit: restore: backup %s written to %s (%s, verified)\n", m.ID, path, humanBytes(n))
+	fmt.Fprintf(gopts.stderr, "redkit: restore: backup %s written to %s (%s, verified)\n", m.ID, path, humanBytes(n.Load()))
 	return nil
 }

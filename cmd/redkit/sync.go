@@ -352,7 +352,16 @@ func runSync(c *cli.Context, gopts globalOptions) error {
 	if err != nil {
 		var ae *rsync.ApplyError
 		if errors.As(err, &ae) {
-			fmt.Fprintf(gopts.stderr, "redkit: sync: %v\nhint: the target no longer matches the source (something else wrote to it?); fix that key on the target and run again: the sync continues after the batch that failed\n", rsync.Redact(err.Error()))
+			hint := "the target no longer matches the source (something else wrote to it?); fix that key on the target and run again: the sync continues after the batch that failed"
+			if rsync.ErrorCode(err) == "OOM" {
+				// Refused as it was queued: the batch's transaction did not
+				// run, and the target's checkpoint did not move.
+				hint = "the target is out of memory (its maxmemory): raise maxmemory or free room on the target and run again: the sync resumes from its checkpoint, before the batch that failed, and applies that batch again"
+				if opts.CheckpointKey != "" {
+					hint += " (none of it was applied: it was one transaction with the checkpoint)"
+				}
+			}
+			fmt.Fprintf(gopts.stderr, "redkit: sync: %v\nhint: %s\n", rsync.Redact(err.Error()), hint)
 			return reportedError(exitError, err)
 		}
 		if h := connectHint(err); h != "" {

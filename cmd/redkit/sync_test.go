@@ -360,3 +360,56 @@ func TestSyncNativeKill9(t *testing.T) {
 		t.Errorf("target role %s after --until-caught-up, want master", role)
 	}
 }
+
+// TestSyncTargetOOM: a target that runs out of memory while streaming
+// stops the sync (exit 1) with a hint that says what happens next: the
+// batch refused is applied again. With room made, the next run resumes
+// (a partial resync).
+func TestSyncTargetOOM(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync yes", "repl-diskless-sync-delay 0", "repl-backlog-size 64mb"}})
+	src.Client().Set(ctx, "first", "1", 0)
+	dst := redistest.Start(t, redistest.Options{})
+	used := dst.InfoInt(t, "used_memory")
+	if err := dst.Client().ConfigSet(ctx, "maxmemory", strconv.FormatInt(used+4<<20, 10)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"sync", "--from", src.URL(), "--to", dst.URL()}
+	done := make(chan result, 1)
+	go func() { done <- redkit(t, nil, args...) }()
+	// Streaming once a key written now reaches the target.
+	src.Client().Set(ctx, "marker", "1", 0)
+	deadline := time.Now().Add(30 * time.Second)
+	for dst.Client().Exists(ctx, "marker").Val() == 0 {
+		select {
+		case r := <-done:
+			t.Fatalf("the sync ended before streaming: exit %d\n%s", r.code, r.stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sync did not start streaming")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for i := range 8 {
+		src.Client().Set(ctx, "blob:"+strconv.Itoa(i), string(randomBlob(1<<20, uint64(i))), 0)
+	}
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the sync did not stop on the target's OOM")
+	}
+	r.want(t, 1)
+	if !strings.Contains(r.stderr, "OOM") || !strings.Contains(r.stderr, "applies that batch again") || strings.Contains(r.stderr, "continues after") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	if err := dst.Client().ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	partial := src.InfoInt(t, "sync_partial_ok")
+	redkit(t, nil, append(args, "--until-caught-up", "-q")...).want(t, 0)
+	if got := src.InfoInt(t, "sync_partial_ok"); got != partial+1 {
+		t.Errorf("the next run: %d partial resyncs, want 1", got-partial)
+	}
+}
