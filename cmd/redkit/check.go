@@ -114,11 +114,11 @@ func runCheck(ctx context.Context, gopts globalOptions, opts checkOptions, args 
 			r.aof = checkAOF(ctx, opts.aof, args[i])
 			return
 		}
-		res := scanInput(ctx, args[i], gopts.stdin, bar, nil, func(rec *rdb.Record, st rdb.ValueStats) error {
+		res := scanInputTail(ctx, args[i], gopts.stdin, bar, nil, func(rec *rdb.Record, st rdb.ValueStats) error {
 			sum.Add(rec, st)
 			r.noteEmpty(rec, st)
 			return nil
-		})
+		}, true)
 		r.inputResult, r.sum, r.elapsed = res, sum, time.Since(start)
 		if hasRESPTail(&res) { // an AOF with an RDB preamble
 			r.aof = checkAOF(ctx, opts.aof, args[i])
@@ -195,8 +195,43 @@ func writeCheckText(w io.Writer, r *checkResult) error {
 	fmt.Fprintf(tw, "  functions\t%s\n", countList(m.Functions))
 	fmt.Fprintf(tw, "  modules\t%s\n", countList(m.Modules))
 	fmt.Fprintf(tw, "  size\t%s\n", sizeLine(r.size, r.compression, m.Bytes))
+	fmt.Fprintf(tw, "  checksum\t%s\n", checksumLine(r))
+	if r.trailing > 0 {
+		fmt.Fprintf(tw, "  trailing\t%s\n", trailingLine(r))
+	}
 	fmt.Fprintf(tw, "  time\t%s\n", r.elapsed.Round(time.Microsecond))
 	return tw.Flush()
+}
+
+// checksumState names how the CRC64 trailer was found: "verified",
+// "disabled" (saved as zero: rdbchecksum no) or "none" (RDB 1 to 4).
+func checksumState(r *checkResult) string {
+	switch {
+	case r.meta.Version < 5:
+		return "none"
+	case r.storedCRC == 0:
+		return "disabled"
+	}
+	return "verified"
+}
+
+func checksumLine(r *checkResult) string {
+	switch checksumState(r) {
+	case "none":
+		return fmt.Sprintf("none (RDB %d files have no CRC64)", r.meta.Version)
+	case "disabled":
+		return "none: saved with the checksum disabled (rdbchecksum no): Redis loads it unchecked, and the content is unverified"
+	}
+	return fmt.Sprintf("CRC64 %016x verified", r.storedCRC)
+}
+
+// trailingLine describes the bytes after the checksum.
+func trailingLine(r *checkResult) string {
+	what := fmt.Sprintf("%d bytes after the checksum at offset %d", r.trailing, r.meta.Bytes)
+	if c := r.trailingStart; c == '*' || c == '#' {
+		return what + ": AOF commands (an AOF with an RDB preamble), checked only in an uncompressed file given by its path"
+	}
+	return what + ": not part of the dump, ignored as Redis ignores them when it loads the file (redis-cli --rdb - writes its 40-byte EOF marker there)"
 }
 
 // auxNote renders Unix-time AUX fields as dates too.
@@ -263,7 +298,12 @@ type checkJSON struct {
 	FileBytes   int64            `json:"file_bytes"`
 	RDBBytes    int64            `json:"rdb_bytes"`
 	Compression string           `json:"compression"`
-	Seconds     float64          `json:"seconds"`
+	// Checksum is "verified", "disabled" (saved as zero) or "none" (RDB
+	// before 5); set for a good file.
+	Checksum       string  `json:"checksum,omitempty"`
+	TrailingBytes  int64   `json:"trailing_bytes"`            // bytes after the checksum
+	TrailingOffset int64   `json:"trailing_offset,omitempty"` // where they start
+	Seconds        float64 `json:"seconds"`
 }
 
 type checkErrorJSON struct {
@@ -301,6 +341,12 @@ func writeCheckJSON(w io.Writer, r *checkResult) error {
 	}
 	for t, g := range s.ByType {
 		out.Types[t.String()] = g.Keys
+	}
+	if r.err == nil {
+		out.Checksum = checksumState(r)
+		if r.trailing > 0 {
+			out.TrailingBytes, out.TrailingOffset = r.trailing, m.Bytes
+		}
 	}
 	if r.err != nil {
 		kind, hint := describeError(r.err)
