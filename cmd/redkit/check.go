@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,10 +36,13 @@ examples:
    redkit check --format json backups/*.rdb.zst     # one JSON object per line
    redis-cli --rdb - | redkit check -                # a live snapshot on stdin
    redkit check --fix /var/lib/redis/appendonlydir   # cut a multi-part AOF's incomplete tail`,
-		Description: `Reads every record and walks every value, then verifies the checksum. For a
-good file it prints a summary: RDB version and magic, AUX fields (redis-ver,
-ctime, ...), keys per database and per type, expiring keys, functions,
-modules, sizes and time taken. For a bad file it prints where reading
+		Description: `Reads every record and walks every value, then verifies the checksum; a
+key held twice in a database, which Redis refuses to load, is an error too.
+For a good file it prints a summary: RDB version and magic, AUX fields
+(redis-ver, ctime, ...), keys per database and per type, expiring keys,
+functions, the module types its module values and AUX data need, sizes, the
+checksum (or that it was saved disabled), bytes after the checksum (which
+Redis ignores), and time taken. For a bad file it prints where reading
 failed, whether the file is truncated or corrupt, and what to do next.
 Several files are checked in parallel and reported in argument order once
 all are done. gzip and zstd
@@ -82,19 +86,21 @@ type checkResult struct {
 // maxEmptyListed is how many empty keys check names.
 const maxEmptyListed = 5
 
-func (r *checkResult) noteEmpty(rec *rdb.Record, st rdb.ValueStats) {
+// noteEmpty counts an empty collection and reports whether rec is one.
+func (r *checkResult) noteEmpty(rec *rdb.Record, st rdb.ValueStats) bool {
 	switch rec.Type {
 	case rdb.TypeList, rdb.TypeSet, rdb.TypeZSet, rdb.TypeHash:
 	default:
-		return // empty strings and streams are valid
+		return false // empty strings and streams are valid
 	}
 	if st.Elements != 0 {
-		return
+		return false
 	}
 	r.emptyKeys++
 	if len(r.emptyList) < maxEmptyListed {
 		r.emptyList = append(r.emptyList, fmt.Sprintf("db%d:%s", rec.DB, analysis.Printable(string(rec.Key))))
 	}
+	return true
 }
 
 func runCheck(ctx context.Context, gopts globalOptions, opts checkOptions, args []string) error {
@@ -114,9 +120,16 @@ func runCheck(ctx context.Context, gopts globalOptions, opts checkOptions, args 
 			r.aof = checkAOF(ctx, opts.aof, args[i])
 			return
 		}
+		keys := analysis.NewKeySet()
 		res := scanInputTail(ctx, args[i], gopts.stdin, bar, nil, func(rec *rdb.Record, st rdb.ValueStats) error {
 			sum.Add(rec, st)
-			r.noteEmpty(rec, st)
+			if r.noteEmpty(rec, st) {
+				return nil // Redis skips it before looking for duplicates
+			}
+			if keys.Add(rec.DB, rec.Key) {
+				return &rdb.ParseError{Offset: rec.Offset, Key: bytes.Clone(rec.Key),
+					Err: fmt.Errorf("%w in db %d: the key is there twice, and Redis refuses to load the file (\"Duplicated key found in RDB file\")", analysis.ErrDuplicateKey, rec.DB)}
+			}
 			return nil
 		}, true)
 		r.inputResult, r.sum, r.elapsed = res, sum, time.Since(start)

@@ -121,6 +121,8 @@ func describeError(err error) (kind, hint string) {
 		}
 	}
 	switch {
+	case errors.Is(err, analysis.ErrDuplicateKey):
+		return "corrupt", "Redis writes each key once: another tool wrote this file, or merged dumps. Redis refuses to load it; restore and convert would write the key twice, the last copy winning."
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "truncated", "the file ends before the RDB end marker: it was cut short (copied while Redis was still writing it, a full disk, or an interrupted transfer). Copy it again or take a fresh BGSAVE; keys before the cut can still be listed with 'redkit analyze'."
 	case errors.Is(err, rdb.ErrChecksum):
