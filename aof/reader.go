@@ -72,6 +72,10 @@ type Entry struct {
 type source struct {
 	name string
 	open func() (io.ReadCloser, error)
+	// dump tells a stream that may be a plain RDB dump rather than an
+	// AOF: bytes after its RDB's checksum that do not start a command end
+	// it, as Redis ignores them when it loads the file as a dump.
+	dump bool
 }
 
 // Reader reads the entries of an AOF in replay order: for a multi-part
@@ -83,9 +87,13 @@ type Reader struct {
 	sources  []source
 
 	name string        // current file
+	dump bool          // the current file may be an RDB dump (source.dump)
 	cur  io.ReadCloser // current file, nil between files
 	rd   *rdb.Reader   // RDB part of the current file until drained
 	resp *RESPReader   // commands of the current file
+
+	trailing   int64 // offset of bytes ignored after a dump's checksum
+	trailingOK bool  // there were such bytes
 
 	db         int
 	ts         int64
@@ -98,11 +106,14 @@ type Reader struct {
 }
 
 // NewReader returns a Reader of one AOF stream: plain commands, or an
-// RDB preamble followed by commands.
+// RDB preamble followed by commands. The stream may also be an RDB dump
+// with bytes after its checksum that are no commands (redis-cli --rdb -
+// writes its 40-byte EOF marker there): those end the stream, as Redis
+// ignores them when it loads a dump, and Trailing reports them.
 func NewReader(r io.Reader) *Reader {
 	return &Reader{
 		ctx: context.Background(),
-		sources: []source{{open: func() (io.ReadCloser, error) {
+		sources: []source{{dump: true, open: func() (io.ReadCloser, error) {
 			return io.NopCloser(r), nil
 		}}},
 	}
@@ -313,7 +324,7 @@ func (r *Reader) Next() (*Entry, error) {
 func (r *Reader) openNext() (bool, error) {
 	s := r.sources[0]
 	r.sources = r.sources[1:]
-	r.name = s.name
+	r.name, r.dump = s.name, s.dump
 	r.db, r.inMulti, r.valid = 0, false, 0
 	f, err := s.open()
 	if err != nil {
@@ -347,7 +358,19 @@ func (r *Reader) finishRDB() error {
 	r.resp.pos = r.rd.Offset()
 	r.resp.off, r.valid = r.resp.pos, r.resp.pos
 	r.rd = nil
+	if c, ok := r.resp.peekByte(); ok && r.dump && c != '*' && c != '#' {
+		// Not commands: a dump with bytes after its checksum.
+		r.trailing, r.trailingOK = r.resp.pos, true
+		return r.closeFile()
+	}
 	return nil
+}
+
+// Trailing reports the offset of bytes that followed the RDB dump read
+// from a NewReader stream and were ignored because they start no command
+// (ok is false when there were none). Valid once Next returned io.EOF.
+func (r *Reader) Trailing() (offset int64, ok bool) {
+	return r.trailing, r.trailingOK
 }
 
 // peekByte returns the next byte, if any, without consuming it.

@@ -581,3 +581,57 @@ func TestLiveTimestamps(t *testing.T) {
 		t.Errorf("no timestamps in the base or the incr file")
 	}
 }
+
+// TestDumpTrailingBytes: a stream that is an RDB dump followed by bytes
+// that start no command (redis-cli --rdb - writes its 40-byte EOF marker
+// after the dump) ends after the checksum, as Redis loads such a dump;
+// a multi-part AOF's base file gets no such leniency, as Redis reads on
+// after its RDB for commands.
+func TestDumpTrailingBytes(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := rdb.NewWriter(&buf, rdb.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteKey(&rdb.KeyValue{Key: []byte("k"), Type: rdb.TypeString, ExpireAt: rdb.NoExpiry, Idle: -1, Freq: -1,
+		Elements: func(fn func(*rdb.Element) error) error { return fn(&rdb.Element{Member: []byte("v")}) }}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dump := buf.Bytes()
+	marker := []byte("0123456789abcdef0123456789abcdef01234567")
+	data := append(bytes.Clone(dump), marker...)
+
+	r := NewReader(bytes.NewReader(data))
+	if s := readAll(t, r); s.keys != 1 || s.commands != 0 {
+		t.Errorf("read %+v, want the one key", s)
+	}
+	if off, ok := r.Trailing(); !ok || off != int64(len(dump)) {
+		t.Errorf("Trailing() = %d, %v; want %d, true", off, ok, len(dump))
+	}
+	r = NewReader(bytes.NewReader(dump))
+	readAll(t, r)
+	if _, ok := r.Trailing(); ok {
+		t.Errorf("Trailing() reports bytes after a dump that has none")
+	}
+
+	m := &Manifest{Base: &ManifestFile{Name: "base.rdb", Seq: 1, Type: TypeBase}}
+	r, err = NewMultiReader(context.Background(), m, func(string) (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(data)), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		e, err := r.Next()
+		if err == nil && e.Kind == KindRDB {
+			continue
+		}
+		if err == nil || err == io.EOF {
+			t.Fatalf("a base file with bytes after its RDB read without error")
+		}
+		break
+	}
+}

@@ -371,6 +371,7 @@ func (it *intsetIter) next() (e blobEntry, ok bool) {
 type zipmapIter struct {
 	b   []byte
 	pos int
+	n   int // entries read
 }
 
 func (it *zipmapIter) init(b []byte) error {
@@ -400,11 +401,21 @@ func (it *zipmapIter) length() (int, error) {
 }
 
 // next returns the next field and value; ok is false at the terminator.
+// At the terminator it checks what Redis's zipmapValidateIntegrity
+// checks before loading one: at least one entry, and a header count that
+// is the real count or 254 (too many to count in a byte).
 func (it *zipmapIter) next() (field, value []byte, ok bool, err error) {
 	b := it.b
 	if it.pos < len(b) && b[it.pos] == 0xff {
+		switch {
+		case it.n == 0:
+			return nil, nil, false, corruptf("empty zipmap (Redis refuses it)")
+		case b[0] != 254 && int(b[0]) != it.n:
+			return nil, nil, false, corruptf("zipmap header counts %d entries, it holds %d (Redis refuses it)", b[0], it.n)
+		}
 		return nil, nil, false, nil
 	}
+	it.n++
 	kl, err := it.length()
 	if err != nil {
 		return nil, nil, false, err

@@ -1348,7 +1348,7 @@ func (r *JSONReader) readObject() error {
 		case "db":
 			var v int64
 			v, err = r.readInt()
-			if err == nil && (v < 0 || v > math.MaxInt32) {
+			if err == nil && (v < 0 || v > MaxDB) {
 				err = jsonSyntax("db %d out of range", v)
 			}
 			kv.DB = int(v)

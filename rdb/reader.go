@@ -62,6 +62,11 @@ const (
 	typeValkeyHash2 = 22 // VALKEY 80+: hash table with per-field expiry
 )
 
+// MaxDB is the highest database number any server can hold: Redis's
+// databases setting is an int of at most INT_MAX, and SELECT takes 0 to
+// databases-1. A file holding a higher one loads nowhere.
+const MaxDB = math.MaxInt32 - 1
+
 // Highest versions this package reads.
 const (
 	MaxRedisVersion  = 14
@@ -223,8 +228,8 @@ func (r *Reader) Next() (*Record, error) {
 			if err != nil {
 				return nil, r.fail(off, nil, err)
 			}
-			if n > math.MaxInt32 {
-				return nil, r.fail(off, nil, corruptf("database number %d", n))
+			if n > MaxDB {
+				return nil, r.fail(off, nil, corruptf("database number %d (no server holds more than %d)", n, MaxDB))
 			}
 			r.db = int(n)
 			rec.Kind, rec.DB = KindSelectDB, r.db

@@ -169,4 +169,7 @@ type ValueStats struct {
 	LargestElement int64 // length in bytes of the largest element (member, field or value); for strings the string's length
 	Memory         int64 // estimated bytes Redis 7.0 uses for the key, as MEMORY USAGE key SAMPLES 0 reports it
 	ValueSize      int64 // serialized value bytes in the file, type byte excluded
+	// Module is the module type of a module value (its name and encoding
+	// version): loading the value needs the module that defines it.
+	Module ModuleID
 }

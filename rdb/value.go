@@ -562,6 +562,7 @@ func (r *Reader) walkModule2() error {
 	}
 	r.stats.Encoding = EncodingModule
 	r.stats.Elements = 1
+	r.stats.Module = ModuleID(id)
 	if err := r.skipModuleOpcodes(); err != nil {
 		return fmt.Errorf("module value of %s: %w", ModuleID(id), err)
 	}

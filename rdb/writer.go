@@ -116,6 +116,9 @@ func (w *Writer) WriteKey(kv *KeyValue) error {
 	if w.err != nil {
 		return w.err
 	}
+	if !w.dump && (kv.DB < 0 || kv.DB > MaxDB) {
+		return fmt.Errorf("key %q: database %d: no server holds it (0 to %d)", kv.Key, kv.DB, MaxDB)
+	}
 	if kv.Type == TypeModule {
 		return w.writeDump(kv)
 	}

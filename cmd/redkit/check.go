@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,10 +36,13 @@ examples:
    redkit check --format json backups/*.rdb.zst     # one JSON object per line
    redis-cli --rdb - | redkit check -                # a live snapshot on stdin
    redkit check --fix /var/lib/redis/appendonlydir   # cut a multi-part AOF's incomplete tail`,
-		Description: `Reads every record and walks every value, then verifies the checksum. For a
-good file it prints a summary: RDB version and magic, AUX fields (redis-ver,
-ctime, ...), keys per database and per type, expiring keys, functions,
-modules, sizes and time taken. For a bad file it prints where reading
+		Description: `Reads every record and walks every value, then verifies the checksum; a
+key held twice in a database, which Redis refuses to load, is an error too.
+For a good file it prints a summary: RDB version and magic, AUX fields
+(redis-ver, ctime, ...), keys per database and per type, expiring keys,
+functions, the module types its module values and AUX data need, sizes, the
+checksum (or that it was saved disabled), bytes after the checksum (which
+Redis ignores), and time taken. For a bad file it prints where reading
 failed, whether the file is truncated or corrupt, and what to do next.
 Several files are checked in parallel and reported in argument order once
 all are done. gzip and zstd
@@ -82,19 +86,21 @@ type checkResult struct {
 // maxEmptyListed is how many empty keys check names.
 const maxEmptyListed = 5
 
-func (r *checkResult) noteEmpty(rec *rdb.Record, st rdb.ValueStats) {
+// noteEmpty counts an empty collection and reports whether rec is one.
+func (r *checkResult) noteEmpty(rec *rdb.Record, st rdb.ValueStats) bool {
 	switch rec.Type {
 	case rdb.TypeList, rdb.TypeSet, rdb.TypeZSet, rdb.TypeHash:
 	default:
-		return // empty strings and streams are valid
+		return false // empty strings and streams are valid
 	}
 	if st.Elements != 0 {
-		return
+		return false
 	}
 	r.emptyKeys++
 	if len(r.emptyList) < maxEmptyListed {
 		r.emptyList = append(r.emptyList, fmt.Sprintf("db%d:%s", rec.DB, analysis.Printable(string(rec.Key))))
 	}
+	return true
 }
 
 func runCheck(ctx context.Context, gopts globalOptions, opts checkOptions, args []string) error {
@@ -114,11 +120,18 @@ func runCheck(ctx context.Context, gopts globalOptions, opts checkOptions, args 
 			r.aof = checkAOF(ctx, opts.aof, args[i])
 			return
 		}
-		res := scanInput(ctx, args[i], gopts.stdin, bar, nil, func(rec *rdb.Record, st rdb.ValueStats) error {
+		keys := analysis.NewKeySet()
+		res := scanInputTail(ctx, args[i], gopts.stdin, bar, nil, func(rec *rdb.Record, st rdb.ValueStats) error {
 			sum.Add(rec, st)
-			r.noteEmpty(rec, st)
+			if r.noteEmpty(rec, st) {
+				return nil // Redis skips it before looking for duplicates
+			}
+			if keys.Add(rec.DB, rec.Key) {
+				return &rdb.ParseError{Offset: rec.Offset, Key: bytes.Clone(rec.Key),
+					Err: fmt.Errorf("%w in db %d: the key is there twice, and Redis refuses to load the file (\"Duplicated key found in RDB file\")", analysis.ErrDuplicateKey, rec.DB)}
+			}
 			return nil
-		})
+		}, true)
 		r.inputResult, r.sum, r.elapsed = res, sum, time.Since(start)
 		if hasRESPTail(&res) { // an AOF with an RDB preamble
 			r.aof = checkAOF(ctx, opts.aof, args[i])
@@ -195,8 +208,43 @@ func writeCheckText(w io.Writer, r *checkResult) error {
 	fmt.Fprintf(tw, "  functions\t%s\n", countList(m.Functions))
 	fmt.Fprintf(tw, "  modules\t%s\n", countList(m.Modules))
 	fmt.Fprintf(tw, "  size\t%s\n", sizeLine(r.size, r.compression, m.Bytes))
+	fmt.Fprintf(tw, "  checksum\t%s\n", checksumLine(r))
+	if r.trailing > 0 {
+		fmt.Fprintf(tw, "  trailing\t%s\n", trailingLine(r))
+	}
 	fmt.Fprintf(tw, "  time\t%s\n", r.elapsed.Round(time.Microsecond))
 	return tw.Flush()
+}
+
+// checksumState names how the CRC64 trailer was found: "verified",
+// "disabled" (saved as zero: rdbchecksum no) or "none" (RDB 1 to 4).
+func checksumState(r *checkResult) string {
+	switch {
+	case r.meta.Version < 5:
+		return "none"
+	case r.storedCRC == 0:
+		return "disabled"
+	}
+	return "verified"
+}
+
+func checksumLine(r *checkResult) string {
+	switch checksumState(r) {
+	case "none":
+		return fmt.Sprintf("none (RDB %d files have no CRC64)", r.meta.Version)
+	case "disabled":
+		return "none: saved with the checksum disabled (rdbchecksum no): Redis loads it unchecked, and the content is unverified"
+	}
+	return fmt.Sprintf("CRC64 %016x verified", r.storedCRC)
+}
+
+// trailingLine describes the bytes after the checksum.
+func trailingLine(r *checkResult) string {
+	what := fmt.Sprintf("%d bytes after the checksum at offset %d", r.trailing, r.meta.Bytes)
+	if c := r.trailingStart; c == '*' || c == '#' {
+		return what + ": AOF commands (an AOF with an RDB preamble), checked only in an uncompressed file given by its path"
+	}
+	return what + ": not part of the dump, ignored as Redis ignores them when it loads the file (redis-cli --rdb - writes its 40-byte EOF marker there)"
 }
 
 // auxNote renders Unix-time AUX fields as dates too.
@@ -263,7 +311,12 @@ type checkJSON struct {
 	FileBytes   int64            `json:"file_bytes"`
 	RDBBytes    int64            `json:"rdb_bytes"`
 	Compression string           `json:"compression"`
-	Seconds     float64          `json:"seconds"`
+	// Checksum is "verified", "disabled" (saved as zero) or "none" (RDB
+	// before 5); set for a good file.
+	Checksum       string  `json:"checksum,omitempty"`
+	TrailingBytes  int64   `json:"trailing_bytes"`            // bytes after the checksum
+	TrailingOffset int64   `json:"trailing_offset,omitempty"` // where they start
+	Seconds        float64 `json:"seconds"`
 }
 
 type checkErrorJSON struct {
@@ -301,6 +354,12 @@ func writeCheckJSON(w io.Writer, r *checkResult) error {
 	}
 	for t, g := range s.ByType {
 		out.Types[t.String()] = g.Keys
+	}
+	if r.err == nil {
+		out.Checksum = checksumState(r)
+		if r.trailing > 0 {
+			out.TrailingBytes, out.TrailingOffset = r.trailing, m.Bytes
+		}
 	}
 	if r.err != nil {
 		kind, hint := describeError(r.err)

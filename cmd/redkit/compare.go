@@ -126,8 +126,8 @@ func (o *compareOptions) validate(args []string) error {
 		return usageErrorf("compare: --ttl-tolerance must not be negative")
 	}
 	for _, db := range o.dbs {
-		if db < 0 {
-			return usageErrorf("compare: --db %d: want a database number", db)
+		if db < 0 || db > rdb.MaxDB {
+			return usageErrorf("compare: --db %d: want a database number, 0 to %d", db, rdb.MaxDB)
 		}
 	}
 	return nil

@@ -171,6 +171,9 @@ func parseDBMap(pairs []string) (map[int]int, error) {
 		if !ok || err1 != nil || err2 != nil || s < 0 || d < 0 {
 			return nil, usageErrorf("invalid --db-map %q: want SRC=DST with database numbers, such as 3=0", p)
 		}
+		if s > rdb.MaxDB || d > rdb.MaxDB {
+			return nil, usageErrorf("invalid --db-map %q: no server holds database %d (0 to %d)", p, max(s, d), rdb.MaxDB)
+		}
 		if prev, dup := m[s]; dup && prev != d {
 			return nil, usageErrorf("invalid --db-map: database %d mapped twice (to %d and %d)", s, prev, d)
 		}

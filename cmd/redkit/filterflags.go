@@ -33,6 +33,9 @@ func filterFromFlags(c *cli.Context, now time.Time) (*rdb.Filter, error) {
 		if db < 0 {
 			return nil, usageErrorf("invalid --db %d: databases are numbered from 0", db)
 		}
+		if db > rdb.MaxDB {
+			return nil, usageErrorf("invalid --db %d: no server holds it (0 to %d)", db, rdb.MaxDB)
+		}
 	}
 	if re := c.String("regex"); re != "" {
 		var err error

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/internal/analysis"
 	"github.com/redkit/redkit/internal/dumpfile"
 	"github.com/redkit/redkit/rdb"
@@ -21,10 +23,21 @@ type inputResult struct {
 	size        int64 // stored size, -1 if unknown
 	compression dumpfile.Compression
 	err         error
+
+	// Read to the end (err nil):
+	storedCRC, computedCRC uint64 // the trailer's CRC64 (0: saved without) and the content's
+	trailing               int64  // bytes after the checksum (counted when asked)
+	trailingStart          byte   // the first of them
 }
 
 // scanInput reads one dump through Scan, counting its bytes in p.
 func scanInput(ctx context.Context, path string, stdin io.Reader, p *progress, f *rdb.Filter, fn func(*rdb.Record, rdb.ValueStats) error) inputResult {
+	return scanInputTail(ctx, path, stdin, p, f, fn, false)
+}
+
+// scanInputTail is scanInput; with countTail it also reads and counts the
+// bytes after the RDB's checksum, which Redis ignores when it loads it.
+func scanInputTail(ctx context.Context, path string, stdin io.Reader, p *progress, f *rdb.Filter, fn func(*rdb.Record, rdb.ValueStats) error, countTail bool) inputResult {
 	res := inputResult{path: path, size: -1}
 	var in *dumpfile.File
 	var err error
@@ -40,7 +53,23 @@ func scanInput(ctx context.Context, path string, stdin io.Reader, p *progress, f
 	defer in.Close()
 	p.track(in)
 	res.size, res.compression = in.Size, in.Compression
-	res.err = analysis.Scan(ctx, rdb.NewReader(in), f, &res.meta, fn)
+	rd := rdb.NewReader(in)
+	if res.err = analysis.Scan(ctx, rd, f, &res.meta, fn); res.err != nil {
+		return res
+	}
+	res.storedCRC, res.computedCRC = rd.Checksum()
+	if countTail {
+		rest := bufio.NewReader(rd.Rest())
+		if b, err := rest.Peek(1); err == nil {
+			res.trailingStart = b[0]
+		}
+		if res.size >= 0 && res.compression == dumpfile.None {
+			// A plain file: its size tells, without reading an AOF tail.
+			res.trailing = res.size - res.meta.Bytes
+		} else if res.trailing, res.err = io.Copy(io.Discard, rest); res.err != nil {
+			res.err = fmt.Errorf("read after the checksum at offset %d: %w", res.meta.Bytes, res.err)
+		}
+	}
 	return res
 }
 
@@ -83,7 +112,17 @@ func totalSize(paths []string) int64 {
 
 // describeError classifies a failure to read a dump and says what to do.
 func describeError(err error) (kind, hint string) {
+	if isAOFError(err) {
+		switch {
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return "truncated", "the AOF ends inside a command or a MULTI block: Redis was stopped while writing it, or the copy was cut short. 'redkit check --fix FILE' cuts it at its last complete command, keeping a backup, as redis-check-aof --fix does (Redis itself loads it only with aof-load-truncated yes)."
+		case errors.Is(err, aof.ErrProtocol), errors.Is(err, aof.ErrMulti):
+			return "corrupt", "the AOF's commands are not valid at that offset: the file is damaged, and Redis refuses to load it. Use another copy; 'redkit check FILE' reports what it holds up to the damage."
+		}
+	}
 	switch {
+	case errors.Is(err, analysis.ErrDuplicateKey):
+		return "corrupt", "Redis writes each key once: another tool wrote this file, or merged dumps. Redis refuses to load it; restore and convert would write the key twice, the last copy winning."
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "truncated", "the file ends before the RDB end marker: it was cut short (copied while Redis was still writing it, a full disk, or an interrupted transfer). Copy it again or take a fresh BGSAVE; keys before the cut can still be listed with 'redkit analyze'."
 	case errors.Is(err, rdb.ErrChecksum):
@@ -99,6 +138,21 @@ func describeError(err error) (kind, hint string) {
 	default:
 		return "error", ""
 	}
+}
+
+// isAOFError tells an error in an AOF's commands (not in its RDB part).
+func isAOFError(err error) bool {
+	var ape *aof.ParseError
+	var rpe *rdb.ParseError
+	return errors.As(err, &ape) && !errors.As(err, &rpe)
+}
+
+// isInputError tells an error in the input's content: a parse error of
+// an RDB or an AOF.
+func isInputError(err error) bool {
+	var ape *aof.ParseError
+	var rpe *rdb.ParseError
+	return errors.As(err, &ape) || errors.As(err, &rpe)
 }
 
 // printInputError prints "redkit: <cmd> <path>: <err>" and a hint.

@@ -603,7 +603,13 @@ func restoreCheckInput(ctx context.Context, gopts globalOptions, opts restoreOpt
 	case len(st.modules) > 0:
 		p.checkModules(ctx, st.modules, "the dump", dst)
 	case st.moduleKeys > 0:
-		p.add("modules", "warn", "the dump has %d module keys: the target needs the modules that wrote them", st.moduleKeys)
+		// MODULE LIST names modules, not the types they define: only a
+		// target without any module is known to lack them.
+		if have, ok := dst.modules(ctx); ok && len(have) == 0 {
+			p.add("modules", "fail", "the dump has %d module keys of the module types %v and the target has no module loaded: load the modules that define them (loadmodule), or leave their keys out with --type", st.moduleKeys, st.moduleTypes)
+		} else {
+			p.add("modules", "warn", "the dump has %d module keys of the module types %v: the target needs the modules that define them", st.moduleKeys, st.moduleTypes)
+		}
 	}
 	cmds := [][]string{{"RESTORE", "k", "0", "x", "REPLACE"}, {"FUNCTION", "RESTORE", "x", "REPLACE"}, {"SET", "k", "v"}, {"DEL", "k"}, {"EXISTS", "k"}, {"INFO"}}
 	if opts.flush {
@@ -649,7 +655,8 @@ type dumpStats struct {
 	version, keys, moduleKeys int
 	bytes                     int64
 	dbs                       map[int]int64
-	modules                   []string
+	modules                   []string // module types of module aux data
+	moduleTypes               []string // module types of module values
 	bigKey                    string
 	bigDB                     int
 	bigSize                   int64
@@ -710,6 +717,13 @@ func scanDump(ctx context.Context, gopts globalOptions, path string) (*dumpStats
 			st.dbs[rec.DB]++
 			if rec.Type == rdb.TypeModule {
 				st.moduleKeys++
+				vs, err := rd.Stats()
+				if err != nil {
+					return st, err
+				}
+				if n := vs.Module.Name(); !slices.Contains(st.moduleTypes, n) {
+					st.moduleTypes = append(st.moduleTypes, n)
+				}
 			}
 			prev = &dbKey{rec.DB, string(rec.Key)}
 			if len(st.sample) < 1000 {

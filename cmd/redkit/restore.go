@@ -505,6 +505,10 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 			fmt.Fprintf(gopts.stderr, "redkit: restore %s -> %s: %s\nhint: %s\n", name, ep, rsync.Redact(err.Error()), h)
 			return reportedError(exitError, err)
 		}
+		if kind, h := describeError(err); h != "" && isInputError(err) {
+			fmt.Fprintf(gopts.stderr, "redkit: restore %s -> %s: %s\nhint: %s is %s: %s\n", name, ep, rsync.Redact(err.Error()), name, kindPhrase(kind), h)
+			return reportedError(exitError, err)
+		}
 		return fmt.Errorf("restore %s -> %s: %s", name, ep, rsync.Redact(err.Error()))
 	}
 	if st.Failed > 0 || st.Skipped > 0 {

@@ -16,7 +16,7 @@ type Meta struct {
 	Magic     string   // "REDIS" or "VALKEY"
 	Aux       []Aux    // AUX fields in file order
 	Functions []string // function library names in file order ("" if unnamed)
-	Modules   []string // module names from module aux data, sorted, unique
+	Modules   []string // module type names of module aux data and module values, sorted, unique
 	Bytes     int64    // RDB bytes read (after decompression)
 }
 
@@ -24,6 +24,13 @@ type Meta struct {
 type Aux struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
+}
+
+func (m *Meta) addModule(id rdb.ModuleID) {
+	if name := id.Name(); !slices.Contains(m.Modules, name) {
+		m.Modules = append(m.Modules, name)
+		slices.Sort(m.Modules)
+	}
 }
 
 // AuxValue returns the value of the first AUX field called name.
@@ -148,11 +155,17 @@ func produce(ctx context.Context, rd *rdb.Reader, f *rdb.Filter, meta *Meta, out
 		case rdb.KindFunction:
 			meta.Functions = append(meta.Functions, functionName(rec))
 		case rdb.KindModuleAux:
-			if name := rec.Module.Name(); !slices.Contains(meta.Modules, name) {
-				meta.Modules = append(meta.Modules, name)
-				slices.Sort(meta.Modules)
-			}
+			meta.addModule(rec.Module)
 		case rdb.KindKey:
+			if rec.Type == rdb.TypeModule {
+				// Whether selected or not, the value needs its module.
+				st, err := rd.Stats()
+				if err != nil {
+					send()
+					return err
+				}
+				meta.addModule(st.Module)
+			}
 			if !f.MatchKey(rec) {
 				continue
 			}
