@@ -82,8 +82,11 @@ const (
 	KindSelectDB
 	// KindResizeDB gives the sizes of the current database's hash tables: DBSize and ExpiresSize.
 	KindResizeDB
-	// KindFunction is a function library (FUNCTION2, or the pre-GA FUNCTION
-	// form with Name set): Data is its source code.
+	// KindFunction is a function library: Data is its code as FUNCTION LOAD
+	// takes it, starting with its "#!lua name=..." line. A library of the
+	// pre-GA FUNCTION opcode (Redis 7.0-rc1 and rc2), whose code has no such
+	// line, gets "#!<engine> name=<name>\n" put before it, as Redis 7.0 does
+	// when it loads one (the description is dropped), and Name is set.
 	KindFunction
 	// KindModuleAux is module auxiliary data: Module names the module, Data
 	// holds the serialized payload after the module id and when-opcode.

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redkit/redkit/internal/redistest"
+)
+
+// loadDumpFile starts a server that loads a copy of the dump at path.
+func loadDumpFile(t *testing.T, path string) *redistest.Server {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "in.rdb"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return redistest.Start(t, redistest.Options{Config: []string{"dir " + dir, "dbfilename in.rdb"}})
+}
+
+// functionCodes returns FUNCTION LIST WITHCODE as library name -> code.
+func functionCodes(t *testing.T, srv *redistest.Server) map[string]string {
+	t.Helper()
+	libs, err := srv.Client().FunctionList(context.Background(), redis.FunctionListQuery{WithCode: true}).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, l := range libs {
+		m[l.Name] = l.Code
+	}
+	return m
+}
+
+func sameCodes(t *testing.T, what string, got, want map[string]string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: libraries %v, want %v", what, got, want)
+		return
+	}
+	for name, code := range want {
+		if got[name] != code {
+			t.Errorf("%s: library %q has code %q, want %q", what, name, got[name], code)
+		}
+	}
+}
+
+// TestPreGAFunctions takes a dump with libraries of the pre-GA FUNCTION
+// opcode (246, Redis 7.0-rc1/rc2: name, engine, description and code
+// apart) through every output and checks that Redis ends up with what it
+// makes of the dump itself: the code after a "#!LUA name=<lib>" line.
+func TestPreGAFunctions(t *testing.T) {
+	dump := corpus(t, "redis-rdb-cli/rdt/filter1.rdb")
+	orig := loadDumpFile(t, dump)
+	want := functionCodes(t, orig)
+	if len(want) != 2 || !strings.HasPrefix(want["lib1"], "#!LUA name=lib1\n") {
+		t.Fatalf("redis-server loaded the dump's libraries as %q", want)
+	}
+	dir := t.TempDir()
+
+	t.Run("rdb", func(t *testing.T) {
+		out := filepath.Join(dir, "out.rdb")
+		redkit(t, nil, "convert", "--to", "rdb", "-q", "-o", out, dump).want(t, 0)
+		sameCodes(t, "convert --to rdb", functionCodes(t, loadDumpFile(t, out)), want)
+		// The converted file holds what the original server holds.
+		redkit(t, nil, "compare", out, orig.URL()).want(t, 0)
+	})
+	t.Run("json", func(t *testing.T) {
+		js := filepath.Join(dir, "out.jsonl")
+		r := redkit(t, nil, "convert", "--to", "jsonl", "-q", "-o", js, dump).want(t, 0)
+		b, err := os.ReadFile(js)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), `"functionsLua":"#!LUA name=lib1\n`) {
+			t.Errorf("JSON lost the library name:\n%s%s", b, r.stderr)
+		}
+		back := filepath.Join(dir, "back.rdb")
+		redkit(t, nil, "convert", "--to", "rdb", "-q", "-o", back, js).want(t, 0)
+		sameCodes(t, "convert --to jsonl, then rdb", functionCodes(t, loadDumpFile(t, back)), want)
+	})
+	t.Run("resp", func(t *testing.T) {
+		r := redkit(t, nil, "convert", "--to", "resp", "-q", dump).want(t, 0)
+		sameCodes(t, "convert --to resp", functionCodes(t, pipeInto(t, []byte(r.stdout))), want)
+	})
+	t.Run("restore", func(t *testing.T) {
+		dst := redistest.Start(t, redistest.Options{})
+		redkit(t, nil, "restore", "-q", "--to", dst.URL(), dump).want(t, 0)
+		sameCodes(t, "restore", functionCodes(t, dst), want)
+		redkit(t, nil, "compare", dump, dst.URL()).want(t, 0)
+	})
+	t.Run("check", func(t *testing.T) {
+		r := redkit(t, nil, "check", dump).want(t, 0)
+		if !strings.Contains(r.stdout, "functions  2: lib2, lib1") {
+			t.Errorf("check does not name the libraries:\n%s", r.stdout)
+		}
+	})
+}
+
+// xinfoFirstIDs returns recorded-first-entry-id of every stream key.
+func xinfoFirstIDs(t *testing.T, srv *redistest.Server) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	c := srv.Client()
+	keys, err := c.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	for _, k := range keys {
+		if typ, _ := c.Type(ctx, k).Result(); typ != "stream" {
+			continue
+		}
+		x, err := c.XInfoStream(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[k] = x.RecordedFirstEntryID
+	}
+	return ids
+}
+
+// TestType15StreamsMatchRedis takes a dump of first-format streams (type
+// 15, written before Redis 7, with consumer groups) through RDB and JSON
+// and compares the results with the server that loaded the dump: Redis
+// computes their first entry ID and groups' entries-read on load.
+func TestType15StreamsMatchRedis(t *testing.T) {
+	dump := corpus(t, "hdt3213-rdb/stream_listpacks_1.rdb")
+	orig := loadDumpFile(t, dump)
+	want := xinfoFirstIDs(t, orig)
+	if len(want) == 0 {
+		t.Fatal("no stream loaded")
+	}
+	r := redkit(t, nil, "compare", dump, orig.URL())
+	if r.code != 0 {
+		t.Errorf("compare of the dump with the server that loaded it: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.rdb")
+	redkit(t, nil, "convert", "--to", "rdb", "-q", "-o", out, dump).want(t, 0)
+	js := filepath.Join(dir, "out.jsonl")
+	redkit(t, nil, "convert", "--to", "jsonl", "-q", "-o", js, dump).want(t, 0)
+	back := filepath.Join(dir, "back.rdb")
+	redkit(t, nil, "convert", "--to", "rdb", "-q", "-o", back, js).want(t, 0)
+	for _, p := range []string{out, back} {
+		loaded := loadDumpFile(t, p)
+		got := xinfoFirstIDs(t, loaded)
+		for k, id := range want {
+			if got[k] != id {
+				t.Errorf("%s: stream %q has recorded-first-entry-id %s, want %s", filepath.Base(p), k, got[k], id)
+			}
+		}
+		if r := redkit(t, nil, "compare", p, orig.URL()); r.code != 0 {
+			t.Errorf("compare %s with the server that loaded the dump: exit %d\n%s%s", filepath.Base(p), r.code, r.stdout, r.stderr)
+		}
+	}
+}
