@@ -65,8 +65,9 @@
 //
 // # Writing
 //
-// Writer writes KeyValues, function libraries and AUX fields to an RDB
-// file (RDB 10 by default) in the plain encodings, leaving compact
+// Writer writes KeyValues, function libraries, AUX fields and module
+// auxiliary data to an RDB file (RDB 10 by default) in the plain
+// encodings, leaving compact
 // encodings to the loading server; a key's elements are gathered before
 // it is written. Reader.WriteDump and KeyValue.Dump give a key as the
 // DUMP payload RESTORE takes, built from the file's own bytes.

@@ -69,6 +69,9 @@ package rdb
 //	{"type": "functions", "functionsLua": byte string}  a function library
 //	{"type": "aux", "key": byte string, "value": byte string}  an AUX field
 //
+// Modules' auxiliary data (MODULE_AUX) has no JSON form: redkit convert
+// warns when it leaves it out.
+//
 // # Memory
 //
 // JSONWriter streams: each element is encoded as Elements delivers it and

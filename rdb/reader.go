@@ -590,7 +590,8 @@ func (r *Reader) readModuleAux(rec *Record) error {
 	if whenOp != moduleOpUint {
 		return corruptf("module aux for %s: bad when-opcode %d", ModuleID(id), whenOp)
 	}
-	if _, err := r.readLength(); err != nil {
+	when, err := r.readLength()
+	if err != nil {
 		return err
 	}
 	var buf bytes.Buffer
@@ -602,7 +603,7 @@ func (r *Reader) readModuleAux(rec *Record) error {
 	if err != nil {
 		return fmt.Errorf("module aux for %s: %w", ModuleID(id), err)
 	}
-	rec.Kind, rec.Module = KindModuleAux, ModuleID(id)
+	rec.Kind, rec.Module, rec.When = KindModuleAux, ModuleID(id), when
 	r.dataBuf = append(r.dataBuf[:0], buf.Bytes()...)
 	rec.Data = r.dataBuf
 	return nil

@@ -88,8 +88,9 @@ const (
 	// line, gets "#!<engine> name=<name>\n" put before it, as Redis 7.0 does
 	// when it loads one (the description is dropped), and Name is set.
 	KindFunction
-	// KindModuleAux is module auxiliary data: Module names the module, Data
-	// holds the serialized payload after the module id and when-opcode.
+	// KindModuleAux is module auxiliary data: Module names the module, When
+	// tells when it was saved, Data holds the module-serialized payload
+	// that follows, up to and including its EOF opcode.
 	KindModuleAux
 	// KindSlotInfo is cluster slot information (RDB 12): Slot, DBSize, ExpiresSize.
 	KindSlotInfo
@@ -133,6 +134,9 @@ type Record struct {
 	Name   []byte
 	Data   []byte
 	Module ModuleID
+	// When is KindModuleAux's "when" (REDISMODULE_AUX_BEFORE_RDB 1: saved
+	// before the keys, REDISMODULE_AUX_AFTER_RDB 2: after them).
+	When uint64
 
 	// For KindSlotImport.
 	SlotRanges [][2]int

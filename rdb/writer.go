@@ -102,6 +102,23 @@ func (w *Writer) WriteFunction(code []byte) error {
 	return w.err
 }
 
+// WriteModuleAux writes a module's auxiliary data (MODULE_AUX) as a
+// KindModuleAux record holds it: the module id, when it was saved and
+// the module-serialized payload ending in its EOF opcode. Redis refuses
+// to load a file with auxiliary data of a module it has not loaded, as
+// it refuses the file the record came from.
+func (w *Writer) WriteModuleAux(id ModuleID, when uint64, data []byte) error {
+	if w.err == nil && (len(data) == 0 || data[len(data)-1] != moduleOpEOF) {
+		return fmt.Errorf("module aux of %v: payload does not end with the module EOF opcode", id)
+	}
+	w.byte1(opModuleAux)
+	w.length(uint64(id))
+	w.length(moduleOpUint)
+	w.length(when)
+	w.raw(data)
+	return w.err
+}
+
 // written is one element gathered before its key is written.
 type written struct {
 	member, value []byte

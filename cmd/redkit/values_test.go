@@ -2,14 +2,20 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redkit/redkit/internal/redistest"
+	"github.com/redkit/redkit/rdb"
 )
 
 // loadDumpFile starts a server that loads a copy of the dump at path.
@@ -188,5 +194,63 @@ func TestCompareNegativeZeroScore(t *testing.T) {
 		if r := redkit(t, nil, append([]string{"compare"}, args...)...); r.code != 0 {
 			t.Errorf("compare %s %s: exit %d\n%s%s", args[0], args[1], r.code, r.stdout, r.stderr)
 		}
+	}
+}
+
+// moduleAuxRecords lists the module aux records of an RDB file.
+func moduleAuxRecords(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rd := rdb.NewReader(f)
+	var out []string
+	for {
+		rec, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if rec.Kind == rdb.KindModuleAux {
+			out = append(out, fmt.Sprintf("%v when=%d %x", rec.Module, rec.When, rec.Data))
+		}
+	}
+}
+
+// TestModuleAux converts dumps holding module auxiliary data: an RDB
+// output carries it as it is (redis-check-rdb accepts the result), the
+// other outputs, which cannot, name the module on stderr.
+func TestModuleAux(t *testing.T) {
+	for _, tc := range []struct{ file, version string }{
+		{"librdb/module_aux.rdb", "10"}, // which the installed redis-check-rdb (7.0) reads
+		{"librdb/module_aux_v12.rdb", "12"},
+	} {
+		t.Run(filepath.Base(tc.file), func(t *testing.T) {
+			dump := corpus(t, tc.file)
+			want := moduleAuxRecords(t, dump)
+			if len(want) == 0 {
+				t.Fatal("no module aux in the dump")
+			}
+			out := filepath.Join(t.TempDir(), "out.rdb")
+			redkit(t, nil, "convert", "--to", "rdb", "--rdb-version", tc.version, "-q", "-o", out, dump).want(t, 0)
+			if got := moduleAuxRecords(t, out); !slices.Equal(got, want) {
+				t.Errorf("module aux written as\n%q\nwant\n%q", got, want)
+			}
+			if _, err := exec.LookPath("redis-check-rdb"); err == nil && tc.version == "10" {
+				if b, err := exec.Command("redis-check-rdb", out).CombinedOutput(); err != nil {
+					t.Errorf("redis-check-rdb %s: %v\n%s", out, err, b)
+				}
+			}
+			for _, to := range []string{"resp", "jsonl"} {
+				r := redkit(t, nil, "convert", "--to", to, "-q", dump).want(t, 0)
+				if !strings.Contains(r.stderr, "module auxiliary data") || !strings.Contains(r.stderr, "test__rdb") {
+					t.Errorf("--to %s: no warning naming the module on stderr: %q", to, r.stderr)
+				}
+			}
+		})
 	}
 }
