@@ -251,11 +251,12 @@ func TestType15StreamMetadata(t *testing.T) {
 	srv := startWithDump(t, data)
 
 	got := map[string]string{}
-	var out bytes.Buffer
+	var out, js bytes.Buffer
 	w, err := NewWriter(&out, WriterOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	jw := NewJSONWriter(&js, JSONOptions{})
 	rd := NewReader(bytes.NewReader(data))
 	for {
 		rec, err := rd.Next()
@@ -278,7 +279,48 @@ func TestType15StreamMetadata(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
+	rd = NewReader(bytes.NewReader(data))
+	for {
+		rec, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Kind == KindKey {
+			if err := jw.WriteKey(rd.KeyValue()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := jw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// And through JSON: read back, written as RDB.
+	var fromJSON bytes.Buffer
+	jrw, err := NewWriter(&fromJSON, WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jr := NewJSONReader(&js)
+	for {
+		kv, err := jr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := jrw.WriteKey(kv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := jrw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	rewritten := startWithDump(t, out.Bytes())
+	viaJSON := startWithDump(t, fromJSON.Bytes())
 	for _, s := range streams {
 		want := xinfoMeta(t, srv, s.key)
 		if got[s.key] != want {
@@ -286,6 +328,9 @@ func TestType15StreamMetadata(t *testing.T) {
 		}
 		if again := xinfoMeta(t, rewritten, s.key); again != want {
 			t.Errorf("stream %q written again loads as\n  %s\nthe type 15 original as\n  %s", s.key, again, want)
+		}
+		if again := xinfoMeta(t, viaJSON, s.key); again != want {
+			t.Errorf("stream %q through JSON loads as\n  %s\nthe type 15 original as\n  %s", s.key, again, want)
 		}
 	}
 	if !strings.Contains(got["fragmented"], "first=6-0") {
