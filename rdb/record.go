@@ -1,6 +1,9 @@
 package rdb
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // Type is the logical Redis data type of a key, as TYPE reports it.
 type Type uint8
@@ -151,9 +154,29 @@ type Record struct {
 // encoding version, as Redis packs them into 64 bits.
 type ModuleID uint64
 
+const moduleIDCharset = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+// ModuleIDOf packs a module type name (9 characters of A-Z, a-z, 0-9,
+// '-' and '_') and an encoding version (0 to 1023) into a ModuleID, as
+// Redis does. It reports false when either is out of range.
+func ModuleIDOf(name string, version int) (ModuleID, bool) {
+	if len(name) != 9 || version < 0 || version > 1023 {
+		return 0, false
+	}
+	var id uint64
+	for i := 0; i < len(name); i++ {
+		c := strings.IndexByte(moduleIDCharset, name[i])
+		if c < 0 {
+			return 0, false
+		}
+		id = id<<6 | uint64(c)
+	}
+	return ModuleID(id<<10 | uint64(version)), true
+}
+
 // Name returns the module type name, such as "ReJSON-RL".
 func (m ModuleID) Name() string {
-	const charset = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	const charset = moduleIDCharset
 	var b [9]byte
 	id := uint64(m) >> 10
 	for i := 8; i >= 0; i-- {

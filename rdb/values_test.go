@@ -91,3 +91,43 @@ func TestModuleAuxRoundTrip(t *testing.T) {
 		t.Errorf("read back %+v, want %+v", got, in)
 	}
 }
+
+// TestModuleAuxJSON writes module aux records as JSON and reads them
+// back; malformed module-aux objects are refused.
+func TestModuleAuxJSON(t *testing.T) {
+	id, ok := rdb.ModuleIDOf("test__rdb", 1)
+	if !ok || id.Name() != "test__rdb" || id.Version() != 1 {
+		t.Fatalf("ModuleIDOf: %v %v", id, ok)
+	}
+	payload := "\x05\x03abc\x02\x40\x81\x00"
+	for _, array := range []bool{false, true} {
+		var js bytes.Buffer
+		w := rdb.NewJSONWriter(&js, rdb.JSONOptions{Array: array})
+		if err := w.WriteModuleAux(id, 2, []byte(payload)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		rec, err := rdb.NewJSONReader(&js).NextRecord()
+		if err != nil {
+			t.Fatalf("array=%v: %v", array, err)
+		}
+		if rec.Kind != rdb.KindModuleAux || rec.Module != id || rec.When != 2 || string(rec.Data) != payload {
+			t.Errorf("array=%v: read back %v %v when=%d %q", array, rec.Kind, rec.Module, rec.When, rec.Data)
+		}
+	}
+	for _, bad := range []string{
+		`{"type":"module-aux","module":"test__rdb","version":1,"when":2}`,
+		`{"type":"module-aux","module":"test_rdb","version":1,"when":2,"payload":"AA=="}`,
+		`{"type":"module-aux","module":"test__rdb","version":1024,"when":2,"payload":"AA=="}`,
+		`{"type":"module-aux","module":"test__rdb","version":1,"when":2,"payload":"BQNh"}`,    // ends inside a string
+		`{"type":"module-aux","module":"test__rdb","version":1,"when":2,"payload":"AAA="}`,    // a byte after EOF
+		`{"type":"module-aux","module":"test__rdb","version":1,"when":2,"payload":"Bw=="}`,    // unknown opcode
+		`{"type":"module-aux","module":"test__rdb","version":1,"when":2,"payload":"not b64"}`, // not base64
+	} {
+		if _, err := rdb.NewJSONReader(bytes.NewReader([]byte(bad))).NextRecord(); !errors.Is(err, rdb.ErrJSON) {
+			t.Errorf("%s: got %v, want ErrJSON", bad, err)
+		}
+	}
+}

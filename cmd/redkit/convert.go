@@ -81,9 +81,10 @@ Formats (--to):
          keep their IDs, groups, pending entries and consumers, module
          values their DUMP payload. Field names follow HDT3213/rdb's JSON.
   rdb    an RDB file (--rdb-version, 10 by default: Redis 7.0 loads it).
-         Each key's elements are gathered before it is written. Modules'
-         auxiliary data is carried; the other formats cannot carry it and
-         a warning on stderr names the modules left out.
+         Each key's elements are gathered before it is written.
+Modules' auxiliary data (MODULE_AUX) is carried by rdb, json and jsonl
+("module-aux" objects); resp and aof cannot carry it: a warning on stderr
+names the modules left out.
 
 INPUT is detected from its content, gzip or zstd compressed or not; "-"
 reads standard input:
@@ -264,8 +265,7 @@ func (s *jsonSink) function(code []byte) error {
 }
 
 func (s *jsonSink) moduleAux(rec *rdb.Record) error {
-	s.st.leaveOutAux(rec)
-	return nil
+	return s.w.WriteModuleAux(rec.Module, rec.When, rec.Data)
 }
 
 func (s *jsonSink) close() error { return s.w.Close() }
@@ -329,11 +329,12 @@ func openConvertSource(path string, in io.Reader, f *rdb.Filter) (convertSource,
 	}
 }
 
-// jsonSource reads keys and function libraries from redkit's JSON or
-// JSON Lines.
+// jsonSource reads keys, function libraries and module auxiliary data
+// from redkit's JSON or JSON Lines.
 type jsonSource struct {
 	rd     *rdb.JSONReader
 	filter *rdb.Filter
+	aux    rdb.Record // the last module-aux object, as a record
 }
 
 func (s *jsonSource) next() (convertItem, error) {
@@ -345,6 +346,9 @@ func (s *jsonSource) next() (convertItem, error) {
 		switch rec.Kind {
 		case rdb.KindFunction:
 			return convertItem{function: rec.Data}, nil
+		case rdb.KindModuleAux:
+			s.aux = rdb.Record{Kind: rdb.KindModuleAux, Module: rec.Module, When: rec.When, Data: rec.Data}
+			return convertItem{moduleAux: &s.aux}, nil
 		case rdb.KindKey:
 			kv := rec.Key
 			r := rdb.Record{Kind: rdb.KindKey, DB: kv.DB, Key: kv.Key, Type: kv.Type, ExpireAt: kv.ExpireAt}
@@ -569,7 +573,7 @@ func runConvert(ctx context.Context, gopts globalOptions, opts convertOptions, a
 		return fmt.Errorf("convert: %w", err)
 	}
 	if len(st.auxLeftOut) > 0 {
-		fmt.Fprintf(gopts.stderr, "redkit: convert %s: warning: module auxiliary data of %s left out: --to %s cannot carry it (--to rdb does)\n",
+		fmt.Fprintf(gopts.stderr, "redkit: convert %s: warning: module auxiliary data of %s left out: --to %s cannot carry it (--to rdb and json do)\n",
 			path, strings.Join(st.auxLeftOut, ", "), opts.to)
 	}
 	if !opts.quiet {

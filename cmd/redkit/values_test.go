@@ -221,9 +221,10 @@ func moduleAuxRecords(t *testing.T, path string) []string {
 	}
 }
 
-// TestModuleAux converts dumps holding module auxiliary data: an RDB
-// output carries it as it is (redis-check-rdb accepts the result), the
-// other outputs, which cannot, name the module on stderr.
+// TestModuleAux converts dumps holding module auxiliary data: RDB and
+// JSON outputs carry it as it is (redis-check-rdb accepts the RDB, JSON
+// converted back to RDB holds the same records), RESP outputs, which
+// cannot, name the module on stderr.
 func TestModuleAux(t *testing.T) {
 	for _, tc := range []struct{ file, version string }{
 		{"librdb/module_aux.rdb", "10"}, // which the installed redis-check-rdb (7.0) reads
@@ -245,7 +246,16 @@ func TestModuleAux(t *testing.T) {
 					t.Errorf("redis-check-rdb %s: %v\n%s", out, err, b)
 				}
 			}
-			for _, to := range []string{"resp", "jsonl"} {
+			for _, to := range []string{"json", "jsonl"} {
+				js := filepath.Join(t.TempDir(), "out."+to)
+				redkit(t, nil, "convert", "--to", to, "-q", "-o", js, dump).want(t, 0)
+				back := filepath.Join(t.TempDir(), "back.rdb")
+				redkit(t, nil, "convert", "--to", "rdb", "--rdb-version", tc.version, "-q", "-o", back, js).want(t, 0)
+				if got := moduleAuxRecords(t, back); !slices.Equal(got, want) {
+					t.Errorf("through %s, module aux written as\n%q\nwant\n%q", to, got, want)
+				}
+			}
+			for _, to := range []string{"resp", "aof"} {
 				r := redkit(t, nil, "convert", "--to", to, "-q", dump).want(t, 0)
 				if !strings.Contains(r.stderr, "module auxiliary data") || !strings.Contains(r.stderr, "test__rdb") {
 					t.Errorf("--to %s: no warning naming the module on stderr: %q", to, r.stderr)
