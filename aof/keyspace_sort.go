@@ -329,11 +329,6 @@ func cmdFunctionRestore(c *cmd) error {
 		if rec.Kind != rdb.KindFunction {
 			return rejectf("given type is not a function")
 		}
-		if rec.Name != nil {
-			// Redis rebuilds the shebang from the engine name, which
-			// rdb.Reader does not keep.
-			return unsupportedf("FUNCTION RESTORE of a pre-GA (7.0 rc) FUNCTION record")
-		}
 		name, err := libraryName(rec.Data)
 		if err != nil {
 			return rejectf("%v", err)

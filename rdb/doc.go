@@ -65,21 +65,22 @@
 //
 // # Writing
 //
-// Writer writes KeyValues, function libraries and AUX fields to an RDB
-// file (RDB 10 by default) in the plain encodings, leaving compact
+// Writer writes KeyValues, function libraries, AUX fields and module
+// auxiliary data to an RDB file (RDB 10 by default) in the plain
+// encodings, leaving compact
 // encodings to the loading server; a key's elements are gathered before
 // it is written. Reader.WriteDump and KeyValue.Dump give a key as the
 // DUMP payload RESTORE takes, built from the file's own bytes.
 //
 // # JSON
 //
-// JSONWriter writes keys (KeyValue), function libraries and AUX fields as
-// JSON Lines or one JSON array, streaming each value element by element;
-// JSONReader reads either layout back into KeyValues (NextRecord also
-// returns functions and AUX fields). The encoding is lossless: byte
-// strings that are not valid UTF-8 become {"base64": ...}, scores read
-// back bit-exact, expiries are absolute Unix ms, and stream metadata and
-// module DUMP payloads are kept in full. json.go specifies the format
+// JSONWriter writes keys (KeyValue), function libraries, AUX fields and
+// module auxiliary data as JSON Lines or one JSON array, streaming each
+// value element by element; JSONReader reads either layout back into
+// KeyValues (NextRecord also returns the other records). The encoding is
+// lossless: byte strings that are not valid UTF-8 become {"base64": ...},
+// scores read back bit-exact, expiries are absolute Unix ms, and stream
+// metadata, module DUMP payloads and module aux payloads are kept in full. json.go specifies the format
 // field by field; field names follow hdt3213/rdb where it has them.
 //
 // # Why our own decoder

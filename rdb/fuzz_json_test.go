@@ -28,6 +28,7 @@ func FuzzJSONReader(f *testing.F) {
 	}
 	f.Add([]byte(`{"db":0,"key":{"base64":"/w=="},"type":"zset","expire_at_ms":5,"lru":1,"lfu":2,"entries":[{"member":"a","score":"-inf"},{"member":"b","score":-0}]}`))
 	f.Add([]byte(`[{"type":"functions","functionsLua":"#!lua name=x"},{"type":"aux","key":"a","value":"b"}]`))
+	f.Add([]byte(`{"type":"module-aux","module":"test__rdb","version":1,"when":2,"payload":"BQNhYmMCQIEA"}`))
 	f.Add([]byte(`{"key":"s","type":"stream","entries":[{"id":"1-1","fields":[["a","\u00e9\ud83d\ude00"]]}],"len":1,"lastId":"1-1","groups":[{"name":"g","lastId":"0-0","pending":[{"id":"1-1","deliveryTime":3,"deliveryCount":1,"consumer":"c"}],"consumers":[{"name":"c","seenTime":1,"activeTime":2}]}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		first, err := readJSONAll(data)
@@ -57,6 +58,8 @@ func FuzzJSONReader(f *testing.F) {
 				err = jw.WriteFunction(rec.Data)
 			case rdb.KindAux:
 				err = jw.WriteAux(rec.Name, rec.Data)
+			case rdb.KindModuleAux:
+				err = jw.WriteModuleAux(rec.Module, rec.When, rec.Data)
 			}
 			if err != nil {
 				t.Fatalf("write back: %v", err)

@@ -68,6 +68,14 @@ package rdb
 //
 //	{"type": "functions", "functionsLua": byte string}  a function library
 //	{"type": "aux", "key": byte string, "value": byte string}  an AUX field
+//	{"type": "module-aux", "module": name, "version": N, "when": W,
+//	 "payload": "<standard base64>"}  a module's auxiliary data
+//	(MODULE_AUX): the module type name (9 characters) and encoding
+//	version (0 to 1023) that make its 64-bit id, when it was saved (1
+//	before the keys, 2 after them), and the module-serialized payload as
+//	the RDB file holds it, through its EOF opcode. Lossless: written back
+//	to RDB it is the same record; the reader checks that the payload is a
+//	well-formed run of module opcodes.
 //
 // # Memory
 //
@@ -500,6 +508,27 @@ func (w *JSONWriter) WriteAux(name, value []byte) error {
 	return w.end()
 }
 
+// WriteModuleAux writes a module's auxiliary data as a KindModuleAux
+// record holds it.
+func (w *JSONWriter) WriteModuleAux(id ModuleID, when uint64, data []byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	w.begin()
+	w.buf = append(w.buf, `"type":"module-aux","module":`...)
+	if err := w.str(id.Name()); err != nil {
+		return err
+	}
+	w.buf = append(w.buf, `,"version":`...)
+	w.buf = strconv.AppendInt(w.buf, int64(id.Version()), 10)
+	w.buf = append(w.buf, `,"when":`...)
+	w.buf = strconv.AppendUint(w.buf, when, 10)
+	w.buf = append(w.buf, `,"payload":"`...)
+	w.buf = base64.StdEncoding.AppendEncode(w.buf, data)
+	w.buf = append(w.buf, '"')
+	return w.end()
+}
+
 // Close ends the array (in Array mode, writing "[]" when nothing was
 // written) and flushes. It does not close the underlying writer.
 func (w *JSONWriter) Close() error {
@@ -719,10 +748,12 @@ func (e *JSONError) Unwrap() error { return e.Err }
 
 // JSONRecord is one object of a JSON dump.
 type JSONRecord struct {
-	Kind Kind      // KindKey, KindFunction or KindAux
-	Key  *KeyValue // KindKey
-	Name []byte    // KindAux: the field's name
-	Data []byte    // KindFunction: the library's code; KindAux: the value
+	Kind   Kind      // KindKey, KindFunction, KindAux or KindModuleAux
+	Key    *KeyValue // KindKey
+	Name   []byte    // KindAux: the field's name
+	Data   []byte    // KindFunction: the library's code; KindAux: the value; KindModuleAux: the payload
+	Module ModuleID  // KindModuleAux
+	When   uint64    // KindModuleAux
 }
 
 // JSONReader reads a JSON dump (JSON Lines or one array) written by
@@ -757,6 +788,11 @@ type JSONReader struct {
 	dump      []byte
 	expSet    bool
 	expStr    []byte
+	module    []byte // "module" of a module-aux object
+	modVer    int64  // "version", -1 when absent
+	when      int64  // "when", -1 when absent
+	payload   []byte // "payload", decoded
+	hasPay    bool
 
 	kv     KeyValue
 	rec    JSONRecord
@@ -1339,6 +1375,7 @@ func (r *JSONReader) readObject() error {
 	r.hasStream, r.expSet, r.expStr = false, false, r.expStr[:0]
 	r.stream = StreamInfo{Groups: r.stream.Groups[:0]}
 	r.dump = r.dump[:0]
+	r.module, r.modVer, r.when, r.payload, r.hasPay = r.module[:0], -1, -1, r.payload[:0], false
 	kv := &r.kv
 	kv.DB, kv.Key, kv.Type, kv.ExpireAt, kv.Idle, kv.Freq, kv.Dump = 0, nil, 0, NoExpiry, -1, -1, nil
 	var hasValue, hasDump bool
@@ -1408,6 +1445,21 @@ func (r *JSONReader) readObject() error {
 		case "len", "lastId", "firstId", "maxDeletedId", "addedEntriesCount", "groups":
 			r.hasStream = true
 			err = r.readStreamMeta(name)
+		case "module":
+			// A module key names its module for people; a module-aux
+			// object needs it.
+			r.module, err = r.readString(r.module[:0])
+		case "version":
+			r.modVer, err = r.readInt()
+		case "when":
+			r.when, err = r.readInt()
+		case "payload":
+			if r.tmp, err = r.readString(r.tmp[:0]); err == nil {
+				if r.payload, err = base64.StdEncoding.AppendDecode(r.payload[:0], r.tmp); err != nil {
+					err = jsonSyntax("payload: base64: %v", err)
+				}
+				r.hasPay = err == nil
+			}
 		default:
 			err = r.skipValue()
 		}
@@ -1596,6 +1648,22 @@ func (r *JSONReader) readGroup() error {
 	return err
 }
 
+// finishModuleAux checks a module-aux object and sets rec.
+func (r *JSONReader) finishModuleAux() error {
+	if len(r.module) == 0 || r.modVer < 0 || r.when < 0 || !r.hasPay {
+		return jsonSyntax("a module-aux object needs \"module\", \"version\", \"when\" and \"payload\"")
+	}
+	id, ok := ModuleIDOf(string(r.module), int(r.modVer))
+	if !ok {
+		return jsonSyntax("module-aux: module %q version %d: want 9 characters of A-Z a-z 0-9 - _ and a version of 0 to 1023", r.module, r.modVer)
+	}
+	if err := checkModulePayload(r.payload); err != nil {
+		return fmt.Errorf("%w: module-aux payload of %v: %v", ErrJSON, id, err)
+	}
+	r.rec = JSONRecord{Kind: KindModuleAux, Module: id, When: uint64(r.when), Data: r.payload}
+	return nil
+}
+
 // finishObject checks the object read and sets rec.
 func (r *JSONReader) finishObject(hasValue, hasDump bool) error {
 	kv := &r.kv
@@ -1614,6 +1682,8 @@ func (r *JSONReader) finishObject(hasValue, hasDump bool) error {
 		}
 		r.rec = JSONRecord{Kind: KindFunction, Data: r.span(r.value)}
 		return nil
+	case "module-aux":
+		return r.finishModuleAux()
 	case "":
 		return jsonSyntax("object without a \"type\"")
 	}

@@ -85,6 +85,8 @@ func rdbCanon(data []byte) ([]string, error) {
 			out = append(out, fmt.Sprintf("function %q", rec.Data))
 		case rdb.KindAux:
 			out = append(out, fmt.Sprintf("aux %q=%q", rec.Name, rec.Data))
+		case rdb.KindModuleAux:
+			out = append(out, fmt.Sprintf("module-aux %v when=%d %q", rec.Module, rec.When, rec.Data))
 		}
 	}
 }
@@ -109,6 +111,8 @@ func rdbToJSON(data []byte, opts rdb.JSONOptions) ([]byte, error) {
 			err = jw.WriteFunction(rec.Data)
 		case rdb.KindAux:
 			err = jw.WriteAux(rec.Name, rec.Data)
+		case rdb.KindModuleAux:
+			err = jw.WriteModuleAux(rec.Module, rec.When, rec.Data)
 		}
 		if err != nil {
 			return nil, err
@@ -143,6 +147,8 @@ func jsonCanon(data []byte) ([]string, error) {
 			out = append(out, fmt.Sprintf("function %q", rec.Data))
 		case rdb.KindAux:
 			out = append(out, fmt.Sprintf("aux %q=%q", rec.Name, rec.Data))
+		case rdb.KindModuleAux:
+			out = append(out, fmt.Sprintf("module-aux %v when=%d %q", rec.Module, rec.When, rec.Data))
 		}
 	}
 }
@@ -541,7 +547,9 @@ func TestJSONTruncated(t *testing.T) {
 		for n := 0; n < len(out); n += 7 {
 			cut := out[:n]
 			_, err := jsonCanon(cut)
-			complete := len(bytes.TrimSpace(cut)) == 0 || !array && bytes.HasSuffix(cut, []byte("}\n"))
+			// A cut at the end of a line (before or after its newline)
+			// leaves whole objects.
+			complete := len(bytes.TrimSpace(cut)) == 0 || !array && (bytes.HasSuffix(cut, []byte("}\n")) || out[n] == '\n')
 			if complete {
 				continue
 			}

@@ -269,22 +269,9 @@ func (r *Reader) Next() (*Record, error) {
 			rec.Kind, rec.Data = KindFunction, r.dataBuf
 			return rec, nil
 		case opFunctionPreGA:
-			// name, engine name, has-description flag, [description], code.
-			if r.nameBuf, err = r.readStringCopy(r.nameBuf[:0]); err == nil {
-				if err = r.skipString(); err == nil {
-					var hasDesc uint64
-					if hasDesc, err = r.readLength(); err == nil && hasDesc != 0 {
-						err = r.skipString()
-					}
-					if err == nil {
-						r.dataBuf, err = r.readStringCopy(r.dataBuf[:0])
-					}
-				}
-			}
-			if err != nil {
+			if err := r.readFunctionPreGA(rec); err != nil {
 				return nil, r.fail(off, nil, err)
 			}
-			rec.Kind, rec.Name, rec.Data = KindFunction, r.nameBuf, r.dataBuf
 			return rec, nil
 		case opModuleAux:
 			if err := r.readModuleAux(rec); err != nil {
@@ -565,6 +552,35 @@ func (r *Reader) skipString() error {
 	return err
 }
 
+// readFunctionPreGA reads a library as Redis 7.0-rc1 and rc2 wrote it
+// (name, engine, has-description flag, [description], code) and gives it
+// the form Redis 7.0's rdbFunctionLoad turns it into: the code after a
+// "#!<engine> name=<name>" line, the description dropped.
+func (r *Reader) readFunctionPreGA(rec *Record) error {
+	var err error
+	if r.nameBuf, err = r.readStringCopy(r.nameBuf[:0]); err != nil {
+		return err
+	}
+	// The engine goes straight into the payload being built.
+	r.dataBuf = append(r.dataBuf[:0], "#!"...)
+	if r.dataBuf, err = r.readStringCopy(r.dataBuf); err != nil {
+		return err
+	}
+	hasDesc, err := r.readLength()
+	if err == nil && hasDesc != 0 {
+		err = r.skipString()
+	}
+	if err != nil {
+		return err
+	}
+	r.dataBuf = append(append(append(r.dataBuf, " name="...), r.nameBuf...), '\n')
+	if r.dataBuf, err = r.readStringCopy(r.dataBuf); err != nil {
+		return err
+	}
+	rec.Kind, rec.Name, rec.Data = KindFunction, r.nameBuf, r.dataBuf
+	return nil
+}
+
 // readModuleAux reads a MODULE_AUX opcode's body: module id, when-opcode,
 // when, then module-serialized data up to its EOF marker.
 func (r *Reader) readModuleAux(rec *Record) error {
@@ -579,7 +595,8 @@ func (r *Reader) readModuleAux(rec *Record) error {
 	if whenOp != moduleOpUint {
 		return corruptf("module aux for %s: bad when-opcode %d", ModuleID(id), whenOp)
 	}
-	if _, err := r.readLength(); err != nil {
+	when, err := r.readLength()
+	if err != nil {
 		return err
 	}
 	var buf bytes.Buffer
@@ -591,7 +608,7 @@ func (r *Reader) readModuleAux(rec *Record) error {
 	if err != nil {
 		return fmt.Errorf("module aux for %s: %w", ModuleID(id), err)
 	}
-	rec.Kind, rec.Module = KindModuleAux, ModuleID(id)
+	rec.Kind, rec.Module, rec.When = KindModuleAux, ModuleID(id), when
 	r.dataBuf = append(r.dataBuf[:0], buf.Bytes()...)
 	rec.Data = r.dataBuf
 	return nil

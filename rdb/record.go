@@ -1,6 +1,9 @@
 package rdb
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // Type is the logical Redis data type of a key, as TYPE reports it.
 type Type uint8
@@ -82,11 +85,15 @@ const (
 	KindSelectDB
 	// KindResizeDB gives the sizes of the current database's hash tables: DBSize and ExpiresSize.
 	KindResizeDB
-	// KindFunction is a function library (FUNCTION2, or the pre-GA FUNCTION
-	// form with Name set): Data is its source code.
+	// KindFunction is a function library: Data is its code as FUNCTION LOAD
+	// takes it, starting with its "#!lua name=..." line. A library of the
+	// pre-GA FUNCTION opcode (Redis 7.0-rc1 and rc2), whose code has no such
+	// line, gets "#!<engine> name=<name>\n" put before it, as Redis 7.0 does
+	// when it loads one (the description is dropped), and Name is set.
 	KindFunction
-	// KindModuleAux is module auxiliary data: Module names the module, Data
-	// holds the serialized payload after the module id and when-opcode.
+	// KindModuleAux is module auxiliary data: Module names the module, When
+	// tells when it was saved, Data holds the module-serialized payload
+	// that follows, up to and including its EOF opcode.
 	KindModuleAux
 	// KindSlotInfo is cluster slot information (RDB 12): Slot, DBSize, ExpiresSize.
 	KindSlotInfo
@@ -130,6 +137,9 @@ type Record struct {
 	Name   []byte
 	Data   []byte
 	Module ModuleID
+	// When is KindModuleAux's "when" (REDISMODULE_AUX_BEFORE_RDB 1: saved
+	// before the keys, REDISMODULE_AUX_AFTER_RDB 2: after them).
+	When uint64
 
 	// For KindSlotImport.
 	SlotRanges [][2]int
@@ -144,9 +154,29 @@ type Record struct {
 // encoding version, as Redis packs them into 64 bits.
 type ModuleID uint64
 
+const moduleIDCharset = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+// ModuleIDOf packs a module type name (9 characters of A-Z, a-z, 0-9,
+// '-' and '_') and an encoding version (0 to 1023) into a ModuleID, as
+// Redis does. It reports false when either is out of range.
+func ModuleIDOf(name string, version int) (ModuleID, bool) {
+	if len(name) != 9 || version < 0 || version > 1023 {
+		return 0, false
+	}
+	var id uint64
+	for i := 0; i < len(name); i++ {
+		c := strings.IndexByte(moduleIDCharset, name[i])
+		if c < 0 {
+			return 0, false
+		}
+		id = id<<6 | uint64(c)
+	}
+	return ModuleID(id<<10 | uint64(version)), true
+}
+
 // Name returns the module type name, such as "ReJSON-RL".
 func (m ModuleID) Name() string {
-	const charset = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	const charset = moduleIDCharset
 	var b [9]byte
 	id := uint64(m) >> 10
 	for i := 8; i >= 0; i-- {

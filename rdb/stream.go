@@ -3,6 +3,7 @@ package rdb
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 )
 
 // Element is one element of a value. Slices are valid only during the
@@ -22,19 +23,26 @@ type StreamID struct{ Ms, Seq uint64 }
 // StreamInfo is a stream's metadata: what XINFO STREAM FULL shows beside
 // the entries. Reader.Stream returns it after Elements walked a stream.
 type StreamInfo struct {
-	Length       uint64 // entries in the stream
-	LastID       StreamID
-	FirstID      StreamID // zero before RDB 10 (Redis 7.0)
-	MaxDeletedID StreamID // zero before RDB 10
-	EntriesAdded uint64   // before RDB 10, Length, as Redis assumes on load
+	Length uint64 // entries in the stream
+	LastID StreamID
+	// FirstID is the first live entry's ID. Streams of the first format
+	// (type 15, Redis 5 and 6) do not store it: it is computed as Redis 7
+	// does on load (the first entry not deleted, in node order, or
+	// 18446744073709551615-18446744073709551615 when there is none).
+	FirstID      StreamID
+	MaxDeletedID StreamID // zero for type 15 streams
+	EntriesAdded uint64   // for type 15 streams, Length, as Redis assumes on load
 	Groups       []StreamGroup
 }
 
 // StreamGroup is a consumer group.
 type StreamGroup struct {
-	Name        string
-	LastID      StreamID // last delivered ID
-	EntriesRead int64    // -1 when unknown (before RDB 10)
+	Name   string
+	LastID StreamID // last delivered ID
+	// EntriesRead is -1 when unknown. Type 15 streams do not store it:
+	// it is estimated from the stream's metadata as Redis 7 does on load
+	// (streamEstimateDistanceFromFirstEverEntry).
+	EntriesRead int64
 	Pending     []PendingEntry
 	Consumers   []StreamConsumer
 }
@@ -75,6 +83,10 @@ func (r *Reader) walkStream(fn func(*Element) error, t byte) error {
 		return err
 	}
 	var master [16]byte
+	// First live entry, for type 15 streams: in Redis's rax order, that
+	// is the first live entry of the node with the lowest master ID.
+	var first, firstNode StreamID
+	hasFirst := false
 	for i := uint64(0); i < nodes; i++ {
 		k, err := r.readString(true, &r.scratch, &r.numBuf)
 		if err != nil {
@@ -89,8 +101,14 @@ func (r *Reader) walkStream(fn func(*Element) error, t byte) error {
 			return err
 		}
 		r.mem.streamNode(master, int64(len(b)), i+1 == nodes)
-		if err := r.walkStreamListpack(fn, streamIDFrom(master[:]), b); err != nil {
+		mid := streamIDFrom(master[:])
+		var id StreamID
+		live := false
+		if err := r.walkStreamListpack(fn, mid, b, &id, &live); err != nil {
 			return err
+		}
+		if live && (!hasFirst || idLess(mid, firstNode)) {
+			first, firstNode, hasFirst = id, mid, true
 		}
 	}
 	// length, last ID; v2+: first ID, max deleted ID, entries added.
@@ -118,6 +136,10 @@ func (r *Reader) walkStream(fn func(*Element) error, t byte) error {
 		}
 		if t < typeStreamListpacks2 {
 			si.EntriesAdded = si.Length // as Redis assumes for old streams
+			si.FirstID = StreamID{math.MaxUint64, math.MaxUint64}
+			if hasFirst {
+				si.FirstID = first
+			}
 		}
 	}
 	groups, err := r.readLength()
@@ -152,6 +174,8 @@ func (r *Reader) walkStream(fn func(*Element) error, t byte) error {
 			group.LastID = StreamID{gm[0], gm[1]}
 			if n == 3 {
 				group.EntriesRead = int64(gm[2])
+			} else {
+				group.EntriesRead = si.estimateEntriesRead(group.LastID)
 			}
 		}
 		r.mem.streamGroup()
@@ -276,8 +300,36 @@ func (r *Reader) skipStreamIDMP() error {
 	return nil
 }
 
-// walkStreamListpack walks the entries of one stream node.
-func (r *Reader) walkStreamListpack(fn func(*Element) error, master StreamID, b []byte) error {
+// estimateEntriesRead is Redis 7's streamEstimateDistanceFromFirstEverEntry,
+// which gives groups of type 15 streams their entries-read on load.
+func (si *StreamInfo) estimateEntriesRead(id StreamID) int64 {
+	if si.EntriesAdded == 0 {
+		return 0
+	}
+	if si.Length == 0 && !idLess(si.LastID, id) {
+		return int64(si.EntriesAdded)
+	}
+	switch {
+	case id == si.LastID:
+		return int64(si.EntriesAdded)
+	case idLess(si.LastID, id):
+		return -1
+	}
+	if si.MaxDeletedID == (StreamID{}) || idLess(si.MaxDeletedID, si.FirstID) {
+		switch {
+		case idLess(id, si.FirstID):
+			return int64(si.EntriesAdded - si.Length)
+		case id == si.FirstID:
+			return int64(si.EntriesAdded - si.Length + 1)
+		}
+	}
+	return -1
+}
+
+// walkStreamListpack walks the entries of one stream node. It sets
+// *first to the ID of the node's first live entry and *hasLive, if it has
+// one.
+func (r *Reader) walkStreamListpack(fn func(*Element) error, master StreamID, b []byte, first *StreamID, hasLive *bool) error {
 	var it lpIter
 	if err := it.init(b); err != nil {
 		return err
@@ -392,9 +444,13 @@ func (r *Reader) walkStreamListpack(fn func(*Element) error, master StreamID, b 
 		if largest > r.stats.LargestElement {
 			r.stats.LargestElement = largest
 		}
+		id := StreamID{master.Ms + uint64(msd), master.Seq + uint64(seqd)}
+		if !*hasLive {
+			*first, *hasLive = id, true
+		}
 		if fn != nil {
 			e := r.newElement()
-			e.ID = StreamID{master.Ms + uint64(msd), master.Seq + uint64(seqd)}
+			e.ID = id
 			e.Fields = fields
 			if err := fn(e); err != nil {
 				return err

@@ -2,6 +2,7 @@ package rdb
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -100,6 +101,42 @@ func (w *Writer) WriteFunction(code []byte) error {
 	w.byte1(opFunction2)
 	w.str(code)
 	return w.err
+}
+
+// WriteModuleAux writes a module's auxiliary data (MODULE_AUX) as a
+// KindModuleAux record holds it: the module id, when it was saved and
+// the module-serialized payload ending in its EOF opcode. Redis refuses
+// to load a file with auxiliary data of a module it has not loaded, as
+// it refuses the file the record came from.
+func (w *Writer) WriteModuleAux(id ModuleID, when uint64, data []byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	if err := checkModulePayload(data); err != nil {
+		return fmt.Errorf("module aux of %v: %w", id, err)
+	}
+	w.byte1(opModuleAux)
+	w.length(uint64(id))
+	w.length(moduleOpUint)
+	w.length(when)
+	w.raw(data)
+	return w.err
+}
+
+// checkModulePayload checks that p is a run of module-serialized values
+// ending with the EOF opcode, and nothing after it.
+func checkModulePayload(p []byte) error {
+	r := NewReader(bytes.NewReader(p))
+	if err := r.skipModuleOpcodes(); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return corruptf("module payload of %d bytes ends before its EOF opcode", len(p))
+		}
+		return err
+	}
+	if n := r.in.offset(); n != int64(len(p)) {
+		return corruptf("module payload has %d bytes after its EOF opcode", int64(len(p))-n)
+	}
+	return nil
 }
 
 // written is one element gathered before its key is written.

@@ -82,6 +82,9 @@ Formats (--to):
          values their DUMP payload. Field names follow HDT3213/rdb's JSON.
   rdb    an RDB file (--rdb-version, 10 by default: Redis 7.0 loads it).
          Each key's elements are gathered before it is written.
+Modules' auxiliary data (MODULE_AUX) is carried by rdb, json and jsonl
+("module-aux" objects); resp and aof cannot carry it: a warning on stderr
+names the modules left out.
 
 INPUT is detected from its content, gzip or zstd compressed or not; "-"
 reads standard input:
@@ -182,13 +185,14 @@ func parseDBMap(pairs []string) (map[int]int, error) {
 	return m, nil
 }
 
-// convertItem is one thing an input holds that outputs write: a key, or
-// a function library's code.
+// convertItem is one thing an input holds that outputs write: a key, a
+// function library's code, or a module's auxiliary data.
 type convertItem struct {
-	key      *rdb.KeyValue
-	function []byte
-	command  [][]byte // an AOF command, to run in db
-	db       int
+	key       *rdb.KeyValue
+	function  []byte
+	moduleAux *rdb.Record // a KindModuleAux record
+	command   [][]byte    // an AOF command, to run in db
+	db        int
 }
 
 // convertSource reads items from one input kind, filtered; next returns
@@ -204,6 +208,9 @@ type convertSink interface {
 	needsKeyspace() bool
 	key(kv *rdb.KeyValue) error
 	function(code []byte) error
+	// moduleAux writes a module's auxiliary data (a KindModuleAux
+	// record), or notes in the stats that the format cannot carry it.
+	moduleAux(rec *rdb.Record) error
 	// command passes an AOF command through; sinks that need a keyspace
 	// (json, rdb) cannot take them yet.
 	command(args [][]byte, db int) error
@@ -213,6 +220,14 @@ type convertSink interface {
 // convertStats counts what a sink wrote, for the summary.
 type convertStats struct {
 	keys, functions, commands int64
+	auxLeftOut                []string // modules whose auxiliary data the format could not carry
+}
+
+// leaveOutAux notes a module whose auxiliary data is not written.
+func (st *convertStats) leaveOutAux(rec *rdb.Record) {
+	if name := rec.Module.Name(); !slices.Contains(st.auxLeftOut, name) {
+		st.auxLeftOut = append(st.auxLeftOut, name)
+	}
 }
 
 // newConvertSink returns the sink for a format: adding a format is one
@@ -252,6 +267,10 @@ func (s *jsonSink) function(code []byte) error {
 	return s.w.WriteFunction(code)
 }
 
+func (s *jsonSink) moduleAux(rec *rdb.Record) error {
+	return s.w.WriteModuleAux(rec.Module, rec.When, rec.Data)
+}
+
 func (s *jsonSink) close() error { return s.w.Close() }
 
 func (s *jsonSink) command([][]byte, int) error { return errNeedsReplay }
@@ -276,6 +295,10 @@ func (s *rdbSink) key(kv *rdb.KeyValue) error {
 func (s *rdbSink) function(code []byte) error {
 	s.st.functions++
 	return s.w.WriteFunction(code)
+}
+
+func (s *rdbSink) moduleAux(rec *rdb.Record) error {
+	return s.w.WriteModuleAux(rec.Module, rec.When, rec.Data)
 }
 
 func (s *rdbSink) close() error { return s.w.Close() }
@@ -309,11 +332,12 @@ func openConvertSource(path string, in io.Reader, f *rdb.Filter) (convertSource,
 	}
 }
 
-// jsonSource reads keys and function libraries from redkit's JSON or
-// JSON Lines.
+// jsonSource reads keys, function libraries and module auxiliary data
+// from redkit's JSON or JSON Lines.
 type jsonSource struct {
 	rd     *rdb.JSONReader
 	filter *rdb.Filter
+	aux    rdb.Record // the last module-aux object, as a record
 }
 
 func (s *jsonSource) next() (convertItem, error) {
@@ -325,6 +349,9 @@ func (s *jsonSource) next() (convertItem, error) {
 		switch rec.Kind {
 		case rdb.KindFunction:
 			return convertItem{function: rec.Data}, nil
+		case rdb.KindModuleAux:
+			s.aux = rdb.Record{Kind: rdb.KindModuleAux, Module: rec.Module, When: rec.When, Data: rec.Data}
+			return convertItem{moduleAux: &s.aux}, nil
 		case rdb.KindKey:
 			kv := rec.Key
 			r := rdb.Record{Kind: rdb.KindKey, DB: kv.DB, Key: kv.Key, Type: kv.Type, ExpireAt: kv.ExpireAt}
@@ -403,6 +430,8 @@ func (s *aofSource) next() (convertItem, error) {
 			switch {
 			case rec.Kind == rdb.KindFunction:
 				return convertItem{function: rec.Data}, nil
+			case rec.Kind == rdb.KindModuleAux:
+				return convertItem{moduleAux: rec}, nil
 			case rec.Kind == rdb.KindKey && s.filter.MatchKey(rec):
 				return convertItem{key: s.part.KeyValue()}, nil
 			}
@@ -452,6 +481,11 @@ func (s *respSink) key(kv *rdb.KeyValue) error {
 func (s *respSink) function(code []byte) error {
 	s.st.functions++
 	return s.rw.Function(code, s.w.WriteCommand)
+}
+
+func (s *respSink) moduleAux(rec *rdb.Record) error {
+	s.st.leaveOutAux(rec)
+	return nil
 }
 
 func (s *respSink) needsKeyspace() bool { return false }
@@ -547,6 +581,10 @@ func runConvert(ctx context.Context, gopts globalOptions, opts convertOptions, a
 	if err := out.commit(); err != nil {
 		return fmt.Errorf("convert: %w", err)
 	}
+	if len(st.auxLeftOut) > 0 {
+		fmt.Fprintf(gopts.stderr, "redkit: convert %s: warning: module auxiliary data of %s left out: --to %s cannot carry it (--to rdb and json do)\n",
+			path, strings.Join(st.auxLeftOut, ", "), opts.to)
+	}
 	if !opts.quiet {
 		fmt.Fprintf(gopts.stderr, "redkit: convert %s: %d keys, %d function libraries, %d commands, %d bytes\n",
 			path, st.keys, st.functions, st.commands, cw.n)
@@ -631,6 +669,8 @@ func convert(ctx context.Context, src convertSource, sink convertSink, dbMap map
 				it.key.DB = db
 			}
 			err = sink.key(it.key)
+		case it.moduleAux != nil:
+			err = sink.moduleAux(it.moduleAux)
 		case it.command != nil:
 			db := it.db
 			if d, ok := dbMap[db]; ok {

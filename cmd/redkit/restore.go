@@ -350,6 +350,10 @@ func (s *restoreSink) function(code []byte) error {
 	}
 	return s.r.Function(s.ctx, code)
 }
+
+// moduleAux skips module auxiliary data: no command sets it on a live
+// server (restore --check names the modules a dump needs).
+func (s *restoreSink) moduleAux(*rdb.Record) error { return nil }
 func (s *restoreSink) command([][]byte, int) error { return errNeedsReplay }
 func (s *restoreSink) close() error                { return nil }
 

@@ -114,8 +114,13 @@ func (h *Hasher) SetMember(m []byte) Digest {
 	return h.sum()
 }
 
-// ZSetMember hashes a sorted set member and its score's exact bits.
+// ZSetMember hashes a sorted set member and its score's exact bits, but
+// for -0, hashed as 0: Redis does not tell them apart (the same sorted
+// set says "-0" as a skiplist and "0" as a listpack).
 func (h *Hasher) ZSetMember(m []byte, score float64) Digest {
+	if score == 0 {
+		score = 0 // -0 too
+	}
 	h.begin(tagZSet)
 	h.bytes(m)
 	h.uint(math.Float64bits(score))

@@ -21,7 +21,8 @@
 // sets read in any order; ordered values put the position into the
 // element (lists: the index; streams: the entry ID, which orders them).
 // Sorted-set scores are hashed as their IEEE 754 bits (servers reply
-// with text that parses back to the same bits); hash field expiries are
+// with text that parses back to the same bits), -0 as 0, which Redis
+// does not tell apart; hash field expiries are
 // part of the field's element. A stream's metadata (last, first and
 // max-deleted IDs, entries added, consumer groups with their last
 // delivered ID, entries read, pending entries with consumer and delivery
