@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -141,7 +142,7 @@ bytes, time and rate.
 			&cli.Int64Flag{Name: "at-offset", Usage: "a continuous backup: restore up to replication `OFFSET` (the last command ending at or before it)"},
 			&cli.BoolFlag{Name: "verify-first", Usage: "a backup: download and verify it whole (SHA-256, RDB CRC64) before writing anything to the target"},
 			&cli.StringSliceFlag{Name: "identity-file", EnvVars: []string{"REDKIT_IDENTITY_FILE"}, Usage: "an encrypted backup: age identities in `FILE` (as age-keygen writes them; repeatable) [$REDKIT_IDENTITY_FILE]"},
-		}, append(append(tlsFlags(), filterFlags()...), storageFlags()...)...),
+		}, append(append(tlsFlags(), restoreFilterFlags()...), storageFlags()...)...),
 		Action: func(c *cli.Context) error {
 			opts, err := restoreOptionsFromFlags(c, gopts)
 			if err != nil {
@@ -254,6 +255,12 @@ func restoreOptionsFromFlags(c *cli.Context, gopts globalOptions) (restoreOption
 		}
 		ro.KeysPerSecond, ro.BytesPerSecond = keys, bytes
 	}
+	// Expired keys are left out by the Restorer rather than the filter, so
+	// that they are counted, and AOF commands still pass.
+	if f.Expired == rdb.ExpiredExclude {
+		f.Expired, ro.DropExpired = rdb.ExpiredInclude, true
+	}
+	ro.Now = gopts.now
 	opts.restore = ro
 	return opts, nil
 }
@@ -355,6 +362,8 @@ type restoreSummary struct {
 	Commands  int64   `json:"keys_as_commands"`
 	Skipped   int64   `json:"keys_skipped"`
 	Failed    int64   `json:"keys_failed"`
+	Existing  int64   `json:"keys_existing,omitempty"`
+	Expired   int64   `json:"keys_expired"`
 	Functions int64   `json:"functions"`
 	Bytes     int64   `json:"bytes"`
 	Seconds   float64 `json:"seconds"`
@@ -443,7 +452,7 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 	}
 	bar.describe(func() string {
 		st := r.Stats()
-		return fmt.Sprintf("restore %d keys", st.Keys+st.Skipped+st.Failed)
+		return fmt.Sprintf("restore %d keys", st.Keys+st.Skipped+st.Failed+st.Expired)
 	})
 	if as, ok := src.(*aofSource); ok && (as.commands || opts.replay) {
 		err = convertReplay(ctx, as, sink, convertOptions{now: opts.now, filter: opts.filter, dbMap: dbMap})
@@ -462,7 +471,7 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 		name = opts.inputName
 	}
 	sum := restoreSummary{Input: name, Target: ep.String(), Cluster: info.Cluster, Keys: st.Keys, Commands: st.Commands,
-		Skipped: st.Skipped, Failed: st.Failed, Functions: st.Functions, Bytes: st.Bytes, Seconds: elapsed.Seconds(),
+		Skipped: st.Skipped, Failed: st.Failed, Existing: st.Existing, Expired: st.Expired, Functions: st.Functions, Bytes: st.Bytes, Seconds: elapsed.Seconds(),
 		Retries: ws.Retries, Redirects: ws.Redirects}
 	if s := elapsed.Seconds(); s > 0 {
 		sum.KeysPerS, sum.BytesPerS = float64(st.Keys)/s, float64(st.Bytes)/s
@@ -483,13 +492,20 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 		sum.Error = rsync.Redact(err.Error())
 	}
 	printRestoreSummary(gopts, opts, &sum)
+	if opts.format == "text" && slices.ContainsFunc(failures, func(f *rsync.KeyError) bool { return errors.Is(f.Err, rsync.ErrFieldExpiry) }) {
+		fmt.Fprintf(gopts.stderr, "hint: hash field expiries need Redis 7.4 or Valkey 9.0 or later on the target; the hashes that have them were left absent, the other keys restored\n")
+	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	if err != nil {
 		var ke *rsync.KeyError
 		if errors.As(err, &ke) && errors.Is(err, rsync.ErrConflict) {
-			fmt.Fprintf(gopts.stderr, "redkit: restore: %s: key %q in db %d already exists\nhint: the keys after it that were already in flight (up to --pipeline) may have been written; rerun with --conflict replace (overwrite), --conflict skip (keep it) or --flush (empty the target first)\n", ep, ke.Key, ke.DB)
+			more := ""
+			if st.Existing > 1 {
+				more = fmt.Sprintf(" (and %d more of the keys in flight then)", st.Existing-1)
+			}
+			fmt.Fprintf(gopts.stderr, "redkit: restore: %s: key %q in db %d already exists%s: the restore stopped there, and the keys after them in the input were not tried\nhint: the keys after it that were already in flight (up to --pipeline) may have been written; rerun with --conflict replace (overwrite), --conflict skip (keep it) or --flush (empty the target first)\n", ep, ke.Key, ke.DB, more)
 			return reportedError(exitError, err)
 		}
 		if h := connectHint(err); h != "" {
@@ -498,8 +514,9 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 		}
 		return fmt.Errorf("restore %s -> %s: %s", name, ep, rsync.Redact(err.Error()))
 	}
-	if st.Failed > 0 || st.Skipped > 0 {
-		return reportedError(exitProblems, fmt.Errorf("%d keys failed, %d skipped", st.Failed, st.Skipped))
+	if st.Failed > 0 {
+		// Skipped keys are what --conflict skip asked for: not a problem.
+		return reportedError(exitProblems, fmt.Errorf("%d keys failed", st.Failed))
 	}
 	return nil
 }
@@ -521,8 +538,12 @@ func printRestoreSummary(gopts globalOptions, opts restoreOptions, s *restoreSum
 	if int64(len(s.Failures)) < s.Failed {
 		fmt.Fprintf(w, "redkit: restore: ... and %d more failed keys\n", s.Failed-int64(len(s.Failures)))
 	}
-	fmt.Fprintf(w, "redkit: restore %s -> %s: %d keys written (%d as commands), %d skipped, %d failed, %d function libraries, %s in %.1fs (%.0f keys/s, %s/s)\n",
-		s.Input, s.Target, s.Keys, s.Commands, s.Skipped, s.Failed, s.Functions, humanBytes(s.Bytes), s.Seconds, s.KeysPerS, humanBytes(int64(s.BytesPerS)))
+	existing := ""
+	if s.Existing > 0 {
+		existing = fmt.Sprintf(", %d already on the target", s.Existing)
+	}
+	fmt.Fprintf(w, "redkit: restore %s -> %s: %d keys written (%d as commands), %d skipped, %d failed%s, %d expired, %d function libraries, %s in %.1fs (%.0f keys/s, %s/s)\n",
+		s.Input, s.Target, s.Keys, s.Commands, s.Skipped, s.Failed, existing, s.Expired, s.Functions, humanBytes(s.Bytes), s.Seconds, s.KeysPerS, humanBytes(int64(s.BytesPerS)))
 }
 
 // humanBytes formats a byte count with a binary unit.

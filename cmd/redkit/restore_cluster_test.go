@@ -85,3 +85,22 @@ func TestRestoreClusterFailover(t *testing.T) {
 	redkit(t, nil, "compare", "--db", "0", dump, url).want(t, 0)
 	t.Logf("restore during failover:\n%s", r.stderr)
 }
+
+// TestRestoreClusterExpiredDB (issue 14 item 20): a dump whose db 1
+// holds only expired keys goes into a cluster without the database
+// error, since those keys are left out; --check agrees.
+func TestRestoreClusterExpiredDB(t *testing.T) {
+	dump := expiredDump(t)
+	nodes := redistest.StartCluster(t, 3, 0)
+	url := "redis://" + nodes[0].Addr()
+	r := redkit(t, nil, "restore", "--check", "--to", url, dump).want(t, 0)
+	if !strings.Contains(r.stdout, "3 keys have an expiry already passed") {
+		t.Errorf("restore --check:\n%s", r.stdout)
+	}
+	r = redkit(t, nil, "restore", "--to", url, "--format", "json", dump).want(t, 0)
+	if sum := restoreSummaryOf(t, r); sum.Keys != 2 || sum.Expired != 3 || sum.Failed != 0 {
+		t.Errorf("summary: %+v", sum)
+	}
+	// Sent anyway, they are keys of db 1 the cluster cannot take.
+	redkit(t, nil, "restore", "--to", url, "--expired", "include", "--conflict", "replace", dump).want(t, 1)
+}
