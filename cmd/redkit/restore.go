@@ -73,11 +73,20 @@ target loads (read from INFO), or the value is bigger than --max-payload,
 the key is written with the commands that build it instead (SET, RPUSH,
 SADD, ZADD, HSET, XADD..., at most --batch elements each). --mode restore
 or --mode commands forces one way. Keys from JSON or replayed AOFs are
-encoded for the target's RDB version.
+encoded for the target's RDB version. A key whose commands fail after
+some were applied is deleted again: it is left whole or absent. Hashes
+with field expiries need HPEXPIREAT (Redis 7.4, Valkey 9.0): on an older
+target they fail, each as its own key, and stay absent.
+
+Keys whose expiry has already passed are left out and counted as
+expired, as Redis drops them when it loads a dump (--expired include
+sends them; the target drops them as they come, and they still count as
+expired, not written).
 
 --conflict says what to do with a key that already exists: error (the
-default) stops at the first one and names it, replace overwrites it
-(RESTORE ... REPLACE), skip leaves it and counts it. Function libraries
+default) stops at the first one and names it (the keys after it are not
+tried), replace overwrites it (RESTORE ... REPLACE), skip leaves it and
+counts it. Function libraries
 go with FUNCTION RESTORE and the same policy. --flush empties the target
 (FLUSHALL) first, and only then.
 
@@ -114,12 +123,13 @@ replays the commands into memory (the whole data set is held) and
 writes one RDB.
 
 The progress bar (stderr, only on a terminal) shows keys written, input
-bytes and the ETA. The summary gives keys written, skipped and failed,
-bytes, time and rate.
+bytes and the ETA. The summary gives keys written, skipped, failed and
+expired, bytes, time and rate.
 
 ` + exitCodesHelp + `
-   Here 3 means the restore ran to the end but some keys failed or were
-   skipped; 1 also covers a conflict under --conflict error.`,
+   Here 3 means the restore ran to the end but some keys failed (keys
+   skipped by --conflict skip are not a problem: 0); 1 also covers a
+   conflict under --conflict error.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "to", EnvVars: []string{"REDKIT_TO_URL"}, Usage: "target `URL`: redis://, rediss:// or redis+sentinel:// [$REDKIT_TO_URL]"},
 			&cli.StringFlag{Name: "to-password-file", Usage: "read the target's password from `FILE` (REDKIT_TO_PASSWORD also works)"},
