@@ -180,11 +180,16 @@ func TestRestoreValkey9FieldExpiry(t *testing.T) {
 				out := redkit(t, nil, "convert", "--to", "resp", "-q", "--regex", "^(s|h2)$", dump).want(t, 0).stdout
 				want = debugDigest(t, pipeInto(t, []byte(out)))
 			}
-			for _, mode := range []string{"auto", "commands"} {
+			for _, mode := range []string{"auto", "commands", "valkey8"} {
 				t.Run(mode, func(t *testing.T) {
-					dst := redistest.Start(t, redistest.Options{})
+					opts, server := redistest.Options{}, "redis 7.0"
+					if mode == "valkey8" {
+						// Valkey 8 loads RDB 11 and has no HPEXPIREAT either.
+						opts.Binary, server, mode = "valkey-server", "valkey 8.", "auto"
+					}
+					dst := redistest.Start(t, opts)
 					r := redkit(t, nil, "restore", "--to", dst.URL(), "--mode", mode, "--batch", "1", dump).want(t, 3)
-					if !strings.Contains(r.stderr, `key "h" failed`) || !strings.Contains(r.stderr, "HPEXPIREAT") || !strings.Contains(r.stderr, "1 failed") {
+					if !strings.Contains(r.stderr, `key "h" failed`) || !strings.Contains(r.stderr, server) || !strings.Contains(r.stderr, "HPEXPIREAT") || !strings.Contains(r.stderr, "1 failed") {
 						t.Errorf("stderr:\n%s", r.stderr)
 					}
 					if n := dst.Client().Exists(ctx, "h").Val(); n != 0 {
