@@ -77,17 +77,23 @@ func DumpVersion(payload []byte) (int, error) {
 // DecodeDump reads a DUMP payload of key (checking its CRC64) and calls
 // fn with it as a KeyValue, valid during the call, with no expiry and
 // database 0: set them as needed. Its elements are streamed from the
-// payload.
+// payload. Payloads of Valkey 9 (RDB 80 and 81 in their trailer) are read
+// with Valkey's meanings of the type bytes, as the VALKEY files they come
+// from.
 func DecodeDump(key, payload []byte, fn func(*KeyValue) error) error {
 	v, err := DumpVersion(payload)
 	if err != nil {
 		return err
 	}
-	if v < 1 || v > MaxRedisVersion {
+	head := make([]byte, 0, 32+len(key))
+	switch {
+	case v >= 1 && v <= MaxRedisVersion:
+		head = fmt.Appendf(head, "REDIS%04d", v)
+	case v >= minValkeyVersion && v <= MaxValkeyVersion:
+		head = fmt.Appendf(head, "VALKEY%03d", v)
+	default:
 		return fmt.Errorf("%w: DUMP payload of RDB %d", ErrUnsupportedVersion, v)
 	}
-	head := make([]byte, 0, 32+len(key))
-	head = fmt.Appendf(head, "REDIS%04d", v)
 	head = append(head, payload[0])
 	head = appendLength(head, uint64(len(key)))
 	head = append(head, key...)

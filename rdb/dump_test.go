@@ -2,6 +2,7 @@ package rdb_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"os"
@@ -114,5 +115,41 @@ func TestEncodeDumpErrors(t *testing.T) {
 	}
 	if err := rdb.EncodeDump(&bytes.Buffer{}, ttl, 12); err != nil {
 		t.Errorf("field TTL in RDB 12: %v", err)
+	}
+}
+
+// TestDecodeDumpValkey decodes a Valkey 9 DUMP payload (RDB 80 in its
+// trailer) of a hash with field expiries (Valkey's type 22): the fields,
+// their values and expiries, read with Valkey's meaning of the type byte.
+func TestDecodeDumpValkey(t *testing.T) {
+	p := []byte{22, 2, 2, 'f', '1', 2, 'v', '1'}
+	p = binary.LittleEndian.AppendUint64(p, ^uint64(0)) // -1: no expiry
+	p = append(p, 2, 'f', '2', 2, 'v', '2')
+	p = binary.LittleEndian.AppendUint64(p, 4102444800000)
+	for _, v := range []int{80, 81} {
+		q := append(bytes.Clone(p), byte(v), 0)
+		q = binary.LittleEndian.AppendUint64(q, rdb.CRC64(q))
+		var got []rdb.Element
+		err := rdb.DecodeDump([]byte("h"), q, func(kv *rdb.KeyValue) error {
+			if kv.Type != rdb.TypeHash {
+				t.Errorf("RDB %d: type %s, want hash", v, kv.Type)
+			}
+			return kv.Elements(func(e *rdb.Element) error {
+				got = append(got, rdb.Element{Member: bytes.Clone(e.Member), Value: bytes.Clone(e.Value), ExpireAt: e.ExpireAt})
+				return nil
+			})
+		})
+		if err != nil {
+			t.Fatalf("RDB %d: %v", v, err)
+		}
+		if len(got) != 2 || string(got[0].Member) != "f1" || got[0].ExpireAt != rdb.NoExpiry ||
+			string(got[1].Value) != "v2" || got[1].ExpireAt != 4102444800000 {
+			t.Errorf("RDB %d: got %+v", v, got)
+		}
+	}
+	q := append(bytes.Clone(p), 79, 0)
+	q = binary.LittleEndian.AppendUint64(q, rdb.CRC64(q))
+	if err := rdb.DecodeDump([]byte("h"), q, func(*rdb.KeyValue) error { return nil }); !errors.Is(err, rdb.ErrUnsupportedVersion) {
+		t.Errorf("RDB 79: %v, want ErrUnsupportedVersion", err)
 	}
 }

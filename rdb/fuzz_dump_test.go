@@ -15,6 +15,8 @@ func FuzzDecodeDump(f *testing.F) {
 	for _, v := range []string{"\x00\x01a", "\x0e\x01\x0b\x0b\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", "\x02\x02\x01a\x01b", "\x04\x01\x01a\x01b"} {
 		f.Add([]byte(v), uint16(10))
 	}
+	// A Valkey 9 hash with field expiries (type 22 of RDB 80).
+	f.Add([]byte("\x16\x01\x01f\x01v\xff\xff\xff\xff\xff\xff\xff\xff"), uint16(80))
 	f.Fuzz(func(t *testing.T, value []byte, version uint16) {
 		if len(value) > 1<<16 {
 			return

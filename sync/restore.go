@@ -46,6 +46,13 @@ type RestoreOptions struct {
 	// the caller can raise a memory limit (debug.SetMemoryLimit) over
 	// what must stay live instead of collecting garbage in vain.
 	MemoryHint func(live int64)
+	// DropExpired leaves out keys whose expiry has passed at Now, as
+	// Redis does when it loads a dump. Either way such keys count in
+	// RestoreStats.Expired, not Keys: a target drops them as they come.
+	DropExpired bool
+	// Now is the instant expiries are compared with; the zero value means
+	// the wall clock at each key.
+	Now time.Time
 }
 
 // RestoreStats count what a Restorer did.
@@ -56,6 +63,12 @@ type RestoreStats struct {
 	Commands  int64 // keys written as commands rather than RESTORE
 	Functions int64
 	Bytes     int64 // payload and argument bytes sent
+	// Existing counts the keys found on the target under ConflictError:
+	// the first one stopped the restore, the others were in flight then.
+	Existing int64
+	// Expired counts the keys whose expiry had passed: left out
+	// (DropExpired) or sent and dropped by the target on arrival.
+	Expired int64
 }
 
 // KeyError is the failure of one key.
@@ -71,6 +84,10 @@ func (e *KeyError) Unwrap() error { return e.Err }
 // ErrConflict means a key exists on the target and the policy is
 // ConflictError.
 var ErrConflict = errors.New("key exists on the target (use --conflict replace or skip)")
+
+// ErrFieldExpiry means a hash has field expiries and the target has no
+// command to set them (HPEXPIREAT came with Redis 7.4 and Valkey 9.0).
+var ErrFieldExpiry = errors.New("the hash has field expiries and the target cannot set them")
 
 // A Restorer writes keys and function libraries into a live target
 // through a Writer: each key as one RESTORE of its DUMP payload (with its
@@ -91,11 +108,18 @@ type Restorer struct {
 	cmd      Command      // reused: the Writer copies what it keeps
 	rw       *aof.Rewriter
 
-	keys, skipped, failed, commands, functions, sent atomic.Int64
+	keys, skipped, failed, existing, expired, commands, functions, sent atomic.Int64
 
 	mu       gosync.Mutex
 	first    error // the error that stops the restore (a conflict)
 	failures []*KeyError
+	// Keys whose commands failed after some of them were applied: deleted
+	// by the next Key or by Close, so that no key is left half-built.
+	doomed  []doomedKey
+	ndoomed atomic.Int64
+	open    tracker // keys written as commands whose replies are awaited
+	// fieldTTL tells whether the target can set hash field expiries.
+	fieldTTL bool
 
 	limiter *limiter
 }
@@ -131,9 +155,28 @@ func NewRestorer(w Writer, target *ServerInfo, opts RestoreOptions) (*Restorer, 
 		opts.MaxInflightBytes = 64 << 20
 	}
 	r := &Restorer{w: w, target: target, opts: opts, inflight: budget{max: opts.MaxInflightBytes},
-		rw:      aof.NewRewriter(aof.RewriteOptions{Batch: opts.Batch, BatchBytes: int(min(opts.MaxPayload/2, 4<<20))}),
-		limiter: newLimiter(opts.KeysPerSecond, opts.BytesPerSecond)}
+		rw:       aof.NewRewriter(aof.RewriteOptions{Batch: opts.Batch, BatchBytes: int(min(opts.MaxPayload/2, 4<<20))}),
+		limiter:  newLimiter(opts.KeysPerSecond, opts.BytesPerSecond),
+		fieldTTL: HasFieldExpiry(target)}
 	return r, nil
+}
+
+// HasFieldExpiry tells whether a server can set hash field expiries
+// (HPEXPIREAT): Redis 7.4 and later, Valkey 9.0 and later, and a server
+// of unknown version, given the benefit of the doubt.
+func HasFieldExpiry(si *ServerInfo) bool {
+	if si.RDBVersion == 0 {
+		return true
+	}
+	if si.Server == "valkey" {
+		return si.RDBVersion >= 80
+	}
+	return si.RDBVersion >= 12
+}
+
+// fieldExpiryError is a hash's failure on a target without HPEXPIREAT.
+func (r *Restorer) fieldExpiryError() error {
+	return fmt.Errorf("%w: %s %s has no HPEXPIREAT (Redis 7.4 and Valkey 9.0 have it)", ErrFieldExpiry, r.target.Server, r.target.Version)
 }
 
 // Err returns the error that stopped the restore, if any: a conflict
@@ -152,13 +195,64 @@ func (r *Restorer) stop(err error) {
 	r.mu.Unlock()
 }
 
-func (r *Restorer) fail(db int, key []byte, err error) {
+// fail counts a failed key and keeps its error (the first MaxFailures),
+// which it returns (nil when not kept).
+func (r *Restorer) fail(db int, key []byte, err error) *KeyError {
 	r.failed.Add(1)
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	if len(r.failures) < MaxFailures {
-		r.failures = append(r.failures, &KeyError{DB: db, Key: bytes.Clone(key), Err: err})
+		ke := &KeyError{DB: db, Key: bytes.Clone(key), Err: err}
+		r.failures = append(r.failures, ke)
+		return ke
 	}
+	return nil
+}
+
+// conflict counts a key found on the target under ConflictError: the
+// first stops the restore; the ones in flight then are only counted.
+func (r *Restorer) conflict(db int, key []byte) {
+	r.existing.Add(1)
+	r.stop(&KeyError{DB: db, Key: bytes.Clone(key), Err: ErrConflict})
+}
+
+// doomedKey is a key to delete: its commands failed after some were
+// applied. ke is its failure, if kept, to tell what became of it.
+type doomedKey struct {
+	db  int
+	key []byte
+	ke  *KeyError
+}
+
+// cleanup deletes the keys left half-built by failed commands.
+func (r *Restorer) cleanup(ctx context.Context) error {
+	if r.ndoomed.Load() == 0 {
+		return nil
+	}
+	r.mu.Lock()
+	doomed := r.doomed
+	r.doomed = nil
+	r.ndoomed.Store(0)
 	r.mu.Unlock()
+	for _, d := range doomed {
+		err := r.w.Send(ctx, &Command{DB: d.db, Key: d.key, Args: [][]byte{[]byte("DEL"), d.key}, Idempotent: true,
+			Done: func(_ aof.Value, err error) {
+				if d.ke == nil {
+					return
+				}
+				r.mu.Lock()
+				if err != nil {
+					d.ke.Err = fmt.Errorf("%w; what was written of it could not be deleted: %v", d.ke.Err, err)
+				} else {
+					d.ke.Err = fmt.Errorf("%w (what was written of it was deleted)", d.ke.Err)
+				}
+				r.mu.Unlock()
+			}})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Failures returns up to MaxFailures key failures.
@@ -171,32 +265,56 @@ func (r *Restorer) Failures() []*KeyError {
 // Stats returns the counters so far; they are final after Close.
 func (r *Restorer) Stats() RestoreStats {
 	return RestoreStats{Keys: r.keys.Load(), Skipped: r.skipped.Load(), Failed: r.failed.Load(),
+		Existing: r.existing.Load(), Expired: r.expired.Load(),
 		Commands: r.commands.Load(), Functions: r.functions.Load(), Bytes: r.sent.Load()}
 }
 
 // Key writes one key. It returns an error only when the restore must
 // stop: a conflict under ConflictError, a key in a database a cluster
-// does not have, a failed Writer. Per-key failures are counted.
+// does not have, a failed Writer. Per-key failures are counted. A key
+// whose expiry has passed is left out under DropExpired (before any
+// other check: it is not written anywhere).
 func (r *Restorer) Key(ctx context.Context, kv *rdb.KeyValue) error {
 	if err := r.Err(); err != nil {
 		return err
+	}
+	if err := r.cleanup(ctx); err != nil {
+		return err
+	}
+	expired := kv.ExpireAt != rdb.NoExpiry && kv.ExpireAt < r.now()
+	if expired && r.opts.DropExpired {
+		r.expired.Add(1)
+		return nil
 	}
 	if r.w.Cluster() && kv.DB != 0 {
 		return fmt.Errorf("key %q is in db %d and a cluster has only db 0: choose what goes there with --db %d or --db-map %d=0", kv.Key, kv.DB, kv.DB, kv.DB)
 	}
 	has, restorable, err := r.payloadFor(kv)
 	if err != nil {
+		if ve := (*rdb.VersionError)(nil); errors.As(err, &ve) && kv.Type == rdb.TypeHash && !r.fieldTTL {
+			// Field expiries that no encoding the target loads can carry,
+			// and no command it has can set: nothing was sent.
+			err = r.fieldExpiryError()
+		}
 		r.fail(kv.DB, kv.Key, err)
 		return nil
 	}
 	if restorable && r.chunks.n <= r.opts.MaxPayload {
-		return r.restore(ctx, kv)
+		return r.restore(ctx, kv, expired)
 	}
 	var payload []byte
 	if has {
 		payload = r.chunks.contiguous()
 	}
-	return r.viaCommands(ctx, kv, payload)
+	return r.viaCommands(ctx, kv, payload, expired)
+}
+
+// now is the instant expiries are compared with, in Unix ms.
+func (r *Restorer) now() int64 {
+	if r.opts.Now.IsZero() {
+		return time.Now().UnixMilli()
+	}
+	return r.opts.Now.UnixMilli()
 }
 
 // payloadFor puts the key's DUMP payload in r.chunks, when it has one or
@@ -364,11 +482,12 @@ func (c *chunkBuf) version() (int, error) {
 
 // pendingKey is one RESTORE waiting for its reply.
 type pendingKey struct {
-	r      *Restorer
-	db     int
-	key    []byte
-	size   int64
-	chunks [][]byte // a big payload lent to the Writer, given back to the pool
+	r       *Restorer
+	db      int
+	key     []byte
+	size    int64
+	expired bool     // the target drops it on arrival
+	chunks  [][]byte // a big payload lent to the Writer, given back to the pool
 }
 
 func (p *pendingKey) done(_ aof.Value, err error) {
@@ -377,14 +496,14 @@ func (p *pendingKey) done(_ aof.Value, err error) {
 		(&chunkBuf{chunks: p.chunks}).release()
 		p.r.lent.Add(-p.size)
 	}
-	p.r.keyDone(p.db, p.key, p.size, err)
+	p.r.keyDone(p.db, p.key, p.size, p.expired, err)
 }
 
 // restore sends RESTORE key ttl payload [ABSTTL] [REPLACE] [IDLETIME n|FREQ n]
 // with the payload in r.chunks. The Writer copies the arguments, so
 // they live in reused buffers, except a payload of several chunks, which
 // is lent to it until the reply.
-func (r *Restorer) restore(ctx context.Context, kv *rdb.KeyValue) error {
+func (r *Restorer) restore(ctx context.Context, kv *rdb.KeyValue, expired bool) error {
 	var payload []byte
 	if len(r.chunks.chunks) == 1 {
 		payload = r.chunks.chunks[0]
@@ -393,7 +512,7 @@ func (r *Restorer) restore(ctx context.Context, kv *rdb.KeyValue) error {
 	r.args = args
 	size := r.chunks.n + int64(len(kv.Key))
 	r.limiter.wait(ctx, 1, size)
-	pk := &pendingKey{r: r, db: kv.DB, key: bytes.Clone(kv.Key), size: size}
+	pk := &pendingKey{r: r, db: kv.DB, key: bytes.Clone(kv.Key), size: size, expired: expired}
 	if err := r.inflight.acquire(ctx, size); err != nil {
 		return err
 	}
@@ -408,16 +527,18 @@ func (r *Restorer) restore(ctx context.Context, kv *rdb.KeyValue) error {
 	return r.w.Send(ctx, &r.cmd)
 }
 
-func (r *Restorer) keyDone(db int, key []byte, size int64, err error) {
+func (r *Restorer) keyDone(db int, key []byte, size int64, expired bool, err error) {
 	switch {
+	case err == nil && expired:
+		r.expired.Add(1)
+		r.sent.Add(size)
 	case err == nil:
 		r.keys.Add(1)
 		r.sent.Add(size)
 	case ErrorCode(err) == "BUSYKEY" && r.opts.Conflict == ConflictSkip:
 		r.skipped.Add(1)
 	case ErrorCode(err) == "BUSYKEY":
-		r.skipped.Add(1)
-		r.stop(&KeyError{DB: db, Key: key, Err: ErrConflict})
+		r.conflict(db, key)
 	default:
 		r.fail(db, key, err)
 	}
@@ -426,8 +547,10 @@ func (r *Restorer) keyDone(db int, key []byte, size int64, err error) {
 // viaCommands writes the key as the commands that build it, from its
 // elements or from payload when it has one. Under ConflictError and
 // ConflictSkip it first asks whether the key exists; under
-// ConflictReplace it deletes it first.
-func (r *Restorer) viaCommands(ctx context.Context, kv *rdb.KeyValue, payload []byte) error {
+// ConflictReplace it deletes it first. When any of its commands fails
+// after others were applied, the key is deleted again (by the next Key
+// or by Close): it is left whole or absent, never half-built.
+func (r *Restorer) viaCommands(ctx context.Context, kv *rdb.KeyValue, payload []byte, expired bool) error {
 	if r.opts.Conflict != ConflictReplace {
 		exists, err := r.exists(ctx, kv.DB, kv.Key)
 		if err != nil {
@@ -435,11 +558,11 @@ func (r *Restorer) viaCommands(ctx context.Context, kv *rdb.KeyValue, payload []
 			return nil
 		}
 		if exists {
-			r.skipped.Add(1)
 			if r.opts.Conflict == ConflictError {
-				r.stop(&KeyError{DB: kv.DB, Key: bytes.Clone(kv.Key), Err: ErrConflict})
+				r.conflict(kv.DB, kv.Key)
 				return r.Err()
 			}
+			r.skipped.Add(1)
 			return nil
 		}
 	}
@@ -450,23 +573,39 @@ func (r *Restorer) viaCommands(ctx context.Context, kv *rdb.KeyValue, payload []
 		pending atomic.Int64
 		failed  atomic.Pointer[error]
 		size    atomic.Int64
+		applied atomic.Int64 // commands the target took
 	)
+	r.open.add()
 	pending.Add(1) // released after the last command is sent
 	finish := func() {
 		if pending.Add(-1) != 0 {
 			return
 		}
+		defer r.open.sub()
 		if e := failed.Load(); e != nil {
-			r.fail(db, key, *e)
+			ke := r.fail(db, key, *e)
+			if applied.Load() > 0 {
+				r.mu.Lock()
+				r.doomed = append(r.doomed, doomedKey{db: db, key: key, ke: ke})
+				r.ndoomed.Store(int64(len(r.doomed)))
+				r.mu.Unlock()
+			}
 			return
 		}
-		r.keys.Add(1)
-		r.commands.Add(1)
+		if expired {
+			r.expired.Add(1)
+		} else {
+			r.keys.Add(1)
+			r.commands.Add(1)
+		}
 		r.sent.Add(size.Load())
 	}
 	send := func(args ...[]byte) error {
 		if len(args) == 2 && string(args[0]) == "SELECT" {
 			return nil // the Writer selects by Command.DB
+		}
+		if !r.fieldTTL && bytes.EqualFold(args[0], []byte("HPEXPIREAT")) {
+			return r.fieldExpiryError()
 		}
 		var n int64
 		for _, a := range args {
@@ -483,6 +622,7 @@ func (r *Restorer) viaCommands(ctx context.Context, kv *rdb.KeyValue, payload []
 				failed.CompareAndSwap(nil, &err)
 			} else {
 				size.Add(n)
+				applied.Add(1)
 			}
 			finish()
 		}})
@@ -504,9 +644,10 @@ func (r *Restorer) viaCommands(ctx context.Context, kv *rdb.KeyValue, payload []
 		}
 	}
 	if err != nil && ctx.Err() == nil && r.Err() == nil {
-		// The value could not be read or turned into commands: what was
-		// sent of it stays, the key counts as failed.
-		failed.CompareAndSwap(nil, &err)
+		// The value could not be read or turned into commands: the key
+		// counts as failed, and what was sent of it is deleted.
+		keyErr := err
+		failed.CompareAndSwap(nil, &keyErr)
 		err = nil
 	}
 	finish()
@@ -594,10 +735,17 @@ func (r *Restorer) Flush(ctx context.Context) error {
 	}
 }
 
-// Close waits for every reply and closes the Writer. It returns the
-// error that stopped the restore, if any.
+// Close waits for every reply, deletes the keys that failed half-built,
+// and closes the Writer. It returns the error that stopped the restore,
+// if any.
 func (r *Restorer) Close() error {
+	// Every key's replies first, then the keys left half-built go.
+	r.open.wait(context.Background())
+	cerr := r.cleanup(context.Background())
 	werr := r.w.Close()
+	if werr == nil {
+		werr = cerr
+	}
 	if err := r.Err(); err != nil {
 		return err
 	}

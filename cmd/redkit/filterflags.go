@@ -26,6 +26,22 @@ func filterFlags() []cli.Flag {
 	}
 }
 
+// restoreFilterFlags are filterFlags with --expired excluding by
+// default: a restore leaves out what Redis itself drops when it loads a
+// dump.
+func restoreFilterFlags() []cli.Flag {
+	flags := filterFlags()
+	for i, f := range flags {
+		if sf, ok := f.(*cli.StringFlag); ok && sf.Name == "expired" {
+			c := *sf
+			c.Value = "exclude"
+			c.Usage = "keys whose expiry has passed: exclude (left out and counted, as Redis drops them on load), include (sent: the target drops them) or only (`MODE`)"
+			flags[i] = &c
+		}
+	}
+	return flags
+}
+
 // filterFromFlags builds the filter; errors are usage errors.
 func filterFromFlags(c *cli.Context, now time.Time) (*rdb.Filter, error) {
 	f := &rdb.Filter{DBs: c.IntSlice("db"), Match: c.String("match"), Now: now}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/internal/dumpfile"
@@ -576,7 +577,7 @@ func restoreCheck(ctx context.Context, gopts globalOptions, opts restoreOptions,
 
 func restoreCheckInput(ctx context.Context, gopts globalOptions, opts restoreOptions, path string, dst *checkSide) error {
 	p := &preflight{}
-	st, err := scanDump(ctx, gopts, path)
+	st, err := scanDump(ctx, gopts, path, opts)
 	keep := func(db int) bool {
 		return opts.filter == nil || len(opts.filter.DBs) == 0 || slices.Contains(opts.filter.DBs, db)
 	}
@@ -589,12 +590,18 @@ func restoreCheckInput(ctx context.Context, gopts globalOptions, opts restoreOpt
 	switch {
 	case err != nil:
 		p.add("input", "fail", "%s: %v", path, err)
+	case st.json:
+		p.add("input", "ok", "%s: redkit JSON, %d keys: each is encoded for the target's RDB version", path, st.keys)
 	case st.version == 0:
-		p.add("input", "ok", "%s is not an RDB dump (AOF or JSON): its keys are encoded for the target's RDB version", path)
+		p.add("input", "ok", "%s is not an RDB dump (an AOF): its keys are encoded for the target's RDB version", path)
 	default:
 		p.add("input", "ok", "%s: RDB %d, %d keys, %s of RDB", path, st.version, st.keys, humanBytes(st.bytes))
 		p.checkVersions(fmt.Sprintf("the dump (%s)", path), st.version, dst)
 	}
+	if st.expired > 0 {
+		p.add("expired keys", "ok", "%d keys have an expiry already passed: left out, as Redis drops them on load (--expired include sends them)", st.expired)
+	}
+	p.checkFieldExpiry(st, dst)
 	p.checkRole(dst)
 	if st.bytes > 0 {
 		p.checkMemory(ctx, st.bytes, "the dump's RDB size (a lower bound of the memory it needs) is", dst)
@@ -622,7 +629,7 @@ func restoreCheckInput(ctx context.Context, gopts globalOptions, opts restoreOpt
 	if dst.info.Cluster {
 		p.checkSlots(ctx, dst, "target")
 	}
-	if st.version > 0 {
+	if st.version > 0 || st.json {
 		p.checkDBs(st.dbs, keep, mapDB, dst)
 		if st.bigKey != "" {
 			status := "ok"
@@ -653,10 +660,14 @@ func restoreCheckInput(ctx context.Context, gopts globalOptions, opts restoreOpt
 
 type dumpStats struct {
 	version, keys, moduleKeys int
+	json                      bool // redkit JSON, read whole
 	bytes                     int64
-	dbs                       map[int]int64
-	modules                   []string // module types of module aux data
-	moduleTypes               []string // module types of module values
+	dbs                       map[int]int64 // keys the restore would write, per database
+	expired                   int           // keys left out as expired
+	fieldTTL                  int           // hashes with field expiries, or commands setting them
+	fieldTTLKey               string        // one of them
+	modules                   []string      // module types of module aux data
+	moduleTypes               []string      // module types of module values
 	bigKey                    string
 	bigDB                     int
 	bigSize                   int64
@@ -668,12 +679,15 @@ type dbKey struct {
 	key string
 }
 
-// scanDump reads an RDB dump's records (not its values' elements); a
-// version of 0 means the input is not an RDB dump.
-func scanDump(ctx context.Context, gopts globalOptions, path string) (*dumpStats, error) {
+// scanDump reads an RDB dump's records (not its values' elements, but
+// those of hashes in the forms with field expiries); a version of 0 means
+// the input is not an RDB dump: JSON is then read whole, an AOF's
+// commands are looked at for field expiries. Keys the restore leaves out
+// (the filter, expired keys) are counted in keys only.
+func scanDump(ctx context.Context, gopts globalOptions, path string, opts restoreOptions) (*dumpStats, error) {
 	st := &dumpStats{dbs: map[int]int64{}}
 	if isAOFSet(path) {
-		return st, nil
+		return st, scanOther(ctx, gopts, path, opts, st)
 	}
 	var in *dumpfile.File
 	var err error
@@ -705,7 +719,11 @@ func scanDump(ctx context.Context, gopts globalOptions, path string) (*dumpStats
 		}
 		if err != nil {
 			if st.keys == 0 && rd.Version() == 0 {
-				return st, nil // not an RDB: JSON or an AOF
+				// Not an RDB: JSON or an AOF, opened again.
+				if path == "-" {
+					return st, nil
+				}
+				return st, scanOther(ctx, gopts, path, opts, st)
 			}
 			return st, err
 		}
@@ -714,6 +732,10 @@ func scanDump(ctx context.Context, gopts globalOptions, path string) (*dumpStats
 		switch rec.Kind {
 		case rdb.KindKey:
 			st.keys++
+			prev = &dbKey{rec.DB, string(rec.Key)}
+			if !st.restored(rec, opts) {
+				break
+			}
 			st.dbs[rec.DB]++
 			if rec.Type == rdb.TypeModule {
 				st.moduleKeys++
@@ -725,9 +747,15 @@ func scanDump(ctx context.Context, gopts globalOptions, path string) (*dumpStats
 					st.moduleTypes = append(st.moduleTypes, n)
 				}
 			}
-			prev = &dbKey{rec.DB, string(rec.Key)}
 			if len(st.sample) < 1000 {
 				st.sample = append(st.sample, dbKey{rec.DB, string(rec.Key)})
+			}
+			// Types 22 and up are the hashes with field expiries (Redis
+			// 7.4's and Valkey 9's); the others have none.
+			if rec.Type == rdb.TypeHash && rec.RDBType >= 22 {
+				if err := st.hashFieldTTL(rec.Key, rd.Elements); err != nil {
+					return st, err
+				}
 			}
 		case rdb.KindModuleAux:
 			if n := rec.Module.Name(); !slices.Contains(st.modules, n) {
@@ -776,4 +804,105 @@ func existingSample(ctx context.Context, dst *checkSide, sample []dbKey, mapDB f
 		}
 	}
 	return exist, examples, w.Close()
+}
+
+// restored tells whether the restore writes the key of rec (the filter,
+// expired keys), counting those left out as expired.
+func (st *dumpStats) restored(rec *rdb.Record, opts restoreOptions) bool {
+	if !opts.filter.MatchKey(rec) {
+		return false
+	}
+	if opts.restore.DropExpired && rec.ExpireAt != rdb.NoExpiry {
+		now := opts.restore.Now
+		if now.IsZero() {
+			now = time.Now()
+		}
+		if rec.ExpireAt < now.UnixMilli() {
+			st.expired++
+			return false
+		}
+	}
+	return true
+}
+
+// hashFieldTTL walks a hash's fields, all of them (a Reader cannot go on
+// after a walk cut short), and counts it when any has an expiry.
+func (st *dumpStats) hashFieldTTL(key []byte, elements func(func(*rdb.Element) error) error) error {
+	found := false
+	err := elements(func(e *rdb.Element) error {
+		found = found || e.ExpireAt != rdb.NoExpiry
+		return nil
+	})
+	if found {
+		st.fieldTTL++
+		if st.fieldTTLKey == "" {
+			st.fieldTTLKey = string(key)
+		}
+	}
+	return err
+}
+
+// fieldTTLCommands are the commands that give hash fields expiries.
+var fieldTTLCommands = []string{"HEXPIRE", "HPEXPIRE", "HEXPIREAT", "HPEXPIREAT", "HSETEX", "HGETEX"}
+
+// scanOther reads an input that is not an RDB dump: redkit JSON's keys,
+// or an AOF's commands, for what the restore would write.
+func scanOther(ctx context.Context, gopts globalOptions, path string, opts restoreOptions, st *dumpStats) error {
+	src, _, closeInput, err := openInput(ctx, gopts.stdin, "restore", path, nil)
+	if err != nil {
+		return err
+	}
+	defer closeInput()
+	_, st.json = src.(*jsonSource)
+	for {
+		it, err := src.next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case it.key != nil:
+			kv := it.key
+			st.keys++
+			rec := rdb.Record{Kind: rdb.KindKey, DB: kv.DB, Key: kv.Key, Type: kv.Type, ExpireAt: kv.ExpireAt}
+			if !st.restored(&rec, opts) {
+				continue
+			}
+			st.dbs[kv.DB]++
+			if len(st.sample) < 1000 {
+				st.sample = append(st.sample, dbKey{kv.DB, string(kv.Key)})
+			}
+			if kv.Type == rdb.TypeHash && kv.Elements != nil {
+				if err := st.hashFieldTTL(kv.Key, kv.Elements); err != nil {
+					return err
+				}
+			}
+		case it.command != nil:
+			if slices.ContainsFunc(fieldTTLCommands, func(c string) bool { return strings.EqualFold(c, string(it.command[0])) }) {
+				st.fieldTTL++
+				if st.fieldTTLKey == "" && len(it.command) > 1 {
+					st.fieldTTLKey = string(it.command[1])
+				}
+			}
+		}
+	}
+}
+
+// checkFieldExpiry fails when hashes with field expiries meet a target
+// that cannot set them: those keys would fail.
+func (p *preflight) checkFieldExpiry(st *dumpStats, dst *checkSide) {
+	if st.fieldTTL == 0 {
+		return
+	}
+	what := fmt.Sprintf("%d hashes have field expiries (e.g. %q)", st.fieldTTL, st.fieldTTLKey)
+	if st.version == 0 && !st.json {
+		what = fmt.Sprintf("%d commands set hash field expiries (e.g. on %q)", st.fieldTTL, st.fieldTTLKey)
+	}
+	if rsync.HasFieldExpiry(dst.info) {
+		p.add("field expiries", "ok", "%s: %s %s sets them (HPEXPIREAT)", what, dst.info.Server, dst.info.Version)
+		return
+	}
+	p.add("field expiries", "fail", "%s, and %s %s cannot restore them (no HPEXPIREAT: Redis 7.4 and Valkey 9.0 have it): those keys would fail, left absent; restore into a newer server or leave them out with --match or --regex", what, dst.info.Server, dst.info.Version)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -76,11 +77,20 @@ target loads (read from INFO), or the value is bigger than --max-payload,
 the key is written with the commands that build it instead (SET, RPUSH,
 SADD, ZADD, HSET, XADD..., at most --batch elements each). --mode restore
 or --mode commands forces one way. Keys from JSON or replayed AOFs are
-encoded for the target's RDB version.
+encoded for the target's RDB version. A key whose commands fail after
+some were applied is deleted again: it is left whole or absent. Hashes
+with field expiries need HPEXPIREAT (Redis 7.4, Valkey 9.0): on an older
+target they fail, each as its own key, and stay absent.
+
+Keys whose expiry has already passed are left out and counted as
+expired, as Redis drops them when it loads a dump (--expired include
+sends them; the target drops them as they come, and they still count as
+expired, not written).
 
 --conflict says what to do with a key that already exists: error (the
-default) stops at the first one and names it, replace overwrites it
-(RESTORE ... REPLACE), skip leaves it and counts it. Function libraries
+default) stops at the first one and names it (the keys after it are not
+tried), replace overwrites it (RESTORE ... REPLACE), skip leaves it and
+counts it. Function libraries
 go with FUNCTION RESTORE and the same policy. --flush empties the target
 (FLUSHALL) first, and only then.
 
@@ -119,12 +129,13 @@ place only once everything was replayed (an existing file is otherwise
 left as it was).
 
 The progress bar (stderr, only on a terminal) shows keys written, input
-bytes and the ETA. The summary gives keys written, skipped and failed,
-bytes, time and rate.
+bytes and the ETA. The summary gives keys written, skipped, failed and
+expired, bytes, time and rate.
 
 ` + exitCodesHelp + `
-   Here 3 means the restore ran to the end but some keys failed or were
-   skipped; 1 also covers a conflict under --conflict error.`,
+   Here 3 means the restore ran to the end but some keys failed (keys
+   skipped by --conflict skip are not a problem: 0); 1 also covers a
+   conflict under --conflict error.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "to", EnvVars: []string{"REDKIT_TO_URL"}, Usage: "target `URL`: redis://, rediss:// or redis+sentinel:// [$REDKIT_TO_URL]"},
 			&cli.StringFlag{Name: "to-password-file", Usage: "read the target's password from `FILE` (REDKIT_TO_PASSWORD also works)"},
@@ -147,7 +158,7 @@ bytes, time and rate.
 			&cli.Int64Flag{Name: "at-offset", Usage: "a continuous backup: restore up to replication `OFFSET` (the last command ending at or before it)"},
 			&cli.BoolFlag{Name: "verify-first", Usage: "a backup: download and verify it whole (SHA-256, RDB CRC64) before writing anything to the target"},
 			&cli.StringSliceFlag{Name: "identity-file", EnvVars: []string{"REDKIT_IDENTITY_FILE"}, Usage: "an encrypted backup: age identities in `FILE` (as age-keygen writes them; repeatable) [$REDKIT_IDENTITY_FILE]"},
-		}, append(append(tlsFlags(), filterFlags()...), storageFlags()...)...),
+		}, append(append(tlsFlags(), restoreFilterFlags()...), storageFlags()...)...),
 		Action: func(c *cli.Context) error {
 			opts, err := restoreOptionsFromFlags(c, gopts)
 			if err != nil {
@@ -260,6 +271,12 @@ func restoreOptionsFromFlags(c *cli.Context, gopts globalOptions) (restoreOption
 		}
 		ro.KeysPerSecond, ro.BytesPerSecond = keys, bytes
 	}
+	// Expired keys are left out by the Restorer rather than the filter, so
+	// that they are counted, and AOF commands still pass.
+	if f.Expired == rdb.ExpiredExclude {
+		f.Expired, ro.DropExpired = rdb.ExpiredInclude, true
+	}
+	ro.Now = gopts.now
 	opts.restore = ro
 	return opts, nil
 }
@@ -365,6 +382,8 @@ type restoreSummary struct {
 	Commands  int64   `json:"keys_as_commands"`
 	Skipped   int64   `json:"keys_skipped"`
 	Failed    int64   `json:"keys_failed"`
+	Existing  int64   `json:"keys_existing,omitempty"`
+	Expired   int64   `json:"keys_expired"`
 	Functions int64   `json:"functions"`
 	Bytes     int64   `json:"bytes"`
 	Seconds   float64 `json:"seconds"`
@@ -456,7 +475,7 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 	}
 	bar.describe(func() string {
 		st := r.Stats()
-		return fmt.Sprintf("restore %d keys", st.Keys+st.Skipped+st.Failed)
+		return fmt.Sprintf("restore %d keys", st.Keys+st.Skipped+st.Failed+st.Expired)
 	})
 	if as, ok := src.(*aofSource); ok && (as.commands || opts.replay) {
 		err = convertReplay(ctx, as, sink, convertOptions{now: opts.now, filter: opts.filter, dbMap: dbMap})
@@ -475,7 +494,7 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 		name = opts.inputName
 	}
 	sum := restoreSummary{Input: name, Target: ep.String(), Cluster: info.Cluster, Keys: st.Keys, Commands: st.Commands,
-		Skipped: st.Skipped, Failed: st.Failed, Functions: st.Functions, Bytes: st.Bytes, Seconds: elapsed.Seconds(),
+		Skipped: st.Skipped, Failed: st.Failed, Existing: st.Existing, Expired: st.Expired, Functions: st.Functions, Bytes: st.Bytes, Seconds: elapsed.Seconds(),
 		Retries: ws.Retries, Redirects: ws.Redirects}
 	if s := elapsed.Seconds(); s > 0 {
 		sum.KeysPerS, sum.BytesPerS = float64(st.Keys)/s, float64(st.Bytes)/s
@@ -496,13 +515,20 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 		sum.Error = rsync.Redact(err.Error())
 	}
 	printRestoreSummary(gopts, opts, &sum)
+	if opts.format == "text" && slices.ContainsFunc(failures, func(f *rsync.KeyError) bool { return errors.Is(f.Err, rsync.ErrFieldExpiry) }) {
+		fmt.Fprintf(gopts.stderr, "hint: hash field expiries need Redis 7.4 or Valkey 9.0 or later on the target; the hashes that have them were left absent, the other keys restored\n")
+	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	if err != nil {
 		var ke *rsync.KeyError
 		if errors.As(err, &ke) && errors.Is(err, rsync.ErrConflict) {
-			fmt.Fprintf(gopts.stderr, "redkit: restore: %s: key %q in db %d already exists\nhint: the keys after it that were already in flight (up to --pipeline) may have been written; rerun with --conflict replace (overwrite), --conflict skip (keep it) or --flush (empty the target first)\n", ep, ke.Key, ke.DB)
+			more := ""
+			if st.Existing > 1 {
+				more = fmt.Sprintf(" (and %d more of the keys in flight then)", st.Existing-1)
+			}
+			fmt.Fprintf(gopts.stderr, "redkit: restore: %s: key %q in db %d already exists%s: the restore stopped there, and the keys after them in the input were not tried\nhint: the keys after it that were already in flight (up to --pipeline) may have been written; rerun with --conflict replace (overwrite), --conflict skip (keep it) or --flush (empty the target first)\n", ep, ke.Key, ke.DB, more)
 			return reportedError(exitError, err)
 		}
 		if h := connectHint(err); h != "" {
@@ -515,8 +541,9 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 		}
 		return fmt.Errorf("restore %s -> %s: %s", name, ep, rsync.Redact(err.Error()))
 	}
-	if st.Failed > 0 || st.Skipped > 0 {
-		return reportedError(exitProblems, fmt.Errorf("%d keys failed, %d skipped", st.Failed, st.Skipped))
+	if st.Failed > 0 {
+		// Skipped keys are what --conflict skip asked for: not a problem.
+		return reportedError(exitProblems, fmt.Errorf("%d keys failed", st.Failed))
 	}
 	return nil
 }
@@ -538,8 +565,12 @@ func printRestoreSummary(gopts globalOptions, opts restoreOptions, s *restoreSum
 	if int64(len(s.Failures)) < s.Failed {
 		fmt.Fprintf(w, "redkit: restore: ... and %d more failed keys\n", s.Failed-int64(len(s.Failures)))
 	}
-	fmt.Fprintf(w, "redkit: restore %s -> %s: %d keys written (%d as commands), %d skipped, %d failed, %d function libraries, %s in %.1fs (%.0f keys/s, %s/s)\n",
-		s.Input, s.Target, s.Keys, s.Commands, s.Skipped, s.Failed, s.Functions, humanBytes(s.Bytes), s.Seconds, s.KeysPerS, humanBytes(int64(s.BytesPerS)))
+	existing := ""
+	if s.Existing > 0 {
+		existing = fmt.Sprintf(", %d already on the target", s.Existing)
+	}
+	fmt.Fprintf(w, "redkit: restore %s -> %s: %d keys written (%d as commands), %d skipped, %d failed%s, %d expired, %d function libraries, %s in %.1fs (%.0f keys/s, %s/s)\n",
+		s.Input, s.Target, s.Keys, s.Commands, s.Skipped, s.Failed, existing, s.Expired, s.Functions, humanBytes(s.Bytes), s.Seconds, s.KeysPerS, humanBytes(int64(s.BytesPerS)))
 }
 
 // humanBytes formats a byte count with a binary unit.

@@ -77,16 +77,23 @@ func runRestoreBackup(c *cli.Context, gopts globalOptions, opts restoreOptions) 
 		}
 		return restoreToFile(c, gopts, b, m, m.Objects[0], codec, opts.toFile)
 	}
+	var problems error
 	for i, e := range m.Objects {
 		o := opts
 		o.inputName = url + "/" + m.ID + "/" + e.Name
 		o.flush = opts.flush && i == 0
 		o.noFunctions = i > 0 // every master of a cluster has the same libraries
-		if err := restoreObject(ctx, gopts, o, b, m, e, codec, url); err != nil {
+		err := restoreObject(ctx, gopts, o, b, m, e, codec, url)
+		if ce := (*codedError)(nil); errors.As(err, &ce) && ce.code == exitProblems && ctx.Err() == nil {
+			// Some keys failed, each reported: the other snapshots still go.
+			problems = err
+			continue
+		}
+		if err != nil {
 			return err
 		}
 	}
-	return nil
+	return problems
 }
 
 // restoreObject restores one of a backup's objects (an RDB) into the
