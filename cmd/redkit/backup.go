@@ -286,7 +286,7 @@ func runBackup(c *cli.Context, gopts globalOptions) (err error) {
 		return err
 	}
 	if c.Bool("continuous") {
-		if !strings.Contains(from, "://") {
+		if !isServerURL(from) {
 			return usageErrorf("backup --continuous: --from %s: a continuous backup reads a live server's replication stream: give its URL (redis://HOST:PORT)", from)
 		}
 		return runContinuousBackup(c, gopts, backend, codec, recipientKeys, log)
@@ -312,7 +312,7 @@ func runBackup(c *cli.Context, gopts globalOptions) (err error) {
 	// The snapshots: a live server's over the replication protocol (one
 	// per master of a cluster), or a file.
 	var jobs []*snapshotJob
-	if strings.Contains(from, "://") {
+	if isServerURL(from) {
 		ep, copts, addr, info, err := backupSource(c, gopts)
 		if err != nil {
 			return err
@@ -431,7 +431,7 @@ func runBackup(c *cli.Context, gopts globalOptions) (err error) {
 // backupSource connects to --from, a live server (or a Sentinel's
 // master), and reads what it is.
 func backupSource(c *cli.Context, gopts globalOptions) (*rsync.Endpoint, rsync.Options, string, *rsync.ServerInfo, error) {
-	ep, copts, err := endpointOptions("from", c.String("from"), c.String("from-password-file"), "REDKIT_FROM_PASSWORD", tlsFromFlags(c), 30*time.Second)
+	ep, copts, err := endpointOptions("backup", "from", c.String("from"), c.String("from-password-file"), "REDKIT_FROM_PASSWORD", tlsFromFlags(c), 30*time.Second)
 	if err != nil {
 		return nil, copts, "", nil, err
 	}

@@ -11,7 +11,6 @@ import (
 	"math"
 	"os"
 	"runtime/debug"
-	"strings"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -133,12 +132,9 @@ func (o *compareOptions) validate(args []string) error {
 	return nil
 }
 
-// isURL tells a Redis URL from a file path.
-func isURL(arg string) bool { return strings.Contains(arg, "://") }
-
 // compareSource opens one side: a live server or a dump.
 func compareSource(gopts globalOptions, opts compareOptions, arg string) (compare.Source, error) {
-	if isURL(arg) {
+	if isServerURL(arg) {
 		ep, err := sync.ParseURL(arg)
 		if err != nil {
 			return nil, &codedError{code: exitUsage, err: fmt.Errorf("compare: %w", err)}

@@ -62,7 +62,7 @@ func runDump(c *cli.Context, gopts globalOptions) error {
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
-	ep, copts, err := endpointOptions("from", from, c.String("from-password-file"), "REDKIT_FROM_PASSWORD", tlsFromFlags(c), 30*time.Second)
+	ep, copts, err := endpointOptions("dump", "from", from, c.String("from-password-file"), "REDKIT_FROM_PASSWORD", tlsFromFlags(c), 30*time.Second)
 	if err != nil {
 		return err
 	}

@@ -48,6 +48,20 @@ func connOptions(ep *rsync.Endpoint, tlsOpts rsync.TLSOptions, timeout time.Dura
 	return copts, nil
 }
 
+// isServerURL tells a server's URL, or what was meant as one (a
+// misspelt scheme: redis:host, redis//:pw@host), from a file's path. A
+// file that exists is a file.
+func isServerURL(arg string) bool {
+	if strings.Contains(arg, "://") {
+		return true
+	}
+	if !rsync.LooksLikeURL(arg) {
+		return false
+	}
+	_, err := os.Stat(arg)
+	return err != nil
+}
+
 // passwordFrom returns the password from a file (its first line) or the
 // environment variable, "" when neither is set.
 func passwordFrom(file, env string) (string, error) {

@@ -43,6 +43,55 @@ func redkitBinary(t *testing.T, env []string, args ...string) result {
 	return result{code, out.String(), errOut.String()}
 }
 
+// TestMalformedURLKeepsPassword gives every command that takes a server's
+// URL the malformed forms of issue 14 (a misspelt scheme, too many
+// slashes), with a password: it must never be printed, in text or JSON
+// logs, and the error must say the URL is wrong (a usage error, under the
+// command's own name), not take the URL for a missing file.
+func TestMalformedURLKeepsPassword(t *testing.T) {
+	const pw = "Pw13-zQx9k"
+	dir := t.TempDir()
+	dump := filepath.Join(dir, "in.rdb")
+	if err := os.WriteFile(dump, []byte("REDIS0010\xff\x00\x00\x00\x00\x00\x00\x00\x00"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	store := "file://" + filepath.Join(dir, "store")
+	for _, form := range []string{"redis//:%s@127.0.0.1:1", "redis:%s@127.0.0.1:1", "redis:///:%s@127.0.0.1:1", "rediss:/u:%s@127.0.0.1:1", "reids://u:%s@127.0.0.1:1"} {
+		u := fmt.Sprintf(form, pw)
+		for _, tc := range []struct {
+			cmd  string
+			args []string
+		}{
+			{"restore", []string{"restore", "--to", u, dump}},
+			{"restore", []string{"restore", "--to", u, "--format", "json", dump}},
+			{"sync", []string{"sync", "--from", u, "--to", "redis://127.0.0.1:1"}},
+			{"sync", []string{"sync", "--from", u, "--to", "redis://127.0.0.1:1", "--log-format", "json"}},
+			{"sync", []string{"sync", "--from", "redis://127.0.0.1:1", "--to", u}},
+			{"dump", []string{"dump", "--from", u, "-o", filepath.Join(dir, "out.rdb")}},
+			{"compare", []string{"compare", u, dump}},
+			{"compare", []string{"compare", "--format", "json", dump, u}},
+			{"backup", []string{"backup", "--from", u, "--to", store}},
+			{"backup", []string{"backup", "--from", u, "--to", store, "--log-format", "json"}},
+			{"backup", []string{"backup", "--continuous", "--from", u, "--to", store, "--log-format", "json"}},
+		} {
+			r := redkitBinary(t, nil, tc.args...)
+			out := r.stdout + r.stderr
+			if strings.Contains(out, pw) {
+				t.Errorf("%v: the password is printed:\n%s", tc.args, out)
+			}
+			if r.code != exitUsage || !strings.Contains(out, "bad Redis URL") {
+				t.Errorf("%v: exit %d, want %d and an error about the URL:\n%s", tc.args, r.code, exitUsage, out)
+			}
+			if !strings.Contains(out, tc.cmd+":") || tc.cmd != "sync" && strings.Contains(out, "sync:") {
+				t.Errorf("%v: the error is not labelled %s:\n%s", tc.args, tc.cmd, out)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "out.rdb")); err == nil {
+				t.Fatalf("%v: wrote the output", tc.args)
+			}
+		}
+	}
+}
+
 // TestAgeIdentityAsRecipient gives an age identity (a secret key) where a
 // recipient is expected: on the command line, in the environment and as
 // the file of --recipients-file. It must be refused as an identity and

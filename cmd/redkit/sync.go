@@ -151,25 +151,26 @@ stream writes.
 }
 
 // endpointOptions parses a URL and returns its connection options, the
-// password from file or env overriding the URL's.
-func endpointOptions(flag, raw, passwordFile, passwordEnv string, tlsOpts rsync.TLSOptions, timeout time.Duration) (*rsync.Endpoint, rsync.Options, error) {
+// password from file or env overriding the URL's. cmd names the command
+// in errors.
+func endpointOptions(cmd, flag, raw, passwordFile, passwordEnv string, tlsOpts rsync.TLSOptions, timeout time.Duration) (*rsync.Endpoint, rsync.Options, error) {
 	var copts rsync.Options
 	if raw == "" {
-		return nil, copts, usageErrorf("sync: --%s URL is required, e.g. --%s redis://127.0.0.1:6379", flag, flag)
+		return nil, copts, usageErrorf("%s: --%s URL is required, e.g. --%s redis://127.0.0.1:6379", cmd, flag, flag)
 	}
 	ep, err := rsync.ParseURL(raw)
 	if err != nil {
-		return nil, copts, usageErrorf("sync: --%s: %v", flag, err)
+		return nil, copts, usageErrorf("%s: --%s: %v", cmd, flag, err)
 	}
 	pw, err := passwordFrom(passwordFile, passwordEnv)
 	if err != nil {
-		return nil, copts, usageErrorf("sync: %v", err)
+		return nil, copts, usageErrorf("%s: %v", cmd, err)
 	}
 	if pw != "" {
 		ep.Password = pw
 	}
 	if copts, err = connOptions(ep, tlsOpts, timeout, "redkit-sync"); err != nil {
-		return nil, copts, usageErrorf("sync: %v", err)
+		return nil, copts, usageErrorf("%s: %v", cmd, err)
 	}
 	return ep, copts, nil
 }
@@ -181,11 +182,11 @@ func runSync(c *cli.Context, gopts globalOptions) error {
 	}
 	tlsOpts := tlsFromFlags(c)
 	timeout := c.Duration("timeout")
-	from, fromOpts, err := endpointOptions("from", c.String("from"), c.String("from-password-file"), "REDKIT_FROM_PASSWORD", tlsOpts, timeout)
+	from, fromOpts, err := endpointOptions("sync", "from", c.String("from"), c.String("from-password-file"), "REDKIT_FROM_PASSWORD", tlsOpts, timeout)
 	if err != nil {
 		return err
 	}
-	to, toOpts, err := endpointOptions("to", c.String("to"), c.String("to-password-file"), "REDKIT_TO_PASSWORD", tlsOpts, timeout)
+	to, toOpts, err := endpointOptions("sync", "to", c.String("to"), c.String("to-password-file"), "REDKIT_TO_PASSWORD", tlsOpts, timeout)
 	if err != nil {
 		return err
 	}
