@@ -114,7 +114,7 @@ lock is held only while a base is stored.
 ` + exitCodesHelp,
 		Flags: append(append([]cli.Flag{
 			&cli.StringFlag{Name: "from", EnvVars: []string{"REDKIT_FROM_URL"}, Usage: "source: a live server's `URL` (redis://, rediss://, redis+sentinel://) or an RDB file [$REDKIT_FROM_URL]"},
-			&cli.StringFlag{Name: "from-password-file", Usage: "read the source's password from `FILE` (REDKIT_FROM_PASSWORD also works)"},
+			&cli.StringFlag{Name: "from-password-file", Usage: "read the source's password from `FILE` (REDKIT_FROM_PASSWORD also works); the URL's bare userinfo (redis://USER@host) is then the user"},
 			&cli.StringFlag{Name: "to", EnvVars: []string{"REDKIT_BACKUP_TO"}, Usage: "`STORAGE_URL`: file:///DIR or s3://BUCKET/PREFIX [$REDKIT_BACKUP_TO]"},
 			&cli.StringFlag{Name: "compress", Value: "zstd", EnvVars: []string{"REDKIT_COMPRESS"}, Usage: "compression: zstd, gzip or none [$REDKIT_COMPRESS]"},
 			&cli.IntFlag{Name: "level", Usage: "compression `LEVEL`: zstd 1-22 (default 3), gzip 1-9 (default 6)"},
