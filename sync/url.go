@@ -83,6 +83,10 @@ func ParseURL(s string) (*Endpoint, error) {
 	case "rediss+sentinel":
 		sentinel, ep.TLS = true, true
 	default:
+		if !isSchemeStart(scheme, 0) || strings.IndexFunc(scheme, func(r rune) bool { return r > 0x7f || !isSchemeChar(byte(r)) }) >= 0 {
+			// Not a scheme: it may hold anything, a password included.
+			return fail("want redis://host:port, rediss://host:port or redis+sentinel://host:port/master")
+		}
 		return fail("unknown scheme %q (redis, rediss, redis+sentinel, rediss+sentinel)", scheme)
 	}
 	if strings.HasPrefix(rest, "/") {
@@ -210,17 +214,10 @@ func (e *Endpoint) String() string {
 // that may hold a URL before it is printed. A URL with a single userinfo
 // part (redis://secret@host) is taken as redis-cli takes it: the part is
 // a password.
-func Redact(s string) string { return redact(s, false) }
-
-// RedactURL masks s, one argument meant as a Redis URL, as Redact does,
-// and anything before its last "@" when no URL form is recognized
-// (user:pw@host): the argument may hold spaces or quotes, so it is
-// masked whole rather than word by word.
-func RedactURL(s string) string { return redact(s, true) }
-
-func redact(s string, whole bool) string {
+func Redact(s string) string {
 	var b strings.Builder
-	done, masked := 0, false // s[:done] is in b
+	done := 0            // s[:done] is in b
+	end, lastAt := 0, -1 // the current word's end and its last "@" (-1: none)
 	for i := 0; i < len(s); {
 		if !isSchemeStart(s, i) {
 			i++
@@ -235,38 +232,71 @@ func redact(s string, whole bool) string {
 			i = j
 			continue
 		}
-		end := len(s)
-		if !whole {
+		if k >= end {
+			// A new word: each is scanned once, whatever it holds.
+			end = len(s)
 			if n := strings.IndexAny(s[k:], " \t\r\n\"'`<>"); n >= 0 {
 				end = k + n
 			}
+			if lastAt = strings.LastIndexByte(s[k:end], '@'); lastAt >= 0 {
+				lastAt += k
+			}
 		}
-		repl, n, ok := maskUserinfo(s[i:j], s[j:k], s[k:end])
+		if lastAt < k {
+			i = k // no "@" left in the word
+			continue
+		}
+		repl, n, ok := maskUserinfo(s[i:j], s[j:k], s[k:end], lastAt-k)
 		if !ok {
 			i = k
 			continue
 		}
 		b.WriteString(s[done:k])
 		b.WriteString(repl)
-		done, i, masked = k+n, k+n, true
-	}
-	if whole && !masked && !strings.Contains(s, "://") {
-		if at := strings.LastIndexByte(s, '@'); at >= 0 {
-			return "xxxxx" + s[at:]
-		}
+		done, i = k+n, k+n
 	}
 	b.WriteString(s[done:])
 	return b.String()
 }
 
+// RedactURL masks s, one argument meant as a Redis URL: everything
+// before its last "@" but a leading scheme and separator and, in a
+// well-formed scheme://user:password@, the user. The argument may hold
+// spaces, quotes or several "@", so it is not read word by word as
+// Redact reads text.
+func RedactURL(s string) string {
+	at := strings.LastIndexByte(s, '@')
+	if at < 0 {
+		return s
+	}
+	j, k := 0, 0
+	if isSchemeStart(s, 0) {
+		for j < len(s) && isSchemeChar(s[j]) {
+			j++
+		}
+		if k = schemeSep(s, j); k > at {
+			j, k = 0, 0
+		}
+	}
+	userinfo := s[k:at]
+	if s[j:k] == "://" && !strings.ContainsRune(userinfo, '/') {
+		user, _, hasPass := strings.Cut(userinfo, ":")
+		if !hasPass {
+			user = ""
+		}
+		return s[:k] + user + ":xxxxx" + s[at:]
+	}
+	return s[:k] + "xxxxx" + s[at:]
+}
+
 // maskUserinfo masks the userinfo at the start of rest, the word after
-// scheme and sep: it returns the masked userinfo with its "@" and the
-// length it replaces.
-func maskUserinfo(scheme, sep, rest string) (string, int, bool) {
+// scheme and sep, whose last "@" is at lastAt: it returns the masked
+// userinfo with its "@" and the length it replaces.
+func maskUserinfo(scheme, sep, rest string, lastAt int) (string, int, bool) {
 	redis := redisLike(scheme)
 	if sep == "://" && !strings.HasPrefix(rest, "/") {
 		authority, _, _ := strings.Cut(rest, "/")
-		if at := strings.LastIndexByte(authority, '@'); at >= 0 && (!redis || at == strings.LastIndexByte(rest, '@')) {
+		if at := strings.LastIndexByte(authority, '@'); at >= 0 && (!redis || at == lastAt) {
 			user, _, hasPass := strings.Cut(authority[:at], ":")
 			if !hasPass {
 				user = ""
@@ -281,11 +311,7 @@ func maskUserinfo(scheme, sep, rest string) (string, int, bool) {
 	}
 	// A Redis URL's userinfo runs to the last "@" (ParseURL), whatever
 	// the slashes before it.
-	at := strings.LastIndexByte(rest, '@')
-	if at < 0 {
-		return "", 0, false
-	}
-	return "xxxxx@", at + 1, true
+	return "xxxxx@", lastAt + 1, true
 }
 
 // misspeltScheme tells whether s starts with what was meant as a Redis
@@ -337,6 +363,9 @@ func isSchemeChar(c byte) bool {
 // isSchemeStart tells whether a scheme may start at s[i]: a letter not
 // preceded by a scheme's character.
 func isSchemeStart(s string, i int) bool {
+	if i >= len(s) {
+		return false
+	}
 	c := s[i]
 	return ('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') && (i == 0 || !isSchemeChar(s[i-1]))
 }
@@ -352,6 +381,9 @@ func redisLike(scheme string) bool {
 // editDistance is the optimal string alignment distance of a and b
 // (Levenshtein plus transpositions of neighbours).
 func editDistance(a, b string) int {
+	if len(a) > len(b)+1 || len(b) > len(a)+1 {
+		return 2 // at least; enough for redisLike
+	}
 	d := make([][]int, len(a)+1)
 	for i := range d {
 		d[i] = make([]int, len(b)+1)

@@ -84,11 +84,14 @@ func TestRedactURL(t *testing.T) {
 	for in, want := range map[string]string{
 		"redis://u:pw@h:1":      "redis://u:xxxxx@h:1",
 		"redis://u:p w\"x@h:1":  "redis://u:xxxxx@h:1",
-		"u:pw@h:1":              "xxxxx@h:1",
+		"u:pw@h:1":              "u:xxxxx@h:1",
 		":p w@h":                "xxxxx@h",
 		"redis:p w@h":           "redis:xxxxx@h",
 		"redis://h:1":           "redis://h:1",
-		"s3://bucket/x@latest":  "s3://bucket/x@latest",
+		"s3://bucket/x@latest":  "s3://xxxxx@latest",
+		"u:p@redis://h":         "u:xxxxx@redis://h",
+		"x:@y@z":                "x:xxxxx@z",
+		"@":                     "xxxxx@",
 		"127.0.0.1:6379":        "127.0.0.1:6379",
 		"redis:///u:p@a@h:1/0":  "redis:///xxxxx@h:1/0",
 		"REDIS+SENTINEL:pw@h/m": "REDIS+SENTINEL:xxxxx@h/m",
@@ -160,4 +163,33 @@ func TestSetPassword(t *testing.T) {
 			t.Errorf("%s with %q: user %q password %q, want %q %q", tc.in, tc.pw, ep.Username, ep.Password, tc.user, tc.wantPW)
 		}
 	}
+}
+
+// FuzzParseURL checks that ParseURL, Redact and RedactURL never panic,
+// and that a password placed after a ":" and before an "@" never shows
+// in ParseURL's error or in RedactURL, whatever surrounds it.
+func FuzzParseURL(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"redis://u", "h:1/0"}, {"redis:/", "h"}, {"redis/", "h"}, {"redis", "h"}, {"redis:///", "h"},
+		{"reids://", "h"}, {"", "redis://h"}, {"redis+sentinel://", "s1:26379,s2/m/1"}, {"rediss://u", "[::1]:1/x"},
+		{"://", "h"}, {"redis://h/x", "y"}, {"s3://b", "p"}, {"a b\"c", "d e"},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	const pw = "Zq9xSecretPw"
+	f.Fuzz(func(t *testing.T, head, tail string) {
+		ParseURL(head + tail)
+		Redact(head + tail)
+		RedactURL(head + tail)
+		if strings.Contains(head+tail, "Zq9x") {
+			return
+		}
+		u := head + ":" + pw + "@" + tail
+		if _, err := ParseURL(u); err != nil && strings.Contains(err.Error(), pw) {
+			t.Errorf("ParseURL(%q): the error shows the password: %v", u, err)
+		}
+		if got := RedactURL(u); strings.Contains(got, pw) {
+			t.Errorf("RedactURL(%q) = %q", u, got)
+		}
+	})
 }
