@@ -114,7 +114,7 @@ lock is held only while a base is stored.
 ` + exitCodesHelp,
 		Flags: append(append([]cli.Flag{
 			&cli.StringFlag{Name: "from", EnvVars: []string{"REDKIT_FROM_URL"}, Usage: "source: a live server's `URL` (redis://, rediss://, redis+sentinel://) or an RDB file [$REDKIT_FROM_URL]"},
-			&cli.StringFlag{Name: "from-password-file", Usage: "read the source's password from `FILE` (REDKIT_FROM_PASSWORD also works)"},
+			&cli.StringFlag{Name: "from-password-file", Usage: "read the source's password from `FILE` (REDKIT_FROM_PASSWORD also works); the URL's bare userinfo (redis://USER@host) is then the user"},
 			&cli.StringFlag{Name: "to", EnvVars: []string{"REDKIT_BACKUP_TO"}, Usage: "`STORAGE_URL`: file:///DIR or s3://BUCKET/PREFIX [$REDKIT_BACKUP_TO]"},
 			&cli.StringFlag{Name: "compress", Value: "zstd", EnvVars: []string{"REDKIT_COMPRESS"}, Usage: "compression: zstd, gzip or none [$REDKIT_COMPRESS]"},
 			&cli.IntFlag{Name: "level", Usage: "compression `LEVEL`: zstd 1-22 (default 3), gzip 1-9 (default 6)"},
@@ -296,7 +296,7 @@ func runBackup(c *cli.Context, gopts globalOptions) (err error) {
 		return err
 	}
 	if c.Bool("continuous") {
-		if !strings.Contains(from, "://") {
+		if !isServerURL(from) {
 			return usageErrorf("backup --continuous: --from %s: a continuous backup reads a live server's replication stream: give its URL (redis://HOST:PORT)", from)
 		}
 		return runContinuousBackup(c, gopts, backend, codec, recipientKeys, log)
@@ -322,7 +322,7 @@ func runBackup(c *cli.Context, gopts globalOptions) (err error) {
 	// The snapshots: a live server's over the replication protocol (one
 	// per master of a cluster), or a file.
 	var jobs []*snapshotJob
-	if strings.Contains(from, "://") {
+	if isServerURL(from) {
 		ep, copts, addr, info, err := backupSource(c, gopts)
 		if err != nil {
 			return err
@@ -441,7 +441,7 @@ func runBackup(c *cli.Context, gopts globalOptions) (err error) {
 // backupSource connects to --from, a live server (or a Sentinel's
 // master), and reads what it is.
 func backupSource(c *cli.Context, gopts globalOptions) (*rsync.Endpoint, rsync.Options, string, *rsync.ServerInfo, error) {
-	ep, copts, err := endpointOptions("from", c.String("from"), c.String("from-password-file"), "REDKIT_FROM_PASSWORD", tlsFromFlags(c), 30*time.Second)
+	ep, copts, err := endpointOptions("backup", "from", c.String("from"), c.String("from-password-file"), "REDKIT_FROM_PASSWORD", tlsFromFlags(c), 30*time.Second)
 	if err != nil {
 		return nil, copts, "", nil, err
 	}

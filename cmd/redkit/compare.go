@@ -32,6 +32,7 @@ type compareOptions struct {
 	dbs          []int
 	tls          sync.TLSOptions
 	quiet        bool
+	passwordFile [2]string // --a-password-file, --b-password-file
 }
 
 func newCompareCommand(gopts globalOptions) *cli.Command {
@@ -43,7 +44,7 @@ func newCompareCommand(gopts globalOptions) *cli.Command {
 
 examples:
    redkit compare dump.rdb redis://10.0.0.5:6379                 # did the migration copy everything?
-   redkit compare redis://:secret@old:6379 redis://new-cluster-node:7000
+   REDKIT_A_PASSWORD=secret redkit compare redis://old:6379 redis://new-cluster-node:7000
    redkit compare --sample 10000 redis://old:6379 redis://new:6379   # quick check of 10,000 random keys
    redkit compare --format json --max-report 1000 a.rdb.zst b.rdb > diff.json
    redkit compare --db 0 --ttl-tolerance 5s backup.rdb.gz rediss://replica:6380`,
@@ -83,9 +84,13 @@ Output: the summary counts are always complete; --max-report limits the
 differences listed (the first by database and key). text shows keys Go-quoted;
 json is one object whose keys that are not valid UTF-8 are "key_base64".
 
-Passwords come from the URLs and are never printed. --tls-* apply to both
+Passwords come from --a-password-file and --b-password-file, else
+REDKIT_A_PASSWORD and REDKIT_B_PASSWORD, else the URLs, else
+REDISCLI_AUTH; they are never printed. --tls-* apply to both
 sides' rediss:// URLs. The progress (keys read) is drawn on stderr only when it
 is a terminal and --quiet is not set.
+
+` + passwordRule + `
 
 ` + exitCodesHelp + `
    Here 0 means A and B are identical, 1 that differences were found (they
@@ -98,12 +103,14 @@ is a terminal and --quiet is not set.
 			&cli.DurationFlag{Name: "ttl-tolerance", Value: time.Second, EnvVars: []string{"REDKIT_TTL_TOLERANCE"}, Usage: "expiries closer than `DURATION` are equal [$REDKIT_TTL_TOLERANCE]"},
 			&cli.IntSliceFlag{Name: "db", Usage: "only database `N` (repeatable)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress [$REDKIT_QUIET]"},
+			&cli.StringFlag{Name: "a-password-file", Usage: "read A's password from `FILE` (REDKIT_A_PASSWORD also works)"},
+			&cli.StringFlag{Name: "b-password-file", Usage: "read B's password from `FILE` (REDKIT_B_PASSWORD also works)"},
 		}, tlsFlags()...),
 		Action: func(c *cli.Context) error {
 			opts := compareOptions{
 				format: c.String("format"), maxReport: c.Int("max-report"), sample: c.Int("sample"),
 				ttlTolerance: c.Duration("ttl-tolerance"), dbs: c.IntSlice("db"), quiet: c.Bool("quiet"),
-				tls: tlsFromFlags(c),
+				tls: tlsFromFlags(c), passwordFile: [2]string{c.String("a-password-file"), c.String("b-password-file")},
 			}
 			return runCompare(c.Context, gopts, opts, c.Args().Slice())
 		},
@@ -133,15 +140,21 @@ func (o *compareOptions) validate(args []string) error {
 	return nil
 }
 
-// isURL tells a Redis URL from a file path.
-func isURL(arg string) bool { return strings.Contains(arg, "://") }
-
-// compareSource opens one side: a live server or a dump.
-func compareSource(gopts globalOptions, opts compareOptions, arg string) (compare.Source, error) {
-	if isURL(arg) {
+// compareSource opens one side, side 0 (A) or 1 (B): a live server or
+// a dump.
+func compareSource(gopts globalOptions, opts compareOptions, side int, arg string) (compare.Source, error) {
+	name := [2]string{"a", "b"}[side]
+	if isServerURL(arg) {
 		ep, err := sync.ParseURL(arg)
 		if err != nil {
-			return nil, &codedError{code: exitUsage, err: fmt.Errorf("compare: %w", err)}
+			return nil, &codedError{code: exitUsage, err: fmt.Errorf("compare: %s: %w", strings.ToUpper(name), err)}
+		}
+		pw, err := passwordFor(ep, opts.passwordFile[side], "REDKIT_"+strings.ToUpper(name)+"_PASSWORD")
+		if err != nil {
+			return nil, usageErrorf("compare: --%s-password-file: %v", name, err)
+		}
+		if pw != "" {
+			ep.SetPassword(pw)
 		}
 		lo := compare.LiveOptions{DBs: opts.dbs, Conn: sync.Options{Name: "redkit-compare"}}
 		if ep.TLS {
@@ -155,6 +168,9 @@ func compareSource(gopts globalOptions, opts compareOptions, arg string) (compar
 			return nil, usageErrorf("compare: %s names a database: --db does not apply to it", ep)
 		}
 		return compare.NewLiveSource(ep, lo), nil
+	}
+	if opts.passwordFile[side] != "" {
+		return nil, usageErrorf("compare: --%s-password-file goes with a server's URL, and %s is a file", name, strings.ToUpper(name))
 	}
 	do := compare.DumpOptions{DBs: opts.dbs, Now: func() int64 { return time.Now().UnixMilli() }}
 	return compare.NewDumpSource(arg, func(fn func(*rdb.KeyValue) error) error {
@@ -209,11 +225,11 @@ func runCompare(ctx context.Context, gopts globalOptions, opts compareOptions, a
 		// without, for 0.9 against 1.6 GB of RSS).
 		debug.SetMemoryLimit(math.MaxInt64)
 	}
-	a, err := compareSource(gopts, opts, args[0])
+	a, err := compareSource(gopts, opts, 0, args[0])
 	if err != nil {
 		return err
 	}
-	b, err := compareSource(gopts, opts, args[1])
+	b, err := compareSource(gopts, opts, 1, args[1])
 	if err != nil {
 		return err
 	}

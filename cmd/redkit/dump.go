@@ -36,10 +36,15 @@ once complete and valid; "-" writes to standard output. A progress bar
 shows on a terminal. A cluster node gives only its own slots' keys: use
 redkit backup for a whole cluster.
 
+The password can come from REDKIT_FROM_PASSWORD or --from-password-file
+instead of the URL, to keep it off the command line.
+
+` + passwordRule + `
+
 ` + exitCodesHelp,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "from", EnvVars: []string{"REDKIT_FROM_URL"}, Usage: "the server's `URL`: redis://, rediss:// or redis+sentinel:// [$REDKIT_FROM_URL]"},
-			&cli.StringFlag{Name: "from-password-file", Usage: "read the server's password from `FILE` (REDKIT_FROM_PASSWORD also works)"},
+			&cli.StringFlag{Name: "from-password-file", Usage: "read the server's password from `FILE` (REDKIT_FROM_PASSWORD also works); the URL's bare userinfo (redis://USER@host) is then the user"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the RDB to `FILE` (- for standard output)"},
 			&cli.DurationFlag{Name: "timeout", Usage: "give up after `DURATION` (default: no limit)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar and no summary [$REDKIT_QUIET]"},
@@ -62,7 +67,7 @@ func runDump(c *cli.Context, gopts globalOptions) error {
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
-	ep, copts, err := endpointOptions("from", from, c.String("from-password-file"), "REDKIT_FROM_PASSWORD", tlsFromFlags(c), 30*time.Second)
+	ep, copts, err := endpointOptions("dump", "from", from, c.String("from-password-file"), "REDKIT_FROM_PASSWORD", tlsFromFlags(c), 30*time.Second)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"github.com/urfave/cli/v2"
+
+	rsync "github.com/redkit/redkit/sync"
 )
 
 // Exit codes, documented in exitCodesHelp.
@@ -71,7 +73,8 @@ func report(ctx context.Context, stderr io.Writer, err error) int {
 		fmt.Fprintln(stderr, "redkit: interrupted")
 	case errors.As(err, &ce) && ce.reported:
 	default:
-		fmt.Fprintf(stderr, "redkit: %v\n", err)
+		// The last guard: no URL's password, whatever built the message.
+		fmt.Fprintf(stderr, "redkit: %s\n", rsync.Redact(err.Error()))
 		if code == exitUsage {
 			fmt.Fprintln(stderr, "Run 'redkit --help' or 'redkit <command> --help' for usage.")
 		}

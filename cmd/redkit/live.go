@@ -48,6 +48,44 @@ func connOptions(ep *rsync.Endpoint, tlsOpts rsync.TLSOptions, timeout time.Dura
 	return copts, nil
 }
 
+// passwordFor returns the password for ep given outside its URL: the
+// file's first line, else the environment variable env, else
+// REDISCLI_AUTH when the URL has no password of its own (user:password@
+// or :password@), as redis-cli takes it; "" when there is none. Set it
+// with ep.SetPassword: a bare userinfo (redis://alice@host) then names
+// the user, where without a password from elsewhere it is the password,
+// as for redis-cli.
+func passwordFor(ep *rsync.Endpoint, file, env string) (string, error) {
+	pw, err := passwordFrom(file, env)
+	if err != nil || pw != "" || ep.HasPassword() {
+		return pw, err
+	}
+	return os.Getenv("REDISCLI_AUTH"), nil
+}
+
+// passwordRule is the help text on passwords given outside URLs.
+const passwordRule = `A password from a file or the environment replaces the URL's, and a
+bare userinfo then names the user: REDKIT_FROM_PASSWORD=pw with
+--from redis://alice@host logs in as alice. Without one, a bare userinfo
+is the password, as redis-cli takes it (redis://pw@host). REDISCLI_AUTH
+is the last resort, as for redis-cli, for a URL without a password of
+its own (user:password@ or :password@); it too makes a bare userinfo the
+user.`
+
+// isServerURL tells a server's URL, or what was meant as one (a
+// misspelt scheme: redis:host, redis//:pw@host), from a file's path. A
+// file that exists is a file.
+func isServerURL(arg string) bool {
+	if strings.Contains(arg, "://") {
+		return true
+	}
+	if !rsync.LooksLikeURL(arg) {
+		return false
+	}
+	_, err := os.Stat(arg)
+	return err != nil
+}
+
 // passwordFrom returns the password from a file (its first line) or the
 // environment variable, "" when neither is set.
 func passwordFrom(file, env string) (string, error) {

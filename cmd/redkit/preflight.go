@@ -558,7 +558,7 @@ func restoreCheck(ctx context.Context, gopts globalOptions, opts restoreOptions,
 		return usageErrorf("restore: --to: %v", err)
 	}
 	if opts.password != "" {
-		ep.Password = opts.password
+		ep.SetPassword(opts.password)
 	}
 	copts, err := connOptions(ep, opts.tls, opts.timeout, "redkit")
 	if err != nil {

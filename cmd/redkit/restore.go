@@ -22,7 +22,7 @@ import (
 
 type restoreOptions struct {
 	to           string
-	password     string // from --to-password-file or REDKIT_TO_PASSWORD; overrides the URL's
+	password     string // from --to-password-file, REDKIT_TO_PASSWORD or REDISCLI_AUTH (passwordFor); overrides the URL's
 	tls          rsync.TLSOptions
 	timeout      time.Duration
 	depth        int
@@ -106,6 +106,8 @@ The password can come from REDKIT_TO_PASSWORD or --to-password-file
 instead, so that it is not on the command line. No password is ever
 printed.
 
+` + passwordRule + `
+
 INPUT can be a backup (STORAGE_URL, a backup's id after / or @, or
 @latest), read from the storage through its checksum; --to-file writes
 its RDB to a file instead, and --verify-first checks it whole first.
@@ -138,7 +140,7 @@ expired, bytes, time and rate.
    conflict under --conflict error.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "to", EnvVars: []string{"REDKIT_TO_URL"}, Usage: "target `URL`: redis://, rediss:// or redis+sentinel:// [$REDKIT_TO_URL]"},
-			&cli.StringFlag{Name: "to-password-file", Usage: "read the target's password from `FILE` (REDKIT_TO_PASSWORD also works)"},
+			&cli.StringFlag{Name: "to-password-file", Usage: "read the target's password from `FILE` (REDKIT_TO_PASSWORD also works); the URL's bare userinfo (redis://USER@host) is then the user"},
 			&cli.StringFlag{Name: "conflict", Value: rsync.ConflictError, Usage: "existing keys: `POLICY` error, replace or skip"},
 			&cli.StringFlag{Name: "mode", Value: rsync.ModeAuto, Usage: "`MODE`: auto (RESTORE when the target can load the payload), restore, or commands"},
 			&cli.BoolFlag{Name: "flush", Usage: "empty the target (FLUSHALL) before writing"},
@@ -224,12 +226,13 @@ func restoreOptionsFromFlags(c *cli.Context, gopts globalOptions) (restoreOption
 		return opts, usageErrorf("restore: --to URL is required, e.g. --to redis://127.0.0.1:6379")
 	}
 	if opts.to != "" {
-		if _, err := rsync.ParseURL(opts.to); err != nil {
+		ep, err := rsync.ParseURL(opts.to)
+		if err != nil {
 			return opts, usageErrorf("restore: --to: %v", err)
 		}
-	}
-	if opts.password, err = passwordFrom(c.String("to-password-file"), "REDKIT_TO_PASSWORD"); err != nil {
-		return opts, usageErrorf("restore: %v", err)
+		if opts.password, err = passwordFor(ep, c.String("to-password-file"), "REDKIT_TO_PASSWORD"); err != nil {
+			return opts, usageErrorf("restore: %v", err)
+		}
 	}
 	opts.tls = tlsFromFlags(c)
 	opts.timeout = c.Duration("timeout")
@@ -328,7 +331,7 @@ func resolveTarget(ctx context.Context, rawURL, password string, tlsOpts rsync.T
 		return nil, &codedError{code: exitUsage, err: err}
 	}
 	if password != "" {
-		ep.Password = password
+		ep.SetPassword(password)
 	}
 	copts, err := connOptions(ep, tlsOpts, timeout, "redkit")
 	if err != nil {

@@ -141,7 +141,7 @@ func runRestoreAt(c *cli.Context, gopts globalOptions, opts restoreOptions, cut 
 				return fmt.Errorf("restore: %w", err)
 			}
 			if t.info.Cluster {
-				return usageErrorf("restore --at: %s is a cluster: the commands of a continuous backup are replayed onto a standalone server (restore the base alone with restore %s@%s, or --to-file)", opts.to, url, m.ID)
+				return usageErrorf("restore --at: %s is a cluster: the commands of a continuous backup are replayed onto a standalone server (restore the base alone with restore %s@%s, or --to-file)", rsync.Redact(opts.to), url, m.ID)
 			}
 			if conn, err = rsync.Dial(ctx, t.addr, &t.opts); err != nil {
 				return fmt.Errorf("restore: %s: %w", t.ep, err)

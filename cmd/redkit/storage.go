@@ -71,26 +71,48 @@ func openStorage(ctx context.Context, c *cli.Context, raw string) (storage.Backe
 }
 
 // recipientsFromFlags reads --encrypt-to and --recipients-file: age
-// X25519 public keys (age1...).
+// X25519 public keys (age1...). An identity (a secret key) given as a
+// recipient is refused without being shown.
 func recipientsFromFlags(c *cli.Context) ([]age.Recipient, []string, error) {
-	var keys []string
-	keys = append(keys, c.StringSlice("encrypt-to")...)
+	type key struct{ from, k string }
+	var keys []key
+	for _, k := range c.StringSlice("encrypt-to") {
+		keys = append(keys, key{"--encrypt-to", k})
+	}
 	if f := c.String("recipients-file"); f != "" {
 		lines, err := readKeyLines(f)
 		if err != nil {
 			return nil, nil, usageErrorf("--recipients-file: %v", err)
 		}
-		keys = append(keys, lines...)
+		for _, k := range lines {
+			keys = append(keys, key{"--recipients-file " + f, k})
+		}
 	}
 	var rs []age.Recipient
+	var pub []string
 	for _, k := range keys {
-		r, err := age.ParseX25519Recipient(k)
+		if isAgeIdentity(k.k) {
+			return nil, nil, usageErrorf("%s: that is an age identity (a secret key, AGE-SECRET-KEY-1...), not a recipient: give its public key (age1..., which age-keygen -y prints from the identity file); the secret key stays with restore --identity-file", k.from)
+		}
+		if !strings.HasPrefix(strings.ToLower(k.k), "age1") {
+			// Not shown: it may be a secret mangled beyond recognition.
+			return nil, nil, usageErrorf("%s: a recipient (%d characters) is not an age public key: want age1...", k.from, len(k.k))
+		}
+		r, err := age.ParseX25519Recipient(k.k)
 		if err != nil {
-			return nil, nil, usageErrorf("recipient %q: %v (want an age public key, age1...)", k, err)
+			return nil, nil, usageErrorf("%s: recipient %q: %v (want an age public key, age1...)", k.from, k.k, err)
 		}
 		rs = append(rs, r)
+		pub = append(pub, k.k)
 	}
-	return rs, keys, nil
+	return rs, pub, nil
+}
+
+// isAgeIdentity tells whether s is an age identity, a secret key
+// (AGE-SECRET-KEY-1..., or a plugin's AGE-PLUGIN-...), in either case.
+func isAgeIdentity(s string) bool {
+	u := strings.ToUpper(strings.TrimSpace(s))
+	return strings.HasPrefix(u, "AGE-SECRET-KEY-") || strings.HasPrefix(u, "AGE-PLUGIN-")
 }
 
 // identitiesFromFlags reads --identity-file: age identities

@@ -118,13 +118,15 @@ line. The source's user needs +psync +replconf +ping +info; the target's
 needs +multi +exec +select +set +get +del +restore and whatever the
 stream writes.
 
+` + passwordRule + `
+
 ` + exitCodesHelp + `
    0 also when stopped by SIGINT or SIGTERM: the position is saved.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "from", EnvVars: []string{"REDKIT_FROM_URL"}, Usage: "source `URL`: redis://, rediss:// or redis+sentinel:// [$REDKIT_FROM_URL]"},
 			&cli.StringFlag{Name: "to", EnvVars: []string{"REDKIT_TO_URL"}, Usage: "target `URL` (standalone) [$REDKIT_TO_URL]"},
-			&cli.StringFlag{Name: "from-password-file", Usage: "read the source's password from `FILE` (REDKIT_FROM_PASSWORD also works)"},
-			&cli.StringFlag{Name: "to-password-file", Usage: "read the target's password from `FILE` (REDKIT_TO_PASSWORD also works)"},
+			&cli.StringFlag{Name: "from-password-file", Usage: "read the source's password from `FILE` (REDKIT_FROM_PASSWORD also works); the URL's bare userinfo (redis://USER@host) is then the user"},
+			&cli.StringFlag{Name: "to-password-file", Usage: "read the target's password from `FILE` (REDKIT_TO_PASSWORD also works); the URL's bare userinfo (redis://USER@host) is then the user"},
 			&cli.StringFlag{Name: "checkpoint", EnvVars: []string{"REDKIT_CHECKPOINT"}, Usage: "keep the position in `FILE` too (written atomically every second) [$REDKIT_CHECKPOINT]"},
 			&cli.BoolFlag{Name: "target-checkpoint", Value: true, Usage: "keep the position on the target, in the key redkit:sync:NAME, written with each batch (exactly once)"},
 			&cli.StringFlag{Name: "name", Usage: "`NAME` of this sync in its checkpoint key (default: the source's host:port or Sentinel master name)"},
@@ -151,25 +153,26 @@ stream writes.
 }
 
 // endpointOptions parses a URL and returns its connection options, the
-// password from file or env overriding the URL's.
-func endpointOptions(flag, raw, passwordFile, passwordEnv string, tlsOpts rsync.TLSOptions, timeout time.Duration) (*rsync.Endpoint, rsync.Options, error) {
+// password from file or env (passwordFor) overriding the URL's. cmd
+// names the command in errors.
+func endpointOptions(cmd, flag, raw, passwordFile, passwordEnv string, tlsOpts rsync.TLSOptions, timeout time.Duration) (*rsync.Endpoint, rsync.Options, error) {
 	var copts rsync.Options
 	if raw == "" {
-		return nil, copts, usageErrorf("sync: --%s URL is required, e.g. --%s redis://127.0.0.1:6379", flag, flag)
+		return nil, copts, usageErrorf("%s: --%s URL is required, e.g. --%s redis://127.0.0.1:6379", cmd, flag, flag)
 	}
 	ep, err := rsync.ParseURL(raw)
 	if err != nil {
-		return nil, copts, usageErrorf("sync: --%s: %v", flag, err)
+		return nil, copts, usageErrorf("%s: --%s: %v", cmd, flag, err)
 	}
-	pw, err := passwordFrom(passwordFile, passwordEnv)
+	pw, err := passwordFor(ep, passwordFile, passwordEnv)
 	if err != nil {
-		return nil, copts, usageErrorf("sync: %v", err)
+		return nil, copts, usageErrorf("%s: %v", cmd, err)
 	}
 	if pw != "" {
-		ep.Password = pw
+		ep.SetPassword(pw)
 	}
 	if copts, err = connOptions(ep, tlsOpts, timeout, "redkit-sync"); err != nil {
-		return nil, copts, usageErrorf("sync: %v", err)
+		return nil, copts, usageErrorf("%s: %v", cmd, err)
 	}
 	return ep, copts, nil
 }
@@ -181,11 +184,11 @@ func runSync(c *cli.Context, gopts globalOptions) error {
 	}
 	tlsOpts := tlsFromFlags(c)
 	timeout := c.Duration("timeout")
-	from, fromOpts, err := endpointOptions("from", c.String("from"), c.String("from-password-file"), "REDKIT_FROM_PASSWORD", tlsOpts, timeout)
+	from, fromOpts, err := endpointOptions("sync", "from", c.String("from"), c.String("from-password-file"), "REDKIT_FROM_PASSWORD", tlsOpts, timeout)
 	if err != nil {
 		return err
 	}
-	to, toOpts, err := endpointOptions("to", c.String("to"), c.String("to-password-file"), "REDKIT_TO_PASSWORD", tlsOpts, timeout)
+	to, toOpts, err := endpointOptions("sync", "to", c.String("to"), c.String("to-password-file"), "REDKIT_TO_PASSWORD", tlsOpts, timeout)
 	if err != nil {
 		return err
 	}
