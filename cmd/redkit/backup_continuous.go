@@ -62,7 +62,7 @@ func runContinuousBackup(c *cli.Context, gopts globalOptions, backend storage.Ba
 		}
 	}
 	opts := rsync.ContinuousOptions{
-		Source: addr, Conn: copts, Backend: backend, Codec: codec,
+		Source: addr, Conn: copts, LinkTimeout: linkTimeout(c), Backend: backend, Codec: codec,
 		SegmentInterval: interval, SegmentSize: size, SnapshotInterval: c.Duration("snapshot-interval"),
 		Resume: resume, RetryFor: c.Duration("retry-for"), Log: log,
 		Resolve: func(ctx context.Context) (string, error) {
