@@ -149,6 +149,12 @@ func OpenLink(ctx context.Context, addr string, opts ReplicaOptions) (*Link, err
 			return nil, fmt.Errorf("%w from %s: %q", ErrBadHandshake, addr, line)
 		}
 	case len(f) >= 1 && f[0] == "+CONTINUE":
+		// Continuing needs a position to continue from: to PSYNC ? -1
+		// (or one asking for a snapshot alone) no real master answers
+		// +CONTINUE, and the stream would start nowhere known.
+		if opts.ReplID == "" || opts.RDBOnly {
+			return nil, fmt.Errorf("%w from %s: %q to PSYNC %s %s, which asked for a full resynchronization", ErrBadHandshake, addr, line, id, off)
+		}
 		l.ReplID, l.Offset = opts.ReplID, opts.Offset
 		if len(f) == 2 {
 			l.ReplID = f[1] // the master's new ID after a failover

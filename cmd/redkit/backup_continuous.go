@@ -98,6 +98,9 @@ func runContinuousBackup(c *cli.Context, gopts globalOptions, backend storage.Ba
 	err = cb.Run(ctx)
 	st := cb.Status()
 	if err != nil {
+		if st.Generation == "" {
+			return fmt.Errorf("backup --continuous: %w (no generation started)", err)
+		}
 		return fmt.Errorf("backup --continuous: %w (generation %s stored up to offset %d, recovery point %s)",
 			err, st.Generation, st.Durable, st.RecoveryPoint.Format(time.RFC3339Nano))
 	}

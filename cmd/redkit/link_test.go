@@ -1,16 +1,21 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 
+	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/internal/redistest"
 )
 
@@ -114,4 +119,96 @@ func TestStalledSource(t *testing.T) {
 			t.Errorf("%d links stalled: the sync did not retry", n)
 		}
 	})
+}
+
+// fakeMaster is a server that answers a replica's handshake and PSYNC
+// with psyncReply, which no real master answers to PSYNC ? -1; INFO
+// says it is a Redis 7 master. It stops when the test ends.
+func fakeMaster(t *testing.T, psyncReply string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu gosync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	info := "# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\n# Replication\r\nrole:master\r\nmaster_repl_offset:0\r\n"
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			go func() {
+				defer c.Close()
+				r := aof.NewRESPReader(bufio.NewReader(c))
+				for {
+					args, err := r.ReadCommand()
+					if err != nil {
+						return
+					}
+					reply := "+OK\r\n"
+					switch strings.ToUpper(string(args[0])) {
+					case "PING":
+						reply = "+PONG\r\n"
+					case "INFO":
+						reply = fmt.Sprintf("$%d\r\n%s\r\n", len(info), info)
+					case "PSYNC":
+						reply = psyncReply
+					}
+					if _, err := c.Write([]byte(reply)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestContinueUnasked: a source answering +CONTINUE to PSYNC ? -1 (a
+// request for a full resynchronization) is a protocol error: sync and
+// backup --continuous exit 1 saying so, without a panic or retries,
+// and the backup stores nothing (no segment of an unnamed generation).
+func TestContinueUnasked(t *testing.T) {
+	for _, reply := range []string{"+CONTINUE\r\n", "+CONTINUE 0123456789012345678901234567890123456789\r\n"} {
+		t.Run(strings.TrimSpace(reply), func(t *testing.T) {
+			fake := fakeMaster(t, reply)
+			check := func(t *testing.T, code int, log string) {
+				t.Helper()
+				if code != 1 || !strings.Contains(log, "+CONTINUE") || !strings.Contains(log, "PSYNC ? -1") || strings.Contains(log, "panic") {
+					t.Errorf("exit code %d, want 1 with a protocol error naming +CONTINUE and PSYNC ? -1:\n%s", code, log)
+				}
+			}
+			t.Run("sync", func(t *testing.T) {
+				dst := redistest.Start(t, redistest.Options{})
+				cmd, logf := redkitProcess(t, "sync", "--from", "redis://"+fake, "--to", dst.URL(), "-q")
+				code, log := waitExit(t, cmd, logf, 30*time.Second)
+				check(t, code, log)
+			})
+			t.Run("backup-continuous", func(t *testing.T) {
+				dir := t.TempDir()
+				cmd, logf := redkitProcess(t, "backup", "--continuous", "--from", "redis://"+fake, "--to", "file://"+dir, "-q")
+				code, log := waitExit(t, cmd, logf, 30*time.Second)
+				check(t, code, log)
+				filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+					if err == nil && !d.IsDir() {
+						t.Errorf("stored: %s", path)
+					}
+					return nil
+				})
+			})
+		})
+	}
 }
