@@ -125,6 +125,9 @@ type Conn struct {
 	br   *bufio.Reader // replaces r on a replication link (replica.go)
 	opts *Options
 	err  error // sticky I/O error
+
+	// linkTimeout bounds each read of br on a replication link (0: none).
+	linkTimeout time.Duration
 }
 
 // Dial connects to addr (host:port), with TLS when opts.TLS is set, and

@@ -58,6 +58,11 @@ type ContinuousOptions struct {
 	MaxBackoff time.Duration // 30s
 	MaxPending int           // segments waiting to be stored (4)
 	Log        *slog.Logger
+
+	// LinkTimeout is the longest a replication link may go without a
+	// byte from the source (ReplicaOptions.Timeout: default 60s); a
+	// stalled link is retried as a cut one.
+	LinkTimeout time.Duration
 }
 
 // ContinuousStatus is a continuous backup's state, for its status endpoint.
@@ -263,7 +268,7 @@ func (c *Continuous) Run(ctx context.Context) error {
 // connect opens a link: a PSYNC continuing the generation, unless full
 // (or there is none yet).
 func (c *Continuous) connect(ctx context.Context, full bool) (*Link, time.Time, error) {
-	ro := ReplicaOptions{Conn: c.opts.Conn, ListeningPort: c.opts.ListeningPort}
+	ro := ReplicaOptions{Conn: c.opts.Conn, ListeningPort: c.opts.ListeningPort, Timeout: c.opts.LinkTimeout}
 	c.mu.Lock()
 	if c.gen != "" && !full {
 		ro.ReplID, ro.Offset = c.replID, c.durable.Load()
@@ -349,7 +354,7 @@ func (c *Continuous) runOnce(ctx context.Context) error {
 			c.log.Info("the source cannot continue after the last PING; trying after the last command", "offset", c.durable.Load(), "data_offset", data)
 			l.Close()
 			addr := l.c.Addr()
-			ro := ReplicaOptions{Conn: c.opts.Conn, ListeningPort: c.opts.ListeningPort, ReplID: c.replID, Offset: data}
+			ro := ReplicaOptions{Conn: c.opts.Conn, ListeningPort: c.opts.ListeningPort, Timeout: c.opts.LinkTimeout, ReplID: c.replID, Offset: data}
 			if l, err = OpenLink(ctx, addr, ro); err != nil {
 				return err
 			}

@@ -41,6 +41,11 @@ type NativeOptions struct {
 	SourceName    string
 	SourceConn    Options
 	ListeningPort int // announced to the source
+	// LinkTimeout is the longest the source's link may go without a
+	// byte while redkit waits for one (ReplicaOptions.Timeout: default
+	// 60s); not counted while the target loads the snapshot, when a
+	// diskless source holds the stream back until the target's first ACK.
+	LinkTimeout time.Duration
 
 	Target     string // a standalone server
 	TargetConn Options
@@ -415,7 +420,7 @@ func (n *NativeSync) serve(ctx context.Context, tc net.Conn, token string) error
 		}
 	}
 	tc.SetReadDeadline(time.Time{})
-	ro := ReplicaOptions{Conn: n.opts.SourceConn, ListeningPort: n.opts.ListeningPort}
+	ro := ReplicaOptions{Conn: n.opts.SourceConn, ListeningPort: n.opts.ListeningPort, Timeout: n.opts.LinkTimeout}
 	if id := string(psync[1]); id != "?" {
 		off, err := strconv.ParseInt(string(psync[2]), 10, 64)
 		if err != nil {
@@ -510,7 +515,7 @@ func (n *NativeSync) relay(ctx context.Context, l *Link, tc net.Conn, br *bufio.
 	})
 	// The source's side: the snapshot, then the stream, to the target.
 	wg.Go(func() {
-		err := n.down(l, tc)
+		err := n.down(ctx, l, tc, loaded)
 		stop(&resumableError{err})
 	})
 	// The target's offset, read often: the ACKs come once a second.
@@ -534,10 +539,10 @@ func (n *NativeSync) relay(ctx context.Context, l *Link, tc net.Conn, br *bufio.
 }
 
 // down copies the source's link to the target: keep-alives, the snapshot
-// (counted), then the stream (scanned for command boundaries).
-func (n *NativeSync) down(l *Link, tc net.Conn) error {
+// (counted), then the stream (scanned for command boundaries) once the
+// target has loaded the snapshot.
+func (n *NativeSync) down(ctx context.Context, l *Link, tc net.Conn, loaded <-chan struct{}) error {
 	br := l.c.raw()
-	l.c.nc.SetReadDeadline(time.Time{})
 	buf := make([]byte, 256<<10)
 	var rest []byte // stream bytes read with the snapshot's end
 	if l.Full {
@@ -603,6 +608,16 @@ func (n *NativeSync) down(l *Link, tc net.Conn) error {
 		if err := chunk(rest); err != nil {
 			return err
 		}
+	}
+	// Nothing is read until the target has loaded the snapshot: a
+	// diskless source sends nothing until its first ACK, and a loading
+	// target reads nothing, for however long the load takes, which the
+	// link's timeout must not count. The source buffers the stream
+	// meanwhile, as for any loading replica.
+	select {
+	case <-loaded:
+	case <-ctx.Done():
+		return context.Cause(ctx)
 	}
 	for {
 		k, err := br.Read(buf)

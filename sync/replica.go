@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	gosync "sync"
@@ -35,10 +36,43 @@ type ReplicaOptions struct {
 	// RDBOnly asks for the snapshot alone (REPLCONF rdb-only 1, Redis 7.0+),
 	// as redis-cli --rdb does: no command stream follows.
 	RDBOnly bool
+	// Timeout is the longest the link may wait for a byte from the
+	// master, from the PSYNC reply on: a read waiting longer fails with a
+	// *StallError (default 60s, as the master's own repl-timeout;
+	// negative: no limit). Only a stalled master or network is that
+	// quiet: a master sends a newline every second while it prepares a
+	// snapshot, and a PING every repl-ping-replica-period (10s) in the
+	// stream. Time the caller spends between reads does not count.
+	Timeout time.Duration
+}
+
+func (o *ReplicaOptions) timeout() time.Duration {
+	switch {
+	case o.Timeout < 0:
+		return 0
+	case o.Timeout == 0:
+		return 60 * time.Second
+	}
+	return o.Timeout
 }
 
 // ErrBadHandshake wraps a master's reply the replica cannot use.
 var ErrBadHandshake = errors.New("unexpected reply in the replication handshake")
+
+// StallError is a replication link on which the master sent nothing
+// for the link's Timeout: a stalled master, or a network partition
+// that reset nothing. It wraps os.ErrDeadlineExceeded, a net.Error
+// (Transient: a new link may work).
+type StallError struct {
+	Addr    string // the master's address
+	Timeout time.Duration
+}
+
+func (e *StallError) Error() string {
+	return fmt.Sprintf("no data for %s from %s: the replication link stalled", e.Timeout, e.Addr)
+}
+
+func (e *StallError) Unwrap() error { return os.ErrDeadlineExceeded }
 
 // Link is a replication link after the handshake.
 type Link struct {
@@ -99,7 +133,9 @@ func OpenLink(ctx context.Context, addr string, opts ReplicaOptions) (*Link, err
 		return nil, err
 	}
 	// The reply is a status line; a master preparing a snapshot may send
-	// bare newlines first to keep the link alive.
+	// bare newlines first to keep the link alive. From here on every read
+	// waits at most the link's timeout.
+	c.linkTimeout = opts.timeout()
 	line, err := c.readLine(true)
 	if err != nil {
 		return nil, fmt.Errorf("PSYNC on %s: %w", addr, err)
@@ -113,6 +149,12 @@ func OpenLink(ctx context.Context, addr string, opts ReplicaOptions) (*Link, err
 			return nil, fmt.Errorf("%w from %s: %q", ErrBadHandshake, addr, line)
 		}
 	case len(f) >= 1 && f[0] == "+CONTINUE":
+		// Continuing needs a position to continue from: to PSYNC ? -1
+		// (or one asking for a snapshot alone) no real master answers
+		// +CONTINUE, and the stream would start nowhere known.
+		if opts.ReplID == "" || opts.RDBOnly {
+			return nil, fmt.Errorf("%w from %s: %q to PSYNC %s %s, which asked for a full resynchronization", ErrBadHandshake, addr, line, id, off)
+		}
 		l.ReplID, l.Offset = opts.ReplID, opts.Offset
 		if len(f) == 2 {
 			l.ReplID = f[1] // the master's new ID after a failover
@@ -132,9 +174,6 @@ func OpenLink(ctx context.Context, addr string, opts ReplicaOptions) (*Link, err
 func (c *Conn) readLine(skipKeepAlive bool) (string, error) {
 	br := c.raw()
 	for {
-		if t := c.opts.readTimeout(); t > 0 {
-			c.nc.SetReadDeadline(time.Now().Add(t))
-		}
 		s, err := br.ReadString('\n')
 		if err != nil {
 			return "", err
@@ -147,12 +186,32 @@ func (c *Conn) readLine(skipKeepAlive bool) (string, error) {
 }
 
 // raw returns a buffered reader of the connection's bytes, replacing the
-// RESP reader: a replication link reads a snapshot as raw bytes.
+// RESP reader: a replication link reads a snapshot as raw bytes, each
+// read failing after the link's timeout without a byte.
 func (c *Conn) raw() *bufio.Reader {
 	if c.br == nil {
-		c.br = bufio.NewReaderSize(c.nc, 64<<10)
+		c.br = bufio.NewReaderSize(linkReader{c}, 64<<10)
 	}
 	return c.br
+}
+
+// linkReader reads a replication link: each read may wait for the
+// master's next byte for the link's timeout, however long the caller
+// took since the last one (a slow target, an upload).
+type linkReader struct{ c *Conn }
+
+func (r linkReader) Read(p []byte) (int, error) {
+	t := r.c.linkTimeout
+	if t > 0 {
+		r.c.nc.SetReadDeadline(time.Now().Add(t))
+	} else {
+		r.c.nc.SetReadDeadline(time.Time{})
+	}
+	n, err := r.c.nc.Read(p)
+	if err != nil && t > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+		err = &StallError{Addr: r.c.addr, Timeout: t}
+	}
+	return n, err
 }
 
 // Snapshot returns the RDB payload of a full resynchronization, in
@@ -172,8 +231,6 @@ func (l *Link) Snapshot() (io.Reader, error) {
 	if !strings.HasPrefix(line, "$") {
 		return nil, fmt.Errorf("%w from %s: snapshot header %q", ErrBadHandshake, l.c.Addr(), line)
 	}
-	// No read deadline while the snapshot streams: the caller paces it.
-	l.c.nc.SetReadDeadline(time.Time{})
 	if mark, ok := strings.CutPrefix(line, "$EOF:"); ok {
 		if len(mark) != 40 {
 			return nil, fmt.Errorf("%w from %s: EOF mark of %d bytes", ErrBadHandshake, l.c.Addr(), len(mark))
@@ -331,9 +388,8 @@ func (l *Link) Next() (*StreamCommand, error) {
 		l.stream = aof.NewRESPReader(r)
 		l.base = l.Offset
 	}
-	// No read deadline: a quiet master sends a PING every
-	// repl-ping-replica-period (10 s), which the caller may watch for.
-	l.c.nc.SetReadDeadline(time.Time{})
+	// A quiet master sends a PING every repl-ping-replica-period (10s):
+	// the link's timeout is longer.
 	args, err := l.stream.ReadCommand()
 	if err != nil {
 		return nil, fmt.Errorf("replication stream from %s at offset %d: %w", l.c.Addr(), l.base+l.stream.Offset(), err)

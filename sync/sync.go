@@ -29,6 +29,10 @@ type SyncOptions struct {
 	SourceConn Options
 	// ListeningPort is announced to the source (REPLCONF listening-port).
 	ListeningPort int
+	// LinkTimeout is the longest the replication link may go without a
+	// byte from the source (ReplicaOptions.Timeout: default 60s); a
+	// stalled link is retried as a cut one.
+	LinkTimeout time.Duration
 
 	Target     string // the target's address: a standalone server, or any node of a cluster
 	TargetConn Options
@@ -410,7 +414,7 @@ func (s *Syncer) runOnce(ctx context.Context) (done bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	ro := ReplicaOptions{Conn: s.opts.SourceConn, ListeningPort: s.opts.ListeningPort}
+	ro := ReplicaOptions{Conn: s.opts.SourceConn, ListeningPort: s.opts.ListeningPort, Timeout: s.opts.LinkTimeout}
 	cp := s.Checkpoint()
 	if cp != nil {
 		ro.ReplID, ro.Offset = cp.ReplID, cp.Offset

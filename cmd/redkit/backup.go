@@ -120,7 +120,7 @@ lock is held only while a base is stored.
 			&cli.IntFlag{Name: "level", Usage: "compression `LEVEL`: zstd 1-22 (default 3), gzip 1-9 (default 6)"},
 			&cli.StringSliceFlag{Name: "encrypt-to", EnvVars: []string{"REDKIT_ENCRYPT_TO"}, Usage: "encrypt with age to `RECIPIENT` (an age1... public key; repeatable) [$REDKIT_ENCRYPT_TO]"},
 			&cli.StringFlag{Name: "recipients-file", Usage: "encrypt to the age public keys in `FILE`, one per line"},
-			&cli.DurationFlag{Name: "timeout", Usage: "give up after `DURATION` (default: no limit)"},
+			&cli.DurationFlag{Name: "timeout", Value: 60 * time.Second, Usage: "give up when the source sends nothing for `DURATION` (a stalled link): connecting, a reply, the snapshot's or the stream's next byte"},
 			&cli.DurationFlag{Name: "lock-timeout", Value: 15 * time.Minute, EnvVars: []string{"REDKIT_LOCK_TIMEOUT"}, Usage: "take over a storage lock not refreshed for `DURATION` (its run died) [$REDKIT_LOCK_TIMEOUT]"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log `FORMAT` on stderr: text or json"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar, warnings and errors only [$REDKIT_QUIET]"},
@@ -274,11 +274,6 @@ func runBackup(c *cli.Context, gopts globalOptions) (err error) {
 		return err
 	}
 	codec.Recipients = recipients
-	if t := c.Duration("timeout"); t > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, t)
-		defer cancel()
-	}
 	quiet := c.Bool("quiet")
 	log := newLogger(gopts.stderr, format, quiet)
 	if format == "json" {
@@ -330,7 +325,7 @@ func runBackup(c *cli.Context, gopts globalOptions) (err error) {
 		m.Source = storage.SourceInfo{Kind: "live", URL: ep.String(), Host: addr, Role: info.Role, Server: info.Server, Version: info.Version, Cluster: info.Cluster}
 		liveJob := func(name, master string) *snapshotJob {
 			return &snapshotJob{name: name, master: master, open: func(ctx context.Context) (io.Reader, int64, func(), error) {
-				l, err := rsync.OpenLink(ctx, master, rsync.ReplicaOptions{Conn: copts, RDBOnly: true})
+				l, err := rsync.OpenLink(ctx, master, rsync.ReplicaOptions{Conn: copts, RDBOnly: true, Timeout: linkTimeout(c)})
 				if err != nil {
 					return nil, 0, nil, err
 				}
@@ -441,7 +436,7 @@ func runBackup(c *cli.Context, gopts globalOptions) (err error) {
 // backupSource connects to --from, a live server (or a Sentinel's
 // master), and reads what it is.
 func backupSource(c *cli.Context, gopts globalOptions) (*rsync.Endpoint, rsync.Options, string, *rsync.ServerInfo, error) {
-	ep, copts, err := endpointOptions("backup", "from", c.String("from"), c.String("from-password-file"), "REDKIT_FROM_PASSWORD", tlsFromFlags(c), 30*time.Second)
+	ep, copts, err := endpointOptions("backup", "from", c.String("from"), c.String("from-password-file"), "REDKIT_FROM_PASSWORD", tlsFromFlags(c), c.Duration("timeout"))
 	if err != nil {
 		return nil, copts, "", nil, err
 	}
@@ -713,6 +708,9 @@ func scanRDB(r io.Reader) (map[int]int64, int, io.Reader, error) {
 		if err != nil {
 			if ioe, ok := errors.AsType[*ioError](err); ok {
 				return nil, 0, nil, ioe // the output or the source failed, not the snapshot
+			}
+			if ne := net.Error(nil); errors.As(err, &ne) {
+				return nil, 0, nil, fmt.Errorf("reading the snapshot: %w", err) // the link, not the RDB
 			}
 			return nil, 0, nil, fmt.Errorf("the snapshot is not a valid RDB: %w", err)
 		}

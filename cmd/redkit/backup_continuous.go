@@ -62,7 +62,7 @@ func runContinuousBackup(c *cli.Context, gopts globalOptions, backend storage.Ba
 		}
 	}
 	opts := rsync.ContinuousOptions{
-		Source: addr, Conn: copts, Backend: backend, Codec: codec,
+		Source: addr, Conn: copts, LinkTimeout: linkTimeout(c), Backend: backend, Codec: codec,
 		SegmentInterval: interval, SegmentSize: size, SnapshotInterval: c.Duration("snapshot-interval"),
 		Resume: resume, RetryFor: c.Duration("retry-for"), Log: log,
 		Resolve: func(ctx context.Context) (string, error) {
@@ -98,6 +98,9 @@ func runContinuousBackup(c *cli.Context, gopts globalOptions, backend storage.Ba
 	err = cb.Run(ctx)
 	st := cb.Status()
 	if err != nil {
+		if st.Generation == "" {
+			return fmt.Errorf("backup --continuous: %w (no generation started)", err)
+		}
 		return fmt.Errorf("backup --continuous: %w (generation %s stored up to offset %d, recovery point %s)",
 			err, st.Generation, st.Durable, st.RecoveryPoint.Format(time.RFC3339Nano))
 	}

@@ -46,7 +46,7 @@ instead of the URL, to keep it off the command line.
 			&cli.StringFlag{Name: "from", EnvVars: []string{"REDKIT_FROM_URL"}, Usage: "the server's `URL`: redis://, rediss:// or redis+sentinel:// [$REDKIT_FROM_URL]"},
 			&cli.StringFlag{Name: "from-password-file", Usage: "read the server's password from `FILE` (REDKIT_FROM_PASSWORD also works); the URL's bare userinfo (redis://USER@host) is then the user"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the RDB to `FILE` (- for standard output)"},
-			&cli.DurationFlag{Name: "timeout", Usage: "give up after `DURATION` (default: no limit)"},
+			&cli.DurationFlag{Name: "timeout", Value: 60 * time.Second, Usage: "give up when the server sends nothing for `DURATION` (a stalled link): connecting, a reply, the snapshot's next byte"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar and no summary [$REDKIT_QUIET]"},
 		}, tlsFlags()...),
 		Action: func(c *cli.Context) error { return runDump(c, gopts) },
@@ -62,12 +62,7 @@ func runDump(c *cli.Context, gopts globalOptions) error {
 	if from == "" || out == "" {
 		return usageErrorf("dump: --from URL and -o FILE are both needed")
 	}
-	if t := c.Duration("timeout"); t > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, t)
-		defer cancel()
-	}
-	ep, copts, err := endpointOptions("dump", "from", from, c.String("from-password-file"), "REDKIT_FROM_PASSWORD", tlsFromFlags(c), 30*time.Second)
+	ep, copts, err := endpointOptions("dump", "from", from, c.String("from-password-file"), "REDKIT_FROM_PASSWORD", tlsFromFlags(c), c.Duration("timeout"))
 	if err != nil {
 		return err
 	}
@@ -79,7 +74,7 @@ func runDump(c *cli.Context, gopts globalOptions) error {
 		fmt.Fprintf(gopts.stderr, "redkit: dump: %s is a cluster node: the snapshot holds its own slots' keys only (redkit backup takes every master's)\n", ep)
 	}
 	start := time.Now()
-	l, err := rsync.OpenLink(ctx, addr, rsync.ReplicaOptions{Conn: copts, RDBOnly: true})
+	l, err := rsync.OpenLink(ctx, addr, rsync.ReplicaOptions{Conn: copts, RDBOnly: true, Timeout: linkTimeout(c)})
 	if err != nil {
 		return liveConnectError(gopts, "dump", ep.String(), err)
 	}

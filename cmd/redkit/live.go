@@ -119,6 +119,8 @@ func connectHint(err error) string {
 		return "the user lacks an ACL permission: grant it (ACL SETUSER) or use another user"
 	case rsync.ErrorCode(err) == "NOAUTH":
 		return "the server needs a password: put it in the URL, REDKIT_TO_PASSWORD or --to-password-file"
+	case errors.As(err, new(*rsync.StallError)):
+		return "the source sent nothing for --timeout (a stalled server, or a network partition): check it, or raise --timeout if it is only slow"
 	case errors.As(err, &ne) && ne.Timeout():
 		return "no answer in time: check that the address is reachable (firewall, TLS port) or raise --timeout"
 	}

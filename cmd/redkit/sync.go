@@ -140,7 +140,7 @@ stream writes.
 			&cli.StringFlag{Name: "mode", Value: rsync.ModeAuto, Usage: "full sync `MODE`: auto (RESTORE when the target can load the payload), restore, commands, or native (the target becomes a replica of redkit and loads the snapshot itself)"},
 			&cli.StringFlag{Name: "native-addr", Usage: "--mode native: `HOST:PORT` redkit listens on for the target's replication link, given to the target (default: redkit's address towards the target, any port)"},
 			&cli.DurationFlag{Name: "retry-for", Usage: "give up after `DURATION` of failed reconnects (default: never)"},
-			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "connect, read and write `TIMEOUT` for commands"},
+			&cli.DurationFlag{Name: "timeout", Value: 60 * time.Second, Usage: "connect, read and write `TIMEOUT` for commands, and the longest the replication link may go without a byte from the source (then it is retried)"},
 			&cli.StringFlag{Name: "status-addr", Usage: "serve /status (JSON) and /metrics (Prometheus) on `HOST:PORT`"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log `FORMAT` on stderr: text or json"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar, warnings and errors only [$REDKIT_QUIET]"},
@@ -241,6 +241,7 @@ func runSync(c *cli.Context, gopts globalOptions) error {
 		Source: func(ctx context.Context) (string, error) {
 			return rsync.ResolveSentinel(ctx, from, &fromOpts)
 		},
+		LinkTimeout:    linkTimeout(c),
 		SourceName:     from.String(),
 		SourceConn:     fromOpts,
 		Target:         dstAddr,
@@ -379,6 +380,15 @@ func runSync(c *cli.Context, gopts globalOptions) error {
 	}
 	log.Info("sync "+why, "replid", st.ReplID, "offset", st.Applied, "commands", st.Commands, "full_syncs", st.FullSyncs, "reconnects", st.Reconnects)
 	return nil
+}
+
+// linkTimeout is --timeout for a replication link: 0 (no limit) becomes
+// negative, since the link's zero value is its default.
+func linkTimeout(c *cli.Context) time.Duration {
+	if t := c.Duration("timeout"); t > 0 {
+		return t
+	}
+	return -1
 }
 
 // syncFilterFromFlags builds the filter of the full sync and the stream.
