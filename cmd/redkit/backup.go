@@ -642,6 +642,15 @@ type ioError struct{ err error }
 func (e *ioError) Error() string { return e.err.Error() }
 func (e *ioError) Unwrap() error { return e.err }
 
+// writeWhat names the write to an output path ("-": standard output)
+// for teeOutput.
+func writeWhat(path string) string {
+	if path == "" || path == "-" {
+		return "write to standard output"
+	}
+	return "write " + path
+}
+
 // teeOutput is io.TeeReader whose failed writes come out as an *ioError
 // saying "<what>: <the write's error>", what naming the output ("write
 // /var/backups/dump.rdb", "upload to s3://bucket/prefix/").

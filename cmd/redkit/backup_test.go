@@ -611,6 +611,18 @@ func TestDumpFullDisk(t *testing.T) {
 		r := redkit(t, nil, "dump", "--from", src.URL(), "-o", "/dev/full").want(t, 1)
 		check(t, r, "/dev/full")
 	})
+	t.Run("stdout-dev-full", func(t *testing.T) {
+		full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+		if err != nil {
+			t.Skip(err)
+		}
+		defer full.Close()
+		var stderr bytes.Buffer
+		code := runIO(ctx, []string{"redkit", "dump", "--from", src.URL(), "-o", "-"}, strings.NewReader(""), full, &stderr)
+		if code != 1 || !strings.Contains(stderr.String(), "write to standard output: no space left on device") {
+			t.Errorf("exit %d, stderr:\n%s", code, stderr.String())
+		}
+	})
 	t.Run("tmpfs", func(t *testing.T) {
 		dir := tinyDisk(t, "1m")
 		out := filepath.Join(dir, "dump.rdb")

@@ -95,7 +95,7 @@ func runDump(c *cli.Context, gopts globalOptions) error {
 	counted := &countio.Reader{R: &sourceReader{r: snap, what: "the snapshot"}, N: &n}
 	bar := startProgress(gopts.stderr, c.Bool("quiet"), "dump", l.SnapshotSize())
 	bar.count(n.Load)
-	keys, version, err := scanSnapshot(teeOutput(counted, o, "write "+out))
+	keys, version, err := scanSnapshot(teeOutput(counted, o, writeWhat(out)))
 	if err == nil {
 		_, err = io.Copy(o, counted)
 	}

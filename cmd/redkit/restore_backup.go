@@ -246,7 +246,7 @@ func restoreToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *st
 	}
 	defer o.abort()
 	var n atomic.Int64
-	err = checkObject(or, e, &countio.Writer{W: o, N: &n}, "write "+path)
+	err = checkObject(or, e, &countio.Writer{W: o, N: &n}, writeWhat(path))
 	if errors.Is(err, storage.ErrKeyCount) {
 		err = fmt.Errorf("backup %s: %w: the backup does not match its manifest", m.ID, err)
 	}

@@ -446,12 +446,18 @@ func newLogger(w io.Writer, format string, quiet bool) *slog.Logger {
 
 // syncProgress draws a bar of the full sync on a terminal.
 func syncProgress(stderr io.Writer, quiet bool, status func() rsync.SyncStatus) func() {
+	return drawSyncProgress(func(total int64) *progress { return startProgress(stderr, quiet, "full sync", total) }, status, 200*time.Millisecond)
+}
+
+// drawSyncProgress polls status every tick and shows a bar (from
+// startBar) while a full sync runs.
+func drawSyncProgress(startBar func(total int64) *progress, status func() rsync.SyncStatus, tick time.Duration) func() {
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		var bar *progress
-		t := time.NewTicker(200 * time.Millisecond)
+		t := time.NewTicker(tick)
 		defer t.Stop()
 		for {
 			select {
@@ -463,13 +469,17 @@ func syncProgress(stderr io.Writer, quiet bool, status func() rsync.SyncStatus) 
 			st := status()
 			switch {
 			case st.Phase == rsync.PhaseFullSync && bar == nil:
-				bar = startProgress(stderr, quiet, "full sync", st.FullBytesTotal)
+				bar = startBar(st.FullBytesTotal)
 				bar.describe(func() string {
 					st := status()
 					return "full sync " + strconv.FormatInt(st.FullKeys, 10) + "/" + strconv.FormatInt(st.FullKeysTotal, 10) + " keys"
 				})
 				bar.count(func() int64 { return status().FullBytes })
-			case st.Phase != rsync.PhaseFullSync && bar != nil:
+			case st.Phase == rsync.PhaseFullSync:
+				// The snapshot's size is known once its header is read
+				// (each shard's, for a cluster): not when the phase began.
+				bar.setTotal(st.FullBytesTotal)
+			case bar != nil:
 				bar.stop()
 				bar = nil
 			}
