@@ -167,6 +167,7 @@ func FuzzReader(f *testing.F) {
 	for _, b := range corpusFiles(f, "redis-replicator/*.aof", "redis/*.aof", "ru301/Ex-*/appendonlydir/*", "fred.rs/appendonlydir/*.rdb") {
 		f.Add(b)
 	}
+	f.Add([]byte("REDIS0011\xff\x00\x00\x00\x00\x00\x00\x00\x00" + "0123456789abcdef0123456789abcdef01234567")) // a dump, then bytes Redis ignores
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := NewReader(bytes.NewReader(data))
 		last := int64(-1)
@@ -195,6 +196,9 @@ func FuzzReader(f *testing.F) {
 		}
 		if _, off := r.ValidOffset(); off < 0 || off > int64(len(data)) {
 			t.Fatalf("valid offset %d outside %d bytes", off, len(data))
+		}
+		if off, ok := r.Trailing(); ok && (off < 9 || off >= int64(len(data))) {
+			t.Fatalf("trailing bytes at %d of %d bytes", off, len(data))
 		}
 	})
 }
