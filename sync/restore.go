@@ -615,8 +615,13 @@ func (r *Restorer) viaCommands(ctx context.Context, kv *rdb.KeyValue, payload []
 		if err := r.inflight.acquire(ctx, n); err != nil {
 			return err
 		}
-		pending.Add(1)
-		return r.w.Send(ctx, &Command{DB: db, Key: key, Args: args, Done: func(_ aof.Value, err error) {
+		// A Send that fails may or may not have called Done: the first
+		// call counts, so that the key's outcome comes exactly once.
+		var once atomic.Bool
+		done := func(_ aof.Value, err error) {
+			if !once.CompareAndSwap(false, true) {
+				return
+			}
 			r.inflight.release(n)
 			if err != nil {
 				failed.CompareAndSwap(nil, &err)
@@ -625,7 +630,13 @@ func (r *Restorer) viaCommands(ctx context.Context, kv *rdb.KeyValue, payload []
 				applied.Add(1)
 			}
 			finish()
-		}})
+		}
+		pending.Add(1)
+		if err := r.w.Send(ctx, &Command{DB: db, Key: key, Args: args, Done: done}); err != nil {
+			done(aof.Value{}, err)
+			return err
+		}
+		return nil
 	}
 	var err error
 	if r.opts.Conflict == ConflictReplace {

@@ -6,10 +6,12 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redkit/redkit/internal/redistest"
 	"github.com/redkit/redkit/rdb"
@@ -364,5 +366,43 @@ func TestRestoreConflictCounts(t *testing.T) {
 	}
 	if n := dst.Client().DBSize(ctx).Val(); n != 300 {
 		t.Errorf("%d keys on the target", n)
+	}
+}
+
+// TestRestoreInterruptedCommands: a restore as commands cut off (the
+// context cancelled, as by SIGINT) while commands wait for room in the
+// pipeline ends with 130 at once: a command that was never sent is no
+// reply to wait for (Close waits for the replies of keys written as
+// commands before it deletes the failed ones).
+func TestRestoreInterruptedCommands(t *testing.T) {
+	var keys []testKey
+	for i := range 2000 {
+		var fields []testField
+		for j := range 20 {
+			fields = append(fields, testField{name: fmt.Sprintf("f%d", j), value: strings.Repeat("v", 100)})
+		}
+		keys = append(keys, testKey{key: fmt.Sprintf("h:%d", i), fields: fields})
+	}
+	dump := writeTestDump(t, 10, keys)
+	dst := redistest.Start(t, redistest.Options{})
+	for range 5 {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan int, 1)
+		go func() {
+			var stdout, stderr bytes.Buffer
+			done <- runIO(ctx, []string{"redkit", "restore", "--to", dst.URL(), "--mode", "commands", "--batch", "1", "--pipeline", "1", "--conflict", "replace", "-q", dump}, nil, &stdout, &stderr)
+		}()
+		for dst.Client().DBSize(context.Background()).Val() < 20 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+		select {
+		case code := <-done:
+			if code != 130 {
+				t.Fatalf("exit %d, want 130", code)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("the interrupted restore did not end")
+		}
 	}
 }
