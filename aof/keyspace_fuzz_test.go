@@ -2,6 +2,7 @@ package aof
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"maps"
@@ -39,6 +40,12 @@ func FuzzKeyspaceApply(f *testing.F) {
 	f.Add([]byte("SET a 1\nRESTORE b 0 \x00\x01a\x0a\x00\x00\x00\x00\x00\x00\x00\x00\x00\nXADD s 1-1 a b\nXGROUP CREATE s g 0\nXCLAIM s g c 0 1-1 FORCE TIME 5\n"))
 	f.Add([]byte("HSET h a 1 b 2\nHPEXPIREAT h 10 GT FIELDS 2 a b\nHEXPIRE h 5 FIELDS 1 b\nHPERSIST h FIELDS 1 a\nHINCRBY h b 3\nCOPY h h2\n"))
 	f.Add([]byte("LPUSH l a b c\nLPUSH l d\nLPUSH l e f\nRPUSH l g h i j\nLPOP l 2\nLINSERT l BEFORE a x\nLMOVE l l RIGHT LEFT\nRPOPLPUSH l l\nLTRIM l 1 -2\nLREM l -1 a\nLSET l 0 z\nLPUSHX l y\nSORT l BY nosort STORE s\nCOPY l m\nRPOP l 3\n"))
+	// FUNCTION RESTORE of a pre-GA library (Redis 7.0-rc1/rc2 form).
+	code := "redis.register_function('f',function()return(1)end)"
+	p := append([]byte{0xf6, 4, 'l', 'i', 'b', 'p', 3, 'L', 'U', 'A', 0, byte(len(code))}, code...)
+	p = append(p, 10, 0)
+	p = binary.LittleEndian.AppendUint64(p, dumpCRC(p))
+	f.Add(append([]byte("FUNCTION RESTORE "), p...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 4096 {
 			return
