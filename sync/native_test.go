@@ -170,3 +170,32 @@ func TestNativeRefuses(t *testing.T) {
 		t.Errorf("wrong source password: %v", err)
 	}
 }
+
+// TestNativeStalledSource: a source whose link goes silent mid-snapshot
+// is retried like a cut link, and given up after RetryFor, with the
+// stall named; the run ends, nothing hangs.
+func TestNativeStalledSource(t *testing.T) {
+	ctx := context.Background()
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync yes", "repl-diskless-sync-delay 0"}})
+	if err := redistest.FillMixed(ctx, src.Client(), 1); err != nil {
+		t.Fatal(err)
+	}
+	p := redistest.StartStallProxy(t, src.Addr(), 100)
+	dst := redistest.Start(t, redistest.Options{})
+	opts := nativeOptions(t, src, dst)
+	opts.Source = func(context.Context) (string, error) { return p.Addr(), nil }
+	opts.LinkTimeout = time.Second
+	opts.RetryFor = 2 * time.Second
+	_, errc := runNative(t, ctx, opts)
+	select {
+	case err := <-errc:
+		if want := "no data for 1s from " + p.Addr(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Run: %v, want an error saying %q", err, want)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("still running a minute after the source stalled")
+	}
+	if p.Stalled() < 2 {
+		t.Errorf("%d links stalled: no retry", p.Stalled())
+	}
+}

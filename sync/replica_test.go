@@ -239,3 +239,49 @@ func TestStream(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkStall: a master that goes silent in the middle of the
+// snapshot, its connection open, fails the read after the link's
+// Timeout with a *StallError naming it (Transient: a new link may
+// work); time the reader takes between reads does not count.
+func TestLinkStall(t *testing.T) {
+	ctx := context.Background()
+	m := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync yes", "repl-diskless-sync-delay 0"}})
+	if err := redistest.FillMixed(ctx, m.Client(), 1); err != nil {
+		t.Fatal(err)
+	}
+	p := redistest.StartStallProxy(t, m.Addr(), 1000)
+	// More than the second between a master's keep-alives.
+	const timeout = 2 * time.Second
+	l, err := OpenLink(ctx, p.Addr(), ReplicaOptions{Timeout: timeout, RDBOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	snap, err := l.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A slow reader: longer between reads than the timeout, and
+	// still the bytes the proxy let through are read.
+	time.Sleep(timeout + time.Second)
+	buf := make([]byte, 100)
+	if _, err := io.ReadFull(snap, buf); err != nil {
+		t.Fatalf("after a pause of the reader's own: %v", err)
+	}
+	start := time.Now()
+	_, err = io.Copy(io.Discard, snap)
+	var se *StallError
+	if !errors.As(err, &se) || se.Addr != p.Addr() || se.Timeout != timeout {
+		t.Fatalf("a stalled link: %v, want a StallError from %s", err, p.Addr())
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the stall was noticed after %s", d)
+	}
+	if want := "no data for 2s from " + p.Addr(); !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
+	}
+	if !Transient(err) {
+		t.Errorf("a stalled link is not Transient: %v", err)
+	}
+}
