@@ -11,7 +11,7 @@
 # bookworm-backports on Debian bookworm, and the S3 server
 # versitygw with go install into .tools/bin when missing, checks formatting with
 # gofmt -l over the whole repository, runs go vet on the packages under test,
-# and runs go test -count=1 with the arguments given. Package paths are
+# and runs go test -count=1 -timeout=30m with the arguments given. Package paths are
 # relative to the repository root. When no package is given, ./... is tested.
 #
 # REDKIT_REQUIRE_REDIS=1 and REDKIT_REQUIRE_S3=1 are set so that tests
@@ -145,6 +145,10 @@ while [ "$i" -lt "${#args[@]}" ]; do
 done
 
 test_args=(-count=1)
+# cmd/redkit's end-to-end tests start hundreds of servers: on a busy
+# 2-core machine the package takes over go test's default 10 minutes.
+# A -timeout given on the command line comes later and wins.
+test_args+=(-timeout=30m)
 if [ "${#pkgs[@]}" -eq 0 ]; then
 	pkgs=(./...)
 	# Packages first: go test accepts flags after them, and an unknown flag
