@@ -791,7 +791,7 @@ type JSONReader struct {
 	module    []byte // "module" of a module-aux object
 	modVer    int64  // "version", -1 when absent
 	when      int64  // "when", -1 when absent
-	payload   []byte // "payload", decoded
+	payload   []byte // "payload", base64 (decoded into dump)
 	hasPay    bool
 
 	kv     KeyValue
@@ -1445,21 +1445,13 @@ func (r *JSONReader) readObject() error {
 		case "len", "lastId", "firstId", "maxDeletedId", "addedEntriesCount", "groups":
 			r.hasStream = true
 			err = r.readStreamMeta(name)
-		case "module":
-			// A module key names its module for people; a module-aux
-			// object needs it.
-			r.module, err = r.readString(r.module[:0])
-		case "version":
-			r.modVer, err = r.readInt()
-		case "when":
-			r.when, err = r.readInt()
-		case "payload":
-			if r.tmp, err = r.readString(r.tmp[:0]); err == nil {
-				if r.payload, err = base64.StdEncoding.AppendDecode(r.payload[:0], r.tmp); err != nil {
-					err = jsonSyntax("payload: base64: %v", err)
-				}
-				r.hasPay = err == nil
-			}
+		case "module", "version", "when", "payload":
+			// Fields of a module-aux object. Other objects may have
+			// them with other meanings (a module key names its module,
+			// hdt3213 gives streams a "version"): they are taken when
+			// of the JSON type a module-aux object gives them, and
+			// checked only in one.
+			err = r.readModuleAuxField(string(name))
 		default:
 			err = r.skipValue()
 		}
@@ -1648,19 +1640,46 @@ func (r *JSONReader) readGroup() error {
 	return err
 }
 
+// readModuleAuxField reads a field of a module-aux object, or skips a
+// value of another JSON type.
+func (r *JSONReader) readModuleAuxField(name string) error {
+	c, err := r.peek()
+	if err != nil {
+		return err
+	}
+	switch {
+	case name == "module" && c == '"':
+		r.module, err = r.readString(r.module[:0])
+	case name == "payload" && c == '"':
+		r.payload, err = r.readString(r.payload[:0])
+		r.hasPay = err == nil
+	case name == "version" && c >= '0' && c <= '9':
+		r.modVer, err = r.readInt()
+	case name == "when" && c >= '0' && c <= '9':
+		r.when, err = r.readInt()
+	default:
+		err = r.skipValue()
+	}
+	return err
+}
+
 // finishModuleAux checks a module-aux object and sets rec.
 func (r *JSONReader) finishModuleAux() error {
 	if len(r.module) == 0 || r.modVer < 0 || r.when < 0 || !r.hasPay {
 		return jsonSyntax("a module-aux object needs \"module\", \"version\", \"when\" and \"payload\"")
 	}
+	var err error
+	if r.dump, err = base64.StdEncoding.AppendDecode(r.dump[:0], r.payload); err != nil {
+		return jsonSyntax("module-aux payload: base64: %v", err)
+	}
 	id, ok := ModuleIDOf(string(r.module), int(r.modVer))
 	if !ok {
 		return jsonSyntax("module-aux: module %q version %d: want 9 characters of A-Z a-z 0-9 - _ and a version of 0 to 1023", r.module, r.modVer)
 	}
-	if err := checkModulePayload(r.payload); err != nil {
+	if err := checkModulePayload(r.dump); err != nil {
 		return fmt.Errorf("%w: module-aux payload of %v: %v", ErrJSON, id, err)
 	}
-	r.rec = JSONRecord{Kind: KindModuleAux, Module: id, When: uint64(r.when), Data: r.payload}
+	r.rec = JSONRecord{Kind: KindModuleAux, Module: id, When: uint64(r.when), Data: r.dump}
 	return nil
 }
 

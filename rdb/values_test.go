@@ -117,6 +117,16 @@ func TestModuleAuxJSON(t *testing.T) {
 			t.Errorf("array=%v: read back %v %v when=%d %q", array, rec.Kind, rec.Module, rec.When, rec.Data)
 		}
 	}
+	// The same field names in other objects, of other JSON types, are
+	// left alone.
+	other := `{"key":"s","type":"string","value":"v","version":"x","when":null,"payload":5,"module":7}` + "\n" +
+		`{"key":"t","type":"string","value":"w","version":1,"when":2,"payload":"not base64","module":"m"}`
+	jr := rdb.NewJSONReader(bytes.NewReader([]byte(other)))
+	for _, want := range []string{"s", "t"} {
+		if kv, err := jr.Next(); err != nil || string(kv.Key) != want {
+			t.Errorf("key %q with module-aux field names: %v", want, err)
+		}
+	}
 	for _, bad := range []string{
 		`{"type":"module-aux","module":"test__rdb","version":1,"when":2}`,
 		`{"type":"module-aux","module":"test_rdb","version":1,"when":2,"payload":"AA=="}`,
