@@ -283,6 +283,17 @@ func (n *NativeSync) check(ctx context.Context, ctl *Conn) (*ServerInfo, error) 
 		return nil, fmt.Errorf("target %s is a cluster node: --mode native needs a standalone target (use --mode restore)", n.opts.Target)
 	}
 	if dst.Role == "slave" && dst.Fields["master_link_status"] == "up" {
+		ours := false
+		dst, ours, err = n.waitLinkDown(ctx, ctl, dst)
+		if err != nil {
+			return nil, err
+		}
+		if ours && dst.Role == "slave" && dst.Fields["master_link_status"] == "up" {
+			return nil, fmt.Errorf("target %s is the replica of a native sync that is still running (its link to %s:%s stayed up for %s): stop that run first",
+				n.opts.Target, dst.Fields["master_host"], dst.Fields["master_port"], linkDownWait)
+		}
+	}
+	if dst.Role == "slave" && dst.Fields["master_link_status"] == "up" {
 		return nil, fmt.Errorf("target %s is a replica of %s:%s with its link up: point --to at a master (or at the replica of an earlier native sync)",
 			n.opts.Target, dst.Fields["master_host"], dst.Fields["master_port"])
 	}
@@ -307,6 +318,43 @@ func (n *NativeSync) check(ctx context.Context, ctl *Conn) (*ServerInfo, error) 
 		n.keysTotal.Store(k)
 	}
 	return dst, nil
+}
+
+// linkDownWait bounds how long check waits for the link of an earlier
+// native sync's replica to go down.
+var linkDownWait = 10 * time.Second
+
+// waitLinkDown waits, for a target that is the replica of an earlier
+// native sync (its masterauth is a redkit token), until its link to that
+// run is seen down, and returns its INFO then. A run killed with SIGKILL
+// leaves its link up for the target until the target's event loop reads
+// the end of the connection, which under load can come after a run
+// restarted at once has read INFO. A link up for linkDownWait is another
+// run's that is alive (or one the target has not given up yet): the INFO
+// returned still says up, and check refuses it. A replica of any other
+// master is returned as it is, ours false.
+func (n *NativeSync) waitLinkDown(ctx context.Context, ctl *Conn, dst *ServerInfo) (*ServerInfo, bool, error) {
+	v, err := ctl.DoString("CONFIG", "GET", "masterauth")
+	if err != nil || len(v.Elems) != 2 || !strings.HasPrefix(string(v.Elems[1].Str), tokenPrefix) {
+		return dst, false, nil
+	}
+	n.log.Info("the target is the replica of an earlier native sync with its link up: waiting for the link to go down",
+		"replicaof", net.JoinHostPort(dst.Fields["master_host"], dst.Fields["master_port"]))
+	deadline := time.Now().Add(linkDownWait)
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return nil, true, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if dst, err = Info(ctl); err != nil {
+			return nil, true, err
+		}
+		if dst.Role != "slave" || dst.Fields["master_link_status"] != "up" {
+			break
+		}
+	}
+	return dst, true, nil
 }
 
 // prepare readies a target that is a master for its full sync: emptied

@@ -171,6 +171,59 @@ func TestNativeRefuses(t *testing.T) {
 	}
 }
 
+// TestNativeAfterKill: the target of a run killed with SIGKILL may still
+// show its link up when the next run, started at once, reads its INFO
+// (its event loop has not read the end of the connection yet). A run
+// finding the replica of an earlier native sync (masterauth a redkit
+// token) with its link up waits for the link to go down, and goes on; a
+// link that stays up is a live run's, refused with a reason. Here the
+// earlier run is a server whose password is such a token.
+func TestNativeAfterKill(t *testing.T) {
+	ctx := context.Background()
+	token := tokenPrefix + "0123456789abcdef"
+	src := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync-delay 0"}})
+	src.Client().Set(ctx, "from-src", "1", 0)
+	earlier := redistest.Start(t, redistest.Options{Password: token, Config: []string{"repl-diskless-sync-delay 0"}})
+	dst := redistest.Start(t, redistest.Options{})
+	if err := dst.Client().ConfigSet(ctx, "masterauth", token).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Client().Do(ctx, "REPLICAOF", "127.0.0.1", strconv.Itoa(earlier.Port())).Err(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for dst.InfoField(t, "master_link_status") != "up" {
+		if time.Now().After(deadline) {
+			t.Fatal("the target's link never came up")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// A link that stays up: refused once the wait is over.
+	defer func(d time.Duration) { linkDownWait = d }(linkDownWait)
+	linkDownWait = 500 * time.Millisecond
+	err := NewNativeSync(nativeOptions(t, src, dst)).Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "still running") {
+		t.Fatalf("a link that stays up: %v", err)
+	}
+	// A link that goes down while the run waits: the run goes on.
+	linkDownWait = 30 * time.Second
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		earlier.Stop()
+	}()
+	opts := nativeOptions(t, src, dst)
+	opts.UntilCaughtUp = true
+	if err := NewNativeSync(opts).Run(ctx); err != nil {
+		t.Fatalf("after the earlier link went down: %v", err)
+	}
+	if role := dst.InfoField(t, "role"); role != "master" {
+		t.Errorf("target role %s, want master", role)
+	}
+	if v, err := dst.Client().Get(ctx, "from-src").Result(); err != nil || v != "1" {
+		t.Errorf("from-src on the target: %q, %v", v, err)
+	}
+}
+
 // TestNativeStalledSource: a source whose link goes silent mid-snapshot
 // is retried like a cut link, and given up after RetryFor, with the
 // stall named; the run ends, nothing hangs.
