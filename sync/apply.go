@@ -26,6 +26,17 @@ import (
 // MULTI/EXEC pairs are dropped then, their commands running inside the
 // batch's transaction, which never ends in the middle of one.
 //
+// A batch's EXEC is sent only once every batch before it is confirmed
+// (its MULTI and commands go ahead, queued on the target meanwhile): a
+// batch the target refused (EXECABORT: OOM at maxmemory, a command it
+// does not know) is followed by no EXEC, so no later batch and no later
+// checkpoint can commit behind it, whatever memory the target has freed
+// by then; closing the connection drops the transaction left open. A
+// pipelined EXEC could commit the next batch and move the key past the
+// refused one, which the next run would then skip. (Redis before 8.4 has
+// no compare-and-set without Lua, and WATCH cannot span the previous
+// EXEC, which unwatches.)
+//
 // Without a key, commands go as they come (the source's MULTI/EXEC
 // included) and the offset is only known to this process.
 
@@ -125,6 +136,7 @@ type applier struct {
 	inflight chan *batch
 	pool     gosync.Pool
 	recvDone chan struct{}
+	answered chan struct{} // a token after each batch the receiver is done with
 
 	failed  atomic.Pointer[error]
 	applied atomic.Int64        // offset the target is at, as far as confirmed
@@ -142,7 +154,7 @@ type applier struct {
 // newApplier starts applying to c, whose target is at offset of replid.
 func newApplier(c *Conn, key string, replid string, at Pos, latency func(time.Duration), onFail func()) *applier {
 	a := &applier{c: c, w: c.w, bw: c.bw, replid: replid, inflight: make(chan *batch, maxInflight),
-		recvDone: make(chan struct{}), latency: latency, onFail: onFail}
+		recvDone: make(chan struct{}), answered: make(chan struct{}, 1), latency: latency, onFail: onFail}
 	if key != "" {
 		a.key = []byte(key)
 	}
@@ -172,6 +184,10 @@ func (a *applier) err() error {
 func (a *applier) fail(err error) {
 	if a.failed.CompareAndSwap(nil, &err) {
 		a.c.nc.Close()
+		select {
+		case a.answered <- struct{}{}: // wakes waitConfirmed
+		default:
+		}
 		if a.onFail != nil {
 			a.onFail()
 		}
@@ -283,12 +299,39 @@ func (a *applier) flush() error {
 			return err
 		}
 		b.add(recQueued, []byte("set"), 0)
+		if err := a.waitConfirmed(); err != nil {
+			return err
+		}
 		if err := a.send([]byte("EXEC")); err != nil {
 			return err
 		}
 		b.add(recExec, []byte("exec"), 0)
 	}
 	return a.sendBatch()
+}
+
+// waitConfirmed sends what is buffered (the open batch's commands get
+// queued on the target) and waits until every batch sent is confirmed;
+// it returns the applier's failure if one was not.
+func (a *applier) waitConfirmed() error {
+	if a.pending.Load() == 0 {
+		return a.err()
+	}
+	if err := a.bw.Flush(); err != nil {
+		a.fail(fmt.Errorf("write to the target %s: %w", a.c.addr, err))
+		return a.err()
+	}
+	for a.pending.Load() > 0 {
+		if err := a.err(); err != nil {
+			return err
+		}
+		select {
+		case <-a.answered:
+		case <-a.recvDone:
+			return a.err()
+		}
+	}
+	return a.err()
 }
 
 func (a *applier) sendBatch() error {
@@ -450,6 +493,10 @@ func (a *applier) receive() {
 		a.mu.Unlock()
 		a.pending.Add(-1)
 		a.pool.Put(b)
+		select {
+		case a.answered <- struct{}{}:
+		default:
+		}
 	}
 }
 

@@ -412,4 +412,12 @@ func TestSyncTargetOOM(t *testing.T) {
 	if got := src.InfoInt(t, "sync_partial_ok"); got != partial+1 {
 		t.Errorf("the next run: %d partial resyncs, want 1", got-partial)
 	}
+	// Every blob arrives: a batch the target refused is not skipped by a
+	// later one that committed once memory dipped.
+	for i := range 8 {
+		k := "blob:" + strconv.Itoa(i)
+		if got := dst.Client().StrLen(ctx, k).Val(); got != 1<<20 {
+			t.Errorf("%s on the target: %d bytes, want %d", k, got, 1<<20)
+		}
+	}
 }
