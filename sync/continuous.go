@@ -106,6 +106,15 @@ type Continuous struct {
 	db       int   // selected after the last command received
 	failed   error // the uploader gave up
 
+	// catchUp is the offset up to which the stream being written
+	// replays commands the previous link received, with their times
+	// (0: none): the segment clock does not close a segment before it,
+	// since a segment closed at now would claim commands received
+	// before now that it does not hold, and the next one, starting at
+	// now, would move their times forward past instants they were
+	// received before.
+	catchUp int64
+
 	// The segments to store, in order, guarded by mu; cond wakes the
 	// uploader, and the writers waiting for room.
 	queue   []upload
@@ -466,15 +475,31 @@ func (x *timeIndex) first() (time.Time, bool) {
 	return time.UnixMilli(x.ms[0]), true
 }
 
+// last is the offset after the last command held (0: none).
+func (x *timeIndex) last() int64 {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if len(x.ends) == 0 {
+		return 0
+	}
+	return x.ends[len(x.ends)-1]
+}
+
 // stream writes the link's commands into segments until it ends, or
 // until a new generation's base (taken every SnapshotInterval on a
 // second link, while this one goes on, so that the generations overlap)
 // is stored: then it returns that generation.
 func (c *Continuous) stream(ctx context.Context, l *Link, times *timeIndex) (*nextGeneration, error) {
 	start := time.Now()
+	var catchUp int64
 	if times != nil {
 		if t, ok := times.first(); ok && t.Before(start) {
 			start = t
+		}
+		if end := times.last(); end > l.Offset {
+			catchUp = end
+		} else {
+			times = nil
 		}
 	}
 	c.mu.Lock()
@@ -482,6 +507,7 @@ func (c *Continuous) stream(ctx context.Context, l *Link, times *timeIndex) (*ne
 		c.mu.Unlock()
 		return nil, err
 	}
+	c.catchUp = catchUp
 	c.st.Phase = PhaseStreaming
 	genFrom := c.genFrom
 	c.mu.Unlock()
@@ -526,7 +552,7 @@ func (c *Continuous) stream(ctx context.Context, l *Link, times *timeIndex) (*ne
 				}
 			case now := <-timer.C:
 				c.mu.Lock()
-				if now.Sub(c.curStart) >= c.opts.SegmentInterval {
+				if now.Sub(c.curStart) >= c.opts.SegmentInterval && c.catchUp == 0 {
 					if err := c.rotateLocked(now); err != nil {
 						c.mu.Unlock()
 						l.Close()
@@ -549,20 +575,33 @@ func (c *Continuous) stream(ctx context.Context, l *Link, times *timeIndex) (*ne
 
 	var raw []byte
 	prev := l.Offset
+	lastAt := start // the receive time of the last command appended
 	for {
 		cmd, err := l.Next()
 		now := time.Now()
 		if times != nil && err == nil {
-			if t, ok := times.at(cmd.Offset); ok {
+			t, ok := times.at(cmd.Offset)
+			if ok {
 				now = t
-			} else {
-				times = nil // past what the previous link received
+			}
+			if !ok || cmd.Offset >= catchUp {
+				// Past what the previous link received, or caught up
+				// with it: the segment clock goes on.
+				times, catchUp = nil, 0
+				c.mu.Lock()
+				c.catchUp = 0
+				c.mu.Unlock()
 			}
 		}
 		if n := next.Load(); n != nil && err == nil {
 			n.times.add(cmd.Offset, now)
 		}
 		if err != nil {
+			if catchUp > 0 {
+				// Closed at its last command's time: those the previous
+				// link received after it are not in it.
+				now = lastAt
+			}
 			c.mu.Lock()
 			if rerr := c.rotateLocked(now); rerr != nil {
 				err = rerr
@@ -589,6 +628,7 @@ func (c *Continuous) stream(ctx context.Context, l *Link, times *timeIndex) (*ne
 			c.mu.Unlock()
 			return nil, err
 		}
+		lastAt = now
 		c.st.Received = cmd.Offset
 		var err2 error
 		if c.cur.Size() >= c.opts.SegmentSize {
