@@ -636,6 +636,7 @@ func (o *ObjectReader) Read(p []byte) (int, error) {
 			o.err = verr
 			return n, verr
 		}
+		o.err = io.EOF
 	} else if err != nil {
 		// Damaged bytes break the decompressor or the decryption first:
 		// the checksum says whether the store has the bytes written.
@@ -650,8 +651,12 @@ func (o *ObjectReader) Read(p []byte) (int, error) {
 }
 
 // Verify reads what is left of the stored bytes and checks their
-// SHA-256 against the manifest's.
+// SHA-256 against the manifest's. It stops the decompressor first: a
+// zstd decoder reads the stored bytes ahead in goroutines of its own,
+// and none may read them (or hash them) while Verify does; the object
+// cannot be read after Verify.
 func (o *ObjectReader) Verify() error {
+	o.stopDecoder()
 	if _, err := io.Copy(io.Discard, o.hashed); err != nil {
 		return fmt.Errorf("read %s: %w", o.key, err)
 	}
@@ -661,13 +666,26 @@ func (o *ObjectReader) Verify() error {
 	return nil
 }
 
+// errReaderStopped is what Read returns after Verify or Close.
+var errReaderStopped = errors.New("object read after its check or close")
+
 // StoredBytes is how many stored bytes were read so far.
 func (o *ObjectReader) StoredBytes() int64 { return o.hashed.n }
 
 // Close releases the download.
 func (o *ObjectReader) Close() error {
+	o.stopDecoder()
+	return o.body.Close()
+}
+
+// stopDecoder closes the decompressor, once: when it returns, no
+// goroutine of the decoder reads the stored bytes any more.
+func (o *ObjectReader) stopDecoder() {
 	if o.dec != nil {
 		o.dec()
+		o.dec = nil
 	}
-	return o.body.Close()
+	if o.err == nil {
+		o.err = errReaderStopped
+	}
 }

@@ -105,11 +105,23 @@ func restoreObject(ctx context.Context, gopts globalOptions, opts restoreOptions
 		return fmt.Errorf("restore: %w", err)
 	}
 	sub := gopts
-	sub.stdin = or
+	in := &readErrs{r: or}
+	sub.stdin = in
 	if !opts.replay { // --replay loads the keys into a keyspace first
 		opts.keysRead = map[int]int64{}
 	}
 	rerr := runRestore(ctx, sub, opts, []string{"-"})
+	if stoppedEarly(ctx, rerr, in.err) {
+		// The target failed (or the store did) with the object read in
+		// part: its checksum, known only at its end, says nothing.
+		or.Close()
+		if ctx.Err() != nil {
+			return rerr
+		}
+		fmt.Fprintf(gopts.stderr, "redkit: restore: backup %s: the restore stopped early, after %s of the %s stored in %s, because of the error reported: the target may hold a partial restore (the rest of the backup was not read, nor its checksum checked)\n",
+			m.ID, humanBytes(or.StoredBytes()), humanBytes(e.StoredBytes), e.Name)
+		return rerr
+	}
 	verr := or.Verify()
 	or.Close()
 	if errors.Is(verr, storage.ErrChecksum) || errors.Is(rerr, storage.ErrChecksum) {
@@ -127,6 +139,37 @@ func restoreObject(ctx context.Context, gopts globalOptions, opts restoreOptions
 		}
 	}
 	return rerr
+}
+
+// stoppedEarly tells whether a restore from a backup's object ended on
+// an error that is not the object's own (the target's, an interrupt):
+// the object was read in part, so its checksum says nothing. An error
+// reading the object (readErr), or of its contents (a parse error), is
+// the checksum's to explain.
+func stoppedEarly(ctx context.Context, rerr, readErr error) bool {
+	if rerr == nil || exitCode(ctx, rerr) == exitProblems {
+		return false // read to its end
+	}
+	return readErr == nil && !errors.Is(rerr, storage.ErrChecksum) && !isInputError(rerr)
+}
+
+// readErrs remembers the first error other than io.EOF that reading r
+// returned (in err, and in *first when it is set and still nil).
+type readErrs struct {
+	r     io.Reader
+	err   error
+	first *error
+}
+
+func (r *readErrs) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF && r.err == nil {
+		r.err = err
+		if r.first != nil && *r.first == nil {
+			*r.first = err
+		}
+	}
+	return n, err
 }
 
 // keyCountError reports a backup whose object read whole does not hold
@@ -150,6 +193,7 @@ func restoreAOFBackup(c *cli.Context, gopts globalOptions, opts restoreOptions, 
 		byFile[e.File] = e
 	}
 	var opened []*storage.ObjectReader
+	var readErr error
 	ar, err := aof.NewMultiReader(ctx, am, func(name string) (io.ReadCloser, error) {
 		e, ok := byFile[name]
 		if !ok {
@@ -160,7 +204,10 @@ func restoreAOFBackup(c *cli.Context, gopts globalOptions, opts restoreOptions, 
 			return nil, err
 		}
 		opened = append(opened, or)
-		return or, nil
+		return struct {
+			io.Reader
+			io.Closer
+		}{&readErrs{r: or, first: &readErr}, or}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("restore: backup %s: %w", m.ID, err)
@@ -168,6 +215,16 @@ func restoreAOFBackup(c *cli.Context, gopts globalOptions, opts restoreOptions, 
 	o := opts
 	o.aofReader, o.inputName = ar, url+"/"+m.ID
 	rerr := runRestore(ctx, gopts, o, []string{"-"})
+	if stoppedEarly(ctx, rerr, readErr) {
+		for _, or := range opened {
+			or.Close()
+		}
+		if ctx.Err() != nil {
+			return rerr
+		}
+		fmt.Fprintf(gopts.stderr, "redkit: restore: backup %s: the restore stopped early because of the error reported: the target may hold a partial restore (the rest of the backup was not read, nor its checksum checked)\n", m.ID)
+		return rerr
+	}
 	var verr error
 	for _, or := range opened {
 		if err := or.Verify(); err != nil && verr == nil {

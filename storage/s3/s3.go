@@ -60,6 +60,9 @@ type Options struct {
 	Concurrency int
 	// Retries is how many attempts a request gets (default 5).
 	Retries int
+
+	// httpClient replaces the SDK's (tests: a transport that fails).
+	httpClient aws.HTTPClient
 }
 
 // Backend stores objects under a bucket's prefix.
@@ -148,6 +151,9 @@ func New(ctx context.Context, rawURL string, opts Options) (*Backend, error) {
 			o.BaseEndpoint = aws.String(endpoint)
 		}
 		o.UsePathStyle = pathStyle
+		if opts.httpClient != nil {
+			o.HTTPClient = opts.httpClient
+		}
 	})
 	tm := transfermanager.New(client, func(o *transfermanager.Options) {
 		o.PartSizeBytes = opts.PartSize
@@ -196,12 +202,39 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader) (int64, erro
 	cr := countio.NewReader(r)
 	_, err = b.tm.UploadObject(ctx, &transfermanager.UploadObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(k), Body: cr})
 	if err != nil {
+		// The transfer manager aborts the upload it knows of; not one
+		// whose CreateMultipartUpload failed on this side only (the
+		// context cancelled while its reply was on the way), nor one
+		// whose abort failed. The key is this run's alone.
+		b.abortUploads(ctx, k)
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
 		}
 		return cr.N.Load(), b.wrap("put", key, err)
 	}
 	return cr.N.Load(), nil
+}
+
+// abortUploads aborts the pending multipart uploads of the key k (with
+// the prefix), with a context of its own: ctx may be cancelled. It
+// looks again after a while, as AWS advises: a part whose request was
+// cut short here may still be finishing on the store, and a store may
+// keep its upload then (versitygw re-creates the upload's directory).
+func (b *Backend) abortUploads(ctx context.Context, k string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	for _, wait := range []time.Duration{0, 300 * time.Millisecond, time.Second} {
+		time.Sleep(wait)
+		out, err := b.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(b.bucket), Prefix: aws.String(k)})
+		if err != nil {
+			return // the next run's Cleanup aborts it
+		}
+		for _, u := range out.Uploads {
+			if aws.ToString(u.Key) == k {
+				_, _ = b.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(b.bucket), Key: u.Key, UploadId: u.UploadId})
+			}
+		}
+	}
 }
 
 // Get reads a range of the object.

@@ -3,6 +3,7 @@ package s3
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -114,5 +115,46 @@ func TestParseURL(t *testing.T) {
 		} else if strings.Contains(err.Error(), ":s@") {
 			t.Errorf("ParseURL(%q): secret in %v", bad, err)
 		}
+	}
+}
+
+// cancelAfterCreate is a transport that lets CreateMultipartUpload
+// reach the store, then cancels the request's context before its reply
+// is read: an interrupt that comes while the reply is on its way.
+type cancelAfterCreate struct {
+	cancel context.CancelFunc
+}
+
+func (c *cancelAfterCreate) Do(req *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err == nil && req.Method == http.MethodPost && req.URL.Query().Has("uploads") {
+		resp.Body.Close()
+		c.cancel()
+		return nil, context.Canceled
+	}
+	return resp, err
+}
+
+// TestPutInterruptedAtCreate: a Put interrupted after the store began
+// its multipart upload but before the reply came leaves no pending
+// upload (the transfer manager never learnt its id to abort it).
+func TestPutInterruptedAtCreate(t *testing.T) {
+	srv := s3test.Start(t, "bkt")
+	srv.Env(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b, err := New(context.Background(), "s3://bkt/p", Options{PartSize: 5 << 20, httpClient: &cancelAfterCreate{cancel: cancel}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Put(ctx, "x/big", bytes.NewReader(make([]byte, 11<<20))); err == nil {
+		t.Fatal("an interrupted Put succeeded")
+	}
+	out, err := b.client.ListMultipartUploads(context.Background(), &awss3.ListMultipartUploadsInput{Bucket: aws.String("bkt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Uploads) != 0 {
+		t.Errorf("%d multipart uploads left: %+v", len(out.Uploads), out.Uploads)
 	}
 }
