@@ -105,13 +105,13 @@ func restoreObject(ctx context.Context, gopts globalOptions, opts restoreOptions
 		return fmt.Errorf("restore: %w", err)
 	}
 	sub := gopts
-	in := &readErrs{r: or}
-	sub.stdin = in
+	var readErr error
+	sub.stdin = readErrs{r: or, first: &readErr}
 	if !opts.replay { // --replay loads the keys into a keyspace first
 		opts.keysRead = map[int]int64{}
 	}
 	rerr := runRestore(ctx, sub, opts, []string{"-"})
-	if stoppedEarly(ctx, rerr, in.err) {
+	if stoppedEarly(ctx, rerr, readErr) {
 		// The target failed (or the store did) with the object read in
 		// part: its checksum, known only at its end, says nothing.
 		or.Close()
@@ -153,21 +153,18 @@ func stoppedEarly(ctx context.Context, rerr, readErr error) bool {
 	return readErr == nil && !errors.Is(rerr, storage.ErrChecksum) && !isInputError(rerr)
 }
 
-// readErrs remembers the first error other than io.EOF that reading r
-// returned (in err, and in *first when it is set and still nil).
+// readErrs keeps in *first the first error other than io.EOF that
+// reading r returned, when *first is still nil (several readers can
+// share one).
 type readErrs struct {
 	r     io.Reader
-	err   error
 	first *error
 }
 
-func (r *readErrs) Read(p []byte) (int, error) {
+func (r readErrs) Read(p []byte) (int, error) {
 	n, err := r.r.Read(p)
-	if err != nil && err != io.EOF && r.err == nil {
-		r.err = err
-		if r.first != nil && *r.first == nil {
-			*r.first = err
-		}
+	if err != nil && err != io.EOF && *r.first == nil {
+		*r.first = err
 	}
 	return n, err
 }
@@ -207,7 +204,7 @@ func restoreAOFBackup(c *cli.Context, gopts globalOptions, opts restoreOptions, 
 		return struct {
 			io.Reader
 			io.Closer
-		}{&readErrs{r: or, first: &readErr}, or}, nil
+		}{readErrs{r: or, first: &readErr}, or}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("restore: backup %s: %w", m.ID, err)

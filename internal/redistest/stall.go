@@ -44,9 +44,6 @@ func StartStallProxy(t testing.TB, addr string, after int) *StallProxy {
 // Addr is the proxy's host:port.
 func (p *StallProxy) Addr() string { return p.ln.Addr().String() }
 
-// Port is the proxy's port.
-func (p *StallProxy) Port() int { return p.ln.Addr().(*net.TCPAddr).Port }
-
 // Stalled is how many replication links the proxy has stalled.
 func (p *StallProxy) Stalled() int64 { return p.stalled.Load() }
 
