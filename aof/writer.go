@@ -3,7 +3,6 @@ package aof
 import (
 	"bufio"
 	"io"
-	"strconv"
 )
 
 // Writer writes commands as RESP arrays of bulk strings, the form of AOF
@@ -22,13 +21,9 @@ func NewWriter(w io.Writer) *Writer {
 
 // WriteCommand writes one command. Arguments are binary-safe.
 func (w *Writer) WriteCommand(args ...[]byte) error {
-	b := append(w.buf[:0], '*')
-	b = strconv.AppendInt(b, int64(len(args)), 10)
-	b = append(b, '\r', '\n')
+	b := AppendArrayHeader(w.buf[:0], len(args))
 	for _, a := range args {
-		b = append(b, '$')
-		b = strconv.AppendInt(b, int64(len(a)), 10)
-		b = append(b, '\r', '\n')
+		b = AppendBulkHeader(b, len(a))
 		if len(a) > 4096 {
 			// Large arguments go straight to the writer, not through buf.
 			if _, err := w.w.Write(b); err != nil {
