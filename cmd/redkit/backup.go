@@ -13,7 +13,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	gosync "sync"
@@ -24,6 +23,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/internal/bytesize"
 	"github.com/redkit/redkit/internal/countio"
 	"github.com/redkit/redkit/internal/dumpfile"
 	"github.com/redkit/redkit/rdb"
@@ -376,12 +376,9 @@ func runBackup(c *cli.Context, gopts globalOptions) (err error) {
 		log.Info("backup: reading a file", "id", m.ID, "from", from, "to", backend.URL())
 	}
 
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// An S3 upload's part buffers (16 MiB, 4 in flight and one or two
-		// filling, per snapshot) are live by design: the soft limit sits
-		// above them, or the collector runs without end.
-		debug.SetMemoryLimit(softMemoryLimit + int64(len(jobs))*6*(16<<20))
-	}
+	// An S3 upload's part buffers (16 MiB, 4 in flight and one or two
+	// filling, per snapshot) are live by design.
+	reserveMemory(int64(len(jobs)) * 6 * (16 << 20))
 	// All snapshots at once; the first failure cancels the others.
 	jctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -832,7 +829,7 @@ func runBackupList(c *cli.Context, gopts globalOptions) error {
 		if m.Continuous {
 			kind = "  (continuous base)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s%s\n", m.ID, m.Started.Format("2006-01-02 15:04:05"), sourceLabel(m.Source), m.TotalKeys(), humanBytes(m.StoredBytes), comp, kind)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s%s\n", m.ID, m.Started.Format("2006-01-02 15:04:05"), sourceLabel(m.Source), m.TotalKeys(), bytesize.Format(m.StoredBytes), comp, kind)
 	}
 	if err := tw.Flush(); err != nil || len(gens) == 0 {
 		return err
@@ -846,7 +843,7 @@ func runBackupList(c *cli.Context, gopts globalOptions) error {
 			start = g.Base.Replication.Offset
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d-%d\t%d\t%d\t%s\n", g.ID(), g.From().Format("2006-01-02 15:04:05.000"), g.Until().Format("2006-01-02 15:04:05.000"),
-			start, g.EndOffset(), len(g.Segments), g.Commands(), humanBytes(g.SegmentBytes()))
+			start, g.EndOffset(), len(g.Segments), g.Commands(), bytesize.Format(g.SegmentBytes()))
 		if g.Gap != nil {
 			fmt.Fprintf(tw, "\t\t\tGAP: offsets %d-%d missing; %d segment(s) after it, up to offset %d, cannot be replayed\n", g.Gap.From, g.Gap.To, g.Gap.After, g.Gap.AfterEnd)
 		}
@@ -1006,7 +1003,7 @@ func runBackupVerify(c *cli.Context, gopts globalOptions) error {
 		if e.Role == "incr" || e.Role == "base" && e.RDBVersion == 0 {
 			what = fmt.Sprintf("AOF, %d commands", e.Commands)
 		}
-		fmt.Fprintf(gopts.stdout, "ok  %s/%s  %s stored, %s of %s, SHA-256 %s\n", m.ID, e.Name, humanBytes(e.StoredBytes), humanBytes(e.RawBytes), what, e.SHA256[:16])
+		fmt.Fprintf(gopts.stdout, "ok  %s/%s  %s stored, %s of %s, SHA-256 %s\n", m.ID, e.Name, bytesize.Format(e.StoredBytes), bytesize.Format(e.RawBytes), what, e.SHA256[:16])
 	}
 	if !m.Continuous {
 		return nil
@@ -1028,7 +1025,7 @@ func runBackupVerify(c *cli.Context, gopts globalOptions) error {
 		fmt.Fprintf(gopts.stderr, "redkit: backup verify: generation %s: %v\n", m.ID, gerr)
 		return reportedError(exitError, gerr)
 	}
-	fmt.Fprintf(gopts.stdout, "ok  %s: %d segment(s), %s stored, %d records, SHA-256 and CRC-32C of each\n", m.ID, len(segs), humanBytes(stored), cmds)
+	fmt.Fprintf(gopts.stdout, "ok  %s: %d segment(s), %s stored, %d records, SHA-256 and CRC-32C of each\n", m.ID, len(segs), bytesize.Format(stored), cmds)
 	return nil
 }
 

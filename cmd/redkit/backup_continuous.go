@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -83,10 +81,8 @@ func runContinuousBackup(c *cli.Context, gopts globalOptions, backend storage.Ba
 	} else {
 		log.Info("backup: continuous backup starting with a base snapshot", "from", ep.String(), "to", backend.URL())
 	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// The base's upload buffers and the segments waiting in memory.
-		debug.SetMemoryLimit(softMemoryLimit + 6*(16<<20) + 5*size)
-	}
+	// The base's upload buffers and the segments waiting in memory.
+	reserveMemory(6*(16<<20) + 5*size)
 	if addr := c.String("status-addr"); addr != "" {
 		stop, bound, err := serveStatus(addr, func() any { return cb.Status() }, continuousMetrics(cb.Status), log)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/redkit/redkit/internal/bytesize"
 	rsync "github.com/redkit/redkit/sync"
 
 	"github.com/redkit/redkit/internal/countio"
@@ -118,7 +119,7 @@ func runDump(c *cli.Context, gopts globalOptions) error {
 		for _, db := range sortedKeys(keys) {
 			dbs = append(dbs, fmt.Sprintf("db%d=%d", db, keys[db]))
 		}
-		fmt.Fprintf(gopts.stderr, "redkit: dump: %s -> %s: RDB %d, %s, %d keys (%s) in %.1fs\n", ep, out, version, humanBytes(n.Load()),
+		fmt.Fprintf(gopts.stderr, "redkit: dump: %s -> %s: RDB %d, %s, %d keys (%s) in %.1fs\n", ep, out, version, bytesize.Format(n.Load()),
 			sumKeys(keys), strings.Join(dbs, " "), time.Since(start).Seconds())
 	}
 	return nil

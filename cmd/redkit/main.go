@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -17,16 +16,8 @@ import (
 // Stamped by goreleaser: -X main.version=... -X main.commit=... -X main.date=...
 var version, commit, date string
 
-// softMemoryLimit is the heap size at which the garbage collector starts
-// working harder, unless GOMEMLIMIT says otherwise. Streaming keeps the
-// live heap small; a long string (a 32 MiB value) briefly makes it grow,
-// and by default Go would let the heap double on top of it.
-const softMemoryLimit = 40 << 20
-
 func main() {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(softMemoryLimit)
-	}
+	setDefaultMemoryLimit()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// REDKIT_CPUPROFILE=FILE writes a CPU profile of the run (for go tool
 	// pprof): how performance problems get diagnosed on real data.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/internal/bytesize"
 	"github.com/redkit/redkit/internal/dumpfile"
 	"github.com/redkit/redkit/rdb"
 	rsync "github.com/redkit/redkit/sync"
@@ -140,19 +141,19 @@ func (p *preflight) checkMemory(ctx context.Context, need int64, needWhat string
 	used, _ := strconv.ParseInt(m["used_memory"], 10, 64)
 	maxm, _ := strconv.ParseInt(m["maxmemory"], 10, 64)
 	if dst.info.Cluster {
-		p.add("target memory", "ok", "%s %s; cluster target: per-node room not checked (node %s uses %s)", needWhat, humanBytes(need), dst.addr, humanBytes(used))
+		p.add("target memory", "ok", "%s %s; cluster target: per-node room not checked (node %s uses %s)", needWhat, bytesize.Format(need), dst.addr, bytesize.Format(used))
 		return
 	}
 	if maxm == 0 {
-		p.add("target memory", "ok", "%s %s; the target has no maxmemory (uses %s): bounded by its machine", needWhat, humanBytes(need), humanBytes(used))
+		p.add("target memory", "ok", "%s %s; the target has no maxmemory (uses %s): bounded by its machine", needWhat, bytesize.Format(need), bytesize.Format(used))
 		return
 	}
 	free := maxm - used
 	if need > free {
-		p.add("target memory", "fail", "%s %s, the target has %s free (maxmemory %s, used %s): raise maxmemory or free room", needWhat, humanBytes(need), humanBytes(max(free, 0)), humanBytes(maxm), humanBytes(used))
+		p.add("target memory", "fail", "%s %s, the target has %s free (maxmemory %s, used %s): raise maxmemory or free room", needWhat, bytesize.Format(need), bytesize.Format(max(free, 0)), bytesize.Format(maxm), bytesize.Format(used))
 		return
 	}
-	p.add("target memory", "ok", "%s %s, the target has %s free (maxmemory %s)", needWhat, humanBytes(need), humanBytes(free), humanBytes(maxm))
+	p.add("target memory", "ok", "%s %s, the target has %s free (maxmemory %s)", needWhat, bytesize.Format(need), bytesize.Format(free), bytesize.Format(maxm))
 }
 
 // modules lists the names of MODULE LIST; ok is false when not allowed.
@@ -511,9 +512,9 @@ func syncCheck(ctx context.Context, gopts globalOptions, format string, src, dst
 	switch {
 	case bigKey == "":
 	case bigSize > dst.info.ProtoMaxBulkLen:
-		p.add("biggest key", "warn", "%q in db %d uses about %s, more than the target's proto-max-bulk-len (%s): it goes as commands, not RESTORE (%d keys scanned)", bigKey, bigDB, humanBytes(bigSize), humanBytes(dst.info.ProtoMaxBulkLen), scanned)
+		p.add("biggest key", "warn", "%q in db %d uses about %s, more than the target's proto-max-bulk-len (%s): it goes as commands, not RESTORE (%d keys scanned)", bigKey, bigDB, bytesize.Format(bigSize), bytesize.Format(dst.info.ProtoMaxBulkLen), scanned)
 	default:
-		p.add("biggest key", "ok", "%q in db %d uses about %s, under the target's proto-max-bulk-len (%s) (%d keys scanned)", bigKey, bigDB, humanBytes(bigSize), humanBytes(dst.info.ProtoMaxBulkLen), scanned)
+		p.add("biggest key", "ok", "%q in db %d uses about %s, under the target's proto-max-bulk-len (%s) (%d keys scanned)", bigKey, bigDB, bytesize.Format(bigSize), bytesize.Format(dst.info.ProtoMaxBulkLen), scanned)
 	}
 	exist, sampled, examples := 0, 0, []string(nil)
 	for _, a := range srcAddrs {
@@ -595,7 +596,7 @@ func restoreCheckInput(ctx context.Context, gopts globalOptions, opts restoreOpt
 	case st.version == 0:
 		p.add("input", "ok", "%s is not an RDB dump (an AOF): its keys are encoded for the target's RDB version", path)
 	default:
-		p.add("input", "ok", "%s: RDB %d, %d keys, %s of RDB", path, st.version, st.keys, humanBytes(st.bytes))
+		p.add("input", "ok", "%s: RDB %d, %d keys, %s of RDB", path, st.version, st.keys, bytesize.Format(st.bytes))
 		p.checkVersions(fmt.Sprintf("the dump (%s)", path), st.version, dst)
 	}
 	if st.expired > 0 {
@@ -637,7 +638,7 @@ func restoreCheckInput(ctx context.Context, gopts globalOptions, opts restoreOpt
 			if st.bigSize > dst.info.ProtoMaxBulkLen {
 				status, verdict = "warn", "over (it goes as commands)"
 			}
-			p.add("biggest key", status, "%q in db %d: %s serialized, %s the target's proto-max-bulk-len (%s)", st.bigKey, st.bigDB, humanBytes(st.bigSize), verdict, humanBytes(dst.info.ProtoMaxBulkLen))
+			p.add("biggest key", status, "%q in db %d: %s serialized, %s the target's proto-max-bulk-len (%s)", st.bigKey, st.bigDB, bytesize.Format(st.bigSize), verdict, bytesize.Format(dst.info.ProtoMaxBulkLen))
 		}
 		if len(st.sample) > 0 {
 			exist, examples, err := existingSample(ctx, dst, st.sample, mapDB, keep)

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/internal/bytesize"
 	"github.com/redkit/redkit/internal/dumpfile"
 	"github.com/redkit/redkit/rdb"
 	rsync "github.com/redkit/redkit/sync"
@@ -438,17 +437,7 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 		return fmt.Errorf("restore: %w", err)
 	}
 	ro := opts.restore
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// Payloads lent to the Writer stay live until their replies: the
-		// soft limit must sit above them or the GC runs without end.
-		var top int64
-		ro.MemoryHint = func(live int64) {
-			if live > top {
-				top = live
-				debug.SetMemoryLimit(softMemoryLimit + top + top/4)
-			}
-		}
-	}
+	ro.MemoryHint = memoryHint()
 	r, err := rsync.NewRestorer(w, info, ro)
 	if err != nil {
 		w.Close()
@@ -573,19 +562,5 @@ func printRestoreSummary(gopts globalOptions, opts restoreOptions, s *restoreSum
 		existing = fmt.Sprintf(", %d already on the target", s.Existing)
 	}
 	fmt.Fprintf(w, "redkit: restore %s -> %s: %d keys written (%d as commands), %d skipped, %d failed%s, %d expired, %d function libraries, %s in %.1fs (%.0f keys/s, %s/s)\n",
-		s.Input, s.Target, s.Keys, s.Commands, s.Skipped, s.Failed, existing, s.Expired, s.Functions, humanBytes(s.Bytes), s.Seconds, s.KeysPerS, humanBytes(int64(s.BytesPerS)))
-}
-
-// humanBytes formats a byte count with a binary unit.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+		s.Input, s.Target, s.Keys, s.Commands, s.Skipped, s.Failed, existing, s.Expired, s.Functions, bytesize.Format(s.Bytes), s.Seconds, s.KeysPerS, bytesize.Format(int64(s.BytesPerS)))
 }

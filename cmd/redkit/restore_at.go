@@ -4,15 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"os"
-	"runtime/debug"
 	"strconv"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/internal/bytesize"
 	"github.com/redkit/redkit/rdb"
 	"github.com/redkit/redkit/storage"
 	rsync "github.com/redkit/redkit/sync"
@@ -98,7 +96,7 @@ func runRestoreAt(c *cli.Context, gopts globalOptions, opts restoreOptions, cut 
 		segBytes += s.StoredBytes
 	}
 	logf("to %s: generation %s of %s, base taken %s (%d keys, %s), then %d segment(s) (%s)", cut, m.ID, sourceLabel(m.Source),
-		g.From().Format(time.RFC3339Nano), m.TotalKeys(), humanBytes(m.StoredBytes), len(segs), humanBytes(segBytes))
+		g.From().Format(time.RFC3339Nano), m.TotalKeys(), bytesize.Format(m.StoredBytes), len(segs), bytesize.Format(segBytes))
 	if len(m.Objects) != 1 {
 		return fmt.Errorf("restore: generation %s has %d base objects, want 1", m.ID, len(m.Objects))
 	}
@@ -217,11 +215,8 @@ func replayToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *sto
 		return fmt.Errorf("restore: %w", err)
 	}
 	defer ar.Close()
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// The data set is held whole: a soft limit under it would only
-		// make the collector run without end.
-		debug.SetMemoryLimit(math.MaxInt64)
-	}
+	// The data set is held whole.
+	liftMemoryLimit()
 	o, err := openOutput(path, gopts.stdout)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/internal/bytesize"
 	"github.com/redkit/redkit/internal/countio"
 	"github.com/redkit/redkit/storage"
 )
@@ -46,7 +47,7 @@ func runRestoreBackup(c *cli.Context, gopts globalOptions, opts restoreOptions) 
 		}
 	}
 	logf("backup %s of %s, taken %s: %d keys, %s in %d object(s)", m.ID, sourceLabel(m.Source), m.Started.Format("2006-01-02 15:04:05 UTC"),
-		m.TotalKeys(), humanBytes(m.StoredBytes), len(m.Objects))
+		m.TotalKeys(), bytesize.Format(m.StoredBytes), len(m.Objects))
 	// Every object must open (the identity decrypts it) before anything
 	// is written.
 	for _, e := range m.Objects {
@@ -62,7 +63,7 @@ func runRestoreBackup(c *cli.Context, gopts globalOptions, opts restoreOptions) 
 				fmt.Fprintf(gopts.stderr, "redkit: restore: backup %s does not verify: %v\nnothing was written to the target\n", m.ID, err)
 				return reportedError(exitError, err)
 			}
-			logf("verified %s (%s, SHA-256 and RDB CRC64)", e.Name, humanBytes(e.StoredBytes))
+			logf("verified %s (%s, SHA-256 and RDB CRC64)", e.Name, bytesize.Format(e.StoredBytes))
 		}
 	}
 	if m.AOFManifest != "" {
@@ -119,7 +120,7 @@ func restoreObject(ctx context.Context, gopts globalOptions, opts restoreOptions
 			return rerr
 		}
 		fmt.Fprintf(gopts.stderr, "redkit: restore: backup %s: the restore stopped early, after %s of the %s stored in %s, because of the error reported: the target may hold a partial restore (the rest of the backup was not read, nor its checksum checked)\n",
-			m.ID, humanBytes(or.StoredBytes()), humanBytes(e.StoredBytes), e.Name)
+			m.ID, bytesize.Format(or.StoredBytes()), bytesize.Format(e.StoredBytes), e.Name)
 		return rerr
 	}
 	verr := or.Verify()
@@ -311,6 +312,6 @@ func restoreToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *st
 	if err := o.commit(); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	fmt.Fprintf(gopts.stderr, "redkit: restore: backup %s written to %s (%s, verified)\n", m.ID, path, humanBytes(n.Load()))
+	fmt.Fprintf(gopts.stderr, "redkit: restore: backup %s written to %s (%s, verified)\n", m.ID, path, bytesize.Format(n.Load()))
 	return nil
 }

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -289,15 +287,7 @@ func runSync(c *cli.Context, gopts globalOptions) error {
 	if opts.CheckpointFile == "" && opts.CheckpointKey == "" && !opts.UntilCaughtUp {
 		log.Warn("no checkpoint: a restart will begin with a full sync (use --checkpoint FILE or keep --target-checkpoint)")
 	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		var top int64
-		opts.Restore.MemoryHint = func(live int64) {
-			if live > top {
-				top = live
-				debug.SetMemoryLimit(softMemoryLimit + top + top/4)
-			}
-		}
-	}
+	opts.Restore.MemoryHint = memoryHint()
 	var syncers []*rsync.Syncer
 	if !srcInfo.Cluster {
 		syncers = append(syncers, rsync.NewSyncer(opts))
