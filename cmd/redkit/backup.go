@@ -15,6 +15,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/internal/bytesize"
 	"github.com/redkit/redkit/storage"
 	rsync "github.com/redkit/redkit/sync"
@@ -378,7 +379,7 @@ func writeWhat(path string) string {
 	return "write " + path
 }
 
-func logBackupSummary(log *slog.Logger, m *storage.Manifest, url string) {
+func logBackupSummary(log *slog.Logger, m *backup.Manifest, url string) {
 	log.Info("backup complete", "id", m.ID, "url", url, "keys", m.TotalKeys(), "raw_bytes", m.RawBytes, "stored_bytes", m.StoredBytes,
 		"compression", m.Compression, "encrypted", m.Encryption != nil, "seconds", strconv.FormatFloat(m.Duration, 'f', 2, 64))
 }
@@ -411,7 +412,7 @@ func runBackupList(ctx context.Context, gopts globalOptions, opts backupListOpti
 	if err != nil {
 		return err
 	}
-	l, err := storage.List(ctx, b)
+	l, err := backup.List(ctx, b)
 	if err != nil {
 		return fmt.Errorf("backup list: %w", err)
 	}
@@ -422,11 +423,11 @@ func runBackupList(ctx context.Context, gopts globalOptions, opts backupListOpti
 	for id, err := range l.Damaged {
 		fmt.Fprintf(gopts.stderr, "redkit: backup list: backup %s is damaged and left out: %v\n", id, err)
 	}
-	gens, err := storage.ListGenerations(ctx, b, l)
+	gens, err := backup.ListGenerations(ctx, b, l)
 	if err != nil {
 		return fmt.Errorf("backup list: %w", err)
 	}
-	byID := map[string]*storage.Generation{}
+	byID := map[string]*backup.Generation{}
 	for _, g := range gens {
 		byID[g.ID()] = g
 		if g.Gap != nil {
@@ -454,7 +455,7 @@ func runBackupList(ctx context.Context, gopts globalOptions, opts backupListOpti
 			Gap          *gap      `json:"gap,omitempty"`
 		}
 		type entry struct {
-			*storage.Manifest
+			*backup.Manifest
 			Generation *generation `json:"generation,omitempty"`
 		}
 		out := []entry{}
@@ -523,7 +524,7 @@ func runBackupPrune(ctx context.Context, gopts globalOptions, opts backupPruneOp
 	if len(args) != 1 {
 		return usageErrorf("backup prune: one STORAGE_URL, please")
 	}
-	p := storage.Policy{Last: opts.keepLast, Daily: opts.keepDaily, Weekly: opts.keepWeekly}
+	p := backup.Policy{Last: opts.keepLast, Daily: opts.keepDaily, Weekly: opts.keepWeekly}
 	if v := opts.keepWithin; v != "" {
 		d, err := parseLongDuration(v)
 		if err != nil || d <= 0 {
@@ -626,7 +627,7 @@ func runBackupVerify(ctx context.Context, gopts globalOptions, opts backupVerify
 	if err != nil {
 		return err
 	}
-	m, err := storage.Resolve(ctx, b, id)
+	m, err := backup.Resolve(ctx, b, id)
 	if err != nil {
 		return fmt.Errorf("backup verify: %w", err)
 	}
@@ -671,7 +672,7 @@ func sumKeys(keys map[int]int64) int64 {
 }
 
 // sourceLabel is a short name of a backup's source.
-func sourceLabel(s storage.SourceInfo) string {
+func sourceLabel(s backup.SourceInfo) string {
 	if s.Kind == "live" && s.Host != "" {
 		if h, p, err := net.SplitHostPort(s.Host); err == nil {
 			return h + ":" + p

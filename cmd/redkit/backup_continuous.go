@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/storage"
 	rsync "github.com/redkit/redkit/sync"
 )
@@ -32,13 +33,13 @@ func runContinuousBackup(ctx context.Context, gopts globalOptions, bopts backupO
 	if info.Cluster {
 		return usageErrorf("backup --continuous: %s is a cluster node: continuous backups take one standalone source (or a Sentinel's master) for now; back a cluster up with snapshots (without --continuous)", ep.String())
 	}
-	source := storage.SourceInfo{Kind: "live", URL: ep.String(), Host: addr, Role: info.Role, Server: info.Server, Version: info.Version}
+	source := backup.SourceInfo{Kind: "live", URL: ep.String(), Host: addr, Role: info.Role, Server: info.Server, Version: info.Version}
 
 	resume, err := resumeGeneration(ctx, backend, source.URL, log)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	opts := rsync.ContinuousOptions{
+	opts := backup.ContinuousOptions{
 		Source: addr, Conn: copts, LinkTimeout: replicaTimeout(bopts.timeout), Backend: backend, Codec: codec,
 		SegmentInterval: interval, SegmentSize: size, SnapshotInterval: bopts.snapshotInterval,
 		Resume: resume, RetryFor: bopts.retryFor, Log: log,
@@ -47,11 +48,11 @@ func runContinuousBackup(ctx context.Context, gopts globalOptions, bopts backupO
 			return a, err
 		},
 	}
-	opts.StoreBase = func(ctx context.Context, r io.Reader, size int64, pos storage.ReplPosition) (*storage.Manifest, error) {
+	opts.StoreBase = func(ctx context.Context, r io.Reader, size int64, pos backup.ReplPosition) (*backup.Manifest, error) {
 		return storeBase(ctx, baseOptions{backend: backend, codec: codec, recipients: recipientKeys, source: source,
 			lockTimeout: bopts.lockTimeout, version: versionString(), log: log}, r, pos)
 	}
-	cb, err := rsync.NewContinuous(opts)
+	cb, err := backup.NewContinuous(opts)
 	if err != nil {
 		return err
 	}
@@ -87,27 +88,27 @@ func runContinuousBackup(ctx context.Context, gopts globalOptions, bopts backupO
 }
 
 // continuousMetrics are backup --continuous's Prometheus metrics.
-func continuousMetrics(status func() rsync.ContinuousStatus) *prometheus.Registry {
+func continuousMetrics(status func() backup.ContinuousStatus) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	sm := statusMetrics[rsync.ContinuousStatus]{reg, "redkit_backup", status}
+	sm := statusMetrics[backup.ContinuousStatus]{reg, "redkit_backup", status}
 	gauge, counter := sm.gauge, sm.counter
 	gauge("recovery_point_timestamp_seconds", "Every command received before this Unix time is stored: a restore can go up to it.",
-		func(st rsync.ContinuousStatus) float64 { return float64(st.RecoveryPoint.UnixMilli()) / 1000 })
-	gauge("recovery_lag_seconds", "How far the recovery point is behind now.", func(st rsync.ContinuousStatus) float64 { return st.RecoveryLagSeconds })
-	gauge("received_offset", "Replication offset after the last command received.", func(st rsync.ContinuousStatus) float64 { return float64(st.Received) })
-	gauge("durable_offset", "Replication offset after the last command stored.", func(st rsync.ContinuousStatus) float64 { return float64(st.Durable) })
-	gauge("pending_segments", "Segments closed and not yet stored.", func(st rsync.ContinuousStatus) float64 { return float64(st.PendingSegments) })
-	gauge("streaming", "1 while the stream is read.", func(st rsync.ContinuousStatus) float64 {
+		func(st backup.ContinuousStatus) float64 { return float64(st.RecoveryPoint.UnixMilli()) / 1000 })
+	gauge("recovery_lag_seconds", "How far the recovery point is behind now.", func(st backup.ContinuousStatus) float64 { return st.RecoveryLagSeconds })
+	gauge("received_offset", "Replication offset after the last command received.", func(st backup.ContinuousStatus) float64 { return float64(st.Received) })
+	gauge("durable_offset", "Replication offset after the last command stored.", func(st backup.ContinuousStatus) float64 { return float64(st.Durable) })
+	gauge("pending_segments", "Segments closed and not yet stored.", func(st backup.ContinuousStatus) float64 { return float64(st.PendingSegments) })
+	gauge("streaming", "1 while the stream is read.", func(st backup.ContinuousStatus) float64 {
 		if st.Phase == rsync.PhaseStreaming {
 			return 1
 		}
 		return 0
 	})
-	counter("segments_total", "Segments stored.", func(st rsync.ContinuousStatus) float64 { return float64(st.Segments) })
-	counter("segment_bytes_total", "Bytes of segments stored.", func(st rsync.ContinuousStatus) float64 { return float64(st.SegmentBytes) })
-	counter("commands_total", "Commands stored.", func(st rsync.ContinuousStatus) float64 { return float64(st.Commands) })
-	counter("generations_total", "Generations started (base snapshots stored).", func(st rsync.ContinuousStatus) float64 { return float64(st.Generations) })
-	counter("reconnects_total", "Reconnections after an error.", func(st rsync.ContinuousStatus) float64 { return float64(st.Reconnects) })
-	counter("errors_total", "Errors (a lost link, a failed upload).", func(st rsync.ContinuousStatus) float64 { return float64(st.Errors) })
+	counter("segments_total", "Segments stored.", func(st backup.ContinuousStatus) float64 { return float64(st.Segments) })
+	counter("segment_bytes_total", "Bytes of segments stored.", func(st backup.ContinuousStatus) float64 { return float64(st.SegmentBytes) })
+	counter("commands_total", "Commands stored.", func(st backup.ContinuousStatus) float64 { return float64(st.Commands) })
+	counter("generations_total", "Generations started (base snapshots stored).", func(st backup.ContinuousStatus) float64 { return float64(st.Generations) })
+	counter("reconnects_total", "Reconnections after an error.", func(st backup.ContinuousStatus) float64 { return float64(st.Reconnects) })
+	counter("errors_total", "Errors (a lost link, a failed upload).", func(st backup.ContinuousStatus) float64 { return float64(st.Errors) })
 	return reg
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/internal/countio"
 	"github.com/redkit/redkit/internal/dumpfile"
 	"github.com/redkit/redkit/rdb"
@@ -89,7 +90,7 @@ type backupRunOptions struct {
 // read, parsed and stored at once (the first failure cancels the
 // others), then the manifest. Its errors: *lockError, *connectError,
 // *runError (once the backup has an id), the source's own, or others.
-func runBackupJobs(ctx context.Context, o backupRunOptions) (*storage.Manifest, error) {
+func runBackupJobs(ctx context.Context, o backupRunOptions) (*backup.Manifest, error) {
 	log := o.log
 	lock, err := lockStorage(ctx, o.backend, "backup", o.lockTimeout, log)
 	if err != nil {
@@ -98,15 +99,15 @@ func runBackupJobs(ctx context.Context, o backupRunOptions) (*storage.Manifest, 
 	defer releaseLock(ctx, lock, log)
 
 	start := time.Now()
-	m := &storage.Manifest{
-		ID:            storage.NewID(start),
+	m := &backup.Manifest{
+		ID:            backup.NewID(start),
 		Started:       start.UTC(),
 		RedkitVersion: o.version,
 		Compression:   o.codec.Compression,
 		Level:         o.codec.Level,
 	}
 	if len(o.recipients) > 0 {
-		m.Encryption = &storage.Encryption{Kind: "age", Recipients: o.recipients}
+		m.Encryption = &backup.Encryption{Kind: "age", Recipients: o.recipients}
 	}
 	codec, backend := o.codec, o.backend
 	read := o.read
@@ -124,7 +125,7 @@ func runBackupJobs(ctx context.Context, o backupRunOptions) (*storage.Manifest, 
 			return nil, err
 		}
 		info := src.info
-		m.Source = storage.SourceInfo{Kind: "live", URL: src.url, Host: src.addr, Role: info.Role, Server: info.Server, Version: info.Version, Cluster: info.Cluster}
+		m.Source = backup.SourceInfo{Kind: "live", URL: src.url, Host: src.addr, Role: info.Role, Server: info.Server, Version: info.Version, Cluster: info.Cluster}
 		liveJob := func(name, master string) *snapshotJob {
 			return &snapshotJob{name: name, master: master, open: func(ctx context.Context) (io.Reader, int64, func(), error) {
 				l, err := rsync.OpenLink(ctx, master, rsync.ReplicaOptions{Conn: src.conn, RDBOnly: true, Timeout: src.linkTimeout})
@@ -165,7 +166,7 @@ func runBackupJobs(ctx context.Context, o backupRunOptions) (*storage.Manifest, 
 		defer closeAll()
 		jobs = aofJobs
 		m.AOFManifest = manifest
-		m.Source = storage.SourceInfo{Kind: "aof-dir", URL: o.aofDir}
+		m.Source = backup.SourceInfo{Kind: "aof-dir", URL: o.aofDir}
 		log.Info("backup: reading a multi-part AOF", "id", m.ID, "from", o.aofDir, "files", len(jobs), "to", backend.URL())
 	default:
 		from := o.rdbFile
@@ -176,7 +177,7 @@ func runBackupJobs(ctx context.Context, o backupRunOptions) (*storage.Manifest, 
 			}
 			return f, f.Size, func() { f.Close() }, nil
 		}})
-		m.Source = storage.SourceInfo{Kind: "rdb-file", URL: from}
+		m.Source = backup.SourceInfo{Kind: "rdb-file", URL: from}
 		log.Info("backup: reading a file", "id", m.ID, "from", from, "to", backend.URL())
 	}
 
@@ -218,7 +219,7 @@ func runBackupJobs(ctx context.Context, o backupRunOptions) (*storage.Manifest, 
 	}
 	m.Completed = time.Now().UTC()
 	m.Duration = time.Since(start).Seconds()
-	if err := storage.WriteManifest(ctx, backend, m); err != nil {
+	if err := backup.WriteManifest(ctx, backend, m); err != nil {
 		return nil, &runError{id: m.ID, err: err}
 	}
 	return m, nil
@@ -233,11 +234,11 @@ func lockStorage(ctx context.Context, b storage.Backend, op string, timeout time
 		return nil, &lockError{op: op, err: err}
 	}
 	if cl, ok := b.(storage.Cleaner); ok {
-		n, err := cl.Cleanup(ctx, storage.BackupsDir, lock.Created())
+		n, err := cl.Cleanup(ctx, backup.BackupsDir, lock.Created())
 		if err == nil {
 			// A segment's PUT cut short by a continuous backup that died.
 			var k int
-			k, err = cl.Cleanup(ctx, storage.ContinuousDir, lock.Created())
+			k, err = cl.Cleanup(ctx, backup.ContinuousDir, lock.Created())
 			n += k
 		}
 		switch {
@@ -268,7 +269,7 @@ type snapshotJob struct {
 	role   string   // its role: base or incr
 	open   func(ctx context.Context) (r io.Reader, size int64, closeFn func(), err error)
 	read   *atomic.Int64 // the bytes read (nil: not counted)
-	entry  storage.ObjectEntry
+	entry  backup.ObjectEntry
 	err    error
 }
 
@@ -293,7 +294,7 @@ func (j *snapshotJob) run(ctx context.Context, backend storage.Backend, id strin
 		return &jobError{job: j, connect: true, err: err}
 	}
 	defer closeFn()
-	ow, err := storage.CreateObject(ctx, backend, storage.Key(id, j.name), codec)
+	ow, err := storage.CreateObject(ctx, backend, backup.Key(id, j.name), codec)
 	if err != nil {
 		return &jobError{job: j, err: err}
 	}
@@ -309,7 +310,7 @@ func (j *snapshotJob) run(ctx context.Context, backend storage.Backend, id strin
 	if err := ow.Close(); err != nil {
 		return &jobError{job: j, err: fmt.Errorf("upload: %w", err)}
 	}
-	j.entry = ow.Entry(j.name)
+	j.entry = backup.NewObjectEntry(j.name, ow)
 	j.entry.Keys, j.entry.RDBVersion = keys, version
 	j.entry.Master, j.entry.Slots = j.master, j.slots
 	if len(j.slots) == 0 {
@@ -541,7 +542,7 @@ func scanRDB(r io.Reader) (map[int]int64, int, io.Reader, error) {
 
 // pruneOptions configure a prune.
 type pruneOptions struct {
-	policy      storage.Policy
+	policy      backup.Policy
 	dryRun      bool // decide, delete nothing (and take no lock)
 	lockTimeout time.Duration
 	log         *slog.Logger
@@ -551,7 +552,7 @@ type pruneOptions struct {
 // backup, or with segments left without their base.
 type pruneAction struct {
 	id      string
-	backup  *storage.Manifest // nil: segments without their base
+	backup  *backup.Manifest // nil: segments without their base
 	keep    bool
 	reasons []string
 }
@@ -575,11 +576,11 @@ func pruneBackups(ctx context.Context, b storage.Backend, o pruneOptions) (*prun
 		}
 		defer releaseLock(ctx, lock, o.log)
 	}
-	l, err := storage.List(ctx, b)
+	l, err := backup.List(ctx, b)
 	if err != nil {
 		return nil, err
 	}
-	gens, err := storage.ListGenerations(ctx, b, l)
+	gens, err := backup.ListGenerations(ctx, b, l)
 	if err != nil {
 		return nil, err
 	}
@@ -591,7 +592,7 @@ func pruneBackups(ctx context.Context, b storage.Backend, o pruneOptions) (*prun
 	deleted := 0
 	for _, d := range o.policy.Apply(l.Backups, until) {
 		if !d.Keep && !o.dryRun {
-			if err := storage.DeleteBackup(ctx, b, d.Backup); err != nil {
+			if err := backup.DeleteBackup(ctx, b, d.Backup); err != nil {
 				return nil, fmt.Errorf("%w (%d deleted before it)", err, deleted)
 			}
 			deleted++
@@ -599,13 +600,13 @@ func pruneBackups(ctx context.Context, b storage.Backend, o pruneOptions) (*prun
 		rep.actions = append(rep.actions, pruneAction{id: d.Backup.ID, backup: d.Backup, keep: d.Keep, reasons: d.Reasons})
 	}
 	// Segments whose base is gone (a prune cut short) restore nothing.
-	orphans, err := storage.OrphanGenerations(ctx, b, l)
+	orphans, err := backup.OrphanGenerations(ctx, b, l)
 	if err != nil {
 		return nil, err
 	}
 	for _, gen := range orphans {
 		if !o.dryRun {
-			if err := storage.DeleteSegments(ctx, b, gen); err != nil {
+			if err := backup.DeleteSegments(ctx, b, gen); err != nil {
 				return nil, fmt.Errorf("%w (%d deleted before it)", err, deleted)
 			}
 		}
@@ -617,8 +618,8 @@ func pruneBackups(ctx context.Context, b storage.Backend, o pruneOptions) (*prun
 // verifyBackupObject reads an object of a backup whole: SHA-256,
 // decryption, decompression and a full parse (an RDB's CRC64
 // included), and compares its keys with the manifest's.
-func verifyBackupObject(ctx context.Context, b storage.Backend, m *storage.Manifest, e storage.ObjectEntry, codec storage.Codec) error {
-	or, err := storage.OpenObject(ctx, b, m, e, codec)
+func verifyBackupObject(ctx context.Context, b storage.Backend, m *backup.Manifest, e backup.ObjectEntry, codec storage.Codec) error {
+	or, err := backup.OpenObject(ctx, b, m, e, codec)
 	if err != nil {
 		return err
 	}
@@ -636,10 +637,10 @@ type generationCheck struct {
 // whole (SHA-256, each record's CRC-32C, the record count); a segment
 // missing from the generation is an error too, after those listed are
 // read.
-func verifyGeneration(ctx context.Context, b storage.Backend, m *storage.Manifest, codec storage.Codec) (generationCheck, error) {
-	segs, gerr := storage.GenerationSegments(ctx, b, m)
+func verifyGeneration(ctx context.Context, b storage.Backend, m *backup.Manifest, codec storage.Codec) (generationCheck, error) {
+	segs, gerr := backup.GenerationSegments(ctx, b, m)
 	for _, si := range segs {
-		if err := storage.VerifySegment(ctx, b, si, m.Compression, codec); err != nil {
+		if err := backup.VerifySegment(ctx, b, si, m.Compression, codec); err != nil {
 			return generationCheck{}, err
 		}
 	}
@@ -653,12 +654,12 @@ func verifyGeneration(ctx context.Context, b storage.Backend, m *storage.Manifes
 // resumeGeneration finds the generation a continuous backup of source
 // (its URL) continues: the newest of this source's, unless a segment is
 // missing from it (nil: a new one starts).
-func resumeGeneration(ctx context.Context, b storage.Backend, source string, log *slog.Logger) (*storage.Generation, error) {
-	l, err := storage.List(ctx, b)
+func resumeGeneration(ctx context.Context, b storage.Backend, source string, log *slog.Logger) (*backup.Generation, error) {
+	l, err := backup.List(ctx, b)
 	if err != nil {
 		return nil, err
 	}
-	gens, err := storage.ListGenerations(ctx, b, l)
+	gens, err := backup.ListGenerations(ctx, b, l)
 	if err != nil {
 		return nil, err
 	}
@@ -680,7 +681,7 @@ type baseOptions struct {
 	backend     storage.Backend
 	codec       storage.Codec
 	recipients  []string // the age public keys, for the manifest
-	source      storage.SourceInfo
+	source      backup.SourceInfo
 	lockTimeout time.Duration
 	version     string // redkit's, for the manifest
 	log         *slog.Logger
@@ -690,7 +691,7 @@ type baseOptions struct {
 // storage's lock held meanwhile (a prune waits; so does the base, while
 // another run holds it), the manifest marked Continuous with the
 // snapshot's place in the stream.
-func storeBase(ctx context.Context, o baseOptions, r io.Reader, pos storage.ReplPosition) (*storage.Manifest, error) {
+func storeBase(ctx context.Context, o baseOptions, r io.Reader, pos backup.ReplPosition) (*backup.Manifest, error) {
 	backend, codec, log := o.backend, o.codec, o.log
 	var lock *storage.Lock
 	for {
@@ -711,8 +712,8 @@ func storeBase(ctx context.Context, o baseOptions, r io.Reader, pos storage.Repl
 	}
 	defer lock.Release(context.WithoutCancel(ctx))
 	start := time.Now()
-	m := &storage.Manifest{
-		ID:            storage.NewID(start),
+	m := &backup.Manifest{
+		ID:            backup.NewID(start),
 		Started:       start.UTC(),
 		RedkitVersion: o.version,
 		Source:        o.source,
@@ -722,7 +723,7 @@ func storeBase(ctx context.Context, o baseOptions, r io.Reader, pos storage.Repl
 		Replication:   &pos,
 	}
 	if len(o.recipients) > 0 {
-		m.Encryption = &storage.Encryption{Kind: "age", Recipients: o.recipients}
+		m.Encryption = &backup.Encryption{Kind: "age", Recipients: o.recipients}
 	}
 	j := &snapshotJob{name: "dump" + codec.Ext(), open: func(context.Context) (io.Reader, int64, func(), error) {
 		return r, 0, func() {}, nil
@@ -730,12 +731,12 @@ func storeBase(ctx context.Context, o baseOptions, r io.Reader, pos storage.Repl
 	if err := j.run(ctx, backend, m.ID, codec); err != nil {
 		return nil, err
 	}
-	m.Objects = []storage.ObjectEntry{j.entry}
+	m.Objects = []backup.ObjectEntry{j.entry}
 	m.Keys, m.RawBytes, m.StoredBytes = j.entry.Keys, j.entry.RawBytes, j.entry.StoredBytes
 	m.Source.RDBVersion = j.entry.RDBVersion
 	m.Completed = time.Now().UTC()
 	m.Duration = time.Since(start).Seconds()
-	if err := storage.WriteManifest(ctx, backend, m); err != nil {
+	if err := backup.WriteManifest(ctx, backend, m); err != nil {
 		return nil, err
 	}
 	log.Info("base stored", "id", m.ID, "keys", m.TotalKeys(), "stored_bytes", m.StoredBytes, "offset", pos.Offset, "seconds", m.Duration)
