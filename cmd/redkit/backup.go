@@ -307,9 +307,9 @@ func runBackup(ctx context.Context, gopts globalOptions, opts backupOptions, arg
 	}
 	var read atomic.Int64
 	var bar *progress
-	ro := backupRunOptions{backend: backend, codec: codec, recipients: recipientKeys, lockTimeout: opts.lockTimeout,
-		version: versionString(), log: log, read: &read,
-		started: func(snapshots int) {
+	ro := backup.RunOptions{Backend: backend, Codec: codec, Recipients: recipientKeys, LockTimeout: opts.lockTimeout,
+		Version: versionString(), Log: log, Read: &read,
+		Started: func(snapshots int) {
 			// An S3 upload's part buffers (16 MiB, 4 in flight and one or
 			// two filling, per snapshot) are live by design.
 			reserveMemory(int64(snapshots) * 6 * (16 << 20))
@@ -318,19 +318,19 @@ func runBackup(ctx context.Context, gopts globalOptions, opts backupOptions, arg
 		}}
 	switch {
 	case isServerURL(from):
-		ro.live = func(ctx context.Context) (*liveSource, error) {
+		ro.Live = func(ctx context.Context) (*backup.LiveSource, error) {
 			ep, copts, addr, info, err := backupSource(ctx, opts)
 			if err != nil {
 				return nil, err
 			}
-			return &liveSource{url: ep.String(), addr: addr, info: info, conn: copts, linkTimeout: replicaTimeout(opts.timeout)}, nil
+			return &backup.LiveSource{URL: ep.String(), Addr: addr, Info: info, Conn: copts, LinkTimeout: replicaTimeout(opts.timeout)}, nil
 		}
 	case isAOFSet(from):
-		ro.aofDir = from
+		ro.AOFDir = from
 	default:
-		ro.rdbFile = from
+		ro.RDBFile = from
 	}
-	m, err := runBackupJobs(ctx, ro)
+	m, err := backup.Run(ctx, ro)
 	bar.stop()
 	if err != nil {
 		return backupFailure(gopts, err)
@@ -343,13 +343,13 @@ func runBackup(ctx context.Context, gopts globalOptions, opts backupOptions, arg
 // backupFailure words an error of the backup engine for backup.
 func backupFailure(gopts globalOptions, err error) error {
 	var coded *codedError
-	var ce *connectError
+	var ce *backup.ConnectError
 	switch {
 	case errors.As(err, &coded):
 		return err // the source's flags, already worded
 	case errors.As(err, &ce):
-		return liveConnectError(gopts, "backup", ce.addr, ce.err)
-	case errors.As(err, new(*lockError)), errors.As(err, new(*runError)):
+		return liveConnectError(gopts, "backup", ce.Addr, ce.Err)
+	case errors.As(err, new(*backup.LockError)), errors.As(err, new(*backup.RunError)):
 		return err
 	}
 	return fmt.Errorf("backup: %w", err)
@@ -357,7 +357,7 @@ func backupFailure(gopts globalOptions, err error) error {
 
 // backupSource connects to --from, a live server (or a Sentinel's
 // master), and reads what it is. Its errors: a usage error, or a
-// *connectError.
+// *backup.ConnectError.
 func backupSource(ctx context.Context, opts backupOptions) (*rsync.Endpoint, rsync.Options, string, *rsync.ServerInfo, error) {
 	ep, copts, err := endpointOptions("backup", "from", opts.from, opts.fromPasswordFile, "REDKIT_FROM_PASSWORD", opts.tls, opts.timeout)
 	if err != nil {
@@ -365,7 +365,7 @@ func backupSource(ctx context.Context, opts backupOptions) (*rsync.Endpoint, rsy
 	}
 	addr, info, err := resolveServer(ctx, ep, &copts)
 	if err != nil {
-		return nil, copts, "", nil, &connectError{addr: ep.String(), err: err}
+		return nil, copts, "", nil, &backup.ConnectError{Addr: ep.String(), Err: err}
 	}
 	return ep, copts, addr, info, nil
 }
@@ -547,9 +547,9 @@ func runBackupPrune(ctx context.Context, gopts globalOptions, opts backupPruneOp
 		return err
 	}
 	log := newLogger(gopts.stderr, "text", false)
-	rep, err := pruneBackups(ctx, b, pruneOptions{policy: p, dryRun: opts.dryRun, lockTimeout: opts.lockTimeout, log: log})
+	rep, err := backup.Prune(ctx, b, backup.PruneOptions{Policy: p, DryRun: opts.dryRun, LockTimeout: opts.lockTimeout, Log: log})
 	if err != nil {
-		if errors.As(err, new(*lockError)) {
+		if errors.As(err, new(*backup.LockError)) {
 			return err
 		}
 		return fmt.Errorf("backup prune: %w", err)
@@ -561,12 +561,12 @@ func runBackupPrune(ctx context.Context, gopts globalOptions, opts backupPruneOp
 		Reasons []string `json:"reasons,omitempty"`
 	}
 	var rows []row
-	for _, a := range rep.actions {
-		r := row{ID: a.id, Action: "keep", Reasons: a.reasons}
-		if a.backup != nil {
-			r.Started = a.backup.Started.Format(time.RFC3339)
+	for _, a := range rep.Actions {
+		r := row{ID: a.ID, Action: "keep", Reasons: a.Reasons}
+		if a.Backup != nil {
+			r.Started = a.Backup.Started.Format(time.RFC3339)
 		}
-		if !a.keep {
+		if !a.Keep {
 			r.Action = "delete"
 			if opts.dryRun {
 				r.Action = "would-delete"
@@ -574,8 +574,8 @@ func runBackupPrune(ctx context.Context, gopts globalOptions, opts backupPruneOp
 		}
 		rows = append(rows, r)
 	}
-	if len(rep.incomplete) > 0 {
-		fmt.Fprintf(gopts.stderr, "redkit: backup prune: %d incomplete backup(s) left alone: %s\n", len(rep.incomplete), strings.Join(rep.incomplete, ", "))
+	if len(rep.Incomplete) > 0 {
+		fmt.Fprintf(gopts.stderr, "redkit: backup prune: %d incomplete backup(s) left alone: %s\n", len(rep.Incomplete), strings.Join(rep.Incomplete, ", "))
 	}
 	if format == "json" {
 		enc := json.NewEncoder(gopts.stdout)
@@ -640,7 +640,7 @@ func runBackupVerify(ctx context.Context, gopts globalOptions, opts backupVerify
 	}
 	codec := storage.Codec{Identities: ids}
 	for _, e := range m.Objects {
-		if err := verifyBackupObject(ctx, b, m, e, codec); err != nil {
+		if err := backup.VerifyObject(ctx, b, m, e, codec); err != nil {
 			fmt.Fprintf(gopts.stderr, "redkit: backup verify: backup %s: %v\n", m.ID, err)
 			return reportedError(exitError, err)
 		}
@@ -654,12 +654,12 @@ func runBackupVerify(ctx context.Context, gopts globalOptions, opts backupVerify
 		return nil
 	}
 	// A continuous backup's base: its generation's segments too.
-	g, err := verifyGeneration(ctx, b, m, codec)
+	g, err := backup.VerifyGeneration(ctx, b, m, codec)
 	if err != nil {
 		fmt.Fprintf(gopts.stderr, "redkit: backup verify: generation %s: %v\n", m.ID, err)
 		return reportedError(exitError, err)
 	}
-	fmt.Fprintf(gopts.stdout, "ok  %s: %d segment(s), %s stored, %d records, SHA-256 and CRC-32C of each\n", m.ID, g.segments, bytesize.Format(g.storedBytes), g.records)
+	fmt.Fprintf(gopts.stdout, "ok  %s: %d segment(s), %s stored, %d records, SHA-256 and CRC-32C of each\n", m.ID, g.Segments, bytesize.Format(g.StoredBytes), g.Records)
 	return nil
 }
 

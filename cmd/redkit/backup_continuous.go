@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"time"
 
@@ -35,7 +34,7 @@ func runContinuousBackup(ctx context.Context, gopts globalOptions, bopts backupO
 	}
 	source := backup.SourceInfo{Kind: "live", URL: ep.String(), Host: addr, Role: info.Role, Server: info.Server, Version: info.Version}
 
-	resume, err := resumeGeneration(ctx, backend, source.URL, log)
+	resume, err := backup.ResumeGeneration(ctx, backend, source.URL, log)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
@@ -43,14 +42,11 @@ func runContinuousBackup(ctx context.Context, gopts globalOptions, bopts backupO
 		Source: addr, Conn: copts, LinkTimeout: replicaTimeout(bopts.timeout), Backend: backend, Codec: codec,
 		SegmentInterval: interval, SegmentSize: size, SnapshotInterval: bopts.snapshotInterval,
 		Resume: resume, RetryFor: bopts.retryFor, Log: log,
+		Base: backup.BaseOptions{Source: source, Recipients: recipientKeys, LockTimeout: bopts.lockTimeout, Version: versionString()},
 		Resolve: func(ctx context.Context) (string, error) {
 			a, _, err := resolveServer(ctx, ep, &copts)
 			return a, err
 		},
-	}
-	opts.StoreBase = func(ctx context.Context, r io.Reader, size int64, pos backup.ReplPosition) (*backup.Manifest, error) {
-		return storeBase(ctx, baseOptions{backend: backend, codec: codec, recipients: recipientKeys, source: source,
-			lockTimeout: bopts.lockTimeout, version: versionString(), log: log}, r, pos)
 	}
 	cb, err := backup.NewContinuous(opts)
 	if err != nil {

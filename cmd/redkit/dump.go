@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/internal/bytesize"
 	rsync "github.com/redkit/redkit/sync"
 )
@@ -104,7 +105,7 @@ func runDump(ctx context.Context, gopts globalOptions, opts dumpOptions, args []
 	var n atomic.Int64
 	bar := startProgress(gopts.stderr, opts.quiet, "dump", l.SnapshotSize())
 	bar.count(n.Load)
-	keys, version, _, err := copySnapshot(&sourceReader{r: snap, what: "the snapshot"}, o, writeWhat(out), false, &n)
+	keys, version, _, err := backup.CopySnapshot(backup.SourceReader(snap, "the snapshot"), o, writeWhat(out), false, &n)
 	bar.stop()
 	if err != nil {
 		if ctx.Err() != nil {

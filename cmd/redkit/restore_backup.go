@@ -240,52 +240,15 @@ func restoreAOFBackup(c *cli.Context, gopts globalOptions, opts restoreOptions, 
 	return rerr
 }
 
-// verifyObject reads an object whole: SHA-256, decryption,
-// decompression and a full parse of the RDB (its CRC64 included), and
-// compares the keys with the manifest's.
+// verifyObject reads an object whole and checks it (backup.VerifyObject).
 func verifyObject(c *cli.Context, b storage.Backend, m *backup.Manifest, e backup.ObjectEntry, codec storage.Codec) error {
-	or, err := backup.OpenObject(c.Context, b, m, e, codec)
-	if err != nil {
-		return err
-	}
-	defer or.Close()
-	return checkObject(or, e, nil, "")
+	return backup.VerifyObject(c.Context, b, m, e, codec)
 }
 
-// checkObject reads an opened object to its end and checks it: a full
-// parse (an RDB's CRC64 included), its SHA-256, and its keys per
-// database against the manifest's (a *backup.KeyCountError). When w is
-// not nil, what is read is written to it too, its failures reported as
-// "<what>: <error>".
+// checkObject reads an opened object to its end and checks it, writing
+// it to w too when w is not nil (backup.CheckObject).
 func checkObject(or *storage.ObjectReader, e backup.ObjectEntry, w io.Writer, what string) error {
-	var r io.Reader = or
-	if w != nil {
-		r = teeOutput(or, w, what)
-	}
-	var keys map[int]int64
-	var err error
-	if e.Role != "" {
-		keys, _, _, err = scanAOFFile(r)
-	} else {
-		keys, _, err = scanSnapshot(r)
-	}
-	if err == nil && w != nil {
-		// The rest of the stream, if the parser left any, through the tee.
-		_, err = io.Copy(io.Discard, r)
-	}
-	if errors.As(err, new(*ioError)) {
-		// The output failed, not the object: its checksum, on a stream
-		// read in part (and still being decompressed), says nothing.
-		return err
-	}
-	// The checksum comes first: damaged bytes explain a parse error.
-	if verr := or.Verify(); verr != nil && (err == nil || errors.Is(verr, storage.ErrChecksum)) {
-		err = verr
-	}
-	if err != nil {
-		return err
-	}
-	return e.CheckKeys(keys)
+	return backup.CheckObject(or, e, w, what)
 }
 
 // restoreToFile writes a backup's RDB to path: a temporary file beside
