@@ -108,8 +108,11 @@ func CopySnapshot(r io.Reader, w io.Writer, what string, aofFile bool, read *ato
 		keys, version, err = ScanSnapshot(out)
 	}
 	if err == nil {
-		// The rest of the stream, if the parser left any.
-		_, err = io.Copy(w, counted)
+		// The rest of the stream, if the parser left any, through the
+		// tee: a write that failed on the last bytes the parser read
+		// comes out there (a parser that read its input whole in one
+		// buffer never asks for more, and never sees it).
+		_, err = io.Copy(io.Discard, out)
 	}
 	return keys, version, cmds, err
 }
@@ -239,7 +242,10 @@ func (e *IOError) Unwrap() error { return e.Err }
 
 // Tee is io.TeeReader whose failed writes come out as an *IOError
 // saying "<what>: <the write's error>", what naming the output ("write
-// /var/backups/dump.rdb", "upload to s3://bucket/prefix/").
+// /var/backups/dump.rdb", "upload to s3://bucket/prefix/"). The error is
+// sticky: every later Read returns it, so that a reader that stops
+// before asking again (a parser with its input whole in its buffer)
+// leaves it to whoever reads the rest.
 func Tee(r io.Reader, w io.Writer, what string) io.Reader {
 	return &tee{r: r, w: w, what: what}
 }
@@ -248,9 +254,13 @@ type tee struct {
 	r    io.Reader
 	w    io.Writer
 	what string
+	err  error // the first failed write's
 }
 
 func (t *tee) Read(p []byte) (int, error) {
+	if t.err != nil {
+		return 0, t.err
+	}
 	n, err := t.r.Read(p)
 	if n > 0 {
 		if _, werr := t.w.Write(p[:n]); werr != nil {
@@ -258,7 +268,8 @@ func (t *tee) Read(p []byte) (int, error) {
 			if pe, ok := werr.(*fs.PathError); ok {
 				werr = pe.Err
 			}
-			return n, &IOError{Err: fmt.Errorf("%s: %w", t.what, werr)}
+			t.err = &IOError{Err: fmt.Errorf("%s: %w", t.what, werr)}
+			return n, t.err
 		}
 	}
 	return n, err

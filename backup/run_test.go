@@ -179,7 +179,18 @@ func TestCopySnapshotErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	// A write that fails: the sample is read whole into the RDB reader's
+	// buffer with the first read, so the failure is on the last bytes
+	// the parser reads.
+	_, _, _, err = backup.CopySnapshot(f, failWriter{}, "write out.rdb", false, nil)
 	var ioe *backup.IOError
+	if !errors.As(err, &ioe) || err.Error() != "write out.rdb: no space left on device" {
+		t.Errorf("a failed write: %v, want an *IOError naming the output", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+
 	// A source that fails is an *IOError too, not an invalid snapshot.
 	src := backup.SourceReader(io.MultiReader(io.LimitReader(f, 100), errReader{}), "the snapshot")
 	_, _, _, err = backup.CopySnapshot(src, io.Discard, "write out.rdb", false, nil)
@@ -193,6 +204,11 @@ func TestCopySnapshotErrors(t *testing.T) {
 		t.Errorf("garbage: %v", err)
 	}
 }
+
+// failWriter fails every write.
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
 
 type errReader struct{}
 
