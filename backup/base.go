@@ -80,11 +80,7 @@ func storeBase(ctx context.Context, backend storage.Backend, codec storage.Codec
 // source's, unless a segment is missing from it; nil: a new one starts.
 func ResumeGeneration(ctx context.Context, b storage.Backend, source string, log *slog.Logger) (*Generation, error) {
 	log = logOrDiscard(log)
-	l, err := List(ctx, b)
-	if err != nil {
-		return nil, err
-	}
-	gens, err := ListGenerations(ctx, b, l)
+	_, gens, err := listGenerations(ctx, b)
 	if err != nil {
 		return nil, err
 	}

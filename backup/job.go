@@ -250,6 +250,12 @@ func Tee(r io.Reader, w io.Writer, what string) io.Reader {
 	return &tee{r: r, w: w, what: what}
 }
 
+var (
+	_ io.Reader = (*tee)(nil)
+	_ io.Reader = (*sourceReader)(nil)
+	_ error     = (*IOError)(nil)
+)
+
 type tee struct {
 	r    io.Reader
 	w    io.Writer

@@ -50,11 +50,7 @@ func Prune(ctx context.Context, b storage.Backend, o PruneOptions) (*PruneReport
 		}
 		defer releaseLock(ctx, lock, log)
 	}
-	l, err := List(ctx, b)
-	if err != nil {
-		return nil, err
-	}
-	gens, err := ListGenerations(ctx, b, l)
+	l, gens, err := listGenerations(ctx, b)
 	if err != nil {
 		return nil, err
 	}
@@ -87,4 +83,18 @@ func Prune(ctx context.Context, b storage.Backend, o PruneOptions) (*PruneReport
 		rep.Actions = append(rep.Actions, PruneAction{ID: gen, Reasons: []string{"segments without their base"}})
 	}
 	return rep, nil
+}
+
+// listGenerations lists the backups, then the generations of the
+// continuous ones.
+func listGenerations(ctx context.Context, b storage.Backend) (*Listing, []*Generation, error) {
+	l, err := List(ctx, b)
+	if err != nil {
+		return nil, nil, err
+	}
+	gens, err := ListGenerations(ctx, b, l)
+	if err != nil {
+		return nil, nil, err
+	}
+	return l, gens, nil
 }

@@ -41,6 +41,12 @@ import (
 	rsync "github.com/redkit/redkit/sync"
 )
 
+var (
+	_ error = (*LockError)(nil)
+	_ error = (*ConnectError)(nil)
+	_ error = (*RunError)(nil)
+)
+
 // LockError is a failure to take the storage's lock for an operation.
 type LockError struct {
 	Op  string // backup, prune
