@@ -22,22 +22,29 @@
 //	               per database, against the target's proto-max-bulk-len
 //	existing keys  how many of up to 1000 source keys exist on the target
 //
-// Restore (a dump file, an AOF or redkit JSON into a live target) runs:
+// Restore (an RDB dump, an AOF file or directory, or redkit JSON, into
+// a live target) runs:
 //
 //	input          what the input is (RDB version, keys, size), or why it
 //	               cannot be read
-//	versions       the dump's RDB version against what the target loads
+//	versions       an RDB dump's version against what the target loads
 //	expired keys   keys whose expiry has passed, left out
-//	field expiries hashes with field expiries against a target without
-//	               HPEXPIREAT
-//	target role, target memory, modules, target ACL, target slots,
-//	databases      as for a sync, from the input's figures
-//	biggest key    the largest serialized value against proto-max-bulk-len
-//	existing keys  how many of the first 1000 keys exist on the target,
-//	               under the restore's conflict policy
+//	field expiries hashes with field expiries (or AOF commands setting
+//	               them) against a target without HPEXPIREAT
+//	target role    as for a sync
+//	target memory  an RDB dump's size, a lower bound of what it needs
+//	modules        the module types of the dump against the target's
+//	target ACL     the target's user may run what the restore sends
+//	target slots   a cluster target serves all 16384 slots
+//	databases      (RDB and JSON) the keys restored per database
+//	biggest key    (RDB) the largest serialized value against
+//	               proto-max-bulk-len
+//	existing keys  (RDB and JSON) how many of the first 1000 keys restored
+//	               exist on the target, under the conflict policy
 //
 // Checks that do not apply (a standalone target's slots, an input without
-// expired keys) are left out of the Result rather than reported.
+// expired keys or modules, the size of an AOF) are left out of the Result
+// rather than reported.
 //
 // # Statuses
 //
@@ -51,11 +58,13 @@
 //
 // # What it writes
 //
-// Nothing, but for the probe key sync.CheckpointKeyPrefix + "check:probe"
-// ("redkit:check:probe"): when the user may not run ACL DRYRUN, each
-// command is probed in a harmless form (SET or RESTORE of that key, a
-// payload the server rejects after its ACL check), and the key is deleted
-// at the end. Keys under sync.CheckpointKeyPrefix are never sampled.
+// Nothing, but for ProbeKey ("redkit:check:probe"). When the user may
+// not run ACL DRYRUN, each command is probed in a harmless form, since a
+// server checks ACLs before running anything: SET or RESTORE of ProbeKey
+// (a RESTORE payload the server rejects), a PUBLISH on the channel of
+// that name, a FLUSHALL with an option the server rejects. ProbeKey is
+// deleted at the end. A sync's samples of the source (SCAN) skip the keys
+// under sync.CheckpointKeyPrefix, redkit's own.
 //
 // # Errors
 //
