@@ -165,8 +165,15 @@ func (st *dumpStats) hashFieldTTL(key []byte, elements func(func(*rdb.Element) e
 	return err
 }
 
-// fieldTTLCommands are the commands that give hash fields expiries.
-var fieldTTLCommands = []string{"HEXPIRE", "HPEXPIRE", "HEXPIREAT", "HPEXPIREAT", "HSETEX", "HGETEX"}
+// setsFieldTTL tells the commands that give hash fields expiries.
+func setsFieldTTL(name []byte) bool {
+	for _, c := range [...]string{"HEXPIRE", "HPEXPIRE", "HEXPIREAT", "HPEXPIREAT", "HSETEX", "HGETEX"} {
+		if strings.EqualFold(c, string(name)) {
+			return true
+		}
+	}
+	return false
+}
 
 // isAOFSet tells a multi-part AOF: a directory, or its manifest.
 func isAOFSet(path string) bool {
@@ -260,7 +267,7 @@ func (st *dumpStats) scanAOF(rd *aof.Reader, opts *RestoreOptions) error {
 			}
 			continue
 		}
-		if len(e.Args) > 0 && slices.ContainsFunc(fieldTTLCommands, func(c string) bool { return strings.EqualFold(c, string(e.Args[0])) }) {
+		if len(e.Args) > 0 && setsFieldTTL(e.Args[0]) {
 			st.fieldTTL++
 			if st.fieldTTLKey == "" && len(e.Args) > 1 {
 				st.fieldTTLKey = string(e.Args[1])
