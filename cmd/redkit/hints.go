@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/redkit/redkit/backup"
 	rsync "github.com/redkit/redkit/sync"
 )
 
@@ -90,6 +91,8 @@ func (h adviceHandler) Handle(ctx context.Context, r slog.Record) error {
 		r.Message += " (--strict refuses it)"
 	case rsync.LogDenied:
 		r.Message = "command not applied (--deny-command)"
+	case backup.LogLockNotReleased:
+		r.Message = "could not release the storage lock: the next run on this machine takes it over (on Linux), others after --lock-timeout"
 	}
 	return h.Handler.Handle(ctx, r)
 }
