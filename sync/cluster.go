@@ -482,7 +482,7 @@ func (w *clusterWriter) broadcast(ctx context.Context, cmd *Command) error {
 	if cmd.Chunked != nil {
 		buf, segs = appendChunked(nil, cmd)
 	} else {
-		buf = appendCommand(nil, cmd.Args)
+		buf = aof.AppendCommand(nil, cmd.Args...)
 	}
 	for i, a := range masters {
 		it := &item{buf: buf, segs: segs, idem: cmd.Idempotent, slot: -1, group: g}

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/storage"
 )
 
@@ -613,7 +614,7 @@ func (c *Continuous) stream(ctx context.Context, l *Link, times *timeIndex) (*ne
 			}
 			return nil, err
 		}
-		raw = appendCommand(raw[:0], cmd.Args)
+		raw = aof.AppendCommand(raw[:0], cmd.Args...)
 		if int64(len(raw)) != cmd.Offset-prev {
 			return nil, fmt.Errorf("replication stream from %s at offset %d: a command of %d bytes that re-encodes in %d: not the multibulk form Redis sends", l.c.Addr(), prev, cmd.Offset-prev, len(raw))
 		}

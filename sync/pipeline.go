@@ -92,7 +92,7 @@ func newItem(pool *gosync.Pool, cmd *Command) *item {
 	if cmd.Chunked != nil {
 		it.buf, it.segs = appendChunked(it.buf[:0], cmd)
 	} else {
-		it.buf = appendCommand(it.buf[:0], cmd.Args)
+		it.buf = aof.AppendCommand(it.buf[:0], cmd.Args...)
 	}
 	it.db, it.idem, it.done, it.slot = cmd.DB, cmd.Idempotent, cmd.Done, -1
 	return it
@@ -115,30 +115,18 @@ func appendChunked(b []byte, cmd *Command) ([]byte, [][]byte) {
 	for _, c := range cmd.Chunked {
 		total += int64(len(c))
 	}
-	b = append(b, '*')
-	b = strconv.AppendInt(b, int64(len(cmd.Args)), 10)
-	b = append(b, '\r', '\n')
+	b = aof.AppendArrayHeader(b, len(cmd.Args))
 	for _, a := range cmd.Args[:cmd.ChunkedArg] {
-		b = appendBulk(b, a)
+		b = aof.AppendBulk(b, a)
 	}
-	b = append(b, '$')
-	b = strconv.AppendInt(b, total, 10)
-	b = append(b, '\r', '\n')
+	b = aof.AppendBulkHeader(b, int(total))
 	tail := []byte{'\r', '\n'}
 	for _, a := range cmd.Args[cmd.ChunkedArg+1:] {
-		tail = appendBulk(tail, a)
+		tail = aof.AppendBulk(tail, a)
 	}
 	segs := make([][]byte, 0, len(cmd.Chunked)+1)
 	segs = append(append(segs, cmd.Chunked...), tail)
 	return b, segs
-}
-
-func appendBulk(b, a []byte) []byte {
-	b = append(b, '$')
-	b = strconv.AppendInt(b, int64(len(a)), 10)
-	b = append(b, '\r', '\n')
-	b = append(b, a...)
-	return append(b, '\r', '\n')
 }
 
 // free recycles it after its final reply; nothing may use it after.
@@ -152,32 +140,8 @@ func (it *item) free(pool *gosync.Pool) {
 	pool.Put(it)
 }
 
-// appendCommand appends args as a RESP array of bulk strings.
-func appendCommand(b []byte, args [][]byte) []byte {
-	n := 16
-	for _, a := range args {
-		n += len(a) + 16
-	}
-	if cap(b)-len(b) < n {
-		nb := make([]byte, len(b), len(b)+n)
-		copy(nb, b)
-		b = nb
-	}
-	b = append(b, '*')
-	b = strconv.AppendInt(b, int64(len(args)), 10)
-	b = append(b, '\r', '\n')
-	for _, a := range args {
-		b = append(b, '$')
-		b = strconv.AppendInt(b, int64(len(a)), 10)
-		b = append(b, '\r', '\n')
-		b = append(b, a...)
-		b = append(b, '\r', '\n')
-	}
-	return b
-}
-
 var (
-	askingCmd = appendCommand(nil, [][]byte{[]byte("ASKING")})
+	askingCmd = aof.AppendCommand(nil, []byte("ASKING"))
 )
 
 // sent is one command on the wire: an item, or an internal SELECT or
@@ -536,7 +500,7 @@ func writeWire(c *Conn, wire []sent) error {
 		var segs [][]byte
 		switch s.kind {
 		case 'S':
-			b = appendCommand(nil, [][]byte{[]byte("SELECT"), []byte(strconv.Itoa(s.db))})
+			b = aof.SelectCommand(s.db)
 		case 'A':
 			b = askingCmd
 		default:

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -696,28 +697,30 @@ func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, e
 		off := sc.Offset
 		s.received.Store(off)
 		name := sc.Args[0]
+		class := aof.Classify(name)
 		switch {
-		case eqFold(name, "ping"):
+		case class == aof.ClassPing:
 			a.noop(Pos{Offset: off, DB: db})
-		case eqFold(name, "replconf"):
-			if len(sc.Args) > 1 && eqFold(sc.Args[1], "getack") {
+		case class == aof.ClassReplconf:
+			if len(sc.Args) > 1 && bytes.EqualFold(sc.Args[1], []byte("getack")) {
 				l.Ack(a.position().Offset)
 			}
 			a.noop(Pos{Offset: off, DB: db})
-		case eqFold(name, "select") && len(sc.Args) == 2:
+		case class == aof.ClassSelect && len(sc.Args) == 2:
 			n, err := strconv.Atoi(string(sc.Args[1]))
 			if err != nil {
 				return finish(fmt.Errorf("replication stream at offset %d: bad SELECT %q", off, sc.Args[1]))
 			}
 			db = n
 			a.noop(Pos{Offset: off, DB: db})
-		case eqFold(name, "publish") && !s.opts.ForwardPubSub:
+		case class == aof.ClassPublish && len(name) == len("publish") && !s.opts.ForwardPubSub:
+			// PUBLISH; an SPUBLISH is applied like any command.
 			a.noop(Pos{Offset: off, DB: db})
 		case f.denied(name):
 			s.skipped.Add(1)
 			s.log.Warn("command not applied (--deny-command)", "command", strings.ToUpper(string(name)), "offset", off)
 			a.noop(Pos{Offset: off, DB: db})
-		case !f.keepDB(db) && !eqFold(name, "multi") && !eqFold(name, "exec"):
+		case !f.keepDB(db) && class != aof.ClassMulti && class != aof.ClassExec:
 			s.skipped.Add(1)
 			a.noop(Pos{Offset: off, DB: db})
 		default:
@@ -757,24 +760,6 @@ func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, e
 			return finish(a.idle(ctx))
 		}
 	}
-}
-
-// eqFold compares a command name with a lower-case ASCII name, without
-// converting b (it runs several times per command of the stream).
-func eqFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range len(b) {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // loadSnapshot writes every key (that f keeps) and function of an RDB
