@@ -19,6 +19,7 @@ import (
 
 	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/internal/countio"
+	"github.com/redkit/redkit/internal/retry"
 )
 
 // Native sync: the target loads the source's snapshot itself, as fast as
@@ -218,7 +219,8 @@ func (n *NativeSync) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	var failingSince time.Time
+	// The target reconnects by itself: the Retrier only bounds an outage.
+	rt := retry.Retrier{Limit: n.opts.RetryFor}
 	progress := int64(-1)
 	for {
 		select {
@@ -245,10 +247,11 @@ func (n *NativeSync) Run(ctx context.Context) error {
 			if !retryable(err) {
 				return err
 			}
-			if r := n.received.Load(); r != progress || failingSince.IsZero() {
-				failingSince, progress = time.Now(), r
+			if r := n.received.Load(); r != progress {
+				progress = r
+				rt.Progress()
 			}
-			if n.opts.RetryFor > 0 && time.Since(failingSince) > n.opts.RetryFor {
+			if _, ok := rt.Failed(); !ok {
 				return fmt.Errorf("gave up after %s of retries: %w", n.opts.RetryFor, err)
 			}
 			n.reconnects.Add(1)

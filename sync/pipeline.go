@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/internal/retry"
 )
 
 // This file holds the pipe, one pipelined connection to one node, used by
@@ -35,27 +36,9 @@ const (
 	coalesceBytes    = 32 << 10
 )
 
-// backoff is the pause before attempt n (0-based): 50ms doubling to 2s.
-func backoff(n int) time.Duration {
-	d := backoffMin
-	for i := 0; i < n && d < backoffMax; i++ {
-		d *= 2
-	}
-	return min(d, backoffMax)
-}
-
-// sleepCtx sleeps for d or until ctx is done, and reports whether the
-// full pause elapsed.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
+// writerBackoff is the writers' pause before attempt n (0-based): 50ms
+// doubling to 2s.
+func writerBackoff() retry.Backoff { return retry.Backoff{First: backoffMin, Max: backoffMax} }
 
 // item is one command sent to a Writer, from Send to its final reply.
 type item struct {
@@ -314,16 +297,16 @@ func (p *pipe) close() {
 // run is the writer goroutine: it dials, writes, and reconnects.
 func (p *pipe) run() {
 	defer close(p.exited)
-	var failing time.Time // first failure of the current outage
+	r := retry.Retrier{Backoff: writerBackoff(), Limit: p.opts.RetryFor}
 	var lastErr error
-	for attempt := 0; ; attempt++ {
+	for first := true; ; first = false {
 		if p.ctx.Err() != nil {
 			p.failAll(context.Cause(p.ctx))
 			return
 		}
 		c, err := p.dial()
 		if err == nil {
-			if attempt > 0 {
+			if !first {
 				p.st.reconnects.Add(1)
 				p.logf("writer: reconnected to %s", p.addr)
 			}
@@ -333,7 +316,7 @@ func (p *pipe) run() {
 				return // closed
 			}
 			if replied {
-				failing, attempt = time.Time{}, 0
+				r.Progress()
 			}
 		}
 		if p.ctx.Err() != nil {
@@ -352,18 +335,15 @@ func (p *pipe) run() {
 			p.goDown(err) // the cluster writer logs it
 			return
 		}
-		if failing.IsZero() {
-			failing = time.Now()
-		}
-		if time.Since(failing) > p.opts.RetryFor {
+		d, ok := r.Failed()
+		if !ok {
 			err := fmt.Errorf("%s unreachable for %v: %w", p.addr, p.opts.RetryFor, lastErr)
 			p.onFatal(err)
 			p.failAll(err)
 			return
 		}
-		d := backoff(attempt)
 		p.logf("writer: connection to %s: %v; reconnecting in %v", p.addr, err, d)
-		sleepCtx(p.ctx, d)
+		retry.Wait(p.ctx, d)
 	}
 }
 
@@ -614,7 +594,7 @@ func (p *pipe) reply(it *item, v aof.Value, err error) {
 		}
 		if now.Sub(it.retrying) < p.opts.RetryFor {
 			p.mu.Lock()
-			d := backoff(p.streak)
+			d := writerBackoff().Delay(p.streak)
 			if p.streak == 0 {
 				p.logf("writer: %s answered %q: retrying", p.addr, err.Error())
 			}

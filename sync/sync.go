@@ -16,6 +16,7 @@ import (
 
 	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/internal/countio"
+	"github.com/redkit/redkit/internal/retry"
 	"github.com/redkit/redkit/rdb"
 )
 
@@ -222,8 +223,7 @@ func (s *Syncer) Run(ctx context.Context) error {
 	if err := s.loadCheckpoint(ctx); err != nil {
 		return err
 	}
-	backoff := 100 * time.Millisecond
-	var failingSince time.Time
+	r := retry.Retrier{Backoff: retry.Backoff{First: 100 * time.Millisecond, Max: s.opts.MaxBackoff}, Limit: s.opts.RetryFor}
 	for {
 		progress := s.received.Load()
 		done, err := s.runOnce(ctx)
@@ -244,22 +244,20 @@ func (s *Syncer) Run(ctx context.Context) error {
 			s.setPhase(PhaseDone)
 			return err
 		}
-		if s.received.Load() != progress || failingSince.IsZero() {
-			failingSince, backoff = time.Now(), 100*time.Millisecond
+		if s.received.Load() != progress {
+			r.Progress()
 		}
-		if s.opts.RetryFor > 0 && time.Since(failingSince) > s.opts.RetryFor {
+		backoff, ok := r.Failed()
+		if !ok {
 			return fmt.Errorf("gave up after %s of retries: %w", s.opts.RetryFor, err)
 		}
 		s.reconnects.Add(1)
 		s.setPhase(PhaseBackoff)
 		s.log.Warn("sync interrupted; reconnecting", "err", err, "in", backoff)
-		select {
-		case <-ctx.Done():
+		if !retry.Wait(ctx, backoff) {
 			s.setPhase(PhaseDone)
 			return s.saveFile()
-		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, s.opts.MaxBackoff)
 	}
 }
 
