@@ -224,7 +224,7 @@ Exits 0 if everything holds, 1 otherwise.
 func lockStorage(ctx context.Context, b storage.Backend, op string, timeout time.Duration, log *slog.Logger) (*storage.Lock, error) {
 	lock, err := storage.AcquireLock(ctx, b, op, timeout, log)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return nil, fmt.Errorf("%s: %w%s", op, err, lockHint(err))
 	}
 	if cl, ok := b.(storage.Cleaner); ok {
 		n, err := cl.Cleanup(ctx, storage.BackupsDir, lock.Created())
