@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/redkit/redkit/backup"
+	"github.com/redkit/redkit/internal/retry"
 	"github.com/redkit/redkit/storage"
 	rsync "github.com/redkit/redkit/sync"
 )
@@ -123,10 +124,8 @@ func storeBase(ctx context.Context, c *cli.Context, backend storage.Backend, cod
 			return nil, err
 		}
 		log.Warn("the storage is locked by another run: waiting to store the base", "err", err)
-		select {
-		case <-ctx.Done():
+		if !retry.Wait(ctx, 5*time.Second) {
 			return nil, ctx.Err()
-		case <-time.After(5 * time.Second):
 		}
 	}
 	defer lock.Release(context.WithoutCancel(ctx))

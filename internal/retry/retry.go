@@ -81,6 +81,15 @@ func (r *Retrier) Failed() (delay time.Duration, ok bool) {
 // Failures is the number of failures in the outage.
 func (r *Retrier) Failures() int { return r.n }
 
+// Failing is how long the outage has lasted: since its first failure;
+// zero when there is none.
+func (r *Retrier) Failing() time.Duration {
+	if r.since.IsZero() {
+		return 0
+	}
+	return r.now().Sub(r.since)
+}
+
 // Wait waits for d, or until ctx is done, and reports whether the whole
 // pause elapsed.
 func Wait(ctx context.Context, d time.Duration) bool {

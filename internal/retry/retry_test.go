@@ -84,12 +84,30 @@ func TestRetrier(t *testing.T) {
 						t.Fatalf("step %d: %d failures after Progress, want 0", i, r.Failures())
 					}
 				}
+				if s.progress && r.Failing() != 0 {
+					t.Fatalf("step %d: failing for %v after Progress, want 0", i, r.Failing())
+				}
 				got, ok := r.Failed()
 				if got != s.want || ok != s.wantOK {
 					t.Fatalf("step %d: Failed() = %v, %v; want %v, %v", i, got, ok, s.want, s.wantOK)
 				}
 			}
 		})
+	}
+}
+
+func TestFailing(t *testing.T) {
+	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	r := &Retrier{Now: c.now}
+	if got := r.Failing(); got != 0 {
+		t.Errorf("no failure: Failing() = %v, want 0", got)
+	}
+	r.Failed()
+	c.t = c.t.Add(3 * time.Second)
+	r.Failed()
+	c.t = c.t.Add(time.Second)
+	if got := r.Failing(); got != 4*time.Second {
+		t.Errorf("Failing() = %v, want 4s", got)
 	}
 }
 
