@@ -19,6 +19,16 @@
 // like a cut link, never the second. The Syncer, the writers and the
 // native sync pace and bound their retries with internal/retry.
 //
+// Errors say what happened and name no command-line flag (errors.go): a
+// key that exists under ConflictError is a *KeyError wrapping
+// ErrConflict, a key or a stream command for a database a cluster does
+// not have a *ClusterDBError (wrapping ErrClusterDB), a payload the
+// target cannot load under ModeRestore a *PayloadVersionError; targets
+// and settings that cannot work are sentinels (ErrRestoreMode,
+// ErrCrossSlotTx, ErrMixedKeys, ErrTLSKeyPair, ErrNative*) wrapped with
+// the server, version or offset. The warnings a caller may want to add
+// advice to are logged with the messages LogTxSplit and LogDenied.
+//
 // Inside this package the standard library's sync is imported as gosync
 // "sync".
 //

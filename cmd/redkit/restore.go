@@ -441,7 +441,7 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 	r, err := rsync.NewRestorer(w, info, ro)
 	if err != nil {
 		w.Close()
-		return usageErrorf("restore: %v", err)
+		return usageErrorf("restore: %v", withAdvice(err))
 	}
 	start := time.Now()
 	if opts.flush {
@@ -480,6 +480,7 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 	if err == nil {
 		err = cerr
 	}
+	err = withAdvice(err)
 	st, ws := r.Stats(), w.Stats()
 	name := path
 	if path == "-" && opts.inputName != "" {
@@ -501,7 +502,7 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 			DB    int    `json:"db"`
 			Key   string `json:"key"`
 			Error string `json:"error"`
-		}{f.DB, string(f.Key), rsync.Redact(f.Err.Error())})
+		}{f.DB, string(f.Key), rsync.Redact(withAdvice(f.Err).Error())})
 	}
 	if err != nil {
 		sum.Error = rsync.Redact(err.Error())
