@@ -22,7 +22,11 @@ func AppendCommand(b []byte, args ...[]byte) []byte {
 	}
 	b = AppendArrayHeader(b, len(args))
 	for _, a := range args {
-		b = AppendBulk(b, a)
+		// AppendBulk, written out: it is too large to inline, and this
+		// loop runs for every argument a writer sends.
+		b = AppendBulkHeader(b, len(a))
+		b = append(b, a...)
+		b = append(b, '\r', '\n')
 	}
 	return b
 }

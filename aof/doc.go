@@ -32,6 +32,13 @@
 // force, and its file and offset. Transactions are not buffered: memory
 // stays bounded by the largest single command.
 //
+// Scanner is the incremental form for bytes relayed as they come: fed
+// chunks of any size, it tells where each command ends (and where the
+// last one outside MULTI/EXEC ends) without copying them. AppendCommand
+// is the one RESP encoder, and Classify the one classification of a
+// replication stream's commands (PING, REPLCONF, PUBLISH, SELECT,
+// MULTI/EXEC).
+//
 // Commands returned by ReadCommand and Next point into buffers the reader
 // reuses: they are valid until the next call. Values returned by
 // ReadValue own their memory. Lengths read from the input are never

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/redkit/redkit/internal/retry"
 	"github.com/redkit/redkit/storage"
 )
 
@@ -36,10 +37,8 @@ func storeBase(ctx context.Context, backend storage.Backend, codec storage.Codec
 			return nil, err
 		}
 		log.Warn("the storage is locked by another run: waiting to store the base", "err", err)
-		select {
-		case <-ctx.Done():
+		if !retry.Wait(ctx, 5*time.Second) {
 			return nil, ctx.Err()
-		case <-time.After(5 * time.Second):
 		}
 	}
 	defer lock.Release(context.WithoutCancel(ctx))

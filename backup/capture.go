@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/internal/retry"
 	"github.com/redkit/redkit/storage"
 	rsync "github.com/redkit/redkit/sync"
 )
@@ -234,8 +235,7 @@ func (c *Continuous) Run(ctx context.Context) error {
 		<-upDone
 	}()
 
-	backoff := 100 * time.Millisecond
-	var failingSince time.Time
+	r := retry.Retrier{Backoff: retry.Backoff{First: 100 * time.Millisecond, Max: c.opts.MaxBackoff}, Limit: c.opts.RetryFor}
 	for {
 		progress := c.durable.Load()
 		err := c.runOnce(ctx)
@@ -263,10 +263,11 @@ func (c *Continuous) Run(ctx context.Context) error {
 			c.setPhase(rsync.PhaseDone)
 			return err
 		}
-		if c.durable.Load() != progress || failingSince.IsZero() {
-			failingSince, backoff = time.Now(), 100*time.Millisecond
+		if c.durable.Load() != progress {
+			r.Progress()
 		}
-		if c.opts.RetryFor > 0 && time.Since(failingSince) > c.opts.RetryFor {
+		backoff, ok := r.Failed()
+		if !ok {
 			c.setPhase(rsync.PhaseDone)
 			return fmt.Errorf("gave up after %s of retries: %w", c.opts.RetryFor, err)
 		}
@@ -275,13 +276,10 @@ func (c *Continuous) Run(ctx context.Context) error {
 		c.st.Phase = rsync.PhaseBackoff
 		c.mu.Unlock()
 		c.log.Warn("continuous backup interrupted; reconnecting", "err", rsync.Redact(err.Error()), "in", backoff)
-		select {
-		case <-ctx.Done():
+		if !retry.Wait(ctx, backoff) {
 			c.setPhase(rsync.PhaseDone)
 			return nil
-		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, c.opts.MaxBackoff)
 	}
 }
 
@@ -795,28 +793,21 @@ func (c *Continuous) uploader(ctx context.Context) {
 }
 
 func (c *Continuous) store(ctx context.Context, u upload) error {
-	backoff := 200 * time.Millisecond
-	var since time.Time
+	r := retry.Retrier{Backoff: retry.Backoff{First: 200 * time.Millisecond, Max: c.opts.MaxBackoff}, Limit: c.opts.RetryFor}
 	for {
 		err := StoreSegment(ctx, c.opts.Backend, u.si, u.data)
 		if err == nil {
 			return nil
 		}
-		if since.IsZero() {
-			since = time.Now()
-		}
-		if ctx.Err() != nil || (c.opts.RetryFor > 0 && time.Since(since) > c.opts.RetryFor) {
-			return fmt.Errorf("gave up storing a segment after %s: %w", time.Since(since).Round(time.Second), err)
+		backoff, ok := r.Failed()
+		if ctx.Err() != nil || !ok {
+			return fmt.Errorf("gave up storing a segment after %s: %w", r.Failing().Round(time.Second), err)
 		}
 		c.mu.Lock()
 		c.st.Errors++
 		c.st.LastError = rsync.Redact(err.Error())
 		c.mu.Unlock()
 		c.log.Warn("storing a segment failed; retrying", "segment", u.si.Key(), "err", rsync.Redact(err.Error()), "in", backoff)
-		select {
-		case <-ctx.Done():
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, c.opts.MaxBackoff)
+		retry.Wait(ctx, backoff) // cut short by ctx: one last try, then the error
 	}
 }

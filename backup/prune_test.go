@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -82,8 +83,16 @@ func TestLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := storage.AcquireLock(ctx, b, "prune", time.Minute, nil); !errors.Is(err, storage.ErrLocked) || !strings.Contains(err.Error(), "backup (pid") {
+	_, err = storage.AcquireLock(ctx, b, "prune", time.Minute, nil)
+	if !errors.Is(err, storage.ErrLocked) || !strings.Contains(err.Error(), "backup (pid") {
 		t.Errorf("second lock: %v", err)
+	}
+	// The error names the holder and the storage, and no flag.
+	var le *storage.LockedError
+	if !errors.As(err, &le) || le.Holder.Operation != "backup" || le.Holder.PID != os.Getpid() || le.Storage != b.URL() || le.Timeout != time.Minute || le.Race {
+		t.Errorf("second lock: %#v, want a *LockedError naming the backup's lock", err)
+	} else if want := "the storage is locked by another run: " + le.Holder.String() + " holds " + b.URL(); err.Error() != want {
+		t.Errorf("second lock: %q, want %q", err, want)
 	}
 	if err := l1.Release(ctx); err != nil {
 		t.Fatal(err)

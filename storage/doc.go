@@ -25,7 +25,8 @@
 //     *EncryptedError (ErrEncrypted). Encoder is the same compression and
 //     encryption over any writer.
 //   - Lock: one run at a time works on a storage (locks/ under the
-//     root), with a holder that names itself (ErrLocked).
+//     root), with a holder that names itself (a *LockedError wrapping
+//     ErrLocked).
 //
 // What the objects mean (backups, manifests, segments) is package
 // backup's business.

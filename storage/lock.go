@@ -24,8 +24,29 @@ import (
 // LocksDir is the folder of the locks, under the backend's root.
 const LocksDir = "locks/"
 
-// ErrLocked is returned when another run holds the storage's lock.
+// ErrLocked is returned when another run holds the storage's lock,
+// wrapped in a *LockedError.
 var ErrLocked = errors.New("the storage is locked by another run")
+
+// LockedError tells that another run holds the storage's lock: AcquireLock
+// found its lock live. It wraps ErrLocked.
+type LockedError struct {
+	Holder  LockInfo      // the lock in the way
+	Storage string        // the storage's URL
+	Timeout time.Duration // the age at which a lock not refreshed is stale: Holder's, once not refreshed that long
+	// Race tells that Holder put its lock at the same moment as this
+	// run (both saw no other; the first id wins).
+	Race bool
+}
+
+func (e *LockedError) Error() string {
+	if e.Race {
+		return fmt.Sprintf("%v: %s took %s at the same moment", ErrLocked, e.Holder, e.Storage)
+	}
+	return fmt.Sprintf("%v: %s holds %s", ErrLocked, e.Holder, e.Storage)
+}
+
+func (e *LockedError) Unwrap() error { return ErrLocked }
 
 // LockInfo is a lock's content.
 type LockInfo struct {
@@ -98,7 +119,7 @@ func (li LockInfo) String() string {
 
 // AcquireLock takes the storage's lock for an operation. timeout is the
 // age at which a lock not refreshed is stale; the lock is refreshed every
-// timeout/4 until Release.
+// timeout/4 until Release. Another run's live lock is a *LockedError.
 func AcquireLock(ctx context.Context, b Backend, operation string, timeout time.Duration, log *slog.Logger) (*Lock, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -120,7 +141,7 @@ func AcquireLock(ctx context.Context, b Backend, operation string, timeout time.
 		case li.gone():
 			log.Warn("taking over the lock of a run that ended without removing it: its process is gone from this machine", "lock", li.String())
 		default:
-			return nil, fmt.Errorf("%w: %s holds %s: wait for it to end; a lock not refreshed for --lock-timeout (%s) is taken over", ErrLocked, li, b.URL(), timeout)
+			return nil, &LockedError{Holder: li, Storage: b.URL(), Timeout: timeout}
 		}
 		if err := b.Delete(ctx, lockKey(li.ID)); err != nil {
 			return nil, fmt.Errorf("remove the stale lock %s: %w", li.ID, err)
@@ -136,7 +157,7 @@ func AcquireLock(ctx context.Context, b Backend, operation string, timeout time.
 		for _, li := range locks {
 			if li.ID < l.info.ID && now.Sub(li.Refreshed) <= timeout && !li.gone() {
 				b.Delete(context.WithoutCancel(ctx), lockKey(l.info.ID))
-				return nil, fmt.Errorf("%w: %s took %s at the same moment", ErrLocked, li, b.URL())
+				return nil, &LockedError{Holder: li, Storage: b.URL(), Timeout: timeout, Race: true}
 			}
 		}
 	}

@@ -213,13 +213,8 @@ func (a *applier) command(db int, args [][]byte, at Pos, now time.Time, buffered
 		return err
 	}
 	name := args[0]
-	multi, exec := false, false
-	switch {
-	case bytes.EqualFold(name, []byte("multi")):
-		multi = true
-	case bytes.EqualFold(name, []byte("exec")):
-		exec = true
-	}
+	class := aof.Classify(name)
+	multi, exec := class == aof.ClassMulti, class == aof.ClassExec
 	b := a.cur
 	if b == nil {
 		b = a.pool.Get().(*batch)

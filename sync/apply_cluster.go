@@ -178,11 +178,11 @@ func (a *clusterApplier) command(db int, args [][]byte, at Pos, now time.Time, _
 		return err
 	}
 	name := args[0]
-	switch {
-	case bytes.EqualFold(name, []byte("multi")):
+	switch aof.Classify(name) {
+	case aof.ClassMulti:
 		a.inTx, a.tx, a.txAt = true, a.tx[:0], a.txAt[:0]
 		return nil
-	case bytes.EqualFold(name, []byte("exec")):
+	case aof.ClassExec:
 		a.inTx = false
 		return a.sendTx(at, now)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/internal/retry"
 )
 
 // refreshEvery rate-limits the background refreshes of the slot map that
@@ -276,7 +277,7 @@ func (w *clusterWriter) startRecover() {
 func (w *clusterWriter) recover() {
 	defer w.wg.Done()
 	for attempt := 0; ; attempt++ {
-		if !sleepCtx(w.ctx, backoff(attempt)) {
+		if !retry.Wait(w.ctx, writerBackoff().Delay(attempt)) {
 			w.mu.Lock()
 			w.recovering = false
 			w.mu.Unlock()
@@ -373,7 +374,7 @@ func (w *clusterWriter) refreshSoon() {
 		defer w.wg.Done()
 		var ranges []SlotRange
 		err := context.Cause(w.ctx)
-		if wait <= 0 || sleepCtx(w.ctx, wait) {
+		if wait <= 0 || retry.Wait(w.ctx, wait) {
 			ranges, err = w.slots(w.ctx, w.refreshAddrs())
 		}
 		w.mu.Lock()
@@ -482,7 +483,7 @@ func (w *clusterWriter) broadcast(ctx context.Context, cmd *Command) error {
 	if cmd.Chunked != nil {
 		buf, segs = appendChunked(nil, cmd)
 	} else {
-		buf = appendCommand(nil, cmd.Args)
+		buf = aof.AppendCommand(nil, cmd.Args...)
 	}
 	for i, a := range masters {
 		it := &item{buf: buf, segs: segs, idem: cmd.Idempotent, slot: -1, group: g}

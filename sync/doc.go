@@ -16,7 +16,8 @@
 // with ErrBadHandshake on a reply the protocol does not allow (+CONTINUE
 // to a request for a full resynchronization, say); the Syncer, the
 // native sync and backup.Continuous (through Retryable) retry the first
-// like a cut link, never the second.
+// like a cut link, never the second. The Syncer, the writers and the
+// native sync pace and bound their retries with internal/retry.
 //
 // Errors say what happened and name no command-line flag (errors.go): a
 // key that exists under ConflictError is a *KeyError wrapping

@@ -19,6 +19,7 @@ import (
 
 	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/internal/countio"
+	"github.com/redkit/redkit/internal/retry"
 )
 
 // Native sync: the target loads the source's snapshot itself, as fast as
@@ -218,7 +219,8 @@ func (n *NativeSync) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	var failingSince time.Time
+	// The target reconnects by itself: the Retrier only bounds an outage.
+	rt := retry.Retrier{Limit: n.opts.RetryFor}
 	progress := int64(-1)
 	for {
 		select {
@@ -245,10 +247,11 @@ func (n *NativeSync) Run(ctx context.Context) error {
 			if !retryable(err) {
 				return err
 			}
-			if r := n.received.Load(); r != progress || failingSince.IsZero() {
-				failingSince, progress = time.Now(), r
+			if r := n.received.Load(); r != progress {
+				progress = r
+				rt.Progress()
 			}
-			if n.opts.RetryFor > 0 && time.Since(failingSince) > n.opts.RetryFor {
+			if _, ok := rt.Failed(); !ok {
 				return fmt.Errorf("gave up after %s of retries: %w", n.opts.RetryFor, err)
 			}
 			n.reconnects.Add(1)
@@ -445,9 +448,9 @@ func (n *NativeSync) serve(ctx context.Context, tc net.Conn, token string) error
 		}
 		var reply string
 		switch {
-		case eqFold(args[0], "ping"):
+		case aof.Classify(args[0]) == aof.ClassPing:
 			reply = "+PONG\r\n"
-		case eqFold(args[0], "auth"):
+		case bytes.EqualFold(args[0], []byte("auth")):
 			if string(args[len(args)-1]) == token {
 				authed, reply = true, "+OK\r\n"
 			} else {
@@ -455,9 +458,9 @@ func (n *NativeSync) serve(ctx context.Context, tc net.Conn, token string) error
 			}
 		case !authed:
 			reply = "-NOAUTH Authentication required.\r\n"
-		case eqFold(args[0], "replconf"):
+		case aof.Classify(args[0]) == aof.ClassReplconf:
 			reply = "+OK\r\n"
-		case eqFold(args[0], "psync") && len(args) == 3:
+		case bytes.EqualFold(args[0], []byte("psync")) && len(args) == 3:
 			psync = args
 			continue
 		default:
@@ -545,7 +548,7 @@ func (n *NativeSync) relay(ctx context.Context, l *Link, tc net.Conn, br *bufio.
 				stop(&resumableError{fmt.Errorf("the target's link: %w", err)})
 				return
 			}
-			if len(args) >= 3 && eqFold(args[0], "replconf") && eqFold(args[1], "ack") {
+			if len(args) >= 3 && aof.Classify(args[0]) == aof.ClassReplconf && bytes.EqualFold(args[1], []byte("ack")) {
 				if off, err := strconv.ParseInt(string(args[2]), 10, 64); err == nil {
 					n.advance(off)
 				}
@@ -628,16 +631,17 @@ func (n *NativeSync) down(ctx context.Context, l *Link, tc net.Conn, loaded <-ch
 		}
 		n.log.Info("snapshot relayed; the target is loading it", "bytes", n.fullBytes.Load())
 	}
-	sc := &cmdScanner{}
+	sc := &aof.Scanner{}
 	base, cmds0 := l.Offset, n.commands.Load()
 	chunk := func(p []byte) error {
 		if _, err := tc.Write(p); err != nil {
 			return fmt.Errorf("to the target: %w", err)
 		}
-		if err := sc.scan(p); err != nil {
-			return err
+		if err := sc.Feed(p); err != nil {
+			// "replication stream at offset <n>: <what>"
+			return fmt.Errorf("replication stream at %w", err)
 		}
-		end := base + sc.end
+		end := base + sc.End()
 		if end == n.received.Load() {
 			return nil
 		}
@@ -645,9 +649,9 @@ func (n *NativeSync) down(ctx context.Context, l *Link, tc net.Conn, loaded <-ch
 		now := time.Now()
 		n.mu.Lock()
 		if k := len(n.marks); k > 0 && now.Sub(n.marks[k-1].t) < time.Millisecond {
-			n.marks[k-1].end, n.marks[k-1].cmds = end, cmds0+sc.cmds
+			n.marks[k-1].end, n.marks[k-1].cmds = end, cmds0+sc.Commands()
 		} else {
-			n.marks = append(n.marks, mark{end: end, cmds: cmds0 + sc.cmds, t: now})
+			n.marks = append(n.marks, mark{end: end, cmds: cmds0 + sc.Commands(), t: now})
 		}
 		n.mu.Unlock()
 		return nil
@@ -675,7 +679,7 @@ func (n *NativeSync) down(ctx context.Context, l *Link, tc net.Conn, loaded <-ch
 			}
 		}
 		if err != nil {
-			return fmt.Errorf("replication stream from %s at offset %d: %w", l.c.Addr(), base+sc.pos, err)
+			return fmt.Errorf("replication stream from %s at offset %d: %w", l.c.Addr(), base+sc.Offset(), err)
 		}
 	}
 }

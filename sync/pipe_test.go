@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/internal/redistest"
 )
 
@@ -20,12 +21,12 @@ func TestPipe(t *testing.T) {
 	defer c.Close()
 	var in strings.Builder
 	cmd := func(args ...string) {
-		in.Write(appendCommand(nil, func() (b [][]byte) {
+		in.Write(aof.AppendCommand(nil, func() (b [][]byte) {
 			for _, a := range args {
 				b = append(b, []byte(a))
 			}
 			return b
-		}()))
+		}()...))
 	}
 	cmd("SELECT", "2")
 	for range 10000 {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/internal/retry"
 )
 
 // This file holds the pipe, one pipelined connection to one node, used by
@@ -35,27 +36,9 @@ const (
 	coalesceBytes    = 32 << 10
 )
 
-// backoff is the pause before attempt n (0-based): 50ms doubling to 2s.
-func backoff(n int) time.Duration {
-	d := backoffMin
-	for i := 0; i < n && d < backoffMax; i++ {
-		d *= 2
-	}
-	return min(d, backoffMax)
-}
-
-// sleepCtx sleeps for d or until ctx is done, and reports whether the
-// full pause elapsed.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
+// writerBackoff is the writers' pause before attempt n (0-based): 50ms
+// doubling to 2s.
+func writerBackoff() retry.Backoff { return retry.Backoff{First: backoffMin, Max: backoffMax} }
 
 // item is one command sent to a Writer, from Send to its final reply.
 type item struct {
@@ -92,7 +75,7 @@ func newItem(pool *gosync.Pool, cmd *Command) *item {
 	if cmd.Chunked != nil {
 		it.buf, it.segs = appendChunked(it.buf[:0], cmd)
 	} else {
-		it.buf = appendCommand(it.buf[:0], cmd.Args)
+		it.buf = aof.AppendCommand(it.buf[:0], cmd.Args...)
 	}
 	it.db, it.idem, it.done, it.slot = cmd.DB, cmd.Idempotent, cmd.Done, -1
 	return it
@@ -115,30 +98,18 @@ func appendChunked(b []byte, cmd *Command) ([]byte, [][]byte) {
 	for _, c := range cmd.Chunked {
 		total += int64(len(c))
 	}
-	b = append(b, '*')
-	b = strconv.AppendInt(b, int64(len(cmd.Args)), 10)
-	b = append(b, '\r', '\n')
+	b = aof.AppendArrayHeader(b, len(cmd.Args))
 	for _, a := range cmd.Args[:cmd.ChunkedArg] {
-		b = appendBulk(b, a)
+		b = aof.AppendBulk(b, a)
 	}
-	b = append(b, '$')
-	b = strconv.AppendInt(b, total, 10)
-	b = append(b, '\r', '\n')
+	b = aof.AppendBulkHeader(b, int(total))
 	tail := []byte{'\r', '\n'}
 	for _, a := range cmd.Args[cmd.ChunkedArg+1:] {
-		tail = appendBulk(tail, a)
+		tail = aof.AppendBulk(tail, a)
 	}
 	segs := make([][]byte, 0, len(cmd.Chunked)+1)
 	segs = append(append(segs, cmd.Chunked...), tail)
 	return b, segs
-}
-
-func appendBulk(b, a []byte) []byte {
-	b = append(b, '$')
-	b = strconv.AppendInt(b, int64(len(a)), 10)
-	b = append(b, '\r', '\n')
-	b = append(b, a...)
-	return append(b, '\r', '\n')
 }
 
 // free recycles it after its final reply; nothing may use it after.
@@ -152,32 +123,8 @@ func (it *item) free(pool *gosync.Pool) {
 	pool.Put(it)
 }
 
-// appendCommand appends args as a RESP array of bulk strings.
-func appendCommand(b []byte, args [][]byte) []byte {
-	n := 16
-	for _, a := range args {
-		n += len(a) + 16
-	}
-	if cap(b)-len(b) < n {
-		nb := make([]byte, len(b), len(b)+n)
-		copy(nb, b)
-		b = nb
-	}
-	b = append(b, '*')
-	b = strconv.AppendInt(b, int64(len(args)), 10)
-	b = append(b, '\r', '\n')
-	for _, a := range args {
-		b = append(b, '$')
-		b = strconv.AppendInt(b, int64(len(a)), 10)
-		b = append(b, '\r', '\n')
-		b = append(b, a...)
-		b = append(b, '\r', '\n')
-	}
-	return b
-}
-
 var (
-	askingCmd = appendCommand(nil, [][]byte{[]byte("ASKING")})
+	askingCmd = aof.AppendCommand(nil, []byte("ASKING"))
 )
 
 // sent is one command on the wire: an item, or an internal SELECT or
@@ -350,16 +297,16 @@ func (p *pipe) close() {
 // run is the writer goroutine: it dials, writes, and reconnects.
 func (p *pipe) run() {
 	defer close(p.exited)
-	var failing time.Time // first failure of the current outage
+	r := retry.Retrier{Backoff: writerBackoff(), Limit: p.opts.RetryFor}
 	var lastErr error
-	for attempt := 0; ; attempt++ {
+	for first := true; ; first = false {
 		if p.ctx.Err() != nil {
 			p.failAll(context.Cause(p.ctx))
 			return
 		}
 		c, err := p.dial()
 		if err == nil {
-			if attempt > 0 {
+			if !first {
 				p.st.reconnects.Add(1)
 				p.logf("writer: reconnected to %s", p.addr)
 			}
@@ -369,7 +316,7 @@ func (p *pipe) run() {
 				return // closed
 			}
 			if replied {
-				failing, attempt = time.Time{}, 0
+				r.Progress()
 			}
 		}
 		if p.ctx.Err() != nil {
@@ -388,18 +335,15 @@ func (p *pipe) run() {
 			p.goDown(err) // the cluster writer logs it
 			return
 		}
-		if failing.IsZero() {
-			failing = time.Now()
-		}
-		if time.Since(failing) > p.opts.RetryFor {
+		d, ok := r.Failed()
+		if !ok {
 			err := fmt.Errorf("%s unreachable for %v: %w", p.addr, p.opts.RetryFor, lastErr)
 			p.onFatal(err)
 			p.failAll(err)
 			return
 		}
-		d := backoff(attempt)
 		p.logf("writer: connection to %s: %v; reconnecting in %v", p.addr, err, d)
-		sleepCtx(p.ctx, d)
+		retry.Wait(p.ctx, d)
 	}
 }
 
@@ -536,7 +480,7 @@ func writeWire(c *Conn, wire []sent) error {
 		var segs [][]byte
 		switch s.kind {
 		case 'S':
-			b = appendCommand(nil, [][]byte{[]byte("SELECT"), []byte(strconv.Itoa(s.db))})
+			b = aof.SelectCommand(s.db)
 		case 'A':
 			b = askingCmd
 		default:
@@ -650,7 +594,7 @@ func (p *pipe) reply(it *item, v aof.Value, err error) {
 		}
 		if now.Sub(it.retrying) < p.opts.RetryFor {
 			p.mu.Lock()
-			d := backoff(p.streak)
+			d := writerBackoff().Delay(p.streak)
 			if p.streak == 0 {
 				p.logf("writer: %s answered %q: retrying", p.addr, err.Error())
 			}

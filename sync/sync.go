@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/internal/countio"
+	"github.com/redkit/redkit/internal/retry"
 	"github.com/redkit/redkit/rdb"
 )
 
@@ -221,8 +223,7 @@ func (s *Syncer) Run(ctx context.Context) error {
 	if err := s.loadCheckpoint(ctx); err != nil {
 		return err
 	}
-	backoff := 100 * time.Millisecond
-	var failingSince time.Time
+	r := retry.Retrier{Backoff: retry.Backoff{First: 100 * time.Millisecond, Max: s.opts.MaxBackoff}, Limit: s.opts.RetryFor}
 	for {
 		progress := s.received.Load()
 		done, err := s.runOnce(ctx)
@@ -243,22 +244,20 @@ func (s *Syncer) Run(ctx context.Context) error {
 			s.setPhase(PhaseDone)
 			return err
 		}
-		if s.received.Load() != progress || failingSince.IsZero() {
-			failingSince, backoff = time.Now(), 100*time.Millisecond
+		if s.received.Load() != progress {
+			r.Progress()
 		}
-		if s.opts.RetryFor > 0 && time.Since(failingSince) > s.opts.RetryFor {
+		backoff, ok := r.Failed()
+		if !ok {
 			return fmt.Errorf("gave up after %s of retries: %w", s.opts.RetryFor, err)
 		}
 		s.reconnects.Add(1)
 		s.setPhase(PhaseBackoff)
 		s.log.Warn("sync interrupted; reconnecting", "err", err, "in", backoff)
-		select {
-		case <-ctx.Done():
+		if !retry.Wait(ctx, backoff) {
 			s.setPhase(PhaseDone)
 			return s.saveFile()
-		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, s.opts.MaxBackoff)
 	}
 }
 
@@ -700,28 +699,30 @@ func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, e
 		off := sc.Offset
 		s.received.Store(off)
 		name := sc.Args[0]
+		class := aof.Classify(name)
 		switch {
-		case eqFold(name, "ping"):
+		case class == aof.ClassPing:
 			a.noop(Pos{Offset: off, DB: db})
-		case eqFold(name, "replconf"):
-			if len(sc.Args) > 1 && eqFold(sc.Args[1], "getack") {
+		case class == aof.ClassReplconf:
+			if len(sc.Args) > 1 && bytes.EqualFold(sc.Args[1], []byte("getack")) {
 				l.Ack(a.position().Offset)
 			}
 			a.noop(Pos{Offset: off, DB: db})
-		case eqFold(name, "select") && len(sc.Args) == 2:
+		case class == aof.ClassSelect && len(sc.Args) == 2:
 			n, err := strconv.Atoi(string(sc.Args[1]))
 			if err != nil {
 				return finish(fmt.Errorf("replication stream at offset %d: bad SELECT %q", off, sc.Args[1]))
 			}
 			db = n
 			a.noop(Pos{Offset: off, DB: db})
-		case eqFold(name, "publish") && !s.opts.ForwardPubSub:
+		case class == aof.ClassPublish && len(name) == len("publish") && !s.opts.ForwardPubSub:
+			// PUBLISH; an SPUBLISH is applied like any command.
 			a.noop(Pos{Offset: off, DB: db})
 		case f.denied(name):
 			s.skipped.Add(1)
 			s.log.Warn(LogDenied, "command", strings.ToUpper(string(name)), "offset", off)
 			a.noop(Pos{Offset: off, DB: db})
-		case !f.keepDB(db) && !eqFold(name, "multi") && !eqFold(name, "exec"):
+		case !f.keepDB(db) && class != aof.ClassMulti && class != aof.ClassExec:
 			s.skipped.Add(1)
 			a.noop(Pos{Offset: off, DB: db})
 		default:
@@ -761,24 +762,6 @@ func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, e
 			return finish(a.idle(ctx))
 		}
 	}
-}
-
-// eqFold compares a command name with a lower-case ASCII name, without
-// converting b (it runs several times per command of the stream).
-func eqFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range len(b) {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // loadSnapshot writes every key (that f keeps) and function of an RDB

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/redkit/redkit/backup"
+	"github.com/redkit/redkit/storage"
 	rsync "github.com/redkit/redkit/sync"
 )
 
@@ -45,6 +46,11 @@ func adviceFor(err error) []advice {
 			add(ce.Error(), ce.Error()+" (choose databases with --db and --db-map)")
 		} else {
 			add(ce.Error(), fmt.Sprintf("key %q is in db %d and a cluster has only db 0: choose what goes there with --db %d or --db-map %d=0", ce.Key, ce.DB, ce.DB, ce.DB))
+		}
+	}
+	if le := (*storage.LockedError)(nil); errors.As(err, &le) {
+		if h := lockHint(err); h != "" {
+			add(le.Error(), le.Error()+h)
 		}
 	}
 	return out

@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/redkit/redkit/internal/retry"
 	rsync "github.com/redkit/redkit/sync"
 )
 
@@ -136,8 +137,9 @@ const connectRetryFor = 10 * time.Second
 // up to retryFor. INFO is safe to repeat.
 func serverInfo(ctx context.Context, addr string, opts *rsync.Options, retryFor time.Duration, log func(string, ...any)) (*rsync.ServerInfo, error) {
 	deadline := time.Now().Add(retryFor)
-	wait := 50 * time.Millisecond
+	backoff := retry.Backoff{First: 50 * time.Millisecond, Max: 2 * time.Second}
 	for try := 1; ; try++ {
+		wait := backoff.Delay(try - 1)
 		conn, err := rsync.Dial(ctx, addr, opts)
 		var info *rsync.ServerInfo
 		if err == nil {
@@ -150,12 +152,9 @@ func serverInfo(ctx context.Context, addr string, opts *rsync.Options, retryFor 
 		if try == 1 && log != nil {
 			log("%s: %v; retrying for up to %v", addr, err, retryFor)
 		}
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
+		if !retry.Wait(ctx, wait) {
 			return nil, ctx.Err()
 		}
-		wait = min(wait*2, 2*time.Second)
 	}
 }
 
