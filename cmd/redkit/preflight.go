@@ -15,6 +15,7 @@ import (
 	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/internal/bytesize"
 	"github.com/redkit/redkit/internal/dumpfile"
+	"github.com/redkit/redkit/pipeline"
 	"github.com/redkit/redkit/rdb"
 	rsync "github.com/redkit/redkit/sync"
 )
@@ -854,9 +855,9 @@ func scanOther(ctx context.Context, gopts globalOptions, path string, opts resto
 		return err
 	}
 	defer closeInput()
-	_, st.json = src.(*jsonSource)
+	_, st.json = src.(*pipeline.JSONSource)
 	for {
-		it, err := src.next()
+		it, err := src.Next()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
@@ -864,8 +865,8 @@ func scanOther(ctx context.Context, gopts globalOptions, path string, opts resto
 			return err
 		}
 		switch {
-		case it.key != nil:
-			kv := it.key
+		case it.Key != nil:
+			kv := it.Key
 			st.keys++
 			rec := rdb.Record{Kind: rdb.KindKey, DB: kv.DB, Key: kv.Key, Type: kv.Type, ExpireAt: kv.ExpireAt}
 			if !st.restored(&rec, opts) {
@@ -880,11 +881,11 @@ func scanOther(ctx context.Context, gopts globalOptions, path string, opts resto
 					return err
 				}
 			}
-		case it.command != nil:
-			if slices.ContainsFunc(fieldTTLCommands, func(c string) bool { return strings.EqualFold(c, string(it.command[0])) }) {
+		case it.Command != nil:
+			if slices.ContainsFunc(fieldTTLCommands, func(c string) bool { return strings.EqualFold(c, string(it.Command[0])) }) {
 				st.fieldTTL++
-				if st.fieldTTLKey == "" && len(it.command) > 1 {
-					st.fieldTTLKey = string(it.command[1])
+				if st.fieldTTLKey == "" && len(it.Command) > 1 {
+					st.fieldTTLKey = string(it.Command[1])
 				}
 			}
 		}

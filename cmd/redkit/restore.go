@@ -15,6 +15,7 @@ import (
 	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/internal/bytesize"
 	"github.com/redkit/redkit/internal/dumpfile"
+	"github.com/redkit/redkit/pipeline"
 	"github.com/redkit/redkit/rdb"
 	rsync "github.com/redkit/redkit/sync"
 )
@@ -350,32 +351,6 @@ func resolveTarget(ctx context.Context, rawURL, password string, tlsOpts rsync.T
 	return &target{ep: ep, addr: addr, opts: copts, info: info}, nil
 }
 
-// restoreSink feeds a Restorer from the convert machinery.
-type restoreSink struct {
-	ctx context.Context
-	r   *rsync.Restorer
-	// noFunctions skips function libraries: a cluster backup's shards
-	// after the first (every master holds the same libraries).
-	noFunctions bool
-}
-
-func (s *restoreSink) needsKeyspace() bool { return true }
-func (s *restoreSink) key(kv *rdb.KeyValue) error {
-	return s.r.Key(s.ctx, kv)
-}
-func (s *restoreSink) function(code []byte) error {
-	if s.noFunctions {
-		return nil
-	}
-	return s.r.Function(s.ctx, code)
-}
-
-// moduleAux skips module auxiliary data: no command sets it on a live
-// server (restore --check names the modules a dump needs).
-func (s *restoreSink) moduleAux(*rdb.Record) error { return nil }
-func (s *restoreSink) command([][]byte, int) error { return errNeedsReplay }
-func (s *restoreSink) close() error                { return nil }
-
 type restoreSummary struct {
 	Input     string  `json:"input"`
 	Target    string  `json:"target"`
@@ -414,19 +389,19 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 			fmt.Fprintf(gopts.stderr, "redkit: restore: %s\n", rsync.Redact(fmt.Sprintf(format, a...)))
 		}
 	}
-	var src convertSource
+	var src pipeline.Source
 	var in *dumpfile.File
 	var closeInput func()
 	var err error
 	if opts.aofReader != nil {
 		// A backup of a multi-part AOF, read from its objects.
-		src, closeInput = &aofSource{rd: opts.aofReader, filter: opts.filter, commands: true}, func() { opts.aofReader.Close() }
+		src, closeInput = pipeline.NewAOFSource(opts.aofReader, opts.filter, true), func() { opts.aofReader.Close() }
 	} else if src, in, closeInput, err = openInput(ctx, gopts.stdin, "restore", path, opts.filter); err != nil {
 		return err
 	}
 	defer closeInput()
-	if as, ok := src.(*aofSource); ok {
-		as.keysRead = opts.keysRead
+	if as, ok := src.(*pipeline.AOFSource); ok {
+		as.CountKeys(opts.keysRead)
 	}
 	ep, info, w, err := connectTarget(ctx, opts.to, opts.password, opts.tls, opts.timeout, opts.depth, logf)
 	if err != nil {
@@ -438,49 +413,28 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 	}
 	ro := opts.restore
 	ro.MemoryHint = memoryHint()
-	r, err := rsync.NewRestorer(w, info, ro)
+	sink, err := pipeline.NewLiveSink(ctx, pipeline.Target{Endpoint: ep, Info: info, Writer: w}, pipeline.LiveOptions{Restore: ro, NoFunctions: opts.noFunctions})
 	if err != nil {
-		w.Close()
 		return usageErrorf("restore: %v", err)
 	}
-	start := time.Now()
 	if opts.flush {
-		if err := r.Flush(ctx); err != nil {
-			w.Close()
+		if err := sink.Flush(ctx); err != nil {
 			return fmt.Errorf("restore: %s: %w", ep, err)
 		}
 	}
-	// On a standalone target the URL's database is where db 0 goes.
-	dbMap := opts.dbMap
-	if ep.DBSet && ep.DB != 0 && !info.Cluster {
-		if dbMap == nil {
-			dbMap = map[int]int{}
-		}
-		if _, ok := dbMap[0]; !ok {
-			dbMap[0] = ep.DB
-		}
-	}
-	sink := &restoreSink{ctx: ctx, r: r, noFunctions: opts.noFunctions}
 	bar := startProgress(gopts.stderr, opts.quiet, "restore", totalSize(args))
 	if in != nil {
 		bar.track(in)
 	}
 	bar.describe(func() string {
-		st := r.Stats()
+		st := sink.Stats()
 		return fmt.Sprintf("restore %d keys", st.Keys+st.Skipped+st.Failed+st.Expired)
 	})
-	if as, ok := src.(*aofSource); ok && (as.commands || opts.replay) {
-		err = convertReplay(ctx, as, sink, convertOptions{now: opts.now, filter: opts.filter, dbMap: dbMap})
-	} else {
-		err = convert(ctx, src, sink, dbMap)
-	}
-	cerr := r.Close()
+	res, err := pipeline.Restore(ctx, src, sink, pipeline.Options{DBMap: opts.dbMap, Replay: opts.replay, Now: opts.now})
 	bar.stop()
-	elapsed := time.Since(start)
-	if err == nil {
-		err = cerr
-	}
-	st, ws := r.Stats(), w.Stats()
+	err = withFlagAdvice(err)
+	elapsed := res.Elapsed
+	st, ws := res.Stats, res.Writer
 	name := path
 	if path == "-" && opts.inputName != "" {
 		name = opts.inputName
@@ -491,11 +445,7 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 	if s := elapsed.Seconds(); s > 0 {
 		sum.KeysPerS, sum.BytesPerS = float64(st.Keys)/s, float64(st.Bytes)/s
 	}
-	failures := r.Failures()
-	if ctx.Err() != nil {
-		// Interrupted: the keys in flight were cut off, not refused.
-		failures = nil
-	}
+	failures := res.Failures // nil when interrupted: the keys in flight were cut off, not refused
 	for _, f := range failures {
 		sum.Failures = append(sum.Failures, struct {
 			DB    int    `json:"db"`

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/internal/bytesize"
+	"github.com/redkit/redkit/pipeline"
 	"github.com/redkit/redkit/rdb"
 	"github.com/redkit/redkit/storage"
 	rsync "github.com/redkit/redkit/sync"
@@ -226,14 +227,13 @@ func replayToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *sto
 	if _, err := rdb.NewWriter(io.Discard, rdb.WriterOptions{Version: co.rdbVersion}); err != nil {
 		co.rdbVersion = 10 // a version redkit does not write: the one every Redis 7 loads
 	}
-	var st convertStats
-	sink, err := newConvertSink(&co, o, &st)
+	sink, err := newConvertSink(&co, o)
 	if err != nil {
 		return err
 	}
-	err = convertReplay(ctx, &aofSource{rd: ar, filter: &rdb.Filter{}, commands: true}, sink, co)
+	err = pipeline.Copy(ctx, pipeline.NewAOFSource(ar, &rdb.Filter{}, true), sink, pipeline.Options{})
 	if err == nil {
-		err = sink.close()
+		err = sink.Close()
 	}
 	if baseReader != nil {
 		if verr := baseReader.Verify(); errors.Is(verr, storage.ErrChecksum) {
@@ -255,7 +255,7 @@ func replayToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *sto
 		return fmt.Errorf("restore: %w", err)
 	}
 	if path != "-" {
-		fmt.Fprintf(gopts.stderr, "redkit: restore: %d keys written to %s\n", st.keys, path)
+		fmt.Fprintf(gopts.stderr, "redkit: restore: %d keys written to %s\n", sink.Stats().Keys, path)
 	}
 	return nil
 }
