@@ -253,6 +253,9 @@ func (l *Link) Snapshot() (io.Reader, error) {
 // a diskless transfer, whose length is known only at its end.
 func (l *Link) SnapshotSize() int64 { return l.size }
 
+// Addr is the address of the master the link replicates from.
+func (l *Link) Addr() string { return l.c.Addr() }
+
 // Buffered tells how many bytes of the stream are read from the network
 // and not yet returned by Next: zero means Next will wait for the master.
 func (l *Link) Buffered() int {

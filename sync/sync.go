@@ -262,6 +262,10 @@ func (s *Syncer) Run(ctx context.Context) error {
 	}
 }
 
+// Retryable tells whether a failed run of a replication link is worth
+// another (retryable): continuous capture retries as Syncer does.
+func Retryable(err error) bool { return retryable(err) }
+
 // retryable tells whether a failed run is worth another: the network,
 // a restarting or loading server, a source that is itself resyncing.
 func retryable(err error) bool {

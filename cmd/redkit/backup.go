@@ -23,6 +23,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/internal/bytesize"
 	"github.com/redkit/redkit/internal/countio"
 	"github.com/redkit/redkit/internal/dumpfile"
@@ -227,11 +228,11 @@ func lockStorage(ctx context.Context, b storage.Backend, op string, timeout time
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	if cl, ok := b.(storage.Cleaner); ok {
-		n, err := cl.Cleanup(ctx, storage.BackupsDir, lock.Created())
+		n, err := cl.Cleanup(ctx, backup.BackupsDir, lock.Created())
 		if err == nil {
 			// A segment's PUT cut short by a continuous backup that died.
 			var k int
-			k, err = cl.Cleanup(ctx, storage.ContinuousDir, lock.Created())
+			k, err = cl.Cleanup(ctx, backup.ContinuousDir, lock.Created())
 			n += k
 		}
 		switch {
@@ -303,15 +304,15 @@ func runBackup(c *cli.Context, gopts globalOptions) (err error) {
 	defer releaseLock(ctx, lock, log)
 
 	start := time.Now()
-	m := &storage.Manifest{
-		ID:            storage.NewID(start),
+	m := &backup.Manifest{
+		ID:            backup.NewID(start),
 		Started:       start.UTC(),
 		RedkitVersion: versionString(),
 		Compression:   codec.Compression,
 		Level:         codec.Level,
 	}
 	if len(recipientKeys) > 0 {
-		m.Encryption = &storage.Encryption{Kind: "age", Recipients: recipientKeys}
+		m.Encryption = &backup.Encryption{Kind: "age", Recipients: recipientKeys}
 	}
 
 	// The snapshots: a live server's over the replication protocol (one
@@ -322,7 +323,7 @@ func runBackup(c *cli.Context, gopts globalOptions) (err error) {
 		if err != nil {
 			return err
 		}
-		m.Source = storage.SourceInfo{Kind: "live", URL: ep.String(), Host: addr, Role: info.Role, Server: info.Server, Version: info.Version, Cluster: info.Cluster}
+		m.Source = backup.SourceInfo{Kind: "live", URL: ep.String(), Host: addr, Role: info.Role, Server: info.Server, Version: info.Version, Cluster: info.Cluster}
 		liveJob := func(name, master string) *snapshotJob {
 			return &snapshotJob{name: name, master: master, open: func(ctx context.Context) (io.Reader, int64, func(), error) {
 				l, err := rsync.OpenLink(ctx, master, rsync.ReplicaOptions{Conn: copts, RDBOnly: true, Timeout: linkTimeout(c)})
@@ -362,7 +363,7 @@ func runBackup(c *cli.Context, gopts globalOptions) (err error) {
 		defer closeAll()
 		jobs = aofJobs
 		m.AOFManifest = manifest
-		m.Source = storage.SourceInfo{Kind: "aof-dir", URL: from}
+		m.Source = backup.SourceInfo{Kind: "aof-dir", URL: from}
 		log.Info("backup: reading a multi-part AOF", "id", m.ID, "from", from, "files", len(jobs), "to", backend.URL())
 	} else {
 		jobs = append(jobs, &snapshotJob{name: "dump" + codec.Ext(), open: func(ctx context.Context) (io.Reader, int64, func(), error) {
@@ -372,7 +373,7 @@ func runBackup(c *cli.Context, gopts globalOptions) (err error) {
 			}
 			return f, f.Size, func() { f.Close() }, nil
 		}})
-		m.Source = storage.SourceInfo{Kind: "rdb-file", URL: from}
+		m.Source = backup.SourceInfo{Kind: "rdb-file", URL: from}
 		log.Info("backup: reading a file", "id", m.ID, "from", from, "to", backend.URL())
 	}
 
@@ -422,7 +423,7 @@ func runBackup(c *cli.Context, gopts globalOptions) (err error) {
 	}
 	m.Completed = time.Now().UTC()
 	m.Duration = time.Since(start).Seconds()
-	if err := storage.WriteManifest(ctx, backend, m); err != nil {
+	if err := backup.WriteManifest(ctx, backend, m); err != nil {
 		return fmt.Errorf("backup %s: %w", m.ID, err)
 	}
 	fmt.Fprintln(gopts.stdout, m.ID)
@@ -454,7 +455,7 @@ type snapshotJob struct {
 	role   string   // its role: base or incr
 	open   func(ctx context.Context) (r io.Reader, size int64, closeFn func(), err error)
 	read   atomic.Int64
-	entry  storage.ObjectEntry
+	entry  backup.ObjectEntry
 	err    error
 }
 
@@ -479,7 +480,7 @@ func (j *snapshotJob) run(ctx context.Context, backend storage.Backend, id strin
 		return &jobError{job: j, connect: true, err: err}
 	}
 	defer closeFn()
-	ow, err := storage.CreateObject(ctx, backend, storage.Key(id, j.name), codec)
+	ow, err := storage.CreateObject(ctx, backend, backup.Key(id, j.name), codec)
 	if err != nil {
 		return &jobError{job: j, err: err}
 	}
@@ -508,7 +509,7 @@ func (j *snapshotJob) run(ctx context.Context, backend storage.Backend, id strin
 	if err := ow.Close(); err != nil {
 		return &jobError{job: j, err: fmt.Errorf("upload: %w", err)}
 	}
-	j.entry = ow.Entry(j.name)
+	j.entry = backup.NewObjectEntry(j.name, ow)
 	j.entry.Keys, j.entry.RDBVersion = keys, version
 	j.entry.Master, j.entry.Slots = j.master, j.slots
 	if len(j.slots) == 0 {
@@ -726,7 +727,7 @@ func scanRDB(r io.Reader) (map[int]int64, int, io.Reader, error) {
 	}
 }
 
-func logBackupSummary(log *slog.Logger, m *storage.Manifest, url string) {
+func logBackupSummary(log *slog.Logger, m *backup.Manifest, url string) {
 	log.Info("backup complete", "id", m.ID, "url", url, "keys", m.TotalKeys(), "raw_bytes", m.RawBytes, "stored_bytes", m.StoredBytes,
 		"compression", m.Compression, "encrypted", m.Encryption != nil, "seconds", strconv.FormatFloat(m.Duration, 'f', 2, 64))
 }
@@ -753,7 +754,7 @@ func runBackupList(c *cli.Context, gopts globalOptions) error {
 	if err != nil {
 		return err
 	}
-	l, err := storage.List(c.Context, b)
+	l, err := backup.List(c.Context, b)
 	if err != nil {
 		return fmt.Errorf("backup list: %w", err)
 	}
@@ -764,11 +765,11 @@ func runBackupList(c *cli.Context, gopts globalOptions) error {
 	for id, err := range l.Damaged {
 		fmt.Fprintf(gopts.stderr, "redkit: backup list: backup %s is damaged and left out: %v\n", id, err)
 	}
-	gens, err := storage.ListGenerations(c.Context, b, l)
+	gens, err := backup.ListGenerations(c.Context, b, l)
 	if err != nil {
 		return fmt.Errorf("backup list: %w", err)
 	}
-	byID := map[string]*storage.Generation{}
+	byID := map[string]*backup.Generation{}
 	for _, g := range gens {
 		byID[g.ID()] = g
 		if g.Gap != nil {
@@ -796,7 +797,7 @@ func runBackupList(c *cli.Context, gopts globalOptions) error {
 			Gap          *gap      `json:"gap,omitempty"`
 		}
 		type entry struct {
-			*storage.Manifest
+			*backup.Manifest
 			Generation *generation `json:"generation,omitempty"`
 		}
 		out := []entry{}
@@ -856,7 +857,7 @@ func runBackupPrune(c *cli.Context, gopts globalOptions) error {
 	if c.Args().Len() != 1 {
 		return usageErrorf("backup prune: one STORAGE_URL, please")
 	}
-	p := storage.Policy{Last: c.Int("keep-last"), Daily: c.Int("keep-daily"), Weekly: c.Int("keep-weekly")}
+	p := backup.Policy{Last: c.Int("keep-last"), Daily: c.Int("keep-daily"), Weekly: c.Int("keep-weekly")}
 	if v := c.String("keep-within"); v != "" {
 		d, err := parseLongDuration(v)
 		if err != nil || d <= 0 {
@@ -887,7 +888,7 @@ func runBackupPrune(c *cli.Context, gopts globalOptions) error {
 		}
 		defer releaseLock(ctx, lock, log)
 	}
-	l, err := storage.List(ctx, b)
+	l, err := backup.List(ctx, b)
 	if err != nil {
 		return fmt.Errorf("backup prune: %w", err)
 	}
@@ -897,7 +898,7 @@ func runBackupPrune(c *cli.Context, gopts globalOptions) error {
 		Action  string   `json:"action"` // keep, delete, would-delete
 		Reasons []string `json:"reasons,omitempty"`
 	}
-	gens, err := storage.ListGenerations(ctx, b, l)
+	gens, err := backup.ListGenerations(ctx, b, l)
 	if err != nil {
 		return fmt.Errorf("backup prune: %w", err)
 	}
@@ -913,7 +914,7 @@ func runBackupPrune(c *cli.Context, gopts globalOptions) error {
 			r.Action = "delete"
 			if dry {
 				r.Action = "would-delete"
-			} else if err := storage.DeleteBackup(ctx, b, d.Backup); err != nil {
+			} else if err := backup.DeleteBackup(ctx, b, d.Backup); err != nil {
 				return fmt.Errorf("backup prune: %w (%d deleted before it)", err, deleted)
 			} else {
 				deleted++
@@ -922,7 +923,7 @@ func runBackupPrune(c *cli.Context, gopts globalOptions) error {
 		rows = append(rows, r)
 	}
 	// Segments whose base is gone (a prune cut short) restore nothing.
-	orphans, err := storage.OrphanGenerations(ctx, b, l)
+	orphans, err := backup.OrphanGenerations(ctx, b, l)
 	if err != nil {
 		return fmt.Errorf("backup prune: %w", err)
 	}
@@ -930,7 +931,7 @@ func runBackupPrune(c *cli.Context, gopts globalOptions) error {
 		r := row{ID: gen, Action: "delete", Reasons: []string{"segments without their base"}}
 		if dry {
 			r.Action = "would-delete"
-		} else if err := storage.DeleteSegments(ctx, b, gen); err != nil {
+		} else if err := backup.DeleteSegments(ctx, b, gen); err != nil {
 			return fmt.Errorf("backup prune: %w (%d deleted before it)", err, deleted)
 		}
 		rows = append(rows, r)
@@ -983,7 +984,7 @@ func runBackupVerify(c *cli.Context, gopts globalOptions) error {
 	if err != nil {
 		return err
 	}
-	m, err := storage.Resolve(ctx, b, id)
+	m, err := backup.Resolve(ctx, b, id)
 	if err != nil {
 		return fmt.Errorf("backup verify: %w", err)
 	}
@@ -1010,9 +1011,9 @@ func runBackupVerify(c *cli.Context, gopts globalOptions) error {
 	}
 	// A continuous backup's base: its generation's segments too, each
 	// read whole (SHA-256, record CRCs).
-	segs, gerr := storage.GenerationSegments(ctx, b, m)
+	segs, gerr := backup.GenerationSegments(ctx, b, m)
 	for _, si := range segs {
-		if err := storage.VerifySegment(ctx, b, si, m.Compression, storage.Codec{Identities: ids}); err != nil {
+		if err := backup.VerifySegment(ctx, b, si, m.Compression, storage.Codec{Identities: ids}); err != nil {
 			fmt.Fprintf(gopts.stderr, "redkit: backup verify: generation %s: %v\n", m.ID, err)
 			return reportedError(exitError, err)
 		}
@@ -1038,7 +1039,7 @@ func sumKeys(keys map[int]int64) int64 {
 }
 
 // sourceLabel is a short name of a backup's source.
-func sourceLabel(s storage.SourceInfo) string {
+func sourceLabel(s backup.SourceInfo) string {
 	if s.Kind == "live" && s.Host != "" {
 		if h, p, err := net.SplitHostPort(s.Host); err == nil {
 			return h + ":" + p

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/urfave/cli/v2"
 
+	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/storage"
 	rsync "github.com/redkit/redkit/sync"
 )
@@ -35,19 +36,19 @@ func runContinuousBackup(c *cli.Context, gopts globalOptions, backend storage.Ba
 	if info.Cluster {
 		return usageErrorf("backup --continuous: %s is a cluster node: continuous backups take one standalone source (or a Sentinel's master) for now; back a cluster up with snapshots (without --continuous)", ep.String())
 	}
-	source := storage.SourceInfo{Kind: "live", URL: ep.String(), Host: addr, Role: info.Role, Server: info.Server, Version: info.Version}
+	source := backup.SourceInfo{Kind: "live", URL: ep.String(), Host: addr, Role: info.Role, Server: info.Server, Version: info.Version}
 
 	// The generation to continue: the newest of this source's, unless a
 	// segment is missing from it.
-	l, err := storage.List(ctx, backend)
+	l, err := backup.List(ctx, backend)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	gens, err := storage.ListGenerations(ctx, backend, l)
+	gens, err := backup.ListGenerations(ctx, backend, l)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	var resume *storage.Generation
+	var resume *backup.Generation
 	for i := len(gens) - 1; i >= 0; i-- {
 		g := gens[i]
 		if g.Base.Source.URL == source.URL && g.Base.Replication != nil {
@@ -59,7 +60,7 @@ func runContinuousBackup(c *cli.Context, gopts globalOptions, backend storage.Ba
 			break
 		}
 	}
-	opts := rsync.ContinuousOptions{
+	opts := backup.ContinuousOptions{
 		Source: addr, Conn: copts, LinkTimeout: linkTimeout(c), Backend: backend, Codec: codec,
 		SegmentInterval: interval, SegmentSize: size, SnapshotInterval: c.Duration("snapshot-interval"),
 		Resume: resume, RetryFor: c.Duration("retry-for"), Log: log,
@@ -68,10 +69,10 @@ func runContinuousBackup(c *cli.Context, gopts globalOptions, backend storage.Ba
 			return a, err
 		},
 	}
-	opts.StoreBase = func(ctx context.Context, r io.Reader, size int64, pos storage.ReplPosition) (*storage.Manifest, error) {
+	opts.StoreBase = func(ctx context.Context, r io.Reader, size int64, pos backup.ReplPosition) (*backup.Manifest, error) {
 		return storeBase(ctx, c, backend, codec, recipientKeys, source, r, pos, log)
 	}
-	cb, err := rsync.NewContinuous(opts)
+	cb, err := backup.NewContinuous(opts)
 	if err != nil {
 		return err
 	}
@@ -109,8 +110,8 @@ func runContinuousBackup(c *cli.Context, gopts globalOptions, backend storage.Ba
 // storeBase stores a generation's base as a backup: the storage's lock
 // held meanwhile (a prune waits), the manifest marked Continuous with
 // the snapshot's place in the stream.
-func storeBase(ctx context.Context, c *cli.Context, backend storage.Backend, codec storage.Codec, recipientKeys []string, source storage.SourceInfo,
-	r io.Reader, pos storage.ReplPosition, log *slog.Logger) (*storage.Manifest, error) {
+func storeBase(ctx context.Context, c *cli.Context, backend storage.Backend, codec storage.Codec, recipientKeys []string, source backup.SourceInfo,
+	r io.Reader, pos backup.ReplPosition, log *slog.Logger) (*backup.Manifest, error) {
 	var lock *storage.Lock
 	for {
 		var err error
@@ -130,8 +131,8 @@ func storeBase(ctx context.Context, c *cli.Context, backend storage.Backend, cod
 	}
 	defer lock.Release(context.WithoutCancel(ctx))
 	start := time.Now()
-	m := &storage.Manifest{
-		ID:            storage.NewID(start),
+	m := &backup.Manifest{
+		ID:            backup.NewID(start),
 		Started:       start.UTC(),
 		RedkitVersion: versionString(),
 		Source:        source,
@@ -141,7 +142,7 @@ func storeBase(ctx context.Context, c *cli.Context, backend storage.Backend, cod
 		Replication:   &pos,
 	}
 	if len(recipientKeys) > 0 {
-		m.Encryption = &storage.Encryption{Kind: "age", Recipients: recipientKeys}
+		m.Encryption = &backup.Encryption{Kind: "age", Recipients: recipientKeys}
 	}
 	j := &snapshotJob{name: "dump" + codec.Ext(), open: func(context.Context) (io.Reader, int64, func(), error) {
 		return r, 0, func() {}, nil
@@ -149,12 +150,12 @@ func storeBase(ctx context.Context, c *cli.Context, backend storage.Backend, cod
 	if err := j.run(ctx, backend, m.ID, codec); err != nil {
 		return nil, err
 	}
-	m.Objects = []storage.ObjectEntry{j.entry}
+	m.Objects = []backup.ObjectEntry{j.entry}
 	m.Keys, m.RawBytes, m.StoredBytes = j.entry.Keys, j.entry.RawBytes, j.entry.StoredBytes
 	m.Source.RDBVersion = j.entry.RDBVersion
 	m.Completed = time.Now().UTC()
 	m.Duration = time.Since(start).Seconds()
-	if err := storage.WriteManifest(ctx, backend, m); err != nil {
+	if err := backup.WriteManifest(ctx, backend, m); err != nil {
 		return nil, err
 	}
 	log.Info("base stored", "id", m.ID, "keys", m.TotalKeys(), "stored_bytes", m.StoredBytes, "offset", pos.Offset, "seconds", m.Duration)
@@ -162,27 +163,27 @@ func storeBase(ctx context.Context, c *cli.Context, backend storage.Backend, cod
 }
 
 // continuousMetrics are backup --continuous's Prometheus metrics.
-func continuousMetrics(status func() rsync.ContinuousStatus) *prometheus.Registry {
+func continuousMetrics(status func() backup.ContinuousStatus) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	sm := statusMetrics[rsync.ContinuousStatus]{reg, "redkit_backup", status}
+	sm := statusMetrics[backup.ContinuousStatus]{reg, "redkit_backup", status}
 	gauge, counter := sm.gauge, sm.counter
 	gauge("recovery_point_timestamp_seconds", "Every command received before this Unix time is stored: a restore can go up to it.",
-		func(st rsync.ContinuousStatus) float64 { return float64(st.RecoveryPoint.UnixMilli()) / 1000 })
-	gauge("recovery_lag_seconds", "How far the recovery point is behind now.", func(st rsync.ContinuousStatus) float64 { return st.RecoveryLagSeconds })
-	gauge("received_offset", "Replication offset after the last command received.", func(st rsync.ContinuousStatus) float64 { return float64(st.Received) })
-	gauge("durable_offset", "Replication offset after the last command stored.", func(st rsync.ContinuousStatus) float64 { return float64(st.Durable) })
-	gauge("pending_segments", "Segments closed and not yet stored.", func(st rsync.ContinuousStatus) float64 { return float64(st.PendingSegments) })
-	gauge("streaming", "1 while the stream is read.", func(st rsync.ContinuousStatus) float64 {
+		func(st backup.ContinuousStatus) float64 { return float64(st.RecoveryPoint.UnixMilli()) / 1000 })
+	gauge("recovery_lag_seconds", "How far the recovery point is behind now.", func(st backup.ContinuousStatus) float64 { return st.RecoveryLagSeconds })
+	gauge("received_offset", "Replication offset after the last command received.", func(st backup.ContinuousStatus) float64 { return float64(st.Received) })
+	gauge("durable_offset", "Replication offset after the last command stored.", func(st backup.ContinuousStatus) float64 { return float64(st.Durable) })
+	gauge("pending_segments", "Segments closed and not yet stored.", func(st backup.ContinuousStatus) float64 { return float64(st.PendingSegments) })
+	gauge("streaming", "1 while the stream is read.", func(st backup.ContinuousStatus) float64 {
 		if st.Phase == rsync.PhaseStreaming {
 			return 1
 		}
 		return 0
 	})
-	counter("segments_total", "Segments stored.", func(st rsync.ContinuousStatus) float64 { return float64(st.Segments) })
-	counter("segment_bytes_total", "Bytes of segments stored.", func(st rsync.ContinuousStatus) float64 { return float64(st.SegmentBytes) })
-	counter("commands_total", "Commands stored.", func(st rsync.ContinuousStatus) float64 { return float64(st.Commands) })
-	counter("generations_total", "Generations started (base snapshots stored).", func(st rsync.ContinuousStatus) float64 { return float64(st.Generations) })
-	counter("reconnects_total", "Reconnections after an error.", func(st rsync.ContinuousStatus) float64 { return float64(st.Reconnects) })
-	counter("errors_total", "Errors (a lost link, a failed upload).", func(st rsync.ContinuousStatus) float64 { return float64(st.Errors) })
+	counter("segments_total", "Segments stored.", func(st backup.ContinuousStatus) float64 { return float64(st.Segments) })
+	counter("segment_bytes_total", "Bytes of segments stored.", func(st backup.ContinuousStatus) float64 { return float64(st.SegmentBytes) })
+	counter("commands_total", "Commands stored.", func(st backup.ContinuousStatus) float64 { return float64(st.Commands) })
+	counter("generations_total", "Generations started (base snapshots stored).", func(st backup.ContinuousStatus) float64 { return float64(st.Generations) })
+	counter("reconnects_total", "Reconnections after an error.", func(st backup.ContinuousStatus) float64 { return float64(st.Reconnects) })
+	counter("errors_total", "Errors (a lost link, a failed upload).", func(st backup.ContinuousStatus) float64 { return float64(st.Errors) })
 	return reg
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/internal/redistest"
 	"github.com/redkit/redkit/internal/s3test"
 	"github.com/redkit/redkit/storage"
@@ -37,10 +38,10 @@ func mixedSource(t *testing.T) *redistest.Server {
 	return src
 }
 
-func listBackups(t *testing.T, url string) []storage.Manifest {
+func listBackups(t *testing.T, url string) []backup.Manifest {
 	t.Helper()
 	r := redkit(t, nil, "backup", "list", url, "--format", "json").want(t, 0)
-	var ms []storage.Manifest
+	var ms []backup.Manifest
 	if err := json.Unmarshal([]byte(r.stdout), &ms); err != nil {
 		t.Fatalf("backup list --format json: %v\n%s", err, r.stdout)
 	}
@@ -156,12 +157,12 @@ func TestBackupKeyCountMismatch(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
 	url := "file://" + dir
 	id := strings.TrimSpace(redkit(t, nil, "backup", "--from", src.URL(), "--to", url, "-q").want(t, 0).stdout)
-	mpath := filepath.Join(dir, "backups", id, storage.ManifestName)
+	mpath := filepath.Join(dir, "backups", id, backup.ManifestName)
 	data, err := os.ReadFile(mpath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m storage.Manifest
+	var m backup.Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
 		t.Fatal(err)
 	}
@@ -337,15 +338,15 @@ func TestBackupPrune(t *testing.T) {
 			var ids []string
 			for i := 19; i >= 0; i-- {
 				at := now.Add(-time.Duration(i) * 12 * time.Hour)
-				m := &storage.Manifest{ID: storage.NewID(at), Started: at, Compression: "zstd", Keys: map[int]int64{0: 1}}
-				b.Put(ctx, storage.Key(m.ID, "dump.rdb.zst"), strings.NewReader("x"))
-				if err := storage.WriteManifest(ctx, b, m); err != nil {
+				m := &backup.Manifest{ID: backup.NewID(at), Started: at, Compression: "zstd", Keys: map[int]int64{0: 1}}
+				b.Put(ctx, backup.Key(m.ID, "dump.rdb.zst"), strings.NewReader("x"))
+				if err := backup.WriteManifest(ctx, b, m); err != nil {
 					t.Fatal(err)
 				}
 				ids = append(ids, m.ID)
 			}
-			half := storage.NewID(now.Add(-100 * time.Hour))
-			b.Put(ctx, storage.Key(half, "dump.rdb.zst"), strings.NewReader("in progress"))
+			half := backup.NewID(now.Add(-100 * time.Hour))
+			b.Put(ctx, backup.Key(half, "dump.rdb.zst"), strings.NewReader("in progress"))
 			url := "file://" + dir
 			dry := redkit(t, nil, append([]string{"backup", "prune", url, "--dry-run"}, tc.args...)...).want(t, 0)
 			if n := strings.Count(dry.stdout, "would-delete"); n != 20-tc.keep {
@@ -362,7 +363,7 @@ func TestBackupPrune(t *testing.T) {
 			if !strings.Contains(r.stderr, half) {
 				t.Errorf("the incomplete backup is not mentioned: %s", r.stderr)
 			}
-			if _, err := b.Stat(ctx, storage.Key(half, "dump.rdb.zst")); err != nil {
+			if _, err := b.Stat(ctx, backup.Key(half, "dump.rdb.zst")); err != nil {
 				t.Errorf("the incomplete backup was touched: %v", err)
 			}
 		})

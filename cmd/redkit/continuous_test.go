@@ -15,14 +15,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/internal/redistest"
 	"github.com/redkit/redkit/internal/s3test"
-	"github.com/redkit/redkit/storage"
 	rsync "github.com/redkit/redkit/sync"
 )
 
-func continuousStatus(addr string) (rsync.ContinuousStatus, error) {
-	var st rsync.ContinuousStatus
+func continuousStatus(addr string) (backup.ContinuousStatus, error) {
+	var st backup.ContinuousStatus
 	resp, err := http.Get("http://" + addr + "/status")
 	if err != nil {
 		return st, err
@@ -31,7 +31,7 @@ func continuousStatus(addr string) (rsync.ContinuousStatus, error) {
 	return st, json.NewDecoder(resp.Body).Decode(&st)
 }
 
-func waitContinuous(t *testing.T, addr string, cmd *exec.Cmd, what string, ok func(rsync.ContinuousStatus) bool) rsync.ContinuousStatus {
+func waitContinuous(t *testing.T, addr string, cmd *exec.Cmd, what string, ok func(backup.ContinuousStatus) bool) backup.ContinuousStatus {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -54,13 +54,13 @@ func startContinuous(t *testing.T, store string, extra ...string) (src *redistes
 	status = freeAddr(t)
 	args = append([]string{"backup", "--continuous", "--from", src.URL(), "--to", store, "--status-addr", status}, extra...)
 	cmd, _ = redkitProcess(t, args...)
-	waitContinuous(t, status, cmd, "streaming", func(st rsync.ContinuousStatus) bool { return st.Phase == rsync.PhaseStreaming })
+	waitContinuous(t, status, cmd, "streaming", func(st backup.ContinuousStatus) bool { return st.Phase == rsync.PhaseStreaming })
 	return src, cmd, status, args
 }
 
 // listGenerations reads backup list --format json's continuous bases.
 type listedGeneration struct {
-	storage.Manifest
+	backup.Manifest
 	Generation *struct {
 		From, Until time.Time
 		EndOffset   int64 `json:"end_offset"`
@@ -117,7 +117,7 @@ func TestContinuousBackup(t *testing.T) {
 	status := freeAddr(t)
 	args := []string{"backup", "--continuous", "--from", src.URL(), "--to", store, "--segment-interval", "300ms", "--status-addr", status}
 	cmd, _ := redkitProcess(t, args...)
-	streaming := func(st rsync.ContinuousStatus) bool { return st.Phase == rsync.PhaseStreaming }
+	streaming := func(st backup.ContinuousStatus) bool { return st.Phase == rsync.PhaseStreaming }
 	st := waitContinuous(t, status, cmd, "streaming", streaming)
 	gen1 := st.Generation
 
@@ -128,7 +128,7 @@ func TestContinuousBackup(t *testing.T) {
 	mark := func() instant {
 		t.Helper()
 		off := src.InfoInt(t, "master_repl_offset")
-		waitContinuous(t, status, cmd, "received the source's offset", func(st rsync.ContinuousStatus) bool { return st.Received >= off })
+		waitContinuous(t, status, cmd, "received the source's offset", func(st backup.ContinuousStatus) bool { return st.Received >= off })
 		time.Sleep(2 * time.Millisecond)
 		in := instant{at: time.Now()}
 		in.digest = debugDigest(t, src)
@@ -149,7 +149,7 @@ func TestContinuousBackup(t *testing.T) {
 	// instants before are durable first: a command received but not yet
 	// stored when the process dies is received again after the restart,
 	// with that time.)
-	waitContinuous(t, status, cmd, "durable past the instant", func(st rsync.ContinuousStatus) bool { return st.RecoveryPoint.After(ins[1].at) })
+	waitContinuous(t, status, cmd, "durable past the instant", func(st backup.ContinuousStatus) bool { return st.RecoveryPoint.After(ins[1].at) })
 	partial, full := src.InfoInt(t, "sync_partial_ok"), src.InfoInt(t, "sync_full")
 	w = redistest.StartWriter(t, src, 3)
 	w.WaitRounds(t, 30)
@@ -169,17 +169,17 @@ func TestContinuousBackup(t *testing.T) {
 	phase(4, 30)
 	ins = append(ins, mark())
 	last := ins[len(ins)-1].at
-	waitContinuous(t, status, cmd, "durable past the last instant", func(st rsync.ContinuousStatus) bool { return st.RecoveryPoint.After(last) })
+	waitContinuous(t, status, cmd, "durable past the last instant", func(st backup.ContinuousStatus) bool { return st.RecoveryPoint.After(last) })
 
 	// The source restarts empty, with a new replication ID: a gap.
 	src.Restart(t, false)
-	st = waitContinuous(t, status, cmd, "in a new generation", func(st rsync.ContinuousStatus) bool {
+	st = waitContinuous(t, status, cmd, "in a new generation", func(st backup.ContinuousStatus) bool {
 		return st.Phase == rsync.PhaseStreaming && st.Generation != gen1
 	})
 	gen2 := st.Generation
 	phase(5, 30)
 	after := mark()
-	waitContinuous(t, status, cmd, "durable past the last instant", func(st rsync.ContinuousStatus) bool { return st.RecoveryPoint.After(after.at) })
+	waitContinuous(t, status, cmd, "durable past the last instant", func(st backup.ContinuousStatus) bool { return st.RecoveryPoint.After(after.at) })
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("SIGTERM: %v, want exit 0", err)
@@ -303,7 +303,7 @@ func TestContinuousGenerations(t *testing.T) {
 		w.WaitRounds(t, 20)
 		w.Halt(t)
 		off := src.InfoInt(t, "master_repl_offset")
-		st := waitContinuous(t, status, cmd, "received the source's offset", func(st rsync.ContinuousStatus) bool { return st.Received >= off })
+		st := waitContinuous(t, status, cmd, "received the source's offset", func(st backup.ContinuousStatus) bool { return st.Received >= off })
 		time.Sleep(2 * time.Millisecond)
 		in := instant{at: time.Now()}
 		in.digest = debugDigest(t, src)
@@ -315,7 +315,7 @@ func TestContinuousGenerations(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	last := ins[len(ins)-1].at
-	waitContinuous(t, status, cmd, "durable past the last instant", func(st rsync.ContinuousStatus) bool { return st.RecoveryPoint.After(last) })
+	waitContinuous(t, status, cmd, "durable past the last instant", func(st backup.ContinuousStatus) bool { return st.RecoveryPoint.After(last) })
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("SIGTERM: %v, want exit 0", err)
@@ -350,7 +350,7 @@ func TestContinuousStorageOutage(t *testing.T) {
 	w := redistest.StartWriter(t, src, 1)
 	w.WaitRounds(t, 50)
 	srv.Down()
-	st := waitContinuous(t, status, cmd, "waiting on the store", func(st rsync.ContinuousStatus) bool { return st.Errors > 0 && st.PendingSegments > 0 })
+	st := waitContinuous(t, status, cmd, "waiting on the store", func(st backup.ContinuousStatus) bool { return st.Errors > 0 && st.PendingSegments > 0 })
 	stalled := st.Durable
 	time.Sleep(2 * time.Second)
 	if st, _ := continuousStatus(status); st.Durable != stalled {
@@ -360,7 +360,7 @@ func TestContinuousStorageOutage(t *testing.T) {
 	w.WaitRounds(t, w.Rounds()+50)
 	w.Halt(t)
 	off := src.InfoInt(t, "master_repl_offset")
-	st = waitContinuous(t, status, cmd, "durable again", func(st rsync.ContinuousStatus) bool { return st.Durable >= off && st.PendingSegments == 0 })
+	st = waitContinuous(t, status, cmd, "durable again", func(st backup.ContinuousStatus) bool { return st.Durable >= off && st.PendingSegments == 0 })
 	if st.Generations != 1 || st.LastError == "" {
 		t.Errorf("after the outage: %+v", st)
 	}
@@ -386,7 +386,7 @@ func TestContinuousValkey(t *testing.T) {
 	store := "file://" + filepath.Join(t.TempDir(), "store")
 	status := freeAddr(t)
 	cmd, _ := redkitProcess(t, "backup", "--continuous", "--from", src.URL(), "--to", store, "--segment-interval", "200ms", "--status-addr", status)
-	waitContinuous(t, status, cmd, "streaming", func(st rsync.ContinuousStatus) bool { return st.Phase == rsync.PhaseStreaming })
+	waitContinuous(t, status, cmd, "streaming", func(st backup.ContinuousStatus) bool { return st.Phase == rsync.PhaseStreaming })
 	var ats []time.Time
 	var digests []string
 	for seed := uint64(1); seed <= 3; seed++ {
@@ -394,14 +394,14 @@ func TestContinuousValkey(t *testing.T) {
 		w.WaitRounds(t, 30)
 		w.Halt(t)
 		off := src.InfoInt(t, "master_repl_offset")
-		waitContinuous(t, status, cmd, "received the source's offset", func(st rsync.ContinuousStatus) bool { return st.Received >= off })
+		waitContinuous(t, status, cmd, "received the source's offset", func(st backup.ContinuousStatus) bool { return st.Received >= off })
 		time.Sleep(2 * time.Millisecond)
 		ats = append(ats, time.Now())
 		digests = append(digests, debugDigest(t, src))
 		time.Sleep(5 * time.Millisecond)
 	}
 	last := ats[len(ats)-1]
-	waitContinuous(t, status, cmd, "durable past the last instant", func(st rsync.ContinuousStatus) bool { return st.RecoveryPoint.After(last) })
+	waitContinuous(t, status, cmd, "durable past the last instant", func(st backup.ContinuousStatus) bool { return st.RecoveryPoint.After(last) })
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("SIGTERM: %v, want exit 0", err)
@@ -429,7 +429,7 @@ func TestContinuousGivesUp(t *testing.T) {
 	w := redistest.StartWriter(t, src, 1)
 	w.WaitRounds(t, 20)
 	w.Halt(t)
-	waitContinuous(t, status, cmd, "failing", func(st rsync.ContinuousStatus) bool { return st.Errors > 0 })
+	waitContinuous(t, status, cmd, "failing", func(st backup.ContinuousStatus) bool { return st.Errors > 0 })
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
@@ -460,13 +460,13 @@ func TestContinuousGap(t *testing.T) {
 		w.WaitRounds(t, 20)
 		w.Halt(t)
 		off := src.InfoInt(t, "master_repl_offset")
-		waitContinuous(t, status, cmd, "received the source's offset", func(st rsync.ContinuousStatus) bool { return st.Received >= off })
+		waitContinuous(t, status, cmd, "received the source's offset", func(st backup.ContinuousStatus) bool { return st.Received >= off })
 		time.Sleep(2 * time.Millisecond)
 		at, digest := time.Now(), debugDigest(t, src)
 		time.Sleep(5 * time.Millisecond)
 		// Durable past it: the segment open then is closed, so the next
 		// phase's commands are in later segments.
-		waitContinuous(t, status, cmd, "durable past the instant", func(st rsync.ContinuousStatus) bool { return st.RecoveryPoint.After(at) })
+		waitContinuous(t, status, cmd, "durable past the instant", func(st backup.ContinuousStatus) bool { return st.RecoveryPoint.After(at) })
 		return at, digest
 	}
 	t1, d1 := mark(1)

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/internal/bytesize"
 	"github.com/redkit/redkit/pipeline"
 	"github.com/redkit/redkit/rdb"
@@ -19,7 +20,7 @@ import (
 
 // parseCutoff reads --at (an instant, RFC 3339 or Unix seconds, or
 // "latest") and --at-offset; ok is false when neither is given.
-func parseCutoff(c *cli.Context) (cut storage.Cutoff, ok bool, err error) {
+func parseCutoff(c *cli.Context) (cut backup.Cutoff, ok bool, err error) {
 	at, off := c.String("at"), c.Int64("at-offset")
 	switch {
 	case at != "" && off != 0:
@@ -27,42 +28,42 @@ func parseCutoff(c *cli.Context) (cut storage.Cutoff, ok bool, err error) {
 	case off < 0:
 		return cut, false, usageErrorf("restore: --at-offset %d: want a replication offset (see redkit backup list)", off)
 	case off > 0:
-		return storage.Cutoff{Offset: off}, true, nil
+		return backup.Cutoff{Offset: off}, true, nil
 	case at == "":
 		return cut, false, nil
 	case at == "latest":
 		return cut, true, nil
 	}
 	if n, err := strconv.ParseInt(at, 10, 64); err == nil && n > 0 {
-		return storage.Cutoff{At: time.Unix(n, 0)}, true, nil
+		return backup.Cutoff{At: time.Unix(n, 0)}, true, nil
 	}
 	t, err := time.Parse(time.RFC3339Nano, at)
 	if err != nil {
 		return cut, false, usageErrorf("restore: --at %q: want an RFC 3339 time (2026-11-25T17:00:00Z, 2026-11-25T18:00:00.250+01:00), Unix seconds, or latest", at)
 	}
-	return storage.Cutoff{At: t}, true, nil
+	return backup.Cutoff{At: t}, true, nil
 }
 
 // runRestoreAt restores a continuous backup to an instant: the newest
 // base at or before it, then its generation's segments up to the last
 // command received at or before it.
-func runRestoreAt(c *cli.Context, gopts globalOptions, opts restoreOptions, cut storage.Cutoff) error {
+func runRestoreAt(c *cli.Context, gopts globalOptions, opts restoreOptions, cut backup.Cutoff) error {
 	ctx := c.Context
 	url, genID := splitBackupRef(c.Args().First())
 	b, err := openStorage(ctx, c, url)
 	if err != nil {
 		return err
 	}
-	l, err := storage.List(ctx, b)
+	l, err := backup.List(ctx, b)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	gens, err := storage.ListGenerations(ctx, b, l)
+	gens, err := backup.ListGenerations(ctx, b, l)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	if genID != "" && genID != "latest" {
-		var only []*storage.Generation
+		var only []*backup.Generation
 		for _, g := range gens {
 			if g.ID() == genID {
 				only = append(only, g)
@@ -73,9 +74,9 @@ func runRestoreAt(c *cli.Context, gopts globalOptions, opts restoreOptions, cut 
 		}
 		gens = only
 	}
-	g, segs, err := storage.PlanRestore(gens, cut)
+	g, segs, err := backup.PlanRestore(gens, cut)
 	if err != nil {
-		fmt.Fprintf(gopts.stderr, "redkit: restore: %v\n", err)
+		fmt.Fprintf(gopts.stderr, "redkit: restore: %s\n", withBackupHint(err))
 		return reportedError(exitError, err)
 	}
 	m := g.Base
@@ -104,7 +105,7 @@ func runRestoreAt(c *cli.Context, gopts globalOptions, opts restoreOptions, cut 
 	base := m.Objects[0]
 	if opts.verifyFirst {
 		// latest would stop at the gap: said before anything is read.
-		if g.Gap != nil && (cut == storage.Cutoff{}) {
+		if g.Gap != nil && (cut == backup.Cutoff{}) {
 			fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nnothing was written (--at with an instant up to %s restores what is before the gap)\n", g.Gap, g.Until().Format(time.RFC3339Nano))
 			return reportedError(exitError, g.Gap)
 		}
@@ -113,7 +114,7 @@ func runRestoreAt(c *cli.Context, gopts globalOptions, opts restoreOptions, cut 
 			return reportedError(exitError, err)
 		}
 		for _, si := range segs {
-			if err := storage.VerifySegment(ctx, b, si, m.Compression, codec); err != nil {
+			if err := backup.VerifySegment(ctx, b, si, m.Compression, codec); err != nil {
 				fmt.Fprintf(gopts.stderr, "redkit: restore: generation %s does not verify: %v\nnothing was written\n", m.ID, err)
 				return reportedError(exitError, err)
 			}
@@ -121,7 +122,7 @@ func runRestoreAt(c *cli.Context, gopts globalOptions, opts restoreOptions, cut 
 		logf("verified the base and %d segment(s) (SHA-256, record CRCs and counts)", len(segs))
 	}
 
-	rp := storage.NewReplay(ctx, b, segs, m.Compression, codec, cut)
+	rp := backup.NewReplay(ctx, b, segs, m.Compression, codec, cut)
 	rp.Gap = g.Gap
 	defer rp.Close()
 	var replayed, failed int64
@@ -187,7 +188,7 @@ func runRestoreAt(c *cli.Context, gopts globalOptions, opts restoreOptions, cut 
 	logf("restored to %s: the base and %d command(s); the last: %s", cut, replayed, last)
 	if failed > 0 {
 		err := fmt.Errorf("%d of %d replayed command(s) failed on the target", failed, replayed)
-		fmt.Fprintf(gopts.stderr, "redkit: restore: %v\n", err)
+		fmt.Fprintf(gopts.stderr, "redkit: restore: %s\n", withBackupHint(err))
 		return reportedError(exitProblems, err)
 	}
 	return nil
@@ -196,7 +197,7 @@ func runRestoreAt(c *cli.Context, gopts globalOptions, opts restoreOptions, cut 
 // replayToFile replays a generation's base and commands into memory
 // (the whole data set is held) and writes the keys as one RDB file
 // (atomically).
-func replayToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *storage.Manifest, base storage.ObjectEntry, codec storage.Codec, rp *storage.Replay, path string) error {
+func replayToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *backup.Manifest, base backup.ObjectEntry, codec storage.Codec, rp *backup.Replay, path string) error {
 	ctx := c.Context
 	var baseReader *storage.ObjectReader
 	am := &aof.Manifest{Base: &aof.ManifestFile{Name: "base", Seq: 1, Type: aof.TypeBase},
@@ -205,7 +206,7 @@ func replayToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *sto
 		if name == "segments" {
 			return io.NopCloser(replayReader{rp}), nil
 		}
-		or, err := storage.OpenObject(ctx, b, m, base, codec)
+		or, err := backup.OpenObject(ctx, b, m, base, codec)
 		if err != nil {
 			return nil, err
 		}
@@ -263,7 +264,7 @@ func replayToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *sto
 // replayReader ends with the replay's error instead of io.EOF when it
 // stopped early (a damaged or missing segment), so that the replay into
 // memory fails before a key is written.
-type replayReader struct{ rp *storage.Replay }
+type replayReader struct{ rp *backup.Replay }
 
 func (r replayReader) Read(p []byte) (int, error) {
 	n, err := r.rp.Read(p)

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/internal/bytesize"
 	"github.com/redkit/redkit/internal/countio"
 	"github.com/redkit/redkit/storage"
@@ -29,7 +30,7 @@ func runRestoreBackup(c *cli.Context, gopts globalOptions, opts restoreOptions) 
 	if err != nil {
 		return err
 	}
-	m, err := storage.Resolve(ctx, b, id)
+	m, err := backup.Resolve(ctx, b, id)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
@@ -51,7 +52,7 @@ func runRestoreBackup(c *cli.Context, gopts globalOptions, opts restoreOptions) 
 	// Every object must open (the identity decrypts it) before anything
 	// is written.
 	for _, e := range m.Objects {
-		or, err := storage.OpenObject(ctx, b, m, e, codec)
+		or, err := backup.OpenObject(ctx, b, m, e, codec)
 		if err != nil {
 			return fmt.Errorf("restore: %w", err)
 		}
@@ -100,8 +101,8 @@ func runRestoreBackup(c *cli.Context, gopts globalOptions, opts restoreOptions) 
 // restoreObject restores one of a backup's objects (an RDB) into the
 // target, streamed through its checksum. The checksum is known only at
 // the end: a mismatch then says the target may hold a partial restore.
-func restoreObject(ctx context.Context, gopts globalOptions, opts restoreOptions, b storage.Backend, m *storage.Manifest, e storage.ObjectEntry, codec storage.Codec, url string) error {
-	or, err := storage.OpenObject(ctx, b, m, e, codec)
+func restoreObject(ctx context.Context, gopts globalOptions, opts restoreOptions, b storage.Backend, m *backup.Manifest, e backup.ObjectEntry, codec storage.Codec, url string) error {
+	or, err := backup.OpenObject(ctx, b, m, e, codec)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
@@ -172,7 +173,7 @@ func (r readErrs) Read(p []byte) (int, error) {
 
 // keyCountError reports a backup whose object read whole does not hold
 // the keys its manifest counts, after the target was written.
-func keyCountError(gopts globalOptions, m *storage.Manifest, err error, url string) error {
+func keyCountError(gopts globalOptions, m *backup.Manifest, err error, url string) error {
 	fmt.Fprintf(gopts.stderr, "redkit: restore: backup %s: %v: the backup does not match its manifest\nthe target was written while the backup streamed in: it holds what the backup holds, not what its manifest counts. Check the backup with redkit backup verify %s/%s, or restore another one (redkit backup list %s)\n",
 		m.ID, err, url, m.ID, url)
 	return reportedError(exitError, err)
@@ -180,13 +181,13 @@ func keyCountError(gopts globalOptions, m *storage.Manifest, err error, url stri
 
 // restoreAOFBackup replays a backed-up multi-part AOF, its files read
 // from their objects in the manifest's order, as Redis loads them.
-func restoreAOFBackup(c *cli.Context, gopts globalOptions, opts restoreOptions, b storage.Backend, url string, m *storage.Manifest, codec storage.Codec) error {
+func restoreAOFBackup(c *cli.Context, gopts globalOptions, opts restoreOptions, b storage.Backend, url string, m *backup.Manifest, codec storage.Codec) error {
 	ctx := c.Context
 	am, err := aof.ParseManifest(strings.NewReader(m.AOFManifest))
 	if err != nil {
 		return fmt.Errorf("restore: backup %s: its AOF manifest: %w", m.ID, err)
 	}
-	byFile := map[string]storage.ObjectEntry{}
+	byFile := map[string]backup.ObjectEntry{}
 	for _, e := range m.Objects {
 		byFile[e.File] = e
 	}
@@ -197,7 +198,7 @@ func restoreAOFBackup(c *cli.Context, gopts globalOptions, opts restoreOptions, 
 		if !ok {
 			return nil, fmt.Errorf("backup %s has no object for the AOF file %s", m.ID, name)
 		}
-		or, err := storage.OpenObject(ctx, b, m, e, codec)
+		or, err := backup.OpenObject(ctx, b, m, e, codec)
 		if err != nil {
 			return nil, err
 		}
@@ -242,8 +243,8 @@ func restoreAOFBackup(c *cli.Context, gopts globalOptions, opts restoreOptions, 
 // verifyObject reads an object whole: SHA-256, decryption,
 // decompression and a full parse of the RDB (its CRC64 included), and
 // compares the keys with the manifest's.
-func verifyObject(c *cli.Context, b storage.Backend, m *storage.Manifest, e storage.ObjectEntry, codec storage.Codec) error {
-	or, err := storage.OpenObject(c.Context, b, m, e, codec)
+func verifyObject(c *cli.Context, b storage.Backend, m *backup.Manifest, e backup.ObjectEntry, codec storage.Codec) error {
+	or, err := backup.OpenObject(c.Context, b, m, e, codec)
 	if err != nil {
 		return err
 	}
@@ -253,10 +254,10 @@ func verifyObject(c *cli.Context, b storage.Backend, m *storage.Manifest, e stor
 
 // checkObject reads an opened object to its end and checks it: a full
 // parse (an RDB's CRC64 included), its SHA-256, and its keys per
-// database against the manifest's (a *storage.KeyCountError). When w is
+// database against the manifest's (a *backup.KeyCountError). When w is
 // not nil, what is read is written to it too, its failures reported as
 // "<what>: <error>".
-func checkObject(or *storage.ObjectReader, e storage.ObjectEntry, w io.Writer, what string) error {
+func checkObject(or *storage.ObjectReader, e backup.ObjectEntry, w io.Writer, what string) error {
 	var r io.Reader = or
 	if w != nil {
 		r = teeOutput(or, w, what)
@@ -289,8 +290,8 @@ func checkObject(or *storage.ObjectReader, e storage.ObjectEntry, w io.Writer, w
 
 // restoreToFile writes a backup's RDB to path: a temporary file beside
 // it, renamed into place once checkObject's checks hold.
-func restoreToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *storage.Manifest, e storage.ObjectEntry, codec storage.Codec, path string) error {
-	or, err := storage.OpenObject(c.Context, b, m, e, codec)
+func restoreToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *backup.Manifest, e backup.ObjectEntry, codec storage.Codec, path string) error {
+	or, err := backup.OpenObject(c.Context, b, m, e, codec)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
@@ -302,7 +303,7 @@ func restoreToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *st
 	defer o.abort()
 	var n atomic.Int64
 	err = checkObject(or, e, &countio.Writer{W: o, N: &n}, writeWhat(path))
-	if errors.Is(err, storage.ErrKeyCount) {
+	if errors.Is(err, backup.ErrKeyCount) {
 		err = fmt.Errorf("backup %s: %w: the backup does not match its manifest", m.ID, err)
 	}
 	if err != nil {

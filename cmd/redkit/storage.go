@@ -36,7 +36,7 @@ func isStorageURL(s string) bool {
 	return strings.HasPrefix(s, "s3://") || strings.HasPrefix(s, "file://")
 }
 
-// backupIDPattern matches the ids storage.NewID makes.
+// backupIDPattern matches the ids backup.NewID makes.
 var backupIDPattern = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$`)
 
 // splitBackupRef splits STORAGE_URL[/ID|@ID|@latest] into the storage's

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/internal/redistest"
 	rsync "github.com/redkit/redkit/sync"
 )
@@ -154,7 +155,7 @@ func TestContinuousSentinelFailover(t *testing.T) {
 			t.Logf("redkit backup --continuous:\n%s", stderr.String())
 		}
 	}()
-	wait := func(what string, ok func(rsync.ContinuousStatus) bool) rsync.ContinuousStatus {
+	wait := func(what string, ok func(backup.ContinuousStatus) bool) backup.ContinuousStatus {
 		t.Helper()
 		deadline := time.Now().Add(60 * time.Second)
 		for {
@@ -168,7 +169,7 @@ func TestContinuousSentinelFailover(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	first := wait("streaming", func(st rsync.ContinuousStatus) bool { return st.Phase == rsync.PhaseStreaming })
+	first := wait("streaming", func(st backup.ContinuousStatus) bool { return st.Phase == rsync.PhaseStreaming })
 	w := redistest.StartWriter(t, master, 1)
 	w.WaitRounds(t, 200)
 	w.Halt(t)
@@ -177,7 +178,7 @@ func TestContinuousSentinelFailover(t *testing.T) {
 	w.WaitRounds(t, 200)
 	w.Halt(t)
 	want := replica.InfoInt(t, "master_repl_offset")
-	st := wait("durable up to the new master's offset", func(st rsync.ContinuousStatus) bool {
+	st := wait("durable up to the new master's offset", func(st backup.ContinuousStatus) bool {
 		return st.Phase == rsync.PhaseStreaming && st.Durable >= want && st.ReplID != first.ReplID
 	})
 	cancel()

@@ -1,4 +1,4 @@
-package storage_test
+package backup_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/storage"
 )
 
@@ -21,13 +22,13 @@ import (
 func TestSegments(t *testing.T) {
 	ctx := context.Background()
 	b, dir := newFile(t)
-	gen := storage.NewID(time.Now())
+	gen := backup.NewID(time.Now())
 	c := storage.Codec{Compression: "zstd"}
 	base := time.Date(2026, 11, 26, 4, 0, 0, 0, time.UTC)
 	off := int64(500)
-	var infos []*storage.SegmentInfo
+	var infos []*backup.SegmentInfo
 	for s := range 3 {
-		sb, err := storage.NewSegmentBuilder(storage.SegmentHeader{ReplID: "r", StartOffset: off, Start: base, DB: s}, c)
+		sb, err := backup.NewSegmentBuilder(backup.SegmentHeader{ReplID: "r", StartOffset: off, Start: base, DB: s}, c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -42,7 +43,7 @@ func TestSegments(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := storage.StoreSegment(ctx, b, info, data); err != nil {
+		if err := backup.StoreSegment(ctx, b, info, data); err != nil {
 			t.Fatal(err)
 		}
 		if info.StartOffset != off || info.Records != 100 || info.EndDB != s+1 || !info.First.Equal(base.Add(time.Duration(s*100)*time.Millisecond)) || !info.Closed.Equal(closed) {
@@ -53,10 +54,10 @@ func TestSegments(t *testing.T) {
 	}
 	// A segment not finished leaves nothing; one stored again after a
 	// restart (same start, more commands) hides the shorter one.
-	sb, _ := storage.NewSegmentBuilder(storage.SegmentHeader{StartOffset: off, Start: base}, c)
+	sb, _ := backup.NewSegmentBuilder(backup.SegmentHeader{StartOffset: off, Start: base}, c)
 	sb.Append([]byte("*1\r\n$4\r\nPING\r\n"), base, 0)
 
-	segs, err := storage.ListSegments(ctx, b, gen)
+	segs, err := backup.ListSegments(ctx, b, gen)
 	if err != nil || len(segs) != 3 || segs[2].EndOffset != off {
 		t.Fatalf("ListSegments: %d, %v", len(segs), err)
 	}
@@ -65,7 +66,7 @@ func TestSegments(t *testing.T) {
 			t.Errorf("listed %+v\nstored %+v", segs[i], *infos[i])
 		}
 	}
-	ss, err := storage.OpenSegment(ctx, b, segs[1], "zstd", storage.Codec{})
+	ss, err := backup.OpenSegment(ctx, b, segs[1], "zstd", storage.Codec{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,8 +96,8 @@ func TestSegments(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "continuous", gen, segs[1].Object)); err != nil {
 		t.Fatal(err)
 	}
-	got, err := storage.ListSegments(ctx, b, gen)
-	if !errors.Is(err, storage.ErrGap) || len(got) != 1 {
+	got, err := backup.ListSegments(ctx, b, gen)
+	if !errors.Is(err, backup.ErrGap) || len(got) != 1 {
 		t.Errorf("with a gap: %d segments, %v", len(got), err)
 	}
 	// A damaged segment fails its checksum.
@@ -104,7 +105,7 @@ func TestSegments(t *testing.T) {
 	data, _ := os.ReadFile(obj)
 	data[len(data)/2] ^= 0x10
 	os.WriteFile(obj, data, 0o644)
-	ss, err = storage.OpenSegment(ctx, b, segs[2], "zstd", storage.Codec{})
+	ss, err = backup.OpenSegment(ctx, b, segs[2], "zstd", storage.Codec{})
 	if err == nil {
 		for err == nil {
 			_, err = ss.Next()
@@ -113,7 +114,7 @@ func TestSegments(t *testing.T) {
 			err = verr
 		}
 	}
-	if !errors.Is(err, storage.ErrChecksum) && !errors.Is(err, storage.ErrSegmentCorrupt) {
+	if !errors.Is(err, storage.ErrChecksum) && !errors.Is(err, backup.ErrSegmentCorrupt) {
 		t.Errorf("a damaged segment: %v", err)
 	}
 }
@@ -123,10 +124,10 @@ func TestSegments(t *testing.T) {
 func TestSegmentRestored(t *testing.T) {
 	ctx := context.Background()
 	b, _ := newFile(t)
-	gen := storage.NewID(time.Now())
+	gen := backup.NewID(time.Now())
 	now := time.Now()
-	store := func(start int64, n int) *storage.SegmentInfo {
-		sb, err := storage.NewSegmentBuilder(storage.SegmentHeader{StartOffset: start, Start: now}, storage.Codec{})
+	store := func(start int64, n int) *backup.SegmentInfo {
+		sb, err := backup.NewSegmentBuilder(backup.SegmentHeader{StartOffset: start, Start: now}, storage.Codec{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +138,7 @@ func TestSegmentRestored(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := storage.StoreSegment(ctx, b, si, data); err != nil {
+		if err := backup.StoreSegment(ctx, b, si, data); err != nil {
 			t.Fatal(err)
 		}
 		return si
@@ -145,7 +146,7 @@ func TestSegmentRestored(t *testing.T) {
 	a := store(0, 2)
 	store(a.EndOffset, 1)
 	long := store(a.EndOffset, 3)
-	segs, err := storage.ListSegments(ctx, b, gen)
+	segs, err := backup.ListSegments(ctx, b, gen)
 	if err != nil || len(segs) != 2 || segs[1] != *long {
 		t.Errorf("%+v, %v", segs, err)
 	}
@@ -161,7 +162,7 @@ func TestSegmentsFailover(t *testing.T) {
 	ctx := context.Background()
 	sha := strings.Repeat("ab", 32)
 	put := func(b storage.Backend, gen string, start, end int64, replid string, closed int) {
-		key := fmt.Sprintf("%s%s/%020d-%020d-%s-%d-%d-%d-%d-%d-%s.seg.zst", storage.ContinuousDir, gen, start, end, replid, closed, closed, closed, 1, 0, sha)
+		key := fmt.Sprintf("%s%s/%020d-%020d-%s-%d-%d-%d-%d-%d-%s.seg.zst", backup.ContinuousDir, gen, start, end, replid, closed, closed, closed, 1, 0, sha)
 		if _, err := b.Put(ctx, key, strings.NewReader("x")); err != nil {
 			t.Fatal(err)
 		}
@@ -189,11 +190,11 @@ func TestSegmentsFailover(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, _ := newFile(t)
-			gen := storage.NewID(time.Now())
+			gen := backup.NewID(time.Now())
 			for _, s := range tc.segs {
 				put(b, gen, s.start, s.end, s.replid, s.closed)
 			}
-			segs, err := storage.ListSegments(ctx, b, gen)
+			segs, err := backup.ListSegments(ctx, b, gen)
 			var got []string
 			for _, s := range segs {
 				got = append(got, fmt.Sprintf("%d-%d/%s", s.StartOffset, s.EndOffset, s.ReplID))
@@ -212,7 +213,7 @@ func TestSegmentsFailover(t *testing.T) {
 func TestLastDataEnd(t *testing.T) {
 	ctx := context.Background()
 	b, _ := newFile(t)
-	gen := storage.NewID(time.Now())
+	gen := backup.NewID(time.Now())
 	now := time.Now()
 	resp := func(args ...string) []byte {
 		out := fmt.Appendf(nil, "*%d\r\n", len(args))
@@ -221,10 +222,10 @@ func TestLastDataEnd(t *testing.T) {
 		}
 		return out
 	}
-	var segs []storage.SegmentInfo
+	var segs []backup.SegmentInfo
 	off := int64(1000)
 	store := func(db int, cmds ...[]byte) {
-		sb, err := storage.NewSegmentBuilder(storage.SegmentHeader{StartOffset: off, Start: now, DB: db}, storage.Codec{})
+		sb, err := backup.NewSegmentBuilder(backup.SegmentHeader{StartOffset: off, Start: now, DB: db}, storage.Codec{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -235,14 +236,14 @@ func TestLastDataEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := storage.StoreSegment(ctx, b, si, data); err != nil {
+		if err := backup.StoreSegment(ctx, b, si, data); err != nil {
 			t.Fatal(err)
 		}
 		segs, off = append(segs, *si), si.EndOffset
 	}
 	ping := resp("PING")
 	store(0, ping, resp("PUBLISH", "__sentinel__:hello", "x"))
-	if end, db, err := storage.LastDataEnd(ctx, b, segs, "zstd", storage.Codec{}); end != 1000 || db != 0 || err != nil {
+	if end, db, err := backup.LastDataEnd(ctx, b, segs, "zstd", storage.Codec{}); end != 1000 || db != 0 || err != nil {
 		t.Errorf("no data: %d, db %d, %v; want the first segment's start", end, db, err)
 	}
 	store(0, resp("SELECT", "3"), resp("SET", "k", "v"))
@@ -250,7 +251,7 @@ func TestLastDataEnd(t *testing.T) {
 	store(3, resp("SELECT", "0"), ping, resp("PUBLISH", "c", "m"))
 	store(0)
 	store(0, ping)
-	if end, db, err := storage.LastDataEnd(ctx, b, segs, "zstd", storage.Codec{}); end != want || db != 3 || err != nil {
+	if end, db, err := backup.LastDataEnd(ctx, b, segs, "zstd", storage.Codec{}); end != want || db != 3 || err != nil {
 		t.Errorf("got %d, db %d, %v; want %d, db 3", end, db, err, want)
 	}
 }

@@ -1,4 +1,4 @@
-package storage_test
+package backup_test
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/storage"
 	"github.com/redkit/redkit/storage/file"
 )
@@ -39,12 +40,12 @@ func payload(n int) []byte {
 	return b.Bytes()[:n]
 }
 
-func writeBackup(t *testing.T, b storage.Backend, c storage.Codec, data []byte) *storage.Manifest {
+func writeBackup(t *testing.T, b storage.Backend, c storage.Codec, data []byte) *backup.Manifest {
 	t.Helper()
 	ctx := context.Background()
-	id := storage.NewID(time.Now())
+	id := backup.NewID(time.Now())
 	name := "dump" + c.Ext()
-	w, err := storage.CreateObject(ctx, b, storage.Key(id, name), c)
+	w, err := storage.CreateObject(ctx, b, backup.Key(id, name), c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,23 +55,23 @@ func writeBackup(t *testing.T, b storage.Backend, c storage.Codec, data []byte) 
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	e := w.Entry(name)
+	e := backup.NewObjectEntry(name, w)
 	e.Keys = map[int]int64{0: 3}
-	m := &storage.Manifest{ID: id, Compression: c.Compression, Objects: []storage.ObjectEntry{e}, Keys: e.Keys, RawBytes: e.RawBytes, StoredBytes: e.StoredBytes}
+	m := &backup.Manifest{ID: id, Compression: c.Compression, Objects: []backup.ObjectEntry{e}, Keys: e.Keys, RawBytes: e.RawBytes, StoredBytes: e.StoredBytes}
 	if m.Compression == "" {
 		m.Compression = "zstd"
 	}
 	if len(c.Recipients) > 0 {
-		m.Encryption = &storage.Encryption{Kind: "age", Recipients: []string{c.Recipients[0].(*age.X25519Recipient).String()}}
+		m.Encryption = &backup.Encryption{Kind: "age", Recipients: []string{c.Recipients[0].(*age.X25519Recipient).String()}}
 	}
-	if err := storage.WriteManifest(ctx, b, m); err != nil {
+	if err := backup.WriteManifest(ctx, b, m); err != nil {
 		t.Fatal(err)
 	}
 	return m
 }
 
-func readBack(b storage.Backend, m *storage.Manifest, c storage.Codec) ([]byte, error) {
-	r, err := storage.OpenObject(context.Background(), b, m, m.Objects[0], c)
+func readBack(b storage.Backend, m *backup.Manifest, c storage.Codec) ([]byte, error) {
+	r, err := backup.OpenObject(context.Background(), b, m, m.Objects[0], c)
 	if err != nil {
 		return nil, err
 	}
@@ -102,12 +103,12 @@ func TestObjectRoundTrip(t *testing.T) {
 					t.Fatalf("read back: %d bytes, %v", len(got), err)
 				}
 				// The stored bytes hold none of the plaintext when encrypted.
-				stored, _ := os.ReadFile(filepath.Join(dir, storage.Key(m.ID, e.Name)))
+				stored, _ := os.ReadFile(filepath.Join(dir, backup.Key(m.ID, e.Name)))
 				if enc && bytes.Contains(stored, []byte("session:")) || comp == "none" && !enc && !bytes.Equal(stored, data) {
 					t.Errorf("stored bytes: encrypted %v, plaintext found %v", enc, bytes.Contains(stored, []byte("session:")))
 				}
 				// One byte flipped: ErrChecksum, whatever breaks first.
-				p := filepath.Join(dir, storage.Key(m.ID, e.Name))
+				p := filepath.Join(dir, backup.Key(m.ID, e.Name))
 				stored[len(stored)/2] ^= 0x40
 				os.WriteFile(p, stored, 0o644)
 				if _, err := readBack(b, m, c); !errors.Is(err, storage.ErrChecksum) {
@@ -123,7 +124,7 @@ func TestEncryptedNeedsIdentity(t *testing.T) {
 	other, _ := age.GenerateX25519Identity()
 	b, _ := newFile(t)
 	m := writeBackup(t, b, storage.Codec{Recipients: []age.Recipient{id.Recipient()}}, payload(1000))
-	if _, err := readBack(b, m, storage.Codec{}); err == nil || !strings.Contains(err.Error(), "--identity-file") {
+	if _, err := readBack(b, m, storage.Codec{}); !errors.Is(err, storage.ErrEncrypted) || !strings.Contains(err.Error(), "backup "+m.ID+" is encrypted (age, to age1") {
 		t.Errorf("no identity: %v", err)
 	}
 	if _, err := readBack(b, m, storage.Codec{Identities: []age.Identity{other}}); err == nil || !strings.Contains(err.Error(), "none of the identities") {
@@ -134,40 +135,40 @@ func TestEncryptedNeedsIdentity(t *testing.T) {
 func TestListResolve(t *testing.T) {
 	ctx := context.Background()
 	b, _ := newFile(t)
-	if _, err := storage.Resolve(ctx, b, "latest"); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := backup.Resolve(ctx, b, "latest"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Resolve on an empty store: %v", err)
 	}
 	m1 := writeBackup(t, b, storage.Codec{}, payload(100))
 	time.Sleep(1100 * time.Millisecond) // ids have a second's precision
 	m2 := writeBackup(t, b, storage.Codec{}, payload(200))
 	// An incomplete backup: an object and no manifest.
-	inc := storage.NewID(time.Now().Add(time.Hour))
-	b.Put(ctx, storage.Key(inc, "dump.rdb.zst"), strings.NewReader("half"))
+	inc := backup.NewID(time.Now().Add(time.Hour))
+	b.Put(ctx, backup.Key(inc, "dump.rdb.zst"), strings.NewReader("half"))
 	// And an aborted one leaves nothing.
-	w, err := storage.CreateObject(ctx, b, storage.Key(storage.NewID(time.Now()), "x.rdb.zst"), storage.Codec{})
+	w, err := storage.CreateObject(ctx, b, backup.Key(backup.NewID(time.Now()), "x.rdb.zst"), storage.Codec{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.Write(payload(1000))
 	w.Abort(errors.New("source died"))
 
-	l, err := storage.List(ctx, b)
+	l, err := backup.List(ctx, b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(l.Backups) != 2 || l.Backups[0].ID != m1.ID || l.Backups[1].ID != m2.ID || len(l.Incomplete) != 1 || l.Incomplete[0] != inc {
 		t.Errorf("listing: %d backups, incomplete %v", len(l.Backups), l.Incomplete)
 	}
-	if m, err := storage.Resolve(ctx, b, "latest"); err != nil || m.ID != m2.ID {
+	if m, err := backup.Resolve(ctx, b, "latest"); err != nil || m.ID != m2.ID {
 		t.Errorf("latest: %v %v", m, err)
 	}
-	if m, err := storage.Resolve(ctx, b, m1.ID); err != nil || m.ID != m1.ID || m.TotalKeys() != 3 {
+	if m, err := backup.Resolve(ctx, b, m1.ID); err != nil || m.ID != m1.ID || m.TotalKeys() != 3 {
 		t.Errorf("by id: %v %v", m, err)
 	}
-	if _, err := storage.Resolve(ctx, b, inc); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := backup.Resolve(ctx, b, inc); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("an incomplete backup resolves: %v", err)
 	}
-	if tm, ok := storage.IDTime(m1.ID); !ok || time.Since(tm) > time.Minute {
+	if tm, ok := backup.IDTime(m1.ID); !ok || time.Since(tm) > time.Minute {
 		t.Errorf("IDTime(%s) = %v %v", m1.ID, tm, ok)
 	}
 }
@@ -178,9 +179,9 @@ func TestListDamagedManifest(t *testing.T) {
 	ctx := context.Background()
 	b, _ := newFile(t)
 	m := writeBackup(t, b, storage.Codec{}, payload(100))
-	bad := storage.NewID(time.Now().Add(time.Hour))
-	b.Put(ctx, storage.Key(bad, storage.ManifestName), strings.NewReader("{not json"))
-	l, err := storage.List(ctx, b)
+	bad := backup.NewID(time.Now().Add(time.Hour))
+	b.Put(ctx, backup.Key(bad, backup.ManifestName), strings.NewReader("{not json"))
+	l, err := backup.List(ctx, b)
 	if err != nil {
 		t.Fatal(err)
 	}

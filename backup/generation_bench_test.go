@@ -1,4 +1,4 @@
-package storage_test
+package backup_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/storage"
 )
 
@@ -50,7 +51,7 @@ func BenchmarkSegmentBuilder(b *testing.B) {
 	t0 := time.Now()
 	var stored, n int64
 	for b.Loop() {
-		sb, err := storage.NewSegmentBuilder(storage.SegmentHeader{ReplID: "r", Start: t0}, storage.Codec{Compression: "zstd"})
+		sb, err := backup.NewSegmentBuilder(backup.SegmentHeader{ReplID: "r", Start: t0}, storage.Codec{Compression: "zstd"})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -75,7 +76,7 @@ func BenchmarkReplay(b *testing.B) {
 	be, _ := newFile(b)
 	cmds := benchCommands(1 << 16)
 	t0 := time.Now()
-	sb, _ := storage.NewSegmentBuilder(storage.SegmentHeader{ReplID: "r", Start: t0}, storage.Codec{Compression: "zstd"})
+	sb, _ := backup.NewSegmentBuilder(backup.SegmentHeader{ReplID: "r", Start: t0}, storage.Codec{Compression: "zstd"})
 	var size int64
 	for _, c := range cmds {
 		sb.Append(c, t0, 0)
@@ -85,13 +86,13 @@ func BenchmarkReplay(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := storage.StoreSegment(ctx, be, si, data); err != nil {
+	if err := backup.StoreSegment(ctx, be, si, data); err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(size)
 	b.ReportAllocs()
 	for b.Loop() {
-		rp := storage.NewReplay(ctx, be, []storage.SegmentInfo{*si}, "zstd", storage.Codec{}, storage.Cutoff{})
+		rp := backup.NewReplay(ctx, be, []backup.SegmentInfo{*si}, "zstd", storage.Codec{}, backup.Cutoff{})
 		if _, err := io.Copy(io.Discard, rp); err != nil || rp.Err() != nil || rp.Commands != int64(len(cmds)) {
 			b.Fatal(err, rp.Err(), rp.Commands)
 		}

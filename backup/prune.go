@@ -1,4 +1,4 @@
-package storage
+package backup
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/redkit/redkit/storage"
 )
 
 // Policy says which backups to keep, with restic's meaning of its
@@ -99,7 +101,7 @@ func (p Policy) Apply(backups []*Manifest, until map[string]time.Time) []Decisio
 // DeleteBackup removes a backup: its manifest first (so that a deletion
 // cut short leaves an incomplete backup, never a complete one with
 // objects missing), then its objects, then a generation's segments.
-func DeleteBackup(ctx context.Context, b Backend, m *Manifest) error {
+func DeleteBackup(ctx context.Context, b storage.Backend, m *Manifest) error {
 	if err := b.Delete(ctx, Key(m.ID, ManifestName)); err != nil {
 		return fmt.Errorf("delete backup %s: %w", m.ID, err)
 	}

@@ -1,4 +1,4 @@
-package storage_test
+package backup_test
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/storage"
 )
 
@@ -107,11 +108,11 @@ func rpFixture() []rpSeg {
 type rpGen struct {
 	b      storage.Backend
 	dir    string
-	base   *storage.Manifest
-	segs   []storage.SegmentInfo // as ListSegments gives them
-	cmd    map[string][]byte     // by label
-	offset map[string]int64      // the offset after each labelled command
-	at     map[string]int        // its receive time, ms after rpT0
+	base   *backup.Manifest
+	segs   []backup.SegmentInfo // as ListSegments gives them
+	cmd    map[string][]byte    // by label
+	offset map[string]int64     // the offset after each labelled command
+	at     map[string]int       // its receive time, ms after rpT0
 }
 
 // rpStore stores a generation: a base (a manifest, Continuous, and one
@@ -121,23 +122,23 @@ func rpStore(t *testing.T, b storage.Backend, dir string, c storage.Codec, url s
 	t.Helper()
 	ctx := context.Background()
 	g := &rpGen{b: b, dir: dir, cmd: map[string][]byte{}, offset: map[string]int64{}, at: map[string]int{}}
-	id := storage.NewID(rpAt(from))
+	id := backup.NewID(rpAt(from))
 	comp := c.Compression
 	if comp == "" {
 		comp = "zstd"
 	}
-	m := &storage.Manifest{ID: id, Started: rpAt(from), Completed: rpAt(from + 1), Compression: comp,
-		Source: storage.SourceInfo{Kind: "live", URL: url}, Continuous: true,
-		Replication: &storage.ReplPosition{ReplID: "r1", Offset: baseOffset, Time: rpAt(from)}}
+	m := &backup.Manifest{ID: id, Started: rpAt(from), Completed: rpAt(from + 1), Compression: comp,
+		Source: backup.SourceInfo{Kind: "live", URL: url}, Continuous: true,
+		Replication: &backup.ReplPosition{ReplID: "r1", Offset: baseOffset, Time: rpAt(from)}}
 	if len(c.Recipients) > 0 {
-		m.Encryption = &storage.Encryption{Kind: "age"}
+		m.Encryption = &backup.Encryption{Kind: "age"}
 	}
-	if _, err := b.Put(ctx, storage.Key(id, "dump.rdb"+c.Suffix()), strings.NewReader("not really an RDB")); err != nil {
+	if _, err := b.Put(ctx, backup.Key(id, "dump.rdb"+c.Suffix()), strings.NewReader("not really an RDB")); err != nil {
 		t.Fatal(err)
 	}
 	off := baseOffset
 	for _, s := range segs {
-		sb, err := storage.NewSegmentBuilder(storage.SegmentHeader{ReplID: "r1", StartOffset: off, Start: rpAt(s.start), DB: s.db}, c)
+		sb, err := backup.NewSegmentBuilder(backup.SegmentHeader{ReplID: "r1", StartOffset: off, Start: rpAt(s.start), DB: s.db}, c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,16 +158,16 @@ func rpStore(t *testing.T, b storage.Backend, dir string, c storage.Codec, url s
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := storage.StoreSegment(ctx, b, si, data); err != nil {
+		if err := backup.StoreSegment(ctx, b, si, data); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := storage.WriteManifest(ctx, b, m); err != nil {
+	if err := backup.WriteManifest(ctx, b, m); err != nil {
 		t.Fatal(err)
 	}
 	g.base = m
 	var err error
-	if g.segs, err = storage.ListSegments(ctx, b, id); err != nil || len(g.segs) != len(segs) {
+	if g.segs, err = backup.ListSegments(ctx, b, id); err != nil || len(g.segs) != len(segs) {
 		t.Fatalf("ListSegments: %d segments, %v", len(g.segs), err)
 	}
 	return g
@@ -246,7 +247,7 @@ const (
 	rpAll    = rpUpToE3 + ", sel 3, e" // the transaction C ends in is left out
 )
 
-func rpCheck(t *testing.T, g *rpGen, rp *storage.Replay, got []byte, items string) {
+func rpCheck(t *testing.T, g *rpGen, rp *backup.Replay, got []byte, items string) {
 	t.Helper()
 	want := g.want(t, rpItems(items))
 	if !bytes.Equal(got, want) {
@@ -266,18 +267,18 @@ func rpCheck(t *testing.T, g *rpGen, rp *storage.Replay, got []byte, items strin
 func TestReplay(t *testing.T) {
 	b, dir := newFile(t)
 	g := rpStore(t, b, dir, storage.Codec{Compression: "none"}, "redis://src", 0, 1000, rpFixture())
-	at := func(ms int) storage.Cutoff { return storage.Cutoff{At: rpAt(ms)} }
-	off := func(label string, d int64) storage.Cutoff { return storage.Cutoff{Offset: g.offset[label] + d} }
+	at := func(ms int) backup.Cutoff { return backup.Cutoff{At: rpAt(ms)} }
+	off := func(label string, d int64) backup.Cutoff { return backup.Cutoff{Offset: g.offset[label] + d} }
 	for _, tc := range []struct {
 		name  string
 		segs  int // how many of the segments are given; -1: none
-		cut   storage.Cutoff
+		cut   backup.Cutoff
 		items string
 	}{
-		{"latest", 3, storage.Cutoff{}, rpAll},
-		{"no segments", -1, storage.Cutoff{}, ""},
-		{"segment A only: the transaction it ends in is left out", 1, storage.Cutoff{}, rpUpToC},
-		{"segments A and B: the transaction across them whole", 2, storage.Cutoff{}, rpUpToE3},
+		{"latest", 3, backup.Cutoff{}, rpAll},
+		{"no segments", -1, backup.Cutoff{}, ""},
+		{"segment A only: the transaction it ends in is left out", 1, backup.Cutoff{}, rpUpToC},
+		{"segments A and B: the transaction across them whole", 2, backup.Cutoff{}, rpUpToE3},
 		{"before the first command", 3, at(9), "sel 0"},
 		{"at the first command's millisecond, with a PING", 3, at(10), "sel 0, a1"},
 		{"at the REPLCONF", 3, at(25), "sel 0, a1, a2"},
@@ -286,14 +287,14 @@ func TestReplay(t *testing.T) {
 		{"at its EXEC: whole", 3, at(32), rpUpToE1},
 		{"a millisecond before two commands", 3, at(39), rpUpToE1},
 		{"at the millisecond of two commands: both", 3, at(40), rpUpToC},
-		{"within a millisecond of two commands: both", 3, storage.Cutoff{At: rpAt(40).Add(999 * time.Microsecond)}, rpUpToC},
+		{"within a millisecond of two commands: both", 3, backup.Cutoff{At: rpAt(40).Add(999 * time.Microsecond)}, rpUpToC},
 		{"the transaction across segments cut in A", 3, at(50), rpUpToC},
 		{"the transaction across segments cut in B", 3, at(60), rpUpToC},
 		{"the transaction across segments: at its EXEC", 3, at(61), rpUpToE2},
 		{"after B's PING", 3, at(70), rpUpToE2},
 		{"at C's first command", 3, at(100), rpAll},
 		{"after everything", 3, at(10000), rpAll},
-		{"offset: the base's", 3, storage.Cutoff{Offset: 1000}, "sel 0"},
+		{"offset: the base's", 3, backup.Cutoff{Offset: 1000}, "sel 0"},
 		{"offset: after the first command", 3, off("a1", 0), "sel 0, a1"},
 		{"offset: within the second command", 3, off("a2", -1), "sel 0, a1"},
 		{"offset: after an EXEC", 3, off("e1", 0), rpUpToE1},
@@ -307,18 +308,18 @@ func TestReplay(t *testing.T) {
 		{"at C's start", 3, at(95), rpUpToE3 + ", sel 3"},
 		{"offset: after C's first command", 3, off("e", 0), rpAll},
 		{"offset: after C's MULTI", 3, off("m4", 0), rpAll},
-		{"offset: far beyond", 3, storage.Cutoff{Offset: 1 << 40}, rpAll},
-		{"both: the time first", 3, storage.Cutoff{At: rpAt(20), Offset: g.offset["e3"]}, "sel 0, a1, a2"},
-		{"both: the offset first", 3, storage.Cutoff{At: rpAt(100), Offset: g.offset["a2"]}, "sel 0, a1, a2"},
+		{"offset: far beyond", 3, backup.Cutoff{Offset: 1 << 40}, rpAll},
+		{"both: the time first", 3, backup.Cutoff{At: rpAt(20), Offset: g.offset["e3"]}, "sel 0, a1, a2"},
+		{"both: the offset first", 3, backup.Cutoff{At: rpAt(100), Offset: g.offset["a2"]}, "sel 0, a1, a2"},
 		{"segment A only, cut at 40ms", 1, at(40), rpUpToC},
 		{"segment A only, cut at 31ms", 1, at(31), "sel 0, a1, a2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var segs []storage.SegmentInfo
+			var segs []backup.SegmentInfo
 			if tc.segs > 0 {
 				segs = g.segs[:tc.segs]
 			}
-			rp := storage.NewReplay(context.Background(), b, segs, "none", storage.Codec{}, tc.cut)
+			rp := backup.NewReplay(context.Background(), b, segs, "none", storage.Codec{}, tc.cut)
 			defer rp.Close()
 			got, err := io.ReadAll(iotest.OneByteReader(rp))
 			if err != nil || rp.Err() != nil {
@@ -348,7 +349,7 @@ func TestReplay(t *testing.T) {
 func TestReplayCountsTransactionCommands(t *testing.T) {
 	b, dir := newFile(t)
 	g := rpStore(t, b, dir, storage.Codec{Compression: "none"}, "redis://src", 0, 1000, rpFixture())
-	rp := storage.NewReplay(context.Background(), b, g.segs, "none", storage.Codec{}, storage.Cutoff{At: rpAt(32)})
+	rp := backup.NewReplay(context.Background(), b, g.segs, "none", storage.Codec{}, backup.Cutoff{At: rpAt(32)})
 	defer rp.Close()
 	if _, err := io.ReadAll(rp); err != nil {
 		t.Fatal(err)
@@ -384,10 +385,10 @@ func TestReplayCodecs(t *testing.T) {
 				t.Errorf("object %s, want suffix .seg%s", g.segs[0].Object, sfx)
 			}
 			for _, cut := range []struct {
-				cut   storage.Cutoff
+				cut   backup.Cutoff
 				items string
-			}{{storage.Cutoff{}, rpAll}, {storage.Cutoff{At: rpAt(40)}, rpUpToC}, {storage.Cutoff{At: rpAt(61)}, rpUpToE2}} {
-				rp := storage.NewReplay(context.Background(), b, g.segs, g.base.Compression, storage.Codec{Identities: tc.c.Identities}, cut.cut)
+			}{{backup.Cutoff{}, rpAll}, {backup.Cutoff{At: rpAt(40)}, rpUpToC}, {backup.Cutoff{At: rpAt(61)}, rpUpToE2}} {
+				rp := backup.NewReplay(context.Background(), b, g.segs, g.base.Compression, storage.Codec{Identities: tc.c.Identities}, cut.cut)
 				got, err := io.ReadAll(rp)
 				rp.Close()
 				if err != nil || rp.Err() != nil {
@@ -397,7 +398,7 @@ func TestReplayCodecs(t *testing.T) {
 			}
 			if len(tc.c.Recipients) > 0 {
 				// Without the identity: an error, nothing given.
-				rp := storage.NewReplay(context.Background(), b, g.segs, g.base.Compression, storage.Codec{}, storage.Cutoff{})
+				rp := backup.NewReplay(context.Background(), b, g.segs, g.base.Compression, storage.Codec{}, backup.Cutoff{})
 				got, _ := io.ReadAll(rp)
 				if len(got) != 0 || rp.Err() == nil || !strings.Contains(rp.Err().Error(), g.segs[0].Key()) {
 					t.Errorf("no identity: %q, %v", got, rp.Err())
@@ -429,7 +430,7 @@ func TestReplayManyRecords(t *testing.T) {
 		items = append(items, l)
 	}
 	g := rpStore(t, b, dir, storage.Codec{}, "redis://src", 0, 0, []rpSeg{{db: 9, closed: 1000, recs: recs}})
-	rp := storage.NewReplay(context.Background(), b, g.segs, "zstd", storage.Codec{}, storage.Cutoff{})
+	rp := backup.NewReplay(context.Background(), b, g.segs, "zstd", storage.Codec{}, backup.Cutoff{})
 	got, err := io.ReadAll(rp)
 	if err != nil || rp.Err() != nil {
 		t.Fatal(err, rp.Err())
@@ -476,21 +477,21 @@ func TestReplayDamaged(t *testing.T) {
 		says   string
 	}{
 		{"a command of A", func(t *testing.T, g *rpGen) { rpFlip(t, g, 0, "a2") }, 0, "sel 0, a1",
-			[]error{storage.ErrSegmentCorrupt}, "checksum mismatch"},
+			[]error{backup.ErrSegmentCorrupt}, "checksum mismatch"},
 		{"the first command", func(t *testing.T, g *rpGen) { rpFlip(t, g, 0, "a1") }, 0, "sel 0",
-			[]error{storage.ErrSegmentCorrupt}, "none of it"},
+			[]error{backup.ErrSegmentCorrupt}, "none of it"},
 		{"inside a transaction", func(t *testing.T, g *rpGen) { rpFlip(t, g, 0, "y") }, 0, "sel 0, a1, a2",
-			[]error{storage.ErrSegmentCorrupt}, "checksum mismatch"},
+			[]error{backup.ErrSegmentCorrupt}, "checksum mismatch"},
 		{"the second half of a transaction across segments", func(t *testing.T, g *rpGen) { rpFlip(t, g, 1, "t2") }, 1, rpUpToC,
-			[]error{storage.ErrSegmentCorrupt}, "checksum mismatch"},
+			[]error{backup.ErrSegmentCorrupt}, "checksum mismatch"},
 		{"after the transaction across segments", func(t *testing.T, g *rpGen) { rpFlip(t, g, 1, "d") }, 1, rpUpToE2,
-			[]error{storage.ErrSegmentCorrupt}, "checksum mismatch"},
+			[]error{backup.ErrSegmentCorrupt}, "checksum mismatch"},
 		{"a segment's header", func(t *testing.T, g *rpGen) {
 			p := filepath.Join(g.dir, filepath.FromSlash(g.segs[2].Key()))
 			data, _ := os.ReadFile(p)
 			data[0] ^= 0x01 // the magic
 			os.WriteFile(p, data, 0o644)
-		}, 2, rpUpToE3, []error{storage.ErrChecksum, storage.ErrSegmentCorrupt}, ""},
+		}, 2, rpUpToE3, []error{storage.ErrChecksum, backup.ErrSegmentCorrupt}, ""},
 		{"a segment cut short", func(t *testing.T, g *rpGen) {
 			p := filepath.Join(g.dir, filepath.FromSlash(g.segs[1].Key()))
 			data, _ := os.ReadFile(p)
@@ -504,7 +505,7 @@ func TestReplayDamaged(t *testing.T) {
 			i := bytes.Index(data, []byte(`"replid":"r1"`))
 			data[i+len(`"replid":"`)] = 'q'
 			os.WriteFile(p, data, 0o644)
-		}, 1, rpUpToE3, []error{storage.ErrChecksum, storage.ErrSegmentCorrupt}, ""},
+		}, 1, rpUpToE3, []error{storage.ErrChecksum, backup.ErrSegmentCorrupt}, ""},
 		{"a missing segment", func(t *testing.T, g *rpGen) {
 			if err := os.Remove(filepath.Join(g.dir, filepath.FromSlash(g.segs[1].Key()))); err != nil {
 				t.Fatal(err)
@@ -520,7 +521,7 @@ func TestReplayDamaged(t *testing.T) {
 			b, dir := newFile(t)
 			g := rpStore(t, b, dir, storage.Codec{Compression: "none"}, "redis://src", 0, 1000, rpFixture())
 			tc.damage(t, g)
-			rp := storage.NewReplay(context.Background(), b, g.segs, "none", storage.Codec{}, storage.Cutoff{})
+			rp := backup.NewReplay(context.Background(), b, g.segs, "none", storage.Codec{}, backup.Cutoff{})
 			defer rp.Close()
 			got, err := io.ReadAll(rp) // io.EOF: no error
 			if err != nil {
@@ -624,7 +625,7 @@ func TestReplayErrorsExplained(t *testing.T) {
 			b, dir := newFile(t)
 			g := rpStore(t, b, dir, tc.c, "redis://src", 0, 1000, rpFixture())
 			rb := tc.damage(t, g)
-			rp := storage.NewReplay(context.Background(), rb, g.segs, g.base.Compression, storage.Codec{Identities: tc.c.Identities}, storage.Cutoff{})
+			rp := backup.NewReplay(context.Background(), rb, g.segs, g.base.Compression, storage.Codec{Identities: tc.c.Identities}, backup.Cutoff{})
 			defer rp.Close()
 			got, err := io.ReadAll(rp)
 			if err != nil {
@@ -645,13 +646,13 @@ func TestReplayHeaderOffset(t *testing.T) {
 	g := rpStore(t, b, dir, storage.Codec{Compression: "none"}, "redis://src", 0, 1000, rpFixture())
 	segs := slices.Clone(g.segs)
 	segs[1].StartOffset++
-	rp := storage.NewReplay(context.Background(), b, segs, "none", storage.Codec{}, storage.Cutoff{})
+	rp := backup.NewReplay(context.Background(), b, segs, "none", storage.Codec{}, backup.Cutoff{})
 	got, err := io.ReadAll(rp)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rpCheck(t, g, rp, got, rpUpToC)
-	if err := rp.Err(); !errors.Is(err, storage.ErrSegmentCorrupt) || !strings.Contains(err.Error(), "header starts at offset") || !strings.Contains(err.Error(), segs[1].Key()) {
+	if err := rp.Err(); !errors.Is(err, backup.ErrSegmentCorrupt) || !strings.Contains(err.Error(), "header starts at offset") || !strings.Contains(err.Error(), segs[1].Key()) {
 		t.Errorf("Err %v", err)
 	}
 }
@@ -676,7 +677,7 @@ func TestReplayDamagedCodecs(t *testing.T) {
 				codec := storage.Codec{Identities: tc.c.Identities}
 				full := g.want(t, rpItems(rpAll))
 				rpFlip(t, g, seg, "")
-				rp := storage.NewReplay(context.Background(), b, g.segs, g.base.Compression, codec, storage.Cutoff{})
+				rp := backup.NewReplay(context.Background(), b, g.segs, g.base.Compression, codec, backup.Cutoff{})
 				got, err := io.ReadAll(rp)
 				rp.Close()
 				if err != nil {
@@ -687,7 +688,7 @@ func TestReplayDamagedCodecs(t *testing.T) {
 					t.Errorf("replayed %q\nnot a prefix of %q\nholding %q", got, full, before)
 				}
 				rerr := rp.Err()
-				if !errors.Is(rerr, storage.ErrChecksum) && !errors.Is(rerr, storage.ErrSegmentCorrupt) {
+				if !errors.Is(rerr, storage.ErrChecksum) && !errors.Is(rerr, backup.ErrSegmentCorrupt) {
 					t.Errorf("Err %v", rerr)
 				} else if !strings.Contains(rerr.Error(), g.segs[seg].Key()) || !strings.Contains(rerr.Error(), "last good command") {
 					t.Errorf("Err %v: want the key %s and the last good command", rerr, g.segs[seg].Key())
@@ -704,7 +705,7 @@ func TestReplayCancelled(t *testing.T) {
 	g := rpStore(t, b, dir, storage.Codec{Compression: "none"}, "redis://src", 0, 1000, rpFixture())
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	rp := storage.NewReplay(ctx, b, g.segs, "none", storage.Codec{}, storage.Cutoff{})
+	rp := backup.NewReplay(ctx, b, g.segs, "none", storage.Codec{}, backup.Cutoff{})
 	got, err := io.ReadAll(rp)
 	if err != nil || len(got) != 0 || !errors.Is(rp.Err(), context.Canceled) {
 		t.Errorf("%q, %v, Err %v", got, err, rp.Err())
@@ -712,14 +713,14 @@ func TestReplayCancelled(t *testing.T) {
 }
 
 // rpSI is a segment's description, for PlanRestore: its name is its label.
-func rpSI(label string, start, end int64, first, last, closed int, records int64) storage.SegmentInfo {
-	return storage.SegmentInfo{Generation: "g", Object: label, StartOffset: start, EndOffset: end,
+func rpSI(label string, start, end int64, first, last, closed int, records int64) backup.SegmentInfo {
+	return backup.SegmentInfo{Generation: "g", Object: label, StartOffset: start, EndOffset: end,
 		First: rpAt(first), Last: rpAt(last), Closed: rpAt(closed), Records: records}
 }
 
-func rpGeneration(id string, from int, offset int64, segs ...storage.SegmentInfo) *storage.Generation {
-	return &storage.Generation{Base: &storage.Manifest{ID: id, Started: rpAt(from), Continuous: true,
-		Replication: &storage.ReplPosition{ReplID: id, Offset: offset, Time: rpAt(from)}}, Segments: segs}
+func rpGeneration(id string, from int, offset int64, segs ...backup.SegmentInfo) *backup.Generation {
+	return &backup.Generation{Base: &backup.Manifest{ID: id, Started: rpAt(from), Continuous: true,
+		Replication: &backup.ReplPosition{ReplID: id, Offset: offset, Time: rpAt(from)}}, Segments: segs}
 }
 
 // TestPlanRestore: the generation and segments a cutoff needs, or why
@@ -738,22 +739,22 @@ func TestPlanRestore(t *testing.T) {
 	g3 := rpGeneration("g3", 200, 1050, rpSI("s6", 1050, 1150, 210, 220, 230, 1))
 	// g0 has no segment yet.
 	g0 := rpGeneration("g0", 0, 100)
-	two := []*storage.Generation{g1, g2}
-	at := func(ms int) storage.Cutoff { return storage.Cutoff{At: rpAt(ms)} }
+	two := []*backup.Generation{g1, g2}
+	at := func(ms int) backup.Cutoff { return backup.Cutoff{At: rpAt(ms)} }
 	for _, tc := range []struct {
 		name string
-		gens []*storage.Generation
-		cut  storage.Cutoff
+		gens []*backup.Generation
+		cut  backup.Cutoff
 		gen  string
 		segs string
 		err  []string // what a refusal says
 	}{
-		{"no generation", nil, storage.Cutoff{}, "", "", []string{"no continuous backup"}},
+		{"no generation", nil, backup.Cutoff{}, "", "", []string{"no continuous backup"}},
 		{"no generation, at", nil, at(10), "", "", []string{"no continuous backup"}},
 		{"before the oldest", two, at(-1), "", "", []string{"before the oldest", "g1", rpAt(0).Format(time.RFC3339Nano)}},
-		{"after the newest", two, at(161), "", "", []string{"after the recovery point", rpAt(160).Format(time.RFC3339Nano), "--at latest", "g2"}},
+		{"after the newest", two, at(161), "", "", []string{"after the recovery point", rpAt(160).Format(time.RFC3339Nano), "nothing received later is stored yet", "g2"}},
 		{"between", two, at(80), "", "", []string{"falls between", "g1", "g2", rpAt(70).Format(time.RFC3339Nano), rpAt(100).Format(time.RFC3339Nano)}},
-		{"just after the older's end", two, storage.Cutoff{At: rpAt(70).Add(time.Microsecond)}, "", "", []string{"falls between"}},
+		{"just after the older's end", two, backup.Cutoff{At: rpAt(70).Add(time.Microsecond)}, "", "", []string{"falls between"}},
 		{"at the oldest's base", two, at(0), "g1", "", nil},
 		{"inside g1, before its first command", two, at(9), "g1", "", nil},
 		{"at g1's first command: the empty segment after it kept", two, at(10), "g1", "s1 s2", nil},
@@ -764,29 +765,29 @@ func TestPlanRestore(t *testing.T) {
 		{"at g2's base", two, at(100), "g2", "", nil},
 		{"inside g2", two, at(145), "g2", "s4 s5", nil},
 		{"at g2's end", two, at(160), "g2", "s4 s5", nil},
-		{"a generation without segments, at its base", []*storage.Generation{g0}, at(0), "g0", "", nil},
-		{"a generation without segments, after", []*storage.Generation{g0}, at(1), "", "", []string{"after the recovery point"}},
-		{"offset: g1's base", two, storage.Cutoff{Offset: 100}, "g1", "", nil},
-		{"offset: inside s1", two, storage.Cutoff{Offset: 150}, "g1", "s1", nil},
-		{"offset: s1's end (s2, s3 start there)", two, storage.Cutoff{Offset: 200}, "g1", "s1", nil},
-		{"offset: inside s3", two, storage.Cutoff{Offset: 250}, "g1", "s1 s2 s3", nil},
-		{"offset: g1's end", two, storage.Cutoff{Offset: 300}, "g1", "s1 s2 s3", nil},
-		{"offset: g2's base", two, storage.Cutoff{Offset: 1000}, "g2", "", nil},
-		{"offset: inside s5", two, storage.Cutoff{Offset: 1150}, "g2", "s4 s5", nil},
-		{"offset: g2's end", two, storage.Cutoff{Offset: 1200}, "g2", "s4 s5", nil},
-		{"offset: held by g2 and g3, the newest", []*storage.Generation{g1, g2, g3}, storage.Cutoff{Offset: 1100}, "g3", "s6", nil},
-		{"offset: only g2 holds it", []*storage.Generation{g1, g2, g3}, storage.Cutoff{Offset: 1175}, "g2", "s4 s5", nil},
-		{"offset: before every base", two, storage.Cutoff{Offset: 50}, "", "", []string{"no generation holds offset 50"}},
-		{"offset: between", two, storage.Cutoff{Offset: 500}, "", "", []string{"no generation holds offset 500"}},
-		{"offset: after", two, storage.Cutoff{Offset: 1201}, "", "", []string{"no generation holds offset 1201"}},
-		{"latest", two, storage.Cutoff{}, "g2", "s4 s5", nil},
-		{"latest of three", []*storage.Generation{g1, g2, g3}, storage.Cutoff{}, "g3", "s6", nil},
-		{"latest, one generation", []*storage.Generation{g1}, storage.Cutoff{}, "g1", "s1 s2 s3", nil},
+		{"a generation without segments, at its base", []*backup.Generation{g0}, at(0), "g0", "", nil},
+		{"a generation without segments, after", []*backup.Generation{g0}, at(1), "", "", []string{"after the recovery point"}},
+		{"offset: g1's base", two, backup.Cutoff{Offset: 100}, "g1", "", nil},
+		{"offset: inside s1", two, backup.Cutoff{Offset: 150}, "g1", "s1", nil},
+		{"offset: s1's end (s2, s3 start there)", two, backup.Cutoff{Offset: 200}, "g1", "s1", nil},
+		{"offset: inside s3", two, backup.Cutoff{Offset: 250}, "g1", "s1 s2 s3", nil},
+		{"offset: g1's end", two, backup.Cutoff{Offset: 300}, "g1", "s1 s2 s3", nil},
+		{"offset: g2's base", two, backup.Cutoff{Offset: 1000}, "g2", "", nil},
+		{"offset: inside s5", two, backup.Cutoff{Offset: 1150}, "g2", "s4 s5", nil},
+		{"offset: g2's end", two, backup.Cutoff{Offset: 1200}, "g2", "s4 s5", nil},
+		{"offset: held by g2 and g3, the newest", []*backup.Generation{g1, g2, g3}, backup.Cutoff{Offset: 1100}, "g3", "s6", nil},
+		{"offset: only g2 holds it", []*backup.Generation{g1, g2, g3}, backup.Cutoff{Offset: 1175}, "g2", "s4 s5", nil},
+		{"offset: before every base", two, backup.Cutoff{Offset: 50}, "", "", []string{"no generation holds offset 50"}},
+		{"offset: between", two, backup.Cutoff{Offset: 500}, "", "", []string{"no generation holds offset 500"}},
+		{"offset: after", two, backup.Cutoff{Offset: 1201}, "", "", []string{"no generation holds offset 1201"}},
+		{"latest", two, backup.Cutoff{}, "g2", "s4 s5", nil},
+		{"latest of three", []*backup.Generation{g1, g2, g3}, backup.Cutoff{}, "g3", "s6", nil},
+		{"latest, one generation", []*backup.Generation{g1}, backup.Cutoff{}, "g1", "s1 s2 s3", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g, segs, err := storage.PlanRestore(tc.gens, tc.cut)
+			g, segs, err := backup.PlanRestore(tc.gens, tc.cut)
 			if tc.err != nil {
-				if !errors.Is(err, storage.ErrNotRestorable) || g != nil || segs != nil {
+				if !errors.Is(err, backup.ErrNotRestorable) || g != nil || segs != nil {
 					t.Fatalf("got %v, %v, %v; want ErrNotRestorable", g, segs, err)
 				}
 				for _, s := range tc.err {
@@ -818,11 +819,11 @@ func TestRestorePlanned(t *testing.T) {
 	g1 := rpStore(t, b, dir, storage.Codec{}, "redis://src", 0, 1000, rpFixture())
 	g2 := rpStore(t, b, dir, storage.Codec{}, "redis://src", 200, 5000, []rpSeg{{db: 1, start: 200, closed: 260, recs: []rpRec{
 		{"z1", rpResp("SET", "z", "1"), 210}, {"z2", rpResp("SET", "z", "2"), 250}}}})
-	l, err := storage.List(ctx, b)
+	l, err := backup.List(ctx, b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gens, err := storage.ListGenerations(ctx, b, l)
+	gens, err := backup.ListGenerations(ctx, b, l)
 	if err != nil || len(gens) != 2 || gens[0].ID() != g1.base.ID || gens[1].ID() != g2.base.ID {
 		t.Fatalf("ListGenerations: %d, %v", len(gens), err)
 	}
@@ -830,25 +831,25 @@ func TestRestorePlanned(t *testing.T) {
 		t.Errorf("g1: from %v until %v, end offset %d, %d commands, gap %v", g.From(), g.Until(), g.EndOffset(), g.Commands(), g.Gap)
 	}
 	for _, tc := range []struct {
-		cut   storage.Cutoff
+		cut   backup.Cutoff
 		gen   *rpGen
 		segs  int
 		items string
 		err   string
 	}{
-		{storage.Cutoff{At: rpAt(61)}, g1, 2, rpUpToE2, ""},
-		{storage.Cutoff{At: rpAt(40)}, g1, 1, rpUpToC, ""},
-		{storage.Cutoff{At: rpAt(100)}, g1, 3, rpAll, ""},
-		{storage.Cutoff{Offset: g1.offset["e1"]}, g1, 1, rpUpToE1, ""},
-		{storage.Cutoff{At: rpAt(150)}, nil, 0, "", "falls between"},
-		{storage.Cutoff{At: rpAt(250)}, g2, 1, "sel 1, z1, z2", ""},
-		{storage.Cutoff{At: rpAt(249)}, g2, 1, "sel 1, z1", ""},
-		{storage.Cutoff{}, g2, 1, "sel 1, z1, z2", ""},
+		{backup.Cutoff{At: rpAt(61)}, g1, 2, rpUpToE2, ""},
+		{backup.Cutoff{At: rpAt(40)}, g1, 1, rpUpToC, ""},
+		{backup.Cutoff{At: rpAt(100)}, g1, 3, rpAll, ""},
+		{backup.Cutoff{Offset: g1.offset["e1"]}, g1, 1, rpUpToE1, ""},
+		{backup.Cutoff{At: rpAt(150)}, nil, 0, "", "falls between"},
+		{backup.Cutoff{At: rpAt(250)}, g2, 1, "sel 1, z1, z2", ""},
+		{backup.Cutoff{At: rpAt(249)}, g2, 1, "sel 1, z1", ""},
+		{backup.Cutoff{}, g2, 1, "sel 1, z1, z2", ""},
 	} {
 		t.Run(tc.cut.String(), func(t *testing.T) {
-			g, segs, err := storage.PlanRestore(gens, tc.cut)
+			g, segs, err := backup.PlanRestore(gens, tc.cut)
 			if tc.err != "" {
-				if !errors.Is(err, storage.ErrNotRestorable) || !strings.Contains(err.Error(), tc.err) {
+				if !errors.Is(err, backup.ErrNotRestorable) || !strings.Contains(err.Error(), tc.err) {
 					t.Errorf("%v, want %q", err, tc.err)
 				}
 				return
@@ -856,7 +857,7 @@ func TestRestorePlanned(t *testing.T) {
 			if err != nil || g.ID() != tc.gen.base.ID || len(segs) != tc.segs {
 				t.Fatalf("%v, %d segments, %v", g, len(segs), err)
 			}
-			rp := storage.NewReplay(ctx, b, segs, g.Base.Compression, storage.Codec{}, tc.cut)
+			rp := backup.NewReplay(ctx, b, segs, g.Base.Compression, storage.Codec{}, tc.cut)
 			defer rp.Close()
 			got, err := io.ReadAll(rp)
 			if err != nil || rp.Err() != nil {
@@ -873,8 +874,8 @@ func TestRestorePlanned(t *testing.T) {
 func TestPolicyContinuous(t *testing.T) {
 	day := func(d float64) time.Time { return rpT0.Add(time.Duration(d * float64(24*time.Hour))) }
 	labels := map[string]string{}
-	mk := func(label string, d float64, continuous bool, url string) *storage.Manifest {
-		m := &storage.Manifest{ID: storage.NewID(day(d)), Started: day(d), Continuous: continuous, Source: storage.SourceInfo{URL: url}}
+	mk := func(label string, d float64, continuous bool, url string) *backup.Manifest {
+		m := &backup.Manifest{ID: backup.NewID(day(d)), Started: day(d), Continuous: continuous, Source: backup.SourceInfo{URL: url}}
 		labels[m.ID] = label
 		return m
 	}
@@ -884,40 +885,40 @@ func TestPolicyContinuous(t *testing.T) {
 	n1 := mk("N1", 6, false, "redis://a")
 	n2 := mk("N2", 2, false, "redis://a")
 	n3 := mk("N3", 6.5, false, "redis://b")
-	all := []*storage.Manifest{a1, n1, b1, n3, a2, n2} // any order
+	all := []*backup.Manifest{a1, n1, b1, n3, a2, n2} // any order
 	for _, tc := range []struct {
 		name    string
-		p       storage.Policy
+		p       backup.Policy
 		until   map[string]time.Time
 		kept    string            // newest first
 		reasons map[string]string // a reason each of these has
 		not     map[string]string // a reason each of these has not
 	}{
-		{"no rule", storage.Policy{}, nil, "N3 A2 B1",
+		{"no rule", backup.Policy{}, nil, "N3 A2 B1",
 			map[string]string{"N3": "newest", "A2": "newest generation", "B1": "newest generation"},
 			map[string]string{"N1": "newest generation", "N3": "newest generation", "A1": "newest generation"}},
-		{"no rule, with until", storage.Policy{}, map[string]time.Time{a1.ID: day(4.9), a2.ID: day(6.4), b1.ID: day(6.4)}, "N3 A2 B1", nil, nil},
-		{"last 2", storage.Policy{Last: 2}, nil, "N3 N1 A2 B1",
+		{"no rule, with until", backup.Policy{}, map[string]time.Time{a1.ID: day(4.9), a2.ID: day(6.4), b1.ID: day(6.4)}, "N3 A2 B1", nil, nil},
+		{"last 2", backup.Policy{Last: 2}, nil, "N3 N1 A2 B1",
 			map[string]string{"N1": "last 2", "A2": "newest generation"}, nil},
-		{"within 12h: the newest generation by its end", storage.Policy{Within: 12 * time.Hour},
+		{"within 12h: the newest generation by its end", backup.Policy{Within: 12 * time.Hour},
 			map[string]time.Time{a1.ID: day(4.9), a2.ID: day(6.5), b1.ID: day(4)}, "N3 N1 A2 B1",
 			map[string]string{"A2": "within 12h0m0s", "N1": "within 12h0m0s"},
 			map[string]string{"B1": "within"}},
-		{"within 48h: an old base whose range reaches the window", storage.Policy{Within: 48 * time.Hour},
+		{"within 48h: an old base whose range reaches the window", backup.Policy{Within: 48 * time.Hour},
 			map[string]time.Time{a1.ID: day(4.9), a2.ID: day(6.5), b1.ID: day(4.6)}, "N3 N1 A2 B1 A1",
 			map[string]string{"A1": "within 48h0m0s", "B1": "within 48h0m0s"},
 			map[string]string{"A1": "newest generation"}},
-		{"within 48h without until: bases by their start", storage.Policy{Within: 48 * time.Hour}, nil, "N3 N1 A2 B1",
+		{"within 48h without until: bases by their start", backup.Policy{Within: 48 * time.Hour}, nil, "N3 N1 A2 B1",
 			map[string]string{"A2": "within 48h0m0s"}, nil},
-		{"within: an old base whose range ends before the window", storage.Policy{Within: 24 * time.Hour},
+		{"within: an old base whose range ends before the window", backup.Policy{Within: 24 * time.Hour},
 			map[string]time.Time{a1.ID: day(5.4), a2.ID: day(6.5), b1.ID: day(6.5)}, "N3 N1 A2 B1", nil, nil},
 		// The window ends at the newest restorable instant: a generation
 		// restoring past the newest backup's start moves it.
-		{"within 36h, the window ending at a generation's end", storage.Policy{Within: 36 * time.Hour},
+		{"within 36h, the window ending at a generation's end", backup.Policy{Within: 36 * time.Hour},
 			map[string]time.Time{a2.ID: day(8)}, "N3 A2 B1", nil, nil},
-		{"within 36h, no until", storage.Policy{Within: 36 * time.Hour}, nil, "N3 N1 A2 B1", nil, nil},
+		{"within 36h, no until", backup.Policy{Within: 36 * time.Hour}, nil, "N3 N1 A2 B1", nil, nil},
 		// N3 and N1 were started on one day.
-		{"daily 2", storage.Policy{Daily: 2}, nil, "N3 A2 B1", map[string]string{"N3": "daily", "A2": "daily"}, nil},
+		{"daily 2", backup.Policy{Daily: 2}, nil, "N3 A2 B1", map[string]string{"N3": "daily", "A2": "daily"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ds := tc.p.Apply(all, tc.until)
@@ -957,8 +958,8 @@ func TestPolicyContinuous(t *testing.T) {
 		})
 	}
 	// Only plain backups: the rules as before, whatever until holds.
-	plain := []*storage.Manifest{n1, n2, n3}
-	if ds := (storage.Policy{Within: 12 * time.Hour}).Apply(plain, nil); !ds[0].Keep || !ds[1].Keep || ds[2].Keep {
+	plain := []*backup.Manifest{n1, n2, n3}
+	if ds := (backup.Policy{Within: 12 * time.Hour}).Apply(plain, nil); !ds[0].Keep || !ds[1].Keep || ds[2].Keep {
 		t.Errorf("plain: %v", ds)
 	}
 }
@@ -999,35 +1000,35 @@ func TestDeleteGeneration(t *testing.T) {
 	h := rpStore(t, b, dir, storage.Codec{}, "redis://src", 200, 5000, []rpSeg{{db: 0, start: 200, closed: 300, recs: []rpRec{{"h", rpResp("SET", "h", "1"), 250}}}})
 	plain := writeBackup(t, b, storage.Codec{}, payload(100))
 	seg := func(gen string, off int64) {
-		sb, _ := storage.NewSegmentBuilder(storage.SegmentHeader{StartOffset: off, Start: rpT0}, storage.Codec{})
+		sb, _ := backup.NewSegmentBuilder(backup.SegmentHeader{StartOffset: off, Start: rpT0}, storage.Codec{})
 		sb.Append(rpResp("SET", "o", "1"), rpT0, 0)
 		si, data, err := sb.Finish(gen, rpT0, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := storage.StoreSegment(ctx, b, si, data); err != nil {
+		if err := backup.StoreSegment(ctx, b, si, data); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// An orphan: segments, no base.
-	orphan := storage.NewID(rpAt(-1000))
+	orphan := backup.NewID(rpAt(-1000))
 	seg(orphan, 0)
 	seg(orphan, 10)
 	// A damaged base, and an incomplete one (being written), with segments.
-	damaged := storage.NewID(rpAt(-2000))
-	b.Put(ctx, storage.Key(damaged, storage.ManifestName), strings.NewReader("{not json"))
+	damaged := backup.NewID(rpAt(-2000))
+	b.Put(ctx, backup.Key(damaged, backup.ManifestName), strings.NewReader("{not json"))
 	seg(damaged, 0)
-	incomplete := storage.NewID(rpAt(-3000))
-	b.Put(ctx, storage.Key(incomplete, "dump.rdb.zst"), strings.NewReader("half"))
+	incomplete := backup.NewID(rpAt(-3000))
+	b.Put(ctx, backup.Key(incomplete, "dump.rdb.zst"), strings.NewReader("half"))
 	seg(incomplete, 0)
 
 	orphans := func() []string {
 		t.Helper()
-		l, err := storage.List(ctx, b)
+		l, err := backup.List(ctx, b)
 		if err != nil {
 			t.Fatal(err)
 		}
-		o, err := storage.OrphanGenerations(ctx, b, l)
+		o, err := backup.OrphanGenerations(ctx, b, l)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1039,34 +1040,34 @@ func TestDeleteGeneration(t *testing.T) {
 	}
 
 	// The plain backup: its objects only.
-	if err := storage.DeleteBackup(ctx, b, plain); err != nil {
+	if err := backup.DeleteBackup(ctx, b, plain); err != nil {
 		t.Fatal(err)
 	}
-	if k := rpKeys(t, b, storage.BackupsDir+plain.ID+"/"); len(k) != 0 {
+	if k := rpKeys(t, b, backup.BackupsDir+plain.ID+"/"); len(k) != 0 {
 		t.Errorf("left of the plain backup: %v", k)
 	}
 
 	// The continuous base g.
 	b.deleted = nil
-	segKeys := rpKeys(t, b, storage.ContinuousDir+g.base.ID+"/")
+	segKeys := rpKeys(t, b, backup.ContinuousDir+g.base.ID+"/")
 	if len(segKeys) != 3 {
 		t.Fatalf("segment keys %v", segKeys)
 	}
-	if err := storage.DeleteBackup(ctx, b, g.base); err != nil {
+	if err := backup.DeleteBackup(ctx, b, g.base); err != nil {
 		t.Fatal(err)
 	}
-	if k := rpKeys(t, b, storage.BackupsDir+g.base.ID+"/"); len(k) != 0 {
+	if k := rpKeys(t, b, backup.BackupsDir+g.base.ID+"/"); len(k) != 0 {
 		t.Errorf("left of the base: %v", k)
 	}
-	if k := rpKeys(t, b, storage.ContinuousDir+g.base.ID+"/"); len(k) != 0 {
+	if k := rpKeys(t, b, backup.ContinuousDir+g.base.ID+"/"); len(k) != 0 {
 		t.Errorf("left of its segments: %v", k)
 	}
-	if len(b.deleted) == 0 || b.deleted[0] != storage.Key(g.base.ID, storage.ManifestName) {
+	if len(b.deleted) == 0 || b.deleted[0] != backup.Key(g.base.ID, backup.ManifestName) {
 		t.Errorf("deleted %v: not the manifest first", b.deleted)
 	}
 	var segDeleted []string
 	for _, k := range b.deleted {
-		if strings.HasPrefix(k, storage.ContinuousDir) {
+		if strings.HasPrefix(k, backup.ContinuousDir) {
 			segDeleted = append(segDeleted, k)
 		}
 	}
@@ -1075,10 +1076,10 @@ func TestDeleteGeneration(t *testing.T) {
 		t.Errorf("segments deleted %v, want newest first %v", segDeleted, segKeys)
 	}
 	// h and its segments are untouched.
-	if segs, err := storage.ListSegments(ctx, b, h.base.ID); err != nil || len(segs) != 1 {
+	if segs, err := backup.ListSegments(ctx, b, h.base.ID); err != nil || len(segs) != 1 {
 		t.Errorf("h's segments: %v, %v", segs, err)
 	}
-	if _, err := storage.ReadManifest(ctx, b, h.base.ID); err != nil {
+	if _, err := backup.ReadManifest(ctx, b, h.base.ID); err != nil {
 		t.Errorf("h's base: %v", err)
 	}
 	if got := orphans(); !slices.Equal(got, []string{orphan}) {
@@ -1086,7 +1087,7 @@ func TestDeleteGeneration(t *testing.T) {
 	}
 
 	// A deletion of h cut short after its base's objects: an orphan.
-	for _, k := range rpKeys(t, b, storage.BackupsDir+h.base.ID+"/") {
+	for _, k := range rpKeys(t, b, backup.BackupsDir+h.base.ID+"/") {
 		b.Delete(ctx, k)
 	}
 	want := []string{orphan, h.base.ID}
@@ -1095,7 +1096,7 @@ func TestDeleteGeneration(t *testing.T) {
 		t.Errorf("h's base gone: orphans %v, want %v", got, want)
 	}
 	for _, o := range want {
-		if err := storage.DeleteSegments(ctx, b, o); err != nil {
+		if err := backup.DeleteSegments(ctx, b, o); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -1104,12 +1105,12 @@ func TestDeleteGeneration(t *testing.T) {
 	}
 	// The damaged and the incomplete bases keep their segments.
 	for _, id := range []string{damaged, incomplete} {
-		if k := rpKeys(t, b, storage.ContinuousDir+id+"/"); len(k) != 1 {
+		if k := rpKeys(t, b, backup.ContinuousDir+id+"/"); len(k) != 1 {
 			t.Errorf("segments of %s: %v", id, k)
 		}
 	}
 	// Deleting a generation with no segment folder is no error.
-	if err := storage.DeleteSegments(ctx, b, storage.NewID(rpT0)); err != nil {
+	if err := backup.DeleteSegments(ctx, b, backup.NewID(rpT0)); err != nil {
 		t.Errorf("DeleteSegments of nothing: %v", err)
 	}
 }
@@ -1141,11 +1142,11 @@ func TestGenerationGap(t *testing.T) {
 			if err := os.Remove(filepath.Join(dir, filepath.FromSlash(g.segs[tc.missing].Key()))); err != nil {
 				t.Fatal(err)
 			}
-			l, err := storage.List(ctx, b)
+			l, err := backup.List(ctx, b)
 			if err != nil {
 				t.Fatal(err)
 			}
-			gens, err := storage.ListGenerations(ctx, b, l)
+			gens, err := backup.ListGenerations(ctx, b, l)
 			if err != nil || len(gens) != 1 {
 				t.Fatalf("ListGenerations: %d, %v", len(gens), err)
 			}
@@ -1155,11 +1156,11 @@ func TestGenerationGap(t *testing.T) {
 			if tc.missing > 0 {
 				from = g.segs[tc.missing-1].EndOffset
 			}
-			if gap == nil || !errors.Is(gap, storage.ErrGap) || gap.From != from || gap.To != g.segs[tc.missing].EndOffset ||
+			if gap == nil || !errors.Is(gap, backup.ErrGap) || gap.From != from || gap.To != g.segs[tc.missing].EndOffset ||
 				gap.After != 2-tc.missing || gap.AfterEnd != g.segs[2].EndOffset || !gap.AfterLast.Equal(rpAt(110)) {
 				t.Fatalf("gap %+v", gap)
 			}
-			if segs, err := storage.GenerationSegments(ctx, b, g.base); len(segs) != tc.kept || !errors.As(err, new(*storage.GapError)) || err.Error() != gap.Error() {
+			if segs, err := backup.GenerationSegments(ctx, b, g.base); len(segs) != tc.kept || !errors.As(err, new(*backup.GapError)) || err.Error() != gap.Error() {
 				t.Errorf("GenerationSegments: %d, %v; want %d, %v", len(segs), err, tc.kept, gap)
 			}
 			if len(gen.Segments) != tc.kept || !gen.Until().Equal(rpAt(tc.until)) || !gap.Until.Equal(rpAt(tc.until)) || gen.EndOffset() != from {
@@ -1172,17 +1173,17 @@ func TestGenerationGap(t *testing.T) {
 					t.Errorf("gap %q does not say %q", gap, s)
 				}
 			}
-			cutoff := func(s string) storage.Cutoff {
+			cutoff := func(s string) backup.Cutoff {
 				kind, v, _ := strings.Cut(s, " ")
 				if kind == "at" {
 					ms, _ := strconv.Atoi(v)
-					return storage.Cutoff{At: rpAt(ms)}
+					return backup.Cutoff{At: rpAt(ms)}
 				}
-				return storage.Cutoff{Offset: g.offset[v]}
+				return backup.Cutoff{Offset: g.offset[v]}
 			}
 			for _, s := range tc.refused {
-				_, _, err := storage.PlanRestore(gens, cutoff(s))
-				if !errors.Is(err, storage.ErrNotRestorable) || !errors.Is(err, storage.ErrGap) || strings.Contains(err.Error(), "nothing received later") {
+				_, _, err := backup.PlanRestore(gens, cutoff(s))
+				if !errors.Is(err, backup.ErrNotRestorable) || !errors.Is(err, backup.ErrGap) || strings.Contains(err.Error(), "nothing received later") {
 					t.Errorf("%s: %v, want a refusal naming the gap", s, err)
 					continue
 				}
@@ -1192,13 +1193,13 @@ func TestGenerationGap(t *testing.T) {
 					}
 				}
 			}
-			replay := func(cut storage.Cutoff) (*storage.Replay, []byte) {
+			replay := func(cut backup.Cutoff) (*backup.Replay, []byte) {
 				t.Helper()
-				pg, segs, err := storage.PlanRestore(gens, cut)
+				pg, segs, err := backup.PlanRestore(gens, cut)
 				if err != nil || pg != gen || len(segs) > tc.kept {
 					t.Fatalf("%s: %d segments, %v", cut, len(segs), err)
 				}
-				rp := storage.NewReplay(ctx, b, segs, "none", storage.Codec{}, cut)
+				rp := backup.NewReplay(ctx, b, segs, "none", storage.Codec{}, cut)
 				rp.Gap = pg.Gap
 				got, err := io.ReadAll(rp)
 				rp.Close()
@@ -1212,7 +1213,7 @@ func TestGenerationGap(t *testing.T) {
 					t.Errorf("%s: Err %v", s, rp.Err())
 				}
 			}
-			rp, got := replay(storage.Cutoff{})
+			rp, got := replay(backup.Cutoff{})
 			if tc.latest == "" {
 				if len(got) != 0 || rp.Commands != 0 {
 					t.Errorf("latest: %q, %d commands", got, rp.Commands)
@@ -1225,7 +1226,7 @@ func TestGenerationGap(t *testing.T) {
 			if rp.Commands > 0 {
 				last = fmt.Sprintf("offset %d, received %s", rp.LastOffset, rp.LastReceived.UTC().Format(time.RFC3339Nano))
 			}
-			if !errors.Is(rerr, storage.ErrGap) || !strings.Contains(rerr.Error(), says[1]) || !strings.Contains(rerr.Error(), "last good command before it ("+last+")") {
+			if !errors.Is(rerr, backup.ErrGap) || !strings.Contains(rerr.Error(), says[1]) || !strings.Contains(rerr.Error(), "last good command before it ("+last+")") {
 				t.Errorf("latest: Err %v; want the gap (%s) and the last good command (%s)", rerr, says[1], last)
 			}
 		})

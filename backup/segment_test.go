@@ -1,4 +1,4 @@
-package storage_test
+package backup_test
 
 import (
 	"bytes"
@@ -8,13 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redkit/redkit/storage"
+	"github.com/redkit/redkit/backup"
 )
 
 func segment(t testing.TB, cmds []string, times []time.Time) []byte {
 	var b bytes.Buffer
 	start := time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC)
-	w, err := storage.NewSegmentWriter(&b, storage.SegmentHeader{ReplID: "abc", StartOffset: 1000, Start: start, DB: 2})
+	w, err := backup.NewSegmentWriter(&b, backup.SegmentHeader{ReplID: "abc", StartOffset: 1000, Start: start, DB: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestSegmentRoundTrip(t *testing.T) {
 	cmds := []string{"*1\r\n$4\r\nPING\r\n", "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n", strings.Repeat("x", 3<<20), ""}
 	times := []time.Time{base.Add(5 * time.Millisecond), base.Add(5*time.Millisecond + 300*time.Microsecond), base.Add(2 * time.Hour), base.Add(time.Hour)}
 	data := segment(t, cmds, times)
-	r, err := storage.NewSegmentReader(bytes.NewReader(data))
+	r, err := backup.NewSegmentReader(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestSegmentDamaged(t *testing.T) {
 		{"flipped", func() []byte { d := bytes.Clone(data); d[len(d)-8] ^= 1; return d }(), 3, "checksum mismatch"},
 		{"cut", data[:len(data)-5], 3, "cut short"},
 	} {
-		r, err := storage.NewSegmentReader(bytes.NewReader(tc.data))
+		r, err := backup.NewSegmentReader(bytes.NewReader(tc.data))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,11 +91,11 @@ func TestSegmentDamaged(t *testing.T) {
 			}
 			n++
 		}
-		if n != tc.good || !errors.Is(err, storage.ErrSegmentCorrupt) || !strings.Contains(err.Error(), tc.where) || !strings.Contains(err.Error(), "last good record") {
+		if n != tc.good || !errors.Is(err, backup.ErrSegmentCorrupt) || !strings.Contains(err.Error(), tc.where) || !strings.Contains(err.Error(), "last good record") {
 			t.Errorf("%s: %d good records, %v", tc.name, n, err)
 		}
 	}
-	if _, err := storage.NewSegmentReader(strings.NewReader("nope")); !errors.Is(err, storage.ErrSegmentCorrupt) {
+	if _, err := backup.NewSegmentReader(strings.NewReader("nope")); !errors.Is(err, backup.ErrSegmentCorrupt) {
 		t.Errorf("not a segment: %v", err)
 	}
 }
@@ -107,7 +107,7 @@ func FuzzSegmentReader(f *testing.F) {
 	f.Add(segment(f, []string{"*1\r\n$4\r\nPING\r\n"}, []time.Time{base}))
 	f.Add([]byte("RKSEG1\n\x02{}\x00\xff\xff\xff\xff\x0f"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := storage.NewSegmentReader(bytes.NewReader(b))
+		r, err := backup.NewSegmentReader(bytes.NewReader(b))
 		if err != nil {
 			return
 		}

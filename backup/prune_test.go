@@ -1,4 +1,4 @@
-package storage_test
+package backup_test
 
 import (
 	"context"
@@ -11,23 +11,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/storage"
 )
 
 // backupsAt makes manifests started at the given times.
-func backupsAt(times ...string) []*storage.Manifest {
-	var ms []*storage.Manifest
+func backupsAt(times ...string) []*backup.Manifest {
+	var ms []*backup.Manifest
 	for _, s := range times {
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {
 			panic(err)
 		}
-		ms = append(ms, &storage.Manifest{ID: storage.NewID(t), Started: t})
+		ms = append(ms, &backup.Manifest{ID: backup.NewID(t), Started: t})
 	}
 	return ms
 }
 
-func kept(ds []storage.Decision) string {
+func kept(ds []backup.Decision) string {
 	var out []string
 	for _, d := range ds {
 		if d.Keep {
@@ -46,16 +47,16 @@ func TestPolicy(t *testing.T) {
 	all := backupsAt(times...)
 	for _, tc := range []struct {
 		name string
-		p    storage.Policy
+		p    backup.Policy
 		want string
 	}{
-		{"none", storage.Policy{}, "11-22T15"},
-		{"last 3", storage.Policy{Last: 3}, "11-22T15 11-22T03 11-21T15"},
-		{"daily 3", storage.Policy{Daily: 3}, "11-22T15 11-21T15 11-20T15"},
-		{"weekly 2", storage.Policy{Weekly: 2}, "11-22T15 11-15T15"},
-		{"weekly 9 (only 3 weeks)", storage.Policy{Weekly: 9}, "11-22T15 11-15T15 11-08T15"},
-		{"within 24h", storage.Policy{Within: 24 * time.Hour}, "11-22T15 11-22T03 11-21T15"},
-		{"last 1 daily 2 weekly 2", storage.Policy{Last: 1, Daily: 2, Weekly: 2}, "11-22T15 11-21T15 11-15T15"},
+		{"none", backup.Policy{}, "11-22T15"},
+		{"last 3", backup.Policy{Last: 3}, "11-22T15 11-22T03 11-21T15"},
+		{"daily 3", backup.Policy{Daily: 3}, "11-22T15 11-21T15 11-20T15"},
+		{"weekly 2", backup.Policy{Weekly: 2}, "11-22T15 11-15T15"},
+		{"weekly 9 (only 3 weeks)", backup.Policy{Weekly: 9}, "11-22T15 11-15T15 11-08T15"},
+		{"within 24h", backup.Policy{Within: 24 * time.Hour}, "11-22T15 11-22T03 11-21T15"},
+		{"last 1 daily 2 weekly 2", backup.Policy{Last: 1, Daily: 2, Weekly: 2}, "11-22T15 11-21T15 11-15T15"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ds := tc.p.Apply(all, nil)
@@ -69,7 +70,7 @@ func TestPolicy(t *testing.T) {
 	}
 	// Daily counts days that have backups: a gap is skipped over.
 	gappy := backupsAt("2026-11-01T10:00:00Z", "2026-11-05T10:00:00Z", "2026-11-20T10:00:00Z", "2026-11-20T11:00:00Z")
-	if got := kept(storage.Policy{Daily: 2}.Apply(gappy, nil)); got != "11-20T11 11-05T10" {
+	if got := kept(backup.Policy{Daily: 2}.Apply(gappy, nil)); got != "11-20T11 11-05T10" {
 		t.Errorf("daily 2 over gaps: %s", got)
 	}
 }
@@ -102,7 +103,7 @@ func TestLock(t *testing.T) {
 		t.Errorf("locks left: %v", objs)
 	}
 	// Not listed among backups.
-	if l, err := storage.List(ctx, b); err != nil || len(l.Backups)+len(l.Incomplete) != 0 {
+	if l, err := backup.List(ctx, b); err != nil || len(l.Backups)+len(l.Incomplete) != 0 {
 		t.Errorf("List: %+v %v", l, err)
 	}
 }
@@ -159,7 +160,7 @@ func TestLockOfGoneProcess(t *testing.T) {
 		{"no machine", ended.ProcessState.Pid(), "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			li := storage.LockInfo{ID: storage.NewID(now.Add(-time.Second)), Operation: "backup", Host: mine.Host, PID: tc.pid, Created: now, Refreshed: now, Machine: tc.machine}
+			li := storage.LockInfo{ID: backup.NewID(now.Add(-time.Second)), Operation: "backup", Host: mine.Host, PID: tc.pid, Created: now, Refreshed: now, Machine: tc.machine}
 			data, _ := json.Marshal(li)
 			key := storage.LocksDir + li.ID + ".json"
 			if _, err := b.Put(ctx, key, strings.NewReader(string(data))); err != nil {

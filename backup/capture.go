@@ -1,4 +1,4 @@
-package sync
+package backup
 
 import (
 	"bytes"
@@ -13,14 +13,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/storage"
+	rsync "github.com/redkit/redkit/sync"
 )
 
 // A continuous backup is a replica that writes what it receives to
 // storage: a base snapshot (a backup), then the command stream in
 // segments, each command with the time it was received. A base and its
 // segments make a generation; a restore replays a generation up to an
-// instant (storage.Generation).
+// instant (Generation).
 //
 // Segments are built in memory, compressed as commands come, and stored
 // with one PUT each by an uploader goroutine, in order, retried until
@@ -37,7 +39,7 @@ type ContinuousOptions struct {
 	// Resolve, when set, gives the master's address at each connection
 	// (a Sentinel's current master).
 	Resolve       func(ctx context.Context) (string, error)
-	Conn          Options
+	Conn          rsync.Options
 	ListeningPort int
 	Backend       storage.Backend
 	Codec         storage.Codec
@@ -49,9 +51,9 @@ type ContinuousOptions struct {
 	SnapshotInterval time.Duration
 	// StoreBase stores a base snapshot, read from r to its end, as a
 	// backup marked Continuous at pos, and returns its manifest.
-	StoreBase func(ctx context.Context, r io.Reader, size int64, pos storage.ReplPosition) (*storage.Manifest, error)
+	StoreBase func(ctx context.Context, r io.Reader, size int64, pos ReplPosition) (*Manifest, error)
 	// Resume is the generation to continue (nil: start a new one).
-	Resume *storage.Generation
+	Resume *Generation
 	// RetryFor bounds how long the source or the storage may fail
 	// without progress before Run gives up (0: forever).
 	RetryFor   time.Duration
@@ -60,7 +62,7 @@ type ContinuousOptions struct {
 	Log        *slog.Logger
 
 	// LinkTimeout is the longest a replication link may go without a
-	// byte from the source (ReplicaOptions.Timeout: default 60s); a
+	// byte from the source (rsync.ReplicaOptions.Timeout: default 60s); a
 	// stalled link is retried as a cut one.
 	LinkTimeout time.Duration
 }
@@ -101,7 +103,7 @@ type Continuous struct {
 	gen      string // the generation written
 	genFrom  time.Time
 	replID   string
-	cur      *storage.SegmentBuilder
+	cur      *SegmentBuilder
 	curStart time.Time
 	db       int   // selected after the last command received
 	failed   error // the uploader gave up
@@ -130,7 +132,7 @@ type Continuous struct {
 }
 
 type upload struct {
-	si      *storage.SegmentInfo
+	si      *SegmentInfo
 	data    []byte
 	dataEnd int64 // the segment's DataEnd
 	dataDB  int
@@ -157,10 +159,13 @@ func NewContinuous(opts ContinuousOptions) (*Continuous, error) {
 	if opts.MaxPending <= 0 {
 		opts.MaxPending = 4
 	}
-	log := orDiscard(opts.Log)
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	c := &Continuous{opts: opts, log: log}
 	c.cond = gosync.NewCond(&c.mu)
-	c.st.Phase, c.st.Source = PhaseConnecting, opts.Source
+	c.st.Phase, c.st.Source = rsync.PhaseConnecting, opts.Source
 	if g := opts.Resume; g != nil {
 		c.gen, c.genFrom, c.replID = g.ID(), g.From(), g.Base.Replication.ReplID
 		if n := len(g.Segments); n > 0 {
@@ -234,39 +239,39 @@ func (c *Continuous) Run(ctx context.Context) error {
 			err = derr
 		}
 		if ctx.Err() != nil {
-			c.setPhase(PhaseDone)
+			c.setPhase(rsync.PhaseDone)
 			c.mu.Lock()
 			defer c.mu.Unlock()
 			return c.failed
 		}
 		c.mu.Lock()
 		c.st.Errors++
-		c.st.LastError = Redact(err.Error())
+		c.st.LastError = rsync.Redact(err.Error())
 		failed := c.failed
 		c.mu.Unlock()
 		if failed != nil {
-			c.setPhase(PhaseDone)
+			c.setPhase(rsync.PhaseDone)
 			return failed
 		}
-		if !retryable(err) {
-			c.setPhase(PhaseDone)
+		if !rsync.Retryable(err) {
+			c.setPhase(rsync.PhaseDone)
 			return err
 		}
 		if c.durable.Load() != progress || failingSince.IsZero() {
 			failingSince, backoff = time.Now(), 100*time.Millisecond
 		}
 		if c.opts.RetryFor > 0 && time.Since(failingSince) > c.opts.RetryFor {
-			c.setPhase(PhaseDone)
+			c.setPhase(rsync.PhaseDone)
 			return fmt.Errorf("gave up after %s of retries: %w", c.opts.RetryFor, err)
 		}
 		c.mu.Lock()
 		c.st.Reconnects++
-		c.st.Phase = PhaseBackoff
+		c.st.Phase = rsync.PhaseBackoff
 		c.mu.Unlock()
-		c.log.Warn("continuous backup interrupted; reconnecting", "err", Redact(err.Error()), "in", backoff)
+		c.log.Warn("continuous backup interrupted; reconnecting", "err", rsync.Redact(err.Error()), "in", backoff)
 		select {
 		case <-ctx.Done():
-			c.setPhase(PhaseDone)
+			c.setPhase(rsync.PhaseDone)
 			return nil
 		case <-time.After(backoff):
 		}
@@ -276,8 +281,8 @@ func (c *Continuous) Run(ctx context.Context) error {
 
 // connect opens a link: a PSYNC continuing the generation, unless full
 // (or there is none yet).
-func (c *Continuous) connect(ctx context.Context, full bool) (*Link, time.Time, error) {
-	ro := ReplicaOptions{Conn: c.opts.Conn, ListeningPort: c.opts.ListeningPort, Timeout: c.opts.LinkTimeout}
+func (c *Continuous) connect(ctx context.Context, full bool) (*rsync.Link, time.Time, error) {
+	ro := rsync.ReplicaOptions{Conn: c.opts.Conn, ListeningPort: c.opts.ListeningPort, Timeout: c.opts.LinkTimeout}
 	c.mu.Lock()
 	if c.gen != "" && !full {
 		ro.ReplID, ro.Offset = c.replID, c.durable.Load()
@@ -290,7 +295,7 @@ func (c *Continuous) connect(ctx context.Context, full bool) (*Link, time.Time, 
 			return nil, time.Time{}, err
 		}
 	}
-	l, err := OpenLink(ctx, addr, ro)
+	l, err := rsync.OpenLink(ctx, addr, ro)
 	return l, time.Now(), err
 }
 
@@ -305,7 +310,7 @@ func (c *Continuous) dataOffset(ctx context.Context) (int64, int) {
 		return max(end, 0), db
 	}
 	g := c.opts.Resume
-	end, db, err := storage.LastDataEnd(ctx, c.opts.Backend, g.Segments, g.Base.Compression, c.opts.Codec)
+	end, db, err := LastDataEnd(ctx, c.opts.Backend, g.Segments, g.Base.Compression, c.opts.Codec)
 	if err != nil {
 		c.log.Warn("could not read the stored segments back", "err", err)
 		return 0, 0
@@ -318,12 +323,12 @@ func (c *Continuous) dataOffset(ctx context.Context) (int64, int) {
 
 // base stores the snapshot of a link that resynced in full: a new
 // generation, which the caller starts streaming.
-func (c *Continuous) base(ctx context.Context, l *Link, replied time.Time) (*storage.Manifest, error) {
+func (c *Continuous) base(ctx context.Context, l *rsync.Link, replied time.Time) (*Manifest, error) {
 	snap, err := l.Snapshot()
 	if err != nil {
 		return nil, err
 	}
-	pos := storage.ReplPosition{ReplID: l.ReplID, Offset: l.Offset, Time: replied.UTC()}
+	pos := ReplPosition{ReplID: l.ReplID, Offset: l.Offset, Time: replied.UTC()}
 	m, err := c.opts.StoreBase(ctx, snap, l.SnapshotSize(), pos)
 	if err != nil {
 		return nil, fmt.Errorf("base snapshot: %w", err)
@@ -333,7 +338,7 @@ func (c *Continuous) base(ctx context.Context, l *Link, replied time.Time) (*sto
 
 // startGeneration makes the stream of l (whose base m is stored) the
 // one written from now on.
-func (c *Continuous) startGeneration(l *Link, m *storage.Manifest) {
+func (c *Continuous) startGeneration(l *rsync.Link, m *Manifest) {
 	c.log.Info("generation started", "generation", m.ID, "replid", l.ReplID, "offset", l.Offset)
 	c.mu.Lock()
 	c.gen, c.genFrom, c.replID, c.db = m.ID, m.Replication.Time, l.ReplID, 0
@@ -349,7 +354,7 @@ func (c *Continuous) startGeneration(l *Link, m *storage.Manifest) {
 // streams until the link ends, going on with the next generation's link
 // each time a new base is stored.
 func (c *Continuous) runOnce(ctx context.Context) error {
-	c.setPhase(PhaseConnecting)
+	c.setPhase(rsync.PhaseConnecting)
 	l, replied, err := c.connect(ctx, false)
 	if err != nil {
 		return err
@@ -362,9 +367,9 @@ func (c *Continuous) runOnce(ctx context.Context) error {
 		if data, dataDB := c.dataOffset(ctx); data > 0 && data < c.durable.Load() {
 			c.log.Info("the source cannot continue after the last PING; trying after the last command", "offset", c.durable.Load(), "data_offset", data)
 			l.Close()
-			addr := l.c.Addr()
-			ro := ReplicaOptions{Conn: c.opts.Conn, ListeningPort: c.opts.ListeningPort, Timeout: c.opts.LinkTimeout, ReplID: c.replID, Offset: data}
-			if l, err = OpenLink(ctx, addr, ro); err != nil {
+			addr := l.Addr()
+			ro := rsync.ReplicaOptions{Conn: c.opts.Conn, ListeningPort: c.opts.ListeningPort, Timeout: c.opts.LinkTimeout, ReplID: c.replID, Offset: data}
+			if l, err = rsync.OpenLink(ctx, addr, ro); err != nil {
 				return err
 			}
 			replied = time.Now()
@@ -424,8 +429,8 @@ func (c *Continuous) runOnce(ctx context.Context) error {
 
 // nextGeneration is a new base stored while the stream went on.
 type nextGeneration struct {
-	link *Link
-	base *storage.Manifest
+	link *rsync.Link
+	base *Manifest
 	// times holds when the previous link received the stream's commands
 	// since the base was asked for: the new link's stream, read only
 	// once its base is stored, is the same bytes, and its commands keep
@@ -489,7 +494,7 @@ func (x *timeIndex) last() int64 {
 // until a new generation's base (taken every SnapshotInterval on a
 // second link, while this one goes on, so that the generations overlap)
 // is stored: then it returns that generation.
-func (c *Continuous) stream(ctx context.Context, l *Link, times *timeIndex) (*nextGeneration, error) {
+func (c *Continuous) stream(ctx context.Context, l *rsync.Link, times *timeIndex) (*nextGeneration, error) {
 	start := time.Now()
 	var catchUp int64
 	if times != nil {
@@ -508,7 +513,7 @@ func (c *Continuous) stream(ctx context.Context, l *Link, times *timeIndex) (*ne
 		return nil, err
 	}
 	c.catchUp = catchUp
-	c.st.Phase = PhaseStreaming
+	c.st.Phase = rsync.PhaseStreaming
 	genFrom := c.genFrom
 	c.mu.Unlock()
 
@@ -613,9 +618,9 @@ func (c *Continuous) stream(ctx context.Context, l *Link, times *timeIndex) (*ne
 			}
 			return nil, err
 		}
-		raw = appendCommand(raw[:0], cmd.Args)
+		raw = aof.AppendCommand(raw[:0], cmd.Args...)
 		if int64(len(raw)) != cmd.Offset-prev {
-			return nil, fmt.Errorf("replication stream from %s at offset %d: a command of %d bytes that re-encodes in %d: not the multibulk form Redis sends", l.c.Addr(), prev, cmd.Offset-prev, len(raw))
+			return nil, fmt.Errorf("replication stream from %s at offset %d: a command of %d bytes that re-encodes in %d: not the multibulk form Redis sends", l.Addr(), prev, cmd.Offset-prev, len(raw))
 		}
 		prev = cmd.Offset
 		c.mu.Lock()
@@ -645,7 +650,7 @@ func (c *Continuous) stream(ctx context.Context, l *Link, times *timeIndex) (*ne
 // stream of l goes on; once it is stored, l is closed, which ends the
 // stream's generation after every command received until then. A
 // failure is logged, and tried again a while later (ok false).
-func (c *Continuous) nextBase(ctx context.Context, l *Link, next *atomic.Pointer[nextGeneration]) (ok bool) {
+func (c *Continuous) nextBase(ctx context.Context, l *rsync.Link, next *atomic.Pointer[nextGeneration]) (ok bool) {
 	c.mu.Lock()
 	gen := c.gen
 	c.mu.Unlock()
@@ -659,7 +664,7 @@ func (c *Continuous) nextBase(ctx context.Context, l *Link, next *atomic.Pointer
 		err = errors.New("the source continued a stream it was asked to resync in full")
 	}
 	if err != nil {
-		c.log.Warn("could not start the next generation's base; the current generation goes on", "err", Redact(err.Error()))
+		c.log.Warn("could not start the next generation's base; the current generation goes on", "err", rsync.Redact(err.Error()))
 		next.Store(nil)
 		return false
 	}
@@ -669,7 +674,7 @@ func (c *Continuous) nextBase(ctx context.Context, l *Link, next *atomic.Pointer
 	defer stop()
 	m, err := c.base(ctx, nl, replied)
 	if err != nil {
-		c.log.Warn("the next generation's base failed; the current generation goes on", "err", Redact(err.Error()))
+		c.log.Warn("the next generation's base failed; the current generation goes on", "err", rsync.Redact(err.Error()))
 		nl.Close()
 		next.Store(nil)
 		return false
@@ -680,7 +685,7 @@ func (c *Continuous) nextBase(ctx context.Context, l *Link, next *atomic.Pointer
 }
 
 func (c *Continuous) newSegmentLocked(offset int64, now time.Time) error {
-	sb, err := storage.NewSegmentBuilder(storage.SegmentHeader{ReplID: c.replID, StartOffset: offset, Start: now, DB: c.db}, c.opts.Codec)
+	sb, err := NewSegmentBuilder(SegmentHeader{ReplID: c.replID, StartOffset: offset, Start: now, DB: c.db}, c.opts.Codec)
 	if err != nil {
 		return err
 	}
@@ -782,7 +787,7 @@ func (c *Continuous) store(ctx context.Context, u upload) error {
 	backoff := 200 * time.Millisecond
 	var since time.Time
 	for {
-		err := storage.StoreSegment(ctx, c.opts.Backend, u.si, u.data)
+		err := StoreSegment(ctx, c.opts.Backend, u.si, u.data)
 		if err == nil {
 			return nil
 		}
@@ -794,9 +799,9 @@ func (c *Continuous) store(ctx context.Context, u upload) error {
 		}
 		c.mu.Lock()
 		c.st.Errors++
-		c.st.LastError = Redact(err.Error())
+		c.st.LastError = rsync.Redact(err.Error())
 		c.mu.Unlock()
-		c.log.Warn("storing a segment failed; retrying", "segment", u.si.Key(), "err", Redact(err.Error()), "in", backoff)
+		c.log.Warn("storing a segment failed; retrying", "segment", u.si.Key(), "err", rsync.Redact(err.Error()), "in", backoff)
 		select {
 		case <-ctx.Done():
 		case <-time.After(backoff):

@@ -1,4 +1,4 @@
-package storage
+package backup
 
 import (
 	"bytes"
@@ -14,6 +14,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/storage"
 )
 
 // A continuous backup keeps a source's replication stream after a base
@@ -133,24 +136,23 @@ func isReplID(s string) bool {
 // then.
 type SegmentBuilder struct {
 	h      SegmentHeader
-	c      Codec
+	c      storage.Codec
 	buf    bytes.Buffer
-	enc    io.WriteCloser
-	crypt  io.WriteCloser
+	enc    *storage.Encoder
 	sw     *SegmentWriter
 	data   int64 // the offset after its last command changing data; 0: none
 	dataDB int
 }
 
 // NewSegmentBuilder starts a segment.
-func NewSegmentBuilder(h SegmentHeader, c Codec) (*SegmentBuilder, error) {
+func NewSegmentBuilder(h SegmentHeader, c storage.Codec) (*SegmentBuilder, error) {
 	b := &SegmentBuilder{h: h, c: c}
-	crypt, enc, top, err := encodeTo(&b.buf, c)
+	enc, err := storage.NewEncoder(&b.buf, c)
 	if err != nil {
 		return nil, err
 	}
-	b.crypt, b.enc = crypt, enc
-	if b.sw, err = NewSegmentWriter(top, h); err != nil {
+	b.enc = enc
+	if b.sw, err = NewSegmentWriter(enc, h); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -162,65 +164,25 @@ func (b *SegmentBuilder) Append(cmd []byte, t time.Time, db int) error {
 	if err := b.sw.Append(cmd, t); err != nil {
 		return err
 	}
-	if noop, sel := classify(commandName(cmd)); !noop && !sel {
+	if c := aof.Classify(aof.CommandName(cmd)); !c.Noop() && c != aof.ClassSelect {
 		b.data, b.dataDB = b.sw.Offset(), db
 	}
 	return nil
 }
 
 // DataEnd is the replication offset after its last command that changes
-// data (not IsNoop, not SELECT; 0: it has none), and the database
+// data (not aof.Class.Noop, not SELECT; 0: it has none), and the database
 // selected there: a failover's new master may not hold the commands
 // after it, but holds everything before.
 func (b *SegmentBuilder) DataEnd() (int64, int) { return b.data, b.dataDB }
 
-// IsNoop tells, from a command's RESP bytes, the commands of a
-// replication stream that change no data: the master's own PING and
-// REPLCONF, and the PUBLISH and SPUBLISH it forwards to its replicas (a
-// Sentinel publishes its hello messages every 2 seconds).
-func IsNoop(cmd []byte) bool {
-	noop, _ := classify(commandName(cmd))
-	return noop
-}
-
-// classify tells IsNoop commands and SELECT apart by their name, its
-// length first: most commands are neither.
-func classify(name []byte) (noop, sel bool) {
-	switch len(name) {
-	case 4:
-		noop = bytes.EqualFold(name, []byte("PING"))
-	case 6:
-		sel = bytes.EqualFold(name, []byte("SELECT"))
-	case 7:
-		noop = bytes.EqualFold(name, []byte("PUBLISH"))
-	case 8:
-		noop = bytes.EqualFold(name, []byte("REPLCONF")) || bytes.EqualFold(name, []byte("SPUBLISH"))
-	}
-	return noop, sel
-}
-
-// selectDB is the database a SELECT's RESP bytes select (-1: not a
-// SELECT, or not a number).
-func selectDB(cmd []byte) int {
-	if _, sel := classify(commandName(cmd)); !sel {
-		return -1
-	}
-	// "*2\r\n$6\r\nSELECT\r\n$<n>\r\n<db>\r\n": the argument is the last line.
-	body := bytes.TrimSuffix(cmd, []byte("\r\n"))
-	db, err := strconv.Atoi(string(body[bytes.LastIndexByte(body, '\n')+1:]))
-	if err != nil || db < 0 {
-		return -1
-	}
-	return db
-}
-
 // LastDataEnd reads segs (in order, of one generation) from the newest
 // back, and returns the replication offset after the last command that
-// changes data (not IsNoop, not SELECT) and the database selected there.
+// changes data (not aof.Class.Noop, not SELECT) and the database selected there.
 // With none in any of them, that is the first one's start (a base's
 // offset, database 0); 0 when none of the newest 256 that hold records
 // has one (an idle source's segments hold only the master's PINGs).
-func LastDataEnd(ctx context.Context, b Backend, segs []SegmentInfo, compression string, c Codec) (int64, int, error) {
+func LastDataEnd(ctx context.Context, b storage.Backend, segs []SegmentInfo, compression string, c storage.Codec) (int64, int, error) {
 	read := 0
 	for i := len(segs) - 1; i >= 0 && read < 256; i-- {
 		if segs[i].Records == 0 {
@@ -242,9 +204,9 @@ func LastDataEnd(ctx context.Context, b Backend, segs []SegmentInfo, compression
 				ss.Close()
 				return 0, 0, err
 			}
-			if d := selectDB(rec.Command); d >= 0 {
+			if d := aof.SelectedDB(rec.Command); d >= 0 {
 				db = d
-			} else if !IsNoop(rec.Command) {
+			} else if !aof.Classify(aof.CommandName(rec.Command)).Noop() {
 				end, endDB = rec.Offset, db
 			}
 		}
@@ -261,7 +223,7 @@ func LastDataEnd(ctx context.Context, b Backend, segs []SegmentInfo, compression
 
 // VerifySegment reads a stored segment whole: its SHA-256, every
 // record's CRC-32C, and its record count against its name's.
-func VerifySegment(ctx context.Context, b Backend, si SegmentInfo, compression string, c Codec) error {
+func VerifySegment(ctx context.Context, b storage.Backend, si SegmentInfo, compression string, c storage.Codec) error {
 	ss, err := OpenSegment(ctx, b, si, compression, c)
 	if err != nil {
 		return err
@@ -303,11 +265,8 @@ func (b *SegmentBuilder) Size() int64 { return b.sw.Offset() - b.h.StartOffset }
 // builder is done with.
 func (b *SegmentBuilder) Finish(gen string, closed time.Time, endDB int) (*SegmentInfo, []byte, error) {
 	err := b.sw.Flush()
-	if err == nil && b.enc != nil {
+	if err == nil {
 		err = b.enc.Close()
-	}
-	if err == nil && b.crypt != nil {
-		err = b.crypt.Close()
 	}
 	if err != nil {
 		return nil, nil, err
@@ -329,7 +288,7 @@ func (b *SegmentBuilder) Finish(gen string, closed time.Time, endDB int) (*Segme
 }
 
 // StoreSegment puts a finished segment: from then on it exists.
-func StoreSegment(ctx context.Context, b Backend, si *SegmentInfo, data []byte) error {
+func StoreSegment(ctx context.Context, b storage.Backend, si *SegmentInfo, data []byte) error {
 	if _, err := b.Put(ctx, si.Key(), bytes.NewReader(data)); err != nil {
 		return fmt.Errorf("store segment %s: %w", si.Key(), err)
 	}
@@ -384,7 +343,7 @@ func (e *GapError) stored(segs []SegmentInfo) {
 // not follow each other are a *GapError (wrapping ErrGap), with the
 // segments before the gap. Two that start at the same offset (a segment
 // stored again after a restart) keep the longer one.
-func ListSegments(ctx context.Context, b Backend, gen string) ([]SegmentInfo, error) {
+func ListSegments(ctx context.Context, b storage.Backend, gen string) ([]SegmentInfo, error) {
 	objs, err := b.List(ctx, ContinuousDir+gen+"/")
 	if err != nil {
 		return nil, err
@@ -458,7 +417,7 @@ func ListSegments(ctx context.Context, b Backend, gen string) ([]SegmentInfo, er
 // GenerationSegments lists the segments of the generation whose base is
 // m, as ListSegments does; a first one that does not start at the base's
 // offset (the first is missing) is a gap too, and then none is given.
-func GenerationSegments(ctx context.Context, b Backend, m *Manifest) ([]SegmentInfo, error) {
+func GenerationSegments(ctx context.Context, b storage.Backend, m *Manifest) ([]SegmentInfo, error) {
 	segs, err := ListSegments(ctx, b, m.ID)
 	var gap *GapError
 	if err != nil && !errors.As(err, &gap) {
@@ -483,34 +442,31 @@ func GenerationSegments(ctx context.Context, b Backend, m *Manifest) ([]SegmentI
 // SegmentStream is a stored segment read back.
 type SegmentStream struct {
 	*SegmentReader
-	obj *ObjectReader
+	obj *storage.ObjectReader
 }
 
 // OpenSegment opens a stored segment: its checksum is checked as it is
 // read (Verify at the end), and its records come from Next.
-func OpenSegment(ctx context.Context, b Backend, si SegmentInfo, compression string, c Codec) (*SegmentStream, error) {
-	m := &Manifest{ID: si.Generation, Compression: compression}
-	if len(c.Identities) > 0 {
-		m.Encryption = &Encryption{Kind: "age"}
-	}
+func OpenSegment(ctx context.Context, b storage.Backend, si SegmentInfo, compression string, c storage.Codec) (*SegmentStream, error) {
+	p := storage.ObjectParams{SHA256: si.SHA256, Compression: compression, Encrypted: len(c.Identities) > 0}
 	body, err := b.Get(ctx, si.Key(), 0, -1)
 	if err != nil {
 		return nil, err
 	}
-	obj, err := openObjectBody(si.Key(), body, m, si.SHA256, c)
+	obj, err := storage.NewObjectReader(si.Key(), body, p, c)
 	if err != nil {
 		// A damaged age header fails here: the checksum tells.
 		if cerr := checkSegmentSum(ctx, b, si); cerr != nil {
 			return nil, cerr
 		}
-		return nil, err
+		return nil, objectErr(si.Generation, err)
 	}
 	sr, err := NewSegmentReader(obj)
 	if err != nil {
 		// The checksum explains a damaged header.
 		verr := obj.Verify()
 		obj.Close()
-		if errors.Is(verr, ErrChecksum) {
+		if errors.Is(verr, storage.ErrChecksum) {
 			return nil, fmt.Errorf("segment %s: %w", si.Key(), verr)
 		}
 		return nil, fmt.Errorf("segment %s: %w", si.Key(), err)
@@ -519,7 +475,7 @@ func OpenSegment(ctx context.Context, b Backend, si SegmentInfo, compression str
 }
 
 // checkSegmentSum downloads a segment again and checks its SHA-256.
-func checkSegmentSum(ctx context.Context, b Backend, si SegmentInfo) error {
+func checkSegmentSum(ctx context.Context, b storage.Backend, si SegmentInfo) error {
 	body, err := b.Get(ctx, si.Key(), 0, -1)
 	if err != nil {
 		return nil // the first error says more
@@ -531,7 +487,7 @@ func checkSegmentSum(ctx context.Context, b Backend, si SegmentInfo) error {
 		return nil
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != si.SHA256 {
-		return fmt.Errorf("%s: %w: its %d bytes have SHA-256 %s, its name says %s", si.Key(), ErrChecksum, n, got, si.SHA256)
+		return fmt.Errorf("%s: %w: its %d bytes have SHA-256 %s, its name says %s", si.Key(), storage.ErrChecksum, n, got, si.SHA256)
 	}
 	return nil
 }
@@ -601,7 +557,7 @@ func (g *Generation) SegmentBytes() (n int64) {
 
 // ListGenerations returns the continuous backups' generations among the
 // listed backups, oldest first, with their segments (listed 8 at a time).
-func ListGenerations(ctx context.Context, b Backend, l *Listing) ([]*Generation, error) {
+func ListGenerations(ctx context.Context, b storage.Backend, l *Listing) ([]*Generation, error) {
 	var gens []*Generation
 	for _, m := range l.Backups {
 		if m.Continuous {
@@ -629,7 +585,7 @@ func ListGenerations(ctx context.Context, b Backend, l *Listing) ([]*Generation,
 
 // OrphanGenerations lists the segment folders whose base does not exist
 // (a base cut short, or deleted by a prune cut short): prune removes them.
-func OrphanGenerations(ctx context.Context, b Backend, l *Listing) ([]string, error) {
+func OrphanGenerations(ctx context.Context, b storage.Backend, l *Listing) ([]string, error) {
 	objs, err := b.List(ctx, ContinuousDir)
 	if err != nil {
 		return nil, err
@@ -660,7 +616,7 @@ func OrphanGenerations(ctx context.Context, b Backend, l *Listing) ([]string, er
 // DeleteSegments removes a generation's segments, newest first, so
 // that a deletion cut short leaves the oldest ones, which still follow
 // their base.
-func DeleteSegments(ctx context.Context, b Backend, gen string) error {
+func DeleteSegments(ctx context.Context, b storage.Backend, gen string) error {
 	objs, err := b.List(ctx, ContinuousDir+gen+"/")
 	if err != nil {
 		return fmt.Errorf("delete generation %s: %w", gen, err)

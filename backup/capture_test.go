@@ -1,4 +1,4 @@
-package sync
+package backup
 
 import (
 	"context"
@@ -35,7 +35,7 @@ func TestContinuousHandoffKeepsTimes(t *testing.T) {
 	basing, resume := make(chan struct{}), make(chan struct{})
 	opts := ContinuousOptions{
 		Source: src.Addr(), Backend: b, SegmentInterval: 50 * time.Millisecond, SnapshotInterval: 500 * time.Millisecond,
-		StoreBase: func(ctx context.Context, r io.Reader, size int64, pos storage.ReplPosition) (*storage.Manifest, error) {
+		StoreBase: func(ctx context.Context, r io.Reader, size int64, pos ReplPosition) (*Manifest, error) {
 			if _, err := io.Copy(io.Discard, r); err != nil {
 				return nil, err
 			}
@@ -50,7 +50,7 @@ func TestContinuousHandoffKeepsTimes(t *testing.T) {
 					return nil, ctx.Err()
 				}
 			}
-			m := &storage.Manifest{ID: storage.NewID(time.Now()), Continuous: true, Compression: "zstd", Replication: &pos}
+			m := &Manifest{ID: NewID(time.Now()), Continuous: true, Compression: "zstd", Replication: &pos}
 			mu.Lock()
 			ids = append(ids, m.ID)
 			mu.Unlock()
@@ -100,13 +100,13 @@ func TestContinuousHandoffKeepsTimes(t *testing.T) {
 
 	// The receive time of every command, by offset, in each generation.
 	times := func(gen string) map[int64]time.Time {
-		segs, err := storage.ListSegments(context.Background(), b, gen)
+		segs, err := ListSegments(context.Background(), b, gen)
 		if err != nil {
 			t.Fatal(err)
 		}
 		out := map[int64]time.Time{}
 		for _, si := range segs {
-			ss, err := storage.OpenSegment(context.Background(), b, si, "zstd", storage.Codec{})
+			ss, err := OpenSegment(context.Background(), b, si, "zstd", storage.Codec{})
 			if err != nil {
 				t.Fatal(err)
 			}

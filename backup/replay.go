@@ -1,4 +1,4 @@
-package storage
+package backup
 
 import (
 	"bytes"
@@ -8,11 +8,24 @@ import (
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/storage"
 )
 
 // ErrNotRestorable is wrapped by PlanRestore's refusals: the instant or
 // offset asked for is not held by any generation.
 var ErrNotRestorable = errors.New("not restorable")
+
+// ErrNoGenerations is wrapped, with ErrNotRestorable, by PlanRestore's
+// refusal when it is given no generation: the storage holds no
+// continuous backup.
+var ErrNoGenerations = errors.New("no continuous backup in this storage")
+
+// ErrAfterRecoveryPoint is wrapped, with ErrNotRestorable, by
+// PlanRestore's refusal of an instant after everything the newest
+// generation stores: nothing received later is stored yet.
+var ErrAfterRecoveryPoint = errors.New("after the recovery point")
 
 // Cutoff says where a point-in-time restore stops: after the last
 // command received at or before At, or ending at or before Offset (zero
@@ -40,7 +53,7 @@ func (c Cutoff) String() string {
 // with an error).
 func PlanRestore(gens []*Generation, cut Cutoff) (*Generation, []SegmentInfo, error) {
 	if len(gens) == 0 {
-		return nil, nil, fmt.Errorf("%w: no continuous backup in this storage (backup --continuous writes them)", ErrNotRestorable)
+		return nil, nil, fmt.Errorf("%w: %w", ErrNotRestorable, ErrNoGenerations)
 	}
 	var g *Generation
 	switch {
@@ -58,8 +71,7 @@ func PlanRestore(gens []*Generation, cut Cutoff) (*Generation, []SegmentInfo, er
 							ErrNotRestorable, cut, g.Until().Format(time.RFC3339Nano), g.ID(), g.Gap, next)
 					}
 					if i == len(gens)-1 {
-						return nil, nil, fmt.Errorf("%w: %s is after the recovery point %s of generation %s (nothing received later is stored yet; --at latest restores everything stored)",
-							ErrNotRestorable, cut, g.Until().Format(time.RFC3339Nano), g.ID())
+						return nil, nil, &AfterRecoveryPointError{Cut: cut, RecoveryPoint: g.Until(), Generation: g.ID()}
 					}
 					return nil, nil, fmt.Errorf("%w: %s falls between generation %s, which restores up to %s, and generation %s, which restores from %s",
 						ErrNotRestorable, cut, g.ID(), g.Until().Format(time.RFC3339Nano), gens[i+1].ID(), gens[i+1].From().Format(time.RFC3339Nano))
@@ -104,6 +116,24 @@ func PlanRestore(gens []*Generation, cut Cutoff) (*Generation, []SegmentInfo, er
 	return g, segs, nil
 }
 
+// AfterRecoveryPointError is PlanRestore's refusal of an instant after
+// the recovery point of the newest generation, the last instant it
+// restores to. It wraps ErrNotRestorable and ErrAfterRecoveryPoint.
+type AfterRecoveryPointError struct {
+	Cut           Cutoff
+	RecoveryPoint time.Time
+	Generation    string
+}
+
+func (e *AfterRecoveryPointError) Error() string {
+	return fmt.Sprintf("%s: %s is after the recovery point %s of generation %s (nothing received later is stored yet)",
+		ErrNotRestorable, e.Cut, e.RecoveryPoint.Format(time.RFC3339Nano), e.Generation)
+}
+
+func (e *AfterRecoveryPointError) Unwrap() []error {
+	return []error{ErrNotRestorable, ErrAfterRecoveryPoint}
+}
+
 // Replay reads a generation's segments back as the RESP commands a
 // target applies, up to a cutoff: each segment's commands from its
 // database (a SELECT first), without the master's PINGs and REPLCONFs
@@ -119,10 +149,10 @@ func PlanRestore(gens []*Generation, cut Cutoff) (*Generation, []SegmentInfo, er
 // segments, when the cutoff is beyond it.
 type Replay struct {
 	ctx         context.Context
-	b           Backend
+	b           storage.Backend
 	segs        []SegmentInfo
 	compression string
-	codec       Codec
+	codec       storage.Codec
 	cut         Cutoff
 
 	cur     *SegmentStream
@@ -150,7 +180,7 @@ type Replay struct {
 
 // NewReplay replays segs (in order, of one generation), whose objects
 // use the generation's compression, decrypted with codec's identities.
-func NewReplay(ctx context.Context, b Backend, segs []SegmentInfo, compression string, codec Codec, cut Cutoff) *Replay {
+func NewReplay(ctx context.Context, b storage.Backend, segs []SegmentInfo, compression string, codec storage.Codec, cut Cutoff) *Replay {
 	r := &Replay{ctx: ctx, b: b, segs: segs, compression: compression, codec: codec, cut: cut}
 	if len(segs) > 0 {
 		r.LastOffset = segs[0].StartOffset
@@ -192,7 +222,7 @@ func (r *Replay) fill() error {
 			return r.fail(fmt.Errorf("%w: its header starts at offset %d, its name at %d", ErrSegmentCorrupt, h.StartOffset, r.curInfo.StartOffset))
 		}
 		if !r.inTxn {
-			r.out.Write(selectCommand(ss.Header().DB))
+			r.out.Write(aof.SelectCommand(ss.Header().DB))
 		}
 	}
 	for range 256 {
@@ -214,11 +244,11 @@ func (r *Replay) fill() error {
 			r.cur, r.done = nil, true
 			return nil
 		}
-		name := commandName(rec.Command)
-		switch noop, _ := classify(name); {
-		case noop:
+		class := aof.Classify(aof.CommandName(rec.Command))
+		switch {
+		case class.Noop():
 			continue
-		case bytes.EqualFold(name, []byte("MULTI")):
+		case class == aof.ClassMulti:
 			r.inTxn, r.txnN = true, 1
 			r.txn.Reset()
 			r.txn.Write(rec.Command)
@@ -226,7 +256,7 @@ func (r *Replay) fill() error {
 		case r.inTxn:
 			r.txn.Write(rec.Command)
 			r.txnN++
-			if bytes.EqualFold(name, []byte("EXEC")) {
+			if class == aof.ClassExec {
 				r.inTxn = false
 				r.out.Write(r.txn.Bytes())
 				r.Commands += r.txnN - 1
@@ -272,36 +302,4 @@ func (r *Replay) Close() error {
 		r.cur = nil
 	}
 	return nil
-}
-
-// commandName is a RESP command's first argument ("*N\r\n$L\r\nNAME\r\n").
-func commandName(cmd []byte) []byte {
-	i := bytes.IndexByte(cmd, '\n')
-	if i < 0 || i+1 >= len(cmd) || cmd[i+1] != '$' {
-		return nil
-	}
-	rest := cmd[i+2:]
-	j := bytes.IndexByte(rest, '\r')
-	if j < 0 {
-		return nil
-	}
-	if j == 0 || j > 9 {
-		return nil
-	}
-	n := 0
-	for _, c := range rest[:j] {
-		if c < '0' || c > '9' {
-			return nil
-		}
-		n = n*10 + int(c-'0')
-	}
-	if j+2+n > len(rest) {
-		return nil
-	}
-	return rest[j+2 : j+2+n]
-}
-
-func selectCommand(db int) []byte {
-	s := strconv.Itoa(db)
-	return []byte("*2\r\n$6\r\nSELECT\r\n$" + strconv.Itoa(len(s)) + "\r\n" + s + "\r\n")
 }
