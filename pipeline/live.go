@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"time"
 
@@ -87,6 +88,12 @@ func (s *LiveSink) Command([][]byte, int) error { return ErrNeedsReplay }
 // Close waits for every reply and closes the Writer (rsync.Restorer's
 // Close): it returns the error that stopped the restore, if any.
 func (s *LiveSink) Close() error { return s.r.Close() }
+
+// ErrKeysFailed tells a restore that ran to its end while the target
+// refused some keys (RestoreResult.Failures): what a caller returns for
+// it, wrapped with the count, so that a restore of several inputs goes on
+// with the next.
+var ErrKeysFailed = errors.New("keys failed")
 
 // RestoreResult is what Restore did.
 type RestoreResult struct {

@@ -218,13 +218,22 @@ func openInput(ctx context.Context, stdin io.Reader, cmd, path string, filter *r
 		switch {
 		case isAOFSet(path):
 			err = fmt.Errorf("%s: %w", cmd, err)
-		case errors.Is(err, pipeline.ErrEmptyInput), errors.As(err, new(*pipeline.FormatError)):
-			err = fmt.Errorf("convert %w", err)
+		case isSniffError(err):
+			err = labelSniffError(err)
 		}
 		return nil, nil, nil, err
 	}
 	return inp.Source, inp.File, func() { inp.Close() }, nil
 }
+
+// isSniffError tells an input that is neither a dump, an AOF nor JSON.
+func isSniffError(err error) bool {
+	return errors.Is(err, pipeline.ErrEmptyInput) || errors.As(err, new(*pipeline.FormatError))
+}
+
+// labelSniffError labels an input that is neither a dump, an AOF nor
+// JSON as it always was, whatever the command: "convert PATH: ...".
+func labelSniffError(err error) error { return fmt.Errorf("convert %w", err) }
 
 // isAOFSet tells a multi-part AOF: a directory or a manifest file.
 func isAOFSet(path string) bool { return pipeline.IsAOFSet(path) }

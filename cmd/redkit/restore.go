@@ -12,7 +12,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/internal/bytesize"
 	"github.com/redkit/redkit/internal/dumpfile"
 	"github.com/redkit/redkit/pipeline"
@@ -36,13 +35,7 @@ type restoreOptions struct {
 	// From a backup.
 	toFile      string
 	verifyFirst bool
-	inputName   string      // the input's name in the summary, for "-"
-	noFunctions bool        // leave the input's function libraries out
-	aofReader   *aof.Reader // read this instead of the input
-	// keysRead, when set, counts the keys read per database of the
-	// input, before any filter: a backup's are checked against its
-	// manifest.
-	keysRead map[int]int64
+	noFunctions bool // leave the input's function libraries out
 }
 
 func newRestoreCommand(gopts globalOptions) *cli.Command {
@@ -384,24 +377,30 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 		return usageErrorf("restore: one input at a time (got %d)", len(args))
 	}
 	path := args[0]
+	src, in, closeInput, err := openInput(ctx, gopts.stdin, "restore", path, opts.filter)
+	if err != nil {
+		return err
+	}
+	defer closeInput()
+	return restoreFrom(ctx, gopts, opts, restoreInput{name: path, src: src, file: in, total: totalSize(args)})
+}
+
+// restoreInput is an opened input of a restore.
+type restoreInput struct {
+	name  string // in the summary
+	src   pipeline.Source
+	file  *dumpfile.File // when not nil, the progress bar counts its bytes
+	count func() int64   // else, when not nil, the bytes read
+	total int64          // the input's size, -1 unknown
+}
+
+// restoreFrom restores an opened input into the target: connect, write
+// (pipeline.Restore) with a progress bar, print the summary and hints.
+func restoreFrom(ctx context.Context, gopts globalOptions, opts restoreOptions, in restoreInput) error {
 	logf := func(format string, a ...any) {
 		if !opts.quiet {
 			fmt.Fprintf(gopts.stderr, "redkit: restore: %s\n", rsync.Redact(fmt.Sprintf(format, a...)))
 		}
-	}
-	var src pipeline.Source
-	var in *dumpfile.File
-	var closeInput func()
-	var err error
-	if opts.aofReader != nil {
-		// A backup of a multi-part AOF, read from its objects.
-		src, closeInput = pipeline.NewAOFSource(opts.aofReader, opts.filter, true), func() { opts.aofReader.Close() }
-	} else if src, in, closeInput, err = openInput(ctx, gopts.stdin, "restore", path, opts.filter); err != nil {
-		return err
-	}
-	defer closeInput()
-	if as, ok := src.(*pipeline.AOFSource); ok {
-		as.CountKeys(opts.keysRead)
 	}
 	ep, info, w, err := connectTarget(ctx, opts.to, opts.password, opts.tls, opts.timeout, opts.depth, logf)
 	if err != nil {
@@ -422,23 +421,22 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 			return fmt.Errorf("restore: %s: %w", ep, err)
 		}
 	}
-	bar := startProgress(gopts.stderr, opts.quiet, "restore", totalSize(args))
-	if in != nil {
-		bar.track(in)
+	bar := startProgress(gopts.stderr, opts.quiet, "restore", in.total)
+	if in.file != nil {
+		bar.track(in.file)
+	} else if in.count != nil {
+		bar.count(in.count)
 	}
 	bar.describe(func() string {
 		st := sink.Stats()
 		return fmt.Sprintf("restore %d keys", st.Keys+st.Skipped+st.Failed+st.Expired)
 	})
-	res, err := pipeline.Restore(ctx, src, sink, pipeline.Options{DBMap: opts.dbMap, Replay: opts.replay, Now: opts.now})
+	res, err := pipeline.Restore(ctx, in.src, sink, pipeline.Options{DBMap: opts.dbMap, Replay: opts.replay, Now: opts.now})
 	bar.stop()
 	err = withFlagAdvice(err)
 	elapsed := res.Elapsed
 	st, ws := res.Stats, res.Writer
-	name := path
-	if path == "-" && opts.inputName != "" {
-		name = opts.inputName
-	}
+	name := in.name
 	sum := restoreSummary{Input: name, Target: ep.String(), Cluster: info.Cluster, Keys: st.Keys, Commands: st.Commands,
 		Skipped: st.Skipped, Failed: st.Failed, Existing: st.Existing, Expired: st.Expired, Functions: st.Functions, Bytes: st.Bytes, Seconds: elapsed.Seconds(),
 		Retries: ws.Retries, Redirects: ws.Redirects}
@@ -485,7 +483,7 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 	}
 	if st.Failed > 0 {
 		// Skipped keys are what --conflict skip asked for: not a problem.
-		return reportedError(exitProblems, fmt.Errorf("%d keys failed", st.Failed))
+		return reportedError(exitProblems, fmt.Errorf("%d %w", st.Failed, pipeline.ErrKeysFailed))
 	}
 	return nil
 }

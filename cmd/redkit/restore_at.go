@@ -148,10 +148,10 @@ func runRestoreAt(c *cli.Context, gopts globalOptions, opts restoreOptions, cut 
 			}
 			defer conn.Close()
 		}
-		o := opts
-		o.inputName = url + "@" + m.ID + " (base)"
-		if err := restoreObject(ctx, gopts, o, b, m, base, codec, url); err != nil {
-			return err
+		into := restoreInto(gopts, opts, func(backup.RestoreInput) string { return url + "@" + m.ID + " (base)" })
+		err := backup.RestoreObject(ctx, b, m, base, 0, into, backup.RestoreOptions{Codec: codec, Filter: opts.filter, Replay: opts.replay})
+		if err != nil {
+			return backupRestoreError(gopts, m, url, err)
 		}
 		if conn != nil {
 			// The commands go to the target as they are, pipelined, after
