@@ -171,7 +171,7 @@ type Replay struct {
 	// ending as if nothing had been left out.
 	Gap *GapError
 
-	// What was given: commands (IsNoop ones left out), and the
+	// What was given: commands (aof's Noop classes left out), and the
 	// offset after the last and its receive time.
 	Commands     int64
 	LastOffset   int64

@@ -23,6 +23,12 @@ import (
 // SHA-256 given for them.
 var ErrChecksum = errors.New("checksum mismatch")
 
+var (
+	_ io.WriteCloser = (*ObjectWriter)(nil)
+	_ io.WriteCloser = (*Encoder)(nil)
+	_ io.ReadCloser  = (*ObjectReader)(nil)
+)
+
 // Codec says how objects are compressed and encrypted.
 type Codec struct {
 	Compression string // zstd (default), gzip or none

@@ -15,8 +15,8 @@
 // byte for ReplicaOptions.Timeout (60s) while redkit waits for one, and
 // with ErrBadHandshake on a reply the protocol does not allow (+CONTINUE
 // to a request for a full resynchronization, say); the Syncer, the
-// native sync and Continuous retry the first like a cut link, never the
-// second.
+// native sync and backup.Continuous (through Retryable) retry the first
+// like a cut link, never the second.
 //
 // Inside this package the standard library's sync is imported as gosync
 // "sync".

@@ -1,0 +1,37 @@
+// Package backup is redkit's backup engine, on top of package storage
+// (which only moves bytes). It knows what the objects of a storage mean:
+//
+//   - The catalog: a backup is a folder backups/<id>/ of objects and a
+//     manifest.json written last (Manifest, format redkit-backup/1): a
+//     backup without one does not exist. Ids (NewID, IDTime) are a start
+//     time and a random suffix, so they sort by time and are never
+//     reused. WriteManifest, ReadManifest, List (complete, incomplete and
+//     damaged backups), Resolve (an id or latest), Key (an object's key),
+//     OpenObject (an object of a manifest through storage's codec) and
+//     CheckKeys (the keys read against the manifest's count:
+//     *KeyCountError, ErrKeyCount). A manifest that cannot be used is
+//     ErrBadManifest.
+//   - Continuous backups: a generation is a base backup (a Manifest whose
+//     Continuous is set, with its ReplPosition) and the segments of the
+//     source's replication stream after it, under continuous/<generation>/
+//     (generation.go). A segment (segment.go, format RKSEG1) holds
+//     commands with their receive times and CRC-32C; its key carries
+//     everything a restore plans with (SegmentInfo). ListSegments and
+//     ListGenerations read them back; a hole in a generation is a
+//     *GapError (ErrGap); a damaged segment is ErrSegmentCorrupt.
+//   - Point-in-time plans: PlanRestore picks a generation and its
+//     segments for a Cutoff (an instant or an offset); its refusals wrap
+//     ErrNotRestorable (ErrNoGenerations, *AfterRecoveryPointError).
+//     Replay reads the segments back as the RESP commands a target
+//     applies, transactions whole, checking every record and segment.
+//   - Retention: Policy.Apply decides which backups to keep and why
+//     (Decision); DeleteBackup, DeleteSegments and OrphanGenerations
+//     remove what it lets go.
+//   - Continuous capture: Continuous is a replica (package sync's
+//     replication link) that stores a base, then the stream in segments,
+//     acknowledging to the source only what is stored.
+//
+// Commands are recognised through package aof (CommandName, Classify,
+// SelectedDB). Errors state what happened and never name a command-line
+// flag: cmd/redkit adds that advice.
+package backup
