@@ -35,7 +35,6 @@ type restoreOptions struct {
 	// From a backup.
 	toFile      string
 	verifyFirst bool
-	noFunctions bool // leave the input's function libraries out
 }
 
 func newRestoreCommand(gopts globalOptions) *cli.Command {
@@ -392,6 +391,9 @@ type restoreInput struct {
 	file  *dumpfile.File // when not nil, the progress bar counts its bytes
 	count func() int64   // else, when not nil, the bytes read
 	total int64          // the input's size, -1 unknown
+	// noFunctions leaves the input's function libraries out: a cluster
+	// backup's snapshots after the first (every master holds the same).
+	noFunctions bool
 }
 
 // restoreFrom restores an opened input into the target: connect, write
@@ -412,7 +414,7 @@ func restoreFrom(ctx context.Context, gopts globalOptions, opts restoreOptions, 
 	}
 	ro := opts.restore
 	ro.MemoryHint = memoryHint()
-	sink, err := pipeline.NewLiveSink(ctx, pipeline.Target{Endpoint: ep, Info: info, Writer: w}, pipeline.LiveOptions{Restore: ro, NoFunctions: opts.noFunctions})
+	sink, err := pipeline.NewLiveSink(ctx, pipeline.Target{Endpoint: ep, Info: info, Writer: w}, pipeline.LiveOptions{Restore: ro, NoFunctions: in.noFunctions})
 	if err != nil {
 		return usageErrorf("restore: %v", err)
 	}

@@ -87,8 +87,9 @@ func restoreInto(gopts globalOptions, opts restoreOptions, name func(backup.Rest
 	return func(ctx context.Context, in backup.RestoreInput) error {
 		o := opts
 		o.flush = opts.flush && in.Index == 0
-		o.noFunctions = in.Index > 0 // every master of a cluster has the same libraries
-		if err := restoreFrom(ctx, gopts, o, restoreInput{name: name(in), src: in.Source, count: in.BytesRead, total: -1}); err != nil {
+		ri := restoreInput{name: name(in), src: in.Source, count: in.BytesRead, total: -1,
+			noFunctions: in.Index > 0} // every master of a cluster has the same libraries
+		if err := restoreFrom(ctx, gopts, o, ri); err != nil {
 			return &targetError{err}
 		}
 		return nil
