@@ -49,8 +49,14 @@ type ContinuousOptions struct {
 	SegmentSize     int64
 	// SnapshotInterval starts a new generation with a new base (0: never).
 	SnapshotInterval time.Duration
-	// StoreBase stores a base snapshot, read from r to its end, as a
-	// backup marked Continuous at pos, and returns its manifest.
+	// Base is what a base's manifest records, and how long a lock may go
+	// unrefreshed: a base is stored as a backup marked Continuous, the
+	// storage's lock held meanwhile (waited for while another run holds
+	// it), by the package's snapshot jobs.
+	Base BaseOptions
+	// StoreBase, when set, stores a base snapshot instead, read from r to
+	// its end, as a backup marked Continuous at pos, and returns its
+	// manifest (tests).
 	StoreBase func(ctx context.Context, r io.Reader, size int64, pos ReplPosition) (*Manifest, error)
 	// Resume is the generation to continue (nil: start a new one).
 	Resume *Generation
@@ -144,8 +150,8 @@ type upload struct {
 
 // NewContinuous checks the options.
 func NewContinuous(opts ContinuousOptions) (*Continuous, error) {
-	if opts.Backend == nil || opts.StoreBase == nil || opts.Source == "" {
-		return nil, errors.New("continuous backup: Source, Backend and StoreBase are needed")
+	if opts.Backend == nil || opts.Source == "" {
+		return nil, errors.New("continuous backup: Source and Backend are needed")
 	}
 	if opts.SegmentInterval <= 0 {
 		opts.SegmentInterval = 10 * time.Second
@@ -329,7 +335,12 @@ func (c *Continuous) base(ctx context.Context, l *rsync.Link, replied time.Time)
 		return nil, err
 	}
 	pos := ReplPosition{ReplID: l.ReplID, Offset: l.Offset, Time: replied.UTC()}
-	m, err := c.opts.StoreBase(ctx, snap, l.SnapshotSize(), pos)
+	var m *Manifest
+	if c.opts.StoreBase != nil {
+		m, err = c.opts.StoreBase(ctx, snap, l.SnapshotSize(), pos)
+	} else {
+		m, err = storeBase(ctx, c.opts.Backend, c.opts.Codec, c.opts.Base, snap, pos, c.log)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("base snapshot: %w", err)
 	}

@@ -18,8 +18,8 @@ import (
 	"github.com/redkit/redkit/storage"
 )
 
-// sampleKeys counts the keys of testdata/sample.rdb per database.
-func sampleKeys(t *testing.T, data []byte) map[int]int64 {
+// restoreSampleKeys counts the keys of testdata/sample.rdb per database.
+func restoreSampleKeys(t *testing.T, data []byte) map[int]int64 {
 	t.Helper()
 	keys := map[int]int64{}
 	rd := rdb.NewReader(bytes.NewReader(data))
@@ -98,7 +98,7 @@ func TestRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := sampleKeys(t, data)
+	keys := restoreSampleKeys(t, data)
 	var total int64
 	for _, n := range keys {
 		total += n

@@ -1,33 +1,22 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	gosync "sync"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/internal/bytesize"
-	"github.com/redkit/redkit/internal/countio"
-	"github.com/redkit/redkit/internal/dumpfile"
-	"github.com/redkit/redkit/rdb"
 	"github.com/redkit/redkit/storage"
 	rsync "github.com/redkit/redkit/sync"
 )
@@ -132,7 +121,9 @@ lock is held only while a base is stored.
 			&cli.DurationFlag{Name: "retry-for", Value: 10 * time.Minute, EnvVars: []string{"REDKIT_RETRY_FOR"}, Usage: "--continuous: give up (exit 1) after `DURATION` of a lost source or a failing storage without progress (0: never) [$REDKIT_RETRY_FOR]"},
 			&cli.StringFlag{Name: "status-addr", Usage: "--continuous: serve /status (JSON) and /metrics (Prometheus) on `HOST:PORT`"},
 		}, storageFlags()...), tlsFlags()...),
-		Action: func(c *cli.Context) error { return runBackup(c, gopts) },
+		Action: func(c *cli.Context) error {
+			return runBackup(c.Context, gopts, backupOptionsFromFlags(c), c.Args().Slice())
+		},
 		Subcommands: []*cli.Command{
 			{
 				Name:      "list",
@@ -152,8 +143,10 @@ json gives the backups, a continuous base with its "generation" (and
 its "gap").
 
 ` + exitCodesHelp,
-				Flags:  append([]cli.Flag{&cli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text or json"}}, storageFlags()...),
-				Action: func(c *cli.Context) error { return runBackupList(c, gopts) },
+				Flags: append([]cli.Flag{&cli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text or json"}}, storageFlags()...),
+				Action: func(c *cli.Context) error {
+					return runBackupList(c.Context, gopts, backupListOptions{format: c.String("format"), storage: storageOptionsFromFlags(c)}, c.Args().Slice())
+				},
 			},
 			{
 				Name:      "prune",
@@ -191,7 +184,12 @@ the window, however old its base.
 					&cli.DurationFlag{Name: "lock-timeout", Value: 15 * time.Minute, EnvVars: []string{"REDKIT_LOCK_TIMEOUT"}, Usage: "take over a storage lock not refreshed for `DURATION` [$REDKIT_LOCK_TIMEOUT]"},
 					&cli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text or json"},
 				}, storageFlags()...),
-				Action: func(c *cli.Context) error { return runBackupPrune(c, gopts) },
+				Action: func(c *cli.Context) error {
+					return runBackupPrune(c.Context, gopts, backupPruneOptions{
+						keepLast: c.Int("keep-last"), keepDaily: c.Int("keep-daily"), keepWeekly: c.Int("keep-weekly"), keepWithin: c.String("keep-within"),
+						dryRun: c.Bool("dry-run"), lockTimeout: c.Duration("lock-timeout"), format: c.String("format"), storage: storageOptionsFromFlags(c),
+					}, c.Args().Slice())
+				},
 			},
 			{
 				Name:      "verify",
@@ -213,69 +211,79 @@ Exits 0 if everything holds, 1 otherwise.
 				Flags: append([]cli.Flag{
 					&cli.StringSliceFlag{Name: "identity-file", EnvVars: []string{"REDKIT_IDENTITY_FILE"}, Usage: "age identities in `FILE` for an encrypted backup (repeatable) [$REDKIT_IDENTITY_FILE]"},
 				}, storageFlags()...),
-				Action: func(c *cli.Context) error { return runBackupVerify(c, gopts) },
+				Action: func(c *cli.Context) error {
+					return runBackupVerify(c.Context, gopts, backupVerifyOptions{identityFiles: c.StringSlice("identity-file"), storage: storageOptionsFromFlags(c)}, c.Args().Slice())
+				},
 			},
 		},
 	}
 }
 
-// lockStorage takes the storage's lock, then removes what runs that
-// died before this one left (pending multipart uploads, temporary files):
-// with the lock held, nothing else writes there.
-func lockStorage(ctx context.Context, b storage.Backend, op string, timeout time.Duration, log *slog.Logger) (*storage.Lock, error) {
-	lock, err := storage.AcquireLock(ctx, b, op, timeout, log)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	if cl, ok := b.(storage.Cleaner); ok {
-		n, err := cl.Cleanup(ctx, backup.BackupsDir, lock.Created())
-		if err == nil {
-			// A segment's PUT cut short by a continuous backup that died.
-			var k int
-			k, err = cl.Cleanup(ctx, backup.ContinuousDir, lock.Created())
-			n += k
-		}
-		switch {
-		case err != nil:
-			log.Warn("could not look for uploads interrupted by a run that died", "err", err)
-		case n > 0:
-			log.Warn("removed uploads interrupted by a run that died", "count", n)
-		}
-	}
-	return lock, nil
+// backupOptions are backup's flags.
+type backupOptions struct {
+	from, fromPasswordFile string
+	to                     string
+	compress               string
+	level                  int
+	encryptTo              []string
+	recipientsFile         string
+	tls                    rsync.TLSOptions
+	timeout, lockTimeout   time.Duration
+	logFormat              string
+	quiet                  bool
+	storage                storageOptions
+
+	continuous       bool
+	segmentInterval  time.Duration
+	segmentSize      string
+	snapshotInterval time.Duration
+	retryFor         time.Duration
+	statusAddr       string
 }
 
-// releaseLock removes the storage's lock, on every return (an error
-// and an interruption too), and says so when it cannot.
-func releaseLock(ctx context.Context, lock *storage.Lock, log *slog.Logger) {
-	if err := lock.Release(ctx); err != nil {
-		log.Warn("could not release the storage lock: the next run on this machine takes it over (on Linux), others after --lock-timeout", "err", rsync.Redact(err.Error()))
+func backupOptionsFromFlags(c *cli.Context) backupOptions {
+	return backupOptions{
+		from: c.String("from"), fromPasswordFile: c.String("from-password-file"), to: c.String("to"),
+		compress: c.String("compress"), level: c.Int("level"),
+		encryptTo: c.StringSlice("encrypt-to"), recipientsFile: c.String("recipients-file"),
+		tls: tlsFromFlags(c), timeout: c.Duration("timeout"), lockTimeout: c.Duration("lock-timeout"),
+		logFormat: c.String("log-format"), quiet: c.Bool("quiet"), storage: storageOptionsFromFlags(c),
+		continuous: c.Bool("continuous"), segmentInterval: c.Duration("segment-interval"), segmentSize: c.String("segment-size"),
+		snapshotInterval: c.Duration("snapshot-interval"), retryFor: c.Duration("retry-for"), statusAddr: c.String("status-addr"),
 	}
 }
 
-func runBackup(c *cli.Context, gopts globalOptions) (err error) {
-	ctx := c.Context
-	if c.Args().Len() > 0 {
-		return usageErrorf("backup: unexpected argument %q: the source is --from, the storage --to (or did you mean 'backup list'?)", c.Args().First())
+// replicaTimeout is --timeout for a replication link: 0 (no limit)
+// becomes negative, since the link's zero value is its default.
+func replicaTimeout(t time.Duration) time.Duration {
+	if t > 0 {
+		return t
 	}
-	from, to := c.String("from"), c.String("to")
+	return -1
+}
+
+func runBackup(ctx context.Context, gopts globalOptions, opts backupOptions, args []string) (err error) {
+	if len(args) > 0 {
+		return usageErrorf("backup: unexpected argument %q: the source is --from, the storage --to (or did you mean 'backup list'?)", args[0])
+	}
+	from, to := opts.from, opts.to
 	if from == "" || to == "" {
 		return usageErrorf("backup: --from (a server URL or an RDB file) and --to (a storage URL) are both needed")
 	}
-	format := c.String("log-format")
+	format := opts.logFormat
 	if format != "text" && format != "json" {
 		return usageErrorf("backup: --log-format %q: want text or json", format)
 	}
-	codec := storage.Codec{Compression: c.String("compress"), Level: c.Int("level")}
+	codec := storage.Codec{Compression: opts.compress, Level: opts.level}
 	if err := storage.CheckCompression(codec.Compression, codec.Level); err != nil {
 		return usageErrorf("backup: %v", err)
 	}
-	recipients, recipientKeys, err := recipientsFromFlags(c)
+	recipients, recipientKeys, err := recipientsFromFlags(opts.encryptTo, opts.recipientsFile)
 	if err != nil {
 		return err
 	}
 	codec.Recipients = recipients
-	quiet := c.Bool("quiet")
+	quiet := opts.quiet
 	log := newLogger(gopts.stderr, format, quiet)
 	if format == "json" {
 		// The last line is the machine-readable summary, failures included.
@@ -287,358 +295,80 @@ func runBackup(c *cli.Context, gopts globalOptions) (err error) {
 			}
 		}()
 	}
-	backend, err := openStorage(ctx, c, to)
+	backend, err := openStorageURL(ctx, opts.storage, to)
 	if err != nil {
 		return err
 	}
-	if c.Bool("continuous") {
+	if opts.continuous {
 		if !isServerURL(from) {
 			return usageErrorf("backup --continuous: --from %s: a continuous backup reads a live server's replication stream: give its URL (redis://HOST:PORT)", from)
 		}
-		return runContinuousBackup(c, gopts, backend, codec, recipientKeys, log)
+		return runContinuousBackup(ctx, gopts, opts, backend, codec, recipientKeys, log)
 	}
-	lock, err := lockStorage(ctx, backend, "backup", c.Duration("lock-timeout"), log)
-	if err != nil {
-		return err
-	}
-	defer releaseLock(ctx, lock, log)
-
-	start := time.Now()
-	m := &backup.Manifest{
-		ID:            backup.NewID(start),
-		Started:       start.UTC(),
-		RedkitVersion: versionString(),
-		Compression:   codec.Compression,
-		Level:         codec.Level,
-	}
-	if len(recipientKeys) > 0 {
-		m.Encryption = &backup.Encryption{Kind: "age", Recipients: recipientKeys}
-	}
-
-	// The snapshots: a live server's over the replication protocol (one
-	// per master of a cluster), or a file.
-	var jobs []*snapshotJob
-	if isServerURL(from) {
-		ep, copts, addr, info, err := backupSource(c, gopts)
-		if err != nil {
-			return err
-		}
-		m.Source = backup.SourceInfo{Kind: "live", URL: ep.String(), Host: addr, Role: info.Role, Server: info.Server, Version: info.Version, Cluster: info.Cluster}
-		liveJob := func(name, master string) *snapshotJob {
-			return &snapshotJob{name: name, master: master, open: func(ctx context.Context) (io.Reader, int64, func(), error) {
-				l, err := rsync.OpenLink(ctx, master, rsync.ReplicaOptions{Conn: copts, RDBOnly: true, Timeout: linkTimeout(c)})
-				if err != nil {
-					return nil, 0, nil, err
-				}
-				stop := context.AfterFunc(ctx, func() { l.Close() })
-				snap, err := l.Snapshot()
-				if err != nil {
-					l.Close()
-					return nil, 0, nil, fmt.Errorf("snapshot of %s: %w", master, err)
-				}
-				return snap, l.SnapshotSize(), func() { stop(); l.Close() }, nil
-			}}
-		}
-		if !info.Cluster {
-			jobs = append(jobs, liveJob("dump"+codec.Ext(), addr))
-		} else {
-			shards, err := rsync.ClusterShards(ctx, addr, &copts)
+	var read atomic.Int64
+	var bar *progress
+	ro := backup.RunOptions{Backend: backend, Codec: codec, Recipients: recipientKeys, LockTimeout: opts.lockTimeout,
+		Version: versionString(), Log: log, Read: &read,
+		Started: func(snapshots int) {
+			// An S3 upload's part buffers (16 MiB, 4 in flight and one or
+			// two filling, per snapshot) are live by design.
+			reserveMemory(int64(snapshots) * 6 * (16 << 20))
+			bar = startProgress(gopts.stderr, quiet, "backup", -1)
+			bar.count(read.Load)
+		}}
+	switch {
+	case isServerURL(from):
+		ro.Live = func(ctx context.Context) (*backup.LiveSource, error) {
+			ep, copts, addr, info, err := backupSource(ctx, opts)
 			if err != nil {
-				return liveConnectError(gopts, "backup", ep.String(), err)
+				return nil, err
 			}
-			for _, sh := range shards {
-				j := liveJob(fmt.Sprintf("shard-%05d%s", sh.FirstSlot, codec.Ext()), sh.Master)
-				for _, r := range sh.Ranges {
-					j.slots = append(j.slots, [2]int{r.Start, r.End})
-				}
-				jobs = append(jobs, j)
-			}
+			return &backup.LiveSource{URL: ep.String(), Addr: addr, Info: info, Conn: copts, LinkTimeout: replicaTimeout(opts.timeout)}, nil
 		}
-		log.Info("backup: snapshots started", "id", m.ID, "from", ep.String(), "to", backend.URL(), "snapshots", len(jobs), "cluster", info.Cluster)
-	} else if isAOFSet(from) {
-		aofJobs, manifest, closeAll, err := openAOFSet(from, codec)
-		if err != nil {
-			return fmt.Errorf("backup: %w", err)
-		}
-		defer closeAll()
-		jobs = aofJobs
-		m.AOFManifest = manifest
-		m.Source = backup.SourceInfo{Kind: "aof-dir", URL: from}
-		log.Info("backup: reading a multi-part AOF", "id", m.ID, "from", from, "files", len(jobs), "to", backend.URL())
-	} else {
-		jobs = append(jobs, &snapshotJob{name: "dump" + codec.Ext(), open: func(ctx context.Context) (io.Reader, int64, func(), error) {
-			f, err := dumpfile.Open(ctx, from)
-			if err != nil {
-				return nil, 0, nil, err
-			}
-			return f, f.Size, func() { f.Close() }, nil
-		}})
-		m.Source = backup.SourceInfo{Kind: "rdb-file", URL: from}
-		log.Info("backup: reading a file", "id", m.ID, "from", from, "to", backend.URL())
+	case isAOFSet(from):
+		ro.AOFDir = from
+	default:
+		ro.RDBFile = from
 	}
-
-	// An S3 upload's part buffers (16 MiB, 4 in flight and one or two
-	// filling, per snapshot) are live by design.
-	reserveMemory(int64(len(jobs)) * 6 * (16 << 20))
-	// All snapshots at once; the first failure cancels the others.
-	jctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var wg gosync.WaitGroup
-	for _, j := range jobs {
-		wg.Go(func() {
-			if j.err = j.run(jctx, backend, m.ID, codec); j.err != nil {
-				cancel(j.err)
-			}
-		})
-	}
-	bar := startProgress(gopts.stderr, quiet, "backup", -1)
-	bar.count(func() int64 {
-		var n int64
-		for _, j := range jobs {
-			n += j.read.Load()
-		}
-		return n
-	})
-	wg.Wait()
+	m, err := backup.Run(ctx, ro)
 	bar.stop()
-	if err := context.Cause(jctx); err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("backup: %w: the upload was aborted, nothing stored", ctx.Err())
-		}
-		var je *jobError
-		if errors.As(err, &je) && je.connect {
-			return liveConnectError(gopts, "backup", je.job.master, je.err)
-		}
-		return fmt.Errorf("backup %s: %w: the upload was aborted, nothing stored", m.ID, err)
-	}
-	m.Keys = map[int]int64{}
-	for _, j := range jobs {
-		m.Objects = append(m.Objects, j.entry)
-		for db, n := range j.entry.Keys {
-			m.Keys[db] += n
-		}
-		m.RawBytes += j.entry.RawBytes
-		m.StoredBytes += j.entry.StoredBytes
-		m.Source.RDBVersion = max(m.Source.RDBVersion, j.entry.RDBVersion)
-	}
-	m.Completed = time.Now().UTC()
-	m.Duration = time.Since(start).Seconds()
-	if err := backup.WriteManifest(ctx, backend, m); err != nil {
-		return fmt.Errorf("backup %s: %w", m.ID, err)
+	if err != nil {
+		return backupFailure(gopts, err)
 	}
 	fmt.Fprintln(gopts.stdout, m.ID)
 	logBackupSummary(log, m, backend.URL())
 	return nil
 }
 
+// backupFailure words an error of the backup engine for backup.
+func backupFailure(gopts globalOptions, err error) error {
+	var coded *codedError
+	var ce *backup.ConnectError
+	switch {
+	case errors.As(err, &coded):
+		return err // the source's flags, already worded
+	case errors.As(err, &ce):
+		return liveConnectError(gopts, "backup", ce.Addr, ce.Err)
+	case errors.As(err, new(*backup.LockError)), errors.As(err, new(*backup.RunError)):
+		return err
+	}
+	return fmt.Errorf("backup: %w", err)
+}
+
 // backupSource connects to --from, a live server (or a Sentinel's
-// master), and reads what it is.
-func backupSource(c *cli.Context, gopts globalOptions) (*rsync.Endpoint, rsync.Options, string, *rsync.ServerInfo, error) {
-	ep, copts, err := endpointOptions("backup", "from", c.String("from"), c.String("from-password-file"), "REDKIT_FROM_PASSWORD", tlsFromFlags(c), c.Duration("timeout"))
+// master), and reads what it is. Its errors: a usage error, or a
+// *backup.ConnectError.
+func backupSource(ctx context.Context, opts backupOptions) (*rsync.Endpoint, rsync.Options, string, *rsync.ServerInfo, error) {
+	ep, copts, err := endpointOptions("backup", "from", opts.from, opts.fromPasswordFile, "REDKIT_FROM_PASSWORD", opts.tls, opts.timeout)
 	if err != nil {
 		return nil, copts, "", nil, err
 	}
-	addr, info, err := resolveServer(c.Context, ep, &copts)
+	addr, info, err := resolveServer(ctx, ep, &copts)
 	if err != nil {
-		return nil, copts, "", nil, liveConnectError(gopts, "backup", ep.String(), err)
+		return nil, copts, "", nil, &backup.ConnectError{Addr: ep.String(), Err: err}
 	}
 	return ep, copts, addr, info, nil
 }
-
-// snapshotJob is one snapshot of a backup: opened, parsed on the way and
-// uploaded as one object.
-type snapshotJob struct {
-	name   string
-	master string   // a live source's address
-	slots  [][2]int // a cluster master's slot ranges
-	file   string   // a multi-part AOF's file
-	role   string   // its role: base or incr
-	open   func(ctx context.Context) (r io.Reader, size int64, closeFn func(), err error)
-	read   atomic.Int64
-	entry  backup.ObjectEntry
-	err    error
-}
-
-// jobError is a snapshot's failure.
-type jobError struct {
-	job     *snapshotJob
-	connect bool // could not open the snapshot
-	err     error
-}
-
-func (e *jobError) Error() string {
-	if e.job.master != "" {
-		return e.job.master + ": " + e.err.Error()
-	}
-	return e.err.Error()
-}
-func (e *jobError) Unwrap() error { return e.err }
-
-func (j *snapshotJob) run(ctx context.Context, backend storage.Backend, id string, codec storage.Codec) error {
-	snap, _, closeFn, err := j.open(ctx)
-	if err != nil {
-		return &jobError{job: j, connect: true, err: err}
-	}
-	defer closeFn()
-	ow, err := storage.CreateObject(ctx, backend, backup.Key(id, j.name), codec)
-	if err != nil {
-		return &jobError{job: j, err: err}
-	}
-	var src io.Reader = snap
-	if j.master != "" {
-		src = &sourceReader{r: snap, what: "the snapshot"} // the job's error names the master
-	}
-	counted := &countio.Reader{R: src, N: &j.read}
-	out := teeOutput(counted, ow, "upload to "+backend.URL())
-	var keys map[int]int64
-	var version int
-	var cmds int64
-	if j.role == "" {
-		keys, version, err = scanSnapshot(out)
-	} else {
-		keys, version, cmds, err = scanAOFFile(out)
-	}
-	if err == nil {
-		// The rest of the stream, if the parser left any.
-		_, err = io.Copy(ow, counted)
-	}
-	if err != nil {
-		ow.Abort(err)
-		return &jobError{job: j, err: err}
-	}
-	if err := ow.Close(); err != nil {
-		return &jobError{job: j, err: fmt.Errorf("upload: %w", err)}
-	}
-	j.entry = backup.NewObjectEntry(j.name, ow)
-	j.entry.Keys, j.entry.RDBVersion = keys, version
-	j.entry.Master, j.entry.Slots = j.master, j.slots
-	if len(j.slots) == 0 {
-		j.entry.Master = ""
-	}
-	j.entry.File, j.entry.Role, j.entry.Commands = j.file, j.role, cmds
-	return nil
-}
-
-// openAOFSet opens every file a multi-part AOF's manifest lists, before
-// reading any: a rewrite that ends meanwhile deletes files, but open
-// ones stay readable, so the set stays the one the manifest describes.
-// An incr file is taken up to its last complete command when it was
-// opened (Redis may be appending to it). A file that vanished between
-// the manifest and its opening makes it start over, three times at most.
-func openAOFSet(path string, codec storage.Codec) ([]*snapshotJob, string, func(), error) {
-	for attempt := 0; ; attempt++ {
-		jobs, manifest, closeAll, err := openAOFSetOnce(path, codec)
-		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 2 {
-			return jobs, manifest, closeAll, err
-		}
-	}
-}
-
-func openAOFSetOnce(path string, codec storage.Codec) ([]*snapshotJob, string, func(), error) {
-	mpath := path
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		found, _ := filepath.Glob(filepath.Join(path, "*.manifest"))
-		if len(found) != 1 {
-			return nil, "", nil, fmt.Errorf("%s: want exactly one *.manifest, found %d: %w", path, len(found), fs.ErrNotExist)
-		}
-		mpath = found[0]
-	}
-	text, err := os.ReadFile(mpath)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	am, err := aof.ParseManifest(bytes.NewReader(text))
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("%s: %w", mpath, err)
-	}
-	dir := filepath.Dir(mpath)
-	var files []*os.File
-	closeAll := func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}
-	var jobs []*snapshotJob
-	add := func(mf aof.ManifestFile, role string) error {
-		f, err := os.Open(filepath.Join(dir, mf.Name))
-		if err != nil {
-			return fmt.Errorf("file listed in %s: %w", mpath, err)
-		}
-		files = append(files, f)
-		fi, err := f.Stat()
-		if err != nil {
-			return err
-		}
-		size := fi.Size()
-		if role == "incr" {
-			// Up to the last complete command.
-			rr := aof.NewRESPReader(io.LimitReader(f, size))
-			for {
-				if _, err := rr.ReadCommand(); err != nil {
-					break
-				}
-			}
-			size = rr.Offset()
-		}
-		jobs = append(jobs, &snapshotJob{name: "aof/" + mf.Name + codec.Suffix(), file: mf.Name, role: role,
-			open: func(context.Context) (io.Reader, int64, func(), error) {
-				return io.NewSectionReader(f, 0, size), size, func() {}, nil
-			}})
-		return nil
-	}
-	if am.Base != nil {
-		if err := add(*am.Base, "base"); err != nil {
-			closeAll()
-			return nil, "", nil, err
-		}
-	}
-	for _, mf := range am.Incrs {
-		if err := add(mf, "incr"); err != nil {
-			closeAll()
-			return nil, "", nil, err
-		}
-	}
-	return jobs, string(text), closeAll, nil
-}
-
-// scanAOFFile checks a file of a multi-part AOF: an RDB (a base, maybe
-// with commands after it) or commands, which it counts.
-func scanAOFFile(r io.Reader) (map[int]int64, int, int64, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	var keys map[int]int64
-	version := 0
-	var rest io.Reader = br
-	if head, err := br.Peek(5); err == nil && string(head) == "REDIS" {
-		var err error
-		if keys, version, rest, err = scanRDB(br); err != nil {
-			return nil, 0, 0, err
-		}
-	}
-	cr := aof.NewRESPReader(rest)
-	var n int64
-	for {
-		_, err := cr.ReadCommand()
-		if errors.Is(err, io.EOF) {
-			return keys, version, n, nil
-		}
-		if err != nil {
-			if ioe, ok := errors.AsType[*ioError](err); ok {
-				return nil, 0, n, ioe
-			}
-			return nil, 0, n, fmt.Errorf("not a valid AOF: %w", err)
-		}
-		n++
-	}
-}
-
-// ioError is a failure of the output a scan's input is copied to (a
-// file, a storage), or of the source it reads (a replication link), as
-// opposed to bytes that do not parse: reported as what failed, not as a
-// snapshot that is not valid.
-type ioError struct{ err error }
-
-func (e *ioError) Error() string { return e.err.Error() }
-func (e *ioError) Unwrap() error { return e.err }
 
 // writeWhat names the write to an output path ("-": standard output)
 // for teeOutput.
@@ -647,84 +377,6 @@ func writeWhat(path string) string {
 		return "write to standard output"
 	}
 	return "write " + path
-}
-
-// teeOutput is io.TeeReader whose failed writes come out as an *ioError
-// saying "<what>: <the write's error>", what naming the output ("write
-// /var/backups/dump.rdb", "upload to s3://bucket/prefix/").
-func teeOutput(r io.Reader, w io.Writer, what string) io.Reader {
-	return &tee{r: r, w: w, what: what}
-}
-
-type tee struct {
-	r    io.Reader
-	w    io.Writer
-	what string
-}
-
-func (t *tee) Read(p []byte) (int, error) {
-	n, err := t.r.Read(p)
-	if n > 0 {
-		if _, werr := t.w.Write(p[:n]); werr != nil {
-			// The file's own name is the temporary one: what names it.
-			if pe, ok := werr.(*fs.PathError); ok {
-				werr = pe.Err
-			}
-			return n, &ioError{err: fmt.Errorf("%s: %w", t.what, werr)}
-		}
-	}
-	return n, err
-}
-
-// sourceReader marks the failed reads of a snapshot's source (not its
-// end) as *ioError, naming the source.
-type sourceReader struct {
-	r    io.Reader
-	what string
-}
-
-func (s *sourceReader) Read(p []byte) (int, error) {
-	n, err := s.r.Read(p)
-	switch {
-	case err == nil || err == io.EOF:
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		// Not wrapped: the RDB reader would call it a truncated input.
-		err = &ioError{err: fmt.Errorf("read %s: the link closed before its end (%v)", s.what, err)}
-	default:
-		err = &ioError{err: fmt.Errorf("read %s: %w", s.what, err)}
-	}
-	return n, err
-}
-
-// scanSnapshot reads an RDB stream to its end, checking it (CRC64
-// included) and counting keys per database.
-func scanSnapshot(r io.Reader) (map[int]int64, int, error) {
-	keys, version, _, err := scanRDB(r)
-	return keys, version, err
-}
-
-// scanRDB is scanSnapshot, and what follows the RDB in r.
-func scanRDB(r io.Reader) (map[int]int64, int, io.Reader, error) {
-	rr := rdb.NewReader(r)
-	keys := map[int]int64{}
-	for {
-		rec, err := rr.Next()
-		if errors.Is(err, io.EOF) {
-			return keys, rr.Version(), rr.Rest(), nil
-		}
-		if err != nil {
-			if ioe, ok := errors.AsType[*ioError](err); ok {
-				return nil, 0, nil, ioe // the output or the source failed, not the snapshot
-			}
-			if ne := net.Error(nil); errors.As(err, &ne) {
-				return nil, 0, nil, fmt.Errorf("reading the snapshot: %w", err) // the link, not the RDB
-			}
-			return nil, 0, nil, fmt.Errorf("the snapshot is not a valid RDB: %w", err)
-		}
-		if rec.Kind == rdb.KindKey {
-			keys[rec.DB]++
-		}
-	}
 }
 
 func logBackupSummary(log *slog.Logger, m *backup.Manifest, url string) {
@@ -742,19 +394,25 @@ func liveConnectError(gopts globalOptions, cmd, ep string, err error) error {
 	return fmt.Errorf("%s: %s: %s", cmd, ep, rsync.Redact(err.Error()))
 }
 
-func runBackupList(c *cli.Context, gopts globalOptions) error {
-	if c.Args().Len() != 1 {
+// backupListOptions are backup list's flags.
+type backupListOptions struct {
+	format  string // text or json
+	storage storageOptions
+}
+
+func runBackupList(ctx context.Context, gopts globalOptions, opts backupListOptions, args []string) error {
+	if len(args) != 1 {
 		return usageErrorf("backup list: one STORAGE_URL, please")
 	}
-	format := c.String("format")
+	format := opts.format
 	if format != "text" && format != "json" {
 		return usageErrorf("backup list: --format %q: want text or json", format)
 	}
-	b, err := openStorage(c.Context, c, c.Args().First())
+	b, err := openStorageURL(ctx, opts.storage, args[0])
 	if err != nil {
 		return err
 	}
-	l, err := backup.List(c.Context, b)
+	l, err := backup.List(ctx, b)
 	if err != nil {
 		return fmt.Errorf("backup list: %w", err)
 	}
@@ -765,7 +423,7 @@ func runBackupList(c *cli.Context, gopts globalOptions) error {
 	for id, err := range l.Damaged {
 		fmt.Fprintf(gopts.stderr, "redkit: backup list: backup %s is damaged and left out: %v\n", id, err)
 	}
-	gens, err := backup.ListGenerations(c.Context, b, l)
+	gens, err := backup.ListGenerations(ctx, b, l)
 	if err != nil {
 		return fmt.Errorf("backup list: %w", err)
 	}
@@ -852,13 +510,22 @@ func runBackupList(c *cli.Context, gopts globalOptions) error {
 	return tw.Flush()
 }
 
-func runBackupPrune(c *cli.Context, gopts globalOptions) error {
-	ctx := c.Context
-	if c.Args().Len() != 1 {
+// backupPruneOptions are backup prune's flags.
+type backupPruneOptions struct {
+	keepLast, keepDaily, keepWeekly int
+	keepWithin                      string
+	dryRun                          bool
+	lockTimeout                     time.Duration
+	format                          string // text or json
+	storage                         storageOptions
+}
+
+func runBackupPrune(ctx context.Context, gopts globalOptions, opts backupPruneOptions, args []string) error {
+	if len(args) != 1 {
 		return usageErrorf("backup prune: one STORAGE_URL, please")
 	}
-	p := backup.Policy{Last: c.Int("keep-last"), Daily: c.Int("keep-daily"), Weekly: c.Int("keep-weekly")}
-	if v := c.String("keep-within"); v != "" {
+	p := backup.Policy{Last: opts.keepLast, Daily: opts.keepDaily, Weekly: opts.keepWeekly}
+	if v := opts.keepWithin; v != "" {
 		d, err := parseLongDuration(v)
 		if err != nil || d <= 0 {
 			return usageErrorf("backup prune: --keep-within %q: want a duration such as 48h or 7d", v)
@@ -871,25 +538,20 @@ func runBackupPrune(c *cli.Context, gopts globalOptions) error {
 	if p.Empty() {
 		return usageErrorf("backup prune: no --keep-last, --keep-daily, --keep-weekly or --keep-within: that would delete all but the newest backup; say what to keep")
 	}
-	format := c.String("format")
+	format := opts.format
 	if format != "text" && format != "json" {
 		return usageErrorf("backup prune: --format %q: want text or json", format)
 	}
-	b, err := openStorage(ctx, c, c.Args().First())
+	b, err := openStorageURL(ctx, opts.storage, args[0])
 	if err != nil {
 		return err
 	}
 	log := newLogger(gopts.stderr, "text", false)
-	dry := c.Bool("dry-run")
-	if !dry {
-		lock, err := lockStorage(ctx, b, "prune", c.Duration("lock-timeout"), log)
-		if err != nil {
+	rep, err := backup.Prune(ctx, b, backup.PruneOptions{Policy: p, DryRun: opts.dryRun, LockTimeout: opts.lockTimeout, Log: log})
+	if err != nil {
+		if errors.As(err, new(*backup.LockError)) {
 			return err
 		}
-		defer releaseLock(ctx, lock, log)
-	}
-	l, err := backup.List(ctx, b)
-	if err != nil {
 		return fmt.Errorf("backup prune: %w", err)
 	}
 	type row struct {
@@ -898,46 +560,22 @@ func runBackupPrune(c *cli.Context, gopts globalOptions) error {
 		Action  string   `json:"action"` // keep, delete, would-delete
 		Reasons []string `json:"reasons,omitempty"`
 	}
-	gens, err := backup.ListGenerations(ctx, b, l)
-	if err != nil {
-		return fmt.Errorf("backup prune: %w", err)
-	}
-	until := map[string]time.Time{}
-	for _, g := range gens {
-		until[g.ID()] = g.Until()
-	}
 	var rows []row
-	deleted := 0
-	for _, d := range p.Apply(l.Backups, until) {
-		r := row{ID: d.Backup.ID, Started: d.Backup.Started.Format(time.RFC3339), Action: "keep", Reasons: d.Reasons}
-		if !d.Keep {
+	for _, a := range rep.Actions {
+		r := row{ID: a.ID, Action: "keep", Reasons: a.Reasons}
+		if a.Backup != nil {
+			r.Started = a.Backup.Started.Format(time.RFC3339)
+		}
+		if !a.Keep {
 			r.Action = "delete"
-			if dry {
+			if opts.dryRun {
 				r.Action = "would-delete"
-			} else if err := backup.DeleteBackup(ctx, b, d.Backup); err != nil {
-				return fmt.Errorf("backup prune: %w (%d deleted before it)", err, deleted)
-			} else {
-				deleted++
 			}
 		}
 		rows = append(rows, r)
 	}
-	// Segments whose base is gone (a prune cut short) restore nothing.
-	orphans, err := backup.OrphanGenerations(ctx, b, l)
-	if err != nil {
-		return fmt.Errorf("backup prune: %w", err)
-	}
-	for _, gen := range orphans {
-		r := row{ID: gen, Action: "delete", Reasons: []string{"segments without their base"}}
-		if dry {
-			r.Action = "would-delete"
-		} else if err := backup.DeleteSegments(ctx, b, gen); err != nil {
-			return fmt.Errorf("backup prune: %w (%d deleted before it)", err, deleted)
-		}
-		rows = append(rows, r)
-	}
-	if len(l.Incomplete) > 0 {
-		fmt.Fprintf(gopts.stderr, "redkit: backup prune: %d incomplete backup(s) left alone: %s\n", len(l.Incomplete), strings.Join(l.Incomplete, ", "))
+	if len(rep.Incomplete) > 0 {
+		fmt.Fprintf(gopts.stderr, "redkit: backup prune: %d incomplete backup(s) left alone: %s\n", len(rep.Incomplete), strings.Join(rep.Incomplete, ", "))
 	}
 	if format == "json" {
 		enc := json.NewEncoder(gopts.stdout)
@@ -974,13 +612,18 @@ func parseLongDuration(s string) (time.Duration, error) {
 	return days + d, err
 }
 
-func runBackupVerify(c *cli.Context, gopts globalOptions) error {
-	ctx := c.Context
-	if c.Args().Len() != 1 {
+// backupVerifyOptions are backup verify's flags.
+type backupVerifyOptions struct {
+	identityFiles []string
+	storage       storageOptions
+}
+
+func runBackupVerify(ctx context.Context, gopts globalOptions, opts backupVerifyOptions, args []string) error {
+	if len(args) != 1 {
 		return usageErrorf("backup verify: one STORAGE_URL[/ID|@latest], please")
 	}
-	url, id := splitBackupRef(c.Args().First())
-	b, err := openStorage(ctx, c, url)
+	url, id := splitBackupRef(args[0])
+	b, err := openStorageURL(ctx, opts.storage, url)
 	if err != nil {
 		return err
 	}
@@ -988,15 +631,16 @@ func runBackupVerify(c *cli.Context, gopts globalOptions) error {
 	if err != nil {
 		return fmt.Errorf("backup verify: %w", err)
 	}
-	ids, err := identitiesFromFlags(c)
+	ids, err := readIdentities(opts.identityFiles)
 	if err != nil {
 		return err
 	}
 	if m.Encryption != nil && len(ids) == 0 {
 		return usageErrorf("backup verify: backup %s is encrypted with age (to %v): give its identity with --identity-file", m.ID, m.Encryption.Recipients)
 	}
+	codec := storage.Codec{Identities: ids}
 	for _, e := range m.Objects {
-		if err := verifyObject(c, b, m, e, storage.Codec{Identities: ids}); err != nil {
+		if err := backup.VerifyObject(ctx, b, m, e, codec); err != nil {
 			fmt.Fprintf(gopts.stderr, "redkit: backup verify: backup %s: %v\n", m.ID, err)
 			return reportedError(exitError, err)
 		}
@@ -1009,24 +653,13 @@ func runBackupVerify(c *cli.Context, gopts globalOptions) error {
 	if !m.Continuous {
 		return nil
 	}
-	// A continuous backup's base: its generation's segments too, each
-	// read whole (SHA-256, record CRCs).
-	segs, gerr := backup.GenerationSegments(ctx, b, m)
-	for _, si := range segs {
-		if err := backup.VerifySegment(ctx, b, si, m.Compression, storage.Codec{Identities: ids}); err != nil {
-			fmt.Fprintf(gopts.stderr, "redkit: backup verify: generation %s: %v\n", m.ID, err)
-			return reportedError(exitError, err)
-		}
+	// A continuous backup's base: its generation's segments too.
+	g, err := backup.VerifyGeneration(ctx, b, m, codec)
+	if err != nil {
+		fmt.Fprintf(gopts.stderr, "redkit: backup verify: generation %s: %v\n", m.ID, err)
+		return reportedError(exitError, err)
 	}
-	var cmds, stored int64
-	for _, s := range segs {
-		cmds, stored = cmds+s.Records, stored+s.StoredBytes
-	}
-	if gerr != nil {
-		fmt.Fprintf(gopts.stderr, "redkit: backup verify: generation %s: %v\n", m.ID, gerr)
-		return reportedError(exitError, gerr)
-	}
-	fmt.Fprintf(gopts.stdout, "ok  %s: %d segment(s), %s stored, %d records, SHA-256 and CRC-32C of each\n", m.ID, len(segs), bytesize.Format(stored), cmds)
+	fmt.Fprintf(gopts.stdout, "ok  %s: %d segment(s), %s stored, %d records, SHA-256 and CRC-32C of each\n", m.ID, g.Segments, bytesize.Format(g.StoredBytes), g.Records)
 	return nil
 }
 

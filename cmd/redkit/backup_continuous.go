@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/urfave/cli/v2"
 
 	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/storage"
@@ -19,58 +16,37 @@ import (
 // runContinuousBackup is backup --continuous: a base snapshot, then the
 // replication stream in segments, until stopped (SIGINT, SIGTERM: what
 // was received is stored first).
-func runContinuousBackup(c *cli.Context, gopts globalOptions, backend storage.Backend, codec storage.Codec, recipientKeys []string, log *slog.Logger) error {
-	ctx := c.Context
-	interval := c.Duration("segment-interval")
-	size, err := parseSize(c.String("segment-size"))
+func runContinuousBackup(ctx context.Context, gopts globalOptions, bopts backupOptions, backend storage.Backend, codec storage.Codec, recipientKeys []string, log *slog.Logger) error {
+	interval := bopts.segmentInterval
+	size, err := parseSize(bopts.segmentSize)
 	if err != nil || interval < 100*time.Millisecond || size < 1024 || size > 1<<30 {
-		return usageErrorf("backup --continuous: --segment-interval %s, --segment-size %s: want at least 100ms, and 1kb to 1gb", interval, c.String("segment-size"))
+		return usageErrorf("backup --continuous: --segment-interval %s, --segment-size %s: want at least 100ms, and 1kb to 1gb", interval, bopts.segmentSize)
 	}
-	if si := c.Duration("snapshot-interval"); si != 0 && si < time.Second {
+	if si := bopts.snapshotInterval; si != 0 && si < time.Second {
 		return usageErrorf("backup --continuous: --snapshot-interval %s: want 0 (never) or at least 1s", si)
 	}
-	ep, copts, addr, info, err := backupSource(c, gopts)
+	ep, copts, addr, info, err := backupSource(ctx, bopts)
 	if err != nil {
-		return err
+		return backupFailure(gopts, err)
 	}
 	if info.Cluster {
 		return usageErrorf("backup --continuous: %s is a cluster node: continuous backups take one standalone source (or a Sentinel's master) for now; back a cluster up with snapshots (without --continuous)", ep.String())
 	}
 	source := backup.SourceInfo{Kind: "live", URL: ep.String(), Host: addr, Role: info.Role, Server: info.Server, Version: info.Version}
 
-	// The generation to continue: the newest of this source's, unless a
-	// segment is missing from it.
-	l, err := backup.List(ctx, backend)
+	resume, err := backup.ResumeGeneration(ctx, backend, source.URL, log)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
-	}
-	gens, err := backup.ListGenerations(ctx, backend, l)
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	var resume *backup.Generation
-	for i := len(gens) - 1; i >= 0; i-- {
-		g := gens[i]
-		if g.Base.Source.URL == source.URL && g.Base.Replication != nil {
-			if g.Gap != nil {
-				log.Warn("the newest generation of this source misses a segment: a new one starts", "generation", g.ID(), "err", g.Gap)
-				break
-			}
-			resume = g
-			break
-		}
 	}
 	opts := backup.ContinuousOptions{
-		Source: addr, Conn: copts, LinkTimeout: linkTimeout(c), Backend: backend, Codec: codec,
-		SegmentInterval: interval, SegmentSize: size, SnapshotInterval: c.Duration("snapshot-interval"),
-		Resume: resume, RetryFor: c.Duration("retry-for"), Log: log,
+		Source: addr, Conn: copts, LinkTimeout: replicaTimeout(bopts.timeout), Backend: backend, Codec: codec,
+		SegmentInterval: interval, SegmentSize: size, SnapshotInterval: bopts.snapshotInterval,
+		Resume: resume, RetryFor: bopts.retryFor, Log: log,
+		Base: backup.BaseOptions{Source: source, Recipients: recipientKeys, LockTimeout: bopts.lockTimeout, Version: versionString()},
 		Resolve: func(ctx context.Context) (string, error) {
 			a, _, err := resolveServer(ctx, ep, &copts)
 			return a, err
 		},
-	}
-	opts.StoreBase = func(ctx context.Context, r io.Reader, size int64, pos backup.ReplPosition) (*backup.Manifest, error) {
-		return storeBase(ctx, c, backend, codec, recipientKeys, source, r, pos, log)
 	}
 	cb, err := backup.NewContinuous(opts)
 	if err != nil {
@@ -84,7 +60,7 @@ func runContinuousBackup(c *cli.Context, gopts globalOptions, backend storage.Ba
 	}
 	// The base's upload buffers and the segments waiting in memory.
 	reserveMemory(6*(16<<20) + 5*size)
-	if addr := c.String("status-addr"); addr != "" {
+	if addr := bopts.statusAddr; addr != "" {
 		stop, bound, err := serveStatus(addr, func() any { return cb.Status() }, continuousMetrics(cb.Status), log)
 		if err != nil {
 			return usageErrorf("backup: --status-addr %s: %v", addr, err)
@@ -105,61 +81,6 @@ func runContinuousBackup(c *cli.Context, gopts globalOptions, backend storage.Ba
 		"durable_offset", st.Durable, "recovery_point", st.RecoveryPoint.Format(time.RFC3339Nano),
 		"segments", st.Segments, "commands", st.Commands, "segment_bytes", st.SegmentBytes)
 	return nil
-}
-
-// storeBase stores a generation's base as a backup: the storage's lock
-// held meanwhile (a prune waits), the manifest marked Continuous with
-// the snapshot's place in the stream.
-func storeBase(ctx context.Context, c *cli.Context, backend storage.Backend, codec storage.Codec, recipientKeys []string, source backup.SourceInfo,
-	r io.Reader, pos backup.ReplPosition, log *slog.Logger) (*backup.Manifest, error) {
-	var lock *storage.Lock
-	for {
-		var err error
-		lock, err = lockStorage(ctx, backend, "backup", c.Duration("lock-timeout"), log)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, storage.ErrLocked) {
-			return nil, err
-		}
-		log.Warn("the storage is locked by another run: waiting to store the base", "err", err)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(5 * time.Second):
-		}
-	}
-	defer lock.Release(context.WithoutCancel(ctx))
-	start := time.Now()
-	m := &backup.Manifest{
-		ID:            backup.NewID(start),
-		Started:       start.UTC(),
-		RedkitVersion: versionString(),
-		Source:        source,
-		Compression:   codec.Compression,
-		Level:         codec.Level,
-		Continuous:    true,
-		Replication:   &pos,
-	}
-	if len(recipientKeys) > 0 {
-		m.Encryption = &backup.Encryption{Kind: "age", Recipients: recipientKeys}
-	}
-	j := &snapshotJob{name: "dump" + codec.Ext(), open: func(context.Context) (io.Reader, int64, func(), error) {
-		return r, 0, func() {}, nil
-	}}
-	if err := j.run(ctx, backend, m.ID, codec); err != nil {
-		return nil, err
-	}
-	m.Objects = []backup.ObjectEntry{j.entry}
-	m.Keys, m.RawBytes, m.StoredBytes = j.entry.Keys, j.entry.RawBytes, j.entry.StoredBytes
-	m.Source.RDBVersion = j.entry.RDBVersion
-	m.Completed = time.Now().UTC()
-	m.Duration = time.Since(start).Seconds()
-	if err := backup.WriteManifest(ctx, backend, m); err != nil {
-		return nil, err
-	}
-	log.Info("base stored", "id", m.ID, "keys", m.TotalKeys(), "stored_bytes", m.StoredBytes, "offset", pos.Offset, "seconds", m.Duration)
-	return m, nil
 }
 
 // continuousMetrics are backup --continuous's Prometheus metrics.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -11,10 +10,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/internal/bytesize"
 	rsync "github.com/redkit/redkit/sync"
-
-	"github.com/redkit/redkit/internal/countio"
 )
 
 func newDumpCommand(gopts globalOptions) *cli.Command {
@@ -50,20 +48,32 @@ instead of the URL, to keep it off the command line.
 			&cli.DurationFlag{Name: "timeout", Value: 60 * time.Second, Usage: "give up when the server sends nothing for `DURATION` (a stalled link): connecting, a reply, the snapshot's next byte"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar and no summary [$REDKIT_QUIET]"},
 		}, tlsFlags()...),
-		Action: func(c *cli.Context) error { return runDump(c, gopts) },
+		Action: func(c *cli.Context) error {
+			opts := dumpOptions{from: c.String("from"), fromPasswordFile: c.String("from-password-file"), output: c.String("output"),
+				timeout: c.Duration("timeout"), quiet: c.Bool("quiet"), tls: tlsFromFlags(c)}
+			return runDump(c.Context, gopts, opts, c.Args().Slice())
+		},
 	}
 }
 
-func runDump(c *cli.Context, gopts globalOptions) error {
-	ctx := c.Context
-	if c.Args().Len() > 0 {
-		return usageErrorf("dump: unexpected argument %q: the server is --from, the file -o", c.Args().First())
+// dumpOptions are dump's flags.
+type dumpOptions struct {
+	from, fromPasswordFile string
+	output                 string // a file, or - for standard output
+	timeout                time.Duration
+	quiet                  bool
+	tls                    rsync.TLSOptions
+}
+
+func runDump(ctx context.Context, gopts globalOptions, opts dumpOptions, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("dump: unexpected argument %q: the server is --from, the file -o", args[0])
 	}
-	from, out := c.String("from"), c.String("output")
+	from, out := opts.from, opts.output
 	if from == "" || out == "" {
 		return usageErrorf("dump: --from URL and -o FILE are both needed")
 	}
-	ep, copts, err := endpointOptions("dump", "from", from, c.String("from-password-file"), "REDKIT_FROM_PASSWORD", tlsFromFlags(c), c.Duration("timeout"))
+	ep, copts, err := endpointOptions("dump", "from", from, opts.fromPasswordFile, "REDKIT_FROM_PASSWORD", opts.tls, opts.timeout)
 	if err != nil {
 		return err
 	}
@@ -75,7 +85,7 @@ func runDump(c *cli.Context, gopts globalOptions) error {
 		fmt.Fprintf(gopts.stderr, "redkit: dump: %s is a cluster node: the snapshot holds its own slots' keys only (redkit backup takes every master's)\n", ep)
 	}
 	start := time.Now()
-	l, err := rsync.OpenLink(ctx, addr, rsync.ReplicaOptions{Conn: copts, RDBOnly: true, Timeout: linkTimeout(c)})
+	l, err := rsync.OpenLink(ctx, addr, rsync.ReplicaOptions{Conn: copts, RDBOnly: true, Timeout: replicaTimeout(opts.timeout)})
 	if err != nil {
 		return liveConnectError(gopts, "dump", ep.String(), err)
 	}
@@ -93,13 +103,9 @@ func runDump(c *cli.Context, gopts globalOptions) error {
 	}
 	defer o.abort()
 	var n atomic.Int64
-	counted := &countio.Reader{R: &sourceReader{r: snap, what: "the snapshot"}, N: &n}
-	bar := startProgress(gopts.stderr, c.Bool("quiet"), "dump", l.SnapshotSize())
+	bar := startProgress(gopts.stderr, opts.quiet, "dump", l.SnapshotSize())
 	bar.count(n.Load)
-	keys, version, err := scanSnapshot(teeOutput(counted, o, writeWhat(out)))
-	if err == nil {
-		_, err = io.Copy(o, counted)
-	}
+	keys, version, _, err := backup.CopySnapshot(backup.SourceReader(snap, "the snapshot"), o, writeWhat(out), false, &n)
 	bar.stop()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -114,7 +120,7 @@ func runDump(c *cli.Context, gopts globalOptions) error {
 	if err := o.commit(); err != nil {
 		return fmt.Errorf("dump: %w", err)
 	}
-	if !c.Bool("quiet") {
+	if !opts.quiet {
 		var dbs []string
 		for _, db := range sortedKeys(keys) {
 			dbs = append(dbs, fmt.Sprintf("db%d=%d", db, keys[db]))

@@ -52,8 +52,24 @@ func splitBackupRef(raw string) (string, string) {
 	return raw, "latest"
 }
 
-// openStorage opens the backend of a storage URL.
+// storageOptions are the storage flags: s3:// access.
+type storageOptions struct {
+	s3Endpoint  string
+	s3PathStyle bool
+	s3Region    string
+}
+
+func storageOptionsFromFlags(c *cli.Context) storageOptions {
+	return storageOptions{s3Endpoint: c.String("s3-endpoint"), s3PathStyle: c.Bool("s3-path-style"), s3Region: c.String("s3-region")}
+}
+
+// openStorage opens the backend of a storage URL, with the storage flags of c.
 func openStorage(ctx context.Context, c *cli.Context, raw string) (storage.Backend, error) {
+	return openStorageURL(ctx, storageOptionsFromFlags(c), raw)
+}
+
+// openStorageURL opens the backend of a storage URL.
+func openStorageURL(ctx context.Context, opts storageOptions, raw string) (storage.Backend, error) {
 	switch {
 	case strings.HasPrefix(raw, "file://"):
 		dir, err := file.ParseURL(raw)
@@ -65,7 +81,7 @@ func openStorage(ctx context.Context, c *cli.Context, raw string) (storage.Backe
 		if _, _, err := s3.ParseURL(raw); err != nil {
 			return nil, usageErrorf("%v", err)
 		}
-		return s3.New(ctx, raw, s3.Options{Endpoint: c.String("s3-endpoint"), PathStyle: c.Bool("s3-path-style"), Region: c.String("s3-region")})
+		return s3.New(ctx, raw, s3.Options{Endpoint: opts.s3Endpoint, PathStyle: opts.s3PathStyle, Region: opts.s3Region})
 	}
 	return nil, usageErrorf("storage URL %q: want file:///DIR or s3://BUCKET/PREFIX", raw)
 }
@@ -73,13 +89,13 @@ func openStorage(ctx context.Context, c *cli.Context, raw string) (storage.Backe
 // recipientsFromFlags reads --encrypt-to and --recipients-file: age
 // X25519 public keys (age1...). An identity (a secret key) given as a
 // recipient is refused without being shown.
-func recipientsFromFlags(c *cli.Context) ([]age.Recipient, []string, error) {
+func recipientsFromFlags(encryptTo []string, recipientsFile string) ([]age.Recipient, []string, error) {
 	type key struct{ from, k string }
 	var keys []key
-	for _, k := range c.StringSlice("encrypt-to") {
+	for _, k := range encryptTo {
 		keys = append(keys, key{"--encrypt-to", k})
 	}
-	if f := c.String("recipients-file"); f != "" {
+	if f := recipientsFile; f != "" {
 		lines, err := readKeyLines(f)
 		if err != nil {
 			return nil, nil, usageErrorf("--recipients-file: %v", err)
@@ -118,8 +134,13 @@ func isAgeIdentity(s string) bool {
 // identitiesFromFlags reads --identity-file: age identities
 // (AGE-SECRET-KEY-1...), as age-keygen writes them.
 func identitiesFromFlags(c *cli.Context) ([]age.Identity, error) {
+	return readIdentities(c.StringSlice("identity-file"))
+}
+
+// readIdentities reads the age identities of --identity-file's files.
+func readIdentities(files []string) ([]age.Identity, error) {
 	var ids []age.Identity
-	for _, f := range c.StringSlice("identity-file") {
+	for _, f := range files {
 		fh, err := os.Open(f)
 		if err != nil {
 			return nil, usageErrorf("--identity-file: %v", err)
