@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/internal/bytesize"
 	"github.com/redkit/redkit/internal/dumpfile"
 	"github.com/redkit/redkit/pipeline"
@@ -33,8 +34,11 @@ type restoreOptions struct {
 	now          int64
 	replay       bool
 	// From a backup.
-	toFile      string
-	verifyFirst bool
+	toFile        string
+	verifyFirst   bool
+	identityFiles []string       // --identity-file: an encrypted backup's age identities
+	storage       storageOptions // s3:// access
+	cut           backup.Cutoff  // --at or --at-offset: a continuous backup's point in time
 }
 
 func newRestoreCommand(gopts globalOptions) *cli.Command {
@@ -173,9 +177,10 @@ expired, bytes, time and rate.
 			}
 			if c.Args().Len() == 1 && isStorageURL(c.Args().First()) {
 				if pitr {
-					return runRestoreAt(c, gopts, opts, cut)
+					opts.cut = cut
+					return runRestoreAt(c.Context, gopts, opts, c.Args().Slice())
 				}
-				return runRestoreBackup(c, gopts, opts)
+				return runRestoreBackup(c.Context, gopts, opts, c.Args().Slice())
 			}
 			if pitr {
 				return usageErrorf("restore: --at and --at-offset go with a continuous backup (STORAGE_URL or STORAGE_URL@GENERATION)")
@@ -206,6 +211,7 @@ func restoreOptionsFromFlags(c *cli.Context, gopts globalOptions) (restoreOption
 	}
 	opts.to = c.String("to")
 	opts.toFile, opts.verifyFirst = c.String("to-file"), c.Bool("verify-first")
+	opts.identityFiles, opts.storage = c.StringSlice("identity-file"), storageOptionsFromFlags(c)
 	fromStorage := c.Args().Len() == 1 && isStorageURL(c.Args().First())
 	switch {
 	case opts.toFile != "" && !fromStorage:

@@ -45,10 +45,13 @@ func parseCutoff(c *cli.Context) (cut backup.Cutoff, ok bool, err error) {
 // runRestoreAt restores a continuous backup to an instant: the newest
 // base at or before it, then its generation's segments up to the last
 // command received at or before it.
-func runRestoreAt(c *cli.Context, gopts globalOptions, opts restoreOptions, cut backup.Cutoff) error {
-	ctx := c.Context
-	url, genID := splitBackupRef(c.Args().First())
-	b, err := openStorage(ctx, c, url)
+func runRestoreAt(ctx context.Context, gopts globalOptions, opts restoreOptions, args []string) error {
+	if len(args) != 1 {
+		return usageErrorf("restore: one backup at a time (got %d)", len(args))
+	}
+	cut := opts.cut
+	url, genID := splitBackupRef(args[0])
+	b, err := openStorageURL(ctx, opts.storage, url)
 	if err != nil {
 		return err
 	}
@@ -64,7 +67,7 @@ func runRestoreAt(c *cli.Context, gopts globalOptions, opts restoreOptions, cut 
 		return fmt.Errorf("restore: %w", err)
 	}
 	g, m := p.Generation, p.Base
-	ids, err := identitiesFromFlags(c)
+	ids, err := readIdentities(opts.identityFiles)
 	if err != nil {
 		return err
 	}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"sync/atomic"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/internal/bytesize"
 	"github.com/redkit/redkit/internal/countio"
@@ -19,11 +17,12 @@ import (
 // and decompression into the target; the checksum is known only at the
 // end, so a damaged object found then leaves a partial restore, and
 // --verify-first reads everything once before writing anything.
-func runRestoreBackup(c *cli.Context, gopts globalOptions, opts restoreOptions) error {
-	ctx := c.Context
-	ref := c.Args().First()
-	url, id := splitBackupRef(ref)
-	b, err := openStorage(ctx, c, url)
+func runRestoreBackup(ctx context.Context, gopts globalOptions, opts restoreOptions, args []string) error {
+	if len(args) != 1 {
+		return usageErrorf("restore: one backup at a time (got %d)", len(args))
+	}
+	url, id := splitBackupRef(args[0])
+	b, err := openStorageURL(ctx, opts.storage, url)
 	if err != nil {
 		return err
 	}
@@ -31,7 +30,7 @@ func runRestoreBackup(c *cli.Context, gopts globalOptions, opts restoreOptions) 
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	ids, err := identitiesFromFlags(c)
+	ids, err := readIdentities(opts.identityFiles)
 	if err != nil {
 		return err
 	}
@@ -53,7 +52,7 @@ func runRestoreBackup(c *cli.Context, gopts globalOptions, opts restoreOptions) 
 	}
 	if opts.verifyFirst {
 		for _, e := range m.Objects {
-			if err := verifyObject(c, b, m, e, codec); err != nil {
+			if err := backup.VerifyObject(ctx, b, m, e, codec); err != nil {
 				fmt.Fprintf(gopts.stderr, "redkit: restore: backup %s does not verify: %v\nnothing was written to the target\n", m.ID, err)
 				return reportedError(exitError, err)
 			}
@@ -67,7 +66,7 @@ func runRestoreBackup(c *cli.Context, gopts globalOptions, opts restoreOptions) 
 		if len(m.Objects) != 1 {
 			return usageErrorf("restore: backup %s holds %d snapshots (a cluster's): --to-file takes one; restore it onto a cluster with --to", m.ID, len(m.Objects))
 		}
-		return restoreToFile(c, gopts, b, m, m.Objects[0], codec, opts.toFile)
+		return restoreToFile(ctx, gopts, b, m, m.Objects[0], codec, opts.toFile)
 	}
 	into := restoreInto(gopts, opts, func(in backup.RestoreInput) string {
 		if in.Object == "" { // a multi-part AOF
@@ -158,15 +157,10 @@ func keyCountError(gopts globalOptions, m *backup.Manifest, err error, url strin
 	return reportedError(exitError, err)
 }
 
-// verifyObject reads an object whole and checks it (backup.VerifyObject).
-func verifyObject(c *cli.Context, b storage.Backend, m *backup.Manifest, e backup.ObjectEntry, codec storage.Codec) error {
-	return backup.VerifyObject(c.Context, b, m, e, codec)
-}
-
 // restoreToFile writes a backup's RDB to path: a temporary file beside
 // it, renamed into place once backup.CheckObject's checks hold.
-func restoreToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *backup.Manifest, e backup.ObjectEntry, codec storage.Codec, path string) error {
-	or, err := backup.OpenObject(c.Context, b, m, e, codec)
+func restoreToFile(ctx context.Context, gopts globalOptions, b storage.Backend, m *backup.Manifest, e backup.ObjectEntry, codec storage.Codec, path string) error {
+	or, err := backup.OpenObject(ctx, b, m, e, codec)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
