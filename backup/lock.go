@@ -38,10 +38,14 @@ func Lock(ctx context.Context, b storage.Backend, op string, timeout time.Durati
 	return lock, nil
 }
 
+// LogLockNotReleased is the message of the warning logged when the
+// storage's lock cannot be removed at the end of a run.
+const LogLockNotReleased = "could not release the storage lock: the next run on this machine takes it over (on Linux), others once it is older than the lock timeout"
+
 // releaseLock removes the storage's lock, on every return (an error
 // and an interruption too), and says so when it cannot.
 func releaseLock(ctx context.Context, lock *storage.Lock, log *slog.Logger) {
 	if err := lock.Release(ctx); err != nil {
-		log.Warn("could not release the storage lock: the next run on this machine takes it over (on Linux), others after --lock-timeout", "err", rsync.Redact(err.Error()))
+		log.Warn(LogLockNotReleased, "err", rsync.Redact(err.Error()))
 	}
 }

@@ -187,7 +187,7 @@ func (a *clusterApplier) command(db int, args [][]byte, at Pos, now time.Time, _
 		return a.sendTx(at, now)
 	}
 	if db != 0 {
-		return fmt.Errorf("%s at offset %d is for database %d: %w (choose databases with --db and --db-map)", strings.ToUpper(string(name)), at.Offset, db, ErrClusterDB)
+		return &ClusterDBError{DB: db, Command: strings.ToUpper(string(name)), Offset: at.Offset}
 	}
 	if a.inTx {
 		cp := make([][]byte, len(args))
@@ -306,10 +306,10 @@ func (a *clusterApplier) sendTx(end Pos, now time.Time) error {
 	}
 	if len(parts) > 1 || len(parts) == 1 && len(keyless) > 0 {
 		if a.strict {
-			return fmt.Errorf("the transaction ending at offset %d spans %d slots: a cluster cannot apply it atomically (--strict)", end.Offset, len(parts))
+			return fmt.Errorf("the transaction ending at offset %d spans %d slots: %w", end.Offset, len(parts), ErrCrossSlotTx)
 		}
 		if a.split++; a.split == 1 || a.split%1000 == 0 {
-			a.log.Warn("a transaction spanning several slots is applied per slot: no longer atomic across them (--strict refuses it)",
+			a.log.Warn(LogTxSplit,
 				"offset", end.Offset, "slots", len(parts), "split_so_far", a.split)
 		}
 	}

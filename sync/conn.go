@@ -80,7 +80,7 @@ func (t TLSOptions) Config() (*tls.Config, error) {
 		c.RootCAs = pool
 	}
 	if (t.Cert == "") != (t.Key == "") {
-		return nil, errors.New("TLS: --tls-cert and --tls-key go together")
+		return nil, ErrTLSKeyPair
 	}
 	if t.Cert != "" {
 		pair, err := tls.LoadX509KeyPair(t.Cert, t.Key)

@@ -18,6 +18,16 @@
 // native sync and backup.Continuous (through Retryable) retry the first
 // like a cut link, never the second.
 //
+// Errors say what happened and name no command-line flag (errors.go): a
+// key that exists under ConflictError is a *KeyError wrapping
+// ErrConflict, a key or a stream command for a database a cluster does
+// not have a *ClusterDBError (wrapping ErrClusterDB), a payload the
+// target cannot load under ModeRestore a *PayloadVersionError; targets
+// and settings that cannot work are sentinels (ErrRestoreMode,
+// ErrCrossSlotTx, ErrMixedKeys, ErrTLSKeyPair, ErrNative*) wrapped with
+// the server, version or offset. The warnings a caller may want to add
+// advice to are logged with the messages LogTxSplit and LogDenied.
+//
 // Inside this package the standard library's sync is imported as gosync
 // "sync".
 //

@@ -2,7 +2,6 @@ package sync
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -155,10 +154,6 @@ func categoryType(cat string) rdb.Type {
 	return 0
 }
 
-// errMixedKeys means a command touches keys both kept and dropped by the
-// filter, and cannot be applied in part.
-var errMixedKeys = errors.New("touches keys both inside and outside the filter, and cannot be applied in part (widen the filter, or sync without one)")
-
 // filterCommand decides on one command of the stream: apply it as it is
 // (args returned unchanged), apply a rewritten form (DEL, UNLINK, MSET
 // with only the kept keys), or drop it (nil).
@@ -210,7 +205,7 @@ func (t commandTable) filterCommand(f *SyncFilter, args [][]byte, scratch [][]by
 		}
 		return out, nil
 	}
-	return nil, errMixedKeys
+	return nil, ErrMixedKeys
 }
 
 // keys returns the indexes of the key arguments.

@@ -280,7 +280,7 @@ func (n *NativeSync) check(ctx context.Context, ctl *Conn) (*ServerInfo, error) 
 		return nil, err
 	}
 	if dst.Cluster {
-		return nil, fmt.Errorf("target %s is a cluster node: --mode native needs a standalone target (use --mode restore)", n.opts.Target)
+		return nil, fmt.Errorf("target %s is a cluster node: %w", n.opts.Target, ErrNativeCluster)
 	}
 	if dst.Role == "slave" && dst.Fields["master_link_status"] == "up" {
 		ours := false
@@ -294,8 +294,8 @@ func (n *NativeSync) check(ctx context.Context, ctl *Conn) (*ServerInfo, error) 
 		}
 	}
 	if dst.Role == "slave" && dst.Fields["master_link_status"] == "up" {
-		return nil, fmt.Errorf("target %s is a replica of %s:%s with its link up: point --to at a master (or at the replica of an earlier native sync)",
-			n.opts.Target, dst.Fields["master_host"], dst.Fields["master_port"])
+		return nil, fmt.Errorf("target %s is a replica of %s:%s with its link up: %w",
+			n.opts.Target, dst.Fields["master_host"], dst.Fields["master_port"], ErrNativeReplica)
 	}
 	addr, err := n.opts.Source(ctx)
 	if err != nil {
@@ -311,8 +311,8 @@ func (n *NativeSync) check(ctx context.Context, ctl *Conn) (*ServerInfo, error) 
 		return nil, err
 	}
 	if src.RDBVersion > 0 && dst.RDBVersion > 0 && src.RDBVersion > dst.RDBVersion {
-		return nil, fmt.Errorf("the target (%s %s, RDB %d) cannot load the source's snapshots (%s %s, RDB %d): use --mode restore, which falls back to commands",
-			dst.Server, dst.Version, dst.RDBVersion, src.Server, src.Version, src.RDBVersion)
+		return nil, fmt.Errorf("the target (%s %s, RDB %d) cannot load the source's snapshots (%s %s, RDB %d): %w",
+			dst.Server, dst.Version, dst.RDBVersion, src.Server, src.Version, src.RDBVersion, ErrNativeVersion)
 	}
 	if k, err := keyCount(sc); err == nil {
 		n.keysTotal.Store(k)

@@ -83,7 +83,7 @@ func (e *KeyError) Unwrap() error { return e.Err }
 
 // ErrConflict means a key exists on the target and the policy is
 // ConflictError.
-var ErrConflict = errors.New("key exists on the target (use --conflict replace or skip)")
+var ErrConflict = errors.New("key exists on the target")
 
 // ErrFieldExpiry means a hash has field expiries and the target has no
 // command to set them (HPEXPIREAT came with Redis 7.4 and Valkey 9.0).
@@ -149,7 +149,7 @@ func NewRestorer(w Writer, target *ServerInfo, opts RestoreOptions) (*Restorer, 
 	}
 	if opts.Mode == ModeRestore && target.RDBVersion != 0 && target.RDBVersion < 10 {
 		// EncodeDump writes RDB 10 and later only.
-		return nil, fmt.Errorf("%s %s loads RDB %d: --mode restore needs Redis 7.0 or later here; use --mode commands", target.Server, target.Version, target.RDBVersion)
+		return nil, fmt.Errorf("%s %s loads RDB %d: %w", target.Server, target.Version, target.RDBVersion, ErrRestoreMode)
 	}
 	if opts.MaxInflightBytes <= 0 {
 		opts.MaxInflightBytes = 64 << 20
@@ -287,7 +287,7 @@ func (r *Restorer) Key(ctx context.Context, kv *rdb.KeyValue) error {
 		return nil
 	}
 	if r.w.Cluster() && kv.DB != 0 {
-		return fmt.Errorf("key %q is in db %d and a cluster has only db 0: choose what goes there with --db %d or --db-map %d=0", kv.Key, kv.DB, kv.DB, kv.DB)
+		return &ClusterDBError{DB: kv.DB, Key: bytes.Clone(kv.Key)}
 	}
 	has, restorable, err := r.payloadFor(kv)
 	if err != nil {
@@ -339,7 +339,7 @@ func (r *Restorer) payloadFor(kv *rdb.KeyValue) (has, restorable bool, err error
 			return true, true, nil
 		}
 		if r.opts.Mode == ModeRestore {
-			return false, false, fmt.Errorf("payload of RDB %d: %s %s loads RDB %d and older (use --mode auto)", v, r.target.Server, r.target.Version, tv)
+			return false, false, &PayloadVersionError{Payload: v, Server: r.target.Server, Version: r.target.Version, Loads: tv}
 		}
 		return true, false, nil
 	case r.opts.Mode == ModeCommands || tv < 10:

@@ -105,7 +105,7 @@ type SyncStatus struct {
 	LagBytes   int64   `json:"lag_bytes"`
 	LagSeconds float64 `json:"lag_seconds"`
 	Commands   int64   `json:"commands"`         // stream commands applied
-	Skipped    int64   `json:"commands_skipped"` // left out by the filter or --deny-command
+	Skipped    int64   `json:"commands_skipped"` // left out by the filter or its Deny list
 	Errors     int64   `json:"errors"`
 	Reconnects int64   `json:"reconnects"`
 	LastError  string  `json:"last_error,omitempty"`
@@ -719,7 +719,7 @@ func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, e
 			a.noop(Pos{Offset: off, DB: db})
 		case f.denied(name):
 			s.skipped.Add(1)
-			s.log.Warn("command not applied (--deny-command)", "command", strings.ToUpper(string(name)), "offset", off)
+			s.log.Warn(LogDenied, "command", strings.ToUpper(string(name)), "offset", off)
 			a.noop(Pos{Offset: off, DB: db})
 		case !f.keepDB(db) && !eqFold(name, "multi") && !eqFold(name, "exec"):
 			s.skipped.Add(1)

@@ -253,15 +253,6 @@ func backupOptionsFromFlags(c *cli.Context) backupOptions {
 	}
 }
 
-// replicaTimeout is --timeout for a replication link: 0 (no limit)
-// becomes negative, since the link's zero value is its default.
-func replicaTimeout(t time.Duration) time.Duration {
-	if t > 0 {
-		return t
-	}
-	return -1
-}
-
 func runBackup(ctx context.Context, gopts globalOptions, opts backupOptions, args []string) (err error) {
 	if len(args) > 0 {
 		return usageErrorf("backup: unexpected argument %q: the source is --from, the storage --to (or did you mean 'backup list'?)", args[0])
@@ -323,7 +314,7 @@ func runBackup(ctx context.Context, gopts globalOptions, opts backupOptions, arg
 			if err != nil {
 				return nil, err
 			}
-			return &backup.LiveSource{URL: ep.String(), Addr: addr, Info: info, Conn: copts, LinkTimeout: replicaTimeout(opts.timeout)}, nil
+			return &backup.LiveSource{URL: ep.String(), Addr: addr, Info: info, Conn: copts, LinkTimeout: linkTimeoutOf(opts.timeout)}, nil
 		}
 	case isAOFSet(from):
 		ro.AOFDir = from

@@ -39,7 +39,7 @@ func runContinuousBackup(ctx context.Context, gopts globalOptions, bopts backupO
 		return fmt.Errorf("backup: %w", err)
 	}
 	opts := backup.ContinuousOptions{
-		Source: addr, Conn: copts, LinkTimeout: replicaTimeout(bopts.timeout), Backend: backend, Codec: codec,
+		Source: addr, Conn: copts, LinkTimeout: linkTimeoutOf(bopts.timeout), Backend: backend, Codec: codec,
 		SegmentInterval: interval, SegmentSize: size, SnapshotInterval: bopts.snapshotInterval,
 		Resume: resume, RetryFor: bopts.retryFor, Log: log,
 		Base: backup.BaseOptions{Source: source, Recipients: recipientKeys, LockTimeout: bopts.lockTimeout, Version: versionString()},

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/redkit/redkit/internal/analysis"
-	"github.com/redkit/redkit/internal/dumpfile"
 	"github.com/redkit/redkit/rdb"
 	"github.com/urfave/cli/v2"
 )
@@ -278,18 +277,6 @@ func countList(names []string) string {
 		}
 	}
 	return fmt.Sprintf("%d: %s", len(names), strings.Join(shown, ", "))
-}
-
-func sizeLine(size int64, compression dumpfile.Compression, rdbBytes int64) string {
-	stored := "unknown size"
-	if size >= 0 {
-		stored = fmt.Sprintf("%d bytes", size)
-	}
-	how := "uncompressed"
-	if compression != dumpfile.None {
-		how = string(compression)
-	}
-	return fmt.Sprintf("%s stored (%s), %d bytes of RDB", stored, how, rdbBytes)
 }
 
 // checkJSON is one line of check --format json.

@@ -72,15 +72,6 @@ func parseAOFFlags(fix bool, ts string) (aofCheckOptions, error) {
 	return o, nil
 }
 
-// parseTime reads a time given as positive Unix seconds or RFC 3339.
-func parseTime(s string) (time.Time, bool) {
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return time.Unix(n, 0), n > 0
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	return t, err == nil && t.Unix() > 0
-}
-
 // isAOFInput tells whether path is an AOF by its path or first byte: a
 // directory, a *.manifest, or a file starting with a command or an
 // annotation. RDB-preamble AOFs start as RDBs: see hasRESPTail.

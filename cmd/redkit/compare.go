@@ -17,7 +17,7 @@ import (
 	"github.com/redkit/redkit/internal/compare"
 	"github.com/redkit/redkit/pipeline"
 	"github.com/redkit/redkit/rdb"
-	"github.com/redkit/redkit/sync"
+	rsync "github.com/redkit/redkit/sync"
 	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -29,7 +29,7 @@ type compareOptions struct {
 	sample       int
 	ttlTolerance time.Duration
 	dbs          []int
-	tls          sync.TLSOptions
+	tls          rsync.TLSOptions
 	quiet        bool
 	passwordFile [2]string // --a-password-file, --b-password-file
 }
@@ -144,7 +144,7 @@ func (o *compareOptions) validate(args []string) error {
 func compareSource(gopts globalOptions, opts compareOptions, side int, arg string) (compare.Source, error) {
 	name := [2]string{"a", "b"}[side]
 	if isServerURL(arg) {
-		ep, err := sync.ParseURL(arg)
+		ep, err := rsync.ParseURL(arg)
 		if err != nil {
 			return nil, &codedError{code: exitUsage, err: fmt.Errorf("compare: %s: %w", strings.ToUpper(name), err)}
 		}
@@ -155,11 +155,11 @@ func compareSource(gopts globalOptions, opts compareOptions, side int, arg strin
 		if pw != "" {
 			ep.SetPassword(pw)
 		}
-		lo := compare.LiveOptions{DBs: opts.dbs, Conn: sync.Options{Name: "redkit-compare"}}
+		lo := compare.LiveOptions{DBs: opts.dbs, Conn: rsync.Options{Name: "redkit-compare"}}
 		if ep.TLS {
 			cfg, err := opts.tls.Config()
 			if err != nil {
-				return nil, usageErrorf("compare: %v", err)
+				return nil, usageErrorf("compare: %v", withAdvice(err))
 			}
 			lo.Conn.TLS = cfg
 		}
@@ -241,7 +241,7 @@ func runCompare(ctx context.Context, gopts globalOptions, opts compareOptions, a
 		return ctx.Err()
 	}
 	if err != nil {
-		fmt.Fprintf(gopts.stderr, "redkit: compare: %s\n", sync.Redact(err.Error()))
+		fmt.Fprintf(gopts.stderr, "redkit: compare: %s\n", rsync.Redact(withAdvice(err).Error()))
 		if kind, hint := describeError(err); hint != "" && kind != "unreadable" {
 			fmt.Fprintf(gopts.stderr, "hint: the input is %s: %s\n", kindPhrase(kind), hint)
 		}

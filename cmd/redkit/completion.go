@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -21,23 +22,30 @@ examples:
    redkit completion fish > ~/.config/fish/completions/redkit.fish`,
 		Description: "Prints a script that completes redkit's commands and flags; bash and zsh ask\nredkit itself for candidates, fish gets a static list.\n\n" + exitCodesHelp,
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return usageErrorf("completion: want one shell: bash, zsh or fish")
-			}
-			return runCompletion(c, gopts, c.Args().First())
+			return runCompletion(c.Context, gopts, completionOptions{fish: c.App.ToFishCompletion}, c.Args().Slice())
 		},
 	}
 }
 
-func runCompletion(c *cli.Context, gopts globalOptions, shell string) error {
+// completionOptions: fish writes fish's script, which lists the app's
+// commands and flags.
+type completionOptions struct {
+	fish func() (string, error)
+}
+
+// runCompletion prints the completion script of the shell args names.
+func runCompletion(_ context.Context, gopts globalOptions, opts completionOptions, args []string) error {
+	if len(args) != 1 {
+		return usageErrorf("completion: want one shell: bash, zsh or fish")
+	}
 	var script string
-	switch shell {
+	switch shell := args[0]; shell {
 	case "bash":
 		script = bashCompletion
 	case "zsh":
 		script = zshCompletion
 	case "fish":
-		s, err := c.App.ToFishCompletion()
+		s, err := opts.fish()
 		if err != nil {
 			return fmt.Errorf("generate fish completion: %w", err)
 		}

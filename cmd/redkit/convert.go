@@ -301,7 +301,7 @@ func runConvert(ctx context.Context, gopts globalOptions, opts convertOptions, a
 		if errors.As(err, &werr) {
 			return fmt.Errorf("convert: write output: %w", werr.err)
 		}
-		res := inputResult{path: path, err: withFlagAdvice(err)}
+		res := inputResult{path: path, err: withAdvice(err)}
 		printInputError(gopts.stderr, "convert", &res)
 		return reportedError(exitError, err)
 	}

@@ -85,7 +85,7 @@ func runDump(ctx context.Context, gopts globalOptions, opts dumpOptions, args []
 		fmt.Fprintf(gopts.stderr, "redkit: dump: %s is a cluster node: the snapshot holds its own slots' keys only (redkit backup takes every master's)\n", ep)
 	}
 	start := time.Now()
-	l, err := rsync.OpenLink(ctx, addr, rsync.ReplicaOptions{Conn: copts, RDBOnly: true, Timeout: replicaTimeout(opts.timeout)})
+	l, err := rsync.OpenLink(ctx, addr, rsync.ReplicaOptions{Conn: copts, RDBOnly: true, Timeout: linkTimeoutOf(opts.timeout)})
 	if err != nil {
 		return liveConnectError(gopts, "dump", ep.String(), err)
 	}

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"fmt"
-	"math"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -44,7 +41,26 @@ func restoreFilterFlags() []cli.Flag {
 
 // filterFromFlags builds the filter; errors are usage errors.
 func filterFromFlags(c *cli.Context, now time.Time) (*rdb.Filter, error) {
-	f := &rdb.Filter{DBs: c.IntSlice("db"), Match: c.String("match"), Now: now}
+	return filterFlagValues(c).filter(now)
+}
+
+// filterValues are the key filter flags as given.
+type filterValues struct {
+	dbs              []int
+	match, regex     string
+	types            []string
+	minSize, expired string
+}
+
+// filterFlagValues reads the key filter flags.
+func filterFlagValues(c *cli.Context) filterValues {
+	return filterValues{dbs: c.IntSlice("db"), match: c.String("match"), regex: c.String("regex"),
+		types: c.StringSlice("type"), minSize: c.String("min-size"), expired: c.String("expired")}
+}
+
+// filter builds the filter; errors are usage errors.
+func (v filterValues) filter(now time.Time) (*rdb.Filter, error) {
+	f := &rdb.Filter{DBs: v.dbs, Match: v.match, Now: now}
 	for _, db := range f.DBs {
 		if db < 0 {
 			return nil, usageErrorf("invalid --db %d: databases are numbered from 0", db)
@@ -53,54 +69,30 @@ func filterFromFlags(c *cli.Context, now time.Time) (*rdb.Filter, error) {
 			return nil, usageErrorf("invalid --db %d: no server holds it (0 to %d)", db, rdb.MaxDB)
 		}
 	}
-	if re := c.String("regex"); re != "" {
+	if re := v.regex; re != "" {
 		var err error
 		if f.Regex, err = regexp.Compile(re); err != nil {
 			return nil, usageErrorf("invalid --regex: %v", err)
 		}
 	}
-	for _, name := range c.StringSlice("type") {
+	for _, name := range v.types {
 		t, ok := rdb.ParseType(strings.ToLower(name))
 		if !ok {
 			return nil, usageErrorf("invalid --type %q: want string, list, set, zset, hash, stream or module", name)
 		}
 		f.Types = append(f.Types, t)
 	}
-	if s := c.String("min-size"); s != "" {
+	if s := v.minSize; s != "" {
 		n, err := parseSize(s)
 		if err != nil {
 			return nil, usageErrorf("invalid --min-size: %v", err)
 		}
 		f.MinSize = n
 	}
-	mode, err := rdb.ParseExpiredMode(c.String("expired"))
+	mode, err := rdb.ParseExpiredMode(v.expired)
 	if err != nil {
 		return nil, usageErrorf("invalid --expired: %v", err)
 	}
 	f.Expired = mode
 	return f, nil
-}
-
-// parseSize parses a byte count with redis.conf units: k=1000, kb=1024,
-// m=1000², mb=1024², g=1000³, gb=1024³ (case-insensitive, "b" and the
-// binary "kib", "mib", "gib" accepted too). Fractions are allowed
-// ("1.5mb").
-func parseSize(s string) (int64, error) {
-	in := strings.ToLower(strings.TrimSpace(s))
-	i := strings.IndexFunc(in, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
-	num, unit := in, ""
-	if i >= 0 {
-		num, unit = in[:i], strings.TrimSpace(in[i:])
-	}
-	mult := map[string]float64{
-		"": 1, "b": 1,
-		"k": 1e3, "kb": 1 << 10, "kib": 1 << 10,
-		"m": 1e6, "mb": 1 << 20, "mib": 1 << 20,
-		"g": 1e9, "gb": 1 << 30, "gib": 1 << 30,
-	}[unit]
-	v, err := strconv.ParseFloat(num, 64)
-	if err != nil || mult == 0 || v < 0 || v*mult > math.MaxInt64/2 {
-		return 0, fmt.Errorf("bad size %q (want a number with an optional unit: 512, 10kb, 1.5mb, 2g)", s)
-	}
-	return int64(math.Round(v * mult)), nil
 }

@@ -42,7 +42,7 @@ func connOptions(ep *rsync.Endpoint, tlsOpts rsync.TLSOptions, timeout time.Dura
 	if ep.TLS || tlsOpts != (rsync.TLSOptions{}) {
 		var err error
 		if copts.TLS, err = tlsOpts.Config(); err != nil {
-			return copts, err
+			return copts, withAdvice(err)
 		}
 	}
 	return copts, nil
@@ -157,4 +157,54 @@ func serverInfo(ctx context.Context, addr string, opts *rsync.Options, retryFor 
 		}
 		wait = min(wait*2, 2*time.Second)
 	}
+}
+
+// endpointOptions parses a URL and returns its connection options, the
+// password from file or env (passwordFor) overriding the URL's. cmd
+// names the command in errors.
+func endpointOptions(cmd, flag, raw, passwordFile, passwordEnv string, tlsOpts rsync.TLSOptions, timeout time.Duration) (*rsync.Endpoint, rsync.Options, error) {
+	var copts rsync.Options
+	if raw == "" {
+		return nil, copts, usageErrorf("%s: --%s URL is required, e.g. --%s redis://127.0.0.1:6379", cmd, flag, flag)
+	}
+	ep, err := rsync.ParseURL(raw)
+	if err != nil {
+		return nil, copts, usageErrorf("%s: --%s: %v", cmd, flag, err)
+	}
+	pw, err := passwordFor(ep, passwordFile, passwordEnv)
+	if err != nil {
+		return nil, copts, usageErrorf("%s: %v", cmd, err)
+	}
+	if pw != "" {
+		ep.SetPassword(pw)
+	}
+	if copts, err = connOptions(ep, tlsOpts, timeout, "redkit-sync"); err != nil {
+		return nil, copts, usageErrorf("%s: %v", cmd, err)
+	}
+	return ep, copts, nil
+}
+
+// resolveServer finds the server of ep (its Sentinel master, if any) and
+// reads its facts, retrying a server that is starting.
+func resolveServer(ctx context.Context, ep *rsync.Endpoint, opts *rsync.Options) (string, *rsync.ServerInfo, error) {
+	addr, err := rsync.ResolveSentinel(ctx, ep, opts)
+	if err != nil {
+		return "", nil, err
+	}
+	info, err := serverInfo(ctx, addr, opts, connectRetryFor, nil)
+	return addr, info, err
+}
+
+// linkTimeout is --timeout for a replication link: 0 (no limit) becomes
+// negative, since the link's zero value is its default.
+func linkTimeout(c *cli.Context) time.Duration {
+	return linkTimeoutOf(c.Duration("timeout"))
+}
+
+// linkTimeoutOf is linkTimeout for the --timeout given.
+func linkTimeoutOf(timeout time.Duration) time.Duration {
+	if timeout > 0 {
+		return timeout
+	}
+	return -1
 }

@@ -422,7 +422,7 @@ func restoreFrom(ctx context.Context, gopts globalOptions, opts restoreOptions, 
 	ro.MemoryHint = memoryHint()
 	sink, err := pipeline.NewLiveSink(ctx, pipeline.Target{Endpoint: ep, Info: info, Writer: w}, pipeline.LiveOptions{Restore: ro, NoFunctions: in.noFunctions})
 	if err != nil {
-		return usageErrorf("restore: %v", err)
+		return usageErrorf("restore: %v", withAdvice(err))
 	}
 	if opts.flush {
 		if err := sink.Flush(ctx); err != nil {
@@ -441,7 +441,7 @@ func restoreFrom(ctx context.Context, gopts globalOptions, opts restoreOptions, 
 	})
 	res, err := pipeline.Restore(ctx, in.src, sink, pipeline.Options{DBMap: opts.dbMap, Replay: opts.replay, Now: opts.now})
 	bar.stop()
-	err = withFlagAdvice(err)
+	err = withAdvice(err)
 	elapsed := res.Elapsed
 	st, ws := res.Stats, res.Writer
 	name := in.name
@@ -457,7 +457,7 @@ func restoreFrom(ctx context.Context, gopts globalOptions, opts restoreOptions, 
 			DB    int    `json:"db"`
 			Key   string `json:"key"`
 			Error string `json:"error"`
-		}{f.DB, string(f.Key), rsync.Redact(f.Err.Error())})
+		}{f.DB, string(f.Key), rsync.Redact(withAdvice(f.Err).Error())})
 	}
 	if err != nil {
 		sum.Error = rsync.Redact(err.Error())

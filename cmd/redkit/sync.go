@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -146,76 +145,101 @@ stream writes.
 			&cli.StringSliceFlag{Name: "db-map", Category: filterCategory, Usage: "write database `SRC=DST` of the source to database DST (repeatable)"},
 			&cli.StringFlag{Name: "deny-command", Category: filterCategory, Usage: "never apply these `COMMANDS` (comma-separated, e.g. FLUSHALL,FLUSHDB); each one skipped is logged"},
 		}, append(tlsFlags(), filterFlags()...)...),
-		Action: func(c *cli.Context) error { return runSync(c, gopts) },
+		Action: func(c *cli.Context) error {
+			return runSync(c.Context, gopts, syncOptionsFromFlags(c), c.Args().Slice())
+		},
 	}
 }
 
-// endpointOptions parses a URL and returns its connection options, the
-// password from file or env (passwordFor) overriding the URL's. cmd
-// names the command in errors.
-func endpointOptions(cmd, flag, raw, passwordFile, passwordEnv string, tlsOpts rsync.TLSOptions, timeout time.Duration) (*rsync.Endpoint, rsync.Options, error) {
-	var copts rsync.Options
-	if raw == "" {
-		return nil, copts, usageErrorf("%s: --%s URL is required, e.g. --%s redis://127.0.0.1:6379", cmd, flag, flag)
-	}
-	ep, err := rsync.ParseURL(raw)
-	if err != nil {
-		return nil, copts, usageErrorf("%s: --%s: %v", cmd, flag, err)
-	}
-	pw, err := passwordFor(ep, passwordFile, passwordEnv)
-	if err != nil {
-		return nil, copts, usageErrorf("%s: %v", cmd, err)
-	}
-	if pw != "" {
-		ep.SetPassword(pw)
-	}
-	if copts, err = connOptions(ep, tlsOpts, timeout, "redkit-sync"); err != nil {
-		return nil, copts, usageErrorf("%s: %v", cmd, err)
-	}
-	return ep, copts, nil
+// syncOptions are sync's flags as given; runSync checks them.
+type syncOptions struct {
+	from, to                         string
+	fromPasswordFile, toPasswordFile string
+	tls                              rsync.TLSOptions
+	timeout                          time.Duration
+	checkpoint                       string
+	targetCheckpoint                 bool
+	name                             string
+	untilCaughtUp                    bool
+	spoolDir                         string
+	flushTarget, forwardPubSub       bool
+	check                            bool
+	format                           string // --check's report
+	strict                           bool
+	mode                             string
+	nativeAddr                       string
+	retryFor                         time.Duration
+	statusAddr                       string
+	logFormat                        string
+	quiet                            bool
+	filter                           filterValues
+	exclude, dbMap                   []string
+	denyCommand                      string
+	// set are the flags given, of those that depend on --mode: the
+	// flags a native sync refuses, and --native-addr.
+	set []string
 }
 
-func runSync(c *cli.Context, gopts globalOptions) error {
-	ctx := c.Context
-	if c.Args().Len() > 0 {
-		return usageErrorf("sync: unexpected argument %q: the source and target are --from and --to", c.Args().First())
+func syncOptionsFromFlags(c *cli.Context) syncOptions {
+	opts := syncOptions{
+		from: c.String("from"), to: c.String("to"),
+		fromPasswordFile: c.String("from-password-file"), toPasswordFile: c.String("to-password-file"),
+		tls: tlsFromFlags(c), timeout: c.Duration("timeout"),
+		checkpoint: c.String("checkpoint"), targetCheckpoint: c.Bool("target-checkpoint"), name: c.String("name"),
+		untilCaughtUp: c.Bool("until-caught-up"), spoolDir: c.String("spool-dir"),
+		flushTarget: c.Bool("flush-target"), forwardPubSub: c.Bool("forward-pubsub"),
+		check: c.Bool("check"), format: c.String("format"), strict: c.Bool("strict"),
+		mode: c.String("mode"), nativeAddr: c.String("native-addr"), retryFor: c.Duration("retry-for"),
+		statusAddr: c.String("status-addr"), logFormat: c.String("log-format"), quiet: c.Bool("quiet"),
+		filter: filterFlagValues(c), exclude: c.StringSlice("exclude"), dbMap: c.StringSlice("db-map"),
+		denyCommand: c.String("deny-command"),
 	}
-	tlsOpts := tlsFromFlags(c)
-	timeout := c.Duration("timeout")
-	from, fromOpts, err := endpointOptions("sync", "from", c.String("from"), c.String("from-password-file"), "REDKIT_FROM_PASSWORD", tlsOpts, timeout)
+	for _, f := range append(nativeRefusedFlags(), "native-addr") {
+		if c.IsSet(f) {
+			opts.set = append(opts.set, f)
+		}
+	}
+	return opts
+}
+
+// runSync runs a sync (or its --check): args must be empty, the source
+// and target are in opts.
+func runSync(ctx context.Context, gopts globalOptions, opts syncOptions, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("sync: unexpected argument %q: the source and target are --from and --to", args[0])
+	}
+	from, fromOpts, err := endpointOptions("sync", "from", opts.from, opts.fromPasswordFile, "REDKIT_FROM_PASSWORD", opts.tls, opts.timeout)
 	if err != nil {
 		return err
 	}
-	to, toOpts, err := endpointOptions("sync", "to", c.String("to"), c.String("to-password-file"), "REDKIT_TO_PASSWORD", tlsOpts, timeout)
+	to, toOpts, err := endpointOptions("sync", "to", opts.to, opts.toPasswordFile, "REDKIT_TO_PASSWORD", opts.tls, opts.timeout)
 	if err != nil {
 		return err
 	}
 	if to.DBSet && to.DB != 0 || from.DBSet && from.DB != 0 {
 		return usageErrorf("sync: every database of the source goes to the same database of the target: leave the database out of the URLs")
 	}
-	format := c.String("log-format")
-	if format != "text" && format != "json" {
-		return usageErrorf("sync: --log-format %q: want text or json", format)
+	if opts.logFormat != "text" && opts.logFormat != "json" {
+		return usageErrorf("sync: --log-format %q: want text or json", opts.logFormat)
 	}
-	mode := c.String("mode")
+	mode := opts.mode
 	switch mode {
 	case rsync.ModeAuto, rsync.ModeRestore, rsync.ModeCommands, modeNative:
 	default:
 		return usageErrorf("sync: --mode %q: want auto, restore, commands or native", mode)
 	}
 	if mode == modeNative {
-		if err := nativeFlagsOK(c); err != nil {
+		if err := nativeFlagsOK(opts.set); err != nil {
 			return err
 		}
-	} else if c.IsSet("native-addr") {
+	} else if slices.Contains(opts.set, "native-addr") {
 		return usageErrorf("sync: --native-addr goes with --mode native")
 	}
-	filter, err := syncFilterFromFlags(c, gopts)
+	filter, err := syncFilter(opts, gopts.now)
 	if err != nil {
 		return err
 	}
-	quiet := c.Bool("quiet")
-	log := newLogger(gopts.stderr, format, quiet)
+	log := newLogger(gopts.stderr, opts.logFormat, opts.quiet)
 
 	srcAddr, srcInfo, err := resolveServer(ctx, from, &fromOpts)
 	if err != nil {
@@ -228,41 +252,40 @@ func runSync(c *cli.Context, gopts globalOptions) error {
 	if srcAddr == dstAddr {
 		return usageErrorf("sync: the source and the target are the same server (%s)", srcAddr)
 	}
-	name := c.String("name")
+	name := opts.name
 	if name == "" {
 		name = from.Master
 		if name == "" {
 			name = srcAddr
 		}
 	}
-	opts := rsync.SyncOptions{
+	so := rsync.SyncOptions{
 		Source: func(ctx context.Context) (string, error) {
 			return rsync.ResolveSentinel(ctx, from, &fromOpts)
 		},
-		LinkTimeout:    linkTimeout(c),
+		LinkTimeout:    linkTimeoutOf(opts.timeout),
 		SourceName:     from.String(),
 		SourceConn:     fromOpts,
 		Target:         dstAddr,
 		TargetConn:     toOpts,
 		Restore:        rsync.RestoreOptions{Mode: mode, Conflict: rsync.ConflictReplace},
-		CheckpointFile: c.String("checkpoint"),
-		FlushTarget:    c.Bool("flush-target"),
-		SpoolDir:       c.String("spool-dir"),
-		UntilCaughtUp:  c.Bool("until-caught-up"),
-		RetryFor:       c.Duration("retry-for"),
-		ForwardPubSub:  c.Bool("forward-pubsub"),
+		CheckpointFile: opts.checkpoint,
+		FlushTarget:    opts.flushTarget,
+		SpoolDir:       opts.spoolDir,
+		UntilCaughtUp:  opts.untilCaughtUp,
+		RetryFor:       opts.retryFor,
+		ForwardPubSub:  opts.forwardPubSub,
 		Filter:         filter,
 		Log:            log,
 		TargetCluster:  dstInfo.Cluster,
-		Strict:         c.Bool("strict"),
+		Strict:         opts.strict,
 	}
-	if c.Bool("target-checkpoint") {
-		opts.CheckpointKey = rsync.CheckpointKey(name)
+	if opts.targetCheckpoint {
+		so.CheckpointKey = rsync.CheckpointKey(name)
 	}
-	if c.Bool("check") {
-		format := c.String("format")
-		if format != "text" && format != "json" {
-			return usageErrorf("sync: --format %q: want text or json", format)
+	if opts.check {
+		if opts.format != "text" && opts.format != "json" {
+			return usageErrorf("sync: --format %q: want text or json", opts.format)
 		}
 		srcAddrs := []string{srcAddr}
 		if srcInfo.Cluster {
@@ -275,39 +298,39 @@ func runSync(c *cli.Context, gopts globalOptions) error {
 				srcAddrs = append(srcAddrs, sh.Master)
 			}
 		}
-		return syncCheck(ctx, gopts, format, &checkSide{name: from.String(), addr: srcAddr, info: srcInfo, opts: &fromOpts},
-			&checkSide{name: to.String(), addr: dstAddr, info: dstInfo, opts: &toOpts}, srcAddrs, opts)
+		return syncCheck(ctx, gopts, opts.format, &checkSide{name: from.String(), addr: srcAddr, info: srcInfo, opts: &fromOpts},
+			&checkSide{name: to.String(), addr: dstAddr, info: dstInfo, opts: &toOpts}, srcAddrs, so)
 	}
 	if mode == modeNative {
-		return runNativeSync(c, gopts, log, from, to, fromOpts, toOpts, srcInfo, dstInfo, dstAddr, opts)
+		return runNativeSync(ctx, gopts, opts, log, from, to, fromOpts, toOpts, srcInfo, dstInfo, dstAddr, so)
 	}
 	if dstInfo.Role != "" && dstInfo.Role != "master" {
 		return &codedError{code: exitError, err: fmt.Errorf("sync: the target %s is a replica (read-only): point --to at a master", to)}
 	}
-	if opts.CheckpointFile == "" && opts.CheckpointKey == "" && !opts.UntilCaughtUp {
+	if so.CheckpointFile == "" && so.CheckpointKey == "" && !so.UntilCaughtUp {
 		log.Warn("no checkpoint: a restart will begin with a full sync (use --checkpoint FILE or keep --target-checkpoint)")
 	}
-	opts.Restore.MemoryHint = memoryHint()
+	so.Restore.MemoryHint = memoryHint()
 	var syncers []*rsync.Syncer
 	if !srcInfo.Cluster {
-		syncers = append(syncers, rsync.NewSyncer(opts))
+		syncers = append(syncers, rsync.NewSyncer(so))
 	} else {
 		// One replication link per master, each with its own position.
 		shards, err := rsync.ClusterShards(ctx, srcAddr, &fromOpts)
 		if err != nil {
 			return syncConnectError(gopts, "source", from, err)
 		}
-		if opts.Filter == nil {
-			opts.Filter = &rsync.SyncFilter{}
+		if so.Filter == nil {
+			so.Filter = &rsync.SyncFilter{}
 		}
 		for _, d := range []string{"FLUSHALL", "FLUSHDB"} {
-			if !slices.Contains(opts.Filter.Deny, d) {
-				opts.Filter.Deny = append(opts.Filter.Deny, d)
+			if !slices.Contains(so.Filter.Deny, d) {
+				so.Filter.Deny = append(so.Filter.Deny, d)
 			}
 		}
 		log.Info("cluster source: one link per master; FLUSHALL and FLUSHDB are not applied (one shard's would empty the others' keys)", "masters", len(shards))
 		for _, sh := range shards {
-			o := opts
+			o := so
 			o.Source = rsync.ShardResolver([]string{srcAddr}, sh.FirstSlot, &fromOpts)
 			o.SourceName = fmt.Sprintf("%s (slot %d)", sh.Master, sh.FirstSlot)
 			if o.CheckpointKey != "" {
@@ -325,7 +348,7 @@ func runSync(c *cli.Context, gopts globalOptions) error {
 		}
 		return rsync.Aggregate(sts)
 	}
-	if addr := c.String("status-addr"); addr != "" {
+	if addr := opts.statusAddr; addr != "" {
 		metrics := newSyncMetrics(status)
 		for _, s := range syncers {
 			s.Latency = metrics.observe
@@ -338,9 +361,9 @@ func runSync(c *cli.Context, gopts globalOptions) error {
 		log.Info("status served", "url", "http://"+bound+"/status", "metrics", "http://"+bound+"/metrics")
 	}
 	log.Info("sync", "from", from.String(), "to", to.String(), "source_version", srcInfo.Version, "target_version", dstInfo.Version,
-		"source_cluster", srcInfo.Cluster, "target_cluster", dstInfo.Cluster, "checkpoint_key", opts.CheckpointKey, "checkpoint_file", opts.CheckpointFile)
-	stopBar := syncProgress(gopts.stderr, quiet, status)
-	err = rsync.RunAll(ctx, syncers)
+		"source_cluster", srcInfo.Cluster, "target_cluster", dstInfo.Cluster, "checkpoint_key", so.CheckpointKey, "checkpoint_file", so.CheckpointFile)
+	stopBar := syncProgress(gopts.stderr, opts.quiet, status)
+	err = withAdvice(rsync.RunAll(ctx, syncers))
 	stopBar()
 	st := status()
 	if err != nil {
@@ -351,7 +374,7 @@ func runSync(c *cli.Context, gopts globalOptions) error {
 				// Refused as it was queued: the batch's transaction did not
 				// run, and the target's checkpoint did not move.
 				hint = "the target is out of memory (its maxmemory): raise maxmemory or free room on the target and run again: the sync resumes from its checkpoint, before the batch that failed, and applies that batch again"
-				if opts.CheckpointKey != "" {
+				if so.CheckpointKey != "" {
 					hint += " (none of it was applied: it was one transaction with the checkpoint)"
 				}
 			}
@@ -372,45 +395,25 @@ func runSync(c *cli.Context, gopts globalOptions) error {
 	return nil
 }
 
-// linkTimeout is --timeout for a replication link: 0 (no limit) becomes
-// negative, since the link's zero value is its default.
-func linkTimeout(c *cli.Context) time.Duration {
-	if t := c.Duration("timeout"); t > 0 {
-		return t
-	}
-	return -1
-}
-
-// syncFilterFromFlags builds the filter of the full sync and the stream.
-func syncFilterFromFlags(c *cli.Context, gopts globalOptions) (*rsync.SyncFilter, error) {
-	kf, err := filterFromFlags(c, gopts.now)
+// syncFilter builds the filter of the full sync and the stream.
+func syncFilter(opts syncOptions, now time.Time) (*rsync.SyncFilter, error) {
+	kf, err := opts.filter.filter(now)
 	if err != nil {
 		return nil, err
 	}
 	if kf.MinSize > 0 || kf.Expired != rdb.ExpiredInclude {
 		return nil, usageErrorf("sync: --min-size and --expired do not apply to a live stream")
 	}
-	f := &rsync.SyncFilter{Keys: kf, Exclude: c.StringSlice("exclude")}
-	if f.DBMap, err = parseDBMap(c.StringSlice("db-map")); err != nil {
+	f := &rsync.SyncFilter{Keys: kf, Exclude: opts.exclude}
+	if f.DBMap, err = parseDBMap(opts.dbMap); err != nil {
 		return nil, err
 	}
-	for _, name := range strings.Split(c.String("deny-command"), ",") {
+	for _, name := range strings.Split(opts.denyCommand, ",") {
 		if name = strings.TrimSpace(name); name != "" {
 			f.Deny = append(f.Deny, strings.ToUpper(name))
 		}
 	}
 	return f, nil
-}
-
-// resolveServer finds the server of ep (its Sentinel master, if any) and
-// reads its facts, retrying a server that is starting.
-func resolveServer(ctx context.Context, ep *rsync.Endpoint, opts *rsync.Options) (string, *rsync.ServerInfo, error) {
-	addr, err := rsync.ResolveSentinel(ctx, ep, opts)
-	if err != nil {
-		return "", nil, err
-	}
-	info, err := serverInfo(ctx, addr, opts, connectRetryFor, nil)
-	return addr, info, err
 }
 
 func syncConnectError(gopts globalOptions, side string, ep *rsync.Endpoint, err error) error {
@@ -419,19 +422,6 @@ func syncConnectError(gopts globalOptions, side string, ep *rsync.Endpoint, err 
 		return reportedError(exitError, err)
 	}
 	return fmt.Errorf("sync: %s %s: %s", side, ep, rsync.Redact(err.Error()))
-}
-
-// newLogger logs to w in text or JSON; quiet keeps warnings and errors.
-func newLogger(w io.Writer, format string, quiet bool) *slog.Logger {
-	level := slog.LevelInfo
-	if quiet {
-		level = slog.LevelWarn
-	}
-	ho := &slog.HandlerOptions{Level: level}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, ho))
-	}
-	return slog.New(slog.NewTextHandler(w, ho))
 }
 
 // syncProgress draws a bar of the full sync on a terminal.

@@ -1,10 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
-
-	"github.com/urfave/cli/v2"
+	"slices"
 
 	rsync "github.com/redkit/redkit/sync"
 )
@@ -12,12 +12,19 @@ import (
 // modeNative: the target loads the snapshot itself as a replica of redkit.
 const modeNative = "native"
 
+// nativeRefusedFlags are the flags a native sync refuses, in the order
+// nativeFlagsOK looks at them.
+func nativeRefusedFlags() []string {
+	return []string{"db", "match", "regex", "type", "min-size", "expired", "exclude", "db-map", "deny-command", "spool-dir", "forward-pubsub", "strict", "checkpoint"}
+}
+
 // nativeFlagsOK refuses what a native sync cannot do: the target takes
 // the source's stream byte for byte, so nothing can be left out,
-// renamed or moved, and its position is its own replication state.
-func nativeFlagsOK(c *cli.Context) error {
-	for _, f := range []string{"db", "match", "regex", "type", "min-size", "expired", "exclude", "db-map", "deny-command", "spool-dir", "forward-pubsub", "strict", "checkpoint"} {
-		if c.IsSet(f) {
+// renamed or moved, and its position is its own replication state. set
+// are the flags given.
+func nativeFlagsOK(set []string) error {
+	for _, f := range nativeRefusedFlags() {
+		if slices.Contains(set, f) {
 			why := "the target replays the source's stream byte for byte: use --mode restore for filters and mapping"
 			switch f {
 			case "checkpoint":
@@ -34,13 +41,12 @@ func nativeFlagsOK(c *cli.Context) error {
 }
 
 // runNativeSync runs a native sync: standalone source and target.
-func runNativeSync(c *cli.Context, gopts globalOptions, log *slog.Logger, from, to *rsync.Endpoint, fromOpts, toOpts rsync.Options,
+func runNativeSync(ctx context.Context, gopts globalOptions, opts syncOptions, log *slog.Logger, from, to *rsync.Endpoint, fromOpts, toOpts rsync.Options,
 	srcInfo, dstInfo *rsync.ServerInfo, dstAddr string, so rsync.SyncOptions) error {
-	ctx := c.Context
 	if srcInfo.Cluster || dstInfo.Cluster {
 		return usageErrorf("sync: --mode native needs a standalone source and target: use --mode auto for clusters")
 	}
-	if dstInfo.Role == "master" && !c.Bool("flush-target") {
+	if dstInfo.Role == "master" && !opts.flushTarget {
 		n, err := rsync.KeyCount(ctx, dstAddr, &toOpts)
 		if err != nil {
 			return syncConnectError(gopts, "target", to, err)
@@ -56,13 +62,13 @@ func runNativeSync(c *cli.Context, gopts globalOptions, log *slog.Logger, from, 
 		LinkTimeout:   so.LinkTimeout,
 		Target:        dstAddr,
 		TargetConn:    toOpts,
-		Listen:        c.String("native-addr"),
+		Listen:        opts.nativeAddr,
 		UntilCaughtUp: so.UntilCaughtUp,
-		FlushTarget:   c.Bool("flush-target"),
+		FlushTarget:   opts.flushTarget,
 		RetryFor:      so.RetryFor,
 		Log:           log,
 	})
-	if addr := c.String("status-addr"); addr != "" {
+	if addr := opts.statusAddr; addr != "" {
 		metrics := newSyncMetrics(n.Status)
 		n.Latency = metrics.observe
 		stop, bound, err := serveStatus(addr, func() any { return n.Status() }, metrics.reg, log)
@@ -73,8 +79,8 @@ func runNativeSync(c *cli.Context, gopts globalOptions, log *slog.Logger, from, 
 		log.Info("status served", "url", "http://"+bound+"/status", "metrics", "http://"+bound+"/metrics")
 	}
 	log.Info("sync (native)", "from", from.String(), "to", to.String(), "source_version", srcInfo.Version, "target_version", dstInfo.Version)
-	stopBar := syncProgress(gopts.stderr, c.Bool("quiet"), n.Status)
-	err := n.Run(ctx)
+	stopBar := syncProgress(gopts.stderr, opts.quiet, n.Status)
+	err := withAdvice(n.Run(ctx))
 	stopBar()
 	st := n.Status()
 	if err != nil {

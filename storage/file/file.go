@@ -1,8 +1,3 @@
-// Package file is the storage.Backend of a local or mounted directory
-// (file:// URLs). Keys are paths under the root directory. Put writes a
-// temporary file beside the final one (".redkit-tmp.*", never listed),
-// fsyncs it, renames it into place and fsyncs the directory, so an object
-// is either whole or absent, even after a crash.
 package file
 
 import (

@@ -1,20 +1,3 @@
-// Package s3 is the storage.Backend of Amazon S3 and S3-compatible
-// stores (s3://bucket/prefix URLs), with aws-sdk-go-v2.
-//
-// Credentials and the region come from the SDK's default chain
-// (AWS_ACCESS_KEY_ID and friends, AWS_PROFILE and the shared files, IMDS).
-// The endpoint of an S3-compatible store comes from Options.Endpoint,
-// else AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL; path-style addressing
-// is used by itself for an endpoint that is an IP address or localhost,
-// and always with Options.PathStyle.
-//
-// Put streams a body of unknown size through the transfer manager, in
-// parts of PartSize bytes (Concurrency of them in flight, so memory is
-// bounded by about PartSize x (Concurrency+1)), each with a CRC32
-// checksum the store verifies. A failed or cancelled upload is aborted,
-// so it leaves no object and no pending multipart upload; Cleanup aborts
-// those of a process that died first. Transient errors are retried by
-// the SDK (Options.Retries attempts).
 package s3
 
 import (

@@ -1,6 +1,3 @@
-// Package storagetest is the behaviour suite every storage.Backend
-// passes: the same tests, run against file:// and against a real S3
-// server.
 package storagetest
 
 import (

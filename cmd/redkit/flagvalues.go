@@ -1,0 +1,45 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Values of flags that several commands take: sizes (--min-size,
+// --max-payload, --rate) and times (--now, --truncate-to-timestamp).
+
+// parseSize parses a byte count with redis.conf units: k=1000, kb=1024,
+// m=1000², mb=1024², g=1000³, gb=1024³ (case-insensitive, "b" and the
+// binary "kib", "mib", "gib" accepted too). Fractions are allowed
+// ("1.5mb").
+func parseSize(s string) (int64, error) {
+	in := strings.ToLower(strings.TrimSpace(s))
+	i := strings.IndexFunc(in, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	num, unit := in, ""
+	if i >= 0 {
+		num, unit = in[:i], strings.TrimSpace(in[i:])
+	}
+	mult := map[string]float64{
+		"": 1, "b": 1,
+		"k": 1e3, "kb": 1 << 10, "kib": 1 << 10,
+		"m": 1e6, "mb": 1 << 20, "mib": 1 << 20,
+		"g": 1e9, "gb": 1 << 30, "gib": 1 << 30,
+	}[unit]
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || mult == 0 || v < 0 || v*mult > math.MaxInt64/2 {
+		return 0, fmt.Errorf("bad size %q (want a number with an optional unit: 512, 10kb, 1.5mb, 2g)", s)
+	}
+	return int64(math.Round(v * mult)), nil
+}
+
+// parseTime reads a time given as positive Unix seconds or RFC 3339.
+func parseTime(s string) (time.Time, bool) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.Unix(n, 0), n > 0
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	return t, err == nil && t.Unix() > 0
+}
