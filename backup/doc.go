@@ -24,6 +24,20 @@
 //     ErrNotRestorable (ErrNoGenerations, *AfterRecoveryPointError).
 //     Replay reads the segments back as the RESP commands a target
 //     applies, transactions whole, checking every record and segment.
+//   - Restores (restore.go, restore_at.go), built on package pipeline:
+//     Restore streams a backup's objects (or its multi-part AOF's files
+//     in order) as pipeline sources into a RestoreFunc, the caller's
+//     writer to a target, checking each object's SHA-256 at its end and
+//     its keys against the manifest (*StreamedChecksumError,
+//     *MismatchError; a target that fails first is a *StoppedEarlyError:
+//     the object was read in part and its checksum says nothing).
+//     CheckOpen and VerifyObject check objects before anything is
+//     written; CheckObject checks an object as it is copied to a file,
+//     which the caller renames into place only when it returns nil.
+//     PlanAt, VerifyAt, RestoreAt and RestoreAtToFile restore a
+//     continuous backup to a point in time: the base, then the
+//     segments' commands pipelined (Piper) or replayed into memory and
+//     written as one RDB (*SegmentsError, *IncompleteError).
 //   - Retention: Policy.Apply decides which backups to keep and why
 //     (Decision); DeleteBackup, DeleteSegments and OrphanGenerations
 //     remove what it lets go.

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/redkit/redkit/internal/compare"
+	"github.com/redkit/redkit/pipeline"
 	"github.com/redkit/redkit/rdb"
 	rsync "github.com/redkit/redkit/sync"
 	"github.com/schollz/progressbar/v3"
@@ -185,15 +186,15 @@ func eachDumpKey(path string, stdin io.Reader, fn func(*rdb.KeyValue) error) err
 		return err
 	}
 	defer closeInput()
-	if as, ok := src.(*aofSource); ok && as.commands {
-		ks, err := replayAOF(ctx, as, 0)
+	if as, ok := src.(*pipeline.AOFSource); ok && as.Commands() {
+		ks, err := pipeline.ReplayKeyspace(ctx, as, 0)
 		if err != nil {
 			return err
 		}
 		return ks.Keys(fn)
 	}
 	for {
-		it, err := src.next()
+		it, err := src.Next()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
@@ -201,11 +202,11 @@ func eachDumpKey(path string, stdin io.Reader, fn func(*rdb.KeyValue) error) err
 			return err
 		}
 		switch {
-		case it.key != nil:
-			if err := fn(it.key); err != nil {
+		case it.Key != nil:
+			if err := fn(it.Key); err != nil {
 				return err
 			}
-		case it.command != nil:
+		case it.Command != nil:
 			return fmt.Errorf("AOF commands follow the RDB part (an AOF with an RDB preamble): compare a dump of the replayed data instead ('redkit convert --to rdb --replay')")
 		}
 	}

@@ -1,19 +1,15 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/internal/dumpfile"
+	"github.com/redkit/redkit/pipeline"
 	"github.com/redkit/redkit/rdb"
 	"github.com/urfave/cli/v2"
 )
@@ -185,65 +181,26 @@ func parseDBMap(pairs []string) (map[int]int, error) {
 	return m, nil
 }
 
-// convertItem is one thing an input holds that outputs write: a key, a
-// function library's code, or a module's auxiliary data.
-type convertItem struct {
-	key       *rdb.KeyValue
-	function  []byte
-	moduleAux *rdb.Record // a KindModuleAux record
-	command   [][]byte    // an AOF command, to run in db
-	db        int
-}
-
-// convertSource reads items from one input kind, filtered; next returns
-// io.EOF at the end. Items are valid until the next call.
-type convertSource interface {
-	next() (convertItem, error)
-}
-
-// convertSink writes items in one output format; close flushes it.
+// convertSink is a sink of a file format, with its counts.
 type convertSink interface {
-	// needsKeyspace tells that AOF commands must be replayed into a
-	// keyspace before this sink can write keys.
-	needsKeyspace() bool
-	key(kv *rdb.KeyValue) error
-	function(code []byte) error
-	// moduleAux writes a module's auxiliary data (a KindModuleAux
-	// record), or notes in the stats that the format cannot carry it.
-	moduleAux(rec *rdb.Record) error
-	// command passes an AOF command through; sinks that need a keyspace
-	// (json, rdb) cannot take them yet.
-	command(args [][]byte, db int) error
-	close() error
-}
-
-// convertStats counts what a sink wrote, for the summary.
-type convertStats struct {
-	keys, functions, commands int64
-	auxLeftOut                []string // modules whose auxiliary data the format could not carry
-}
-
-// leaveOutAux notes a module whose auxiliary data is not written.
-func (st *convertStats) leaveOutAux(rec *rdb.Record) {
-	if name := rec.Module.Name(); !slices.Contains(st.auxLeftOut, name) {
-		st.auxLeftOut = append(st.auxLeftOut, name)
-	}
+	pipeline.Sink
+	Stats() pipeline.Stats
 }
 
 // newConvertSink returns the sink for a format: adding a format is one
-// case here and one function.
-func newConvertSink(opts *convertOptions, w io.Writer, st *convertStats) (convertSink, error) {
+// case here and one sink in package pipeline.
+func newConvertSink(opts *convertOptions, w io.Writer) (convertSink, error) {
 	switch opts.to {
 	case "resp", "aof":
-		return newRESPSink(opts, w, st), nil
+		return pipeline.NewRESPSink(w, pipeline.RESPOptions{Batch: opts.batch, RestorePayloads: opts.restorePayloads}), nil
 	case "json", "jsonl":
-		return &jsonSink{w: rdb.NewJSONWriter(w, rdb.JSONOptions{Array: opts.to == "json"}), st: st}, nil
+		return pipeline.NewJSONSink(w, rdb.JSONOptions{Array: opts.to == "json"}), nil
 	case "rdb":
-		rw, err := rdb.NewWriter(w, rdb.WriterOptions{Version: opts.rdbVersion})
+		s, err := pipeline.NewRDBSink(w, rdb.WriterOptions{Version: opts.rdbVersion})
 		if err != nil {
 			return nil, usageErrorf("convert: --rdb-version %d: %v", opts.rdbVersion, err)
 		}
-		return &rdbSink{w: rw, st: st}, nil
+		return s, nil
 	case "":
 		return nil, usageErrorf("convert: --to is required: resp, aof, json, jsonl or rdb")
 	default:
@@ -251,260 +208,35 @@ func newConvertSink(opts *convertOptions, w io.Writer, st *convertStats) (conver
 	}
 }
 
-// jsonSink writes keys and function libraries as JSON (rdb.JSONWriter).
-type jsonSink struct {
-	w  *rdb.JSONWriter
-	st *convertStats
-}
-
-func (s *jsonSink) key(kv *rdb.KeyValue) error {
-	s.st.keys++
-	return s.w.WriteKey(kv)
-}
-
-func (s *jsonSink) function(code []byte) error {
-	s.st.functions++
-	return s.w.WriteFunction(code)
-}
-
-func (s *jsonSink) moduleAux(rec *rdb.Record) error {
-	return s.w.WriteModuleAux(rec.Module, rec.When, rec.Data)
-}
-
-func (s *jsonSink) close() error { return s.w.Close() }
-
-func (s *jsonSink) command([][]byte, int) error { return errNeedsReplay }
-
-func (s *jsonSink) needsKeyspace() bool { return true }
-
-// errNeedsReplay stops a streamed conversion to json or rdb that meets
-// AOF commands after an RDB part: they change keys already written.
-var errNeedsReplay = errors.New("AOF commands follow the RDB part (an AOF with an RDB preamble): run again with --replay to replay them into the keys")
-
-// rdbSink writes an RDB file (rdb.Writer).
-type rdbSink struct {
-	w  *rdb.Writer
-	st *convertStats
-}
-
-func (s *rdbSink) key(kv *rdb.KeyValue) error {
-	s.st.keys++
-	return s.w.WriteKey(kv)
-}
-
-func (s *rdbSink) function(code []byte) error {
-	s.st.functions++
-	return s.w.WriteFunction(code)
-}
-
-func (s *rdbSink) moduleAux(rec *rdb.Record) error {
-	return s.w.WriteModuleAux(rec.Module, rec.When, rec.Data)
-}
-
-func (s *rdbSink) close() error { return s.w.Close() }
-
-func (s *rdbSink) command([][]byte, int) error { return errNeedsReplay }
-
-func (s *rdbSink) needsKeyspace() bool { return true }
-
-// openConvertSource detects the input's kind from its first bytes (after
-// decompression): adding an input kind is one case here and one type.
-func openConvertSource(path string, in io.Reader, f *rdb.Filter) (convertSource, error) {
-	br := bufio.NewReaderSize(in, 64<<10)
-	head, err := br.Peek(6)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	first := bytes.TrimLeft(head, " \t\r\n")
-	switch {
-	case bytes.HasPrefix(head, []byte("REDIS")), bytes.HasPrefix(head, []byte("VALKEY")):
-		// An RDB dump or an AOF with an RDB preamble: the AOF reader
-		// yields the RDB part and any commands after it.
-		return &aofSource{rd: aof.NewReader(br), filter: f}, nil
-	case len(head) > 0 && (head[0] == '*' || head[0] == '#'):
-		return &aofSource{rd: aof.NewReader(br), filter: f, commands: true}, nil
-	case len(first) > 0 && (first[0] == '{' || first[0] == '['):
-		return &jsonSource{rd: rdb.NewJSONReader(br), filter: f}, nil
-	case len(head) == 0:
-		return nil, fmt.Errorf("convert %s: input is empty", path)
-	default:
-		return nil, fmt.Errorf("convert %s: input is neither an RDB dump (REDIS or VALKEY magic), an AOF (RESP commands) nor redkit JSON (first bytes %q)", path, head)
-	}
-}
-
-// jsonSource reads keys, function libraries and module auxiliary data
-// from redkit's JSON or JSON Lines.
-type jsonSource struct {
-	rd     *rdb.JSONReader
-	filter *rdb.Filter
-	aux    rdb.Record // the last module-aux object, as a record
-}
-
-func (s *jsonSource) next() (convertItem, error) {
-	for {
-		rec, err := s.rd.NextRecord()
-		if err != nil {
-			return convertItem{}, err
-		}
-		switch rec.Kind {
-		case rdb.KindFunction:
-			return convertItem{function: rec.Data}, nil
-		case rdb.KindModuleAux:
-			s.aux = rdb.Record{Kind: rdb.KindModuleAux, Module: rec.Module, When: rec.When, Data: rec.Data}
-			return convertItem{moduleAux: &s.aux}, nil
-		case rdb.KindKey:
-			kv := rec.Key
-			r := rdb.Record{Kind: rdb.KindKey, DB: kv.DB, Key: kv.Key, Type: kv.Type, ExpireAt: kv.ExpireAt}
-			if s.filter.MatchKey(&r) {
-				return convertItem{key: kv}, nil
-			}
-		}
-	}
-}
-
-// openInput opens anything convert reads: a multi-part AOF (directory or
-// manifest), or a file or "-" holding an RDB dump, an AOF or redkit JSON,
-// compressed or not. in is nil for a multi-part AOF; call closeInput when
-// done.
-func openInput(ctx context.Context, stdin io.Reader, cmd, path string, filter *rdb.Filter) (src convertSource, in *dumpfile.File, closeInput func(), err error) {
-	if isAOFSet(path) {
-		ar, err := aof.Open(ctx, path)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("%s: %w", cmd, err)
-		}
-		return &aofSource{rd: ar, filter: filter, commands: true}, nil, func() { ar.Close() }, nil
-	}
-	if path == "-" {
-		in, err = dumpfile.NewReader(ctx, "-", stdin)
-	} else {
-		in, err = dumpfile.Open(ctx, path)
-	}
+// openInput opens anything convert reads (pipeline.Open): a multi-part
+// AOF (directory or manifest), or a file or "-" holding an RDB dump, an
+// AOF or redkit JSON, compressed or not. in is nil for a multi-part AOF;
+// call closeInput when done. Errors are labelled as they always were.
+func openInput(ctx context.Context, stdin io.Reader, cmd, path string, filter *rdb.Filter) (src pipeline.Source, in *dumpfile.File, closeInput func(), err error) {
+	inp, err := pipeline.Open(ctx, path, stdin, filter)
 	if err != nil {
-		return nil, nil, nil, err
-	}
-	if src, err = openConvertSource(path, in, filter); err != nil {
-		in.Close()
-		if ctx.Err() != nil {
-			return nil, nil, nil, ctx.Err()
+		switch {
+		case isAOFSet(path):
+			err = fmt.Errorf("%s: %w", cmd, err)
+		case isSniffError(err):
+			err = labelSniffError(err)
 		}
 		return nil, nil, nil, err
 	}
-	return src, in, func() { in.Close() }, nil
+	return inp.Source, inp.File, func() { inp.Close() }, nil
 }
+
+// isSniffError tells an input that is neither a dump, an AOF nor JSON.
+func isSniffError(err error) bool {
+	return errors.Is(err, pipeline.ErrEmptyInput) || errors.As(err, new(*pipeline.FormatError))
+}
+
+// labelSniffError labels an input that is neither a dump, an AOF nor
+// JSON as it always was, whatever the command: "convert PATH: ...".
+func labelSniffError(err error) error { return fmt.Errorf("convert %w", err) }
 
 // isAOFSet tells a multi-part AOF: a directory or a manifest file.
-func isAOFSet(path string) bool {
-	if strings.HasSuffix(path, ".manifest") {
-		return true
-	}
-	fi, err := os.Stat(path)
-	return err == nil && fi.IsDir()
-}
-
-// aofSource reads an RDB dump or any AOF form: the keys and function
-// libraries of its RDB part, then its commands.
-type aofSource struct {
-	rd       *aof.Reader
-	filter   *rdb.Filter
-	part     *rdb.Reader // the RDB part being read, if any
-	commands bool        // the input is known to hold commands (a plain or multi-part AOF)
-	// keysRead, when set, counts the keys of the RDB parts per
-	// database, filtered out or not.
-	keysRead map[int]int64
-}
-
-func (s *aofSource) next() (convertItem, error) {
-	for {
-		if s.part != nil {
-			rec, err := s.part.Next()
-			if errors.Is(err, io.EOF) {
-				s.part = nil
-				continue
-			}
-			if err != nil {
-				return convertItem{}, err
-			}
-			if rec.Kind == rdb.KindKey && s.keysRead != nil {
-				s.keysRead[rec.DB]++
-			}
-			switch {
-			case rec.Kind == rdb.KindFunction:
-				return convertItem{function: rec.Data}, nil
-			case rec.Kind == rdb.KindModuleAux:
-				return convertItem{moduleAux: rec}, nil
-			case rec.Kind == rdb.KindKey && s.filter.MatchKey(rec):
-				return convertItem{key: s.part.KeyValue()}, nil
-			}
-			continue
-		}
-		e, err := s.rd.Next()
-		if err != nil {
-			return convertItem{}, err
-		}
-		if e.Kind == aof.KindRDB {
-			s.part = e.RDB
-			continue
-		}
-		if f := s.filter; f != nil && (f.Match != "" || f.Regex != nil || len(f.Types) > 0 || f.Expired != rdb.ExpiredInclude) {
-			return convertItem{}, fmt.Errorf("%s offset %d: AOF commands cannot be filtered by key, type or expiry (only --db applies to them)", e.File, e.Offset)
-		}
-		if f := s.filter; f != nil && len(f.DBs) > 0 && !slices.Contains(f.DBs, e.DB) {
-			continue
-		}
-		return convertItem{command: e.Args, db: e.DB}, nil
-	}
-}
-
-// respSink writes RESP commands through an aof.Rewriter.
-type respSink struct {
-	db int // database of the last passed-through command, -1 unknown
-	w  *aof.Writer
-	rw *aof.Rewriter
-	st *convertStats
-}
-
-func newRESPSink(opts *convertOptions, w io.Writer, st *convertStats) *respSink {
-	return &respSink{
-		db: -1,
-		w:  aof.NewWriter(w),
-		rw: aof.NewRewriter(aof.RewriteOptions{Batch: opts.batch, RestorePayloads: opts.restorePayloads}),
-		st: st,
-	}
-}
-
-func (s *respSink) key(kv *rdb.KeyValue) error {
-	s.st.keys++
-	s.db = -1 // the rewriter may select another database
-	return s.rw.Key(kv, s.w.WriteCommand)
-}
-
-func (s *respSink) function(code []byte) error {
-	s.st.functions++
-	return s.rw.Function(code, s.w.WriteCommand)
-}
-
-func (s *respSink) moduleAux(rec *rdb.Record) error {
-	s.st.leaveOutAux(rec)
-	return nil
-}
-
-func (s *respSink) needsKeyspace() bool { return false }
-
-func (s *respSink) command(args [][]byte, db int) error {
-	if db != s.db {
-		s.rw.Reset() // the next key selects its database again
-		if err := s.w.WriteCommand([]byte("SELECT"), []byte(strconv.Itoa(db))); err != nil {
-			return err
-		}
-		s.db = db
-	}
-	return s.w.WriteCommand(args...)
-}
-
-func (s *respSink) close() error {
-	s.st.commands = s.w.Commands()
-	return s.w.Flush()
-}
+func isAOFSet(path string) bool { return pipeline.IsAOFSet(path) }
 
 // countingWriter counts bytes written, for the summary, and marks its
 // errors as the output's.
@@ -531,9 +263,8 @@ func runConvert(ctx context.Context, gopts globalOptions, opts convertOptions, a
 	case opts.batch < 1:
 		return usageErrorf("convert: --batch must be at least 1")
 	}
-	var st convertStats
 	// Validate the format before touching input or output.
-	if _, err := newConvertSink(&opts, io.Discard, &st); err != nil {
+	if _, err := newConvertSink(&opts, io.Discard); err != nil {
 		return err
 	}
 	path := args[0]
@@ -549,7 +280,7 @@ func runConvert(ctx context.Context, gopts globalOptions, opts convertOptions, a
 	}
 	defer out.abort()
 	cw := &countingWriter{w: out}
-	sink, err := newConvertSink(&opts, cw, &st)
+	sink, err := newConvertSink(&opts, cw)
 	if err != nil {
 		return err
 	}
@@ -557,13 +288,9 @@ func runConvert(ctx context.Context, gopts globalOptions, opts convertOptions, a
 	if in != nil {
 		bar.track(in)
 	}
-	if as, ok := src.(*aofSource); ok && sink.needsKeyspace() && (as.commands || opts.replay) {
-		err = convertReplay(ctx, as, sink, opts)
-	} else {
-		err = convert(ctx, src, sink, opts.dbMap)
-	}
+	err = pipeline.Copy(ctx, src, sink, pipeline.Options{DBMap: opts.dbMap, Replay: opts.replay, Now: opts.now})
 	if err == nil {
-		err = sink.close()
+		err = sink.Close()
 	}
 	bar.stop()
 	if ctx.Err() != nil {
@@ -574,20 +301,21 @@ func runConvert(ctx context.Context, gopts globalOptions, opts convertOptions, a
 		if errors.As(err, &werr) {
 			return fmt.Errorf("convert: write output: %w", werr.err)
 		}
-		res := inputResult{path: path, err: err}
+		res := inputResult{path: path, err: withAdvice(err)}
 		printInputError(gopts.stderr, "convert", &res)
 		return reportedError(exitError, err)
 	}
 	if err := out.commit(); err != nil {
 		return fmt.Errorf("convert: %w", err)
 	}
-	if len(st.auxLeftOut) > 0 {
+	st := sink.Stats()
+	if len(st.AuxLeftOut) > 0 {
 		fmt.Fprintf(gopts.stderr, "redkit: convert %s: warning: module auxiliary data of %s left out: --to %s cannot carry it (--to rdb and json do)\n",
-			path, strings.Join(st.auxLeftOut, ", "), opts.to)
+			path, strings.Join(st.AuxLeftOut, ", "), opts.to)
 	}
 	if !opts.quiet {
 		fmt.Fprintf(gopts.stderr, "redkit: convert %s: %d keys, %d function libraries, %d commands, %d bytes\n",
-			path, st.keys, st.functions, st.commands, cw.n)
+			path, st.Keys, st.Functions, st.Commands, cw.n)
 	}
 	return nil
 }
@@ -597,91 +325,3 @@ type writeError struct{ err error }
 
 func (e *writeError) Error() string { return e.err.Error() }
 func (e *writeError) Unwrap() error { return e.err }
-
-// convertReplay replays an AOF (its RDB part and its commands) into an
-// in-memory keyspace, then writes the keyspace's function libraries and
-// keys to sink, filtered and moved to the databases dbMap names.
-func convertReplay(ctx context.Context, src *aofSource, sink convertSink, opts convertOptions) error {
-	ks, err := replayAOF(ctx, src, opts.now)
-	if err != nil {
-		return err
-	}
-	if err := ks.Functions(sink.function); err != nil {
-		return err
-	}
-	return ks.Keys(func(kv *rdb.KeyValue) error {
-		r := rdb.Record{Kind: rdb.KindKey, DB: kv.DB, Key: kv.Key, Type: kv.Type, ExpireAt: kv.ExpireAt}
-		if !src.filter.MatchKey(&r) {
-			return nil
-		}
-		if db, ok := opts.dbMap[kv.DB]; ok {
-			kv.DB = db
-		}
-		return sink.key(kv)
-	})
-}
-
-// replayAOF replays an AOF (its RDB part and its commands) into an
-// in-memory keyspace. now resolves relative times (0: refuse them).
-func replayAOF(ctx context.Context, src *aofSource, now int64) (*aof.Keyspace, error) {
-	ks := aof.NewKeyspace(aof.KeyspaceOptions{Now: now})
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		e, err := src.rd.Next()
-		if errors.Is(err, io.EOF) {
-			return ks, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if e.Kind == aof.KindRDB {
-			err = ks.LoadRDB(e.RDB)
-		} else {
-			err = ks.Apply(e)
-		}
-		// A command Redis itself would refuse changes nothing, as when
-		// Redis loads the file.
-		if err != nil && !errors.Is(err, aof.ErrRejected) {
-			return nil, err
-		}
-	}
-}
-
-// convert copies every item of src to sink, moving keys to the
-// databases dbMap names.
-func convert(ctx context.Context, src convertSource, sink convertSink, dbMap map[int]int) error {
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		it, err := src.next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		switch {
-		case it.key != nil:
-			if db, ok := dbMap[it.key.DB]; ok {
-				it.key.DB = db
-			}
-			err = sink.key(it.key)
-		case it.moduleAux != nil:
-			err = sink.moduleAux(it.moduleAux)
-		case it.command != nil:
-			db := it.db
-			if d, ok := dbMap[db]; ok {
-				db = d
-			}
-			err = sink.command(it.command, db)
-		default:
-			err = sink.function(it.function)
-		}
-		if err != nil {
-			return err
-		}
-	}
-}

@@ -53,6 +53,7 @@ func adviceFor(err error) []advice {
 			add(le.Error(), le.Error()+h)
 		}
 	}
+	out = append(out, pipelineAdvice(err)...)
 	return out
 }
 

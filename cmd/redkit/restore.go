@@ -12,9 +12,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/internal/bytesize"
 	"github.com/redkit/redkit/internal/dumpfile"
+	"github.com/redkit/redkit/pipeline"
 	"github.com/redkit/redkit/rdb"
 	rsync "github.com/redkit/redkit/sync"
 )
@@ -33,15 +34,11 @@ type restoreOptions struct {
 	now          int64
 	replay       bool
 	// From a backup.
-	toFile      string
-	verifyFirst bool
-	inputName   string      // the input's name in the summary, for "-"
-	noFunctions bool        // leave the input's function libraries out
-	aofReader   *aof.Reader // read this instead of the input
-	// keysRead, when set, counts the keys read per database of the
-	// input, before any filter: a backup's are checked against its
-	// manifest.
-	keysRead map[int]int64
+	toFile        string
+	verifyFirst   bool
+	identityFiles []string       // --identity-file: an encrypted backup's age identities
+	storage       storageOptions // s3:// access
+	cut           backup.Cutoff  // --at or --at-offset: a continuous backup's point in time
 }
 
 func newRestoreCommand(gopts globalOptions) *cli.Command {
@@ -180,9 +177,10 @@ expired, bytes, time and rate.
 			}
 			if c.Args().Len() == 1 && isStorageURL(c.Args().First()) {
 				if pitr {
-					return runRestoreAt(c, gopts, opts, cut)
+					opts.cut = cut
+					return runRestoreAt(c.Context, gopts, opts, c.Args().Slice())
 				}
-				return runRestoreBackup(c, gopts, opts)
+				return runRestoreBackup(c.Context, gopts, opts, c.Args().Slice())
 			}
 			if pitr {
 				return usageErrorf("restore: --at and --at-offset go with a continuous backup (STORAGE_URL or STORAGE_URL@GENERATION)")
@@ -213,6 +211,7 @@ func restoreOptionsFromFlags(c *cli.Context, gopts globalOptions) (restoreOption
 	}
 	opts.to = c.String("to")
 	opts.toFile, opts.verifyFirst = c.String("to-file"), c.Bool("verify-first")
+	opts.identityFiles, opts.storage = c.StringSlice("identity-file"), storageOptionsFromFlags(c)
 	fromStorage := c.Args().Len() == 1 && isStorageURL(c.Args().First())
 	switch {
 	case opts.toFile != "" && !fromStorage:
@@ -350,32 +349,6 @@ func resolveTarget(ctx context.Context, rawURL, password string, tlsOpts rsync.T
 	return &target{ep: ep, addr: addr, opts: copts, info: info}, nil
 }
 
-// restoreSink feeds a Restorer from the convert machinery.
-type restoreSink struct {
-	ctx context.Context
-	r   *rsync.Restorer
-	// noFunctions skips function libraries: a cluster backup's shards
-	// after the first (every master holds the same libraries).
-	noFunctions bool
-}
-
-func (s *restoreSink) needsKeyspace() bool { return true }
-func (s *restoreSink) key(kv *rdb.KeyValue) error {
-	return s.r.Key(s.ctx, kv)
-}
-func (s *restoreSink) function(code []byte) error {
-	if s.noFunctions {
-		return nil
-	}
-	return s.r.Function(s.ctx, code)
-}
-
-// moduleAux skips module auxiliary data: no command sets it on a live
-// server (restore --check names the modules a dump needs).
-func (s *restoreSink) moduleAux(*rdb.Record) error { return nil }
-func (s *restoreSink) command([][]byte, int) error { return errNeedsReplay }
-func (s *restoreSink) close() error                { return nil }
-
 type restoreSummary struct {
 	Input     string  `json:"input"`
 	Target    string  `json:"target"`
@@ -409,24 +382,33 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 		return usageErrorf("restore: one input at a time (got %d)", len(args))
 	}
 	path := args[0]
+	src, in, closeInput, err := openInput(ctx, gopts.stdin, "restore", path, opts.filter)
+	if err != nil {
+		return err
+	}
+	defer closeInput()
+	return restoreFrom(ctx, gopts, opts, restoreInput{name: path, src: src, file: in, total: totalSize(args)})
+}
+
+// restoreInput is an opened input of a restore.
+type restoreInput struct {
+	name  string // in the summary
+	src   pipeline.Source
+	file  *dumpfile.File // when not nil, the progress bar counts its bytes
+	count func() int64   // else, when not nil, the bytes read
+	total int64          // the input's size, -1 unknown
+	// noFunctions leaves the input's function libraries out: a cluster
+	// backup's snapshots after the first (every master holds the same).
+	noFunctions bool
+}
+
+// restoreFrom restores an opened input into the target: connect, write
+// (pipeline.Restore) with a progress bar, print the summary and hints.
+func restoreFrom(ctx context.Context, gopts globalOptions, opts restoreOptions, in restoreInput) error {
 	logf := func(format string, a ...any) {
 		if !opts.quiet {
 			fmt.Fprintf(gopts.stderr, "redkit: restore: %s\n", rsync.Redact(fmt.Sprintf(format, a...)))
 		}
-	}
-	var src convertSource
-	var in *dumpfile.File
-	var closeInput func()
-	var err error
-	if opts.aofReader != nil {
-		// A backup of a multi-part AOF, read from its objects.
-		src, closeInput = &aofSource{rd: opts.aofReader, filter: opts.filter, commands: true}, func() { opts.aofReader.Close() }
-	} else if src, in, closeInput, err = openInput(ctx, gopts.stdin, "restore", path, opts.filter); err != nil {
-		return err
-	}
-	defer closeInput()
-	if as, ok := src.(*aofSource); ok {
-		as.keysRead = opts.keysRead
 	}
 	ep, info, w, err := connectTarget(ctx, opts.to, opts.password, opts.tls, opts.timeout, opts.depth, logf)
 	if err != nil {
@@ -438,65 +420,38 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 	}
 	ro := opts.restore
 	ro.MemoryHint = memoryHint()
-	r, err := rsync.NewRestorer(w, info, ro)
+	sink, err := pipeline.NewLiveSink(ctx, pipeline.Target{Endpoint: ep, Info: info, Writer: w}, pipeline.LiveOptions{Restore: ro, NoFunctions: in.noFunctions})
 	if err != nil {
-		w.Close()
 		return usageErrorf("restore: %v", withAdvice(err))
 	}
-	start := time.Now()
 	if opts.flush {
-		if err := r.Flush(ctx); err != nil {
-			w.Close()
+		if err := sink.Flush(ctx); err != nil {
 			return fmt.Errorf("restore: %s: %w", ep, err)
 		}
 	}
-	// On a standalone target the URL's database is where db 0 goes.
-	dbMap := opts.dbMap
-	if ep.DBSet && ep.DB != 0 && !info.Cluster {
-		if dbMap == nil {
-			dbMap = map[int]int{}
-		}
-		if _, ok := dbMap[0]; !ok {
-			dbMap[0] = ep.DB
-		}
-	}
-	sink := &restoreSink{ctx: ctx, r: r, noFunctions: opts.noFunctions}
-	bar := startProgress(gopts.stderr, opts.quiet, "restore", totalSize(args))
-	if in != nil {
-		bar.track(in)
+	bar := startProgress(gopts.stderr, opts.quiet, "restore", in.total)
+	if in.file != nil {
+		bar.track(in.file)
+	} else if in.count != nil {
+		bar.count(in.count)
 	}
 	bar.describe(func() string {
-		st := r.Stats()
+		st := sink.Stats()
 		return fmt.Sprintf("restore %d keys", st.Keys+st.Skipped+st.Failed+st.Expired)
 	})
-	if as, ok := src.(*aofSource); ok && (as.commands || opts.replay) {
-		err = convertReplay(ctx, as, sink, convertOptions{now: opts.now, filter: opts.filter, dbMap: dbMap})
-	} else {
-		err = convert(ctx, src, sink, dbMap)
-	}
-	cerr := r.Close()
+	res, err := pipeline.Restore(ctx, in.src, sink, pipeline.Options{DBMap: opts.dbMap, Replay: opts.replay, Now: opts.now})
 	bar.stop()
-	elapsed := time.Since(start)
-	if err == nil {
-		err = cerr
-	}
 	err = withAdvice(err)
-	st, ws := r.Stats(), w.Stats()
-	name := path
-	if path == "-" && opts.inputName != "" {
-		name = opts.inputName
-	}
+	elapsed := res.Elapsed
+	st, ws := res.Stats, res.Writer
+	name := in.name
 	sum := restoreSummary{Input: name, Target: ep.String(), Cluster: info.Cluster, Keys: st.Keys, Commands: st.Commands,
 		Skipped: st.Skipped, Failed: st.Failed, Existing: st.Existing, Expired: st.Expired, Functions: st.Functions, Bytes: st.Bytes, Seconds: elapsed.Seconds(),
 		Retries: ws.Retries, Redirects: ws.Redirects}
 	if s := elapsed.Seconds(); s > 0 {
 		sum.KeysPerS, sum.BytesPerS = float64(st.Keys)/s, float64(st.Bytes)/s
 	}
-	failures := r.Failures()
-	if ctx.Err() != nil {
-		// Interrupted: the keys in flight were cut off, not refused.
-		failures = nil
-	}
+	failures := res.Failures // nil when interrupted: the keys in flight were cut off, not refused
 	for _, f := range failures {
 		sum.Failures = append(sum.Failures, struct {
 			DB    int    `json:"db"`
@@ -536,7 +491,7 @@ func runRestore(ctx context.Context, gopts globalOptions, opts restoreOptions, a
 	}
 	if st.Failed > 0 {
 		// Skipped keys are what --conflict skip asked for: not a problem.
-		return reportedError(exitProblems, fmt.Errorf("%d keys failed", st.Failed))
+		return reportedError(exitProblems, fmt.Errorf("%d %w", st.Failed, pipeline.ErrKeysFailed))
 	}
 	return nil
 }

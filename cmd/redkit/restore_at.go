@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,10 +10,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/internal/bytesize"
-	"github.com/redkit/redkit/rdb"
 	"github.com/redkit/redkit/storage"
 	rsync "github.com/redkit/redkit/sync"
 )
@@ -46,40 +45,29 @@ func parseCutoff(c *cli.Context) (cut backup.Cutoff, ok bool, err error) {
 // runRestoreAt restores a continuous backup to an instant: the newest
 // base at or before it, then its generation's segments up to the last
 // command received at or before it.
-func runRestoreAt(c *cli.Context, gopts globalOptions, opts restoreOptions, cut backup.Cutoff) error {
-	ctx := c.Context
-	url, genID := splitBackupRef(c.Args().First())
-	b, err := openStorage(ctx, c, url)
+func runRestoreAt(ctx context.Context, gopts globalOptions, opts restoreOptions, args []string) error {
+	if len(args) != 1 {
+		return usageErrorf("restore: one backup at a time (got %d)", len(args))
+	}
+	cut := opts.cut
+	url, genID := splitBackupRef(args[0])
+	b, err := openStorageURL(ctx, opts.storage, url)
 	if err != nil {
 		return err
 	}
-	l, err := backup.List(ctx, b)
-	if err != nil {
-		return fmt.Errorf("restore: %w", err)
+	p, err := backup.PlanAt(ctx, b, genID, cut)
+	if ug := (*backup.UnknownGenerationError)(nil); errors.As(err, &ug) {
+		return usageErrorf("restore: %s is not a generation of a continuous backup in %s (see redkit backup list)", ug.ID, url)
 	}
-	gens, err := backup.ListGenerations(ctx, b, l)
-	if err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	if genID != "" && genID != "latest" {
-		var only []*backup.Generation
-		for _, g := range gens {
-			if g.ID() == genID {
-				only = append(only, g)
-			}
-		}
-		if len(only) == 0 {
-			return usageErrorf("restore: %s is not a generation of a continuous backup in %s (see redkit backup list)", genID, url)
-		}
-		gens = only
-	}
-	g, segs, err := backup.PlanRestore(gens, cut)
-	if err != nil {
+	if errors.Is(err, backup.ErrNotRestorable) {
 		fmt.Fprintf(gopts.stderr, "redkit: restore: %s\n", withBackupHint(err))
 		return reportedError(exitError, err)
 	}
-	m := g.Base
-	ids, err := identitiesFromFlags(c)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	g, m := p.Generation, p.Base
+	ids, err := readIdentities(opts.identityFiles)
 	if err != nil {
 		return err
 	}
@@ -92,49 +80,39 @@ func runRestoreAt(c *cli.Context, gopts globalOptions, opts restoreOptions, cut 
 			fmt.Fprintf(gopts.stderr, "redkit: restore: "+format+"\n", a...)
 		}
 	}
-	var segBytes int64
-	for _, s := range segs {
-		segBytes += s.StoredBytes
-	}
 	logf("to %s: generation %s of %s, base taken %s (%d keys, %s), then %d segment(s) (%s)", cut, m.ID, sourceLabel(m.Source),
-		g.From().Format(time.RFC3339Nano), m.TotalKeys(), bytesize.Format(m.StoredBytes), len(segs), bytesize.Format(segBytes))
-	if len(m.Objects) != 1 {
-		return fmt.Errorf("restore: generation %s has %d base objects, want 1", m.ID, len(m.Objects))
+		g.From().Format(time.RFC3339Nano), m.TotalKeys(), bytesize.Format(m.StoredBytes), len(p.Segments), bytesize.Format(p.SegmentBytes()))
+	if _, err := p.BaseObject(); err != nil {
+		return fmt.Errorf("restore: %w", err)
 	}
-	base := m.Objects[0]
 	if opts.verifyFirst {
-		// latest would stop at the gap: said before anything is read.
-		if g.Gap != nil && (cut == backup.Cutoff{}) {
-			fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nnothing was written (--at with an instant up to %s restores what is before the gap)\n", g.Gap, g.Until().Format(time.RFC3339Nano))
-			return reportedError(exitError, g.Gap)
-		}
-		if err := verifyObject(c, b, m, base, codec); err != nil {
-			fmt.Fprintf(gopts.stderr, "redkit: restore: the base of generation %s does not verify: %v\nnothing was written\n", m.ID, err)
-			return reportedError(exitError, err)
-		}
-		for _, si := range segs {
-			if err := backup.VerifySegment(ctx, b, si, m.Compression, codec); err != nil {
-				fmt.Fprintf(gopts.stderr, "redkit: restore: generation %s does not verify: %v\nnothing was written\n", m.ID, err)
-				return reportedError(exitError, err)
+		if err := backup.VerifyAt(ctx, b, p, codec); err != nil {
+			ve := &backup.AtVerifyError{What: backup.AtSegment, Err: err}
+			errors.As(err, &ve)
+			switch ve.What {
+			case backup.AtGap:
+				// latest would stop at the gap: said before anything is read.
+				fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nnothing was written (--at with an instant up to %s restores what is before the gap)\n", ve.Err, g.Until().Format(time.RFC3339Nano))
+			case backup.AtBase:
+				fmt.Fprintf(gopts.stderr, "redkit: restore: the base of generation %s does not verify: %v\nnothing was written\n", m.ID, ve.Err)
+			default:
+				fmt.Fprintf(gopts.stderr, "redkit: restore: generation %s does not verify: %v\nnothing was written\n", m.ID, ve.Err)
 			}
+			return reportedError(exitError, ve.Err)
 		}
-		logf("verified the base and %d segment(s) (SHA-256, record CRCs and counts)", len(segs))
+		logf("verified the base and %d segment(s) (SHA-256, record CRCs and counts)", len(p.Segments))
 	}
 
-	rp := backup.NewReplay(ctx, b, segs, m.Compression, codec, cut)
-	rp.Gap = g.Gap
-	defer rp.Close()
-	var replayed, failed int64
+	var res *backup.AtResult
 	if opts.toFile != "" {
-		if err := replayToFile(c, gopts, b, m, base, codec, rp, opts.toFile); err != nil {
+		if res, err = restoreAtToFile(ctx, gopts, b, p, codec, opts.toFile); err != nil {
 			return err
 		}
-		replayed = rp.Commands
 	} else {
 		// The commands go to the target as they are, pipelined, after the
 		// base: the target executes them, as a replica does its master's.
 		var conn *rsync.Conn
-		if len(segs) > 0 {
+		if len(p.Segments) > 0 {
 			t, err := resolveTarget(ctx, opts.to, opts.password, opts.tls, opts.timeout, func(string, ...any) {})
 			if err != nil {
 				return fmt.Errorf("restore: %w", err)
@@ -147,129 +125,82 @@ func runRestoreAt(c *cli.Context, gopts globalOptions, opts restoreOptions, cut 
 			}
 			defer conn.Close()
 		}
-		o := opts
-		o.inputName = url + "@" + m.ID + " (base)"
-		if err := restoreObject(ctx, gopts, o, b, m, base, codec, url); err != nil {
-			return err
-		}
-		if conn != nil {
-			// The commands go to the target as they are, pipelined, after
-			// the base: the target executes them, as a replica does its
-			// master's, and they follow their SELECTs.
-			start := time.Now()
-			var err error
-			printed := 0
-			if _, failed, err = conn.Pipe(rp, func(msg string) {
+		printed := 0
+		ao := backup.AtOptions{
+			Restore: backup.RestoreOptions{Codec: codec, Filter: opts.filter, Replay: opts.replay},
+			Into:    restoreInto(gopts, opts, func(backup.RestoreInput) string { return url + "@" + m.ID + " (base)" }),
+			OnCommandError: func(msg string) {
 				if printed++; printed <= 5 {
 					fmt.Fprintf(gopts.stderr, "redkit: restore: a replayed command failed: %s\n", msg)
 				}
-			}); err != nil {
-				return fmt.Errorf("restore: replaying the commands: %w", err)
-			}
-			replayed = rp.Commands
-			logf("replayed %d command(s) in %.1fs", replayed, time.Since(start).Seconds())
-		} else if _, err := io.Copy(io.Discard, rp); err != nil { // no segment: a gap after the base is still told
-			return fmt.Errorf("restore: %w", err)
+			},
+		}
+		if conn != nil { // a nil *rsync.Conn is not a nil Piper
+			ao.Conn = conn
+		}
+		res, err = backup.RestoreAt(ctx, b, p, ao)
+		var pe *backup.PipeError
+		switch {
+		case errors.As(err, &pe):
+			return fmt.Errorf("restore: replaying the commands: %w", pe.Err)
+		case err != nil && !errors.As(err, new(*backup.SegmentsError)):
+			return backupRestoreError(gopts, m, url, err)
+		}
+		if res.Piped {
+			logf("replayed %d command(s) in %.1fs", res.Commands, res.PipeTime.Seconds())
 		}
 	}
-	if rerr := rp.Err(); rerr != nil {
-		upTo := rp.LastOffset
-		if len(segs) == 0 && m.Replication != nil {
-			upTo = m.Replication.Offset
-		}
-		fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nrestored: the base and %d command(s), up to offset %d; the rest of the generation was not\n", rerr, rp.Commands, upTo)
-		return reportedError(exitError, rerr)
+	if se := (*backup.SegmentsError)(nil); errors.As(err, &se) {
+		fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nrestored: the base and %d command(s), up to offset %d; the rest of the generation was not\n", se.Err, se.Commands, se.UpTo)
+		return reportedError(exitError, se.Err)
+	}
+	replayed := res.Commands
+	if opts.toFile == "" && !res.Piped {
+		replayed = 0
 	}
 	last := "none"
-	if rp.Commands > 0 {
-		last = fmt.Sprintf("offset %d, received %s", rp.LastOffset, rp.LastReceived.UTC().Format(time.RFC3339Nano))
+	if res.Commands > 0 {
+		last = fmt.Sprintf("offset %d, received %s", res.LastOffset, res.LastReceived.UTC().Format(time.RFC3339Nano))
 	}
 	logf("restored to %s: the base and %d command(s); the last: %s", cut, replayed, last)
-	if failed > 0 {
-		err := fmt.Errorf("%d of %d replayed command(s) failed on the target", failed, replayed)
+	if res.Failed > 0 {
+		err := fmt.Errorf("%d of %d replayed command(s) failed on the target", res.Failed, replayed)
 		fmt.Fprintf(gopts.stderr, "redkit: restore: %s\n", withBackupHint(err))
 		return reportedError(exitProblems, err)
 	}
 	return nil
 }
 
-// replayToFile replays a generation's base and commands into memory
-// (the whole data set is held) and writes the keys as one RDB file
-// (atomically).
-func replayToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *backup.Manifest, base backup.ObjectEntry, codec storage.Codec, rp *backup.Replay, path string) error {
-	ctx := c.Context
-	var baseReader *storage.ObjectReader
-	am := &aof.Manifest{Base: &aof.ManifestFile{Name: "base", Seq: 1, Type: aof.TypeBase},
-		Incrs: []aof.ManifestFile{{Name: "segments", Seq: 1, Type: aof.TypeIncr}}}
-	ar, err := aof.NewMultiReader(ctx, am, func(name string) (io.ReadCloser, error) {
-		if name == "segments" {
-			return io.NopCloser(replayReader{rp}), nil
+// restoreAtToFile replays a plan into memory (the whole data set is
+// held) and writes the keys as one RDB file, renamed into place only once
+// everything was replayed.
+func restoreAtToFile(ctx context.Context, gopts globalOptions, b storage.Backend, p *backup.AtPlan, codec storage.Codec, path string) (*backup.AtResult, error) {
+	var o *output
+	defer func() {
+		if o != nil {
+			o.abort()
 		}
-		or, err := backup.OpenObject(ctx, b, m, base, codec)
-		if err != nil {
-			return nil, err
-		}
-		baseReader = or
-		return or, nil
+	}()
+	res, err := backup.RestoreAtToFile(ctx, b, p, codec, liftMemoryLimit, func() (io.Writer, error) {
+		var err error
+		o, err = openOutput(path, gopts.stdout)
+		return o, err
 	})
-	if err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	defer ar.Close()
-	// The data set is held whole.
-	liftMemoryLimit()
-	o, err := openOutput(path, gopts.stdout)
-	if err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	defer o.abort()
-	co := convertOptions{to: "rdb", rdbVersion: m.Source.RDBVersion}
-	if _, err := rdb.NewWriter(io.Discard, rdb.WriterOptions{Version: co.rdbVersion}); err != nil {
-		co.rdbVersion = 10 // a version redkit does not write: the one every Redis 7 loads
-	}
-	var st convertStats
-	sink, err := newConvertSink(&co, o, &st)
-	if err != nil {
-		return err
-	}
-	err = convertReplay(ctx, &aofSource{rd: ar, filter: &rdb.Filter{}, commands: true}, sink, co)
-	if err == nil {
-		err = sink.close()
-	}
-	if baseReader != nil {
-		if verr := baseReader.Verify(); errors.Is(verr, storage.ErrChecksum) {
-			fmt.Fprintf(gopts.stderr, "redkit: restore: %v\n%s was not written\n", verr, path)
-			return reportedError(exitError, verr)
-		}
-	}
-	if rerr := rp.Err(); rerr != nil {
-		// A damaged or missing segment: the file would hold only what is
-		// before it, so nothing is written (an existing file is left as
-		// it was).
-		fmt.Fprintf(gopts.stderr, "redkit: restore: %v\n%s was not written\n", rerr, path)
-		return reportedError(exitError, rerr)
+	if ie := (*backup.IncompleteError)(nil); errors.As(err, &ie) {
+		// A damaged base, or a damaged or missing segment: the file would
+		// hold only what is before it, so nothing is written (an existing
+		// file is left as it was).
+		fmt.Fprintf(gopts.stderr, "redkit: restore: %v\n%s was not written\n", ie.Err, path)
+		return nil, reportedError(exitError, ie.Err)
 	}
 	if err != nil {
-		return fmt.Errorf("restore: replay: %w", err)
+		return nil, fmt.Errorf("restore: %w", err)
 	}
 	if err := o.commit(); err != nil {
-		return fmt.Errorf("restore: %w", err)
+		return nil, fmt.Errorf("restore: %w", err)
 	}
 	if path != "-" {
-		fmt.Fprintf(gopts.stderr, "redkit: restore: %d keys written to %s\n", st.keys, path)
+		fmt.Fprintf(gopts.stderr, "redkit: restore: %d keys written to %s\n", res.Keys, path)
 	}
-	return nil
-}
-
-// replayReader ends with the replay's error instead of io.EOF when it
-// stopped early (a damaged or missing segment), so that the replay into
-// memory fails before a key is written.
-type replayReader struct{ rp *backup.Replay }
-
-func (r replayReader) Read(p []byte) (int, error) {
-	n, err := r.rp.Read(p)
-	if err == io.EOF && r.rp.Err() != nil {
-		err = r.rp.Err()
-	}
-	return n, err
+	return res, nil
 }

@@ -4,13 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"strings"
 	"sync/atomic"
 
-	"github.com/urfave/cli/v2"
-
-	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/internal/bytesize"
 	"github.com/redkit/redkit/internal/countio"
@@ -22,11 +17,12 @@ import (
 // and decompression into the target; the checksum is known only at the
 // end, so a damaged object found then leaves a partial restore, and
 // --verify-first reads everything once before writing anything.
-func runRestoreBackup(c *cli.Context, gopts globalOptions, opts restoreOptions) error {
-	ctx := c.Context
-	ref := c.Args().First()
-	url, id := splitBackupRef(ref)
-	b, err := openStorage(ctx, c, url)
+func runRestoreBackup(ctx context.Context, gopts globalOptions, opts restoreOptions, args []string) error {
+	if len(args) != 1 {
+		return usageErrorf("restore: one backup at a time (got %d)", len(args))
+	}
+	url, id := splitBackupRef(args[0])
+	b, err := openStorageURL(ctx, opts.storage, url)
 	if err != nil {
 		return err
 	}
@@ -34,7 +30,7 @@ func runRestoreBackup(c *cli.Context, gopts globalOptions, opts restoreOptions) 
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	ids, err := identitiesFromFlags(c)
+	ids, err := readIdentities(opts.identityFiles)
 	if err != nil {
 		return err
 	}
@@ -51,124 +47,106 @@ func runRestoreBackup(c *cli.Context, gopts globalOptions, opts restoreOptions) 
 		m.TotalKeys(), bytesize.Format(m.StoredBytes), len(m.Objects))
 	// Every object must open (the identity decrypts it) before anything
 	// is written.
-	for _, e := range m.Objects {
-		or, err := backup.OpenObject(ctx, b, m, e, codec)
-		if err != nil {
-			return fmt.Errorf("restore: %w", err)
-		}
-		or.Close()
+	if err := backup.CheckOpen(ctx, b, m, codec); err != nil {
+		return fmt.Errorf("restore: %w", err)
 	}
 	if opts.verifyFirst {
 		for _, e := range m.Objects {
-			if err := verifyObject(c, b, m, e, codec); err != nil {
+			if err := backup.VerifyObject(ctx, b, m, e, codec); err != nil {
 				fmt.Fprintf(gopts.stderr, "redkit: restore: backup %s does not verify: %v\nnothing was written to the target\n", m.ID, err)
 				return reportedError(exitError, err)
 			}
 			logf("verified %s (%s, SHA-256 and RDB CRC64)", e.Name, bytesize.Format(e.StoredBytes))
 		}
 	}
-	if m.AOFManifest != "" {
-		if opts.toFile != "" {
-			return usageErrorf("restore: backup %s is of a multi-part AOF: --to-file writes one RDB; restore it into a server with --to (then redkit dump it)", m.ID)
-		}
-		return restoreAOFBackup(c, gopts, opts, b, url, m, codec)
+	if m.AOFManifest != "" && opts.toFile != "" {
+		return usageErrorf("restore: backup %s is of a multi-part AOF: --to-file writes one RDB; restore it into a server with --to (then redkit dump it)", m.ID)
 	}
 	if opts.toFile != "" {
 		if len(m.Objects) != 1 {
 			return usageErrorf("restore: backup %s holds %d snapshots (a cluster's): --to-file takes one; restore it onto a cluster with --to", m.ID, len(m.Objects))
 		}
-		return restoreToFile(c, gopts, b, m, m.Objects[0], codec, opts.toFile)
+		return restoreToFile(ctx, gopts, b, m, m.Objects[0], codec, opts.toFile)
 	}
-	var problems error
-	for i, e := range m.Objects {
-		o := opts
-		o.inputName = url + "/" + m.ID + "/" + e.Name
-		o.flush = opts.flush && i == 0
-		o.noFunctions = i > 0 // every master of a cluster has the same libraries
-		err := restoreObject(ctx, gopts, o, b, m, e, codec, url)
-		if ce := (*codedError)(nil); errors.As(err, &ce) && ce.code == exitProblems && ctx.Err() == nil {
-			// Some keys failed, each reported: the other snapshots still go.
-			problems = err
-			continue
+	into := restoreInto(gopts, opts, func(in backup.RestoreInput) string {
+		if in.Object == "" { // a multi-part AOF
+			return url + "/" + m.ID
 		}
-		if err != nil {
-			return err
-		}
-	}
-	return problems
+		return url + "/" + m.ID + "/" + in.Object
+	})
+	err = backup.Restore(ctx, b, m, into, backup.RestoreOptions{Codec: codec, Filter: opts.filter, Replay: opts.replay})
+	return backupRestoreError(gopts, m, url, err)
 }
 
-// restoreObject restores one of a backup's objects (an RDB) into the
-// target, streamed through its checksum. The checksum is known only at
-// the end: a mismatch then says the target may hold a partial restore.
-func restoreObject(ctx context.Context, gopts globalOptions, opts restoreOptions, b storage.Backend, m *backup.Manifest, e backup.ObjectEntry, codec storage.Codec, url string) error {
-	or, err := backup.OpenObject(ctx, b, m, e, codec)
-	if err != nil {
-		return fmt.Errorf("restore: %w", err)
+// restoreInto restores each input of a backup into the target as
+// runRestore does an input, its summary named by name: a flush goes
+// with the first snapshot, function libraries come from the first only.
+// Its errors come back from package backup marked as the target's.
+func restoreInto(gopts globalOptions, opts restoreOptions, name func(backup.RestoreInput) string) backup.RestoreFunc {
+	return func(ctx context.Context, in backup.RestoreInput) error {
+		o := opts
+		o.flush = opts.flush && in.Index == 0
+		ri := restoreInput{name: name(in), src: in.Source, count: in.BytesRead, total: -1,
+			noFunctions: in.Index > 0} // every master of a cluster has the same libraries
+		if err := restoreFrom(ctx, gopts, o, ri); err != nil {
+			return &targetError{err}
+		}
+		return nil
 	}
-	sub := gopts
-	var readErr error
-	sub.stdin = readErrs{r: or, first: &readErr}
-	if !opts.replay { // --replay loads the keys into a keyspace first
-		opts.keysRead = map[int]int64{}
-	}
-	rerr := runRestore(ctx, sub, opts, []string{"-"})
-	if stoppedEarly(ctx, rerr, readErr) {
+}
+
+// targetError marks an error of restoreFrom, returned through package
+// backup: it was reported, or is to be, as it is.
+type targetError struct{ err error }
+
+func (e *targetError) Error() string { return e.err.Error() }
+func (e *targetError) Unwrap() error { return e.err }
+
+// backupRestoreError prints what a restore from a backup's error needs
+// said, and returns the error with its exit code.
+func backupRestoreError(gopts globalOptions, m *backup.Manifest, url string, err error) error {
+	var (
+		se *backup.StoppedEarlyError
+		ce *backup.StreamedChecksumError
+		me *backup.MismatchError
+	)
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &se):
 		// The target failed (or the store did) with the object read in
 		// part: its checksum, known only at its end, says nothing.
-		or.Close()
-		if ctx.Err() != nil {
-			return rerr
+		if se.Object == "" {
+			fmt.Fprintf(gopts.stderr, "redkit: restore: backup %s: the restore stopped early because of the error reported: the target may hold a partial restore (the rest of the backup was not read, nor its checksum checked)\n", se.ID)
+		} else {
+			fmt.Fprintf(gopts.stderr, "redkit: restore: backup %s: the restore stopped early, after %s of the %s stored in %s, because of the error reported: the target may hold a partial restore (the rest of the backup was not read, nor its checksum checked)\n",
+				se.ID, bytesize.Format(se.Read), bytesize.Format(se.Stored), se.Object)
 		}
-		fmt.Fprintf(gopts.stderr, "redkit: restore: backup %s: the restore stopped early, after %s of the %s stored in %s, because of the error reported: the target may hold a partial restore (the rest of the backup was not read, nor its checksum checked)\n",
-			m.ID, bytesize.Format(or.StoredBytes()), bytesize.Format(e.StoredBytes), e.Name)
-		return rerr
-	}
-	verr := or.Verify()
-	or.Close()
-	if errors.Is(verr, storage.ErrChecksum) || errors.Is(rerr, storage.ErrChecksum) {
-		if verr == nil {
-			verr = rerr
+		return unmarkTarget(se.Err)
+	case errors.As(err, &ce):
+		if ce.AOF {
+			fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nthe target was written while the backup streamed in: it may now hold a partial restore. Use --verify-first to check a backup before writing\n", ce.Err)
+		} else {
+			fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nthe target was written while the backup streamed in: it may now hold a partial restore. Use --verify-first to check a backup before writing, or restore another one (redkit backup list %s)\n", ce.Err, url)
 		}
-		fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nthe target was written while the backup streamed in: it may now hold a partial restore. Use --verify-first to check a backup before writing, or restore another one (redkit backup list %s)\n", verr, url)
-		return reportedError(exitError, verr)
+		return reportedError(exitError, ce.Err)
+	case errors.As(err, &me):
+		return keyCountError(gopts, m, me.Err, url)
 	}
-	if opts.keysRead != nil && (rerr == nil || exitCode(ctx, rerr) == exitProblems) {
-		// The object was read to its end: it must hold what its
-		// manifest counts.
-		if err := e.CheckKeys(opts.keysRead); err != nil {
-			return keyCountError(gopts, m, err, url)
-		}
-	}
-	return rerr
+	return unmarkTarget(err)
 }
 
-// stoppedEarly tells whether a restore from a backup's object ended on
-// an error that is not the object's own (the target's, an interrupt):
-// the object was read in part, so its checksum says nothing. An error
-// reading the object (readErr), or of its contents (a parse error), is
-// the checksum's to explain.
-func stoppedEarly(ctx context.Context, rerr, readErr error) bool {
-	if rerr == nil || exitCode(ctx, rerr) == exitProblems {
-		return false // read to its end
+// unmarkTarget returns the target's error as restoreFrom returned it;
+// any other is the backup's (opening an object, its AOF manifest, an
+// input that is not a dump).
+func unmarkTarget(err error) error {
+	if te := (*targetError)(nil); errors.As(err, &te) {
+		return te.err
 	}
-	return readErr == nil && !errors.Is(rerr, storage.ErrChecksum) && !isInputError(rerr)
-}
-
-// readErrs keeps in *first the first error other than io.EOF that
-// reading r returned, when *first is still nil (several readers can
-// share one).
-type readErrs struct {
-	r     io.Reader
-	first *error
-}
-
-func (r readErrs) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	if err != nil && err != io.EOF && *r.first == nil {
-		*r.first = err
+	if isSniffError(err) {
+		return labelSniffError(err)
 	}
-	return n, err
+	return fmt.Errorf("restore: %w", err)
 }
 
 // keyCountError reports a backup whose object read whole does not hold
@@ -179,82 +157,10 @@ func keyCountError(gopts globalOptions, m *backup.Manifest, err error, url strin
 	return reportedError(exitError, err)
 }
 
-// restoreAOFBackup replays a backed-up multi-part AOF, its files read
-// from their objects in the manifest's order, as Redis loads them.
-func restoreAOFBackup(c *cli.Context, gopts globalOptions, opts restoreOptions, b storage.Backend, url string, m *backup.Manifest, codec storage.Codec) error {
-	ctx := c.Context
-	am, err := aof.ParseManifest(strings.NewReader(m.AOFManifest))
-	if err != nil {
-		return fmt.Errorf("restore: backup %s: its AOF manifest: %w", m.ID, err)
-	}
-	byFile := map[string]backup.ObjectEntry{}
-	for _, e := range m.Objects {
-		byFile[e.File] = e
-	}
-	var opened []*storage.ObjectReader
-	var readErr error
-	ar, err := aof.NewMultiReader(ctx, am, func(name string) (io.ReadCloser, error) {
-		e, ok := byFile[name]
-		if !ok {
-			return nil, fmt.Errorf("backup %s has no object for the AOF file %s", m.ID, name)
-		}
-		or, err := backup.OpenObject(ctx, b, m, e, codec)
-		if err != nil {
-			return nil, err
-		}
-		opened = append(opened, or)
-		return struct {
-			io.Reader
-			io.Closer
-		}{readErrs{r: or, first: &readErr}, or}, nil
-	})
-	if err != nil {
-		return fmt.Errorf("restore: backup %s: %w", m.ID, err)
-	}
-	o := opts
-	o.aofReader, o.inputName = ar, url+"/"+m.ID
-	rerr := runRestore(ctx, gopts, o, []string{"-"})
-	if stoppedEarly(ctx, rerr, readErr) {
-		for _, or := range opened {
-			or.Close()
-		}
-		if ctx.Err() != nil {
-			return rerr
-		}
-		fmt.Fprintf(gopts.stderr, "redkit: restore: backup %s: the restore stopped early because of the error reported: the target may hold a partial restore (the rest of the backup was not read, nor its checksum checked)\n", m.ID)
-		return rerr
-	}
-	var verr error
-	for _, or := range opened {
-		if err := or.Verify(); err != nil && verr == nil {
-			verr = err
-		}
-	}
-	if errors.Is(verr, storage.ErrChecksum) || errors.Is(rerr, storage.ErrChecksum) {
-		if verr == nil {
-			verr = rerr
-		}
-		fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nthe target was written while the backup streamed in: it may now hold a partial restore. Use --verify-first to check a backup before writing\n", verr)
-		return reportedError(exitError, verr)
-	}
-	return rerr
-}
-
-// verifyObject reads an object whole and checks it (backup.VerifyObject).
-func verifyObject(c *cli.Context, b storage.Backend, m *backup.Manifest, e backup.ObjectEntry, codec storage.Codec) error {
-	return backup.VerifyObject(c.Context, b, m, e, codec)
-}
-
-// checkObject reads an opened object to its end and checks it, writing
-// it to w too when w is not nil (backup.CheckObject).
-func checkObject(or *storage.ObjectReader, e backup.ObjectEntry, w io.Writer, what string) error {
-	return backup.CheckObject(or, e, w, what)
-}
-
 // restoreToFile writes a backup's RDB to path: a temporary file beside
-// it, renamed into place once checkObject's checks hold.
-func restoreToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *backup.Manifest, e backup.ObjectEntry, codec storage.Codec, path string) error {
-	or, err := backup.OpenObject(c.Context, b, m, e, codec)
+// it, renamed into place once backup.CheckObject's checks hold.
+func restoreToFile(ctx context.Context, gopts globalOptions, b storage.Backend, m *backup.Manifest, e backup.ObjectEntry, codec storage.Codec, path string) error {
+	or, err := backup.OpenObject(ctx, b, m, e, codec)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
@@ -265,7 +171,7 @@ func restoreToFile(c *cli.Context, gopts globalOptions, b storage.Backend, m *ba
 	}
 	defer o.abort()
 	var n atomic.Int64
-	err = checkObject(or, e, &countio.Writer{W: o, N: &n}, writeWhat(path))
+	err = backup.CheckObject(or, e, &countio.Writer{W: o, N: &n}, writeWhat(path))
 	if errors.Is(err, backup.ErrKeyCount) {
 		err = fmt.Errorf("backup %s: %w: the backup does not match its manifest", m.ID, err)
 	}

@@ -1,0 +1,64 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/rdb"
+)
+
+// replay replays an AOF (its RDB parts and its commands) into an
+// in-memory keyspace, then writes the keyspace's function libraries and
+// keys to sink, filtered by the source's filter and moved to the
+// databases opts.DBMap names.
+func replay(ctx context.Context, src *AOFSource, sink Sink, opts Options) error {
+	ks, err := ReplayKeyspace(ctx, src, opts.Now)
+	if err != nil {
+		return err
+	}
+	if err := ks.Functions(sink.Function); err != nil {
+		return err
+	}
+	return ks.Keys(func(kv *rdb.KeyValue) error {
+		r := rdb.Record{Kind: rdb.KindKey, DB: kv.DB, Key: kv.Key, Type: kv.Type, ExpireAt: kv.ExpireAt}
+		if !src.filter.MatchKey(&r) {
+			return nil
+		}
+		if db, ok := opts.DBMap[kv.DB]; ok {
+			kv.DB = db
+		}
+		return sink.Key(kv)
+	})
+}
+
+// ReplayKeyspace replays what is left of src's AOF (its RDB parts and
+// its commands, unfiltered) into an in-memory keyspace, with Redis's
+// semantics: a command Redis itself would refuse (aof.ErrRejected)
+// changes nothing, as when Redis loads the file. now is the Unix time in
+// ms that relative expiries count from without a #TS annotation (0:
+// refuse them).
+func ReplayKeyspace(ctx context.Context, src *AOFSource, now int64) (*aof.Keyspace, error) {
+	ks := aof.NewKeyspace(aof.KeyspaceOptions{Now: now})
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		e, err := src.rd.Next()
+		if errors.Is(err, io.EOF) {
+			return ks, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if e.Kind == aof.KindRDB {
+			err = ks.LoadRDB(e.RDB)
+		} else {
+			err = ks.Apply(e)
+		}
+		if err != nil && !errors.Is(err, aof.ErrRejected) {
+			return nil, err
+		}
+	}
+}
