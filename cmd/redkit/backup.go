@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -361,28 +360,9 @@ func backupSource(ctx context.Context, opts backupOptions) (*rsync.Endpoint, rsy
 	return ep, copts, addr, info, nil
 }
 
-// writeWhat names the write to an output path ("-": standard output)
-// for teeOutput.
-func writeWhat(path string) string {
-	if path == "" || path == "-" {
-		return "write to standard output"
-	}
-	return "write " + path
-}
-
 func logBackupSummary(log *slog.Logger, m *backup.Manifest, url string) {
 	log.Info("backup complete", "id", m.ID, "url", url, "keys", m.TotalKeys(), "raw_bytes", m.RawBytes, "stored_bytes", m.StoredBytes,
 		"compression", m.Compression, "encrypted", m.Encryption != nil, "seconds", strconv.FormatFloat(m.Duration, 'f', 2, 64))
-}
-
-// liveConnectError explains a failure to reach a server, with a hint
-// when there is one; never with a password.
-func liveConnectError(gopts globalOptions, cmd, ep string, err error) error {
-	if h := connectHint(err); h != "" {
-		fmt.Fprintf(gopts.stderr, "redkit: %s: %s: %s\nhint: %s\n", cmd, ep, rsync.Redact(err.Error()), h)
-		return reportedError(exitError, err)
-	}
-	return fmt.Errorf("%s: %s: %s", cmd, ep, rsync.Redact(err.Error()))
 }
 
 // backupListOptions are backup list's flags.
@@ -652,23 +632,4 @@ func runBackupVerify(ctx context.Context, gopts globalOptions, opts backupVerify
 	}
 	fmt.Fprintf(gopts.stdout, "ok  %s: %d segment(s), %s stored, %d records, SHA-256 and CRC-32C of each\n", m.ID, g.Segments, bytesize.Format(g.StoredBytes), g.Records)
 	return nil
-}
-
-func sumKeys(keys map[int]int64) int64 {
-	var n int64
-	for _, k := range keys {
-		n += k
-	}
-	return n
-}
-
-// sourceLabel is a short name of a backup's source.
-func sourceLabel(s backup.SourceInfo) string {
-	if s.Kind == "live" && s.Host != "" {
-		if h, p, err := net.SplitHostPort(s.Host); err == nil {
-			return h + ":" + p
-		}
-		return s.Host
-	}
-	return s.URL
 }

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
-	"github.com/redkit/redkit/internal/dumpfile"
 	"github.com/redkit/redkit/pipeline"
 	"github.com/redkit/redkit/rdb"
 	"github.com/urfave/cli/v2"
@@ -160,27 +158,6 @@ The progress bar is drawn on stderr only when stderr is a terminal and
 	}
 }
 
-// parseDBMap parses SRC=DST pairs.
-func parseDBMap(pairs []string) (map[int]int, error) {
-	m := map[int]int{}
-	for _, p := range pairs {
-		src, dst, ok := strings.Cut(p, "=")
-		s, err1 := strconv.Atoi(strings.TrimSpace(src))
-		d, err2 := strconv.Atoi(strings.TrimSpace(dst))
-		if !ok || err1 != nil || err2 != nil || s < 0 || d < 0 {
-			return nil, usageErrorf("invalid --db-map %q: want SRC=DST with database numbers, such as 3=0", p)
-		}
-		if s > rdb.MaxDB || d > rdb.MaxDB {
-			return nil, usageErrorf("invalid --db-map %q: no server holds database %d (0 to %d)", p, max(s, d), rdb.MaxDB)
-		}
-		if prev, dup := m[s]; dup && prev != d {
-			return nil, usageErrorf("invalid --db-map: database %d mapped twice (to %d and %d)", s, prev, d)
-		}
-		m[s] = d
-	}
-	return m, nil
-}
-
 // convertSink is a sink of a file format, with its counts.
 type convertSink interface {
 	pipeline.Sink
@@ -207,36 +184,6 @@ func newConvertSink(opts *convertOptions, w io.Writer) (convertSink, error) {
 		return nil, usageErrorf("convert: unknown --to %q: want resp, aof, json, jsonl or rdb", opts.to)
 	}
 }
-
-// openInput opens anything convert reads (pipeline.Open): a multi-part
-// AOF (directory or manifest), or a file or "-" holding an RDB dump, an
-// AOF or redkit JSON, compressed or not. in is nil for a multi-part AOF;
-// call closeInput when done. Errors are labelled as they always were.
-func openInput(ctx context.Context, stdin io.Reader, cmd, path string, filter *rdb.Filter) (src pipeline.Source, in *dumpfile.File, closeInput func(), err error) {
-	inp, err := pipeline.Open(ctx, path, stdin, filter)
-	if err != nil {
-		switch {
-		case isAOFSet(path):
-			err = fmt.Errorf("%s: %w", cmd, err)
-		case isSniffError(err):
-			err = labelSniffError(err)
-		}
-		return nil, nil, nil, err
-	}
-	return inp.Source, inp.File, func() { inp.Close() }, nil
-}
-
-// isSniffError tells an input that is neither a dump, an AOF nor JSON.
-func isSniffError(err error) bool {
-	return errors.Is(err, pipeline.ErrEmptyInput) || errors.As(err, new(*pipeline.FormatError))
-}
-
-// labelSniffError labels an input that is neither a dump, an AOF nor
-// JSON as it always was, whatever the command: "convert PATH: ...".
-func labelSniffError(err error) error { return fmt.Errorf("convert %w", err) }
-
-// isAOFSet tells a multi-part AOF: a directory or a manifest file.
-func isAOFSet(path string) bool { return pipeline.IsAOFSet(path) }
 
 // countingWriter counts bytes written, for the summary, and marks its
 // errors as the output's.

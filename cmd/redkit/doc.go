@@ -52,13 +52,14 @@
 //
 // The engines' errors say what happened (a typed or sentinel error with
 // the key, the offset, the server and version) and never name a flag.
-// hints.go and hints_backup.go turn them into advice in the words of the
-// command line: withAdvice puts the flag-naming advice back into an
-// error's text (a conflict on a key gets "use --conflict replace or
-// skip", a target too old for a mode "use --mode commands"),
-// withBackupHint does it for the backup engine's errors, and
-// adviceHandler for the engines' warnings. Everything that prints an engine's error
-// goes through it; commands print a "hint:" line of their own where they
+// hints.go turns them into advice in the words of the command line, with
+// one list per engine (hints_backup.go, hints_pipeline.go, hints_lock.go):
+// withAdvice puts the flag-naming advice back into an error's text (a
+// conflict on a key gets "use --conflict replace or skip", a target too
+// old for a mode "use --mode commands", an encrypted backup
+// "--identity-file"), and adviceHandler does it for the engines'
+// warnings. Everything that prints an engine's error goes through
+// withAdvice; commands print a "hint:" line of their own where they
 // know more (connectHint for a server that cannot be reached).
 //
 // errors.go has the one mapping from errors to exit codes, for every

@@ -74,7 +74,7 @@ func report(ctx context.Context, stderr io.Writer, err error) int {
 	case errors.As(err, &ce) && ce.reported:
 	default:
 		// The last guard: no URL's password, whatever built the message.
-		fmt.Fprintf(stderr, "redkit: %s\n", rsync.Redact(withBackupHint(withAdvice(err))))
+		fmt.Fprintf(stderr, "redkit: %s\n", rsync.Redact(withAdvice(err).Error()))
 		if code == exitUsage {
 			fmt.Fprintln(stderr, "Run 'redkit --help' or 'redkit <command> --help' for usage.")
 		}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redkit/redkit/rdb"
 )
 
 // Values of flags that several commands take: sizes (--min-size,
@@ -42,4 +44,25 @@ func parseTime(s string) (time.Time, bool) {
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	return t, err == nil && t.Unix() > 0
+}
+
+// parseDBMap parses SRC=DST pairs.
+func parseDBMap(pairs []string) (map[int]int, error) {
+	m := map[int]int{}
+	for _, p := range pairs {
+		src, dst, ok := strings.Cut(p, "=")
+		s, err1 := strconv.Atoi(strings.TrimSpace(src))
+		d, err2 := strconv.Atoi(strings.TrimSpace(dst))
+		if !ok || err1 != nil || err2 != nil || s < 0 || d < 0 {
+			return nil, usageErrorf("invalid --db-map %q: want SRC=DST with database numbers, such as 3=0", p)
+		}
+		if s > rdb.MaxDB || d > rdb.MaxDB {
+			return nil, usageErrorf("invalid --db-map %q: no server holds database %d (0 to %d)", p, max(s, d), rdb.MaxDB)
+		}
+		if prev, dup := m[s]; dup && prev != d {
+			return nil, usageErrorf("invalid --db-map: database %d mapped twice (to %d and %d)", s, prev, d)
+		}
+		m[s] = d
+	}
+	return m, nil
 }

@@ -54,6 +54,7 @@ func adviceFor(err error) []advice {
 		}
 	}
 	out = append(out, pipelineAdvice(err)...)
+	out = append(out, backupAdvice(err)...)
 	return out
 }
 

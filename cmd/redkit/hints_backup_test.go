@@ -25,8 +25,8 @@ func TestBackupHint(t *testing.T) {
 		{enc, "backup 20261126T020700Z-3f9a1c is encrypted (age, to age1a, age1b): give the identity file with --identity-file"},
 		{fmt.Errorf("restore: %w", storage.ErrChecksum), "restore: checksum mismatch"},
 	} {
-		if got := withBackupHint(tc.err); got != tc.want {
-			t.Errorf("withBackupHint(%v)\n got %q\nwant %q", tc.err, got, tc.want)
+		if got := withAdvice(tc.err).Error(); got != tc.want {
+			t.Errorf("withAdvice(%v)\n got %q\nwant %q", tc.err, got, tc.want)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/internal/analysis"
 	"github.com/redkit/redkit/internal/dumpfile"
+	"github.com/redkit/redkit/pipeline"
 	"github.com/redkit/redkit/rdb"
 )
 
@@ -177,3 +178,33 @@ func kindPhrase(kind string) string {
 		return kind
 	}
 }
+
+// isAOFSet tells a multi-part AOF: a directory or a manifest file.
+func isAOFSet(path string) bool { return pipeline.IsAOFSet(path) }
+
+// openInput opens anything convert reads (pipeline.Open): a multi-part
+// AOF (directory or manifest), or a file or "-" holding an RDB dump, an
+// AOF or redkit JSON, compressed or not. in is nil for a multi-part AOF;
+// call closeInput when done. Errors are labelled as they always were.
+func openInput(ctx context.Context, stdin io.Reader, cmd, path string, filter *rdb.Filter) (src pipeline.Source, in *dumpfile.File, closeInput func(), err error) {
+	inp, err := pipeline.Open(ctx, path, stdin, filter)
+	if err != nil {
+		switch {
+		case isAOFSet(path):
+			err = fmt.Errorf("%s: %w", cmd, err)
+		case isSniffError(err):
+			err = labelSniffError(err)
+		}
+		return nil, nil, nil, err
+	}
+	return inp.Source, inp.File, func() { inp.Close() }, nil
+}
+
+// isSniffError tells an input that is neither a dump, an AOF nor JSON.
+func isSniffError(err error) bool {
+	return errors.Is(err, pipeline.ErrEmptyInput) || errors.As(err, new(*pipeline.FormatError))
+}
+
+// labelSniffError labels an input that is neither a dump, an AOF nor
+// JSON as it always was, whatever the command: "convert PATH: ...".
+func labelSniffError(err error) error { return fmt.Errorf("convert %w", err) }

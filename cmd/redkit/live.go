@@ -194,16 +194,20 @@ func resolveServer(ctx context.Context, ep *rsync.Endpoint, opts *rsync.Options)
 	return addr, info, err
 }
 
-// linkTimeout is --timeout for a replication link: 0 (no limit) becomes
-// negative, since the link's zero value is its default.
-func linkTimeout(c *cli.Context) time.Duration {
-	return linkTimeoutOf(c.Duration("timeout"))
-}
-
 // linkTimeoutOf is linkTimeout for the --timeout given.
 func linkTimeoutOf(timeout time.Duration) time.Duration {
 	if timeout > 0 {
 		return timeout
 	}
 	return -1
+}
+
+// liveConnectError explains a failure to reach a server, with a hint
+// when there is one; never with a password.
+func liveConnectError(gopts globalOptions, cmd, ep string, err error) error {
+	if h := connectHint(err); h != "" {
+		fmt.Fprintf(gopts.stderr, "redkit: %s: %s: %s\nhint: %s\n", cmd, ep, rsync.Redact(err.Error()), h)
+		return reportedError(exitError, err)
+	}
+	return fmt.Errorf("%s: %s: %s", cmd, ep, rsync.Redact(err.Error()))
 }

@@ -85,3 +85,12 @@ func (o *output) abort() {
 	o.tmp.Close()
 	os.Remove(o.tmp.Name())
 }
+
+// writeWhat names the write to an output path ("-": standard output)
+// for teeOutput.
+func writeWhat(path string) string {
+	if path == "" || path == "-" {
+		return "write to standard output"
+	}
+	return "write " + path
+}

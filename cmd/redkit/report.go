@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"net"
 
+	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/internal/dumpfile"
 )
 
@@ -19,4 +21,24 @@ func sizeLine(size int64, compression dumpfile.Compression, rdbBytes int64) stri
 		how = string(compression)
 	}
 	return fmt.Sprintf("%s stored (%s), %d bytes of RDB", stored, how, rdbBytes)
+}
+
+// sumKeys is the total of a per-database key count.
+func sumKeys(keys map[int]int64) int64 {
+	var n int64
+	for _, k := range keys {
+		n += k
+	}
+	return n
+}
+
+// sourceLabel is a short name of a backup's source.
+func sourceLabel(s backup.SourceInfo) string {
+	if s.Kind == "live" && s.Host != "" {
+		if h, p, err := net.SplitHostPort(s.Host); err == nil {
+			return h + ":" + p
+		}
+		return s.Host
+	}
+	return s.URL
 }

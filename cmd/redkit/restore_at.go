@@ -60,7 +60,7 @@ func runRestoreAt(ctx context.Context, gopts globalOptions, opts restoreOptions,
 		return usageErrorf("restore: %s is not a generation of a continuous backup in %s (see redkit backup list)", ug.ID, url)
 	}
 	if errors.Is(err, backup.ErrNotRestorable) {
-		fmt.Fprintf(gopts.stderr, "redkit: restore: %s\n", withBackupHint(err))
+		fmt.Fprintf(gopts.stderr, "redkit: restore: %s\n", withAdvice(err))
 		return reportedError(exitError, err)
 	}
 	if err != nil {
@@ -165,7 +165,7 @@ func runRestoreAt(ctx context.Context, gopts globalOptions, opts restoreOptions,
 	logf("restored to %s: the base and %d command(s); the last: %s", cut, replayed, last)
 	if res.Failed > 0 {
 		err := fmt.Errorf("%d of %d replayed command(s) failed on the target", res.Failed, replayed)
-		fmt.Fprintf(gopts.stderr, "redkit: restore: %s\n", withBackupHint(err))
+		fmt.Fprintf(gopts.stderr, "redkit: restore: %s\n", withAdvice(err))
 		return reportedError(exitProblems, err)
 	}
 	return nil

@@ -63,11 +63,6 @@ func storageOptionsFromFlags(c *cli.Context) storageOptions {
 	return storageOptions{s3Endpoint: c.String("s3-endpoint"), s3PathStyle: c.Bool("s3-path-style"), s3Region: c.String("s3-region")}
 }
 
-// openStorage opens the backend of a storage URL, with the storage flags of c.
-func openStorage(ctx context.Context, c *cli.Context, raw string) (storage.Backend, error) {
-	return openStorageURL(ctx, storageOptionsFromFlags(c), raw)
-}
-
 // openStorageURL opens the backend of a storage URL.
 func openStorageURL(ctx context.Context, opts storageOptions, raw string) (storage.Backend, error) {
 	switch {
@@ -129,12 +124,6 @@ func recipientsFromFlags(encryptTo []string, recipientsFile string) ([]age.Recip
 func isAgeIdentity(s string) bool {
 	u := strings.ToUpper(strings.TrimSpace(s))
 	return strings.HasPrefix(u, "AGE-SECRET-KEY-") || strings.HasPrefix(u, "AGE-PLUGIN-")
-}
-
-// identitiesFromFlags reads --identity-file: age identities
-// (AGE-SECRET-KEY-1...), as age-keygen writes them.
-func identitiesFromFlags(c *cli.Context) ([]age.Identity, error) {
-	return readIdentities(c.StringSlice("identity-file"))
 }
 
 // readIdentities reads the age identities of --identity-file's files.
