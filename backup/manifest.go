@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"path"
 	"sort"
@@ -189,7 +188,7 @@ func WriteManifest(ctx context.Context, b storage.Backend, m *Manifest) error {
 // ReadManifest reads backup id's manifest; fs.ErrNotExist when the
 // backup does not exist (or is incomplete).
 func ReadManifest(ctx context.Context, b storage.Backend, id string) (*Manifest, error) {
-	data, err := readSmall(ctx, b, Key(id, ManifestName), 16<<20)
+	data, err := storage.ReadSmall(ctx, b, Key(id, ManifestName), 16<<20)
 	if err != nil {
 		return nil, err
 	}
@@ -323,19 +322,4 @@ func objectErr(id string, err error) error {
 		return fmt.Errorf("backup %s: %w", id, err)
 	}
 	return err
-}
-
-// readSmall reads a small object whole (manifests), at most max bytes
-// of it.
-func readSmall(ctx context.Context, b storage.Backend, key string, max int64) ([]byte, error) {
-	rc, err := b.Get(ctx, key, 0, -1)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, max))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", key, err)
-	}
-	return data, nil
 }

@@ -94,13 +94,7 @@ func Open(ctx context.Context, path string, stdin io.Reader, f *rdb.Filter) (*In
 		}
 		return &Input{Source: &AOFSource{rd: ar, filter: f, commands: true}, close: ar.Close}, nil
 	}
-	var in *dumpfile.File
-	var err error
-	if path == "-" {
-		in, err = dumpfile.NewReader(ctx, "-", stdin)
-	} else {
-		in, err = dumpfile.Open(ctx, path)
-	}
+	in, err := dumpfile.OpenArg(ctx, path, stdin)
 	if err != nil {
 		return nil, err
 	}

@@ -95,7 +95,7 @@ func readLocks(ctx context.Context, b Backend) ([]LockInfo, error) {
 	}
 	var out []LockInfo
 	for _, o := range objs {
-		data, err := readSmall(ctx, b, o.Key, 1<<20)
+		data, err := ReadSmall(ctx, b, o.Key, 1<<20)
 		if errors.Is(err, os.ErrNotExist) {
 			continue // released meanwhile
 		}

@@ -60,9 +60,9 @@ func CheckKey(key string) error {
 	return nil
 }
 
-// readSmall reads a small object whole (manifests, locks, segment
-// infos), at most max bytes of it.
-func readSmall(ctx context.Context, b Backend, key string, max int64) ([]byte, error) {
+// ReadSmall reads a small object whole (manifests, locks), at most max
+// bytes of it.
+func ReadSmall(ctx context.Context, b Backend, key string, max int64) ([]byte, error) {
 	rc, err := b.Get(ctx, key, 0, -1)
 	if err != nil {
 		return nil, err

@@ -40,13 +40,7 @@ func scanInput(ctx context.Context, path string, stdin io.Reader, p *progress, f
 // bytes after the RDB's checksum, which Redis ignores when it loads it.
 func scanInputTail(ctx context.Context, path string, stdin io.Reader, p *progress, f *rdb.Filter, fn func(*rdb.Record, rdb.ValueStats) error, countTail bool) inputResult {
 	res := inputResult{path: path, size: -1}
-	var in *dumpfile.File
-	var err error
-	if path == "-" {
-		in, err = dumpfile.NewReader(ctx, "-", stdin)
-	} else {
-		in, err = dumpfile.Open(ctx, path)
-	}
+	in, err := dumpfile.OpenArg(ctx, path, stdin)
 	if err != nil {
 		res.err = err
 		return res

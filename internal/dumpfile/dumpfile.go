@@ -67,6 +67,15 @@ func Open(ctx context.Context, path string) (*File, error) {
 	return open(ctx, path, f, size, f.Close)
 }
 
+// OpenArg opens a command's input argument: the file at path, or stdin
+// (as NewReader) when path is "-".
+func OpenArg(ctx context.Context, path string, stdin io.Reader) (*File, error) {
+	if path == "-" {
+		return NewReader(ctx, "-", stdin)
+	}
+	return Open(ctx, path)
+}
+
 // NewReader wraps an already open stream of unknown size as Open does
 // for standard input; name is used in errors. Closing the File does not
 // close r.
