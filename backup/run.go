@@ -1,31 +1,5 @@
 package backup
 
-// Backups (Run): a backup is a set of snapshots, each read from its
-// source, parsed on the way (an RDB's keys counted per database and its
-// CRC64 checked, an AOF file's commands counted) while it is compressed,
-// encrypted and hashed into one object of the storage (CopySnapshot, a
-// tee: nothing is written to a temporary file, nothing is read twice);
-// the manifest is written last, once every object is stored: a backup
-// without a manifest does not exist. A live source gives one snapshot per
-// master (a cluster), taken at once over the replication protocol; a
-// multi-part AOF one object per file its manifest lists, all opened
-// before any is read. The first failure cancels the other snapshots and
-// aborts every upload.
-//
-// Locks' policy: Run, Prune (unless a dry run) and the store of a
-// continuous backup's base hold the storage's lock (Lock), and Lock
-// removes, once it holds it, what runs that died left behind (pending
-// multipart uploads, temporary files); a lock not refreshed for the
-// lock timeout is taken over. A continuous backup takes it only while a
-// base is stored, and waits while another run holds it.
-//
-// Errors: *LockError (the lock could not be taken; ErrLocked from
-// storage inside when another run holds it), *ConnectError (a live
-// source or one of its masters could not be reached), *RunError (a
-// backup with an id failed: nothing of it is stored), *IOError inside
-// when the output or the source failed rather than the bytes, which do
-// not parse otherwise. No error names a flag of redkit's commands.
-
 import (
 	"context"
 	"errors"
