@@ -1,7 +1,9 @@
 // Package sync talks to live Redis and Valkey servers: connection URLs
 // (redis://, rediss://, redis+sentinel://) with redaction of passwords,
 // TLS and ACL authentication, server facts (INFO: version, role, cluster,
-// the newest RDB version it loads), cluster slot maps, the writers that
+// the newest RDB version it loads), finding the server of a URL and
+// waiting for one that is starting or loading (resolve.go: Resolve,
+// WaitInfo, ResolveTarget), cluster slot maps, the writers that
 // restore dumps into standalone servers and clusters (Writer, Restorer),
 // and live sync (Syncer): the replica side of the replication protocol
 // (OpenLink, Snapshot, Next, Ack in replica.go), the stream applied to a
@@ -16,16 +18,18 @@
 // with ErrBadHandshake on a reply the protocol does not allow (+CONTINUE
 // to a request for a full resynchronization, say); the Syncer, the
 // native sync and backup.Continuous (through Retryable) retry the first
-// like a cut link, never the second. The Syncer, the writers and the
-// native sync pace and bound their retries with internal/retry.
+// like a cut link, never the second. The Syncer, the writers, the native
+// sync and WaitInfo pace and bound their retries with internal/retry.
 //
 // Errors say what happened and name no command-line flag (errors.go): a
 // key that exists under ConflictError is a *KeyError wrapping
 // ErrConflict, a key or a stream command for a database a cluster does
-// not have a *ClusterDBError (wrapping ErrClusterDB), a payload the
-// target cannot load under ModeRestore a *PayloadVersionError; targets
-// and settings that cannot work are sentinels (ErrRestoreMode,
-// ErrCrossSlotTx, ErrMixedKeys, ErrTLSKeyPair, ErrNative*) wrapped with
+// not have a *ClusterDBError (wrapping ErrClusterDB), a target URL that
+// names such a database of a cluster a *ClusterTargetDBError (wrapping
+// it too), a payload the target cannot load under ModeRestore a
+// *PayloadVersionError; targets and settings that cannot work are
+// sentinels (ErrRestoreMode, ErrCrossSlotTx, ErrMixedKeys,
+// ErrTLSKeyPair, ErrNative*) wrapped with
 // the server, version or offset. The warnings a caller may want to add
 // advice to are logged with the messages LogTxSplit and LogDenied.
 //

@@ -74,6 +74,19 @@ func (e *ClusterDBError) Error() string {
 
 func (e *ClusterDBError) Unwrap() error { return ErrClusterDB }
 
+// A ClusterTargetDBError is a target URL that names a database other
+// than 0 of a cluster, which has only database 0. It wraps ErrClusterDB.
+type ClusterTargetDBError struct {
+	Endpoint *Endpoint
+	DB       int
+}
+
+func (e *ClusterTargetDBError) Error() string {
+	return fmt.Sprintf("%s is a cluster: it has only database 0", e.Endpoint)
+}
+
+func (e *ClusterTargetDBError) Unwrap() error { return ErrClusterDB }
+
 // Warnings logged with these messages (and attributes) name no flag
 // either: a caller that has flags may add its advice to them.
 const (

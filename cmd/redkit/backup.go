@@ -353,7 +353,7 @@ func backupSource(ctx context.Context, opts backupOptions) (*rsync.Endpoint, rsy
 	if err != nil {
 		return nil, copts, "", nil, err
 	}
-	addr, info, err := resolveServer(ctx, ep, &copts)
+	addr, info, err := rsync.Resolve(ctx, ep, &copts, rsync.ConnectRetryFor, nil)
 	if err != nil {
 		return nil, copts, "", nil, &backup.ConnectError{Addr: ep.String(), Err: err}
 	}

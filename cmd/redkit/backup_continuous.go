@@ -44,7 +44,7 @@ func runContinuousBackup(ctx context.Context, gopts globalOptions, bopts backupO
 		Resume: resume, RetryFor: bopts.retryFor, Log: log,
 		Base: backup.BaseOptions{Source: source, Recipients: recipientKeys, LockTimeout: bopts.lockTimeout, Version: versionString()},
 		Resolve: func(ctx context.Context) (string, error) {
-			a, _, err := resolveServer(ctx, ep, &copts)
+			a, _, err := rsync.Resolve(ctx, ep, &copts, rsync.ConnectRetryFor, nil)
 			return a, err
 		},
 	}

@@ -32,8 +32,8 @@
 // it:
 //
 //   - live.go: TLS flags, URLs and passwords of live servers
-//     (endpointOptions, connOptions, passwordFor), resolving a Sentinel
-//     and reading a server's facts (resolveServer, serverInfo), the
+//     (endpointOptions, connOptions, passwordFor: option mapping; the
+//     resolving and waiting is sync's Resolve and WaitInfo), the
 //     replication link's timeout, and connectHint;
 //   - filterflags.go: the key filter flags of every command that reads
 //     keys; flagvalues.go: sizes and times given as flag values;

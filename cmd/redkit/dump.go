@@ -77,7 +77,7 @@ func runDump(ctx context.Context, gopts globalOptions, opts dumpOptions, args []
 	if err != nil {
 		return err
 	}
-	addr, info, err := resolveServer(ctx, ep, &copts)
+	addr, info, err := rsync.Resolve(ctx, ep, &copts, rsync.ConnectRetryFor, nil)
 	if err != nil {
 		return liveConnectError(gopts, "dump", ep.String(), err)
 	}

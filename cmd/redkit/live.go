@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/redkit/redkit/internal/retry"
 	rsync "github.com/redkit/redkit/sync"
 )
 
@@ -128,36 +126,6 @@ func connectHint(err error) string {
 	return ""
 }
 
-// connectRetryFor is how long a first connection keeps being retried
-// while the server refuses connections, is loading or is failing over.
-const connectRetryFor = 10 * time.Second
-
-// serverInfo connects to addr and reads the server's facts, retrying
-// transient failures (refused connection, LOADING, ...) with backoff for
-// up to retryFor. INFO is safe to repeat.
-func serverInfo(ctx context.Context, addr string, opts *rsync.Options, retryFor time.Duration, log func(string, ...any)) (*rsync.ServerInfo, error) {
-	deadline := time.Now().Add(retryFor)
-	backoff := retry.Backoff{First: 50 * time.Millisecond, Max: 2 * time.Second}
-	for try := 1; ; try++ {
-		wait := backoff.Delay(try - 1)
-		conn, err := rsync.Dial(ctx, addr, opts)
-		var info *rsync.ServerInfo
-		if err == nil {
-			info, err = rsync.Info(conn)
-			conn.Close()
-		}
-		if err == nil || !rsync.Transient(err) || time.Now().Add(wait).After(deadline) || ctx.Err() != nil {
-			return info, err
-		}
-		if try == 1 && log != nil {
-			log("%s: %v; retrying for up to %v", addr, err, retryFor)
-		}
-		if !retry.Wait(ctx, wait) {
-			return nil, ctx.Err()
-		}
-	}
-}
-
 // endpointOptions parses a URL and returns its connection options, the
 // password from file or env (passwordFor) overriding the URL's. cmd
 // names the command in errors.
@@ -181,17 +149,6 @@ func endpointOptions(cmd, flag, raw, passwordFile, passwordEnv string, tlsOpts r
 		return nil, copts, usageErrorf("%s: %v", cmd, err)
 	}
 	return ep, copts, nil
-}
-
-// resolveServer finds the server of ep (its Sentinel master, if any) and
-// reads its facts, retrying a server that is starting.
-func resolveServer(ctx context.Context, ep *rsync.Endpoint, opts *rsync.Options) (string, *rsync.ServerInfo, error) {
-	addr, err := rsync.ResolveSentinel(ctx, ep, opts)
-	if err != nil {
-		return "", nil, err
-	}
-	info, err := serverInfo(ctx, addr, opts, connectRetryFor, nil)
-	return addr, info, err
 }
 
 // linkTimeoutOf is linkTimeout for the --timeout given.

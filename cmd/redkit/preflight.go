@@ -120,7 +120,7 @@ func restoreCheck(ctx context.Context, gopts globalOptions, opts restoreOptions,
 	if err != nil {
 		return usageErrorf("restore: %v", err)
 	}
-	addr, info, err := resolveServer(ctx, ep, &copts)
+	addr, info, err := rsync.Resolve(ctx, ep, &copts, rsync.ConnectRetryFor, nil)
 	if err != nil {
 		if h := connectHint(err); h != "" {
 			fmt.Fprintf(gopts.stderr, "redkit: restore: %s: %s\nhint: %s\n", ep, rsync.Redact(err.Error()), h)

@@ -306,24 +306,17 @@ func connectTarget(ctx context.Context, rawURL, password string, tlsOpts rsync.T
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	w, err := rsync.NewWriter(ctx, t.addr, t.info.Cluster, rsync.WriterOptions{Conn: t.opts, Depth: depth, Log: log})
+	w, err := t.NewWriter(ctx, rsync.WriterOptions{Depth: depth, Log: log})
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%s: %w", t.ep, err)
+		return nil, nil, nil, err
 	}
-	return t.ep, t.info, w, nil
+	return t.Endpoint, t.Info, w, nil
 }
 
-// target is a resolved target server.
-type target struct {
-	ep   *rsync.Endpoint
-	addr string // a Sentinel's master resolved
-	opts rsync.Options
-	info *rsync.ServerInfo
-}
-
-// resolveTarget resolves the URL (Sentinel included) and connects once to
-// read the server's facts (waiting for one that is loading).
-func resolveTarget(ctx context.Context, rawURL, password string, tlsOpts rsync.TLSOptions, timeout time.Duration, log func(string, ...any)) (*target, error) {
+// resolveTarget parses the URL and its options and resolves the target
+// (rsync.ResolveTarget, waiting for a server that is loading); a bad URL
+// or a cluster's database other than 0 is a usage error.
+func resolveTarget(ctx context.Context, rawURL, password string, tlsOpts rsync.TLSOptions, timeout time.Duration, log func(string, ...any)) (*rsync.Target, error) {
 	ep, err := rsync.ParseURL(rawURL)
 	if err != nil {
 		return nil, &codedError{code: exitUsage, err: err}
@@ -335,18 +328,11 @@ func resolveTarget(ctx context.Context, rawURL, password string, tlsOpts rsync.T
 	if err != nil {
 		return nil, &codedError{code: exitUsage, err: err}
 	}
-	addr, err := rsync.ResolveSentinel(ctx, ep, &copts)
-	if err != nil {
-		return nil, err
+	t, err := rsync.ResolveTarget(ctx, ep, copts, rsync.ConnectRetryFor, log)
+	if ce := (*rsync.ClusterTargetDBError)(nil); errors.As(err, &ce) {
+		return nil, &codedError{code: exitUsage, err: err}
 	}
-	info, err := serverInfo(ctx, addr, &copts, connectRetryFor, log)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ep, err)
-	}
-	if info.Cluster && ep.DBSet && ep.DB != 0 {
-		return nil, &codedError{code: exitUsage, err: fmt.Errorf("%s is a cluster: it has only database 0", ep)}
-	}
-	return &target{ep: ep, addr: addr, opts: copts, info: info}, nil
+	return t, err
 }
 
 type restoreSummary struct {

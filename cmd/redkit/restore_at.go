@@ -117,11 +117,11 @@ func runRestoreAt(ctx context.Context, gopts globalOptions, opts restoreOptions,
 			if err != nil {
 				return fmt.Errorf("restore: %w", err)
 			}
-			if t.info.Cluster {
+			if t.Info.Cluster {
 				return usageErrorf("restore --at: %s is a cluster: the commands of a continuous backup are replayed onto a standalone server (restore the base alone with restore %s@%s, or --to-file)", rsync.Redact(opts.to), url, m.ID)
 			}
-			if conn, err = rsync.Dial(ctx, t.addr, &t.opts); err != nil {
-				return fmt.Errorf("restore: %s: %w", t.ep, err)
+			if conn, err = rsync.Dial(ctx, t.Addr, &t.Opts); err != nil {
+				return fmt.Errorf("restore: %s: %w", t.Endpoint, err)
 			}
 			defer conn.Close()
 		}

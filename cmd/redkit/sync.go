@@ -241,11 +241,11 @@ func runSync(ctx context.Context, gopts globalOptions, opts syncOptions, args []
 	}
 	log := newLogger(gopts.stderr, opts.logFormat, opts.quiet)
 
-	srcAddr, srcInfo, err := resolveServer(ctx, from, &fromOpts)
+	srcAddr, srcInfo, err := rsync.Resolve(ctx, from, &fromOpts, rsync.ConnectRetryFor, nil)
 	if err != nil {
 		return syncConnectError(gopts, "source", from, err)
 	}
-	dstAddr, dstInfo, err := resolveServer(ctx, to, &toOpts)
+	dstAddr, dstInfo, err := rsync.Resolve(ctx, to, &toOpts, rsync.ConnectRetryFor, nil)
 	if err != nil {
 		return syncConnectError(gopts, "target", to, err)
 	}
