@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -343,4 +344,16 @@ func appendRepr(b []byte, s string) []byte {
 		}
 	}
 	return append(b, '"')
+}
+
+// IsMultiPart tells whether path names a multi-part AOF as Open takes
+// it: a directory (appendonlydir), or a file whose name ends in
+// ".manifest". It only looks at the name and, for a directory, at the
+// file system; Open says whether it holds a valid manifest.
+func IsMultiPart(path string) bool {
+	if strings.HasSuffix(path, ".manifest") {
+		return true
+	}
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }

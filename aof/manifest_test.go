@@ -151,3 +151,22 @@ func TestCorpusManifests(t *testing.T) {
 		}
 	}
 }
+
+func TestIsMultiPart(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "appendonly.aof")
+	if err := os.WriteFile(file, []byte("*1\r\n$4\r\nPING\r\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		want bool
+	}{
+		{dir, true}, {file, false}, {filepath.Join(dir, "appendonly.aof.manifest"), true},
+		{filepath.Join(dir, "missing.aof"), false}, {"-", false},
+	} {
+		if got := IsMultiPart(tc.path); got != tc.want {
+			t.Errorf("IsMultiPart(%q) = %v, want %v", tc.path, got, tc.want)
+		}
+	}
+}

@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
-	"strings"
 
 	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/internal/dumpfile"
@@ -87,7 +85,7 @@ func (in *Input) Close() error { return in.close() }
 // dump, an AOF or redkit JSON, gzip or zstd compressed or not. The
 // source is filtered by f (nil: everything). Call Close when done.
 func Open(ctx context.Context, path string, stdin io.Reader, f *rdb.Filter) (*Input, error) {
-	if IsAOFSet(path) {
+	if aof.IsMultiPart(path) {
 		ar, err := aof.Open(ctx, path)
 		if err != nil {
 			return nil, err
@@ -107,15 +105,6 @@ func Open(ctx context.Context, path string, stdin io.Reader, f *rdb.Filter) (*In
 		return nil, err
 	}
 	return &Input{Source: src, File: in, close: in.Close}, nil
-}
-
-// IsAOFSet tells a multi-part AOF: a directory or a manifest file.
-func IsAOFSet(path string) bool {
-	if strings.HasSuffix(path, ".manifest") {
-		return true
-	}
-	fi, err := os.Stat(path)
-	return err == nil && fi.IsDir()
 }
 
 // JSONSource reads keys, function libraries and module auxiliary data

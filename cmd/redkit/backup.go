@@ -14,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/internal/bytesize"
 	"github.com/redkit/redkit/storage"
@@ -315,7 +316,7 @@ func runBackup(ctx context.Context, gopts globalOptions, opts backupOptions, arg
 			}
 			return &backup.LiveSource{URL: ep.String(), Addr: addr, Info: info, Conn: copts, LinkTimeout: linkTimeoutOf(opts.timeout)}, nil
 		}
-	case isAOFSet(from):
+	case aof.IsMultiPart(from):
 		ro.AOFDir = from
 	default:
 		ro.RDBFile = from

@@ -173,9 +173,6 @@ func kindPhrase(kind string) string {
 	}
 }
 
-// isAOFSet tells a multi-part AOF: a directory or a manifest file.
-func isAOFSet(path string) bool { return pipeline.IsAOFSet(path) }
-
 // openInput opens anything convert reads (pipeline.Open): a multi-part
 // AOF (directory or manifest), or a file or "-" holding an RDB dump, an
 // AOF or redkit JSON, compressed or not. in is nil for a multi-part AOF;
@@ -184,7 +181,7 @@ func openInput(ctx context.Context, stdin io.Reader, cmd, path string, filter *r
 	inp, err := pipeline.Open(ctx, path, stdin, filter)
 	if err != nil {
 		switch {
-		case isAOFSet(path):
+		case aof.IsMultiPart(path):
 			err = fmt.Errorf("%s: %w", cmd, err)
 		case isSniffError(err):
 			err = labelSniffError(err)

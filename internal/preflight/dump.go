@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -46,16 +45,10 @@ type dbKey struct {
 // (the filter, expired keys) are counted in keys only.
 func scanDump(ctx context.Context, path string, opts *RestoreOptions) (*dumpStats, error) {
 	st := &dumpStats{dbs: map[int]int64{}}
-	if isAOFSet(path) {
+	if aof.IsMultiPart(path) {
 		return st, scanOther(ctx, path, opts, st)
 	}
-	var in *dumpfile.File
-	var err error
-	if path == "-" {
-		in, err = dumpfile.NewReader(ctx, "-", opts.Stdin)
-	} else {
-		in, err = dumpfile.Open(ctx, path)
-	}
+	in, err := dumpfile.OpenArg(ctx, path, opts.Stdin)
 	if err != nil {
 		return st, err
 	}
@@ -175,20 +168,11 @@ func setsFieldTTL(name []byte) bool {
 	return false
 }
 
-// isAOFSet tells a multi-part AOF: a directory, or its manifest.
-func isAOFSet(path string) bool {
-	if strings.HasSuffix(path, ".manifest") {
-		return true
-	}
-	fi, err := os.Stat(path)
-	return err == nil && fi.IsDir()
-}
-
 // scanOther reads an input that is not an RDB dump: redkit JSON's keys,
 // or an AOF's commands (and the keys of its RDB part), for what the
 // restore would write.
 func scanOther(ctx context.Context, path string, opts *RestoreOptions, st *dumpStats) error {
-	if isAOFSet(path) {
+	if aof.IsMultiPart(path) {
 		ar, err := aof.Open(ctx, path)
 		if err != nil {
 			return fmt.Errorf("restore: %w", err)
@@ -196,13 +180,7 @@ func scanOther(ctx context.Context, path string, opts *RestoreOptions, st *dumpS
 		defer ar.Close()
 		return st.scanAOF(ar, opts)
 	}
-	var in *dumpfile.File
-	var err error
-	if path == "-" {
-		in, err = dumpfile.NewReader(ctx, "-", opts.Stdin)
-	} else {
-		in, err = dumpfile.Open(ctx, path)
-	}
+	in, err := dumpfile.OpenArg(ctx, path, opts.Stdin)
 	if err != nil {
 		return err
 	}
