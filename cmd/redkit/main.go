@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -102,7 +103,41 @@ func newApp(gopts globalOptions) *cli.App {
 }
 
 func versionString() string {
-	v, c, d := version, commit, date
+	bi, _ := debug.ReadBuildInfo()
+	return versionFrom(version, commit, date, bi)
+}
+
+// versionFrom is the version line: what goreleaser stamped (-X), else
+// what the Go toolchain recorded in the binary (bi: the module's version
+// for a "go install ...@v1.2.3", a pseudo-version and the commit for a
+// "go build" in a checkout), else "dev", "none" and "unknown".
+func versionFrom(v, c, d string, bi *debug.BuildInfo) string {
+	if bi != nil {
+		if v == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+		var rev, at string
+		var dirty bool
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.time":
+				at = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+		if c == "" && rev != "" {
+			c = rev[:min(len(rev), 12)]
+			if dirty {
+				c += "-dirty"
+			}
+		}
+		if d == "" {
+			d = at
+		}
+	}
 	if v == "" {
 		v = "dev"
 	}

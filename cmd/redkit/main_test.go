@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -546,5 +547,36 @@ func TestInterrupted(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("interrupted run left %s", out)
+	}
+}
+
+// TestVersionFrom: a binary built without goreleaser's stamps reports
+// what the Go toolchain recorded in it.
+func TestVersionFrom(t *testing.T) {
+	vcs := func(rev, at, modified string) []debug.BuildSetting {
+		return []debug.BuildSetting{{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: rev}, {Key: "vcs.time", Value: at}, {Key: "vcs.modified", Value: modified}}
+	}
+	for _, tc := range []struct {
+		name    string
+		v, c, d string
+		bi      *debug.BuildInfo
+		want    string
+	}{
+		{"nothing", "", "", "", nil, "dev (commit none, built unknown)"},
+		{"go test", "", "", "", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "dev (commit none, built unknown)"},
+		{"go install @version", "", "", "", &debug.BuildInfo{Main: debug.Module{Version: "v1.2.3"}}, "v1.2.3 (commit none, built unknown)"},
+		{"go build in a checkout", "", "", "", &debug.BuildInfo{
+			Main:     debug.Module{Version: "v0.0.0-20261206211000-d3a4aac1b2c3+dirty"},
+			Settings: vcs("d3a4aac1b2c3d4e5f60718293a4b5c6d7e8f9012", "2026-12-06T21:10:00Z", "true")},
+			"v0.0.0-20261206211000-d3a4aac1b2c3+dirty (commit d3a4aac1b2c3-dirty, built 2026-12-06T21:10:00Z)"},
+		{"goreleaser wins", "1.4.0", "abc1234", "2026-12-01T00:00:00Z", &debug.BuildInfo{
+			Main: debug.Module{Version: "v0.0.0-x"}, Settings: vcs("ffff", "2026-12-06T21:10:00Z", "false")},
+			"1.4.0 (commit abc1234, built 2026-12-01T00:00:00Z)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := versionFrom(tc.v, tc.c, tc.d, tc.bi); got != tc.want {
+				t.Errorf("got  %q\nwant %q", got, tc.want)
+			}
+		})
 	}
 }
