@@ -87,12 +87,12 @@ ETA) is drawn on stderr only when stderr is a terminal and --quiet is not set.
    read before the damage.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "report", Aliases: []string{"r"}, Value: "summary", Usage: "`REPORT`: summary, keys, bigkeys, prefixes or flamegraph"},
-			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, EnvVars: []string{"REDKIT_FORMAT"}, Usage: "output `FORMAT`: text or json for summary; csv, json or table for keys, bigkeys and prefixes; html for flamegraph [$REDKIT_FORMAT]"},
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, EnvVars: []string{"REDKIT_FORMAT"}, Usage: "output `FORMAT`: text or json for summary; csv, json or table for keys, bigkeys and prefixes; html for flamegraph"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the report to `FILE` (atomically: temporary file and rename) instead of stdout"},
 			&cli.IntFlag{Name: "top", Aliases: []string{"n"}, Value: 10, Usage: "`N` biggest keys and prefixes to show (prefixes: 0 = all)"},
 			&cli.StringFlag{Name: "separator", Value: ":", Usage: "key prefix separator `SEP`; empty: every byte is a level"},
 			&cli.IntFlag{Name: "depth", Value: 3, Usage: "prefix levels `N` to aggregate (1..N)"},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar [$REDKIT_QUIET]"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar"},
 		}, filterFlags()...),
 		Action: func(c *cli.Context) error {
 			f, err := filterFromFlags(c, gopts.now)

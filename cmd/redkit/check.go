@@ -55,8 +55,8 @@ input is decompressed transparently; "-" is standard input.
    hashes: Redis skips such keys when it loads the file.
 ` + checkAOFExitHelp,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "text", EnvVars: []string{"REDKIT_FORMAT"}, Usage: "output `FORMAT`: text, or json (one object per line per file) [$REDKIT_FORMAT]"},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar, and no summary for good files in text format [$REDKIT_QUIET]"},
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "text", EnvVars: []string{"REDKIT_FORMAT"}, Usage: "output `FORMAT`: text, or json (one object per line per file)"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar, and no summary for good files in text format"},
 		}, aofFlags()...),
 		Action: func(c *cli.Context) error {
 			opts := checkOptions{format: c.String("format"), quiet: c.Bool("quiet")}

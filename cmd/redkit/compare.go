@@ -96,12 +96,12 @@ is a terminal and --quiet is not set.
    are reported) or that an input could not be read (the error names the file
    and offset, or the URL without its password).`,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "text", EnvVars: []string{"REDKIT_FORMAT"}, Usage: "output `FORMAT`: text or json [$REDKIT_FORMAT]"},
-			&cli.IntFlag{Name: "max-report", Value: 100, EnvVars: []string{"REDKIT_MAX_REPORT"}, Usage: "list at most `N` differences (counts stay complete; 0: none) [$REDKIT_MAX_REPORT]"},
-			&cli.IntFlag{Name: "sample", EnvVars: []string{"REDKIT_SAMPLE"}, Usage: "compare only `N` random keys of A, looked up in B [$REDKIT_SAMPLE]"},
-			&cli.DurationFlag{Name: "ttl-tolerance", Value: time.Second, EnvVars: []string{"REDKIT_TTL_TOLERANCE"}, Usage: "expiries closer than `DURATION` are equal [$REDKIT_TTL_TOLERANCE]"},
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "text", EnvVars: []string{"REDKIT_FORMAT"}, Usage: "output `FORMAT`: text or json"},
+			&cli.IntFlag{Name: "max-report", Value: 100, EnvVars: []string{"REDKIT_MAX_REPORT"}, Usage: "list at most `N` differences (counts stay complete; 0: none)"},
+			&cli.IntFlag{Name: "sample", EnvVars: []string{"REDKIT_SAMPLE"}, Usage: "compare only `N` random keys of A, looked up in B"},
+			&cli.DurationFlag{Name: "ttl-tolerance", Value: time.Second, EnvVars: []string{"REDKIT_TTL_TOLERANCE"}, Usage: "expiries closer than `DURATION` are equal"},
 			&cli.IntSliceFlag{Name: "db", Usage: "only database `N` (repeatable)"},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress [$REDKIT_QUIET]"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress"},
 			&cli.StringFlag{Name: "a-password-file", Usage: "read A's password from `FILE` (REDKIT_A_PASSWORD also works)"},
 			&cli.StringFlag{Name: "b-password-file", Usage: "read B's password from `FILE` (REDKIT_B_PASSWORD also works)"},
 		}, tlsFlags()...),

@@ -116,15 +116,15 @@ The progress bar is drawn on stderr only when stderr is a terminal and
    Here 1 also covers an input that is truncated or corrupt: with -o no
    file is written.`,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "to", Aliases: []string{"t"}, EnvVars: []string{"REDKIT_TO"}, Usage: "output `FORMAT`: resp, aof, json, jsonl or rdb [$REDKIT_TO]"},
+			&cli.StringFlag{Name: "to", Aliases: []string{"t"}, EnvVars: []string{"REDKIT_TO"}, Usage: "output `FORMAT`: resp, aof, json, jsonl or rdb"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` (atomically: temporary file and rename) instead of stdout"},
-			&cli.IntFlag{Name: "batch", Value: 512, EnvVars: []string{"REDKIT_BATCH"}, Usage: "at most `N` elements per RPUSH, SADD, ZADD or HSET [$REDKIT_BATCH]"},
-			&cli.IntFlag{Name: "rdb-version", Value: 10, EnvVars: []string{"REDKIT_RDB_VERSION"}, Usage: "--to rdb: the RDB `VERSION` written: 10 loads in Redis 7.0 and later; hash field expiries need 12 (Redis 7.4) [$REDKIT_RDB_VERSION]"},
+			&cli.IntFlag{Name: "batch", Value: 512, EnvVars: []string{"REDKIT_BATCH"}, Usage: "at most `N` elements per RPUSH, SADD, ZADD or HSET"},
+			&cli.IntFlag{Name: "rdb-version", Value: 10, EnvVars: []string{"REDKIT_RDB_VERSION"}, Usage: "--to rdb: the RDB `VERSION` written: 10 loads in Redis 7.0 and later; hash field expiries need 12 (Redis 7.4)"},
 			&cli.BoolFlag{Name: "replay", Usage: "--to json|jsonl|rdb from an AOF with an RDB preamble: replay its commands into the keys (plain and multi-part AOFs always are)"},
 			&cli.StringFlag{Name: "now", Usage: "resolve relative expiries (EXPIRE, SET EX) in AOF commands without a #TS annotation against `TIME` (RFC 3339 or Unix seconds) instead of refusing them"},
-			&cli.BoolFlag{Name: "restore-payloads", EnvVars: []string{"REDKIT_RESTORE_PAYLOADS"}, Usage: "one RESTORE ... ABSTTL per key instead of the commands that build it [$REDKIT_RESTORE_PAYLOADS]"},
+			&cli.BoolFlag{Name: "restore-payloads", EnvVars: []string{"REDKIT_RESTORE_PAYLOADS"}, Usage: "one RESTORE ... ABSTTL per key instead of the commands that build it"},
 			&cli.StringSliceFlag{Name: "db-map", Usage: "write keys of database `SRC=DST` to database DST (repeatable)"},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar and no summary [$REDKIT_QUIET]"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar and no summary"},
 		}, filterFlags()...),
 		Action: func(c *cli.Context) error {
 			f, err := filterFromFlags(c, gopts.now)

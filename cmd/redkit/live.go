@@ -20,11 +20,11 @@ import (
 // tlsFlags are the TLS flags of commands that connect to servers.
 func tlsFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "tls-ca", EnvVars: []string{"REDKIT_TLS_CA"}, Usage: "verify servers against the CA certificates in `FILE` (PEM) [$REDKIT_TLS_CA]"},
-		&cli.StringFlag{Name: "tls-cert", EnvVars: []string{"REDKIT_TLS_CERT"}, Usage: "client certificate `FILE` (PEM) [$REDKIT_TLS_CERT]"},
-		&cli.StringFlag{Name: "tls-key", EnvVars: []string{"REDKIT_TLS_KEY"}, Usage: "client key `FILE` (PEM) [$REDKIT_TLS_KEY]"},
-		&cli.StringFlag{Name: "tls-server-name", EnvVars: []string{"REDKIT_TLS_SERVER_NAME"}, Usage: "expect `NAME` in the server's certificate instead of the URL's host [$REDKIT_TLS_SERVER_NAME]"},
-		&cli.BoolFlag{Name: "tls-insecure", EnvVars: []string{"REDKIT_TLS_INSECURE"}, Usage: "do not verify server certificates (testing only) [$REDKIT_TLS_INSECURE]"},
+		&cli.StringFlag{Name: "tls-ca", EnvVars: []string{"REDKIT_TLS_CA"}, Usage: "verify servers against the CA certificates in `FILE` (PEM)"},
+		&cli.StringFlag{Name: "tls-cert", EnvVars: []string{"REDKIT_TLS_CERT"}, Usage: "client certificate `FILE` (PEM)"},
+		&cli.StringFlag{Name: "tls-key", EnvVars: []string{"REDKIT_TLS_KEY"}, Usage: "client key `FILE` (PEM)"},
+		&cli.StringFlag{Name: "tls-server-name", EnvVars: []string{"REDKIT_TLS_SERVER_NAME"}, Usage: "expect `NAME` in the server's certificate instead of the URL's host"},
+		&cli.BoolFlag{Name: "tls-insecure", EnvVars: []string{"REDKIT_TLS_INSECURE"}, Usage: "do not verify server certificates (testing only)"},
 	}
 }
 

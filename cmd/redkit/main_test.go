@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -576,6 +577,31 @@ func TestVersionFrom(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := versionFrom(tc.v, tc.c, tc.d, tc.bi); got != tc.want {
 				t.Errorf("got  %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestHelpEnvVarsOnce: urfave/cli appends "[$VAR]" to a flag's help
+// itself; the usage text must not say it again.
+func TestHelpEnvVarsOnce(t *testing.T) {
+	hint := regexp.MustCompile(`\[\$[A-Z0-9_]+(, \$[A-Z0-9_]+)*\]`)
+	for _, cmd := range [][]string{
+		{"analyze"}, {"check"}, {"convert"}, {"restore"}, {"compare"}, {"sync"}, {"dump"}, {"completion"},
+		{"backup"}, {"backup", "list"}, {"backup", "prune"}, {"backup", "verify"},
+	} {
+		t.Run(strings.Join(cmd, " "), func(t *testing.T) {
+			r := redkit(t, nil, append(cmd, "--help")...).want(t, 0)
+			seen := 0
+			for _, line := range strings.Split(r.stdout, "\n") {
+				if n := len(hint.FindAllString(line, -1)); n > 1 {
+					t.Errorf("an environment variable named %d times: %q", n, line)
+				} else {
+					seen += n
+				}
+			}
+			if seen == 0 && cmd[0] != "completion" {
+				t.Errorf("no flag names its environment variable:\n%s", r.stdout)
 			}
 		})
 	}

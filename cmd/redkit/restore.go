@@ -135,7 +135,7 @@ expired, bytes, time and rate.
    skipped by --conflict skip are not a problem: 0); 1 also covers a
    conflict under --conflict error.`,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "to", EnvVars: []string{"REDKIT_TO_URL"}, Usage: "target `URL`: redis://, rediss:// or redis+sentinel:// [$REDKIT_TO_URL]"},
+			&cli.StringFlag{Name: "to", EnvVars: []string{"REDKIT_TO_URL"}, Usage: "target `URL`: redis://, rediss:// or redis+sentinel://"},
 			&cli.StringFlag{Name: "to-password-file", Usage: "read the target's password from `FILE` (REDKIT_TO_PASSWORD also works); the URL's bare userinfo (redis://USER@host) is then the user"},
 			&cli.StringFlag{Name: "conflict", Value: rsync.ConflictError, Usage: "existing keys: `POLICY` error, replace or skip"},
 			&cli.StringFlag{Name: "mode", Value: rsync.ModeAuto, Usage: "`MODE`: auto (RESTORE when the target can load the payload), restore, or commands"},
@@ -149,13 +149,13 @@ expired, bytes, time and rate.
 			&cli.BoolFlag{Name: "replay", Usage: "an AOF with an RDB preamble: replay its commands into the keys first (plain and multi-part AOFs always are)"},
 			&cli.StringFlag{Name: "now", Usage: "resolve relative expiries in AOF commands without a #TS annotation against `TIME`"},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "summary `FORMAT`: text (stderr) or json (stdout)"},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar and no text summary [$REDKIT_QUIET]"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar and no text summary"},
 			&cli.BoolFlag{Name: "check", Usage: "check whether the restore can work (versions, memory, modules, ACLs, slots, databases, biggest key, existing keys), write nothing, exit 0 if it can"},
 			&cli.StringFlag{Name: "to-file", Usage: "a backup: write its RDB to `FILE` instead of a server (verified, written atomically)"},
 			&cli.StringFlag{Name: "at", Usage: "a continuous backup: restore to `TIME` (RFC 3339 or Unix seconds: the last command received at or before it), or latest (everything stored)"},
 			&cli.Int64Flag{Name: "at-offset", Usage: "a continuous backup: restore up to replication `OFFSET` (the last command ending at or before it)"},
 			&cli.BoolFlag{Name: "verify-first", Usage: "a backup: download and verify it whole (SHA-256, RDB CRC64) before writing anything to the target"},
-			&cli.StringSliceFlag{Name: "identity-file", EnvVars: []string{"REDKIT_IDENTITY_FILE"}, Usage: "an encrypted backup: age identities in `FILE` (as age-keygen writes them; repeatable) [$REDKIT_IDENTITY_FILE]"},
+			&cli.StringSliceFlag{Name: "identity-file", EnvVars: []string{"REDKIT_IDENTITY_FILE"}, Usage: "an encrypted backup: age identities in `FILE` (as age-keygen writes them; repeatable)"},
 		}, append(append(tlsFlags(), restoreFilterFlags()...), storageFlags()...)...),
 		Action: func(c *cli.Context) error {
 			opts, err := restoreOptionsFromFlags(c, gopts)

@@ -24,10 +24,10 @@ const storageCategory = "Storage"
 func storageFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "s3-endpoint", EnvVars: []string{"AWS_ENDPOINT_URL_S3"}, Category: storageCategory,
-			Usage: "`URL` of an S3-compatible store (http://127.0.0.1:7070); default AWS [$AWS_ENDPOINT_URL_S3]"},
+			Usage: "`URL` of an S3-compatible store (http://127.0.0.1:7070); default AWS"},
 		&cli.BoolFlag{Name: "s3-path-style", EnvVars: []string{"REDKIT_S3_PATH_STYLE"}, Category: storageCategory,
-			Usage: "path-style addressing (bucket in the path), automatic for an IP or localhost endpoint [$REDKIT_S3_PATH_STYLE]"},
-		&cli.StringFlag{Name: "s3-region", EnvVars: []string{"AWS_REGION"}, Category: storageCategory, Usage: "`REGION` of the bucket (default from the AWS profile, else us-east-1) [$AWS_REGION]"},
+			Usage: "path-style addressing (bucket in the path), automatic for an IP or localhost endpoint"},
+		&cli.StringFlag{Name: "s3-region", EnvVars: []string{"AWS_REGION"}, Category: storageCategory, Usage: "`REGION` of the bucket (default from the AWS profile, else us-east-1)"},
 	}
 }
 

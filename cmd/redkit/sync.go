@@ -120,11 +120,11 @@ stream writes.
 ` + exitCodesHelp + `
    0 also when stopped by SIGINT or SIGTERM: the position is saved.`,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "from", EnvVars: []string{"REDKIT_FROM_URL"}, Usage: "source `URL`: redis://, rediss:// or redis+sentinel:// [$REDKIT_FROM_URL]"},
-			&cli.StringFlag{Name: "to", EnvVars: []string{"REDKIT_TO_URL"}, Usage: "target `URL` (standalone) [$REDKIT_TO_URL]"},
+			&cli.StringFlag{Name: "from", EnvVars: []string{"REDKIT_FROM_URL"}, Usage: "source `URL`: redis://, rediss:// or redis+sentinel://"},
+			&cli.StringFlag{Name: "to", EnvVars: []string{"REDKIT_TO_URL"}, Usage: "target `URL` (standalone)"},
 			&cli.StringFlag{Name: "from-password-file", Usage: "read the source's password from `FILE` (REDKIT_FROM_PASSWORD also works); the URL's bare userinfo (redis://USER@host) is then the user"},
 			&cli.StringFlag{Name: "to-password-file", Usage: "read the target's password from `FILE` (REDKIT_TO_PASSWORD also works); the URL's bare userinfo (redis://USER@host) is then the user"},
-			&cli.StringFlag{Name: "checkpoint", EnvVars: []string{"REDKIT_CHECKPOINT"}, Usage: "keep the position in `FILE` too (written atomically every second) [$REDKIT_CHECKPOINT]"},
+			&cli.StringFlag{Name: "checkpoint", EnvVars: []string{"REDKIT_CHECKPOINT"}, Usage: "keep the position in `FILE` too (written atomically every second)"},
 			&cli.BoolFlag{Name: "target-checkpoint", Value: true, Usage: "keep the position on the target, in the key redkit:sync:NAME, written with each batch (exactly once)"},
 			&cli.StringFlag{Name: "name", Usage: "`NAME` of this sync in its checkpoint key (default: the source's host:port or Sentinel master name)"},
 			&cli.BoolFlag{Name: "until-caught-up", Usage: "stop once the target has caught up with the source (one-off migrations)"},
@@ -140,7 +140,7 @@ stream writes.
 			&cli.DurationFlag{Name: "timeout", Value: 60 * time.Second, Usage: "connect, read and write `TIMEOUT` for commands, and the longest the replication link may go without a byte from the source (then it is retried)"},
 			&cli.StringFlag{Name: "status-addr", Usage: "serve /status (JSON) and /metrics (Prometheus) on `HOST:PORT`"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log `FORMAT` on stderr: text or json"},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar, warnings and errors only [$REDKIT_QUIET]"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar, warnings and errors only"},
 			&cli.StringSliceFlag{Name: "exclude", Category: filterCategory, Usage: "leave out keys matching the glob `PATTERN` (repeatable)"},
 			&cli.StringSliceFlag{Name: "db-map", Category: filterCategory, Usage: "write database `SRC=DST` of the source to database DST (repeatable)"},
 			&cli.StringFlag{Name: "deny-command", Category: filterCategory, Usage: "never apply these `COMMANDS` (comma-separated, e.g. FLUSHALL,FLUSHDB); each one skipped is logged"},
