@@ -55,10 +55,10 @@ type ContinuousOptions struct {
 	// storage's lock held meanwhile (waited for while another run holds
 	// it), by the package's snapshot jobs.
 	Base BaseOptions
-	// StoreBase, when set, stores a base snapshot instead, read from r to
+	// storeBase, when set, stores a base snapshot instead, read from r to
 	// its end, as a backup marked Continuous at pos, and returns its
-	// manifest (tests).
-	StoreBase func(ctx context.Context, r io.Reader, size int64, pos ReplPosition) (*Manifest, error)
+	// manifest: a hook for this package's tests, not part of the API.
+	storeBase func(ctx context.Context, r io.Reader, size int64, pos ReplPosition) (*Manifest, error)
 	// Resume is the generation to continue (nil: start a new one).
 	Resume *Generation
 	// RetryFor bounds how long the source or the storage may fail
@@ -334,8 +334,8 @@ func (c *Continuous) base(ctx context.Context, l *rsync.Link, replied time.Time)
 	}
 	pos := ReplPosition{ReplID: l.ReplID, Offset: l.Offset, Time: replied.UTC()}
 	var m *Manifest
-	if c.opts.StoreBase != nil {
-		m, err = c.opts.StoreBase(ctx, snap, l.SnapshotSize(), pos)
+	if c.opts.storeBase != nil {
+		m, err = c.opts.storeBase(ctx, snap, l.SnapshotSize(), pos)
 	} else {
 		m, err = storeBase(ctx, c.opts.Backend, c.opts.Codec, c.opts.Base, snap, pos, c.log)
 	}

@@ -35,7 +35,7 @@ func TestContinuousHandoffKeepsTimes(t *testing.T) {
 	basing, resume := make(chan struct{}), make(chan struct{})
 	opts := ContinuousOptions{
 		Source: src.Addr(), Backend: b, SegmentInterval: 50 * time.Millisecond, SnapshotInterval: 500 * time.Millisecond,
-		StoreBase: func(ctx context.Context, r io.Reader, size int64, pos ReplPosition) (*Manifest, error) {
+		storeBase: func(ctx context.Context, r io.Reader, size int64, pos ReplPosition) (*Manifest, error) {
 			if _, err := io.Copy(io.Discard, r); err != nil {
 				return nil, err
 			}
