@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"sort"
@@ -172,6 +173,14 @@ func (b *Backend) wrap(op, key string, err error) error {
 		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken", "ExpiredToken":
 			return fmt.Errorf("%s %s%s: the store refused the credentials (%s): check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or AWS_PROFILE: %w", op, b.url, key, ae.ErrorCode(), err)
 		}
+	}
+	// A 403 whose body could not be read (the store closed the
+	// connection before the SDK read its error document: versitygw does
+	// so when it refuses a request before reading its body) has no
+	// error code, only the status.
+	var hs interface{ HTTPStatusCode() int }
+	if errors.As(err, &hs) && hs.HTTPStatusCode() == http.StatusForbidden {
+		return fmt.Errorf("%s %s%s: the store refused the credentials (HTTP 403): check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or AWS_PROFILE: %w", op, b.url, key, err)
 	}
 	return fmt.Errorf("%s %s%s: %w", op, b.url, key, err)
 }
