@@ -112,7 +112,7 @@ lock is held only while a base is stored.
 			&cli.StringFlag{Name: "recipients-file", Usage: "encrypt to the age public keys in `FILE`, one per line"},
 			&cli.DurationFlag{Name: "timeout", Value: 60 * time.Second, Usage: "give up when the source sends nothing for `DURATION` (a stalled link): connecting, a reply, the snapshot's or the stream's next byte"},
 			&cli.DurationFlag{Name: "lock-timeout", Value: 15 * time.Minute, EnvVars: []string{"REDKIT_LOCK_TIMEOUT"}, Usage: "take over a storage lock not refreshed for `DURATION` (its run died)"},
-			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log `FORMAT` on stderr: text or json"},
+			logFormatFlag(),
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar, warnings and errors only"},
 			&cli.BoolFlag{Name: "continuous", EnvVars: []string{"REDKIT_CONTINUOUS"}, Usage: "keep running: a base snapshot, then the replication stream in segments, for restores to any instant (restore --at)"},
 			&cli.DurationFlag{Name: "segment-interval", Value: 10 * time.Second, EnvVars: []string{"REDKIT_SEGMENT_INTERVAL"}, Usage: "--continuous: close and store a segment every `DURATION`"},

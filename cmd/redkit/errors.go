@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/urfave/cli/v2"
 
@@ -17,6 +18,7 @@ const (
 	exitError       = 1
 	exitUsage       = 2
 	exitProblems    = 3
+	exitLocked      = 11 // the storage is locked by another run, as restic's 11
 	exitInterrupted = 130
 )
 
@@ -64,20 +66,38 @@ func exitCode(ctx context.Context, err error) int {
 }
 
 // report prints err (unless already printed) and returns its exit code.
-func report(ctx context.Context, stderr io.Writer, err error) int {
+// With --log-format json (logFormat) the line is a JSON object, as the
+// command's logs are: {"level":"ERROR","msg":...,"exit_code":N}, with
+// the usage hint as "hint".
+func report(ctx context.Context, stderr io.Writer, err error, logFormat string) int {
 	code := exitCode(ctx, err)
 	var ce *codedError
+	var msg, hint string
 	switch {
 	case code == exitOK:
+		return code
 	case code == exitInterrupted:
-		fmt.Fprintln(stderr, "redkit: interrupted")
+		msg = "interrupted"
 	case errors.As(err, &ce) && ce.reported:
+		return code
 	default:
 		// The last guard: no URL's password, whatever built the message.
-		fmt.Fprintf(stderr, "redkit: %s\n", rsync.Redact(withAdvice(err).Error()))
+		msg = rsync.Redact(withAdvice(err).Error())
 		if code == exitUsage {
-			fmt.Fprintln(stderr, "Run 'redkit --help' or 'redkit <command> --help' for usage.")
+			hint = "Run 'redkit --help' or 'redkit <command> --help' for usage."
 		}
+	}
+	if logFormat == "json" {
+		attrs := []any{"exit_code", code}
+		if hint != "" {
+			attrs = append(attrs, "hint", hint)
+		}
+		slog.New(slog.NewJSONHandler(stderr, nil)).Error(msg, attrs...)
+		return code
+	}
+	fmt.Fprintf(stderr, "redkit: %s\n", msg)
+	if hint != "" {
+		fmt.Fprintln(stderr, hint)
 	}
 	return code
 }

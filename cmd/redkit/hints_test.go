@@ -72,7 +72,7 @@ func TestAdvice(t *testing.T) {
 func TestAdviceReport(t *testing.T) {
 	var buf bytes.Buffer
 	_, err := rsync.TLSOptions{Key: "client.key"}.Config()
-	report(t.Context(), &buf, fmt.Errorf("sync: %w", err))
+	report(t.Context(), &buf, fmt.Errorf("sync: %w", err), "text")
 	if got, want := buf.String(), "redkit: sync: TLS: --tls-cert and --tls-key go together\n"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}

@@ -42,11 +42,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // runIO is run with an explicit standard input, for tests.
 func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	gopts := globalOptions{stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now()}
+	gopts := globalOptions{stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now(), logFormat: logFormatOf(args, os.Getenv)}
 	app := newApp(gopts)
 	installCompletion(app, args)
 	err := app.RunContext(ctx, reorderArgs(app, args))
-	return report(ctx, stderr, err)
+	return report(ctx, stderr, err, gopts.logFormat)
 }
 
 // globalOptions carries what every command needs from its environment.
@@ -54,14 +54,17 @@ type globalOptions struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	now            time.Time // reference for expiries: one instant per run
+	logFormat      string    // "text" or "json": --log-format or REDKIT_LOG_FORMAT, read before the flags (logFormatOf)
 }
 
-const exitCodesHelp = `EXIT CODES:
+const exitCodesHelp = `EXIT CODES (the same for every command):
    0    success
-   1    error (unreadable or invalid input, I/O failure)
-   2    usage error (bad flag or argument)
-   3    completed with problems (some input was corrupt or truncated; the report covers what could be read)
-   130  interrupted (SIGINT or SIGTERM)`
+   1    error: unreadable, corrupt or invalid input, a refused connection, an I/O failure
+   2    usage error: a bad flag or argument (compare: also trouble, as diff(1) and cmp(1))
+   3    completed with problems that did not stop it (keys that failed, a repaired tail, a gap); the report says which
+   11   the storage is locked by another run (backup, backup prune): the message names its holder
+   130  interrupted (SIGINT or SIGTERM)
+   compare: 0 identical, 1 different, 2 trouble`
 
 func newApp(gopts globalOptions) *cli.App {
 	app := &cli.App{

@@ -139,7 +139,7 @@ stream writes.
 			&cli.DurationFlag{Name: "retry-for", Usage: "give up after `DURATION` of failed reconnects (default: never)"},
 			&cli.DurationFlag{Name: "timeout", Value: 60 * time.Second, Usage: "connect, read and write `TIMEOUT` for commands, and the longest the replication link may go without a byte from the source (then it is retried)"},
 			&cli.StringFlag{Name: "status-addr", Usage: "serve /status (JSON) and /metrics (Prometheus) on `HOST:PORT`"},
-			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log `FORMAT` on stderr: text or json"},
+			logFormatFlag(),
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar, warnings and errors only"},
 			&cli.StringSliceFlag{Name: "exclude", Category: filterCategory, Usage: "leave out keys matching the glob `PATTERN` (repeatable)"},
 			&cli.StringSliceFlag{Name: "db-map", Category: filterCategory, Usage: "write database `SRC=DST` of the source to database DST (repeatable)"},
