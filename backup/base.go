@@ -18,22 +18,27 @@ type BaseOptions struct {
 	Recipients []string   // the age public keys Codec encrypts to, for the manifest
 	// LockTimeout: a lock not refreshed for that long is taken over.
 	LockTimeout time.Duration
-	Version     string // redkit's, recorded in the manifest
+	// LockWait bounds how long a base waits for a lock another run holds
+	// (a prune's, a backup's), trying every 5 seconds: then its
+	// *LockError (wrapping a *storage.LockedError) is returned. 0: no bound.
+	LockWait time.Duration
+	Version  string // redkit's, recorded in the manifest
 }
 
 // storeBase stores a generation's base, read from r to its end, as a
 // backup: the storage's lock held meanwhile (a prune waits; the base
-// waits, every 5s, while another run holds it), the manifest marked
+// waits, every 5s, while another run holds it, up to o.LockWait), the manifest marked
 // Continuous with the snapshot's place in the stream.
 func storeBase(ctx context.Context, backend storage.Backend, codec storage.Codec, o BaseOptions, r io.Reader, pos ReplPosition, log *slog.Logger) (*Manifest, error) {
 	var lock *storage.Lock
+	waiting := time.Now()
 	for {
 		var err error
 		lock, err = Lock(ctx, backend, "backup", o.LockTimeout, log)
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, storage.ErrLocked) {
+		if !errors.Is(err, storage.ErrLocked) || o.LockWait > 0 && time.Since(waiting) >= o.LockWait {
 			return nil, err
 		}
 		log.Warn("the storage is locked by another run: waiting to store the base", "err", err)

@@ -76,6 +76,102 @@ func TestPolicy(t *testing.T) {
 	}
 }
 
+// TestPolicyPerSource: the rules apply to each source's backups apart:
+// --keep-last 1 over two sources keeps one of each, and every source's
+// newest is kept whatever the rules.
+func TestPolicyPerSource(t *testing.T) {
+	mk := func(at string, src backup.SourceInfo) *backup.Manifest {
+		ts, err := time.Parse(time.RFC3339, at)
+		if err != nil {
+			panic(err)
+		}
+		return &backup.Manifest{ID: backup.NewID(ts), Started: ts, Source: src}
+	}
+	a := backup.SourceInfo{Kind: "live", URL: "redis://10.0.0.5:6379", Host: "10.0.0.5:6379"}
+	aTLS := backup.SourceInfo{Kind: "live", URL: "rediss://user:xxxxx@10.0.0.5:6379/2", Host: "10.0.0.5:6379"} // the same server
+	b := backup.SourceInfo{Kind: "live", URL: "redis://10.0.0.6:6379", Host: "10.0.0.6:6379"}
+	f := backup.SourceInfo{Kind: "rdb-file", URL: "/var/lib/redis/dump.rdb"}
+	ms := []*backup.Manifest{
+		mk("2026-11-01T01:00:00Z", a), mk("2026-11-02T01:00:00Z", aTLS), mk("2026-11-03T01:00:00Z", a),
+		mk("2026-10-01T01:00:00Z", b), mk("2026-10-02T01:00:00Z", b),
+		mk("2025-01-01T01:00:00Z", f),
+	}
+	for _, tc := range []struct {
+		name string
+		p    backup.Policy
+		want string // kept, newest first
+	}{
+		{"none", backup.Policy{}, "11-03T01 10-02T01 01-01T01"},
+		{"last 1", backup.Policy{Last: 1}, "11-03T01 10-02T01 01-01T01"},
+		{"last 2", backup.Policy{Last: 2}, "11-03T01 11-02T01 10-02T01 10-01T01 01-01T01"},
+		// Within counts from each source's newest: b's are a month older than a's.
+		{"within 30h", backup.Policy{Within: 30 * time.Hour}, "11-03T01 11-02T01 10-02T01 10-01T01 01-01T01"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ds := tc.p.Apply(ms, nil)
+			if got := kept(ds); got != tc.want {
+				t.Errorf("kept %s, want %s", got, tc.want)
+			}
+			for _, d := range ds {
+				if d.Source != d.Backup.Source.Key() {
+					t.Errorf("%s: source %q, want %q", d.Backup.ID, d.Source, d.Backup.Source.Key())
+				}
+			}
+		})
+	}
+}
+
+func TestSourceKey(t *testing.T) {
+	for _, tc := range []struct {
+		src  backup.SourceInfo
+		want string
+	}{
+		{backup.SourceInfo{Kind: "live", URL: "redis://10.0.0.5:6379", Host: "10.0.0.5:6379"}, "10.0.0.5:6379"},
+		{backup.SourceInfo{Kind: "live", URL: "rediss://default:xxxxx@Cache.Example.com:6380/3", Host: "10.1.1.1:6380"}, "cache.example.com:6380"},
+		{backup.SourceInfo{Kind: "live", URL: "redis+sentinel://s1:26379,s2:26379/mymaster", Host: "10.0.0.7:6379"}, "s1:26379,s2:26379/mymaster"},
+		{backup.SourceInfo{Kind: "live", URL: "rediss+sentinel://u@s1:26379/mymaster/2", Host: "10.0.0.8:6379"}, "s1:26379/mymaster"},
+		{backup.SourceInfo{Kind: "live", Host: "10.0.0.9:6379"}, "10.0.0.9:6379"},
+		{backup.SourceInfo{Kind: "rdb-file", URL: "/var/lib/redis/dump.rdb"}, "/var/lib/redis/dump.rdb"},
+		{backup.SourceInfo{Kind: "aof-dir", URL: "/var/lib/redis/appendonlydir"}, "/var/lib/redis/appendonlydir"},
+	} {
+		if got := tc.src.Key(); got != tc.want {
+			t.Errorf("%+v: key %q, want %q", tc.src, got, tc.want)
+		}
+	}
+}
+
+// TestPolicyCalendar: hourly, monthly and yearly, as restic's: the newest
+// of each of the last N hours (months, years) that have backups, UTC.
+func TestPolicyCalendar(t *testing.T) {
+	// Every 20 minutes over 3 hours; then monthly ones over two years.
+	var times []string
+	for i := 0; i < 9; i++ {
+		times = append(times, time.Date(2026, 11, 30, 21, 0, 0, 0, time.UTC).Add(time.Duration(i)*20*time.Minute).Format(time.RFC3339))
+	}
+	for _, ym := range []string{"2025-03", "2025-07", "2025-12", "2026-01", "2026-06", "2026-10"} {
+		times = append(times, ym+"-15T12:00:00Z")
+	}
+	all := backupsAt(times...)
+	for _, tc := range []struct {
+		name string
+		p    backup.Policy
+		want string
+	}{
+		// 21:00-23:40 on 11-30: hours 23, 22, 21 have backups.
+		{"hourly 2", backup.Policy{Hourly: 2}, "11-30T23 11-30T22"},
+		{"hourly 9 (only 3 hours, then months)", backup.Policy{Hourly: 9}, "11-30T23 11-30T22 11-30T21 10-15T12 06-15T12 01-15T12 12-15T12 07-15T12 03-15T12"},
+		{"monthly 3", backup.Policy{Monthly: 3}, "11-30T23 10-15T12 06-15T12"},
+		{"yearly 2", backup.Policy{Yearly: 2}, "11-30T23 12-15T12"},
+		{"yearly 5 (only 2 years)", backup.Policy{Yearly: 5}, "11-30T23 12-15T12"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := kept(tc.p.Apply(all, nil)); got != tc.want {
+				t.Errorf("kept %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestLock(t *testing.T) {
 	ctx := context.Background()
 	b, _ := newFile(t)

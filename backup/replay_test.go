@@ -894,10 +894,11 @@ func TestPolicyContinuous(t *testing.T) {
 		reasons map[string]string // a reason each of these has
 		not     map[string]string // a reason each of these has not
 	}{
-		{"no rule", backup.Policy{}, nil, "N3 A2 B1",
-			map[string]string{"N3": "newest", "A2": "newest generation", "B1": "newest generation"},
+		// Each source's newest is kept: N1 is a's, N3 b's.
+		{"no rule", backup.Policy{}, nil, "N3 N1 A2 B1",
+			map[string]string{"N3": "newest", "N1": "newest", "A2": "newest generation", "B1": "newest generation"},
 			map[string]string{"N1": "newest generation", "N3": "newest generation", "A1": "newest generation"}},
-		{"no rule, with until", backup.Policy{}, map[string]time.Time{a1.ID: day(4.9), a2.ID: day(6.4), b1.ID: day(6.4)}, "N3 A2 B1", nil, nil},
+		{"no rule, with until", backup.Policy{}, map[string]time.Time{a1.ID: day(4.9), a2.ID: day(6.4), b1.ID: day(6.4)}, "N3 N1 A2 B1", nil, nil},
 		{"last 2", backup.Policy{Last: 2}, nil, "N3 N1 A2 B1",
 			map[string]string{"N1": "last 2", "A2": "newest generation"}, nil},
 		{"within 12h: the newest generation by its end", backup.Policy{Within: 12 * time.Hour},
@@ -912,13 +913,14 @@ func TestPolicyContinuous(t *testing.T) {
 			map[string]string{"A2": "within 48h0m0s"}, nil},
 		{"within: an old base whose range ends before the window", backup.Policy{Within: 24 * time.Hour},
 			map[string]time.Time{a1.ID: day(5.4), a2.ID: day(6.5), b1.ID: day(6.5)}, "N3 N1 A2 B1", nil, nil},
-		// The window ends at the newest restorable instant: a generation
-		// restoring past the newest backup's start moves it.
+		// The window ends at the source's newest restorable instant: a
+		// generation restoring past its newest backup's start moves it.
 		{"within 36h, the window ending at a generation's end", backup.Policy{Within: 36 * time.Hour},
-			map[string]time.Time{a2.ID: day(8)}, "N3 A2 B1", nil, nil},
+			map[string]time.Time{a2.ID: day(8)}, "N3 N1 A2 B1", map[string]string{"N1": "newest", "A2": "within"}, map[string]string{"N1": "within"}},
 		{"within 36h, no until", backup.Policy{Within: 36 * time.Hour}, nil, "N3 N1 A2 B1", nil, nil},
 		// N3 and N1 were started on one day.
-		{"daily 2", backup.Policy{Daily: 2}, nil, "N3 A2 B1", map[string]string{"N3": "daily", "A2": "daily"}, nil},
+		// Days count per source: a's are N1's and A2's, b's N3's and B1's.
+		{"daily 2", backup.Policy{Daily: 2}, nil, "N3 N1 A2 B1", map[string]string{"N3": "daily", "N1": "daily", "A2": "daily", "B1": "daily"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ds := tc.p.Apply(all, tc.until)

@@ -25,6 +25,7 @@ type PruneOptions struct {
 type PruneAction struct {
 	ID      string    // the backup's, or the generation's
 	Backup  *Manifest // nil: segments without their base
+	Source  string    // the backup's source (SourceInfo.Key); "" for segments without their base
 	Keep    bool
 	Reasons []string // why it is kept (or deleted)
 }
@@ -67,7 +68,7 @@ func Prune(ctx context.Context, b storage.Backend, o PruneOptions) (*PruneReport
 			}
 			deleted++
 		}
-		rep.Actions = append(rep.Actions, PruneAction{ID: d.Backup.ID, Backup: d.Backup, Keep: d.Keep, Reasons: d.Reasons})
+		rep.Actions = append(rep.Actions, PruneAction{ID: d.Backup.ID, Backup: d.Backup, Source: d.Source, Keep: d.Keep, Reasons: d.Reasons})
 	}
 	// Segments whose base is gone (a prune cut short) restore nothing.
 	orphans, err := OrphanGenerations(ctx, b, l)

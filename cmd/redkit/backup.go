@@ -2,21 +2,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
-	"strings"
 	"sync/atomic"
-	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/backup"
-	"github.com/redkit/redkit/internal/bytesize"
 	"github.com/redkit/redkit/storage"
 	rsync "github.com/redkit/redkit/sync"
 )
@@ -105,12 +102,12 @@ lock is held only while a base is stored.
 		Flags: append(append([]cli.Flag{
 			&cli.StringFlag{Name: "from", EnvVars: []string{"REDKIT_FROM_URL"}, Usage: "source: a live server's `URL` (redis://, rediss://, redis+sentinel://) or an RDB file"},
 			&cli.StringFlag{Name: "from-password-file", Usage: "read the source's password from `FILE` (REDKIT_FROM_PASSWORD also works); the URL's bare userinfo (redis://USER@host) is then the user"},
-			&cli.StringFlag{Name: "to", EnvVars: []string{"REDKIT_BACKUP_TO"}, Usage: "`STORAGE_URL`: file:///DIR or s3://BUCKET/PREFIX"},
-			&cli.StringFlag{Name: "compress", Value: "zstd", EnvVars: []string{"REDKIT_COMPRESS"}, Usage: "compression: zstd, gzip or none"},
+			&cli.StringFlag{Name: "to", EnvVars: []string{storageEnv}, Usage: "the storage, `STORAGE_URL`: file:///DIR, a directory, or s3://BUCKET/PREFIX"},
+			&cli.StringFlag{Name: "compress", Value: "zstd", EnvVars: []string{"REDKIT_COMPRESS"}, Usage: "compression `FORMAT`: zstd, gzip or none"},
 			&cli.IntFlag{Name: "level", Usage: "compression `LEVEL`: zstd 1-22 (default 3), gzip 1-9 (default 6)"},
 			&cli.StringSliceFlag{Name: "encrypt-to", EnvVars: []string{"REDKIT_ENCRYPT_TO"}, Usage: "encrypt with age to `RECIPIENT` (an age1... public key; repeatable)"},
 			&cli.StringFlag{Name: "recipients-file", Usage: "encrypt to the age public keys in `FILE`, one per line"},
-			&cli.DurationFlag{Name: "timeout", Value: 60 * time.Second, Usage: "give up when the source sends nothing for `DURATION` (a stalled link): connecting, a reply, the snapshot's or the stream's next byte"},
+			&cli.DurationFlag{Name: "timeout", Value: 60 * time.Second, Usage: "give up an operation (connecting, a reply, the next byte of the snapshot or the stream) after `DURATION` without progress"},
 			&cli.DurationFlag{Name: "lock-timeout", Value: 15 * time.Minute, EnvVars: []string{"REDKIT_LOCK_TIMEOUT"}, Usage: "take over a storage lock not refreshed for `DURATION` (its run died)"},
 			logFormatFlag(),
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar, warnings and errors only"},
@@ -124,98 +121,7 @@ lock is held only while a base is stored.
 		Action: func(c *cli.Context) error {
 			return runBackup(c.Context, gopts, backupOptionsFromFlags(c), c.Args().Slice())
 		},
-		Subcommands: []*cli.Command{
-			{
-				Name:      "list",
-				Usage:     "list the backups in a storage",
-				ArgsUsage: "STORAGE_URL",
-				UsageText: "redkit backup list STORAGE_URL [--format json]\n\nexample: redkit backup list s3://backups/orders",
-				Description: `Lists the complete backups (those with a manifest), oldest first: id,
-start time (UTC), source, keys, stored size, compression. Incomplete
-ones (in progress, or left by a run that died) are counted on stderr.
-Then the generations of continuous backups: each with the instants it
-restores to (from its base's snapshot to its recovery point, UTC, to
-the millisecond), its replication offsets, segments, commands and
-size; a generation missing segments (a gap) restores only up to the
-gap: a GAP line under it gives the offsets missing and the segments
-after them, which cannot be replayed, and stderr says so too. --format
-json gives the backups, a continuous base with its "generation" (and
-its "gap").
-
-` + exitCodesHelp,
-				Flags: append([]cli.Flag{&cli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text or json"}}, storageFlags()...),
-				Action: func(c *cli.Context) error {
-					return runBackupList(c.Context, gopts, backupListOptions{format: c.String("format"), storage: storageOptionsFromFlags(c)}, c.Args().Slice())
-				},
-			},
-			{
-				Name:      "prune",
-				Usage:     "delete the backups a retention policy does not keep",
-				ArgsUsage: "STORAGE_URL",
-				UsageText: `redkit backup prune STORAGE_URL [--keep-last N] [--keep-daily D] [--keep-weekly W] [--keep-within DURATION] [--dry-run]
-
-examples:
-   redkit backup prune s3://backups/orders --keep-last 24 --keep-daily 7 --keep-weekly 4
-   redkit backup prune file:///var/backups/redis --keep-within 48h --dry-run`,
-				Description: `Keeps a backup if any rule keeps it, as restic's forget does:
---keep-last N the newest N; --keep-daily D the newest of each of the last
-D days that have backups; --keep-weekly W the newest of each of the last
-W ISO weeks that have backups; --keep-within DURATION every backup
-started within DURATION of the newest one (units h, m, s; 7d is 168h).
-Days and weeks are UTC. The newest complete backup is never deleted, and
-incomplete ones (no manifest: in progress, or left by a run that died)
-are never touched. It takes the storage's lock, prints each backup kept
-(and why) or deleted, and with --dry-run deletes nothing.
-
-A continuous backup's generation goes whole: its base, then its
-segments, so that no segment outlives its base (segments left without
-one by a prune cut short are deleted too). The newest generation of
-each source is always kept (it may be being written), and
---keep-within keeps a generation whose restorable range reaches into
-the window, however old its base.
-
-` + exitCodesHelp,
-				Flags: append([]cli.Flag{
-					&cli.IntFlag{Name: "keep-last", Usage: "keep the newest `N` backups"},
-					&cli.IntFlag{Name: "keep-daily", Usage: "keep the newest backup of each of the last `D` days that have one"},
-					&cli.IntFlag{Name: "keep-weekly", Usage: "keep the newest backup of each of the last `W` weeks that have one"},
-					&cli.StringFlag{Name: "keep-within", Usage: "keep every backup started within `DURATION` of the newest (e.g. 48h, 7d)"},
-					&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "say what would be deleted, delete nothing"},
-					&cli.DurationFlag{Name: "lock-timeout", Value: 15 * time.Minute, EnvVars: []string{"REDKIT_LOCK_TIMEOUT"}, Usage: "take over a storage lock not refreshed for `DURATION`"},
-					&cli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text or json"},
-				}, storageFlags()...),
-				Action: func(c *cli.Context) error {
-					return runBackupPrune(c.Context, gopts, backupPruneOptions{
-						keepLast: c.Int("keep-last"), keepDaily: c.Int("keep-daily"), keepWeekly: c.Int("keep-weekly"), keepWithin: c.String("keep-within"),
-						dryRun: c.Bool("dry-run"), lockTimeout: c.Duration("lock-timeout"), format: c.String("format"), storage: storageOptionsFromFlags(c),
-					}, c.Args().Slice())
-				},
-			},
-			{
-				Name:      "verify",
-				Usage:     "download a backup and check it whole, without restoring it",
-				ArgsUsage: "STORAGE_URL[/ID|@latest]",
-				UsageText: `redkit backup verify STORAGE_URL[/ID|@ID|@latest] [--identity-file FILE]
-
-examples:
-   redkit backup verify s3://backups/orders@latest
-   redkit backup verify file:///var/backups/redis/20261126T021911Z-f83756`,
-				Description: `Downloads each object of the backup, checks its SHA-256 against the
-manifest, decrypts it (--identity-file) and decompresses it, parses the
-RDB whole (its CRC64 included) and compares the keys per database with
-the manifest's; for a continuous backup's base, every segment of its
-generation too (SHA-256, each record's CRC-32C, the record count).
-Exits 0 if everything holds, 1 otherwise.
-
-` + exitCodesHelp,
-				Flags: append([]cli.Flag{
-					&cli.StringSliceFlag{Name: "identity-file", EnvVars: []string{"REDKIT_IDENTITY_FILE"}, Usage: "age identities in `FILE` for an encrypted backup (repeatable)"},
-				}, storageFlags()...),
-				Action: func(c *cli.Context) error {
-					return runBackupVerify(c.Context, gopts, backupVerifyOptions{identityFiles: c.StringSlice("identity-file"), storage: storageOptionsFromFlags(c)}, c.Args().Slice())
-				},
-			},
-		},
+		Subcommands: []*cli.Command{newBackupListCommand(gopts), newBackupPruneCommand(gopts), newBackupVerifyCommand(gopts)},
 	}
 }
 
@@ -232,6 +138,7 @@ type backupOptions struct {
 	logFormat              string
 	quiet                  bool
 	storage                storageOptions
+	backupTo               string // REDKIT_BACKUP_TO, the deprecated name of REDKIT_STORAGE
 
 	continuous       bool
 	segmentInterval  time.Duration
@@ -242,7 +149,7 @@ type backupOptions struct {
 }
 
 func backupOptionsFromFlags(c *cli.Context) backupOptions {
-	return backupOptions{
+	return backupOptions{backupTo: os.Getenv(deprecatedBackupTo),
 		from: c.String("from"), fromPasswordFile: c.String("from-password-file"), to: c.String("to"),
 		compress: c.String("compress"), level: c.Int("level"),
 		encryptTo: c.StringSlice("encrypt-to"), recipientsFile: c.String("recipients-file"),
@@ -253,17 +160,30 @@ func backupOptionsFromFlags(c *cli.Context) backupOptions {
 	}
 }
 
+// deprecatedBackupTo is REDKIT_STORAGE's old name, read by backup only.
+const deprecatedBackupTo = "REDKIT_BACKUP_TO"
+
 func runBackup(ctx context.Context, gopts globalOptions, opts backupOptions, args []string) (err error) {
+	format := opts.logFormat
+	if format != "text" && format != "json" {
+		return usageErrorf("backup: --log-format %q: want text or json", format)
+	}
+	quiet := opts.quiet
+	log := newLogger(gopts.stderr, format, quiet)
 	if len(args) > 0 {
 		return usageErrorf("backup: unexpected argument %q: the source is --from, the storage --to (or did you mean 'backup list'?)", args[0])
 	}
 	from, to := opts.from, opts.to
-	if from == "" || to == "" {
-		return usageErrorf("backup: --from (a server URL or an RDB file) and --to (a storage URL) are both needed")
+	if old := opts.backupTo; old != "" {
+		if to == "" {
+			to = old
+			log.Warn(deprecatedBackupTo+" is deprecated: rename it "+storageEnv+", which backup list, prune, verify and restore read too", "storage", rsync.Redact(old))
+		} else {
+			log.Warn(deprecatedBackupTo+" is deprecated, and ignored here: "+storageEnv+" or --to is set", "ignored", rsync.Redact(old))
+		}
 	}
-	format := opts.logFormat
-	if format != "text" && format != "json" {
-		return usageErrorf("backup: --log-format %q: want text or json", format)
+	if from == "" || to == "" {
+		return usageErrorf("backup: --from (a server URL or an RDB file) and --to (a storage URL; or set %s) are both needed", storageEnv)
 	}
 	codec := storage.Codec{Compression: opts.compress, Level: opts.level}
 	if err := storage.CheckCompression(codec.Compression, codec.Level); err != nil {
@@ -274,19 +194,21 @@ func runBackup(ctx context.Context, gopts globalOptions, opts backupOptions, arg
 		return err
 	}
 	codec.Recipients = recipients
-	quiet := opts.quiet
-	log := newLogger(gopts.stderr, format, quiet)
 	if format == "json" {
 		// The last line is the machine-readable summary, failures included.
 		defer func() {
 			if err != nil {
 				code := exitCode(ctx, err)
-				log.Error("backup failed", "err", rsync.Redact(err.Error()), "exit_code", code)
+				attrs := []any{"err", rsync.Redact(withAdvice(err).Error()), "exit_code", code}
+				if h := connectHint(err); h != "" && errors.As(err, new(*backup.ConnectError)) {
+					attrs = append(attrs, "hint", h)
+				}
+				log.Error("backup failed", attrs...)
 				err = reportedError(code, err)
 			}
 		}()
 	}
-	backend, err := openStorageURL(ctx, opts.storage, to)
+	backend, err := openStorageURL(ctx, opts.storage, to, log)
 	if err != nil {
 		return err
 	}
@@ -294,7 +216,7 @@ func runBackup(ctx context.Context, gopts globalOptions, opts backupOptions, arg
 		if !isServerURL(from) {
 			return usageErrorf("backup --continuous: --from %s: a continuous backup reads a live server's replication stream: give its URL (redis://HOST:PORT)", from)
 		}
-		return runContinuousBackup(ctx, gopts, opts, backend, codec, recipientKeys, log)
+		return lockedExit(runContinuousBackup(ctx, gopts, opts, backend, codec, recipientKeys, log))
 	}
 	var read atomic.Int64
 	var bar *progress
@@ -324,26 +246,41 @@ func runBackup(ctx context.Context, gopts globalOptions, opts backupOptions, arg
 	m, err := backup.Run(ctx, ro)
 	bar.stop()
 	if err != nil {
-		return backupFailure(gopts, err)
+		return backupFailure(gopts, format, err)
 	}
 	fmt.Fprintln(gopts.stdout, m.ID)
 	logBackupSummary(log, m, backend.URL())
 	return nil
 }
 
-// backupFailure words an error of the backup engine for backup.
-func backupFailure(gopts globalOptions, err error) error {
+// backupFailure words an error of the backup engine for backup. With
+// --log-format json (format) nothing is printed here: runBackup logs the
+// error, with its hint, as one JSON line.
+func backupFailure(gopts globalOptions, format string, err error) error {
 	var coded *codedError
 	var ce *backup.ConnectError
 	switch {
 	case errors.As(err, &coded):
 		return err // the source's flags, already worded
+	case errors.As(err, &ce) && format == "json":
+		return fmt.Errorf("backup: %w", err)
 	case errors.As(err, &ce):
 		return liveConnectError(gopts, "backup", ce.Addr, ce.Err)
-	case errors.As(err, new(*backup.LockError)), errors.As(err, new(*backup.RunError)):
+	case errors.As(err, new(*backup.LockError)):
+		return lockedExit(err)
+	case errors.As(err, new(*backup.RunError)):
 		return err
 	}
 	return fmt.Errorf("backup: %w", err)
+}
+
+// lockedExit gives an error of a storage whose lock another run holds
+// (a *storage.LockedError, which names the holder) exit code 11.
+func lockedExit(err error) error {
+	if err != nil && errors.As(err, new(*storage.LockedError)) && !errors.As(err, new(*codedError)) {
+		return &codedError{code: exitLocked, err: err}
+	}
+	return err
 }
 
 // backupSource connects to --from, a live server (or a Sentinel's
@@ -364,273 +301,4 @@ func backupSource(ctx context.Context, opts backupOptions) (*rsync.Endpoint, rsy
 func logBackupSummary(log *slog.Logger, m *backup.Manifest, url string) {
 	log.Info("backup complete", "id", m.ID, "url", url, "keys", m.TotalKeys(), "raw_bytes", m.RawBytes, "stored_bytes", m.StoredBytes,
 		"compression", m.Compression, "encrypted", m.Encryption != nil, "seconds", strconv.FormatFloat(m.Duration, 'f', 2, 64))
-}
-
-// backupListOptions are backup list's flags.
-type backupListOptions struct {
-	format  string // text or json
-	storage storageOptions
-}
-
-func runBackupList(ctx context.Context, gopts globalOptions, opts backupListOptions, args []string) error {
-	if len(args) != 1 {
-		return usageErrorf("backup list: one STORAGE_URL, please")
-	}
-	format := opts.format
-	if format != "text" && format != "json" {
-		return usageErrorf("backup list: --format %q: want text or json", format)
-	}
-	b, err := openStorageURL(ctx, opts.storage, args[0])
-	if err != nil {
-		return err
-	}
-	l, err := backup.List(ctx, b)
-	if err != nil {
-		return fmt.Errorf("backup list: %w", err)
-	}
-	if len(l.Incomplete) > 0 {
-		fmt.Fprintf(gopts.stderr, "redkit: backup list: %d incomplete backup(s) without a manifest (in progress, or left by a run that died): %s\n",
-			len(l.Incomplete), strings.Join(l.Incomplete, ", "))
-	}
-	for id, err := range l.Damaged {
-		fmt.Fprintf(gopts.stderr, "redkit: backup list: backup %s is damaged and left out: %v\n", id, err)
-	}
-	gens, err := backup.ListGenerations(ctx, b, l)
-	if err != nil {
-		return fmt.Errorf("backup list: %w", err)
-	}
-	byID := map[string]*backup.Generation{}
-	for _, g := range gens {
-		byID[g.ID()] = g
-		if g.Gap != nil {
-			fmt.Fprintf(gopts.stderr, "redkit: backup list: %v: generation %s restores only up to %s\n", g.Gap, g.ID(), g.Until().Format(time.RFC3339Nano))
-		}
-	}
-	if format == "json" {
-		// gap: the offsets missing, and what is stored after them but
-		// cannot be replayed.
-		type gap struct {
-			FromOffset     int64  `json:"from_offset"`
-			ToOffset       int64  `json:"to_offset"`
-			SegmentsAfter  int    `json:"segments_after"`
-			AfterEndOffset int64  `json:"after_end_offset"`
-			Error          string `json:"error"`
-		}
-		type generation struct {
-			From         time.Time `json:"from"`
-			Until        time.Time `json:"until"`
-			StartOffset  int64     `json:"start_offset"`
-			EndOffset    int64     `json:"end_offset"`
-			Segments     int       `json:"segments"`
-			Commands     int64     `json:"commands"`
-			SegmentBytes int64     `json:"segment_bytes"`
-			Gap          *gap      `json:"gap,omitempty"`
-		}
-		type entry struct {
-			*backup.Manifest
-			Generation *generation `json:"generation,omitempty"`
-		}
-		out := []entry{}
-		for _, m := range l.Backups {
-			e := entry{Manifest: m}
-			if g := byID[m.ID]; g != nil {
-				e.Generation = &generation{From: g.From(), Until: g.Until(), EndOffset: g.EndOffset(), Segments: len(g.Segments),
-					Commands: g.Commands(), SegmentBytes: g.SegmentBytes()}
-				if m.Replication != nil {
-					e.Generation.StartOffset = m.Replication.Offset
-				}
-				if g.Gap != nil {
-					e.Generation.Gap = &gap{FromOffset: g.Gap.From, ToOffset: g.Gap.To, SegmentsAfter: g.Gap.After, AfterEndOffset: g.Gap.AfterEnd, Error: g.Gap.Error()}
-				}
-			}
-			out = append(out, e)
-		}
-		enc := json.NewEncoder(gopts.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
-	}
-	tw := tabwriter.NewWriter(gopts.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTARTED (UTC)\tSOURCE\tKEYS\tSIZE\tCOMPRESSION")
-	for _, m := range l.Backups {
-		comp := m.Compression
-		if m.Encryption != nil {
-			comp += "+age"
-		}
-		kind := ""
-		if m.Continuous {
-			kind = "  (continuous base)"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s%s\n", m.ID, m.Started.Format("2006-01-02 15:04:05"), sourceLabel(m.Source), m.TotalKeys(), bytesize.Format(m.StoredBytes), comp, kind)
-	}
-	if err := tw.Flush(); err != nil || len(gens) == 0 {
-		return err
-	}
-	fmt.Fprintln(gopts.stdout)
-	tw = tabwriter.NewWriter(gopts.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "GENERATION\tRESTORES FROM (UTC)\tUNTIL (UTC)\tOFFSETS\tSEGMENTS\tCOMMANDS\tSIZE")
-	for _, g := range gens {
-		start := int64(0)
-		if g.Base.Replication != nil {
-			start = g.Base.Replication.Offset
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d-%d\t%d\t%d\t%s\n", g.ID(), g.From().Format("2006-01-02 15:04:05.000"), g.Until().Format("2006-01-02 15:04:05.000"),
-			start, g.EndOffset(), len(g.Segments), g.Commands(), bytesize.Format(g.SegmentBytes()))
-		if g.Gap != nil {
-			fmt.Fprintf(tw, "\t\t\tGAP: offsets %d-%d missing; %d segment(s) after it, up to offset %d, cannot be replayed\n", g.Gap.From, g.Gap.To, g.Gap.After, g.Gap.AfterEnd)
-		}
-	}
-	return tw.Flush()
-}
-
-// backupPruneOptions are backup prune's flags.
-type backupPruneOptions struct {
-	keepLast, keepDaily, keepWeekly int
-	keepWithin                      string
-	dryRun                          bool
-	lockTimeout                     time.Duration
-	format                          string // text or json
-	storage                         storageOptions
-}
-
-func runBackupPrune(ctx context.Context, gopts globalOptions, opts backupPruneOptions, args []string) error {
-	if len(args) != 1 {
-		return usageErrorf("backup prune: one STORAGE_URL, please")
-	}
-	p := backup.Policy{Last: opts.keepLast, Daily: opts.keepDaily, Weekly: opts.keepWeekly}
-	if v := opts.keepWithin; v != "" {
-		d, err := parseLongDuration(v)
-		if err != nil || d <= 0 {
-			return usageErrorf("backup prune: --keep-within %q: want a duration such as 48h or 7d", v)
-		}
-		p.Within = d
-	}
-	if p.Last < 0 || p.Daily < 0 || p.Weekly < 0 {
-		return usageErrorf("backup prune: --keep-* counts must not be negative")
-	}
-	if p.Empty() {
-		return usageErrorf("backup prune: no --keep-last, --keep-daily, --keep-weekly or --keep-within: that would delete all but the newest backup; say what to keep")
-	}
-	format := opts.format
-	if format != "text" && format != "json" {
-		return usageErrorf("backup prune: --format %q: want text or json", format)
-	}
-	b, err := openStorageURL(ctx, opts.storage, args[0])
-	if err != nil {
-		return err
-	}
-	log := newLogger(gopts.stderr, "text", false)
-	rep, err := backup.Prune(ctx, b, backup.PruneOptions{Policy: p, DryRun: opts.dryRun, LockTimeout: opts.lockTimeout, Log: log})
-	if err != nil {
-		if errors.As(err, new(*backup.LockError)) {
-			return err
-		}
-		return fmt.Errorf("backup prune: %w", err)
-	}
-	type row struct {
-		ID      string   `json:"id"`
-		Started string   `json:"started"`
-		Action  string   `json:"action"` // keep, delete, would-delete
-		Reasons []string `json:"reasons,omitempty"`
-	}
-	var rows []row
-	for _, a := range rep.Actions {
-		r := row{ID: a.ID, Action: "keep", Reasons: a.Reasons}
-		if a.Backup != nil {
-			r.Started = a.Backup.Started.Format(time.RFC3339)
-		}
-		if !a.Keep {
-			r.Action = "delete"
-			if opts.dryRun {
-				r.Action = "would-delete"
-			}
-		}
-		rows = append(rows, r)
-	}
-	if len(rep.Incomplete) > 0 {
-		fmt.Fprintf(gopts.stderr, "redkit: backup prune: %d incomplete backup(s) left alone: %s\n", len(rep.Incomplete), strings.Join(rep.Incomplete, ", "))
-	}
-	if format == "json" {
-		enc := json.NewEncoder(gopts.stdout)
-		enc.SetIndent("", "  ")
-		if rows == nil {
-			rows = []row{}
-		}
-		return enc.Encode(rows)
-	}
-	for _, r := range rows {
-		why := ""
-		if len(r.Reasons) > 0 {
-			why = " (" + strings.Join(r.Reasons, ", ") + ")"
-		}
-		fmt.Fprintf(gopts.stdout, "%-12s %s  %s%s\n", r.Action, r.ID, r.Started, why)
-	}
-	return nil
-}
-
-// parseLongDuration is time.ParseDuration with days: 7d, 1d12h.
-func parseLongDuration(s string) (time.Duration, error) {
-	var days time.Duration
-	if i := strings.Index(s, "d"); i > 0 {
-		n, err := strconv.Atoi(s[:i])
-		if err != nil {
-			return 0, err
-		}
-		days, s = time.Duration(n)*24*time.Hour, s[i+1:]
-		if s == "" {
-			return days, nil
-		}
-	}
-	d, err := time.ParseDuration(s)
-	return days + d, err
-}
-
-// backupVerifyOptions are backup verify's flags.
-type backupVerifyOptions struct {
-	identityFiles []string
-	storage       storageOptions
-}
-
-func runBackupVerify(ctx context.Context, gopts globalOptions, opts backupVerifyOptions, args []string) error {
-	if len(args) != 1 {
-		return usageErrorf("backup verify: one STORAGE_URL[/ID|@latest], please")
-	}
-	url, id := splitBackupRef(args[0])
-	b, err := openStorageURL(ctx, opts.storage, url)
-	if err != nil {
-		return err
-	}
-	m, err := backup.Resolve(ctx, b, id)
-	if err != nil {
-		return fmt.Errorf("backup verify: %w", err)
-	}
-	ids, err := readIdentities(opts.identityFiles)
-	if err != nil {
-		return err
-	}
-	if m.Encryption != nil && len(ids) == 0 {
-		return usageErrorf("backup verify: backup %s is encrypted with age (to %v): give its identity with --identity-file", m.ID, m.Encryption.Recipients)
-	}
-	codec := storage.Codec{Identities: ids}
-	for _, e := range m.Objects {
-		if err := backup.VerifyObject(ctx, b, m, e, codec); err != nil {
-			fmt.Fprintf(gopts.stderr, "redkit: backup verify: backup %s: %v\n", m.ID, err)
-			return reportedError(exitError, err)
-		}
-		what := fmt.Sprintf("RDB %d, %d keys", e.RDBVersion, sumKeys(e.Keys))
-		if e.Role == "incr" || e.Role == "base" && e.RDBVersion == 0 {
-			what = fmt.Sprintf("AOF, %d commands", e.Commands)
-		}
-		fmt.Fprintf(gopts.stdout, "ok  %s/%s  %s stored, %s of %s, SHA-256 %s\n", m.ID, e.Name, bytesize.Format(e.StoredBytes), bytesize.Format(e.RawBytes), what, e.SHA256[:16])
-	}
-	if !m.Continuous {
-		return nil
-	}
-	// A continuous backup's base: its generation's segments too.
-	g, err := backup.VerifyGeneration(ctx, b, m, codec)
-	if err != nil {
-		fmt.Fprintf(gopts.stderr, "redkit: backup verify: generation %s: %v\n", m.ID, err)
-		return reportedError(exitError, err)
-	}
-	fmt.Fprintf(gopts.stdout, "ok  %s: %d segment(s), %s stored, %d records, SHA-256 and CRC-32C of each\n", m.ID, g.Segments, bytesize.Format(g.StoredBytes), g.Records)
-	return nil
 }

@@ -27,7 +27,7 @@ func runContinuousBackup(ctx context.Context, gopts globalOptions, bopts backupO
 	}
 	ep, copts, addr, info, err := backupSource(ctx, bopts)
 	if err != nil {
-		return backupFailure(gopts, err)
+		return backupFailure(gopts, bopts.logFormat, err)
 	}
 	if info.Cluster {
 		return usageErrorf("backup --continuous: %s is a cluster node: continuous backups take one standalone source (or a Sentinel's master) for now; back a cluster up with snapshots (without --continuous)", ep.String())
@@ -42,7 +42,7 @@ func runContinuousBackup(ctx context.Context, gopts globalOptions, bopts backupO
 		Source: addr, Conn: copts, LinkTimeout: linkTimeoutOf(bopts.timeout), Backend: backend, Codec: codec,
 		SegmentInterval: interval, SegmentSize: size, SnapshotInterval: bopts.snapshotInterval,
 		Resume: resume, RetryFor: bopts.retryFor, Log: log,
-		Base: backup.BaseOptions{Source: source, Recipients: recipientKeys, LockTimeout: bopts.lockTimeout, Version: versionString()},
+		Base: backup.BaseOptions{Source: source, Recipients: recipientKeys, LockTimeout: bopts.lockTimeout, LockWait: bopts.retryFor, Version: versionString()},
 		Resolve: func(ctx context.Context) (string, error) {
 			a, _, err := rsync.Resolve(ctx, ep, &copts, rsync.ConnectRetryFor, nil)
 			return a, err

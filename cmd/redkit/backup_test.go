@@ -282,7 +282,7 @@ func TestBackupWrongCredentials(t *testing.T) {
 func TestBackupUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{"backup", "--to", "file:///tmp/x"},
-		{"backup", "--from", "redis://127.0.0.1:1", "--to", "/plain/dir"},
+		{"backup", "--from", "redis://127.0.0.1:1", "--to", "ftp://host/dir"},
 		{"backup", "--from", "x.rdb", "--to", "file:///tmp/x", "--compress", "lz4"},
 		{"backup", "--from", "x.rdb", "--to", "file:///tmp/x", "--level", "30"},
 		{"backup", "--from", "x.rdb", "--to", "file:///tmp/x", "--encrypt-to", "age1nope"},
@@ -383,11 +383,11 @@ func TestBackupLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := redkit(t, nil, "backup", "--from", src.URL(), "--to", url).want(t, 1)
+	r := redkit(t, nil, "backup", "--from", src.URL(), "--to", url).want(t, exitLocked)
 	if !strings.Contains(r.stderr, "locked by another run") || !strings.Contains(r.stderr, "backup (pid") {
 		t.Errorf("overlapping backup: %s", r.stderr)
 	}
-	redkit(t, nil, "backup", "prune", url, "--keep-last", "1").want(t, 1)
+	redkit(t, nil, "backup", "prune", url, "--keep-last", "1").want(t, exitLocked)
 	held.Release(ctx)
 	redkit(t, nil, "backup", "--from", src.URL(), "--to", url, "-q").want(t, 0)
 	// A dead run's lock (never refreshed): stale after --lock-timeout.

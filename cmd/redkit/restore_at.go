@@ -50,8 +50,11 @@ func runRestoreAt(ctx context.Context, gopts globalOptions, opts restoreOptions,
 		return usageErrorf("restore: one backup at a time (got %d)", len(args))
 	}
 	cut := opts.cut
-	url, genID := splitBackupRef(args[0])
-	b, err := openStorageURL(ctx, opts.storage, url)
+	url, genID, err := backupRef("restore", args[0])
+	if err != nil {
+		return err
+	}
+	b, err := openStorageURL(ctx, opts.storage, url, newLogger(gopts.stderr, gopts.logFormat, opts.quiet))
 	if err != nil {
 		return err
 	}

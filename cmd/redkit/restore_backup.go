@@ -21,8 +21,11 @@ func runRestoreBackup(ctx context.Context, gopts globalOptions, opts restoreOpti
 	if len(args) != 1 {
 		return usageErrorf("restore: one backup at a time (got %d)", len(args))
 	}
-	url, id := splitBackupRef(args[0])
-	b, err := openStorageURL(ctx, opts.storage, url)
+	url, id, err := backupRef("restore", args[0])
+	if err != nil {
+		return err
+	}
+	b, err := openStorageURL(ctx, opts.storage, url, newLogger(gopts.stderr, gopts.logFormat, opts.quiet))
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
+	"log/slog"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -31,9 +34,85 @@ func storageFlags() []cli.Flag {
 	}
 }
 
-// isStorageURL tells a storage URL from a file path.
+// storageEnv names the storage of backup (without --to), backup list,
+// prune and verify (without STORAGE_URL) and restore @ID|@latest, as
+// RESTIC_REPOSITORY does for restic.
+const storageEnv = "REDKIT_STORAGE"
+
+// isStorageURL tells a storage URL (or a backup of REDKIT_STORAGE's,
+// @ID or @latest) from a file path: restore's input.
 func isStorageURL(s string) bool {
-	return strings.HasPrefix(s, "s3://") || strings.HasPrefix(s, "file://")
+	return strings.HasPrefix(s, "s3://") || strings.HasPrefix(s, "file://") || strings.HasPrefix(s, "@")
+}
+
+// storageArg is the storage of backup list, prune or verify: their one
+// argument, else REDKIT_STORAGE. An argument @ID or @latest names a
+// backup of REDKIT_STORAGE's.
+func storageArg(cmd string, args []string) (string, error) {
+	switch {
+	case len(args) > 1:
+		return "", usageErrorf("%s: one STORAGE_URL, please (got %d arguments: %s)", cmd, len(args), strings.Join(args, " "))
+	case len(args) == 1 && !strings.HasPrefix(args[0], "@"):
+		return args[0], nil
+	}
+	env := os.Getenv(storageEnv)
+	if env == "" {
+		if len(args) == 1 {
+			return "", usageErrorf("%s: %s names a backup of %s, which is not set: give STORAGE_URL%s", cmd, args[0], storageEnv, args[0])
+		}
+		return "", usageErrorf("%s: no storage: give STORAGE_URL or set %s", cmd, storageEnv)
+	}
+	if len(args) == 1 {
+		return strings.TrimRight(env, "/") + args[0], nil
+	}
+	return env, nil
+}
+
+// backupRef is the storage and the backup an argument of restore names:
+// STORAGE_URL[/ID|@ID|@latest], or @ID|@latest of REDKIT_STORAGE's.
+func backupRef(cmd, arg string) (string, string, error) {
+	if strings.HasPrefix(arg, "@") {
+		s, err := storageArg(cmd, []string{arg})
+		if err != nil {
+			return "", "", err
+		}
+		arg = s
+	}
+	url, id := splitBackupRef(arg)
+	return url, id, nil
+}
+
+// storageURL is the canonical URL of a storage given as s3://BUCKET/PREFIX,
+// file:///DIR or a plain directory path (a file:// storage). A relative
+// directory (a relative path, or file://rel/dir) is made absolute against
+// the working directory, and relative says so: under cron that is the
+// home directory.
+func storageURL(raw string) (url string, relative bool, err error) {
+	switch {
+	case raw == "":
+		return "", false, usageErrorf("no storage URL: want file:///DIR, a directory, or s3://BUCKET/PREFIX")
+	case strings.HasPrefix(raw, "s3://"):
+		if _, _, err := s3.ParseURL(raw); err != nil {
+			return "", false, usageErrorf("%v", err)
+		}
+		return raw, false, nil
+	case strings.HasPrefix(raw, "file://"):
+		dir, err := file.ParseURL(raw)
+		if err != nil {
+			return "", false, usageErrorf("%v", err)
+		}
+		raw = dir
+	case strings.Contains(raw, "://"):
+		return "", false, usageErrorf("storage URL %q: want file:///DIR, a directory, or s3://BUCKET/PREFIX", raw)
+	}
+	if filepath.IsAbs(raw) {
+		return "file://" + filepath.ToSlash(filepath.Clean(raw)), false, nil
+	}
+	abs, err := filepath.Abs(raw)
+	if err != nil {
+		return "", false, usageErrorf("storage directory %s: %v", raw, err)
+	}
+	return "file://" + filepath.ToSlash(abs), true, nil
 }
 
 // backupIDPattern matches the ids backup.NewID makes.
@@ -63,22 +142,25 @@ func storageOptionsFromFlags(c *cli.Context) storageOptions {
 	return storageOptions{s3Endpoint: c.String("s3-endpoint"), s3PathStyle: c.Bool("s3-path-style"), s3Region: c.String("s3-region")}
 }
 
-// openStorageURL opens the backend of a storage URL.
-func openStorageURL(ctx context.Context, opts storageOptions, raw string) (storage.Backend, error) {
-	switch {
-	case strings.HasPrefix(raw, "file://"):
-		dir, err := file.ParseURL(raw)
-		if err != nil {
-			return nil, usageErrorf("%v", err)
-		}
-		return file.New(dir)
-	case strings.HasPrefix(raw, "s3://"):
-		if _, _, err := s3.ParseURL(raw); err != nil {
-			return nil, usageErrorf("%v", err)
-		}
-		return s3.New(ctx, raw, s3.Options{Endpoint: opts.s3Endpoint, PathStyle: opts.s3PathStyle, Region: opts.s3Region})
+// openStorageURL opens the backend of a storage (storageURL), warning on
+// log when a relative directory was made absolute.
+func openStorageURL(ctx context.Context, opts storageOptions, raw string, log *slog.Logger) (storage.Backend, error) {
+	url, relative, err := storageURL(raw)
+	if err != nil {
+		return nil, err
 	}
-	return nil, usageErrorf("storage URL %q: want file:///DIR or s3://BUCKET/PREFIX", raw)
+	if relative {
+		log.Warn(fmt.Sprintf("storage %s is relative: it resolved to %s, under the working directory (under cron, the home directory); give an absolute path (file:///DIR) to be sure", raw, url),
+			"storage", raw, "resolved", url)
+	}
+	if strings.HasPrefix(url, "s3://") {
+		return s3.New(ctx, url, s3.Options{Endpoint: opts.s3Endpoint, PathStyle: opts.s3PathStyle, Region: opts.s3Region})
+	}
+	dir, err := file.ParseURL(url)
+	if err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	return file.New(dir)
 }
 
 // recipientsFromFlags reads --encrypt-to and --recipients-file: age
