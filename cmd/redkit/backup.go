@@ -25,9 +25,9 @@ func newBackupCommand(gopts globalOptions) *cli.Command {
 		ArgsUsage: " ",
 		UsageText: `redkit backup --from URL|FILE|AOFDIR --to STORAGE_URL [--compress zstd|gzip|none] [--encrypt-to age1...]
    redkit backup --continuous --from URL --to STORAGE_URL [--segment-interval 10s] [--segment-size 16mb] [--snapshot-interval 24h] [--status-addr HOST:PORT]
-   redkit backup list STORAGE_URL [--format json]
-   redkit backup verify STORAGE_URL[/ID|@latest]
-   redkit backup prune STORAGE_URL --keep-last N [--keep-daily D] [--keep-weekly W] [--keep-within DURATION] [--dry-run]
+   redkit backup list [STORAGE_URL] [--format json]
+   redkit backup verify [STORAGE_URL[/ID|@ID|@latest] | @ID | @latest] [--format json]
+   redkit backup prune [STORAGE_URL] [--keep-last N] [--keep-hourly H] [--keep-daily D] [--keep-weekly W] [--keep-monthly M] [--keep-yearly Y] [--keep-within DURATION] [--dry-run]
 
 examples:
    redkit backup --from redis://10.0.0.5:6379 --to s3://backups/orders
@@ -37,7 +37,9 @@ examples:
    redkit backup --from /var/lib/redis/dump.rdb --to file:///mnt/backups/redis
    redkit backup --from /var/lib/redis/appendonlydir --to s3://backups/aof
    redkit backup --continuous --from redis://10.0.0.5:6379 --to s3://backups/orders --status-addr 127.0.0.1:9122
-   redkit backup list s3://backups/orders`,
+   redkit backup list s3://backups/orders
+   export REDKIT_STORAGE=s3://backups/orders     # then backup, list, prune, verify and restore @latest need no storage URL
+   redkit backup --from redis://10.0.0.5:6379 && redkit backup prune --keep-daily 7 --keep-weekly 4`,
 		Description: `Takes a snapshot of a live source over the replication protocol, as a
 replica does (like redis-cli --rdb: nothing of the server's disk is
 needed; a cluster gives one snapshot per master, taken in parallel, with
@@ -59,7 +61,13 @@ RDB version), keys per database, raw and stored sizes, the SHA-256 of
 each object, the compression, the encryption's recipients (public keys
 only) and the duration; list and prune read it without any key.
 
-Storage URLs: file:///DIR (a local or mounted directory; objects are
+The storage is --to, else REDKIT_STORAGE: the one variable that backup,
+backup list, prune, verify and restore @ID|@latest all read, as
+RESTIC_REPOSITORY does for restic (REDKIT_BACKUP_TO, its old name, still
+works here, with a warning to rename it). Storage URLs: file:///DIR or
+a plain directory path (a local or mounted directory; a relative one is
+made absolute against the working directory, with a warning saying
+where, since under cron that is the home directory; objects are
 written to a temporary name, fsynced and renamed) and s3://BUCKET/PREFIX
 (credentials and region from the AWS SDK's chain: AWS_ACCESS_KEY_ID,
 AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance roles; --s3-endpoint or
@@ -71,7 +79,10 @@ encrypts the compressed stream with age (X25519): the store never sees
 the data. restore reads it back with --identity-file.
 
 The backup's id is printed on stdout; logs go to stderr (--log-format
-json ends with one summary line).
+json: JSON lines only, ending with one summary line, or with the
+failure and its exit code). The storage's lock keeps two runs (backups,
+prunes) from working at once: a backup that finds it held exits 11,
+naming the run that holds it.
 
 Continuous backups (--continuous, for restore --at): redkit stays
 connected as a replica of a live standalone source (or a Sentinel's
@@ -96,15 +107,17 @@ generation starts, and the log says so. SIGINT or SIGTERM stores what
 was received, then exits 0. --status-addr serves GET /status (JSON:
 recovery_point, the instant up to which everything received is stored,
 and recovery_lag_seconds) and /metrics (redkit_backup_*). The storage's
-lock is held only while a base is stored.
+lock is held only while a base is stored; a base waits for a lock
+another run holds, trying every 5 seconds, for up to --retry-for, then
+exits 11.
 
 ` + exitCodesHelp,
 		Flags: append(append([]cli.Flag{
-			&cli.StringFlag{Name: "from", EnvVars: []string{"REDKIT_FROM_URL"}, Usage: "source: a live server's `URL` (redis://, rediss://, redis+sentinel://) or an RDB file"},
+			&cli.StringFlag{Name: "from", EnvVars: []string{"REDKIT_FROM_URL"}, Usage: "source: a live server's `URL` (redis://, rediss://, redis+sentinel://), an RDB file or an AOF directory"},
 			&cli.StringFlag{Name: "from-password-file", Usage: "read the source's password from `FILE` (REDKIT_FROM_PASSWORD also works); the URL's bare userinfo (redis://USER@host) is then the user"},
-			&cli.StringFlag{Name: "to", EnvVars: []string{storageEnv}, Usage: "the storage, `STORAGE_URL`: file:///DIR, a directory, or s3://BUCKET/PREFIX"},
+			&cli.StringFlag{Name: "to", EnvVars: []string{storageEnv}, Usage: "storage `STORAGE_URL`: file:///DIR, a directory, or s3://BUCKET/PREFIX"},
 			&cli.StringFlag{Name: "compress", Value: "zstd", EnvVars: []string{"REDKIT_COMPRESS"}, Usage: "compression `FORMAT`: zstd, gzip or none"},
-			&cli.IntFlag{Name: "level", Usage: "compression `LEVEL`: zstd 1-22 (default 3), gzip 1-9 (default 6)"},
+			&cli.IntFlag{Name: "level", Usage: "compression `LEVEL`: zstd 1-22, gzip 1-9 (0: the format's own, zstd 3, gzip 6)"},
 			&cli.StringSliceFlag{Name: "encrypt-to", EnvVars: []string{"REDKIT_ENCRYPT_TO"}, Usage: "encrypt with age to `RECIPIENT` (an age1... public key; repeatable)"},
 			&cli.StringFlag{Name: "recipients-file", Usage: "encrypt to the age public keys in `FILE`, one per line"},
 			&cli.DurationFlag{Name: "timeout", Value: 60 * time.Second, Usage: "give up an operation (connecting, a reply, the next byte of the snapshot or the stream) after `DURATION` without progress"},
@@ -115,7 +128,7 @@ lock is held only while a base is stored.
 			&cli.DurationFlag{Name: "segment-interval", Value: 10 * time.Second, EnvVars: []string{"REDKIT_SEGMENT_INTERVAL"}, Usage: "--continuous: close and store a segment every `DURATION`"},
 			&cli.StringFlag{Name: "segment-size", Value: "16mb", EnvVars: []string{"REDKIT_SEGMENT_SIZE"}, Usage: "--continuous: or once it holds `SIZE` of commands (before compression)"},
 			&cli.DurationFlag{Name: "snapshot-interval", Value: 24 * time.Hour, EnvVars: []string{"REDKIT_SNAPSHOT_INTERVAL"}, Usage: "--continuous: start a new generation with a new base every `DURATION` (0: never)"},
-			&cli.DurationFlag{Name: "retry-for", Value: 10 * time.Minute, EnvVars: []string{"REDKIT_RETRY_FOR"}, Usage: "--continuous: give up (exit 1) after `DURATION` of a lost source or a failing storage without progress (0: never)"},
+			&cli.DurationFlag{Name: "retry-for", Value: 10 * time.Minute, EnvVars: []string{"REDKIT_RETRY_FOR"}, Usage: "--continuous: give up after `DURATION` of a lost source, a failing storage or a lock another run holds, without progress (0: never)"},
 			&cli.StringFlag{Name: "status-addr", Usage: "--continuous: serve /status (JSON) and /metrics (Prometheus) on `HOST:PORT`"},
 		}, storageFlags()...), tlsFlags()...),
 		Action: func(c *cli.Context) error {
