@@ -369,3 +369,36 @@ func TestBackupFailedJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoreBackupJSON: with REDKIT_LOG_FORMAT=json, a restore from a
+// damaged backup (--verify-first, --to-file) says so in JSON lines only.
+func TestRestoreBackupJSON(t *testing.T) {
+	src := smallSource(t)
+	dir := t.TempDir()
+	url := "file://" + dir
+	id := strings.TrimSpace(redkit(t, nil, "backup", "--from", src.URL(), "--to", url, "-q").want(t, 0).stdout)
+	t.Setenv("REDKIT_LOG_FORMAT", "json")
+	out := filepath.Join(t.TempDir(), "ok.rdb")
+	r := redkit(t, nil, "restore", url+"@"+id, "--to-file", out).want(t, 0)
+	if lines := jsonLines(t, r.stderr); len(lines) == 0 || !strings.Contains(fmt.Sprint(lines[len(lines)-1]["msg"]), "written to "+out) {
+		t.Errorf("restore --to-file: %s", r.stderr)
+	}
+	obj := filepath.Join(dir, "backups", id, "dump.rdb.zst")
+	data, err := os.ReadFile(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0x10
+	os.WriteFile(obj, data, 0o644)
+	dst := redistest.Start(t, redistest.Options{})
+	for _, args := range [][]string{
+		{"restore", url, "--to", dst.URL(), "--verify-first"},
+		{"restore", url, "--to-file", filepath.Join(t.TempDir(), "x.rdb")},
+	} {
+		r := redkit(t, nil, args...).want(t, 1)
+		lines := jsonLines(t, r.stderr)
+		if last := lines[len(lines)-1]; last["level"] != "ERROR" || last["exit_code"] != float64(1) || !strings.Contains(fmt.Sprint(last["msg"]), "checksum") || last["detail"] == nil {
+			t.Errorf("%v: %s", args, r.stderr)
+		}
+	}
+}

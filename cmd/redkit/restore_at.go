@@ -63,8 +63,7 @@ func runRestoreAt(ctx context.Context, gopts globalOptions, opts restoreOptions,
 		return usageErrorf("restore: %s is not a generation of a continuous backup in %s (see redkit backup list)", ug.ID, url)
 	}
 	if errors.Is(err, backup.ErrNotRestorable) {
-		fmt.Fprintf(gopts.stderr, "redkit: restore: %s\n", withAdvice(err))
-		return reportedError(exitError, err)
+		return newRestoreStderr(gopts, false).failf(exitError, err, "%s", withAdvice(err))
 	}
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
@@ -78,11 +77,8 @@ func runRestoreAt(ctx context.Context, gopts globalOptions, opts restoreOptions,
 		return usageErrorf("restore: generation %s is encrypted with age (to %v): give its identity with --identity-file", m.ID, m.Encryption.Recipients)
 	}
 	codec := storage.Codec{Identities: ids}
-	logf := func(format string, a ...any) {
-		if !opts.quiet {
-			fmt.Fprintf(gopts.stderr, "redkit: restore: "+format+"\n", a...)
-		}
-	}
+	say := newRestoreStderr(gopts, opts.quiet)
+	logf := say.infof
 	logf("to %s: generation %s of %s, base taken %s (%d keys, %s), then %d segment(s) (%s)", cut, m.ID, sourceLabel(m.Source),
 		g.From().Format(time.RFC3339Nano), m.TotalKeys(), bytesize.Format(m.StoredBytes), len(p.Segments), bytesize.Format(p.SegmentBytes()))
 	if _, err := p.BaseObject(); err != nil {
@@ -95,13 +91,12 @@ func runRestoreAt(ctx context.Context, gopts globalOptions, opts restoreOptions,
 			switch ve.What {
 			case backup.AtGap:
 				// latest would stop at the gap: said before anything is read.
-				fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nnothing was written (--at with an instant up to %s restores what is before the gap)\n", ve.Err, g.Until().Format(time.RFC3339Nano))
+				return say.failf(exitError, ve.Err, "%v\nnothing was written (--at with an instant up to %s restores what is before the gap)", ve.Err, g.Until().Format(time.RFC3339Nano))
 			case backup.AtBase:
-				fmt.Fprintf(gopts.stderr, "redkit: restore: the base of generation %s does not verify: %v\nnothing was written\n", m.ID, ve.Err)
+				return say.failf(exitError, ve.Err, "the base of generation %s does not verify: %v\nnothing was written", m.ID, ve.Err)
 			default:
-				fmt.Fprintf(gopts.stderr, "redkit: restore: generation %s does not verify: %v\nnothing was written\n", m.ID, ve.Err)
+				return say.failf(exitError, ve.Err, "generation %s does not verify: %v\nnothing was written", m.ID, ve.Err)
 			}
-			return reportedError(exitError, ve.Err)
 		}
 		logf("verified the base and %d segment(s) (SHA-256, record CRCs and counts)", len(p.Segments))
 	}
@@ -134,7 +129,7 @@ func runRestoreAt(ctx context.Context, gopts globalOptions, opts restoreOptions,
 			Into:    restoreInto(gopts, opts, func(backup.RestoreInput) string { return url + "@" + m.ID + " (base)" }),
 			OnCommandError: func(msg string) {
 				if printed++; printed <= 5 {
-					fmt.Fprintf(gopts.stderr, "redkit: restore: a replayed command failed: %s\n", msg)
+					say.warnf("a replayed command failed: %s", msg)
 				}
 			},
 		}
@@ -154,8 +149,7 @@ func runRestoreAt(ctx context.Context, gopts globalOptions, opts restoreOptions,
 		}
 	}
 	if se := (*backup.SegmentsError)(nil); errors.As(err, &se) {
-		fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nrestored: the base and %d command(s), up to offset %d; the rest of the generation was not\n", se.Err, se.Commands, se.UpTo)
-		return reportedError(exitError, se.Err)
+		return say.failf(exitError, se.Err, "%v\nrestored: the base and %d command(s), up to offset %d; the rest of the generation was not", se.Err, se.Commands, se.UpTo)
 	}
 	replayed := res.Commands
 	if opts.toFile == "" && !res.Piped {
@@ -168,8 +162,7 @@ func runRestoreAt(ctx context.Context, gopts globalOptions, opts restoreOptions,
 	logf("restored to %s: the base and %d command(s); the last: %s", cut, replayed, last)
 	if res.Failed > 0 {
 		err := fmt.Errorf("%d of %d replayed command(s) failed on the target", res.Failed, replayed)
-		fmt.Fprintf(gopts.stderr, "redkit: restore: %s\n", withAdvice(err))
-		return reportedError(exitProblems, err)
+		return say.failf(exitProblems, err, "%s", withAdvice(err))
 	}
 	return nil
 }
@@ -193,8 +186,7 @@ func restoreAtToFile(ctx context.Context, gopts globalOptions, b storage.Backend
 		// A damaged base, or a damaged or missing segment: the file would
 		// hold only what is before it, so nothing is written (an existing
 		// file is left as it was).
-		fmt.Fprintf(gopts.stderr, "redkit: restore: %v\n%s was not written\n", ie.Err, path)
-		return nil, reportedError(exitError, ie.Err)
+		return nil, newRestoreStderr(gopts, false).failf(exitError, ie.Err, "%v\n%s was not written", ie.Err, path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
@@ -203,7 +195,7 @@ func restoreAtToFile(ctx context.Context, gopts globalOptions, b storage.Backend
 		return nil, fmt.Errorf("restore: %w", err)
 	}
 	if path != "-" {
-		fmt.Fprintf(gopts.stderr, "redkit: restore: %d keys written to %s\n", res.Keys, path)
+		newRestoreStderr(gopts, false).infof("%d keys written to %s", res.Keys, path)
 	}
 	return res, nil
 }

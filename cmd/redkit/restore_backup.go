@@ -41,11 +41,8 @@ func runRestoreBackup(ctx context.Context, gopts globalOptions, opts restoreOpti
 	if m.Encryption != nil && len(ids) == 0 {
 		return usageErrorf("restore: backup %s is encrypted with age (to %v): give its identity with --identity-file", m.ID, m.Encryption.Recipients)
 	}
-	logf := func(format string, a ...any) {
-		if !opts.quiet {
-			fmt.Fprintf(gopts.stderr, "redkit: restore: "+format+"\n", a...)
-		}
-	}
+	say := newRestoreStderr(gopts, opts.quiet)
+	logf := say.infof
 	logf("backup %s of %s, taken %s: %d keys, %s in %d object(s)", m.ID, sourceLabel(m.Source), m.Started.Format("2006-01-02 15:04:05 UTC"),
 		m.TotalKeys(), bytesize.Format(m.StoredBytes), len(m.Objects))
 	// Every object must open (the identity decrypts it) before anything
@@ -56,8 +53,7 @@ func runRestoreBackup(ctx context.Context, gopts globalOptions, opts restoreOpti
 	if opts.verifyFirst {
 		for _, e := range m.Objects {
 			if err := backup.VerifyObject(ctx, b, m, e, codec); err != nil {
-				fmt.Fprintf(gopts.stderr, "redkit: restore: backup %s does not verify: %v\nnothing was written to the target\n", m.ID, err)
-				return reportedError(exitError, err)
+				return say.failf(exitError, err, "backup %s does not verify: %v\nnothing was written to the target", m.ID, err)
 			}
 			logf("verified %s (%s, SHA-256 and RDB CRC64)", e.Name, bytesize.Format(e.StoredBytes))
 		}
@@ -108,6 +104,7 @@ func (e *targetError) Unwrap() error { return e.err }
 // backupRestoreError prints what a restore from a backup's error needs
 // said, and returns the error with its exit code.
 func backupRestoreError(gopts globalOptions, m *backup.Manifest, url string, err error) error {
+	say := newRestoreStderr(gopts, false)
 	var (
 		se *backup.StoppedEarlyError
 		ce *backup.StreamedChecksumError
@@ -120,19 +117,17 @@ func backupRestoreError(gopts globalOptions, m *backup.Manifest, url string, err
 		// The target failed (or the store did) with the object read in
 		// part: its checksum, known only at its end, says nothing.
 		if se.Object == "" {
-			fmt.Fprintf(gopts.stderr, "redkit: restore: backup %s: the restore stopped early because of the error reported: the target may hold a partial restore (the rest of the backup was not read, nor its checksum checked)\n", se.ID)
+			say.warnf("backup %s: the restore stopped early because of the error reported: the target may hold a partial restore (the rest of the backup was not read, nor its checksum checked)", se.ID)
 		} else {
-			fmt.Fprintf(gopts.stderr, "redkit: restore: backup %s: the restore stopped early, after %s of the %s stored in %s, because of the error reported: the target may hold a partial restore (the rest of the backup was not read, nor its checksum checked)\n",
+			say.warnf("backup %s: the restore stopped early, after %s of the %s stored in %s, because of the error reported: the target may hold a partial restore (the rest of the backup was not read, nor its checksum checked)",
 				se.ID, bytesize.Format(se.Read), bytesize.Format(se.Stored), se.Object)
 		}
 		return unmarkTarget(se.Err)
 	case errors.As(err, &ce):
 		if ce.AOF {
-			fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nthe target was written while the backup streamed in: it may now hold a partial restore. Use --verify-first to check a backup before writing\n", ce.Err)
-		} else {
-			fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nthe target was written while the backup streamed in: it may now hold a partial restore. Use --verify-first to check a backup before writing, or restore another one (redkit backup list %s)\n", ce.Err, url)
+			return say.failf(exitError, ce.Err, "%v\nthe target was written while the backup streamed in: it may now hold a partial restore. Use --verify-first to check a backup before writing", ce.Err)
 		}
-		return reportedError(exitError, ce.Err)
+		return say.failf(exitError, ce.Err, "%v\nthe target was written while the backup streamed in: it may now hold a partial restore. Use --verify-first to check a backup before writing, or restore another one (redkit backup list %s)", ce.Err, url)
 	case errors.As(err, &me):
 		return keyCountError(gopts, m, me.Err, url)
 	}
@@ -155,9 +150,8 @@ func unmarkTarget(err error) error {
 // keyCountError reports a backup whose object read whole does not hold
 // the keys its manifest counts, after the target was written.
 func keyCountError(gopts globalOptions, m *backup.Manifest, err error, url string) error {
-	fmt.Fprintf(gopts.stderr, "redkit: restore: backup %s: %v: the backup does not match its manifest\nthe target was written while the backup streamed in: it holds what the backup holds, not what its manifest counts. Check the backup with redkit backup verify %s/%s, or restore another one (redkit backup list %s)\n",
+	return newRestoreStderr(gopts, false).failf(exitError, err, "backup %s: %v: the backup does not match its manifest\nthe target was written while the backup streamed in: it holds what the backup holds, not what its manifest counts. Check the backup with redkit backup verify %s/%s, or restore another one (redkit backup list %s)",
 		m.ID, err, url, m.ID, url)
-	return reportedError(exitError, err)
 }
 
 // restoreToFile writes a backup's RDB to path: a temporary file beside
@@ -179,12 +173,11 @@ func restoreToFile(ctx context.Context, gopts globalOptions, b storage.Backend, 
 		err = fmt.Errorf("backup %s: %w: the backup does not match its manifest", m.ID, err)
 	}
 	if err != nil {
-		fmt.Fprintf(gopts.stderr, "redkit: restore: %v\n%s was not written\n", err, path)
-		return reportedError(exitError, err)
+		return newRestoreStderr(gopts, false).failf(exitError, err, "%v\n%s was not written", err, path)
 	}
 	if err := o.commit(); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	fmt.Fprintf(gopts.stderr, "redkit: restore: backup %s written to %s (%s, verified)\n", m.ID, path, bytesize.Format(n.Load()))
+	newRestoreStderr(gopts, false).infof("backup %s written to %s (%s, verified)", m.ID, path, bytesize.Format(n.Load()))
 	return nil
 }
