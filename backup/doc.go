@@ -29,7 +29,7 @@
 //     (pending multipart uploads, temporary files); a lock not
 //     refreshed for the lock timeout is taken over. A continuous
 //     backup takes it only while a base is stored, and waits while
-//     another run holds it.
+//     another run holds it (up to BaseOptions.LockWait).
 //   - Errors: *LockError (the lock could not be taken; ErrLocked from
 //     storage inside when another run holds it), *ConnectError (a
 //     live source or one of its masters could not be reached),
@@ -65,8 +65,9 @@
 //     segments' commands pipelined (Piper) or replayed into memory and
 //     written as one RDB (*SegmentsError, *IncompleteError).
 //   - Retention: Policy.Apply decides which backups to keep and why
-//     (Decision); DeleteBackup, DeleteSegments and OrphanGenerations
-//     remove what it lets go.
+//     (Decision), its rules applied to each source's backups apart
+//     (SourceInfo.Key); DeleteBackup, DeleteSegments and
+//     OrphanGenerations remove what it lets go.
 //   - Continuous capture: Continuous is a replica (package sync's
 //     replication link) that stores a base, then the stream in segments,
 //     acknowledging to the source only what is stored.

@@ -402,3 +402,49 @@ func TestRestoreBackupJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestStorageURL(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		in, want string
+		relative bool
+	}{
+		{"s3://b/p", "s3://b/p", false},
+		{"file:///var/backups/redis", "file:///var/backups/redis", false},
+		{"/var/backups/redis", "file:///var/backups/redis", false},
+		{"/var/backups/redis/", "file:///var/backups/redis", false},
+		{"file://rel/dir", "file://" + filepath.Join(wd, "rel/dir"), true},
+		{"rel/dir", "file://" + filepath.Join(wd, "rel/dir"), true},
+		{"./dir", "file://" + filepath.Join(wd, "dir"), true},
+	} {
+		got, rel, err := storageURL(tc.in)
+		if err != nil || got != tc.want || rel != tc.relative {
+			t.Errorf("storageURL(%q) = %q %v %v, want %q %v", tc.in, got, rel, err, tc.want, tc.relative)
+		}
+	}
+	for _, in := range []string{"", "ftp://h/x", "s3://", "file://"} {
+		if _, _, err := storageURL(in); exitCode(context.Background(), err) != exitUsage {
+			t.Errorf("storageURL(%q): %v, want a usage error", in, err)
+		}
+	}
+	t.Setenv("REDKIT_STORAGE", "s3://b/p/")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "s3://b/p/"},
+		{[]string{"file:///x"}, "file:///x"},
+		{[]string{"@latest"}, "s3://b/p@latest"},
+		{[]string{"@20261126T021911Z-f83756"}, "s3://b/p@20261126T021911Z-f83756"},
+	} {
+		if got, err := storageArg("backup verify", tc.args); err != nil || got != tc.want {
+			t.Errorf("storageArg(%q) = %q %v, want %q", tc.args, got, err, tc.want)
+		}
+	}
+	if u, id, err := backupRef("restore", "@latest"); err != nil || u != "s3://b/p" || id != "latest" {
+		t.Errorf("backupRef(@latest) = %q %q %v", u, id, err)
+	}
+}
