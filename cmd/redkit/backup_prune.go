@@ -166,15 +166,15 @@ func runBackupPrune(ctx context.Context, gopts globalOptions, opts backupPruneOp
 	}
 	tw := tabwriter.NewWriter(gopts.stdout, 0, 0, 2, ' ', 0)
 	for _, r := range rows {
-		why := ""
-		if len(r.Reasons) > 0 {
-			why = "(" + strings.Join(r.Reasons, ", ") + ")"
-		}
 		src := r.Source
 		if src == "" {
-			src = "-"
+			src = "-" // segments without their base
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Action, r.ID, r.Started, src, why)
+		why := ""
+		if len(r.Reasons) > 0 {
+			why = "\t(" + strings.Join(r.Reasons, ", ") + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s%s\n", r.Action, r.ID, r.Started, src, why)
 	}
 	return tw.Flush()
 }
