@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -137,8 +138,8 @@ func runBackupPrune(ctx context.Context, gopts globalOptions, opts backupPruneOp
 	}
 	rep, err := backup.Prune(ctx, b, backup.PruneOptions{Policy: p, DryRun: opts.dryRun, LockTimeout: opts.lockTimeout, Log: log})
 	if err != nil {
-		if e := lockedExit(err); e != err {
-			return e
+		if errors.As(err, new(*backup.LockError)) {
+			return lockedExit(fmt.Errorf("backup %w", err)) // "backup prune: the storage is locked...", exit 11
 		}
 		return fmt.Errorf("backup prune: %w", err)
 	}
