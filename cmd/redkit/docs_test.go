@@ -325,7 +325,23 @@ func TestDocs(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(e.WorkDir, "testdata", "sample.rdb"), s, 0o644); err != nil {
 				return err
 			}
-			e.Values["docenv"] = &docRun{docEnv: env, work: e.WorkDir}
+			// Paths the documents use for a server's files and for
+			// backups live in $WORK.
+			for _, d := range []string{"/var/lib/redis", "/var/backups"} {
+				if err := os.MkdirAll(filepath.Join(e.WorkDir, d), 0o755); err != nil {
+					return err
+				}
+				env.Replace = append(env.Replace, [2]string{d + "/", filepath.Join(e.WorkDir, d) + "/"})
+			}
+			// redkit on PATH too, for commands that run it (timeout).
+			bin := filepath.Join(e.WorkDir, ".bin")
+			if err := os.Mkdir(bin, 0o755); err != nil {
+				return err
+			}
+			if err := os.Symlink(os.Args[0], filepath.Join(bin, "redkit")); err != nil {
+				return err
+			}
+			e.Values["docenv"] = &docRun{docEnv: env, work: e.WorkDir, bin: bin}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -339,6 +355,7 @@ func TestDocs(t *testing.T) {
 type docRun struct {
 	docEnv
 	work    string
+	bin     string // holds redkit, first on PATH
 	exports []string
 }
 
@@ -534,6 +551,9 @@ func (st *docRun) environ(prefix []string) []string {
 		if strings.HasPrefix(kv, "REDKIT_") || strings.HasPrefix(kv, "REDISCLI_AUTH=") || strings.HasPrefix(kv, "AWS_") || strings.HasPrefix(kv, "HOME=") {
 			continue
 		}
+		if p, ok := strings.CutPrefix(kv, "PATH="); ok {
+			kv = "PATH=" + st.bin + string(filepath.ListSeparator) + p
+		}
 		env = append(env, kv)
 	}
 	env = append(env, "HOME="+st.work, "REDKIT_TEST_MAIN=1")
@@ -612,9 +632,14 @@ var docVolatile = []struct {
 }{
 	{regexp.MustCompile(`\d{8}T\d{6}Z-[0-9a-f]{6}`), "<ID>"},
 	{regexp.MustCompile(`\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?`), "<TIME>"},
+	{regexp.MustCompile(`\b\d{4}-\d\d-\d\d\b`), "<DATE>"},
+	{regexp.MustCompile(`\b\d{4}-W\d\d\b`), "<WEEK>"},
 	{regexp.MustCompile(`\b[0-9a-f]{40}\b`), "<HEX40>"},
 	{regexp.MustCompile(`SHA-256 [0-9a-f]{16}\b`), "SHA-256 <HEX16>"},
 	{regexp.MustCompile(`\b(seconds|\w*bytes|used-mem|ctime)([=:]\s*)\d+(\.\d+)?`), "$1$2<N>"},
+	// Replication offsets move with the master's PINGs (every 10 s).
+	{regexp.MustCompile(`\b(offset|goal)=\d+`), "$1=<N>"},
+	{regexp.MustCompile(`"(seconds|\w*bytes)":"?\d+(\.\d+)?"?`), `"$1":<N>`},
 	{regexp.MustCompile(`\b\d+(\.\d+)?\s?(B|kB|KB|KiB|MB|MiB|GB|GiB|bytes)(/s)?\b`), "<SIZE>"},
 	{regexp.MustCompile(`\b\d+(\.\d+)?(ns|µs|us|ms|s|m|h)\b`), "<DUR>"},
 	{regexp.MustCompile(`(<DUR>)+`), "<DUR>"},
