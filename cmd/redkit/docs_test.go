@@ -557,12 +557,9 @@ func (st *docRun) environ(prefix []string) []string {
 		env = append(env, kv)
 	}
 	env = append(env, "HOME="+st.work, "REDKIT_TEST_MAIN=1")
-	for _, kv := range append(append([]string{}, st.exports...), prefix...) {
-		for _, r := range st.Replace {
-			kv = strings.ReplaceAll(kv, r[0], r[1])
-		}
-		env = append(env, kv)
-	}
+	// Both come from the command line, its addresses already replaced.
+	env = append(env, st.exports...)
+	env = append(env, prefix...)
 	return env
 }
 
