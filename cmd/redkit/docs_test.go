@@ -255,6 +255,12 @@ func TestDocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := exec.LookPath("redis-cli"); err != nil {
+		if os.Getenv("REDKIT_REQUIRE_REDIS") == "1" || os.Getenv("CI") == "true" {
+			t.Fatal("redis-cli not installed (the documents' examples use it): run ./scripts/test.sh, which installs redis-tools")
+		}
+		t.Skip("redis-cli not installed (the documents' examples use it): run ./scripts/test.sh, which installs redis-tools")
+	}
 	dir := t.TempDir()
 	var files []string
 	var problems []string
@@ -264,6 +270,7 @@ func TestDocs(t *testing.T) {
 			t.Fatal(err)
 		}
 		rel, _ := filepath.Rel(root, path)
+		problems = append(problems, docLinkProblems(root, rel, string(text))...)
 		blocks, err := parseDocBlocks(string(text))
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", rel, err))
@@ -686,4 +693,118 @@ func docOutputMatches(want, stdout, stderr string) error {
 		}
 	}
 	return nil
+}
+
+var (
+	docLinkRe    = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	docHeadingRe = regexp.MustCompile(`(?m)^#+\s+(.+)$`)
+)
+
+// docAnchor is the anchor GitHub gives a heading.
+func docAnchor(heading string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(strings.TrimSpace(heading)) {
+		switch {
+		case r == ' ' || r == '-':
+			b.WriteRune('-')
+		case r == '_' || ('a' <= r && r <= 'z') || ('0' <= r && r <= '9'):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// docLinkProblems checks the relative links of the document rel: the
+// file each names exists, and so does the heading its #anchor names.
+func docLinkProblems(root, rel, text string) []string {
+	var problems []string
+	for _, m := range docLinkRe.FindAllStringSubmatch(text, -1) {
+		target := m[1]
+		if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+			continue
+		}
+		file, anchor, _ := strings.Cut(target, "#")
+		path := filepath.Join(root, filepath.Dir(rel), file)
+		if file == "" {
+			path = filepath.Join(root, rel)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			if fi, serr := os.Stat(path); serr == nil && fi.IsDir() {
+				continue
+			}
+			problems = append(problems, fmt.Sprintf("%s: link %s: %v", rel, target, err))
+			continue
+		}
+		if anchor == "" {
+			continue
+		}
+		found := false
+		for _, h := range docHeadingRe.FindAllStringSubmatch(string(b), -1) {
+			if docAnchor(strings.ReplaceAll(h[1], "`", "")) == anchor {
+				found = true
+				break
+			}
+		}
+		if !found {
+			problems = append(problems, fmt.Sprintf("%s: link %s: no such heading", rel, target))
+		}
+	}
+	return problems
+}
+
+// TestDocsHarness checks TestDocs' own parts: blocks neither run nor
+// marked are refused, exit codes and output lines are read as shown, and
+// output differing only in volatile parts matches while other output
+// does not.
+func TestDocsHarness(t *testing.T) {
+	doc := "intro\n\n<!-- not run: needs a cluster -->\n```sh\nredkit sync --to redis://c:7000\n```\n\n" +
+		"<!-- setup:\nredis-cli -p 6379 SET a 1\n-->\n```console\n$ redkit check x.rdb\nx.rdb: ok\n...\n$ echo $?\n3\n```\n\n" +
+		"```json\n{\"a\": 1}\n```\n"
+	blocks, err := parseDocBlocks(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(blocks) != 3 || !blocks[0].marked || blocks[1].marked || len(blocks[1].setup) != 1 || blocks[2].command {
+		t.Fatalf("blocks = %+v", blocks)
+	}
+	script, err := docScript("d.md", blocks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"doc 0 'redis-cli -p 6379 SET a 1'\n", "doc 3 'redkit check x.rdb' want/1\n", "-- want/1 --\nx.rdb: ok\n...\n"} {
+		if !strings.Contains(script, want) {
+			t.Errorf("script lacks %q:\n%s", want, script)
+		}
+	}
+	for _, bad := range []string{
+		"```sh\nredkit check x.rdb\n```\n",          // a command block not marked
+		"```text\n$ redkit check x.rdb\n```\n",      // another block naming redkit
+		"<!-- not run: -->\n```sh\nredkit x\n```\n", // a mark without a reason
+	} {
+		blocks, err := parseDocBlocks(bad)
+		if err == nil {
+			_, err = docScript("d.md", blocks)
+		}
+		if err == nil {
+			t.Errorf("%q: accepted", bad)
+		}
+	}
+
+	out := "ID  STARTED\n20261206T215623Z-d3bdca  2026-12-07 01:02:03  1096 keys, 14.4 KiB in 0.3s\n"
+	if err := docOutputMatches("...\n20261206T215622Z-f3d121  2026-12-06 21:56:22  1096 keys, 13.0 KiB in 0.1s", out, ""); err != nil {
+		t.Errorf("volatile parts: %v", err)
+	}
+	if err := docOutputMatches("20261206T215622Z-f3d121  2026-12-06 21:56:22  1095 keys, 13.0 KiB in 0.1s", out, ""); err == nil {
+		t.Error("a different key count matched")
+	}
+	if err := docOutputMatches("b\na", "a\nb\n", ""); err == nil {
+		t.Error("lines out of order matched")
+	}
+	if err := docOutputMatches("a\nerr", "a\n", "err\n"); err != nil {
+		t.Errorf("stdout and stderr: %v", err)
+	}
+	if p := docLinkProblems(filepath.Join("..", ".."), "README.md", "[x](docs/nosuch.md) [y](LICENSE) [z](README.md#license) [w](README.md#nosuch)"); len(p) != 2 {
+		t.Errorf("link problems = %q, want nosuch.md and #nosuch", p)
+	}
 }
