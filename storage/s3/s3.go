@@ -98,7 +98,10 @@ func New(ctx context.Context, rawURL string, opts Options) (*Backend, error) {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 4
 	}
-	lo := []func(*config.LoadOptions) error{config.WithRetryMaxAttempts(opts.Retries)}
+	// The SDK's own logger writes text to stderr (an instance-metadata
+	// fallback's warning, for one): the package prints nothing, and the
+	// command's stderr may be JSON lines only.
+	lo := []func(*config.LoadOptions) error{config.WithRetryMaxAttempts(opts.Retries), config.WithLogger(logging.Nop{})}
 	if opts.Region != "" {
 		lo = append(lo, config.WithRegion(opts.Region))
 	}
