@@ -62,7 +62,7 @@ instead of the URL, to keep it off the command line.
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "from", EnvVars: []string{"REDKIT_FROM_URL"}, Usage: "the server's `URL`: redis://, rediss:// or redis+sentinel://"},
 			&cli.StringFlag{Name: "from-password-file", Usage: "read the server's password from `FILE` (REDKIT_FROM_PASSWORD also works); the URL's bare userinfo (redis://USER@host) is then the user"},
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the RDB to `FILE` (- for standard output)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the RDB to `FILE`, renamed into place once complete and valid (- for standard output)"},
 			&cli.DurationFlag{Name: "timeout", Value: 60 * time.Second, Usage: timeoutUsage},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "summary `FORMAT`: text (a line on stderr) or json (one object on standard output; needs -o FILE)"},
 			logFormatFlag(),

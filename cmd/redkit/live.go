@@ -21,7 +21,7 @@ import (
 // tlsFlags are the TLS flags of commands that connect to servers.
 func tlsFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "tls-ca", EnvVars: []string{"REDKIT_TLS_CA"}, Usage: "verify servers against the CA certificates in `FILE` (PEM)"},
+		&cli.StringFlag{Name: "tls-ca", EnvVars: []string{"REDKIT_TLS_CA"}, Usage: "verify servers against the CA certificates in `FILE` (PEM); any --tls-* flag makes the connections TLS, as rediss:// does"},
 		&cli.StringFlag{Name: "tls-cert", EnvVars: []string{"REDKIT_TLS_CERT"}, Usage: "client certificate `FILE` (PEM)"},
 		&cli.StringFlag{Name: "tls-key", EnvVars: []string{"REDKIT_TLS_KEY"}, Usage: "client key `FILE` (PEM)"},
 		&cli.StringFlag{Name: "tls-server-name", EnvVars: []string{"REDKIT_TLS_SERVER_NAME"}, Usage: "expect `NAME` in the server's certificate instead of the URL's host"},
