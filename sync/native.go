@@ -69,7 +69,10 @@ type NativeOptions struct {
 	// Poll is how often the target's offset is read while streaming
 	// (default 20ms): it times the lag.
 	Poll time.Duration
-	Log  *slog.Logger
+	// OnSnapshotWait, if set, is called when the source keeps a link
+	// waiting before its snapshot (ReplicaOptions.OnSnapshotWait).
+	OnSnapshotWait func(SnapshotWait)
+	Log            *slog.Logger
 }
 
 // NativeSync relays a source's replication link to a target that loads
@@ -471,7 +474,7 @@ func (n *NativeSync) serve(ctx context.Context, tc net.Conn, token string) error
 		}
 	}
 	tc.SetReadDeadline(time.Time{})
-	ro := ReplicaOptions{Conn: n.opts.SourceConn, ListeningPort: n.opts.ListeningPort, Timeout: n.opts.LinkTimeout}
+	ro := ReplicaOptions{Conn: n.opts.SourceConn, ListeningPort: n.opts.ListeningPort, Timeout: n.opts.LinkTimeout, OnSnapshotWait: n.opts.OnSnapshotWait}
 	if id := string(psync[1]); id != "?" {
 		off, err := strconv.ParseInt(string(psync[2]), 10, 64)
 		if err != nil {
@@ -610,6 +613,7 @@ func (n *NativeSync) down(ctx context.Context, l *Link, tc net.Conn, loaded <-ch
 				header = strings.TrimRight(line, "\r\n")
 				break
 			}
+			l.wait.keepAlive(true)
 		}
 		if mark, ok := strings.CutPrefix(header, "$EOF:"); ok && len(mark) == 40 {
 			n.fullTotal.Store(-1)

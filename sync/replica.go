@@ -44,6 +44,51 @@ type ReplicaOptions struct {
 	// snapshot, and a PING every repl-ping-replica-period (10s) in the
 	// stream. Time the caller spends between reads does not count.
 	Timeout time.Duration
+	// OnSnapshotWait, if set, is called once per link when the master
+	// has kept it waiting for about a second (SnapshotWaitAfter) with
+	// only keep-alive newlines, before the snapshot starts: a diskless
+	// master waiting repl-diskless-sync-delay for more replicas, or one
+	// writing its snapshot to disk first. It runs on the goroutine
+	// reading the link (in OpenLink or Snapshot), which waits for it.
+	OnSnapshotWait func(SnapshotWait)
+}
+
+// SnapshotWaitAfter is how long a link waits for a snapshot to begin
+// before ReplicaOptions.OnSnapshotWait is called.
+const SnapshotWaitAfter = time.Second
+
+// SnapshotWait tells that a master keeps a replica waiting before it
+// sends the snapshot.
+type SnapshotWait struct {
+	Addr   string        // the master's address
+	Waited time.Duration // since PSYNC was sent
+	// FullResync tells that the master has answered +FULLRESYNC and
+	// prepares the payload (a disk-based sync writes its RDB first).
+	// False: it has not started the snapshot at all, which a diskless
+	// master (repl-diskless-sync yes) does for repl-diskless-sync-delay
+	// seconds, for more replicas to share the transfer, and any master
+	// while another snapshot it cannot share is under way.
+	FullResync bool
+}
+
+// waitNotice calls the link's OnSnapshotWait once, when the keep-alives
+// before a snapshot have lasted SnapshotWaitAfter.
+type waitNotice struct {
+	fn    func(SnapshotWait)
+	addr  string
+	start time.Time
+	done  bool
+}
+
+// keepAlive notes a keep-alive newline; fullResync: after +FULLRESYNC.
+func (w *waitNotice) keepAlive(fullResync bool) {
+	if w == nil || w.fn == nil || w.done {
+		return
+	}
+	if d := time.Since(w.start); d >= SnapshotWaitAfter {
+		w.done = true
+		w.fn(SnapshotWait{Addr: w.addr, Waited: d, FullResync: fullResync})
+	}
 }
 
 func (o *ReplicaOptions) timeout() time.Duration {
@@ -86,6 +131,7 @@ type Link struct {
 	ReplID string
 	Offset int64
 
+	wait   *waitNotice
 	snap   io.Reader  // the snapshot being read, drained before the stream
 	size   int64      // the snapshot's length, -1 when diskless
 	eof    *eofReader // the snapshot's reader when diskless
@@ -136,11 +182,12 @@ func OpenLink(ctx context.Context, addr string, opts ReplicaOptions) (*Link, err
 	// bare newlines first to keep the link alive. From here on every read
 	// waits at most the link's timeout.
 	c.linkTimeout = opts.timeout()
-	line, err := c.readLine(true)
+	wait := &waitNotice{fn: opts.OnSnapshotWait, addr: addr, start: time.Now()}
+	line, err := c.readLine(func() { wait.keepAlive(false) })
 	if err != nil {
 		return nil, fmt.Errorf("PSYNC on %s: %w", addr, err)
 	}
-	l := &Link{c: c}
+	l := &Link{c: c, wait: wait}
 	f := strings.Fields(line)
 	switch {
 	case len(f) == 3 && f[0] == "+FULLRESYNC":
@@ -170,15 +217,18 @@ func OpenLink(ctx context.Context, addr string, opts ReplicaOptions) (*Link, err
 
 // readLine reads one CRLF-terminated line straight from the connection's
 // buffer, skipping the bare "\n" keep-alives a master sends before a
-// reply when skipKeepAlive is set.
-func (c *Conn) readLine(skipKeepAlive bool) (string, error) {
+// reply; keepAlive, if set, is called on each.
+func (c *Conn) readLine(keepAlive func()) (string, error) {
 	br := c.raw()
 	for {
 		s, err := br.ReadString('\n')
 		if err != nil {
 			return "", err
 		}
-		if skipKeepAlive && s == "\n" {
+		if s == "\n" {
+			if keepAlive != nil {
+				keepAlive()
+			}
 			continue
 		}
 		return strings.TrimRight(s, "\r\n"), nil
@@ -224,7 +274,7 @@ func (l *Link) Snapshot() (io.Reader, error) {
 	if !l.Full {
 		return nil, errors.New("no snapshot: the master continued the stream (+CONTINUE)")
 	}
-	line, err := l.c.readLine(true)
+	line, err := l.c.readLine(func() { l.wait.keepAlive(true) })
 	if err != nil {
 		return nil, fmt.Errorf("snapshot header from %s: %w", l.c.Addr(), err)
 	}
@@ -413,4 +463,39 @@ func (l *Link) Ack(offset int64) error {
 		return err
 	}
 	return l.c.Flush()
+}
+
+// DisklessSync reads a master's repl-diskless-sync and
+// repl-diskless-sync-delay with CONFIG GET on a connection of its own
+// (an error when the user may not run CONFIG, as a replica's user
+// usually may not).
+func DisklessSync(ctx context.Context, addr string, opts *Options) (diskless bool, delay time.Duration, err error) {
+	c, err := Dial(ctx, addr, opts)
+	if err != nil {
+		return false, 0, err
+	}
+	defer c.Close()
+	get := func(name string) (string, error) {
+		v, err := c.DoString("CONFIG", "GET", name)
+		if err != nil {
+			return "", err
+		}
+		if len(v.Elems) != 2 {
+			return "", fmt.Errorf("CONFIG GET %s: no such parameter", name)
+		}
+		return string(v.Elems[1].Str), nil
+	}
+	on, err := get("repl-diskless-sync")
+	if err != nil {
+		return false, 0, err
+	}
+	secs, err := get("repl-diskless-sync-delay")
+	if err != nil {
+		return false, 0, err
+	}
+	n, err := strconv.Atoi(secs)
+	if err != nil {
+		return false, 0, fmt.Errorf("CONFIG GET repl-diskless-sync-delay: %q", secs)
+	}
+	return on == "yes", time.Duration(n) * time.Second, nil
 }

@@ -285,3 +285,67 @@ func TestLinkStall(t *testing.T) {
 		t.Errorf("a stalled link is not Transient: %v", err)
 	}
 }
+
+// TestSnapshotWait: a master that keeps the link waiting before the
+// snapshot makes OnSnapshotWait run once, after about a second: a
+// diskless one during repl-diskless-sync-delay (before +FULLRESYNC), a
+// disk-based one while it writes its RDB (after +FULLRESYNC, slowed down
+// with rdb-key-save-delay). A master that sends at once does not.
+// DisklessSync reads the delay.
+func TestSnapshotWait(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name       string
+		config     []string
+		wait       bool
+		fullResync bool
+	}{
+		{"diskless delay", []string{"repl-diskless-sync yes", "repl-diskless-sync-delay 2"}, true, false},
+		{"disk-based slow save", []string{"repl-diskless-sync no", "rdb-key-save-delay 100000"}, true, true},
+		{"no wait", []string{"repl-diskless-sync yes", "repl-diskless-sync-delay 0"}, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := redistest.Start(t, redistest.Options{Config: tc.config})
+			for i := range 20 {
+				m.Client().Set(ctx, "k"+strconv.Itoa(i), i, 0)
+			}
+			var waits []SnapshotWait
+			start := time.Now()
+			l, err := OpenLink(ctx, m.Addr(), ReplicaOptions{RDBOnly: true, OnSnapshotWait: func(w SnapshotWait) { waits = append(waits, w) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			snap, err := l.Snapshot()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := countKeys(t, snap); n != 20 {
+				t.Errorf("%d keys in the snapshot, want 20", n)
+			}
+			took := time.Since(start)
+			if !tc.wait {
+				if len(waits) != 0 {
+					t.Errorf("waits %+v for a snapshot that came in %v", waits, took)
+				}
+				return
+			}
+			if len(waits) != 1 {
+				t.Fatalf("OnSnapshotWait called %d times, want once (snapshot in %v)", len(waits), took)
+			}
+			w := waits[0]
+			if w.Addr != m.Addr() || w.FullResync != tc.fullResync || w.Waited < SnapshotWaitAfter || w.Waited > took {
+				t.Errorf("wait %+v (snapshot in %v), want after +FULLRESYNC: %v", w, took, tc.fullResync)
+			}
+		})
+	}
+	m := redistest.Start(t, redistest.Options{Config: []string{"repl-diskless-sync yes", "repl-diskless-sync-delay 3"}})
+	diskless, delay, err := DisklessSync(ctx, m.Addr(), &Options{})
+	if err != nil || !diskless || delay != 3*time.Second {
+		t.Errorf("DisklessSync: %v %v %v, want true 3s", diskless, delay, err)
+	}
+	m.Client().Do(ctx, "ACL", "SETUSER", "repl", "on", ">pw", "+psync", "+replconf", "+ping")
+	if _, _, err := DisklessSync(ctx, m.Addr(), &Options{Username: "repl", Password: "pw"}); ErrorCode(err) != "NOPERM" {
+		t.Errorf("DisklessSync without +config: %v, want NOPERM", err)
+	}
+}

@@ -78,7 +78,10 @@ type SyncOptions struct {
 	ForwardPubSub bool
 	// Filter, if set, selects the databases, keys and commands copied.
 	Filter *SyncFilter
-	Log    *slog.Logger
+	// OnSnapshotWait, if set, is called when the source keeps a link
+	// waiting before its snapshot (ReplicaOptions.OnSnapshotWait).
+	OnSnapshotWait func(SnapshotWait)
+	Log            *slog.Logger
 }
 
 // Sync phases.
@@ -417,7 +420,7 @@ func (s *Syncer) runOnce(ctx context.Context) (done bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	ro := ReplicaOptions{Conn: s.opts.SourceConn, ListeningPort: s.opts.ListeningPort, Timeout: s.opts.LinkTimeout}
+	ro := ReplicaOptions{Conn: s.opts.SourceConn, ListeningPort: s.opts.ListeningPort, Timeout: s.opts.LinkTimeout, OnSnapshotWait: s.opts.OnSnapshotWait}
 	cp := s.Checkpoint()
 	if cp != nil {
 		ro.ReplID, ro.Offset = cp.ReplID, cp.Offset

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"math"
 	"strings"
+	"time"
 
+	"github.com/redkit/redkit/internal/bytesize"
 	"github.com/redkit/redkit/pipeline"
 	"github.com/redkit/redkit/rdb"
 	"github.com/urfave/cli/v2"
@@ -21,6 +26,7 @@ type convertOptions struct {
 	batch           int
 	restorePayloads bool
 	quiet           bool
+	format          string // of the summary: text or json
 	filter          *rdb.Filter
 	dbMap           map[int]int // source database -> target database
 }
@@ -110,7 +116,14 @@ when the conversion succeeded; on failure nothing is left. On standard
 output, what was written before a failure stays written.
 
 The progress bar is drawn on stderr only when stderr is a terminal and
---quiet is not set; a one-line summary follows unless --quiet.
+--quiet and --log-format json are not set; a one-line summary follows on
+stderr unless --quiet. --format json writes the summary instead as one
+JSON object on standard output, for scripts:
+  {"input":INPUT,"to":"resp","output":FILE,"keys":N,"functions":N,
+   "commands":N,"bytes":N,"aux_left_out":[...],"seconds":S}
+which needs -o FILE (standard output carries the data otherwise).
+--log-format json makes everything on stderr a JSON line: warnings, the
+summary (message "convert done", the same fields), errors and hints.
 
 ` + exitCodesHelp + `
    Here 1 also covers an input that is truncated or corrupt: with -o no
@@ -123,8 +136,10 @@ The progress bar is drawn on stderr only when stderr is a terminal and
 			&cli.BoolFlag{Name: "replay", Usage: "--to json|jsonl|rdb from an AOF with an RDB preamble: replay its commands into the keys (plain and multi-part AOFs always are)"},
 			&cli.StringFlag{Name: "now", Usage: "resolve relative expiries (EXPIRE, SET EX) in AOF commands without a #TS annotation against `TIME` (RFC 3339 or Unix seconds) instead of refusing them"},
 			&cli.BoolFlag{Name: "restore-payloads", EnvVars: []string{"REDKIT_RESTORE_PAYLOADS"}, Usage: "one RESTORE ... ABSTTL per key instead of the commands that build it"},
-			&cli.StringSliceFlag{Name: "db-map", Usage: "write keys of database `SRC=DST` to database DST (repeatable)"},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar and no summary"},
+			&cli.StringSliceFlag{Name: "db-map", Usage: "`SRC=DST`: write the keys of database SRC to database DST (repeatable)"},
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "summary `FORMAT`: text (a line on stderr) or json (one object on standard output; needs -o FILE)"},
+			logFormatFlag(),
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar and no summary on stderr (warnings and errors only)"},
 		}, filterFlags()...),
 		Action: func(c *cli.Context) error {
 			f, err := filterFromFlags(c, gopts.now)
@@ -150,7 +165,7 @@ The progress bar is drawn on stderr only when stderr is a terminal and
 				now: now,
 				to:  c.String("to"), output: c.String("output"), batch: c.Int("batch"),
 				restorePayloads: c.Bool("restore-payloads"), quiet: c.Bool("quiet"), rdbVersion: c.Int("rdb-version"),
-				replay: c.Bool("replay"),
+				replay: c.Bool("replay"), format: c.String("format"),
 				filter: f, dbMap: dbMap,
 			}
 			return runConvert(c.Context, gopts, opts, c.Args().Slice())
@@ -210,6 +225,11 @@ func runConvert(ctx context.Context, gopts globalOptions, opts convertOptions, a
 	case opts.batch < 1:
 		return usageErrorf("convert: --batch must be at least 1")
 	}
+	if err := summaryFormatOK("convert", opts.format, opts.output); err != nil {
+		return err
+	}
+	log := newLogger(gopts.stderr, gopts.logFormat, opts.quiet)
+	start := time.Now()
 	// Validate the format before touching input or output.
 	if _, err := newConvertSink(&opts, io.Discard); err != nil {
 		return err
@@ -231,7 +251,7 @@ func runConvert(ctx context.Context, gopts globalOptions, opts convertOptions, a
 	if err != nil {
 		return err
 	}
-	bar := startProgress(gopts.stderr, opts.quiet, "convert", totalSize(args))
+	bar := startProgress(gopts.stderr, opts.quiet || gopts.logFormat == "json", "convert", totalSize(args))
 	if in != nil {
 		bar.track(in)
 	}
@@ -249,7 +269,13 @@ func runConvert(ctx context.Context, gopts globalOptions, opts convertOptions, a
 			return fmt.Errorf("convert: write output: %w", werr.err)
 		}
 		res := inputResult{path: path, err: withAdvice(err)}
-		printInputError(gopts.stderr, "convert", &res)
+		if gopts.logFormat != "json" {
+			printInputError(gopts.stderr, "convert", &res)
+		} else {
+			var text bytes.Buffer
+			printInputError(&text, "convert", &res)
+			logLines(log, slog.LevelError, text.String(), "exit_code", exitError)
+		}
 		return reportedError(exitError, err)
 	}
 	if err := out.commit(); err != nil {
@@ -257,14 +283,39 @@ func runConvert(ctx context.Context, gopts globalOptions, opts convertOptions, a
 	}
 	st := sink.Stats()
 	if len(st.AuxLeftOut) > 0 {
-		fmt.Fprintf(gopts.stderr, "redkit: convert %s: warning: module auxiliary data of %s left out: --to %s cannot carry it (--to rdb and json do)\n",
-			path, strings.Join(st.AuxLeftOut, ", "), opts.to)
+		say(gopts, log, slog.LevelWarn, fmt.Sprintf("convert %s: warning: module auxiliary data of %s left out: --to %s cannot carry it (--to rdb and json do)",
+			path, strings.Join(st.AuxLeftOut, ", "), opts.to), "input", path, "modules", st.AuxLeftOut)
+	}
+	sum := convertSummary{Input: path, To: opts.to, Output: opts.output, Keys: st.Keys, Functions: st.Functions, Commands: st.Commands,
+		Bytes: cw.n, AuxLeftOut: st.AuxLeftOut, Seconds: math.Round(time.Since(start).Seconds()*1000) / 1000}
+	if sum.Output == "" {
+		sum.Output = "-"
+	}
+	if sum.AuxLeftOut == nil {
+		sum.AuxLeftOut = []string{}
+	}
+	if opts.format == "json" {
+		return writeJSON(gopts.stdout, sum)
 	}
 	if !opts.quiet {
-		fmt.Fprintf(gopts.stderr, "redkit: convert %s: %d keys, %d function libraries, %d commands, %d bytes\n",
-			path, st.Keys, st.Functions, st.Commands, cw.n)
+		say(gopts, log, slog.LevelInfo, fmt.Sprintf("convert %s: %d keys, %d function libraries, %d commands, %s", path, st.Keys, st.Functions, st.Commands, bytesize.Format(cw.n)),
+			"input", sum.Input, "to", sum.To, "output", sum.Output, "keys", sum.Keys, "functions", sum.Functions, "commands", sum.Commands,
+			"bytes", sum.Bytes, "seconds", sum.Seconds)
 	}
 	return nil
+}
+
+// convertSummary is convert's summary, as --format json writes it.
+type convertSummary struct {
+	Input      string   `json:"input"`
+	To         string   `json:"to"`
+	Output     string   `json:"output"`
+	Keys       int64    `json:"keys"`
+	Functions  int64    `json:"functions"`
+	Commands   int64    `json:"commands"`
+	Bytes      int64    `json:"bytes"`
+	AuxLeftOut []string `json:"aux_left_out"`
+	Seconds    float64  `json:"seconds"`
 }
 
 // writeError marks a failure of the output, as opposed to the input.

@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -20,12 +24,13 @@ func newDumpCommand(gopts globalOptions) *cli.Command {
 		Name:      "dump",
 		Usage:     "take a live server's snapshot into an RDB file, as a replica",
 		ArgsUsage: " ",
-		UsageText: `redkit dump --from URL -o FILE
+		UsageText: `redkit dump --from URL -o FILE [--format json] [--log-format json]
 
 examples:
    redkit dump --from redis://10.0.0.5:6379 -o dump.rdb
    REDKIT_FROM_PASSWORD=s3cret redkit dump --from redis://default@cache:6379 -o - | zstd > dump.rdb.zst
-   redkit dump --from redis+sentinel://s1:26379/mymaster -o /var/backups/redis.rdb`,
+   redkit dump --from redis+sentinel://s1:26379/mymaster -o /var/backups/redis.rdb
+   redkit dump --from redis://cache:6379 -o /var/backups/cache.rdb --format json --log-format json >> /var/log/dumps.jsonl`,
 		Description: `Connects to the server as a replica (REPLCONF rdb-only, PSYNC, as
 redis-cli --rdb does: nothing of the server's disk is needed) and writes
 the snapshot it sends to FILE, checking it on the way (the whole RDB is
@@ -34,6 +39,19 @@ written under a temporary name beside it and renamed into place only
 once complete and valid; "-" writes to standard output. A progress bar
 shows on a terminal. A cluster node gives only its own slots' keys: use
 redkit backup for a whole cluster.
+
+A one-line summary (RDB version, size, keys per database, seconds)
+follows on stderr unless --quiet. --format json writes it instead as one
+JSON object on standard output, for scripts:
+  {"from":URL,"output":FILE,"rdb_version":10,"bytes":N,"keys":N,
+   "databases":[{"db":0,"keys":N}],"seconds":S}
+which needs -o FILE, since "-o -" puts the RDB there. --log-format json
+makes everything on stderr a JSON line, the summary included (its
+message "dump done", the same fields).
+
+A server with repl-diskless-sync yes waits repl-diskless-sync-delay
+seconds (5 by default) before it sends the snapshot, for more replicas to
+join: the log says so after a second.
 
 The password can come from REDKIT_FROM_PASSWORD or --from-password-file
 instead of the URL, to keep it off the command line.
@@ -44,13 +62,15 @@ instead of the URL, to keep it off the command line.
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "from", EnvVars: []string{"REDKIT_FROM_URL"}, Usage: "the server's `URL`: redis://, rediss:// or redis+sentinel://"},
 			&cli.StringFlag{Name: "from-password-file", Usage: "read the server's password from `FILE` (REDKIT_FROM_PASSWORD also works); the URL's bare userinfo (redis://USER@host) is then the user"},
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the RDB to `FILE` (- for standard output)"},
-			&cli.DurationFlag{Name: "timeout", Value: 60 * time.Second, Usage: "give up when the server sends nothing for `DURATION` (a stalled link): connecting, a reply, the snapshot's next byte"},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar and no summary"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the RDB to `FILE`, renamed into place once complete and valid (- for standard output)"},
+			&cli.DurationFlag{Name: "timeout", Value: 60 * time.Second, Usage: timeoutUsage},
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "summary `FORMAT`: text (a line on stderr) or json (one object on standard output; needs -o FILE)"},
+			logFormatFlag(),
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar and no summary on stderr (warnings and errors only)"},
 		}, tlsFlags()...),
 		Action: func(c *cli.Context) error {
 			opts := dumpOptions{from: c.String("from"), fromPasswordFile: c.String("from-password-file"), output: c.String("output"),
-				timeout: c.Duration("timeout"), quiet: c.Bool("quiet"), tls: tlsFromFlags(c)}
+				timeout: c.Duration("timeout"), quiet: c.Bool("quiet"), tls: tlsFromFlags(c), format: c.String("format")}
 			return runDump(c.Context, gopts, opts, c.Args().Slice())
 		},
 	}
@@ -63,6 +83,24 @@ type dumpOptions struct {
 	timeout                time.Duration
 	quiet                  bool
 	tls                    rsync.TLSOptions
+	format                 string // of the summary: text or json
+}
+
+// dumpSummary is dump's summary, as --format json writes it.
+type dumpSummary struct {
+	From       string       `json:"from"`
+	Output     string       `json:"output"`
+	RDBVersion int          `json:"rdb_version"`
+	Bytes      int64        `json:"bytes"`
+	Keys       int64        `json:"keys"`
+	Databases  []dbKeyCount `json:"databases"`
+	Seconds    float64      `json:"seconds"`
+}
+
+// dbKeyCount is the number of keys of one database.
+type dbKeyCount struct {
+	DB   int   `json:"db"`
+	Keys int64 `json:"keys"`
 }
 
 func runDump(ctx context.Context, gopts globalOptions, opts dumpOptions, args []string) error {
@@ -73,6 +111,10 @@ func runDump(ctx context.Context, gopts globalOptions, opts dumpOptions, args []
 	if from == "" || out == "" {
 		return usageErrorf("dump: --from URL and -o FILE are both needed")
 	}
+	if err := summaryFormatOK("dump", opts.format, out); err != nil {
+		return err
+	}
+	log := newLogger(gopts.stderr, gopts.logFormat, opts.quiet)
 	ep, copts, err := endpointOptions("dump", "from", from, opts.fromPasswordFile, "REDKIT_FROM_PASSWORD", opts.tls, opts.timeout)
 	if err != nil {
 		return err
@@ -82,10 +124,14 @@ func runDump(ctx context.Context, gopts globalOptions, opts dumpOptions, args []
 		return liveConnectError(gopts, "dump", ep.String(), err)
 	}
 	if info.Cluster {
-		fmt.Fprintf(gopts.stderr, "redkit: dump: %s is a cluster node: the snapshot holds its own slots' keys only (redkit backup takes every master's)\n", ep)
+		say(gopts, log, slog.LevelWarn, fmt.Sprintf("dump: %s is a cluster node: the snapshot holds its own slots' keys only (redkit backup takes every master's)", ep))
 	}
 	start := time.Now()
-	l, err := rsync.OpenLink(ctx, addr, rsync.ReplicaOptions{Conn: copts, RDBOnly: true, Timeout: linkTimeoutOf(opts.timeout)})
+	ro := rsync.ReplicaOptions{Conn: copts, RDBOnly: true, Timeout: linkTimeoutOf(opts.timeout)}
+	if !opts.quiet {
+		ro.OnSnapshotWait = snapshotWaitNote(ctx, copts, func(msg string, attrs ...any) { say(gopts, log, slog.LevelInfo, "dump: "+msg, attrs...) })
+	}
+	l, err := rsync.OpenLink(ctx, addr, ro)
 	if err != nil {
 		return liveConnectError(gopts, "dump", ep.String(), err)
 	}
@@ -103,7 +149,7 @@ func runDump(ctx context.Context, gopts globalOptions, opts dumpOptions, args []
 	}
 	defer o.abort()
 	var n atomic.Int64
-	bar := startProgress(gopts.stderr, opts.quiet, "dump", l.SnapshotSize())
+	bar := startProgress(gopts.stderr, opts.quiet || gopts.logFormat == "json", "dump", l.SnapshotSize())
 	bar.count(n.Load)
 	keys, version, _, err := backup.CopySnapshot(backup.SourceReader(snap, "the snapshot"), o, writeWhat(out), false, &n)
 	bar.stop()
@@ -112,21 +158,52 @@ func runDump(ctx context.Context, gopts globalOptions, opts dumpOptions, args []
 			return fmt.Errorf("dump: %w", ctx.Err())
 		}
 		if out != "-" {
-			fmt.Fprintf(gopts.stderr, "redkit: dump: %s: %v\n%s was not written\n", ep, err, out)
-			return reportedError(exitError, err)
+			return failed(gopts, exitError, err, fmt.Sprintf("dump: %s: %v: %s was not written", ep, rsync.Redact(err.Error()), out), "")
 		}
 		return fmt.Errorf("dump: %s: %w", ep, err)
 	}
 	if err := o.commit(); err != nil {
 		return fmt.Errorf("dump: %w", err)
 	}
+	sum := dumpSummary{From: ep.String(), Output: out, RDBVersion: version, Bytes: n.Load(), Keys: sumKeys(keys),
+		Databases: []dbKeyCount{}, Seconds: math.Round(time.Since(start).Seconds()*1000) / 1000}
+	var dbs []string
+	for _, db := range sortedKeys(keys) {
+		sum.Databases = append(sum.Databases, dbKeyCount{db, keys[db]})
+		dbs = append(dbs, fmt.Sprintf("db%d=%d", db, keys[db]))
+	}
+	if opts.format == "json" {
+		return writeJSON(gopts.stdout, sum)
+	}
 	if !opts.quiet {
-		var dbs []string
-		for _, db := range sortedKeys(keys) {
-			dbs = append(dbs, fmt.Sprintf("db%d=%d", db, keys[db]))
+		say(gopts, log, slog.LevelInfo, fmt.Sprintf("dump: %s -> %s: RDB %d, %s, %d keys (%s) in %.1fs", ep, out, version, bytesize.Format(sum.Bytes),
+			sum.Keys, strings.Join(dbs, " "), sum.Seconds), "from", sum.From, "output", sum.Output, "rdb_version", sum.RDBVersion,
+			"bytes", sum.Bytes, "keys", sum.Keys, "databases", sum.Databases, "seconds", sum.Seconds)
+	}
+	return nil
+}
+
+// summaryFormatOK checks a command's --format: json writes the summary
+// on standard output, which must then not be the data (-o -).
+func summaryFormatOK(cmd, format, output string) error {
+	switch format {
+	case "text":
+		return nil
+	case "json":
+		if output == "" || output == "-" {
+			return usageErrorf("%s: --format json writes the summary on standard output, which here carries the data: give -o FILE (or use --log-format json for the summary as a JSON line on stderr)", cmd)
 		}
-		fmt.Fprintf(gopts.stderr, "redkit: dump: %s -> %s: RDB %d, %s, %d keys (%s) in %.1fs\n", ep, out, version, bytesize.Format(n.Load()),
-			sumKeys(keys), strings.Join(dbs, " "), time.Since(start).Seconds())
+		return nil
+	}
+	return usageErrorf("%s: --format %q: want text or json", cmd, format)
+}
+
+// writeJSON writes v as one indented JSON object.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("write the summary: %w", err)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -20,7 +21,7 @@ import (
 // tlsFlags are the TLS flags of commands that connect to servers.
 func tlsFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "tls-ca", EnvVars: []string{"REDKIT_TLS_CA"}, Usage: "verify servers against the CA certificates in `FILE` (PEM)"},
+		&cli.StringFlag{Name: "tls-ca", EnvVars: []string{"REDKIT_TLS_CA"}, Usage: "verify servers against the CA certificates in `FILE` (PEM); any --tls-* flag makes the connections TLS, as rediss:// does"},
 		&cli.StringFlag{Name: "tls-cert", EnvVars: []string{"REDKIT_TLS_CERT"}, Usage: "client certificate `FILE` (PEM)"},
 		&cli.StringFlag{Name: "tls-key", EnvVars: []string{"REDKIT_TLS_KEY"}, Usage: "client key `FILE` (PEM)"},
 		&cli.StringFlag{Name: "tls-server-name", EnvVars: []string{"REDKIT_TLS_SERVER_NAME"}, Usage: "expect `NAME` in the server's certificate instead of the URL's host"},
@@ -163,8 +164,38 @@ func linkTimeoutOf(timeout time.Duration) time.Duration {
 // when there is one; never with a password.
 func liveConnectError(gopts globalOptions, cmd, ep string, err error) error {
 	if h := connectHint(err); h != "" {
-		fmt.Fprintf(gopts.stderr, "redkit: %s: %s: %s\nhint: %s\n", cmd, ep, rsync.Redact(err.Error()), h)
-		return reportedError(exitError, err)
+		return failed(gopts, exitError, err, fmt.Sprintf("%s: %s: %s", cmd, ep, rsync.Redact(err.Error())), h)
 	}
 	return fmt.Errorf("%s: %s: %s", cmd, ep, rsync.Redact(err.Error()))
 }
+
+// snapshotWaitNote says, once per link, that the source keeps it
+// waiting before the snapshot, and why: the source's
+// repl-diskless-sync-delay when CONFIG GET is allowed (on a connection
+// of its own, with copts), else what it may be. note logs the message.
+func snapshotWaitNote(ctx context.Context, copts rsync.Options, note func(msg string, attrs ...any)) func(rsync.SnapshotWait) {
+	return func(w rsync.SnapshotWait) {
+		if w.FullResync {
+			note("the source writes its snapshot to disk before it sends it (repl-diskless-sync no): waiting", "source", w.Addr)
+			return
+		}
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		diskless, delay, err := rsync.DisklessSync(cctx, w.Addr, &copts)
+		switch {
+		case err != nil:
+			note("the source is waiting before it sends the snapshot: it may be its repl-diskless-sync-delay (more replicas may join a diskless sync), or another snapshot under way (CONFIG GET is not allowed here to tell)",
+				"source", w.Addr)
+		case diskless && delay > 0:
+			s := int(delay.Seconds())
+			note(fmt.Sprintf("the source is waiting before it sends the snapshot (repl-diskless-sync-delay, %d s here, for more replicas to join)", s),
+				"source", w.Addr, "repl_diskless_sync_delay", s)
+		default:
+			note("the source is waiting before it sends the snapshot: another snapshot is under way there", "source", w.Addr)
+		}
+	}
+}
+
+// timeoutUsage is the one meaning of --timeout on the commands that talk
+// to live servers.
+const timeoutUsage = "give up an operation (connecting, a reply, the next byte of a snapshot or stream) after `DURATION` without progress"

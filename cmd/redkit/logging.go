@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -55,4 +57,72 @@ func logFormatOf(args []string, getenv func(string) string) string {
 		return "text"
 	}
 	return format
+}
+
+// say tells the user something on stderr besides the logs: in text the
+// line "redkit: <text>" as it always was (attrs are already in text);
+// with --log-format json (gopts.logFormat) a log record of level with
+// text as its message and attrs as its fields.
+func say(gopts globalOptions, log *slog.Logger, level slog.Level, text string, attrs ...any) {
+	if gopts.logFormat == "json" {
+		log.Log(context.Background(), level, text, attrs...)
+		return
+	}
+	fmt.Fprintf(gopts.stderr, "redkit: %s\n", text)
+}
+
+// failed reports a failure the command explains itself, with a hint
+// ("" for none), and returns the error that sets the exit code without
+// printing it again. In text: "redkit: <msg>" and "hint: <hint>"; with
+// --log-format json one line, as report writes the final error:
+// {"level":"ERROR","msg":...,"hint":...,"exit_code":N}. msg must hold
+// no password (rsync.Redact).
+func failed(gopts globalOptions, code int, err error, msg, hint string) error {
+	if gopts.logFormat == "json" {
+		attrs := []any{}
+		if hint != "" {
+			attrs = append(attrs, "hint", hint)
+		}
+		attrs = append(attrs, "exit_code", code)
+		slog.New(slog.NewJSONHandler(gopts.stderr, nil)).Error(msg, attrs...)
+		return reportedError(code, err)
+	}
+	fmt.Fprintf(gopts.stderr, "redkit: %s\n", msg)
+	if hint != "" {
+		fmt.Fprintf(gopts.stderr, "hint: %s\n", hint)
+	}
+	return reportedError(code, err)
+}
+
+// logLines logs the text another part of redkit printed for a person
+// ("redkit: <message>" lines, each optionally followed by a "hint: ..."
+// line) as records of level: for --log-format json, where stderr holds
+// JSON lines only. A hint becomes the "hint" field of the record before
+// it; extra attrs go on every record.
+func logLines(log *slog.Logger, level slog.Level, text string, attrs ...any) {
+	var msg string
+	var have bool
+	emit := func(hint string) {
+		if !have {
+			return
+		}
+		a := attrs
+		if hint != "" {
+			a = append([]any{"hint", hint}, attrs...)
+		}
+		log.Log(context.Background(), level, msg, a...)
+		have = false
+	}
+	for _, line := range strings.Split(text, "\n") {
+		if line = strings.TrimRight(line, "\r"); line == "" {
+			continue
+		}
+		if hint, ok := strings.CutPrefix(line, "hint: "); ok && have {
+			emit(hint)
+			continue
+		}
+		emit("")
+		msg, have = strings.TrimPrefix(line, "redkit: "), true
+	}
+	emit("")
 }

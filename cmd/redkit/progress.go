@@ -6,13 +6,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redkit/redkit/internal/bytesize"
 	"github.com/redkit/redkit/internal/dumpfile"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 )
 
 // progress draws a bar of stored bytes read across inputs on stderr. A
-// nil *progress draws nothing.
+// nil *progress draws nothing. Its text is redkit's own, in the units of
+// every size redkit shows (bytesize: KiB, MiB, GiB): the bytes done, of
+// the total when known, and the rate once a second of samples gives one
+// (rateMeter), never a first frame's absurd rate.
 type progress struct {
 	mu      sync.Mutex
 	w       io.Writer
@@ -24,6 +28,8 @@ type progress struct {
 	done    sync.WaitGroup
 	desc    func() string // when set, redraws the description on each tick
 	counter func() int64  // when set, counts the bytes done instead of files
+	rate    rateMeter
+	now     func() time.Time // the clock of the rate: time.Now but in tests
 }
 
 // count makes the bar show fn's byte count instead of the inputs read.
@@ -63,7 +69,7 @@ func newProgress(w io.Writer, desc string, total int64, tick time.Duration) *pro
 	if total <= 0 {
 		total = -1
 	}
-	p := &progress{w: w, title: desc, total: total, stopc: make(chan struct{})}
+	p := &progress{w: w, title: desc, total: total, stopc: make(chan struct{}), now: time.Now}
 	p.bar = newBar(w, desc, total)
 	p.done.Add(1)
 	go func() {
@@ -83,19 +89,79 @@ func newProgress(w io.Writer, desc string, total int64, tick time.Duration) *pro
 }
 
 // newBar makes the bar: progressbar refuses every update of a bar whose
-// total is 0, so an unknown total is -1 (a spinner).
+// total is 0, so an unknown total is -1 (a spinner). It draws the bar,
+// the percentage and the time elapsed; the sizes and the rate are in the
+// description (progressText), since progressbar's own rate divides the
+// first count by the microseconds since the bar began (2.2 TB/s).
 func newBar(w io.Writer, desc string, total int64) *progressbar.ProgressBar {
 	return progressbar.NewOptions64(total,
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription(desc),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionShowCount(), // the bytes done, not only the rate
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionShowElapsedTimeOnFinish(),
+		progressbar.OptionUseIECUnits(true),
+		progressbar.OptionSetPredictTime(false),
+		progressbar.OptionSetElapsedTime(true),
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionClearOnFinish(),
 		progressbar.OptionFullWidth(),
 	)
+}
+
+// progressText is the bar's description: title, the bytes done, of the
+// total when known (total > 0), the rate when known (rate >= 0) and the
+// time left when both are.
+func progressText(title string, done, total int64, rate float64) string {
+	s := title + " " + bytesize.Format(done)
+	if total > 0 {
+		s += " of " + bytesize.Format(total)
+	}
+	if rate >= 0 {
+		s += ", " + bytesize.Format(int64(rate)) + "/s"
+		if total > done && rate > 0 {
+			left := time.Duration(float64(total-done) / rate * float64(time.Second))
+			s += ", " + left.Round(time.Second).String() + " left"
+		}
+	}
+	return s
+}
+
+// Rates are measured over the last rateWindow of samples, and shown
+// once the samples span rateMinSpan.
+const (
+	rateMinSpan = time.Second
+	rateWindow  = 5 * time.Second
+)
+
+// rateMeter measures a rate from samples of a growing count.
+type rateMeter struct {
+	samples []rateSample // oldest first
+}
+
+type rateSample struct {
+	t time.Time
+	n int64
+}
+
+// add records the count n at t.
+func (m *rateMeter) add(t time.Time, n int64) {
+	m.samples = append(m.samples, rateSample{t, n})
+	for len(m.samples) > 2 && t.Sub(m.samples[1].t) >= rateWindow {
+		m.samples = m.samples[1:]
+	}
+}
+
+// rate is the count per second over the samples, -1 until they span
+// rateMinSpan: a rate over less time says more about when the first
+// sample was taken than about the transfer.
+func (m *rateMeter) rate() float64 {
+	if len(m.samples) < 2 {
+		return -1
+	}
+	a, b := m.samples[0], m.samples[len(m.samples)-1]
+	d := b.t.Sub(a.t)
+	if d < rateMinSpan {
+		return -1
+	}
+	return max(0, float64(b.n-a.n)/d.Seconds())
 }
 
 // setTotal gives the total once it is known (a snapshot's size, after
@@ -133,9 +199,10 @@ func (p *progress) redraw() {
 	defer p.mu.Unlock()
 	if desc != nil {
 		p.title = d
-		p.bar.Describe(d)
 	}
+	p.rate.add(p.now(), n)
 	p.bar.Set64(n)
+	p.bar.Describe(progressText(p.title, n, p.total, p.rate.rate()))
 }
 
 // track adds an opened input to the count.

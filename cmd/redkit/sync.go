@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"log/slog"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/redkit/redkit/internal/bytesize"
 	"github.com/redkit/redkit/rdb"
 	rsync "github.com/redkit/redkit/sync"
 )
@@ -25,6 +28,7 @@ func newSyncCommand(gopts globalOptions) *cli.Command {
 examples:
    redkit sync --from redis://10.0.0.5:6379 --to redis://10.0.0.9:6379 --checkpoint /var/lib/redkit/orders.json
    REDKIT_FROM_PASSWORD=s1 REDKIT_TO_PASSWORD=s2 redkit sync --from redis://default@old:6379 --to redis://default@new:6379 --until-caught-up
+   redkit sync --from redis://old:6379 --to redis://new:6379 --until-caught-up --format json --log-format json > report.json
    redkit sync --check --from redis://old:6379 --to redis://new-cluster-node:7000
    redkit sync --mode native --from redis://old:6379 --to redis://new:6379 --flush-target --until-caught-up
    redkit sync --from redis+sentinel://s1:26379,s2:26379/mymaster --to rediss://new.example.com:6380 --status-addr 127.0.0.1:9121 --log-format json`,
@@ -95,6 +99,16 @@ its own. Filtered commands are counted as skipped in the status.
 phase, full-sync bytes and keys, offsets, lag in bytes and seconds,
 commands, errors and reconnects.
 
+When it ends (caught up, stopped, or failed) sync logs its report: the
+last full sync's keys and bytes, commands applied and skipped, lag,
+reconnects, seconds. With --format json the report is also one JSON
+object on standard output: the fields of GET /status, plus "result"
+("caught up", "stopped" or "failed"), "error", "from", "to", "mode" and
+"seconds". With --log-format json every line on stderr is JSON, the
+final error and its hint included. A source with repl-diskless-sync yes
+waits repl-diskless-sync-delay seconds (5 by default) before it sends a
+snapshot, for more replicas to join: the log says so after a second.
+
 Clusters: a cluster source gets one replication link per master (found
 with CLUSTER SLOTS, each followed through failovers), all in parallel,
 each with its own position (key redkit:sync:NAME:slotN, file
@@ -121,7 +135,7 @@ stream writes.
    0 also when stopped by SIGINT or SIGTERM: the position is saved.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "from", EnvVars: []string{"REDKIT_FROM_URL"}, Usage: "source `URL`: redis://, rediss:// or redis+sentinel://"},
-			&cli.StringFlag{Name: "to", EnvVars: []string{"REDKIT_TO_URL"}, Usage: "target `URL` (standalone)"},
+			&cli.StringFlag{Name: "to", EnvVars: []string{"REDKIT_TO_URL"}, Usage: "target `URL`: redis:// or rediss:// of a master or of any node of a cluster, or redis+sentinel:// (its master when the sync starts); --mode native: a standalone master"},
 			&cli.StringFlag{Name: "from-password-file", Usage: "read the source's password from `FILE` (REDKIT_FROM_PASSWORD also works); the URL's bare userinfo (redis://USER@host) is then the user"},
 			&cli.StringFlag{Name: "to-password-file", Usage: "read the target's password from `FILE` (REDKIT_TO_PASSWORD also works); the URL's bare userinfo (redis://USER@host) is then the user"},
 			&cli.StringFlag{Name: "checkpoint", EnvVars: []string{"REDKIT_CHECKPOINT"}, Usage: "keep the position in `FILE` too (written atomically every second)"},
@@ -132,17 +146,17 @@ stream writes.
 			&cli.BoolFlag{Name: "flush-target", Usage: "empty the target (FLUSHALL) before each full sync"},
 			&cli.BoolFlag{Name: "forward-pubsub", Usage: "republish the source's PUBLISH messages on the target"},
 			&cli.BoolFlag{Name: "check", Usage: "check whether the sync can work (versions, memory, modules, ACLs, slots, databases, biggest key, existing keys), then exit: 0 if it can"},
-			&cli.StringFlag{Name: "format", Value: "text", Usage: "--check report `FORMAT`: text or json"},
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "the --check report's and the final report's `FORMAT`: text, or json (one object on standard output)"},
 			&cli.BoolFlag{Name: "strict", Usage: "cluster target: refuse a source transaction spanning several slots instead of applying it per slot"},
 			&cli.StringFlag{Name: "mode", Value: rsync.ModeAuto, Usage: "full sync `MODE`: auto (RESTORE when the target can load the payload), restore, commands, or native (the target becomes a replica of redkit and loads the snapshot itself)"},
 			&cli.StringFlag{Name: "native-addr", Usage: "--mode native: `HOST:PORT` redkit listens on for the target's replication link, given to the target (default: redkit's address towards the target, any port)"},
-			&cli.DurationFlag{Name: "retry-for", Usage: "give up after `DURATION` of failed reconnects (default: never)"},
-			&cli.DurationFlag{Name: "timeout", Value: 60 * time.Second, Usage: "connect, read and write `TIMEOUT` for commands, and the longest the replication link may go without a byte from the source (then it is retried)"},
+			&cli.DurationFlag{Name: "retry-for", DefaultText: "never", Usage: "give up after `DURATION` of failed reconnects"},
+			&cli.DurationFlag{Name: "timeout", Value: 60 * time.Second, Usage: timeoutUsage + "; a stalled replication link is then reconnected (see --retry-for)"},
 			&cli.StringFlag{Name: "status-addr", Usage: "serve /status (JSON) and /metrics (Prometheus) on `HOST:PORT`"},
 			logFormatFlag(),
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar, warnings and errors only"},
 			&cli.StringSliceFlag{Name: "exclude", Category: filterCategory, Usage: "leave out keys matching the glob `PATTERN` (repeatable)"},
-			&cli.StringSliceFlag{Name: "db-map", Category: filterCategory, Usage: "write database `SRC=DST` of the source to database DST (repeatable)"},
+			&cli.StringSliceFlag{Name: "db-map", Category: filterCategory, Usage: "`SRC=DST`: write the source's database SRC to the target's database DST (repeatable)"},
 			&cli.StringFlag{Name: "deny-command", Category: filterCategory, Usage: "never apply these `COMMANDS` (comma-separated, e.g. FLUSHALL,FLUSHDB); each one skipped is logged"},
 		}, append(tlsFlags(), filterFlags()...)...),
 		Action: func(c *cli.Context) error {
@@ -222,6 +236,9 @@ func runSync(ctx context.Context, gopts globalOptions, opts syncOptions, args []
 	if opts.logFormat != "text" && opts.logFormat != "json" {
 		return usageErrorf("sync: --log-format %q: want text or json", opts.logFormat)
 	}
+	if opts.format != "text" && opts.format != "json" {
+		return usageErrorf("sync: --format %q: want text or json", opts.format)
+	}
 	mode := opts.mode
 	switch mode {
 	case rsync.ModeAuto, rsync.ModeRestore, rsync.ModeCommands, modeNative:
@@ -284,9 +301,6 @@ func runSync(ctx context.Context, gopts globalOptions, opts syncOptions, args []
 		so.CheckpointKey = rsync.CheckpointKey(name)
 	}
 	if opts.check {
-		if opts.format != "text" && opts.format != "json" {
-			return usageErrorf("sync: --format %q: want text or json", opts.format)
-		}
 		srcAddrs := []string{srcAddr}
 		if srcInfo.Cluster {
 			shards, err := rsync.ClusterShards(ctx, srcAddr, &fromOpts)
@@ -298,15 +312,18 @@ func runSync(ctx context.Context, gopts globalOptions, opts syncOptions, args []
 				srcAddrs = append(srcAddrs, sh.Master)
 			}
 		}
-		return syncCheck(ctx, gopts, opts.format, &checkSide{name: from.String(), addr: srcAddr, info: srcInfo, opts: &fromOpts},
+		return runSyncCheck(ctx, gopts, log, opts.format, &checkSide{name: from.String(), addr: srcAddr, info: srcInfo, opts: &fromOpts},
 			&checkSide{name: to.String(), addr: dstAddr, info: dstInfo, opts: &toOpts}, srcAddrs, so)
 	}
+	started := time.Now()
 	if mode == modeNative {
+		so.OnSnapshotWait = snapshotWaitNote(ctx, fromOpts, log.Info)
 		return runNativeSync(ctx, gopts, opts, log, from, to, fromOpts, toOpts, srcInfo, dstInfo, dstAddr, so)
 	}
 	if dstInfo.Role != "" && dstInfo.Role != "master" {
 		return &codedError{code: exitError, err: fmt.Errorf("sync: the target %s is a replica (read-only): point --to at a master", to)}
 	}
+	so.OnSnapshotWait = snapshotWaitNote(ctx, fromOpts, log.Info)
 	if so.CheckpointFile == "" && so.CheckpointKey == "" && !so.UntilCaughtUp {
 		log.Warn("no checkpoint: a restart will begin with a full sync (use --checkpoint FILE or keep --target-checkpoint)")
 	}
@@ -362,10 +379,15 @@ func runSync(ctx context.Context, gopts globalOptions, opts syncOptions, args []
 	}
 	log.Info("sync", "from", from.String(), "to", to.String(), "source_version", srcInfo.Version, "target_version", dstInfo.Version,
 		"source_cluster", srcInfo.Cluster, "target_cluster", dstInfo.Cluster, "checkpoint_key", so.CheckpointKey, "checkpoint_file", so.CheckpointFile)
-	stopBar := syncProgress(gopts.stderr, opts.quiet, status)
+	stopBar := syncProgress(gopts, opts.quiet, status)
 	err = withAdvice(rsync.RunAll(ctx, syncers))
 	stopBar()
 	st := status()
+	rep := syncReport{From: from.String(), To: to.String(), Mode: mode, SyncStatus: st}
+	rep.finish(ctx, started, err)
+	if opts.format == "json" {
+		writeSyncReport(gopts, &rep)
+	}
 	if err != nil {
 		var ae *rsync.ApplyError
 		if errors.As(err, &ae) {
@@ -378,20 +400,14 @@ func runSync(ctx context.Context, gopts globalOptions, opts syncOptions, args []
 					hint += " (none of it was applied: it was one transaction with the checkpoint)"
 				}
 			}
-			fmt.Fprintf(gopts.stderr, "redkit: sync: %v\nhint: %s\n", rsync.Redact(err.Error()), hint)
-			return reportedError(exitError, err)
+			return failed(gopts, exitError, err, "sync: "+rsync.Redact(err.Error()), hint)
 		}
 		if h := connectHint(err); h != "" {
-			fmt.Fprintf(gopts.stderr, "redkit: sync %s -> %s: %s\nhint: %s\n", from, to, rsync.Redact(err.Error()), h)
-			return reportedError(exitError, err)
+			return failed(gopts, exitError, err, fmt.Sprintf("sync %s -> %s: %s", from, to, rsync.Redact(err.Error())), h)
 		}
 		return fmt.Errorf("sync %s -> %s: %s", from, to, rsync.Redact(err.Error()))
 	}
-	why := "stopped"
-	if ctx.Err() == nil {
-		why = "caught up"
-	}
-	log.Info("sync "+why, "replid", st.ReplID, "offset", st.Applied, "commands", st.Commands, "full_syncs", st.FullSyncs, "reconnects", st.Reconnects)
+	log.Info("sync "+rep.Result, rep.logAttrs()...)
 	return nil
 }
 
@@ -418,15 +434,78 @@ func syncFilter(opts syncOptions, now time.Time) (*rsync.SyncFilter, error) {
 
 func syncConnectError(gopts globalOptions, side string, ep *rsync.Endpoint, err error) error {
 	if h := connectHint(err); h != "" {
-		fmt.Fprintf(gopts.stderr, "redkit: sync: %s %s: %s\nhint: %s\n", side, ep, rsync.Redact(err.Error()), h)
-		return reportedError(exitError, err)
+		return failed(gopts, exitError, err, fmt.Sprintf("sync: %s %s: %s", side, ep, rsync.Redact(err.Error())), h)
 	}
 	return fmt.Errorf("sync: %s %s: %s", side, ep, rsync.Redact(err.Error()))
 }
 
-// syncProgress draws a bar of the full sync on a terminal.
-func syncProgress(stderr io.Writer, quiet bool, status func() rsync.SyncStatus) func() {
-	return drawSyncProgress(func(total int64) *progress { return startProgress(stderr, quiet, "full sync", total) }, status, 200*time.Millisecond)
+// syncProgress draws a bar of the full sync on a terminal, never in
+// --log-format json.
+func syncProgress(gopts globalOptions, quiet bool, status func() rsync.SyncStatus) func() {
+	quiet = quiet || gopts.logFormat == "json"
+	return drawSyncProgress(func(total int64) *progress { return startProgress(gopts.stderr, quiet, "full sync", total) }, status, 200*time.Millisecond)
+}
+
+// runSyncCheck runs sync --check. The report goes to stdout; its verdict
+// line, printed on stderr for a person, is a log record with
+// --log-format json.
+func runSyncCheck(ctx context.Context, gopts globalOptions, log *slog.Logger, format string, src, dst *checkSide, srcAddrs []string, so rsync.SyncOptions) error {
+	if gopts.logFormat != "json" {
+		return syncCheck(ctx, gopts, format, src, dst, srcAddrs, so)
+	}
+	var verdict bytes.Buffer
+	cg := gopts
+	cg.stderr = &verdict
+	err := syncCheck(ctx, cg, format, src, dst, srcAddrs, so)
+	var ce *codedError
+	switch {
+	case err == nil:
+		logLines(log, slog.LevelInfo, verdict.String())
+	case errors.As(err, &ce) && ce.reported:
+		logLines(log, slog.LevelError, verdict.String(), "exit_code", ce.code)
+	default:
+		logLines(log, slog.LevelError, verdict.String())
+	}
+	return err
+}
+
+// syncReport is what a sync did, printed when it ends: the status's
+// counts (keys and bytes of the last full sync, commands, lag), how it
+// ended, and how long it ran. With --format json it is one JSON object
+// on stdout, the fields of GET /status plus these.
+type syncReport struct {
+	Result  string  `json:"result"` // "caught up", "stopped" (SIGINT or SIGTERM), or "failed"
+	Error   string  `json:"error,omitempty"`
+	From    string  `json:"from"`
+	To      string  `json:"to"`
+	Mode    string  `json:"mode"`
+	Seconds float64 `json:"seconds"`
+	rsync.SyncStatus
+}
+
+// finish sets how the sync ended.
+func (r *syncReport) finish(ctx context.Context, started time.Time, err error) {
+	r.Seconds = math.Round(time.Since(started).Seconds()*1000) / 1000
+	switch {
+	case err != nil:
+		r.Result, r.Error = "failed", rsync.Redact(err.Error())
+	case ctx.Err() != nil:
+		r.Result = "stopped"
+	default:
+		r.Result = "caught up"
+	}
+}
+
+// logAttrs are the report's fields for the final log line.
+func (r *syncReport) logAttrs() []any {
+	return []any{"replid", r.ReplID, "offset", r.Applied, "full_syncs", r.FullSyncs, "keys", r.FullKeys, "bytes", r.FullBytes,
+		"size", bytesize.Format(r.FullBytes), "commands", r.Commands, "skipped", r.Skipped, "lag_bytes", r.LagBytes,
+		"lag_seconds", r.LagSeconds, "reconnects", r.Reconnects, "seconds", r.Seconds}
+}
+
+// writeSyncReport writes the report as one JSON object on stdout.
+func writeSyncReport(gopts globalOptions, r *syncReport) {
+	writeJSON(gopts.stdout, r)
 }
 
 // drawSyncProgress polls status every tick and shows a bar (from

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	rsync "github.com/redkit/redkit/sync"
 )
@@ -56,17 +57,18 @@ func runNativeSync(ctx context.Context, gopts globalOptions, opts syncOptions, l
 		}
 	}
 	n := rsync.NewNativeSync(rsync.NativeOptions{
-		Source:        so.Source,
-		SourceName:    so.SourceName,
-		SourceConn:    fromOpts,
-		LinkTimeout:   so.LinkTimeout,
-		Target:        dstAddr,
-		TargetConn:    toOpts,
-		Listen:        opts.nativeAddr,
-		UntilCaughtUp: so.UntilCaughtUp,
-		FlushTarget:   opts.flushTarget,
-		RetryFor:      so.RetryFor,
-		Log:           log,
+		Source:         so.Source,
+		SourceName:     so.SourceName,
+		SourceConn:     fromOpts,
+		LinkTimeout:    so.LinkTimeout,
+		Target:         dstAddr,
+		TargetConn:     toOpts,
+		Listen:         opts.nativeAddr,
+		UntilCaughtUp:  so.UntilCaughtUp,
+		FlushTarget:    opts.flushTarget,
+		RetryFor:       so.RetryFor,
+		OnSnapshotWait: so.OnSnapshotWait,
+		Log:            log,
 	})
 	if addr := opts.statusAddr; addr != "" {
 		metrics := newSyncMetrics(n.Status)
@@ -79,22 +81,26 @@ func runNativeSync(ctx context.Context, gopts globalOptions, opts syncOptions, l
 		log.Info("status served", "url", "http://"+bound+"/status", "metrics", "http://"+bound+"/metrics")
 	}
 	log.Info("sync (native)", "from", from.String(), "to", to.String(), "source_version", srcInfo.Version, "target_version", dstInfo.Version)
-	stopBar := syncProgress(gopts.stderr, opts.quiet, n.Status)
+	started := time.Now()
+	stopBar := syncProgress(gopts, opts.quiet, n.Status)
 	err := withAdvice(n.Run(ctx))
 	stopBar()
-	st := n.Status()
+	rep := syncReport{From: from.String(), To: to.String(), Mode: modeNative, SyncStatus: n.Status()}
+	rep.finish(ctx, started, err)
+	if opts.format == "json" {
+		writeSyncReport(gopts, &rep)
+	}
 	if err != nil {
 		if h := connectHint(err); h != "" {
-			fmt.Fprintf(gopts.stderr, "redkit: sync %s -> %s: %s\nhint: %s\n", from, to, rsync.Redact(err.Error()), h)
-			return reportedError(exitError, err)
+			return failed(gopts, exitError, err, fmt.Sprintf("sync %s -> %s: %s", from, to, rsync.Redact(err.Error())), h)
 		}
 		return fmt.Errorf("sync %s -> %s: %s", from, to, rsync.Redact(err.Error()))
 	}
 	if ctx.Err() != nil {
 		log.Info("sync stopped: the target stays a read-only replica at its offset; run the same command to continue, or REPLICAOF NO ONE on the target to use it as it is",
-			"replid", st.ReplID, "offset", st.Applied, "full_syncs", st.FullSyncs, "reconnects", st.Reconnects)
+			rep.logAttrs()...)
 		return nil
 	}
-	log.Info("sync caught up", "replid", st.ReplID, "offset", st.Applied, "full_syncs", st.FullSyncs, "reconnects", st.Reconnects)
+	log.Info("sync caught up", rep.logAttrs()...)
 	return nil
 }
