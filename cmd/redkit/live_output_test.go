@@ -13,24 +13,7 @@ import (
 	"github.com/redkit/redkit/internal/redistest"
 )
 
-// jsonLines parses stderr as JSON lines: every line must be one JSON
-// object, as --log-format json promises.
-func jsonLines(t *testing.T, stderr string) []map[string]any {
-	t.Helper()
-	var recs []map[string]any
-	for _, line := range strings.Split(strings.TrimRight(stderr, "\n"), "\n") {
-		if line == "" {
-			continue
-		}
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			t.Errorf("stderr line is not JSON: %q\nstderr:\n%s", line, stderr)
-			continue
-		}
-		recs = append(recs, rec)
-	}
-	return recs
-}
+// jsonLines is in backup_contract_test.go.
 
 // find returns the first record whose message contains s.
 func find(recs []map[string]any, s string) map[string]any {
