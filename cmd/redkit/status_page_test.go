@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image/png"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/internal/bytesize"
@@ -334,5 +337,92 @@ func TestStatusHistoryRing(t *testing.T) {
 	}
 	if len(h.samples) != historyLen || h.samples[0].T != 5 || h.samples[historyLen-1].T != historyLen+4 {
 		t.Errorf("%d samples, %d to %d", len(h.samples), h.samples[0].T, h.samples[len(h.samples)-1].T)
+	}
+}
+
+// TestGrafanaDashboard reads docs/grafana-dashboard.json: every redkit_*
+// metric it names (in a panel's expr, a variable's query, a text) is one
+// that sync's or backup --continuous's /metrics exports (a histogram's
+// _bucket, _sum and _count series included), and every metric exported
+// has a panel, so the dashboard cannot go stale.
+func TestGrafanaDashboard(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "docs", "grafana-dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		SchemaVersion int `json:"schemaVersion"`
+		Inputs        []struct {
+			Name, Type, PluginID string
+		} `json:"__inputs"`
+		Panels []struct {
+			Type, Title string
+			Datasource  struct{ UID string }
+			Targets     []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(data, &dash); err != nil {
+		t.Fatal(err)
+	}
+	if dash.SchemaVersion < 36 || len(dash.Inputs) != 1 || dash.Inputs[0].Name != "DS_PROMETHEUS" || dash.Inputs[0].Type != "datasource" {
+		t.Errorf("schemaVersion %d, __inputs %+v: want a recent schema and one DS_PROMETHEUS datasource input", dash.SchemaVersion, dash.Inputs)
+	}
+
+	// The series each registry exports.
+	exported := map[string]string{} // series -> metric family
+	sync := newSyncMetrics(func() rsync.SyncStatus { return rsync.SyncStatus{} })
+	sync.observe(time.Millisecond)
+	cont := continuousMetrics(func() backup.ContinuousStatus { return backup.ContinuousStatus{} })
+	for _, g := range []*prometheus.Registry{sync.reg, cont} {
+		families, err := g.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range families {
+			name := f.GetName()
+			exported[name] = name
+			if f.GetType().String() == "HISTOGRAM" {
+				for _, s := range []string{"_bucket", "_sum", "_count"} {
+					exported[name+s] = name
+				}
+			}
+		}
+	}
+	if len(exported) < 20 {
+		t.Fatalf("only %d series exported: %v", len(exported), exported)
+	}
+
+	metricName := regexp.MustCompile(`redkit_[a-z0-9_]+\*?`)
+	used := map[string]bool{}
+	for _, m := range metricName.FindAllString(string(data), -1) {
+		if prefix, ok := strings.CutSuffix(m, "*"); ok { // a family of names, in a text
+			if !slices.ContainsFunc(slices.Collect(maps.Keys(exported)), func(s string) bool { return strings.HasPrefix(s, prefix) }) {
+				t.Errorf("the dashboard names %s, and redkit exports no such metric", m)
+			}
+			continue
+		}
+		f, ok := exported[m]
+		if !ok {
+			t.Errorf("the dashboard names %s, which redkit does not export", m)
+		}
+		used[f] = true
+	}
+	for _, p := range dash.Panels {
+		if p.Type == "row" {
+			continue
+		}
+		if p.Datasource.UID != "${DS_PROMETHEUS}" || len(p.Targets) == 0 {
+			t.Errorf("panel %q: datasource %q, %d targets", p.Title, p.Datasource.UID, len(p.Targets))
+		}
+		for _, tg := range p.Targets {
+			if !metricName.MatchString(tg.Expr) {
+				t.Errorf("panel %q: expr %q names no redkit metric", p.Title, tg.Expr)
+			}
+		}
+	}
+	for s, f := range exported {
+		if s == f && !used[f] {
+			t.Errorf("no panel shows %s", f)
+		}
 	}
 }
