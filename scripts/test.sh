@@ -8,7 +8,8 @@
 #
 # It installs redis-server and redis-tools with apt-get when redis-server is
 # missing (Debian/Ubuntu; with sudo when not root), valkey-server from
-# bookworm-backports on Debian bookworm, and the S3 server
+# bookworm-backports on Debian bookworm, chromium (for the status page's
+# tests; they skip if it cannot be installed), and the S3 server
 # versitygw with go install into .tools/bin when missing, checks formatting with
 # gofmt -l over the whole repository, runs go vet on the packages under test,
 # and runs go test -count=1 -timeout=30m with the arguments given. Package paths are
@@ -81,6 +82,41 @@ install_valkey() {
 		return 0
 	fi
 	export REDKIT_REQUIRE_VALKEY=1
+}
+
+# Chromium (Debian's chromium package), the headless browser the status
+# page's tests load --status-addr's page in, installed with apt-get when
+# missing; then those tests are required (REDKIT_REQUIRE_CHROMIUM=1).
+# Not fatal when it cannot be installed: only those tests skip, saying
+# why (unless REDKIT_REQUIRE_CHROMIUM=1 was set by the caller).
+install_chromium() {
+	local c
+	for c in chromium chromium-browser google-chrome; do
+		if command -v "$c" >/dev/null 2>&1; then
+			export REDKIT_REQUIRE_CHROMIUM=1
+			return 0
+		fi
+	done
+	local sudo=()
+	if [ "$(id -u)" -ne 0 ]; then
+		if ! command -v sudo >/dev/null 2>&1; then
+			step "chromium not found and no sudo: the status page tests will skip"
+			return 0
+		fi
+		sudo=(sudo)
+	fi
+	if ! command -v apt-get >/dev/null 2>&1; then
+		step "chromium not found and apt-get not available: the status page tests will skip"
+		return 0
+	fi
+	step "chromium not found: installing it with apt-get"
+	if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q ||
+		! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium ||
+		! command -v chromium >/dev/null 2>&1; then
+		step "could not install chromium: the status page tests will skip"
+		return 0
+	fi
+	export REDKIT_REQUIRE_CHROMIUM=1
 }
 
 # versitygw (Apache-2.0), the S3-compatible server the storage tests run
@@ -162,6 +198,7 @@ export REDKIT_REQUIRE_REDIS=1
 install_valkey
 install_versitygw
 export REDKIT_REQUIRE_S3=1
+install_chromium
 
 step "gofmt -l (tracked and new Go files; git-ignored folders such as bench/out left out)"
 unformatted=$(git ls-files -z --cached --others --exclude-standard '*.go' | xargs -0 -r gofmt -l) || die "gofmt failed"

@@ -75,8 +75,9 @@ func newSyncMetrics(status func() rsync.SyncStatus) *syncMetrics {
 
 func (m *syncMetrics) observe(d time.Duration) { m.latency.Observe(d.Seconds()) }
 
-// serveStatus serves /status and /metrics on addr until stop is called;
-// bound is the address listened on (addr with port 0 picks one).
+// serveStatus serves /status, /status/history, /metrics and a page at /
+// (status_page.go) on addr until stop is called; bound is the address
+// listened on (addr with port 0 picks one).
 func serveStatus(addr string, status func() any, reg *prometheus.Registry, log *slog.Logger) (stop func(), bound string, err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -90,6 +91,11 @@ func serveStatus(addr string, status func() any, reg *prometheus.Registry, log *
 		enc.Encode(status())
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	history := newStatusHistory(status)
+	mux.HandleFunc("GET /status/history", history.serve)
+	mux.HandleFunc("GET /{$}", serveStatusPage)
+	ctx, cancelHistory := context.WithCancel(context.Background())
+	go history.run(ctx)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -97,6 +103,7 @@ func serveStatus(addr string, status func() any, reg *prometheus.Registry, log *
 		}
 	}()
 	return func() {
+		cancelHistory()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
