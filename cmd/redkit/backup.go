@@ -104,7 +104,8 @@ missing, nothing twice; a command received but not stored when redkit
 died is received again, with that time. A source that cannot continue
 (restarted without its data, its backlog overrun) is a gap: a new
 generation starts, and the log says so. SIGINT or SIGTERM stores what
-was received, then exits 0. --status-addr serves GET /status (JSON:
+was received, then exits 0. --status-addr serves a status page at /
+(phase, recovery lag, throughput, charts), GET /status (JSON:
 recovery_point, the instant up to which everything received is stored,
 and recovery_lag_seconds) and /metrics (redkit_backup_*). The storage's
 lock is held only while a base is stored; a base waits for a lock
@@ -129,7 +130,7 @@ exits 11.
 			&cli.StringFlag{Name: "segment-size", Value: "16mb", EnvVars: []string{"REDKIT_SEGMENT_SIZE"}, Usage: "--continuous: or once it holds `SIZE` of commands (before compression)"},
 			&cli.DurationFlag{Name: "snapshot-interval", Value: 24 * time.Hour, EnvVars: []string{"REDKIT_SNAPSHOT_INTERVAL"}, Usage: "--continuous: start a new generation with a new base every `DURATION` (0: never)"},
 			&cli.DurationFlag{Name: "retry-for", Value: 10 * time.Minute, EnvVars: []string{"REDKIT_RETRY_FOR"}, Usage: "--continuous: give up after `DURATION` of a lost source, a failing storage or a lock another run holds, without progress (0: never)"},
-			&cli.StringFlag{Name: "status-addr", Usage: "--continuous: serve /status (JSON) and /metrics (Prometheus) on `HOST:PORT`"},
+			&cli.StringFlag{Name: "status-addr", Usage: "--continuous: serve a status page (/), /status (JSON), /status/history and /metrics (Prometheus) on `HOST:PORT`"},
 		}, storageFlags()...), tlsFlags()...),
 		Action: func(c *cli.Context) error {
 			return runBackup(c.Context, gopts, backupOptionsFromFlags(c), c.Args().Slice())

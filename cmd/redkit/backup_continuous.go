@@ -66,7 +66,7 @@ func runContinuousBackup(ctx context.Context, gopts globalOptions, bopts backupO
 			return usageErrorf("backup: --status-addr %s: %v", addr, err)
 		}
 		defer stop()
-		log.Info("status served", "url", "http://"+bound+"/status", "metrics", "http://"+bound+"/metrics")
+		log.Info("status served", "page", "http://"+bound+"/", "url", "http://"+bound+"/status", "metrics", "http://"+bound+"/metrics")
 	}
 	err = cb.Run(ctx)
 	st := cb.Status()

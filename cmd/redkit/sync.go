@@ -95,7 +95,9 @@ kept keys when it can (DEL, UNLINK, EXISTS, TOUCH, MSET); any other such
 command (RENAME out of the filter) stops the sync with its offset, rather
 than copy half of it. Inside a transaction each command is filtered on
 its own. Filtered commands are counted as skipped in the status.
---status-addr serves GET /status (JSON) and /metrics (Prometheus):
+--status-addr serves a status page at / (phase, lag, throughput, charts
+of the last ten minutes; self-contained, no network), GET /status
+(JSON), /status/history and /metrics (Prometheus):
 phase, full-sync bytes and keys, offsets, lag in bytes and seconds,
 commands, errors and reconnects.
 
@@ -152,7 +154,7 @@ stream writes.
 			&cli.StringFlag{Name: "native-addr", Usage: "--mode native: `HOST:PORT` redkit listens on for the target's replication link, given to the target (default: redkit's address towards the target, any port)"},
 			&cli.DurationFlag{Name: "retry-for", DefaultText: "never", Usage: "give up after `DURATION` of failed reconnects"},
 			&cli.DurationFlag{Name: "timeout", Value: 60 * time.Second, Usage: timeoutUsage + "; a stalled replication link is then reconnected (see --retry-for)"},
-			&cli.StringFlag{Name: "status-addr", Usage: "serve /status (JSON) and /metrics (Prometheus) on `HOST:PORT`"},
+			&cli.StringFlag{Name: "status-addr", Usage: "serve a status page (/), /status (JSON), /status/history and /metrics (Prometheus) on `HOST:PORT`"},
 			logFormatFlag(),
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar, warnings and errors only"},
 			&cli.StringSliceFlag{Name: "exclude", Category: filterCategory, Usage: "leave out keys matching the glob `PATTERN` (repeatable)"},
@@ -375,7 +377,7 @@ func runSync(ctx context.Context, gopts globalOptions, opts syncOptions, args []
 			return usageErrorf("sync: --status-addr %s: %v", addr, err)
 		}
 		defer stop()
-		log.Info("status served", "url", "http://"+bound+"/status", "metrics", "http://"+bound+"/metrics")
+		log.Info("status served", "page", "http://"+bound+"/", "url", "http://"+bound+"/status", "metrics", "http://"+bound+"/metrics")
 	}
 	log.Info("sync", "from", from.String(), "to", to.String(), "source_version", srcInfo.Version, "target_version", dstInfo.Version,
 		"source_cluster", srcInfo.Cluster, "target_cluster", dstInfo.Cluster, "checkpoint_key", so.CheckpointKey, "checkpoint_file", so.CheckpointFile)

@@ -78,7 +78,7 @@ func runNativeSync(ctx context.Context, gopts globalOptions, opts syncOptions, l
 			return usageErrorf("sync: --status-addr %s: %v", addr, err)
 		}
 		defer stop()
-		log.Info("status served", "url", "http://"+bound+"/status", "metrics", "http://"+bound+"/metrics")
+		log.Info("status served", "page", "http://"+bound+"/", "url", "http://"+bound+"/status", "metrics", "http://"+bound+"/metrics")
 	}
 	log.Info("sync (native)", "from", from.String(), "to", to.String(), "source_version", srcInfo.Version, "target_version", dstInfo.Version)
 	started := time.Now()
