@@ -32,15 +32,16 @@ func TestCompareErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.rdb")
 	os.WriteFile(bad, []byte("REDIS0010\xfe\x00\x00\x03key"), 0o644)
-	r := redkit(t, nil, "compare", filepath.Join(dir, "absent.rdb"), bad).want(t, 1)
+	// Trouble is 2, as diff(1) and cmp(1); 1 is for differences.
+	r := redkit(t, nil, "compare", filepath.Join(dir, "absent.rdb"), bad).want(t, 2)
 	if !strings.Contains(r.stderr, "absent.rdb") && !strings.Contains(r.stderr, "bad.rdb") {
 		t.Errorf("error does not name the file: %s", r.stderr)
 	}
-	r = redkit(t, nil, "compare", bad, bad).want(t, 1)
+	r = redkit(t, nil, "compare", bad, bad).want(t, 2)
 	if !strings.Contains(r.stderr, "bad.rdb") || !strings.Contains(r.stderr, "offset") {
 		t.Errorf("error does not name the file and offset: %s", r.stderr)
 	}
-	r = redkit(t, nil, "compare", "redis://:hunter2@127.0.0.1:1", bad).want(t, 1)
+	r = redkit(t, nil, "compare", "redis://:hunter2@127.0.0.1:1", bad).want(t, 2)
 	if strings.Contains(r.stderr, "hunter2") || !strings.Contains(r.stderr, "127.0.0.1:1") {
 		t.Errorf("unreachable server: %s", r.stderr)
 	}
