@@ -110,8 +110,8 @@ text.
 			&cli.IntSliceFlag{Name: "db", Usage: "only database `N` (repeatable)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress"},
 			logFormatFlag(),
-			&cli.StringFlag{Name: "a-password-file", Usage: "read A's password from `FILE` (REDKIT_A_PASSWORD also works)"},
-			&cli.StringFlag{Name: "b-password-file", Usage: "read B's password from `FILE` (REDKIT_B_PASSWORD also works)"},
+			&cli.StringFlag{Name: "a-password-file", Usage: "read A's password from the first line of `FILE` (see the password order below)"},
+			&cli.StringFlag{Name: "b-password-file", Usage: "read B's password from the first line of `FILE` (see the password order below)"},
 		}, tlsFlags()...),
 		Action: func(c *cli.Context) error {
 			if err := checkLogFormat(c, "compare"); err != nil {
@@ -303,8 +303,13 @@ func runCompare(ctx context.Context, gopts globalOptions, opts compareOptions, a
 		}
 		if hint != "" {
 			hint = "the input is " + kindPhrase(kind) + ": " + hint
+		} else {
+			hint = connectHint(err)
 		}
-		attrs := []any{"kind", kind}
+		var attrs []any
+		if kind != "error" {
+			attrs = append(attrs, "kind", kind)
+		}
 		var pe *rdb.ParseError
 		if errors.As(err, &pe) {
 			attrs = append(attrs, "offset", pe.Offset)

@@ -137,16 +137,16 @@ written, skipped, failed and expired, bytes, time and rate: on stderr
    conflict under --conflict error.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "to", EnvVars: []string{"REDKIT_TO_URL"}, Usage: "target `URL`: redis://, rediss:// or redis+sentinel://"},
-			&cli.StringFlag{Name: "to-password-file", Usage: "read the target's password from `FILE` (REDKIT_TO_PASSWORD also works); the URL's bare userinfo (redis://USER@host) is then the user"},
+			&cli.StringFlag{Name: "to-password-file", Usage: "read the target's password from the first line of `FILE`; the URL's bare userinfo (redis://USER@host) is then the user"},
 			&cli.StringFlag{Name: "conflict", Value: rsync.ConflictError, Usage: "existing keys: `POLICY` error, replace or skip"},
 			&cli.StringFlag{Name: "mode", Value: rsync.ModeAuto, Usage: "`MODE`: auto (RESTORE when the target can load the payload), restore, or commands"},
 			&cli.BoolFlag{Name: "flush", Usage: "empty the target (FLUSHALL) before writing"},
 			&cli.IntFlag{Name: "pipeline", Value: 4096, Usage: "at most `N` commands in flight per connection (and at most 64 MB of them)"},
 			&cli.IntFlag{Name: "batch", Value: 512, Usage: "commands mode: at most `N` elements per command"},
-			&cli.StringFlag{Name: "max-payload", Usage: "largest RESTORE payload, e.g. 256MB; bigger values go as commands (`SIZE`, default: the target's proto-max-bulk-len less 64KB)"},
+			&cli.StringFlag{Name: "max-payload", Usage: "largest RESTORE payload `SIZE`, e.g. 256MB (unset: the target's proto-max-bulk-len less 64KB); bigger values go as commands"},
 			&cli.StringFlag{Name: "rate", Usage: "limit to `N` keys/s (e.g. 5000) or bytes/s (e.g. 20MB)"},
 			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "give up an operation (connecting, a reply to a command) after `DURATION` without progress"},
-			&cli.StringSliceFlag{Name: "db-map", Usage: "write keys of database `SRC=DST` to database DST (repeatable)"},
+			&cli.StringSliceFlag{Name: "db-map", Usage: "`SRC=DST`: write the keys (and AOF commands) of the input's database SRC to the target's database DST; other databases keep their number, which a cluster refuses but for 0 (repeatable; --db filters by the input's numbers)"},
 			&cli.BoolFlag{Name: "replay", Usage: "an AOF with an RDB preamble: replay its commands into the keys first (plain and multi-part AOFs always are)"},
 			&cli.StringFlag{Name: "now", Usage: "resolve relative expiries in AOF commands without a #TS annotation against `TIME`"},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "summary `FORMAT`: text (stderr) or json (stdout)"},
@@ -208,7 +208,7 @@ func restoreOptionsFromFlags(c *cli.Context, gopts globalOptions) (restoreOption
 	if err != nil {
 		return opts, err
 	}
-	if f.NeedsStats() {
+	if f.NeedsStats() { // restoreFilterFlags has no --min-size
 		return opts, usageErrorf("restore: --min-size is not supported")
 	}
 	if opts.dbMap, err = parseDBMap(c.StringSlice("db-map")); err != nil {
