@@ -5,10 +5,14 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/redkit/redkit/internal/compare"
 	"github.com/redkit/redkit/internal/redistest"
 )
 
@@ -103,3 +107,59 @@ func TestCompareLive(t *testing.T) {
 // strconvQuote quotes a key as the text report does (Go syntax): the
 // list chosen by SCAN may have a binary name.
 func strconvQuote(s string) string { return strconv.Quote(s) }
+
+// TestCompareProgressTotal: compare's progress counts keys out of a
+// total when one is known: a dump's RESIZEDB count, a server's INFO
+// keyspace; past it (a dump of several databases) it counts on alone.
+func TestCompareProgressTotal(t *testing.T) {
+	mem := corpus(t, "hdt3213-rdb/memory.rdb")
+	if n, ok := dumpHeaderKeys(mem, nil); !ok || n != 7 {
+		t.Errorf("dumpHeaderKeys(memory.rdb) = %d, %v; want its 7 keys", n, ok)
+	}
+	if n, ok := dumpHeaderKeys(mem, []int{3}); ok || n != 0 {
+		t.Errorf("dumpHeaderKeys(memory.rdb, db 3) = %d, %v; want none", n, ok)
+	}
+	if _, ok := dumpHeaderKeys("-", nil); ok {
+		t.Errorf("a total for standard input")
+	}
+
+	srv := redistest.Start(t, redistest.Options{})
+	ctx := context.Background()
+	for i := range 25 {
+		srv.Client().Set(ctx, "k"+strconv.Itoa(i), "v", 0)
+	}
+	var got []int64
+	src, err := compareSource(globalOptions{}, compareOptions{}, 1, srv.URL(), func(n int64) { got = append(got, n) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := compare.Compare(ctx, mustDump(t, mem), src, compare.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != 25 {
+		t.Errorf("server's key count %v, want [25]", got)
+	}
+
+	// The bar: 7 of 32, then past a total too small.
+	var buf lockedBuffer
+	var n atomic.Int64
+	total := int64(32)
+	stop := drawKeyProgress(&buf, &n, func() int64 { return total }, 5*time.Millisecond)
+	n.Store(7)
+	waitFor(t, &buf, regexp.MustCompile(`7/32`))
+	n.Store(40)
+	waitFor(t, &buf, regexp.MustCompile(`\b40 keys`))
+	stop()
+	if strings.Contains(buf.String(), "40/32") {
+		t.Errorf("a count past its total drawn: %q", buf.String())
+	}
+}
+
+func mustDump(t *testing.T, path string) compare.Source {
+	t.Helper()
+	src, err := compareSource(globalOptions{}, compareOptions{}, 0, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}

@@ -205,8 +205,39 @@ func TestLogFormatJSON(t *testing.T) {
 			jsonLinesOnly(t, strings.Join(tc.args, " "), r.stderr)
 		})
 	}
+	// A restore from a backup: its lines (restore_backup.go) are JSON too.
+	store := "file://" + t.TempDir()
+	redkit(t, nil, "backup", "--from", good, "--to", store, "-q").want(t, 0)
+	r := redkit(t, nil, "restore", "--flush", "--to", srv.URL(), store+"@latest", "--log-format", "json").want(t, 0)
+	jsonLinesOnly(t, "restore from a backup", r.stderr)
+	r = redkit(t, nil, "restore", "--to", unreachable, "--timeout", "1s", store+"@latest", "--log-format", "json").want(t, 1)
+	jsonLinesOnly(t, "restore from a backup to an unreachable server", r.stderr)
+
 	// The environment variable does the same.
 	t.Setenv("REDKIT_LOG_FORMAT", "json")
-	r := redkit(t, nil, "analyze", corrupt).want(t, 1)
+	r = redkit(t, nil, "analyze", corrupt).want(t, 1)
 	jsonLinesOnly(t, "REDKIT_LOG_FORMAT=json analyze", r.stderr)
+}
+
+// TestJSONLines: text lines become JSON lines, JSON lines pass, a line
+// written in pieces is one line.
+func TestJSONLines(t *testing.T) {
+	var buf bytes.Buffer
+	j := newJSONLines(&buf)
+	j.Write([]byte("redkit: restore: backup x does not verify\nnothing was"))
+	j.Write([]byte(" written\n{\"level\":\"INFO\",\"msg\":\"as is\"}\n\nlast"))
+	j.flush()
+	lines := strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
+	var msgs []string
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("not JSON: %q", l)
+		}
+		msgs = append(msgs, m["msg"].(string))
+	}
+	want := []string{"restore: backup x does not verify", "nothing was written", "as is", "last"}
+	if strings.Join(msgs, "|") != strings.Join(want, "|") {
+		t.Errorf("messages %q, want %q", msgs, want)
+	}
 }
