@@ -80,7 +80,8 @@ Prefix memory is bounded: at most 524288 distinct prefixes are held per file;
 beyond that the smallest half is dropped and the report says it is approximate.
 
 The progress bar (bytes read of the stored, possibly compressed files, rate and
-ETA) is drawn on stderr only when stderr is a terminal and --quiet is not set.
+ETA) is drawn on stderr only when stderr is a terminal, --quiet is not set and
+--log-format is text.
 
 ` + exitCodesHelp + `
    1 here also when some file is truncated or corrupt (as in check): the
