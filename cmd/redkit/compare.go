@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"slices"
 	"strings"
@@ -304,7 +305,7 @@ func runCompare(ctx context.Context, gopts globalOptions, opts compareOptions, a
 		if hint != "" {
 			hint = "the input is " + kindPhrase(kind) + ": " + hint
 		} else {
-			hint = connectHint(err)
+			hint = compareHint(err)
 		}
 		var attrs []any
 		if kind != "error" {
@@ -333,6 +334,19 @@ func runCompare(ctx context.Context, gopts globalOptions, opts compareOptions, a
 		return reportedError(exitDifferent, fmt.Errorf("%d differences", res.Differences()))
 	}
 	return nil
+}
+
+// compareHint is connectHint in compare's flags: it has no --timeout,
+// and its passwords come from --a-password-file and --b-password-file.
+func compareHint(err error) string {
+	var ne net.Error
+	switch {
+	case rsync.ErrorCode(err) == "NOAUTH":
+		return "the server needs a password: put it in the URL, REDKIT_A_PASSWORD or REDKIT_B_PASSWORD, or --a-password-file or --b-password-file"
+	case errors.As(err, new(*rsync.StallError)), errors.As(err, &ne) && ne.Timeout():
+		return "no answer in time: check that the address is reachable (firewall, TLS port)"
+	}
+	return connectHint(err)
 }
 
 // dumpHeaderKeys reads a dump file's header, up to its first key, for

@@ -46,8 +46,15 @@ func TestCompareErrors(t *testing.T) {
 		t.Errorf("error does not name the file and offset: %s", r.stderr)
 	}
 	r = redkit(t, nil, "compare", "redis://:hunter2@127.0.0.1:1", bad).want(t, 2)
-	if strings.Contains(r.stderr, "hunter2") || !strings.Contains(r.stderr, "127.0.0.1:1") {
+	if strings.Contains(r.stderr, "hunter2") || !strings.Contains(r.stderr, "127.0.0.1:1") || !strings.Contains(r.stderr, "hint: nothing listens there") {
 		t.Errorf("unreachable server: %s", r.stderr)
+	}
+	// A server that wants a password: the hint names compare's flags.
+	srv := redistest.Start(t, redistest.Options{Password: "s3cret"})
+	good := corpus(t, "hdt3213-rdb/memory.rdb")
+	r = redkit(t, nil, "compare", good, "redis://"+srv.Addr()).want(t, 2)
+	if !strings.Contains(r.stderr, "--b-password-file") || strings.Contains(r.stderr, "--to-password-file") {
+		t.Errorf("no password: %s", r.stderr)
 	}
 }
 

@@ -89,9 +89,20 @@ func (t *topology) close() {
 	}
 }
 
+// fail names the source in err, whose text loses any password; the
+// error it wraps stays inspectable (errors.Is, errors.As).
 func (s *LiveSource) fail(err error) error {
-	return fmt.Errorf("%s: %s", s.Name(), sync.Redact(err.Error()))
+	return &redactedError{msg: s.Name() + ": " + sync.Redact(err.Error()), err: err}
 }
+
+// redactedError is an error whose text was stripped of passwords.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
 
 // connect dials the server (the master a Sentinel names) and, on a
 // cluster, every master.
