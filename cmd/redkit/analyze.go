@@ -80,21 +80,27 @@ Prefix memory is bounded: at most 524288 distinct prefixes are held per file;
 beyond that the smallest half is dropped and the report says it is approximate.
 
 The progress bar (bytes read of the stored, possibly compressed files, rate and
-ETA) is drawn on stderr only when stderr is a terminal and --quiet is not set.
+ETA) is drawn on stderr only when stderr is a terminal, --quiet is not set and
+--log-format is text.
 
 ` + exitCodesHelp + `
-   3 here means some file was truncated or corrupt: the report covers the keys
-   read before the damage.`,
+   1 here also when some file is truncated or corrupt (as in check): the
+   report of the keys read before the damage is still written, its files
+   marked INCOMPLETE (json: "error"), and stderr says which file and where.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "report", Aliases: []string{"r"}, Value: "summary", Usage: "`REPORT`: summary, keys, bigkeys, prefixes or flamegraph"},
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, EnvVars: []string{"REDKIT_FORMAT"}, Usage: "output `FORMAT`: text or json for summary; csv, json or table for keys, bigkeys and prefixes; html for flamegraph"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the report to `FILE` (atomically: temporary file and rename) instead of stdout"},
-			&cli.IntFlag{Name: "top", Aliases: []string{"n"}, Value: 10, Usage: "`N` biggest keys and prefixes to show (prefixes: 0 = all)"},
+			&cli.IntFlag{Name: "top", Value: 10, Usage: "`N` biggest keys and prefixes to show (prefixes: 0 = all)"},
 			&cli.StringFlag{Name: "separator", Value: ":", Usage: "key prefix separator `SEP`; empty: every byte is a level"},
 			&cli.IntFlag{Name: "depth", Value: 3, Usage: "prefix levels `N` to aggregate (1..N)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar"},
+			logFormatFlag(),
 		}, filterFlags()...),
 		Action: func(c *cli.Context) error {
+			if err := checkLogFormat(c, "analyze"); err != nil {
+				return err
+			}
 			f, err := filterFromFlags(c, gopts.now)
 			if err != nil {
 				return err
@@ -173,7 +179,8 @@ func runAnalyze(ctx context.Context, gopts globalOptions, opts analyzeOptions, a
 		}
 	}
 	var rowsMu sync.Mutex
-	bar := startProgress(gopts.stderr, opts.quiet, "analyze", totalSize(args))
+	l := newCmdLog(gopts)
+	bar := startProgress(gopts.stderr, opts.quiet || l.isJSON(), "analyze", totalSize(args))
 	results := make([]analyzeResult, len(args))
 	forEachInput(ctx, len(args), func(i int) {
 		so := opts.summaryOptions(gopts)
@@ -206,7 +213,7 @@ func runAnalyze(ctx context.Context, gopts globalOptions, opts analyzeOptions, a
 		r := &results[i]
 		if r.err != nil {
 			failed++
-			printInputError(gopts.stderr, "analyze", &r.inputResult)
+			logInputError(l, "analyze", &r.inputResult)
 		}
 		if r.err == nil || r.meta.Version > 0 {
 			usable++
@@ -239,10 +246,14 @@ func runAnalyze(ctx context.Context, gopts globalOptions, opts analyzeOptions, a
 		return fmt.Errorf("write report: %w", err)
 	}
 	if total.Prefixes != nil && total.Prefixes.Approximate() && opts.report != "summary" {
-		fmt.Fprintf(gopts.stderr, "redkit: analyze: too many distinct prefixes: prefix figures are approximate (try a smaller --depth)\n")
+		l.warn("analyze: too many distinct prefixes: prefix figures are approximate (try a smaller --depth)", "")
 	}
 	if failed > 0 {
-		return reportedError(exitProblems, fmt.Errorf("%d of %d files could not be read completely", failed, len(args)))
+		// A corrupt or truncated input is an error, as in check; the
+		// report of what could be read was written all the same.
+		err := fmt.Errorf("analyze: %d of %d files could not be read to the end: the report covers the keys read before the damage", failed, len(args))
+		l.error(err.Error(), "", "files_failed", failed, "files", len(args))
+		return reportedError(exitError, err)
 	}
 	return nil
 }

@@ -57,8 +57,12 @@ input is decompressed transparently; "-" is standard input.
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "text", EnvVars: []string{"REDKIT_FORMAT"}, Usage: "output `FORMAT`: text, or json (one object per line per file)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar, and no summary for good files in text format"},
+			logFormatFlag(),
 		}, aofFlags()...),
 		Action: func(c *cli.Context) error {
+			if err := checkLogFormat(c, "check"); err != nil {
+				return err
+			}
 			opts := checkOptions{format: c.String("format"), quiet: c.Bool("quiet")}
 			var err error
 			if opts.aof, err = parseAOFFlags(c.Bool("fix"), c.String("truncate-to-timestamp")); err != nil {
@@ -109,7 +113,8 @@ func runCheck(ctx context.Context, gopts globalOptions, opts checkOptions, args 
 	if opts.format != "text" && opts.format != "json" {
 		return usageErrorf("check: unknown --format %q: want text or json", opts.format)
 	}
-	bar := startProgress(gopts.stderr, opts.quiet, "check", totalSize(args))
+	l := newCmdLog(gopts)
+	bar := startProgress(gopts.stderr, opts.quiet || l.isJSON(), "check", totalSize(args))
 	results := make([]checkResult, len(args))
 	forEachInput(ctx, len(args), func(i int) {
 		start := time.Now()
@@ -150,18 +155,18 @@ func runCheck(ctx context.Context, gopts globalOptions, opts checkOptions, args 
 			case aofFixed:
 				fixed++
 			}
-			if err := reportAOF(gopts, opts, res.aof); err != nil {
+			if err := reportAOF(gopts, l, opts, res.aof); err != nil {
 				return fmt.Errorf("write output: %w", err)
 			}
 			continue
 		}
 		if res.err != nil {
 			bad++
-			printInputError(gopts.stderr, "check", &res.inputResult)
+			logInputError(l, "check", &res.inputResult)
 		} else if res.emptyKeys > 0 {
 			withEmpty++
-			fmt.Fprintf(gopts.stderr, "redkit: check %s: %d empty collections (%s): Redis skips them when it loads this file, and redis-check-rdb rejects it\n",
-				res.path, res.emptyKeys, strings.Join(res.emptyList, ", "))
+			l.warn(fmt.Sprintf("check %s: %d empty collections (%s): Redis skips them when it loads this file, and redis-check-rdb rejects it",
+				res.path, res.emptyKeys, strings.Join(res.emptyList, ", ")), "", "file", res.path, "empty_keys", res.emptyKeys, "keys", res.emptyList)
 		}
 		var err error
 		switch {

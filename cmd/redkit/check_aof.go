@@ -189,9 +189,9 @@ func checkAOF(ctx context.Context, opts aofCheckOptions, path string) *aofResult
 }
 
 // reportAOF prints one AOF result: the summary on stdout (text unless
-// quiet, or JSON), problems and hints on stderr.
-func reportAOF(gopts globalOptions, opts checkOptions, res *aofResult) error {
-	printAOFProblems(gopts.stderr, opts, res)
+// quiet, or JSON), problems and hints on stderr through l.
+func reportAOF(gopts globalOptions, l *cmdLog, opts checkOptions, res *aofResult) error {
+	printAOFProblems(l, opts, res)
 	switch {
 	case opts.format == "json":
 		return writeAOFJSON(gopts.stdout, res)
@@ -201,31 +201,46 @@ func reportAOF(gopts globalOptions, opts checkOptions, res *aofResult) error {
 	return nil
 }
 
-func printAOFProblems(w io.Writer, opts checkOptions, res *aofResult) {
+func printAOFProblems(l *cmdLog, opts checkOptions, res *aofResult) {
 	rep, p := res.rep, res.path
 	if res.err != nil {
-		fmt.Fprintf(w, "redkit: check %s: %v\n", p, res.err)
+		hint := ""
+		if res.cut == nil && res.after == nil && res.cutErr == nil {
+			hint = aofHint(opts, res)
+		}
+		attrs := []any{"file", p, "kind", aofErrorKind(res.err)}
+		var pe *aof.ParseError
+		if errors.As(res.err, &pe) {
+			attrs = append(attrs, "offset", pe.Offset)
+		}
+		l.error(fmt.Sprintf("check %s: %v", p, res.err), hint, attrs...)
 	}
 	if c := res.cut; c != nil {
 		what := "the incomplete tail"
 		if c.why == "timestamp" {
 			what = "the commands after " + opts.aof.truncateAfter.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(w, "redkit: check %s: cut %s of %s: %d -> %d bytes (%d complete commands dropped); backup: %s\n",
+		msg := fmt.Sprintf("check %s: cut %s of %s: %d -> %d bytes (%d complete commands dropped); backup: %s",
 			p, what, c.cut.File, c.cut.Size, c.cut.Offset, c.cut.Dropped, c.backup)
+		attrs := []any{"file", p, "cut_file", c.cut.File, "offset", c.cut.Offset, "bytes", c.cut.Size, "dropped_commands", c.cut.Dropped, "backup", c.backup}
+		if c.why == "fix" {
+			l.warn(msg, "", attrs...)
+		} else {
+			l.info(msg, attrs...)
+		}
 	}
 	switch {
 	case res.after != nil:
-		fmt.Fprintf(w, "redkit: check %s: still invalid after the cut: %v\nhint: restore the backup %s and report this as a redkit bug\n", p, res.after, res.cut.backup)
+		l.error(fmt.Sprintf("check %s: still invalid after the cut: %v", p, res.after),
+			fmt.Sprintf("restore the backup %s and report this as a redkit bug", res.cut.backup), "file", p, "backup", res.cut.backup)
 	case res.cutErr != nil:
-		fmt.Fprintf(w, "redkit: check %s: not cut: %v\n", p, res.cutErr)
+		hint := ""
 		if errors.Is(res.cutErr, aof.ErrNoTimestamps) {
-			fmt.Fprintf(w, "hint: %s was written without aof-timestamp-enabled: it cannot be cut by time\n", p)
+			hint = fmt.Sprintf("%s was written without aof-timestamp-enabled: it cannot be cut by time", p)
 		}
-	case res.err != nil && res.cut == nil:
-		fmt.Fprintf(w, "hint: %s\n", aofHint(opts, res))
-	case res.cut == nil && !opts.aof.truncateAfter.IsZero() && rep.TimestampCut == nil:
-		fmt.Fprintf(w, "redkit: check %s: nothing after %s: unchanged\n", p, opts.aof.truncateAfter.UTC().Format(time.RFC3339))
+		l.error(fmt.Sprintf("check %s: not cut: %v", p, res.cutErr), hint, "file", p)
+	case res.cut == nil && res.err == nil && !opts.aof.truncateAfter.IsZero() && rep.TimestampCut == nil:
+		l.info(fmt.Sprintf("check %s: nothing after %s: unchanged", p, opts.aof.truncateAfter.UTC().Format(time.RFC3339)), "file", p)
 	}
 }
 

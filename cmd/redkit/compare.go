@@ -8,13 +8,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/redkit/redkit/internal/compare"
+	"github.com/redkit/redkit/internal/dumpfile"
 	"github.com/redkit/redkit/pipeline"
 	"github.com/redkit/redkit/rdb"
 	rsync "github.com/redkit/redkit/sync"
@@ -86,15 +89,20 @@ json is one object whose keys that are not valid UTF-8 are "key_base64".
 Passwords come from --a-password-file and --b-password-file, else
 REDKIT_A_PASSWORD and REDKIT_B_PASSWORD, else the URLs, else
 REDISCLI_AUTH; they are never printed. --tls-* apply to both
-sides' rediss:// URLs. The progress (keys read) is drawn on stderr only when it
-is a terminal and --quiet is not set.
+sides' rediss:// URLs. The progress (keys read on both sides, out of a total
+when one is known: a server's key count from INFO keyspace, or DBSIZE of each
+master of a cluster; a dump's RESIZEDB count before its first key) is drawn
+on stderr only when it is a terminal, --quiet is not set and --log-format is
+text.
 
 ` + passwordRule + `
 
 ` + exitCodesHelp + `
-   Here 0 means A and B are identical, 1 that differences were found (they
-   are reported) or that an input could not be read (the error names the file
-   and offset, or the URL without its password).`,
+   Here, as diff(1) and cmp(1): 0 means A and B are identical, 1 that
+   differences were found (they are reported), 2 trouble: a bad flag or
+   argument, an input that could not be read (the error names the file and
+   offset), a server that could not be reached or read (named by its URL
+   without its password). 130 when interrupted.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "text", EnvVars: []string{"REDKIT_FORMAT"}, Usage: "output `FORMAT`: text or json"},
 			&cli.IntFlag{Name: "max-report", Value: 100, EnvVars: []string{"REDKIT_MAX_REPORT"}, Usage: "list at most `N` differences (counts stay complete; 0: none)"},
@@ -102,16 +110,20 @@ is a terminal and --quiet is not set.
 			&cli.DurationFlag{Name: "ttl-tolerance", Value: time.Second, EnvVars: []string{"REDKIT_TTL_TOLERANCE"}, Usage: "expiries closer than `DURATION` are equal"},
 			&cli.IntSliceFlag{Name: "db", Usage: "only database `N` (repeatable)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress"},
-			&cli.StringFlag{Name: "a-password-file", Usage: "read A's password from `FILE` (REDKIT_A_PASSWORD also works)"},
-			&cli.StringFlag{Name: "b-password-file", Usage: "read B's password from `FILE` (REDKIT_B_PASSWORD also works)"},
+			logFormatFlag(),
+			&cli.StringFlag{Name: "a-password-file", Usage: "read A's password from the first line of `FILE` (see the password order below)"},
+			&cli.StringFlag{Name: "b-password-file", Usage: "read B's password from the first line of `FILE` (see the password order below)"},
 		}, tlsFlags()...),
 		Action: func(c *cli.Context) error {
+			if err := checkLogFormat(c, "compare"); err != nil {
+				return err
+			}
 			opts := compareOptions{
 				format: c.String("format"), maxReport: c.Int("max-report"), sample: c.Int("sample"),
 				ttlTolerance: c.Duration("ttl-tolerance"), dbs: c.IntSlice("db"), quiet: c.Bool("quiet"),
 				tls: tlsFromFlags(c), passwordFile: [2]string{c.String("a-password-file"), c.String("b-password-file")},
 			}
-			return runCompare(c.Context, gopts, opts, c.Args().Slice())
+			return compareExit(runCompare(c.Context, gopts, opts, c.Args().Slice()))
 		},
 	}
 }
@@ -141,7 +153,9 @@ func (o *compareOptions) validate(args []string) error {
 
 // compareSource opens one side, side 0 (A) or 1 (B): a live server or
 // a dump.
-func compareSource(gopts globalOptions, opts compareOptions, side int, arg string) (compare.Source, error) {
+// keys, when not nil, is given the number of keys the side holds when it
+// is known (a server's, once connected; a dump's from its header).
+func compareSource(gopts globalOptions, opts compareOptions, side int, arg string, keys func(int64)) (compare.Source, error) {
 	name := [2]string{"a", "b"}[side]
 	if isServerURL(arg) {
 		ep, err := rsync.ParseURL(arg)
@@ -155,7 +169,7 @@ func compareSource(gopts globalOptions, opts compareOptions, side int, arg strin
 		if pw != "" {
 			ep.SetPassword(pw)
 		}
-		lo := compare.LiveOptions{DBs: opts.dbs, Conn: rsync.Options{Name: "redkit-compare"}}
+		lo := compare.LiveOptions{DBs: opts.dbs, Conn: rsync.Options{Name: "redkit-compare"}, Keys: keys}
 		if ep.TLS {
 			cfg, err := opts.tls.Config()
 			if err != nil {
@@ -170,6 +184,11 @@ func compareSource(gopts globalOptions, opts compareOptions, side int, arg strin
 	}
 	if opts.passwordFile[side] != "" {
 		return nil, usageErrorf("compare: --%s-password-file goes with a server's URL, and %s is a file", name, strings.ToUpper(name))
+	}
+	if keys != nil {
+		if n, ok := dumpHeaderKeys(arg, opts.dbs); ok {
+			keys(n)
+		}
 	}
 	do := compare.DumpOptions{DBs: opts.dbs, Now: func() int64 { return time.Now().UnixMilli() }}
 	return compare.NewDumpSource(arg, func(fn func(*rdb.KeyValue) error) error {
@@ -212,6 +231,29 @@ func eachDumpKey(path string, stdin io.Reader, fn func(*rdb.KeyValue) error) err
 	}
 }
 
+// Exit codes of compare, as diff(1) and cmp(1).
+const (
+	exitDifferent = 1 // differences found
+	exitTrouble   = 2 // the comparison could not be made
+)
+
+// compareExit gives every failure of compare exit code 2 (trouble): only
+// differences exit 1.
+func compareExit(err error) error {
+	var ce *codedError
+	switch {
+	case err == nil, errors.Is(err, context.Canceled):
+		return err
+	case errors.As(err, &ce):
+		// A reported error's code was chosen: exitDifferent is that one.
+		if ce.code == exitError && !ce.reported {
+			ce.code = exitTrouble
+		}
+		return err
+	}
+	return &codedError{code: exitTrouble, err: err}
+}
+
 func runCompare(ctx context.Context, gopts globalOptions, opts compareOptions, args []string) error {
 	if err := opts.validate(args); err != nil {
 		return err
@@ -219,16 +261,31 @@ func runCompare(ctx context.Context, gopts globalOptions, opts compareOptions, a
 	// compare keeps a record per key that one side has shown and the
 	// other not yet: a live heap that grows with the key count.
 	liftMemoryLimit()
-	a, err := compareSource(gopts, opts, 0, args[0])
-	if err != nil {
-		return err
-	}
-	b, err := compareSource(gopts, opts, 1, args[1])
-	if err != nil {
-		return err
-	}
+	l := newCmdLog(gopts)
 	var counter atomic.Int64
-	stop := startKeyProgress(gopts.stderr, opts.quiet, &counter)
+	var totals [2]atomic.Int64 // -1 unknown
+	totals[0].Store(-1)
+	totals[1].Store(-1)
+	var total func() int64
+	if opts.sample == 0 {
+		total = func() int64 {
+			a, b := totals[0].Load(), totals[1].Load()
+			if a < 0 || b < 0 {
+				return -1
+			}
+			return a + b
+		}
+	}
+	sources := [2]compare.Source{}
+	for side := range sources {
+		var err error
+		sources[side], err = compareSource(gopts, opts, side, args[side], func(n int64) { totals[side].Store(n) })
+		if err != nil {
+			return err
+		}
+	}
+	a, b := sources[0], sources[1]
+	stop := startKeyProgress(gopts.stderr, opts.quiet || l.isJSON(), &counter, total)
 	maxReport := opts.maxReport
 	if maxReport == 0 {
 		maxReport = -1
@@ -241,11 +298,25 @@ func runCompare(ctx context.Context, gopts globalOptions, opts compareOptions, a
 		return ctx.Err()
 	}
 	if err != nil {
-		fmt.Fprintf(gopts.stderr, "redkit: compare: %s\n", rsync.Redact(withAdvice(err).Error()))
-		if kind, hint := describeError(err); hint != "" && kind != "unreadable" {
-			fmt.Fprintf(gopts.stderr, "hint: the input is %s: %s\n", kindPhrase(kind), hint)
+		kind, hint := describeError(err)
+		if kind == "unreadable" || kind == "error" {
+			hint = ""
 		}
-		return reportedError(exitError, err)
+		if hint != "" {
+			hint = "the input is " + kindPhrase(kind) + ": " + hint
+		} else {
+			hint = compareHint(err)
+		}
+		var attrs []any
+		if kind != "error" {
+			attrs = append(attrs, "kind", kind)
+		}
+		var pe *rdb.ParseError
+		if errors.As(err, &pe) {
+			attrs = append(attrs, "offset", pe.Offset)
+		}
+		l.error("compare: "+withAdvice(err).Error(), hint, attrs...)
+		return reportedError(exitTrouble, err)
 	}
 	w := bufio.NewWriter(gopts.stdout)
 	if opts.format == "json" {
@@ -257,41 +328,113 @@ func runCompare(ctx context.Context, gopts globalOptions, opts compareOptions, a
 		err = w.Flush()
 	}
 	if err != nil {
-		return fmt.Errorf("compare: write report: %w", err)
+		return &codedError{code: exitTrouble, err: fmt.Errorf("compare: write report: %w", err)}
 	}
 	if !res.Identical() {
-		return reportedError(exitError, fmt.Errorf("%d differences", res.Differences()))
+		return reportedError(exitDifferent, fmt.Errorf("%d differences", res.Differences()))
 	}
 	return nil
 }
 
-// startKeyProgress draws the number of keys read on a terminal's stderr.
-func startKeyProgress(stderr io.Writer, quiet bool, n *atomic.Int64) (stop func()) {
+// compareHint is connectHint in compare's flags: it has no --timeout,
+// and its passwords come from --a-password-file and --b-password-file.
+func compareHint(err error) string {
+	var ne net.Error
+	switch {
+	case rsync.ErrorCode(err) == "NOAUTH":
+		return "the server needs a password: put it in the URL, REDKIT_A_PASSWORD or REDKIT_B_PASSWORD, or --a-password-file or --b-password-file"
+	case errors.As(err, new(*rsync.StallError)), errors.As(err, &ne) && ne.Timeout():
+		return "no answer in time: check that the address is reachable (firewall, TLS port)"
+	}
+	return connectHint(err)
+}
+
+// dumpHeaderKeys reads a dump file's header, up to its first key, for
+// the key counts of the RESIZEDB records there (of the databases dbs
+// lists, all when empty): the whole count of a dump of one database, the
+// first database's of others. ok is false when there is none (not an
+// RDB, standard input, an RDB before version 7, or no RESIZEDB).
+func dumpHeaderKeys(path string, dbs []int) (n int64, ok bool) {
+	if path == "-" {
+		return 0, false
+	}
+	in, err := dumpfile.OpenArg(context.Background(), path, nil)
+	if err != nil {
+		return 0, false
+	}
+	defer in.Close()
+	rd := rdb.NewReader(in)
+	for range 10000 {
+		rec, err := rd.Next()
+		if err != nil || rec.Kind == rdb.KindKey {
+			break
+		}
+		if rec.Kind == rdb.KindResizeDB && (len(dbs) == 0 || slices.Contains(dbs, rec.DB)) {
+			n += int64(rec.DBSize)
+			ok = true
+		}
+	}
+	return n, ok
+}
+
+// startKeyProgress draws the number of keys read on a terminal's stderr,
+// out of total() when that is not -1. A total passed (a dump of several
+// databases, whose header counts only the first; keys written to a
+// server meanwhile) turns the bar into a count again.
+func startKeyProgress(stderr io.Writer, quiet bool, n *atomic.Int64, total func() int64) (stop func()) {
 	f, ok := stderr.(*os.File)
 	if quiet || !ok || !term.IsTerminal(int(f.Fd())) {
 		return func() {}
 	}
-	bar := progressbar.NewOptions64(-1,
-		progressbar.OptionSetWriter(stderr),
-		progressbar.OptionSetDescription("compare: keys read"),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("keys"),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-	)
+	return drawKeyProgress(stderr, n, total, 200*time.Millisecond)
+}
+
+// drawKeyProgress draws on w whatever w is, redrawn every tick.
+func drawKeyProgress(w io.Writer, n *atomic.Int64, total func() int64, tick time.Duration) (stop func()) {
+	max := int64(-1)
+	newBar := func() *progressbar.ProgressBar {
+		return progressbar.NewOptions64(max,
+			progressbar.OptionSetWriter(w),
+			progressbar.OptionSetDescription("compare: keys read"),
+			progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("keys"),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionClearOnFinish(),
+		)
+	}
+	bar := newBar()
 	done := make(chan struct{})
 	finished := make(chan struct{})
+	passed := false
 	go func() {
 		defer close(finished)
-		t := time.NewTicker(200 * time.Millisecond)
+		t := time.NewTicker(tick)
 		defer t.Stop()
 		for {
 			select {
 			case <-done:
 				return
 			case <-t.C:
-				bar.Set64(n.Load())
+				read := n.Load()
+				want := int64(-1)
+				if total != nil && !passed {
+					want = total()
+				}
+				if want > 0 && read > want {
+					passed, want = true, -1
+				}
+				if want <= 0 {
+					want = -1
+				}
+				if want != max {
+					bar.Finish()
+					bar.Clear()
+					max = want
+					bar = newBar()
+				}
+				bar.Set64(read)
 			}
 		}
 	}()

@@ -5,10 +5,14 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/redkit/redkit/internal/compare"
 	"github.com/redkit/redkit/internal/redistest"
 )
 
@@ -32,17 +36,25 @@ func TestCompareErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.rdb")
 	os.WriteFile(bad, []byte("REDIS0010\xfe\x00\x00\x03key"), 0o644)
-	r := redkit(t, nil, "compare", filepath.Join(dir, "absent.rdb"), bad).want(t, 1)
+	// Trouble is 2, as diff(1) and cmp(1); 1 is for differences.
+	r := redkit(t, nil, "compare", filepath.Join(dir, "absent.rdb"), bad).want(t, 2)
 	if !strings.Contains(r.stderr, "absent.rdb") && !strings.Contains(r.stderr, "bad.rdb") {
 		t.Errorf("error does not name the file: %s", r.stderr)
 	}
-	r = redkit(t, nil, "compare", bad, bad).want(t, 1)
+	r = redkit(t, nil, "compare", bad, bad).want(t, 2)
 	if !strings.Contains(r.stderr, "bad.rdb") || !strings.Contains(r.stderr, "offset") {
 		t.Errorf("error does not name the file and offset: %s", r.stderr)
 	}
-	r = redkit(t, nil, "compare", "redis://:hunter2@127.0.0.1:1", bad).want(t, 1)
-	if strings.Contains(r.stderr, "hunter2") || !strings.Contains(r.stderr, "127.0.0.1:1") {
+	r = redkit(t, nil, "compare", "redis://:hunter2@127.0.0.1:1", bad).want(t, 2)
+	if strings.Contains(r.stderr, "hunter2") || !strings.Contains(r.stderr, "127.0.0.1:1") || !strings.Contains(r.stderr, "hint: nothing listens there") {
 		t.Errorf("unreachable server: %s", r.stderr)
+	}
+	// A server that wants a password: the hint names compare's flags.
+	srv := redistest.Start(t, redistest.Options{Password: "s3cret"})
+	good := corpus(t, "hdt3213-rdb/memory.rdb")
+	r = redkit(t, nil, "compare", good, "redis://"+srv.Addr()).want(t, 2)
+	if !strings.Contains(r.stderr, "--b-password-file") || strings.Contains(r.stderr, "--to-password-file") {
+		t.Errorf("no password: %s", r.stderr)
 	}
 }
 
@@ -102,3 +114,59 @@ func TestCompareLive(t *testing.T) {
 // strconvQuote quotes a key as the text report does (Go syntax): the
 // list chosen by SCAN may have a binary name.
 func strconvQuote(s string) string { return strconv.Quote(s) }
+
+// TestCompareProgressTotal: compare's progress counts keys out of a
+// total when one is known: a dump's RESIZEDB count, a server's INFO
+// keyspace; past it (a dump of several databases) it counts on alone.
+func TestCompareProgressTotal(t *testing.T) {
+	mem := corpus(t, "hdt3213-rdb/memory.rdb")
+	if n, ok := dumpHeaderKeys(mem, nil); !ok || n != 7 {
+		t.Errorf("dumpHeaderKeys(memory.rdb) = %d, %v; want its 7 keys", n, ok)
+	}
+	if n, ok := dumpHeaderKeys(mem, []int{3}); ok || n != 0 {
+		t.Errorf("dumpHeaderKeys(memory.rdb, db 3) = %d, %v; want none", n, ok)
+	}
+	if _, ok := dumpHeaderKeys("-", nil); ok {
+		t.Errorf("a total for standard input")
+	}
+
+	srv := redistest.Start(t, redistest.Options{})
+	ctx := context.Background()
+	for i := range 25 {
+		srv.Client().Set(ctx, "k"+strconv.Itoa(i), "v", 0)
+	}
+	var got []int64
+	src, err := compareSource(globalOptions{}, compareOptions{}, 1, srv.URL(), func(n int64) { got = append(got, n) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := compare.Compare(ctx, mustDump(t, mem), src, compare.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != 25 {
+		t.Errorf("server's key count %v, want [25]", got)
+	}
+
+	// The bar: 7 of 32, then past a total too small.
+	var buf lockedBuffer
+	var n atomic.Int64
+	total := int64(32)
+	stop := drawKeyProgress(&buf, &n, func() int64 { return total }, 5*time.Millisecond)
+	n.Store(7)
+	waitFor(t, &buf, regexp.MustCompile(`7/32`))
+	n.Store(40)
+	waitFor(t, &buf, regexp.MustCompile(`\b40 keys`))
+	stop()
+	if strings.Contains(buf.String(), "40/32") {
+		t.Errorf("a count past its total drawn: %q", buf.String())
+	}
+}
+
+func mustDump(t *testing.T, path string) compare.Source {
+	t.Helper()
+	src, err := compareSource(globalOptions{}, compareOptions{}, 0, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
+	gosync "sync"
 
 	"github.com/urfave/cli/v2"
 
@@ -100,4 +104,107 @@ func report(ctx context.Context, stderr io.Writer, err error, logFormat string) 
 		fmt.Fprintln(stderr, hint)
 	}
 	return code
+}
+
+// cmdLog writes a command's messages on stderr, besides its data and
+// its progress bar: in text, "redkit: MSG" and "hint: HINT" lines as
+// they always were; with --log-format json, one JSON line per message
+// (slog, as the command's logs), the hint and attrs as attributes.
+type cmdLog struct {
+	w    io.Writer
+	json *slog.Logger // nil in text
+}
+
+// newCmdLog is the cmdLog of a run: JSON when gopts.logFormat is json.
+func newCmdLog(gopts globalOptions) *cmdLog {
+	return newCmdLogTo(gopts.stderr, gopts.logFormat)
+}
+
+func newCmdLogTo(w io.Writer, format string) *cmdLog {
+	l := &cmdLog{w: w}
+	if format == "json" {
+		l.json = newLogger(w, "json", false)
+	}
+	return l
+}
+
+// isJSON tells whether messages are JSON lines (and no bar may be drawn).
+func (l *cmdLog) isJSON() bool { return l.json != nil }
+
+func (l *cmdLog) log(level slog.Level, msg, hint string, attrs ...any) {
+	msg = rsync.Redact(msg)
+	if l.json == nil {
+		fmt.Fprintf(l.w, "redkit: %s\n", msg)
+		if hint != "" {
+			fmt.Fprintf(l.w, "hint: %s\n", hint)
+		}
+		return
+	}
+	if hint != "" {
+		attrs = append(attrs, "hint", hint)
+	}
+	l.json.Log(context.Background(), level, msg, attrs...)
+}
+
+// error, warn and info print one message; hint may be "".
+func (l *cmdLog) error(msg, hint string, attrs ...any) { l.log(slog.LevelError, msg, hint, attrs...) }
+func (l *cmdLog) warn(msg, hint string, attrs ...any)  { l.log(slog.LevelWarn, msg, hint, attrs...) }
+func (l *cmdLog) info(msg string, attrs ...any)        { l.log(slog.LevelInfo, msg, "", attrs...) }
+
+// jsonLines is a writer for code that prints text lines on stderr where
+// --log-format json asks for JSON lines only: each line written that is
+// not already a JSON object becomes one, {"level":"INFO","msg":LINE}
+// (without its "redkit: " prefix; a "hint: " line is level INFO too).
+// Call flush at the end for a last line without a newline.
+type jsonLines struct {
+	mu  gosync.Mutex
+	log *slog.Logger
+	w   io.Writer
+	buf []byte
+}
+
+func newJSONLines(w io.Writer) *jsonLines {
+	return &jsonLines{log: slog.New(slog.NewJSONHandler(w, nil)), w: w}
+}
+
+func (j *jsonLines) Write(p []byte) (int, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.buf = append(j.buf, p...)
+	for {
+		i := bytes.IndexByte(j.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		j.line(string(j.buf[:i]))
+		j.buf = j.buf[i+1:]
+	}
+}
+
+func (j *jsonLines) line(s string) {
+	s = strings.TrimRight(s, "\r")
+	switch {
+	case strings.TrimSpace(s) == "":
+	case strings.HasPrefix(s, "{") && json.Valid([]byte(s)):
+		fmt.Fprintln(j.w, s)
+	default:
+		j.log.Info(strings.TrimPrefix(s, "redkit: "))
+	}
+}
+
+func (j *jsonLines) flush() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if len(j.buf) > 0 {
+		j.line(string(j.buf))
+		j.buf = nil
+	}
+}
+
+// checkLogFormat refuses a --log-format other than text or json.
+func checkLogFormat(c *cli.Context, cmd string) error {
+	if v := c.String("log-format"); v != "text" && v != "json" {
+		return usageErrorf("%s: --log-format %q: want text or json", cmd, v)
+	}
+	return nil
 }

@@ -24,17 +24,22 @@ func filterFlags() []cli.Flag {
 }
 
 // restoreFilterFlags are filterFlags with --expired excluding by
-// default: a restore leaves out what Redis itself drops when it loads a
-// dump.
+// default (a restore leaves out what Redis itself drops when it loads a
+// dump) and without --min-size, which a restore does not estimate.
 func restoreFilterFlags() []cli.Flag {
-	flags := filterFlags()
-	for i, f := range flags {
-		if sf, ok := f.(*cli.StringFlag); ok && sf.Name == "expired" {
+	var flags []cli.Flag
+	for _, f := range filterFlags() {
+		sf, ok := f.(*cli.StringFlag)
+		switch {
+		case ok && sf.Name == "min-size":
+			continue
+		case ok && sf.Name == "expired":
 			c := *sf
 			c.Value = "exclude"
 			c.Usage = "keys whose expiry has passed: exclude (left out and counted, as Redis drops them on load), include (sent: the target drops them) or only (`MODE`)"
-			flags[i] = &c
+			f = &c
 		}
+		flags = append(flags, f)
 	}
 	return flags
 }

@@ -152,14 +152,27 @@ func isInputError(err error) bool {
 
 // printInputError prints "redkit: <cmd> <path>: <err>" and a hint.
 func printInputError(w io.Writer, cmd string, res *inputResult) {
-	fmt.Fprintf(w, "redkit: %s %s: %v\n", cmd, res.path, res.err)
+	logInputError(newCmdLogTo(w, "text"), cmd, res)
+}
+
+// logInputError is printInputError through l: with --log-format json one
+// JSON line with the file, the kind of damage, its offset and the hint.
+func logInputError(l *cmdLog, cmd string, res *inputResult) {
+	msg := fmt.Sprintf("%s %s: %v", cmd, res.path, res.err)
+	kind, hint := describeError(res.err)
+	attrs := []any{"file", res.path, "kind", kind}
+	var pe *rdb.ParseError
+	if errors.As(res.err, &pe) {
+		attrs = append(attrs, "offset", pe.Offset)
+	}
 	if ve := (*rdb.VersionError)(nil); errors.As(res.err, &ve) {
-		fmt.Fprintf(w, "hint: write a newer RDB with --rdb-version %d (only servers that read RDB %d can load it)\n", ve.Need, ve.Need)
+		l.error(msg, fmt.Sprintf("write a newer RDB with --rdb-version %d (only servers that read RDB %d can load it)", ve.Need, ve.Need), attrs...)
 		return
 	}
-	if kind, hint := describeError(res.err); hint != "" {
-		fmt.Fprintf(w, "hint: %s is %s: %s\n", res.path, kindPhrase(kind), hint)
+	if hint != "" {
+		hint = fmt.Sprintf("%s is %s: %s", res.path, kindPhrase(kind), hint)
 	}
+	l.error(msg, hint, attrs...)
 }
 
 func kindPhrase(kind string) string {

@@ -59,9 +59,11 @@ type globalOptions struct {
 
 const exitCodesHelp = `EXIT CODES (the same for every command):
    0    success
-   1    error: unreadable, corrupt or invalid input, a refused connection, an I/O failure
+   1    error: unreadable, corrupt, truncated or invalid input (check and analyze alike),
+        a refused connection, an I/O failure
    2    usage error: a bad flag or argument (compare: also trouble, as diff(1) and cmp(1))
-   3    completed with problems that did not stop it (keys that failed, a repaired tail, a gap); the report says which
+   3    completed with problems that did not stop it (keys that failed, empty collections,
+        a repaired AOF tail, a gap); the report says which
    11   the storage is locked by another run (backup, backup prune): the message names its holder
    130  interrupted (SIGINT or SIGTERM)
    compare: 0 identical, 1 different, 2 trouble`

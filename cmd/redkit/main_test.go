@@ -216,7 +216,9 @@ func TestFlagsAfterArgs(t *testing.T) {
 	mem := corpus(t, "hdt3213-rdb/memory.rdb")
 	before := redkit(t, nil, "analyze", "--report", "bigkeys", "--top", "2", "--type", "string", mem).want(t, 0)
 	after := redkit(t, nil, "analyze", mem, "--report", "bigkeys", "--top", "2", "--type", "string").want(t, 0)
-	mixed := redkit(t, nil, "analyze", "--report=bigkeys", mem, "-n", "2", "--type=string").want(t, 0)
+	mixed := redkit(t, nil, "analyze", "--report=bigkeys", mem, "--top=2", "--type=string").want(t, 0)
+	// -n is --dry-run's (backup prune), not --top's.
+	redkit(t, nil, "analyze", "--report=bigkeys", mem, "-n", "2").want(t, 2)
 	if before.stdout != after.stdout || before.stdout != mixed.stdout {
 		t.Errorf("flag position changes output:\nbefore:\n%s\nafter:\n%s\nmixed:\n%s", before.stdout, after.stdout, mixed.stdout)
 	}
@@ -437,9 +439,9 @@ func TestAnalyzeSeveralFiles(t *testing.T) {
 	if s.Keys != 14 || len(s.Files) != 2 || s.BiggestKeys[0].File != mem {
 		t.Errorf("merged summary: keys %d, files %d, biggest %+v", s.Keys, len(s.Files), s.BiggestKeys[0])
 	}
-	// One bad file among good ones: a report, exit 3.
+	// One bad file among good ones: a report, exit 1 (corrupt input, as check).
 	bad := corpus(t, "librdb/invalid_chksum_v8.rdb")
-	r = redkit(t, nil, "analyze", "--report", "keys", mem, bad).want(t, 3)
+	r = redkit(t, nil, "analyze", "--report", "keys", mem, bad).want(t, 1)
 	if !strings.Contains(r.stderr, "CRC64") || !strings.Contains(r.stdout, "large") {
 		t.Errorf("partial report:\nstdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	}

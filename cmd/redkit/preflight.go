@@ -71,12 +71,13 @@ func reportChecks(gopts globalOptions, res *preflight.Result, conflict, format, 
 		}
 		tw.Flush()
 	}
+	l := newCmdLog(gopts)
 	if n > 0 {
-		fmt.Fprintf(gopts.stderr, "redkit: %s --check: %d of %d checks failed: the %s would not work as it stands\n", what, n, len(results), what)
+		l.error(fmt.Sprintf("%s --check: %d of %d checks failed: the %s would not work as it stands", what, n, len(results), what), "", "checks_failed", n, "checks", len(results))
 		return reportedError(exitError, fmt.Errorf("%d checks failed", n))
 	}
 	if format != "json" {
-		fmt.Fprintf(gopts.stderr, "redkit: %s --check: the %s can run\n", what, what)
+		l.info(fmt.Sprintf("%s --check: the %s can run", what, what))
 	}
 	return nil
 }
@@ -123,7 +124,7 @@ func restoreCheck(ctx context.Context, gopts globalOptions, opts restoreOptions,
 	addr, info, err := rsync.Resolve(ctx, ep, &copts, rsync.ConnectRetryFor, nil)
 	if err != nil {
 		if h := connectHint(err); h != "" {
-			fmt.Fprintf(gopts.stderr, "redkit: restore: %s: %s\nhint: %s\n", ep, rsync.Redact(err.Error()), h)
+			newCmdLog(gopts).error(fmt.Sprintf("restore: %s: %s", ep, err), h)
 			return reportedError(exitError, err)
 		}
 		return fmt.Errorf("restore: %s: %s", ep, rsync.Redact(err.Error()))

@@ -126,9 +126,10 @@ memory (the whole data set is held) and writes one RDB, renamed into
 place only once everything was replayed (an existing file is otherwise
 left as it was).
 
-The progress bar (stderr, only on a terminal) shows keys written, input
-bytes and the ETA. The summary gives keys written, skipped, failed and
-expired, bytes, time and rate.
+The progress bar (stderr, only on a terminal and with --log-format text)
+shows keys written, input bytes and the ETA. The summary gives keys
+written, skipped, failed and expired, bytes, time and rate: on stderr
+(with --log-format json, one JSON line), or with --format json on stdout.
 
 ` + exitCodesHelp + `
    Here 3 means the restore ran to the end but some keys failed (keys
@@ -136,20 +137,21 @@ expired, bytes, time and rate.
    conflict under --conflict error.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "to", EnvVars: []string{"REDKIT_TO_URL"}, Usage: "target `URL`: redis://, rediss:// or redis+sentinel://"},
-			&cli.StringFlag{Name: "to-password-file", Usage: "read the target's password from `FILE` (REDKIT_TO_PASSWORD also works); the URL's bare userinfo (redis://USER@host) is then the user"},
+			&cli.StringFlag{Name: "to-password-file", Usage: "read the target's password from the first line of `FILE`; the URL's bare userinfo (redis://USER@host) is then the user"},
 			&cli.StringFlag{Name: "conflict", Value: rsync.ConflictError, Usage: "existing keys: `POLICY` error, replace or skip"},
 			&cli.StringFlag{Name: "mode", Value: rsync.ModeAuto, Usage: "`MODE`: auto (RESTORE when the target can load the payload), restore, or commands"},
 			&cli.BoolFlag{Name: "flush", Usage: "empty the target (FLUSHALL) before writing"},
 			&cli.IntFlag{Name: "pipeline", Value: 4096, Usage: "at most `N` commands in flight per connection (and at most 64 MB of them)"},
 			&cli.IntFlag{Name: "batch", Value: 512, Usage: "commands mode: at most `N` elements per command"},
-			&cli.StringFlag{Name: "max-payload", Usage: "largest RESTORE payload, e.g. 256MB; bigger values go as commands (`SIZE`, default: the target's proto-max-bulk-len less 64KB)"},
+			&cli.StringFlag{Name: "max-payload", Usage: "largest RESTORE payload `SIZE`, e.g. 256MB (unset: the target's proto-max-bulk-len less 64KB); bigger values go as commands"},
 			&cli.StringFlag{Name: "rate", Usage: "limit to `N` keys/s (e.g. 5000) or bytes/s (e.g. 20MB)"},
-			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "connect, read and write `TIMEOUT`"},
-			&cli.StringSliceFlag{Name: "db-map", Usage: "write keys of database `SRC=DST` to database DST (repeatable)"},
+			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "give up an operation (connecting, a reply to a command) after `DURATION` without progress"},
+			&cli.StringSliceFlag{Name: "db-map", Usage: "`SRC=DST`: write the keys (and AOF commands) of the input's database SRC to the target's database DST; other databases keep their number, which a cluster refuses but for 0 (repeatable; --db filters by the input's numbers)"},
 			&cli.BoolFlag{Name: "replay", Usage: "an AOF with an RDB preamble: replay its commands into the keys first (plain and multi-part AOFs always are)"},
 			&cli.StringFlag{Name: "now", Usage: "resolve relative expiries in AOF commands without a #TS annotation against `TIME`"},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "summary `FORMAT`: text (stderr) or json (stdout)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar and no text summary"},
+			logFormatFlag(),
 			&cli.BoolFlag{Name: "check", Usage: "check whether the restore can work (versions, memory, modules, ACLs, slots, databases, biggest key, existing keys), write nothing, exit 0 if it can"},
 			&cli.StringFlag{Name: "to-file", Usage: "a backup: write its RDB to `FILE` instead of a server (verified, written atomically)"},
 			&cli.StringFlag{Name: "at", Usage: "a continuous backup: restore to `TIME` (RFC 3339 or Unix seconds: the last command received at or before it), or latest (everything stored)"},
@@ -158,6 +160,16 @@ expired, bytes, time and rate.
 			&cli.StringSliceFlag{Name: "identity-file", EnvVars: []string{"REDKIT_IDENTITY_FILE"}, Usage: "an encrypted backup: age identities in `FILE` (as age-keygen writes them; repeatable)"},
 		}, append(append(tlsFlags(), restoreFilterFlags()...), storageFlags()...)...),
 		Action: func(c *cli.Context) error {
+			if err := checkLogFormat(c, "restore"); err != nil {
+				return err
+			}
+			if gopts.logFormat == "json" {
+				// Every line on stderr a JSON line, those of the backup
+				// restores (restore_backup.go, restore_at.go) included.
+				jl := newJSONLines(gopts.stderr)
+				defer jl.flush()
+				gopts.stderr = jl
+			}
 			opts, err := restoreOptionsFromFlags(c, gopts)
 			if err != nil {
 				return err
@@ -196,7 +208,7 @@ func restoreOptionsFromFlags(c *cli.Context, gopts globalOptions) (restoreOption
 	if err != nil {
 		return opts, err
 	}
-	if f.NeedsStats() {
+	if f.NeedsStats() { // restoreFilterFlags has no --min-size
 		return opts, usageErrorf("restore: --min-size is not supported")
 	}
 	if opts.dbMap, err = parseDBMap(c.StringSlice("db-map")); err != nil {
@@ -391,15 +403,16 @@ type restoreInput struct {
 // restoreFrom restores an opened input into the target: connect, write
 // (pipeline.Restore) with a progress bar, print the summary and hints.
 func restoreFrom(ctx context.Context, gopts globalOptions, opts restoreOptions, in restoreInput) error {
+	l := newCmdLog(gopts)
 	logf := func(format string, a ...any) {
 		if !opts.quiet {
-			fmt.Fprintf(gopts.stderr, "redkit: restore: %s\n", rsync.Redact(fmt.Sprintf(format, a...)))
+			l.info("restore: " + fmt.Sprintf(format, a...))
 		}
 	}
 	ep, info, w, err := connectTarget(ctx, opts.to, opts.password, opts.tls, opts.timeout, opts.depth, logf)
 	if err != nil {
 		if h := connectHint(err); h != "" && ctx.Err() == nil {
-			fmt.Fprintf(gopts.stderr, "redkit: restore: %v\nhint: %s\n", rsync.Redact(err.Error()), h)
+			l.error("restore: "+err.Error(), h)
 			return reportedError(exitError, err)
 		}
 		return fmt.Errorf("restore: %w", err)
@@ -415,7 +428,7 @@ func restoreFrom(ctx context.Context, gopts globalOptions, opts restoreOptions, 
 			return fmt.Errorf("restore: %s: %w", ep, err)
 		}
 	}
-	bar := startProgress(gopts.stderr, opts.quiet, "restore", in.total)
+	bar := startProgress(gopts.stderr, opts.quiet || l.isJSON(), "restore", in.total)
 	if in.file != nil {
 		bar.track(in.file)
 	} else if in.count != nil {
@@ -448,9 +461,9 @@ func restoreFrom(ctx context.Context, gopts globalOptions, opts restoreOptions, 
 	if err != nil {
 		sum.Error = rsync.Redact(err.Error())
 	}
-	printRestoreSummary(gopts, opts, &sum)
+	printRestoreSummary(gopts, l, opts, &sum)
 	if opts.format == "text" && slices.ContainsFunc(failures, func(f *rsync.KeyError) bool { return errors.Is(f.Err, rsync.ErrFieldExpiry) }) {
-		fmt.Fprintf(gopts.stderr, "hint: hash field expiries need Redis 7.4 or Valkey 9.0 or later on the target; the hashes that have them were left absent, the other keys restored\n")
+		l.warn("restore: some hashes have field expiries, which the target cannot set", "hash field expiries need Redis 7.4 or Valkey 9.0 or later on the target; the hashes that have them were left absent, the other keys restored")
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -462,15 +475,22 @@ func restoreFrom(ctx context.Context, gopts globalOptions, opts restoreOptions, 
 			if st.Existing > 1 {
 				more = fmt.Sprintf(" (and %d more of the keys in flight then)", st.Existing-1)
 			}
-			fmt.Fprintf(gopts.stderr, "redkit: restore: %s: key %q in db %d already exists%s: the restore stopped there, and the keys after them in the input were not tried\nhint: the keys after it that were already in flight (up to --pipeline) may have been written; rerun with --conflict replace (overwrite), --conflict skip (keep it) or --flush (empty the target first)\n", ep, ke.Key, ke.DB, more)
+			l.error(fmt.Sprintf("restore: %s: key %q in db %d already exists%s: the restore stopped there, and the keys after them in the input were not tried", ep, ke.Key, ke.DB, more),
+				"the keys after it that were already in flight (up to --pipeline) may have been written; rerun with --conflict replace (overwrite), --conflict skip (keep it) or --flush (empty the target first)",
+				"db", ke.DB, "key", string(ke.Key))
 			return reportedError(exitError, err)
 		}
 		if h := connectHint(err); h != "" {
-			fmt.Fprintf(gopts.stderr, "redkit: restore %s -> %s: %s\nhint: %s\n", name, ep, rsync.Redact(err.Error()), h)
+			l.error(fmt.Sprintf("restore %s -> %s: %s", name, ep, err), h)
 			return reportedError(exitError, err)
 		}
 		if kind, h := describeError(err); h != "" && isInputError(err) {
-			fmt.Fprintf(gopts.stderr, "redkit: restore %s -> %s: %s\nhint: %s is %s: %s\n", name, ep, rsync.Redact(err.Error()), name, kindPhrase(kind), h)
+			attrs := []any{"file", name, "kind", kind}
+			var pe *rdb.ParseError
+			if errors.As(err, &pe) {
+				attrs = append(attrs, "offset", pe.Offset)
+			}
+			l.error(fmt.Sprintf("restore %s -> %s: %s", name, ep, err), fmt.Sprintf("%s is %s: %s", name, kindPhrase(kind), h), attrs...)
 			return reportedError(exitError, err)
 		}
 		return fmt.Errorf("restore %s -> %s: %s", name, ep, rsync.Redact(err.Error()))
@@ -482,7 +502,9 @@ func restoreFrom(ctx context.Context, gopts globalOptions, opts restoreOptions, 
 	return nil
 }
 
-func printRestoreSummary(gopts globalOptions, opts restoreOptions, s *restoreSummary) {
+// printRestoreSummary prints the summary: JSON on stdout with --format
+// json, else on stderr through l (unless quiet and nothing failed).
+func printRestoreSummary(gopts globalOptions, l *cmdLog, opts restoreOptions, s *restoreSummary) {
 	if opts.format == "json" {
 		enc := json.NewEncoder(gopts.stdout)
 		enc.SetIndent("", "  ")
@@ -492,17 +514,19 @@ func printRestoreSummary(gopts globalOptions, opts restoreOptions, s *restoreSum
 	if opts.quiet && s.Failed == 0 {
 		return
 	}
-	w := gopts.stderr
 	for _, f := range s.Failures {
-		fmt.Fprintf(w, "redkit: restore: db %d key %q failed: %s\n", f.DB, f.Key, f.Error)
+		l.error(fmt.Sprintf("restore: db %d key %q failed: %s", f.DB, f.Key, f.Error), "", "db", f.DB, "key", f.Key)
 	}
 	if int64(len(s.Failures)) < s.Failed {
-		fmt.Fprintf(w, "redkit: restore: ... and %d more failed keys\n", s.Failed-int64(len(s.Failures)))
+		l.error(fmt.Sprintf("restore: ... and %d more failed keys", s.Failed-int64(len(s.Failures))), "", "more_failed", s.Failed-int64(len(s.Failures)))
 	}
 	existing := ""
 	if s.Existing > 0 {
 		existing = fmt.Sprintf(", %d already on the target", s.Existing)
 	}
-	fmt.Fprintf(w, "redkit: restore %s -> %s: %d keys written (%d as commands), %d skipped, %d failed%s, %d expired, %d function libraries, %s in %.1fs (%.0f keys/s, %s/s)\n",
-		s.Input, s.Target, s.Keys, s.Commands, s.Skipped, s.Failed, existing, s.Expired, s.Functions, bytesize.Format(s.Bytes), s.Seconds, s.KeysPerS, bytesize.Format(int64(s.BytesPerS)))
+	l.info(fmt.Sprintf("restore %s -> %s: %d keys written (%d as commands), %d skipped, %d failed%s, %d expired, %d function libraries, %s in %.1fs (%.0f keys/s, %s/s)",
+		s.Input, s.Target, s.Keys, s.Commands, s.Skipped, s.Failed, existing, s.Expired, s.Functions, bytesize.Format(s.Bytes), s.Seconds, s.KeysPerS, bytesize.Format(int64(s.BytesPerS))),
+		"input", s.Input, "target", s.Target, "cluster", s.Cluster, "keys_written", s.Keys, "keys_as_commands", s.Commands,
+		"keys_skipped", s.Skipped, "keys_failed", s.Failed, "keys_existing", s.Existing, "keys_expired", s.Expired,
+		"functions", s.Functions, "bytes", s.Bytes, "seconds", s.Seconds)
 }

@@ -25,6 +25,11 @@ type LiveOptions struct {
 	// Now returns the current Unix ms: it turns PTTL into an absolute
 	// expiry on servers before Redis 7.0. Default: the wall clock.
 	Now func() int64
+	// Keys, when set, is called by Each once connected with the number
+	// of keys the databases it reads hold (INFO keyspace; DBSIZE of each
+	// master of a cluster): a total for a progress display. Keys written
+	// meanwhile make the count read differ.
+	Keys func(n int64)
 }
 
 // LiveSource reads the keys of a live server or cluster.
@@ -75,6 +80,7 @@ type topology struct {
 	nodes   []*node
 	cluster bool
 	slots   []int // slot -> index in nodes, cluster only
+	keys    int64 // in the databases read, when they were counted
 }
 
 func (t *topology) close() {
@@ -83,9 +89,20 @@ func (t *topology) close() {
 	}
 }
 
+// fail names the source in err, whose text loses any password; the
+// error it wraps stays inspectable (errors.Is, errors.As).
 func (s *LiveSource) fail(err error) error {
-	return fmt.Errorf("%s: %s", s.Name(), sync.Redact(err.Error()))
+	return &redactedError{msg: s.Name() + ": " + sync.Redact(err.Error()), err: err}
 }
+
+// redactedError is an error whose text was stripped of passwords.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
 
 // connect dials the server (the master a Sentinel names) and, on a
 // cluster, every master.
@@ -105,12 +122,13 @@ func (s *LiveSource) connect(ctx context.Context, h *Hasher) (*topology, error) 
 	}
 	if !info.Cluster {
 		first.setVersion(info)
-		first.dbs, err = keyspaceDBs(first.c, s.opts.DBs)
+		var keys int64
+		first.dbs, keys, err = keyspaceDBs(first.c, s.opts.DBs)
 		if err != nil {
 			first.c.Close()
 			return nil, err
 		}
-		return &topology{nodes: []*node{first}}, nil
+		return &topology{nodes: []*node{first}, keys: keys}, nil
 	}
 	ranges, err := sync.ClusterSlots(first.c)
 	first.c.Close()
@@ -141,6 +159,15 @@ func (s *LiveSource) connect(ctx context.Context, h *Hasher) (*topology, error) 
 			}
 			n.setVersion(ni)
 			n.dbs = []int{0}
+			if s.opts.Keys != nil {
+				v, err := n.c.DoString("DBSIZE")
+				if err != nil {
+					n.c.Close()
+					t.close()
+					return nil, fmt.Errorf("DBSIZE on %s: %w", n.c.Addr(), err)
+				}
+				t.keys += v.Int
+			}
 			i = len(t.nodes)
 			index[r.Master] = i
 			t.nodes = append(t.nodes, n)
@@ -181,24 +208,30 @@ func versionParts(v string) (major, minor int) {
 
 // keyspaceDBs lists the databases holding keys (INFO keyspace), limited
 // to want when it is not empty.
-func keyspaceDBs(c *sync.Conn, want []int) ([]int, error) {
+func keyspaceDBs(c *sync.Conn, want []int) (dbs []int, keys int64, err error) {
 	v, err := c.DoString("INFO", "keyspace")
 	if err != nil {
-		return nil, fmt.Errorf("INFO keyspace on %s: %w", c.Addr(), err)
+		return nil, 0, fmt.Errorf("INFO keyspace on %s: %w", c.Addr(), err)
 	}
-	var dbs []int
 	for _, line := range strings.Split(string(v.Str), "\n") {
-		name, _, ok := strings.Cut(strings.TrimSpace(line), ":")
+		name, fields, ok := strings.Cut(strings.TrimSpace(line), ":")
 		if !ok || !strings.HasPrefix(name, "db") {
 			continue
 		}
 		db, err := strconv.Atoi(name[2:])
-		if err == nil && wantDB(want, db) {
-			dbs = append(dbs, db)
+		if err != nil || !wantDB(want, db) {
+			continue
+		}
+		dbs = append(dbs, db)
+		for _, f := range strings.Split(fields, ",") { // keys=N,expires=N,...
+			if n, ok := strings.CutPrefix(f, "keys="); ok {
+				k, _ := strconv.ParseInt(n, 10, 64)
+				keys += k
+			}
 		}
 	}
 	slices.Sort(dbs)
-	return dbs, nil
+	return dbs, keys, nil
 }
 
 func (n *node) selectDB(db int) error {
@@ -219,6 +252,9 @@ func (s *LiveSource) Each(ctx context.Context, h *Hasher, keep Keep, fn func(*En
 		return s.fail(err)
 	}
 	defer t.close()
+	if s.opts.Keys != nil {
+		s.opts.Keys(t.keys)
+	}
 	for _, n := range t.nodes {
 		for _, db := range n.dbs {
 			if err := n.scan(ctx, db, keep, fn); err != nil {
