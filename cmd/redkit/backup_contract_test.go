@@ -33,9 +33,9 @@ func smallSource(t *testing.T) *redistest.Server {
 	return src
 }
 
-// jsonLines fails the test unless every line of stderr is a JSON object,
+// parseJSONLines fails the test unless every line of stderr is a JSON object,
 // and returns them.
-func jsonLines(t *testing.T, stderr string) []map[string]any {
+func parseJSONLines(t *testing.T, stderr string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for _, line := range strings.Split(strings.TrimRight(stderr, "\n"), "\n") {
@@ -108,7 +108,7 @@ func TestStorageEnv(t *testing.T) {
 		t.Setenv("REDKIT_STORAGE", "")
 		t.Setenv("REDKIT_BACKUP_TO", "file://"+store)
 		r := redkit(t, nil, "backup", "--from", src.URL(), "--log-format", "json").want(t, 0)
-		lines := jsonLines(t, r.stderr)
+		lines := parseJSONLines(t, r.stderr)
 		if len(lines) == 0 || lines[0]["level"] != "WARN" || !strings.Contains(fmt.Sprint(lines[0]["msg"]), "rename it REDKIT_STORAGE") {
 			t.Errorf("no warning to rename REDKIT_BACKUP_TO: %s", r.stderr)
 		}
@@ -201,7 +201,7 @@ func TestBackupLockedExit(t *testing.T) {
 		t.Errorf("backup: %s", r.stderr)
 	}
 	r = redkit(t, nil, "backup", "--from", src.URL(), "--to", url, "--log-format", "json").want(t, exitLocked)
-	lines := jsonLines(t, r.stderr)
+	lines := parseJSONLines(t, r.stderr)
 	if last := lines[len(lines)-1]; last["exit_code"] != float64(exitLocked) || !strings.Contains(fmt.Sprint(last["err"]), holder) {
 		t.Errorf("backup --log-format json: %s", r.stderr)
 	}
@@ -210,11 +210,11 @@ func TestBackupLockedExit(t *testing.T) {
 		t.Errorf("prune: %s", r.stderr)
 	}
 	r = redkit(t, nil, "backup", "prune", url, "--keep-last", "1", "--log-format", "json").want(t, exitLocked)
-	jsonLines(t, r.stderr)
+	parseJSONLines(t, r.stderr)
 	// A continuous backup's base waits for the lock up to --retry-for.
 	start := time.Now()
 	r = redkit(t, nil, "backup", "--continuous", "--from", src.URL(), "--to", url, "--retry-for", "1s", "--log-format", "json").want(t, exitLocked)
-	lines = jsonLines(t, r.stderr)
+	lines = parseJSONLines(t, r.stderr)
 	if last := lines[len(lines)-1]; !strings.Contains(fmt.Sprint(last["err"]), holder) {
 		t.Errorf("continuous: %s", r.stderr)
 	}
@@ -322,7 +322,7 @@ func TestBackupVerifyJSON(t *testing.T) {
 	if rep.OK || len(rep.Problems) != 1 || rep.Objects[0].OK || rep.Objects[0].SHA256OK || !strings.Contains(rep.Problems[0], "checksum") {
 		t.Errorf("verify of a damaged backup: %+v", rep)
 	}
-	if lines := jsonLines(t, r.stderr); len(lines) != 1 || lines[0]["exit_code"] != float64(1) {
+	if lines := parseJSONLines(t, r.stderr); len(lines) != 1 || lines[0]["exit_code"] != float64(1) {
 		t.Errorf("stderr: %s", r.stderr)
 	}
 }
@@ -338,14 +338,14 @@ func TestBackupFailedJSON(t *testing.T) {
 	dir := t.TempDir()
 
 	r := redkit(t, nil, "backup", "--from", "redis://127.0.0.1:1", "--to", "file://"+dir, "--log-format", "json").want(t, 1)
-	lines := jsonLines(t, r.stderr)
+	lines := parseJSONLines(t, r.stderr)
 	if last := lines[len(lines)-1]; last["msg"] != "backup failed" || last["exit_code"] != float64(1) || last["hint"] == nil {
 		t.Errorf("unreachable source: %s", r.stderr)
 	}
 
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong-"+strings.Repeat("x", 30))
 	r = redkit(t, nil, "backup", "--from", src.URL(), "--to", "s3://backups/x", "--log-format", "json").want(t, 1)
-	lines = jsonLines(t, r.stderr)
+	lines = parseJSONLines(t, r.stderr)
 	if last := lines[len(lines)-1]; last["msg"] != "backup failed" || !strings.Contains(fmt.Sprint(last["err"]), "refused the credentials") {
 		t.Errorf("refusing storage: %s", r.stderr)
 	}
@@ -353,7 +353,7 @@ func TestBackupFailedJSON(t *testing.T) {
 
 	// A usage error, the same.
 	r = redkit(t, nil, "backup", "--from", src.URL(), "--to", "file://"+dir, "--compress", "lz4", "--log-format", "json").want(t, 2)
-	jsonLines(t, r.stderr)
+	parseJSONLines(t, r.stderr)
 
 	// list's and prune's warnings: an incomplete backup.
 	b, _ := file.New(dir)
@@ -364,7 +364,7 @@ func TestBackupFailedJSON(t *testing.T) {
 		{"backup", "prune", "file://" + dir, "--keep-last", "1", "--log-format", "json"},
 	} {
 		r := redkit(t, nil, args...).want(t, 0)
-		if lines := jsonLines(t, r.stderr); len(lines) != 1 || lines[0]["level"] != "WARN" || !strings.Contains(fmt.Sprint(lines[0]["msg"]), "incomplete") {
+		if lines := parseJSONLines(t, r.stderr); len(lines) != 1 || lines[0]["level"] != "WARN" || !strings.Contains(fmt.Sprint(lines[0]["msg"]), "incomplete") {
 			t.Errorf("%v: stderr %s", args, r.stderr)
 		}
 	}
@@ -380,7 +380,7 @@ func TestRestoreBackupJSON(t *testing.T) {
 	t.Setenv("REDKIT_LOG_FORMAT", "json")
 	out := filepath.Join(t.TempDir(), "ok.rdb")
 	r := redkit(t, nil, "restore", url+"@"+id, "--to-file", out).want(t, 0)
-	if lines := jsonLines(t, r.stderr); len(lines) == 0 || !strings.Contains(fmt.Sprint(lines[len(lines)-1]["msg"]), "written to "+out) {
+	if lines := parseJSONLines(t, r.stderr); len(lines) == 0 || !strings.Contains(fmt.Sprint(lines[len(lines)-1]["msg"]), "written to "+out) {
 		t.Errorf("restore --to-file: %s", r.stderr)
 	}
 	obj := filepath.Join(dir, "backups", id, "dump.rdb.zst")
@@ -396,7 +396,7 @@ func TestRestoreBackupJSON(t *testing.T) {
 		{"restore", url, "--to-file", filepath.Join(t.TempDir(), "x.rdb")},
 	} {
 		r := redkit(t, nil, args...).want(t, 1)
-		lines := jsonLines(t, r.stderr)
+		lines := parseJSONLines(t, r.stderr)
 		if last := lines[len(lines)-1]; last["level"] != "ERROR" || last["exit_code"] != float64(1) || !strings.Contains(fmt.Sprint(last["msg"]), "checksum") || last["detail"] == nil {
 			t.Errorf("%v: %s", args, r.stderr)
 		}

@@ -13,7 +13,7 @@ import (
 	"github.com/redkit/redkit/internal/redistest"
 )
 
-// jsonLines is in backup_contract_test.go.
+// parseJSONLines is in backup_contract_test.go.
 
 // find returns the first record whose message contains s.
 func find(recs []map[string]any, s string) map[string]any {
@@ -64,7 +64,7 @@ func TestLiveJSONLogFailures(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := redkit(t, nil, append(tc.args, "--log-format", "json")...).want(t, tc.code)
-			recs := jsonLines(t, r.stderr)
+			recs := parseJSONLines(t, r.stderr)
 			var errRec map[string]any
 			for _, rec := range recs {
 				if rec["level"] == "ERROR" {
@@ -99,7 +99,7 @@ func TestLiveJSONLogFailures(t *testing.T) {
 		}
 		tight := redistest.Start(t, redistest.Options{Config: []string{"maxmemory 2mb"}})
 		r := redkit(t, nil, "sync", "--check", "--log-format", "json", "--from", big.URL(), "--to", tight.URL()).want(t, 1)
-		rec := find(jsonLines(t, r.stderr), "checks failed")
+		rec := find(parseJSONLines(t, r.stderr), "checks failed")
 		if rec == nil || rec["level"] != "ERROR" || rec["exit_code"] != 1.0 {
 			t.Errorf("no ERROR record of the failed checks:\n%s", r.stderr)
 		}
@@ -107,7 +107,7 @@ func TestLiveJSONLogFailures(t *testing.T) {
 			t.Errorf("report:\n%s", r.stdout)
 		}
 		r = redkit(t, nil, "sync", "--check", "--log-format", "json", "--from", src.URL(), "--to", big.URL()).want(t, 0)
-		if rec := find(jsonLines(t, r.stderr), "can run"); rec == nil || rec["level"] != "INFO" {
+		if rec := find(parseJSONLines(t, r.stderr), "can run"); rec == nil || rec["level"] != "INFO" {
 			t.Errorf("no INFO record of the verdict:\n%s", r.stderr)
 		}
 	})
@@ -118,7 +118,7 @@ func TestLiveJSONLogFailures(t *testing.T) {
 func TestConvertJSONLogWarning(t *testing.T) {
 	dump := corpus(t, "librdb/module_aux.rdb")
 	r := redkit(t, nil, "convert", "--to", "resp", "--log-format", "json", dump).want(t, 0)
-	recs := jsonLines(t, r.stderr)
+	recs := parseJSONLines(t, r.stderr)
 	w := find(recs, "module auxiliary data")
 	if w == nil || w["level"] != "WARN" {
 		t.Fatalf("no WARN record of the module data left out:\n%s", r.stderr)
@@ -134,7 +134,7 @@ func TestConvertJSONLogWarning(t *testing.T) {
 		t.Error("no RESP on stdout")
 	}
 	r = redkit(t, nil, "convert", "--to", "resp", "--log-format", "json", "-q", dump).want(t, 0)
-	if recs := jsonLines(t, r.stderr); len(recs) != 1 || recs[0]["level"] != "WARN" {
+	if recs := parseJSONLines(t, r.stderr); len(recs) != 1 || recs[0]["level"] != "WARN" {
 		t.Errorf("-q: want the warning alone:\n%s", r.stderr)
 	}
 }
@@ -204,7 +204,7 @@ func TestDumpFormatJSON(t *testing.T) {
 	}
 
 	r = redkit(t, nil, "dump", "--from", src.URL(), "-o", out, "--log-format", "json").want(t, 0)
-	rec := find(jsonLines(t, r.stderr), "dump:")
+	rec := find(parseJSONLines(t, r.stderr), "dump:")
 	if rec == nil || rec["keys"] != 101.0 || rec["bytes"] != float64(fi.Size()) || rec["level"] != "INFO" {
 		t.Errorf("summary record %v:\n%s", rec, r.stderr)
 	}
@@ -243,7 +243,7 @@ func TestSyncFormatJSON(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", k, r.stdout)
 		}
 	}
-	recs := jsonLines(t, r.stderr)
+	recs := parseJSONLines(t, r.stderr)
 	if rec := find(recs, "sync caught up"); rec == nil || rec["keys"] != 50.0 {
 		t.Errorf("no final record with the keys:\n%s", r.stderr)
 	}
@@ -269,7 +269,7 @@ func TestSnapshotWaitLogged(t *testing.T) {
 		t.Errorf("dump: no line on the wait:\n%s", r.stderr)
 	}
 	r = redkit(t, nil, "dump", "--from", "redis://repl:pw@"+src.Addr(), "-o", out, "--log-format", "json").want(t, 0)
-	if rec := find(jsonLines(t, r.stderr), "it may be its repl-diskless-sync-delay"); rec == nil || rec["source"] != src.Addr() {
+	if rec := find(parseJSONLines(t, r.stderr), "it may be its repl-diskless-sync-delay"); rec == nil || rec["source"] != src.Addr() {
 		t.Errorf("dump without CONFIG: no record on the wait:\n%s", r.stderr)
 	}
 	r = redkit(t, nil, "dump", "--from", src.URL(), "-o", out, "-q").want(t, 0)
@@ -279,7 +279,7 @@ func TestSnapshotWaitLogged(t *testing.T) {
 
 	dst := redistest.Start(t, redistest.Options{})
 	r = redkit(t, nil, "sync", "--from", src.URL(), "--to", dst.URL(), "--until-caught-up", "--log-format", "json").want(t, 0)
-	rec := find(jsonLines(t, r.stderr), "the source is waiting before it sends the snapshot")
+	rec := find(parseJSONLines(t, r.stderr), "the source is waiting before it sends the snapshot")
 	if rec == nil || rec["repl_diskless_sync_delay"] != 2.0 || rec["level"] != "INFO" {
 		t.Errorf("sync: no record on the wait:\n%s", r.stderr)
 	}
