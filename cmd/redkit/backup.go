@@ -240,7 +240,7 @@ func runBackup(ctx context.Context, gopts globalOptions, opts backupOptions, arg
 			// An S3 upload's part buffers (16 MiB, 4 in flight and one or
 			// two filling, per snapshot) are live by design.
 			reserveMemory(int64(snapshots) * 6 * (16 << 20))
-			bar = startProgress(gopts.stderr, quiet, "backup", -1)
+			bar = startProgress(gopts.stderr, quiet || format == "json", "backup", -1)
 			bar.count(read.Load)
 		}}
 	switch {
