@@ -392,14 +392,15 @@ func startKeyProgress(stderr io.Writer, quiet bool, n *atomic.Int64, total func(
 // drawKeyProgress draws on w whatever w is, redrawn every tick.
 func drawKeyProgress(w io.Writer, n *atomic.Int64, total func() int64, tick time.Duration) (stop func()) {
 	max := int64(-1)
+	var rate rateMeter
 	newBar := func() *progressbar.ProgressBar {
+		// The text is ours (keyProgressText): progressbar's own rate
+		// divides the first count by the microseconds since the bar began.
 		return progressbar.NewOptions64(max,
 			progressbar.OptionSetWriter(w),
 			progressbar.OptionSetDescription("compare: keys read"),
-			progressbar.OptionShowCount(),
-			progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("keys"),
-			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionSetPredictTime(false),
+			progressbar.OptionSetElapsedTime(true),
 			progressbar.OptionThrottle(100*time.Millisecond),
 			progressbar.OptionClearOnFinish(),
 		)
@@ -416,7 +417,7 @@ func drawKeyProgress(w io.Writer, n *atomic.Int64, total func() int64, tick time
 			select {
 			case <-done:
 				return
-			case <-t.C:
+			case now := <-t.C:
 				read := n.Load()
 				want := int64(-1)
 				if total != nil && !passed {
@@ -434,6 +435,8 @@ func drawKeyProgress(w io.Writer, n *atomic.Int64, total func() int64, tick time
 					max = want
 					bar = newBar()
 				}
+				rate.add(now, read)
+				bar.Describe(keyProgressText(read, max, rate.rate()))
 				bar.Set64(read)
 			}
 		}
@@ -444,6 +447,23 @@ func drawKeyProgress(w io.Writer, n *atomic.Int64, total func() int64, tick time
 		bar.Finish()
 		bar.Clear()
 	}
+}
+
+// keyProgressText is compare's bar text: the keys read, of the total
+// when known, the rate once samples span a second, and the time left.
+func keyProgressText(done, total int64, rate float64) string {
+	s := fmt.Sprintf("compare: %d keys read", done)
+	if total > 0 {
+		s = fmt.Sprintf("compare: %d of %d keys read", done, total)
+	}
+	if rate >= 0 {
+		s += fmt.Sprintf(", %.0f keys/s", rate)
+		if total > done && rate > 0 {
+			left := time.Duration(float64(total-done) / rate * float64(time.Second))
+			s += ", " + left.Round(time.Second).String() + " left"
+		}
+	}
+	return s
 }
 
 // diffDetail says how the two sides of a difference differ.

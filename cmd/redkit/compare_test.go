@@ -153,11 +153,11 @@ func TestCompareProgressTotal(t *testing.T) {
 	total := int64(32)
 	stop := drawKeyProgress(&buf, &n, func() int64 { return total }, 5*time.Millisecond)
 	n.Store(7)
-	waitFor(t, &buf, regexp.MustCompile(`7/32`))
+	waitFor(t, &buf, regexp.MustCompile(`7 of 32 keys read`))
 	n.Store(40)
-	waitFor(t, &buf, regexp.MustCompile(`\b40 keys`))
+	waitFor(t, &buf, regexp.MustCompile(`\b40 keys read`))
 	stop()
-	if strings.Contains(buf.String(), "40/32") {
+	if strings.Contains(buf.String(), "40 of 32") {
 		t.Errorf("a count past its total drawn: %q", buf.String())
 	}
 }
@@ -169,4 +169,20 @@ func mustDump(t *testing.T, path string) compare.Source {
 		t.Fatal(err)
 	}
 	return src
+}
+
+func TestKeyProgressText(t *testing.T) {
+	for _, tc := range []struct {
+		done, total int64
+		rate        float64
+		want        string
+	}{
+		{7, -1, -1, "compare: 7 keys read"},
+		{7, 32, -1, "compare: 7 of 32 keys read"},
+		{10, 30, 10, "compare: 10 of 30 keys read, 10 keys/s, 2s left"},
+	} {
+		if got := keyProgressText(tc.done, tc.total, tc.rate); got != tc.want {
+			t.Errorf("keyProgressText(%d, %d, %v) = %q, want %q", tc.done, tc.total, tc.rate, got, tc.want)
+		}
+	}
 }
