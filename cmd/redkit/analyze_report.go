@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/redkit/redkit/internal/analysis"
+	"github.com/redkit/redkit/internal/bytesize"
 	"github.com/redkit/redkit/rdb"
 )
 
@@ -281,7 +282,7 @@ func writePrefixes(w io.Writer, format string, prefixes []analysis.Prefix) error
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(tw, "database\tprefix\tsize\tsize_readable\tkey_count\n")
 		for _, p := range prefixes {
-			fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%d\n", p.DB, analysis.Printable(p.Prefix), p.Memory, analysis.FormatSize(p.Memory), p.Keys)
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%d\n", p.DB, analysis.Printable(p.Prefix), p.Memory, bytesize.Format(p.Memory), p.Keys)
 		}
 		return tw.Flush()
 	}

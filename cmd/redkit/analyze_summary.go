@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/redkit/redkit/internal/analysis"
+	"github.com/redkit/redkit/internal/bytesize"
 	"github.com/redkit/redkit/rdb"
 )
 
@@ -74,18 +75,18 @@ func writeSummary(w io.Writer, opts analyzeOptions, s *analysis.Summary, files [
 		p("file\t%s\tRDB v%d\tredis %s\t%s\t%s\n", f.path, f.meta.Version, orDash(ver), sizeLine(f.size, f.compression, f.meta.Bytes), status)
 	}
 	p("\nkeys\t%d\n", s.Total.Keys)
-	p("memory (estimated)\t%s\t(%d bytes)\n", analysis.FormatSize(s.Total.Memory), s.Total.Memory)
+	p("memory (estimated)\t%s\t(%d bytes)\n", bytesize.Format(s.Total.Memory), s.Total.Memory)
 	if rdbBytes > 0 {
-		p("memory / RDB size\t%.2fx\t(RDB %s", float64(s.Total.Memory)/float64(rdbBytes), analysis.FormatSize(rdbBytes))
+		p("memory / RDB size\t%.2fx\t(RDB %s", float64(s.Total.Memory)/float64(rdbBytes), bytesize.Format(rdbBytes))
 		if fileBytes >= 0 {
-			p(", stored %s", analysis.FormatSize(fileBytes))
+			p(", stored %s", bytesize.Format(fileBytes))
 		}
 		p(")\n")
 	}
 	section := func(title string, rows []groupJSON) {
 		p("\n%s\tkeys\tmemory\n", title)
 		for _, r := range rows {
-			p("  %s\t%d\t%s\n", r.Name, r.Keys, analysis.FormatSize(r.Memory))
+			p("  %s\t%d\t%s\n", r.Name, r.Keys, bytesize.Format(r.Memory))
 		}
 	}
 	section("by database", groups(s.ByDB, func(db int) string { return fmt.Sprintf("db%d", db) }))

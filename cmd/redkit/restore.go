@@ -64,7 +64,7 @@ examples:
 		Description: `Reads INPUT as convert does (an RDB dump, any AOF form, redkit JSON or
 JSONL, gzip or zstd, or - for stdin) and writes every key into the server
 or cluster URL names, pipelined (--pipeline commands in flight per
-connection, and at most 64 MB of commands awaiting replies).
+connection, and at most 64 MiB of commands awaiting replies).
 
 Each key goes as one RESTORE of its DUMP payload with its absolute expiry
 (ABSTTL) and its LRU idle time or LFU counter: the exact value, as fast as
@@ -141,9 +141,9 @@ written, skipped, failed and expired, bytes, time and rate: on stderr
 			&cli.StringFlag{Name: "conflict", Value: rsync.ConflictError, Usage: "existing keys: `POLICY` error, replace or skip"},
 			&cli.StringFlag{Name: "mode", Value: rsync.ModeAuto, Usage: "`MODE`: auto (RESTORE when the target can load the payload), restore, or commands"},
 			&cli.BoolFlag{Name: "flush", Usage: "empty the target (FLUSHALL) before writing"},
-			&cli.IntFlag{Name: "pipeline", Value: 4096, Usage: "at most `N` commands in flight per connection (and at most 64 MB of them)"},
+			&cli.IntFlag{Name: "pipeline", Value: 4096, Usage: "at most `N` commands in flight per connection (and at most 64 MiB of them)"},
 			&cli.IntFlag{Name: "batch", Value: 512, Usage: "commands mode: at most `N` elements per command"},
-			&cli.StringFlag{Name: "max-payload", Usage: "largest RESTORE payload `SIZE`, e.g. 256MB (unset: the target's proto-max-bulk-len less 64KB); bigger values go as commands"},
+			&cli.StringFlag{Name: "max-payload", Usage: "largest RESTORE payload `SIZE`, e.g. 256MB (unset: the target's proto-max-bulk-len less 64 KiB); bigger values go as commands"},
 			&cli.StringFlag{Name: "rate", Usage: "limit to `N` keys/s (e.g. 5000) or bytes/s (e.g. 20MB)"},
 			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "give up an operation (connecting, a reply to a command) after `DURATION` without progress"},
 			&cli.StringSliceFlag{Name: "db-map", Usage: "`SRC=DST`: write the keys (and AOF commands) of the input's database SRC to the target's database DST; other databases keep their number, which a cluster refuses but for 0 (repeatable; --db filters by the input's numbers)"},
