@@ -13,11 +13,11 @@ import (
 
 func newManCommand(gopts globalOptions) *cli.Command {
 	return &cli.Command{
-		Name:      "man",
-		Hidden:    true, // for packagers: goreleaser's before hooks run it
-		Usage:     "write the man pages: redkit(1) and one per command, as redkit-backup(1) and redkit-backup-list(1)",
-		ArgsUsage: " ",
-		UsageText: "redkit man [--dir DIR]\n\nexample: redkit man --dir dist/man && man -l dist/man/redkit-backup.1",
+		Name:        "man",
+		Hidden:      true, // for packagers: goreleaser's before hooks run it
+		Usage:       "write the man pages: redkit(1) and one per command, as redkit-backup(1) and redkit-backup-list(1)",
+		ArgsUsage:   " ",
+		UsageText:   "redkit man [--dir DIR]\n\nexample: redkit man --dir dist/man && man -l dist/man/redkit-backup.1",
 		Description: "Without --dir, prints redkit(1), which lists every command and subcommand with\nits flags. With --dir, writes that page and one per command and subcommand\n(redkit-COMMAND.1, redkit-COMMAND-SUBCOMMAND.1: the help text in full) into DIR.\n\n" + exitCodesHelp,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "dir", Usage: "write every page into `DIR` (created if needed)"},
