@@ -43,6 +43,7 @@ cleanup() {
 	[[ -n $redis_pid ]] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
 	rm -f /etc/redkit/package-test.env
 	if [[ -n $installed ]]; then dpkg --purge redkit >/dev/null 2>&1; fi
+	rmdir /etc/redkit 2>/dev/null
 	if [[ -z $user_before ]] && getent passwd redkit >/dev/null; then
 		userdel redkit 2>/dev/null
 		getent group redkit >/dev/null && groupdel redkit 2>/dev/null
@@ -183,13 +184,15 @@ echo "storage files owned by: $owner"
 [[ $owner == "redkit " ]] || fail "storage files owned by $owner, want redkit"
 
 step "dpkg -r redkit"
+rm -f /etc/redkit/package-test.env
 dpkg -r redkit
 [[ ! -e /usr/bin/redkit ]] || fail "/usr/bin/redkit still there after dpkg -r"
 [[ ! -e /usr/lib/systemd/system/redkit-backup@.service ]] || fail "units still there after dpkg -r"
 [[ -e /etc/redkit/example.env ]] || fail "dpkg -r removed the conffile (only --purge should)"
 dpkg --purge redkit >/dev/null
 installed=
-echo "removed; purged"
+[[ ! -e /etc/redkit ]] || fail "/etc/redkit still there after dpkg --purge: $(ls -A /etc/redkit)"
+echo "removed; purged (/etc/redkit gone)"
 
 echo
 echo "package-test: PASS ($deb, $rpm)"
