@@ -89,6 +89,7 @@ func newApp(gopts globalOptions) *cli.App {
 			newBackupCommand(gopts),
 			newDumpCommand(gopts),
 			newCompletionCommand(gopts),
+			newManCommand(gopts),
 		},
 		// urfave/cli would call os.Exit for ExitCoder errors: report does
 		// the mapping instead.
