@@ -118,6 +118,14 @@ func versionString() string {
 // for a "go install ...@v1.2.3", a pseudo-version and the commit for a
 // "go build" in a checkout), else "dev", "none" and "unknown".
 func versionFrom(v, c, d string, bi *debug.BuildInfo) string {
+	// goreleaser stamps "none" and "unknown" when it knows nothing (a
+	// snapshot in a clone without a remote): what Go recorded is better.
+	if c == "none" {
+		c = ""
+	}
+	if d == "unknown" {
+		d = ""
+	}
 	if bi != nil {
 		if v == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 			v = bi.Main.Version

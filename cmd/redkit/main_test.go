@@ -575,6 +575,9 @@ func TestVersionFrom(t *testing.T) {
 		{"goreleaser wins", "1.4.0", "abc1234", "2026-12-01T00:00:00Z", &debug.BuildInfo{
 			Main: debug.Module{Version: "v0.0.0-x"}, Settings: vcs("ffff", "2026-12-06T21:10:00Z", "false")},
 			"1.4.0 (commit abc1234, built 2026-12-01T00:00:00Z)"},
+		{"a goreleaser snapshot without git's state", "0.0.1-next", "none", "unknown", &debug.BuildInfo{
+			Main: debug.Module{Version: "(devel)"}, Settings: vcs("d3a4aac1b2c3d4e5f60718293a4b5c6d7e8f9012", "2026-12-06T21:10:00Z", "false")},
+			"0.0.1-next (commit d3a4aac1b2c3, built 2026-12-06T21:10:00Z)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := versionFrom(tc.v, tc.c, tc.d, tc.bi); got != tc.want {
