@@ -64,7 +64,7 @@ const exitCodesHelp = `EXIT CODES (the same for every command):
    2    usage error: a bad flag or argument (compare: also trouble, as diff(1) and cmp(1))
    3    completed with problems that did not stop it (keys that failed, empty collections,
         a repaired AOF tail, a gap); the report says which
-   11   the storage is locked by another run (backup, backup prune): the message names its holder
+   11   the storage is locked by another run (backup, backup --continuous, backup prune): the message names its holder
    130  interrupted (SIGINT or SIGTERM)
    compare: 0 identical, 1 different, 2 trouble`
 
