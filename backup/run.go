@@ -37,7 +37,12 @@ type ConnectError struct {
 	Err  error
 }
 
-func (e *ConnectError) Error() string { return e.Addr + ": " + e.Err.Error() }
+func (e *ConnectError) Error() string {
+	if e.Addr == "" { // a file source: its error names its path
+		return e.Err.Error()
+	}
+	return e.Addr + ": " + e.Err.Error()
+}
 func (e *ConnectError) Unwrap() error { return e.Err }
 
 // RunError is the failure of a backup that has an id: nothing of it is

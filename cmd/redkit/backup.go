@@ -276,7 +276,8 @@ func backupFailure(gopts globalOptions, format string, err error) error {
 	switch {
 	case errors.As(err, &coded):
 		return err // the source's flags, already worded
-	case errors.As(err, &ce) && format == "json":
+	case errors.As(err, &ce) && (format == "json" || ce.Addr == ""):
+		// JSON, or a file source (no server to give connection advice on).
 		return fmt.Errorf("backup: %w", err)
 	case errors.As(err, &ce):
 		return liveConnectError(gopts, "backup", ce.Addr, ce.Err)

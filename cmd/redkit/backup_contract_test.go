@@ -448,3 +448,24 @@ func TestStorageURL(t *testing.T) {
 		t.Errorf("backupRef(@latest) = %q %q %v", u, id, err)
 	}
 }
+
+// TestBackupMissingFile: a file source that is not there names its path,
+// with no empty server address before it, and exits 1.
+func TestBackupMissingFile(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nosuch.rdb")
+	r := redkit(t, nil, "backup", "--from", missing, "--to", "file://"+t.TempDir(), "--quiet").want(t, exitError)
+	if !strings.Contains(r.stderr, "backup: open input: open "+missing) || strings.Contains(r.stderr, ": :") {
+		t.Errorf("stderr: %s", r.stderr)
+	}
+}
+
+// TestConvertSummaryCommands: only RESP output counts commands.
+func TestConvertSummaryCommands(t *testing.T) {
+	in := filepath.Join("..", "..", "testdata", "sample.rdb")
+	for to, want := range map[string]bool{"jsonl": false, "rdb": false, "resp": true} {
+		r := redkit(t, nil, "convert", "--to", to, "-o", filepath.Join(t.TempDir(), "out"), in).want(t, 0)
+		if got := strings.Contains(r.stderr, " commands"); got != want {
+			t.Errorf("--to %s: summary %q", to, r.stderr)
+		}
+	}
+}

@@ -298,7 +298,12 @@ func runConvert(ctx context.Context, gopts globalOptions, opts convertOptions, a
 		return writeJSON(gopts.stdout, sum)
 	}
 	if !opts.quiet {
-		say(gopts, log, slog.LevelInfo, fmt.Sprintf("convert %s: %d keys, %d function libraries, %d commands, %s", path, st.Keys, st.Functions, st.Commands, bytesize.Format(cw.n)),
+		// Only RESP output counts commands (resp, aof); json and rdb hold keys.
+		cmds := ""
+		if opts.to == "resp" || opts.to == "aof" {
+			cmds = fmt.Sprintf(", %d commands", st.Commands)
+		}
+		say(gopts, log, slog.LevelInfo, fmt.Sprintf("convert %s: %d keys, %d function libraries%s, %s", path, st.Keys, st.Functions, cmds, bytesize.Format(cw.n)),
 			"input", sum.Input, "to", sum.To, "output", sum.Output, "keys", sum.Keys, "functions", sum.Functions, "commands", sum.Commands,
 			"bytes", sum.Bytes, "seconds", sum.Seconds)
 	}
