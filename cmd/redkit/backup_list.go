@@ -69,18 +69,11 @@ type backupListOptions struct {
 
 func runBackupList(ctx context.Context, gopts globalOptions, opts backupListOptions, args []string) error {
 	format := opts.format
-	if format != "text" && format != "json" {
-		return usageErrorf("backup list: --format %q: want text or json", format)
-	}
-	if opts.logFormat != "text" && opts.logFormat != "json" {
-		return usageErrorf("backup list: --log-format %q: want text or json", opts.logFormat)
-	}
 	url, err := storageArg("backup list", args)
 	if err != nil {
 		return err
 	}
-	log := newLogger(gopts.stderr, opts.logFormat, false)
-	b, err := openStorageURL(ctx, opts.storage, url, log)
+	b, log, err := openSubcommandStorage(ctx, gopts, "backup list", format, opts.logFormat, opts.storage, url)
 	if err != nil {
 		return err
 	}

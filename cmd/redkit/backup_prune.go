@@ -121,18 +121,11 @@ func runBackupPrune(ctx context.Context, gopts globalOptions, opts backupPruneOp
 		return usageErrorf("backup prune: no --keep-last, --keep-hourly, --keep-daily, --keep-weekly, --keep-monthly, --keep-yearly or --keep-within: that would delete all but the newest backup of each source; say what to keep")
 	}
 	format := opts.format
-	if format != "text" && format != "json" {
-		return usageErrorf("backup prune: --format %q: want text or json", format)
-	}
-	if opts.logFormat != "text" && opts.logFormat != "json" {
-		return usageErrorf("backup prune: --log-format %q: want text or json", opts.logFormat)
-	}
 	url, err := storageArg("backup prune", args)
 	if err != nil {
 		return err
 	}
-	log := newLogger(gopts.stderr, opts.logFormat, false)
-	b, err := openStorageURL(ctx, opts.storage, url, log)
+	b, log, err := openSubcommandStorage(ctx, gopts, "backup prune", format, opts.logFormat, opts.storage, url)
 	if err != nil {
 		return err
 	}

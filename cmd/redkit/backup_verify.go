@@ -94,19 +94,12 @@ type verifiedSegs struct {
 }
 
 func runBackupVerify(ctx context.Context, gopts globalOptions, opts backupVerifyOptions, args []string) error {
-	if opts.format != "text" && opts.format != "json" {
-		return usageErrorf("backup verify: --format %q: want text or json", opts.format)
-	}
-	if opts.logFormat != "text" && opts.logFormat != "json" {
-		return usageErrorf("backup verify: --log-format %q: want text or json", opts.logFormat)
-	}
 	ref, err := storageArg("backup verify", args)
 	if err != nil {
 		return err
 	}
 	url, id := splitBackupRef(ref)
-	log := newLogger(gopts.stderr, opts.logFormat, false)
-	b, err := openStorageURL(ctx, opts.storage, url, log)
+	b, _, err := openSubcommandStorage(ctx, gopts, "backup verify", opts.format, opts.logFormat, opts.storage, url)
 	if err != nil {
 		return err
 	}

@@ -243,3 +243,18 @@ func readKeyLines(path string) ([]string, error) {
 	}
 	return out, sc.Err()
 }
+
+// openSubcommandStorage checks the --format and --log-format of backup
+// list, prune or verify (cmd) and opens the storage url with a logger
+// in that log format.
+func openSubcommandStorage(ctx context.Context, gopts globalOptions, cmd, format, logFormat string, so storageOptions, url string) (storage.Backend, *slog.Logger, error) {
+	if format != "text" && format != "json" {
+		return nil, nil, usageErrorf("%s: --format %q: want text or json", cmd, format)
+	}
+	if logFormat != "text" && logFormat != "json" {
+		return nil, nil, usageErrorf("%s: --log-format %q: want text or json", cmd, logFormat)
+	}
+	log := newLogger(gopts.stderr, logFormat, false)
+	b, err := openStorageURL(ctx, so, url, log)
+	return b, log, err
+}
