@@ -1,13 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"strings"
-
-	rsync "github.com/redkit/redkit/sync"
 )
 
 // restoreStderr writes the lines a restore from a backup says on stderr:
@@ -16,29 +11,16 @@ import (
 // after a message's first go in "detail"), so that stderr is JSON lines
 // only.
 type restoreStderr struct {
-	w     io.Writer
-	json  *slog.Logger // nil: text
-	quiet bool         // no info lines
+	l     *cmdLog
+	quiet bool // no info lines
 }
 
 func newRestoreStderr(gopts globalOptions, quiet bool) restoreStderr {
-	s := restoreStderr{w: gopts.stderr, quiet: quiet}
-	if gopts.logFormat == "json" {
-		s.json = slog.New(slog.NewJSONHandler(gopts.stderr, nil))
-	}
-	return s
+	return restoreStderr{l: newCmdLog(gopts), quiet: quiet}
 }
 
 func (s restoreStderr) print(level slog.Level, msg string, attrs ...any) {
-	if s.json == nil {
-		fmt.Fprintf(s.w, "redkit: restore: %s\n", msg)
-		return
-	}
-	first, rest, _ := strings.Cut(rsync.Redact(msg), "\n")
-	if rest != "" {
-		attrs = append(attrs, "detail", rest)
-	}
-	s.json.Log(context.Background(), level, "restore: "+first, attrs...)
+	s.l.log(level, "restore: "+msg, "", attrs...)
 }
 
 // infof says how the restore goes, unless quiet.

@@ -109,7 +109,9 @@ func report(ctx context.Context, stderr io.Writer, err error, logFormat string) 
 // cmdLog writes a command's messages on stderr, besides its data and
 // its progress bar: in text, "redkit: MSG" and "hint: HINT" lines as
 // they always were; with --log-format json, one JSON line per message
-// (slog, as the command's logs), the hint and attrs as attributes.
+// (slog, as the command's logs), the hint and attrs as attributes, and
+// the lines of a message after its first as "detail". It is the one
+// printer of such messages: say, failed and restoreStderr use it.
 type cmdLog struct {
 	w    io.Writer
 	json *slog.Logger // nil in text
@@ -142,6 +144,9 @@ func (l *cmdLog) log(level slog.Level, msg, hint string, attrs ...any) {
 	}
 	if hint != "" {
 		attrs = append(attrs, "hint", hint)
+	}
+	if first, rest, ok := strings.Cut(msg, "\n"); ok {
+		msg, attrs = first, append(attrs, "detail", rest)
 	}
 	l.json.Log(context.Background(), level, msg, attrs...)
 }

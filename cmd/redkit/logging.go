@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -64,11 +63,11 @@ func logFormatOf(args []string, getenv func(string) string) string {
 // with --log-format json (gopts.logFormat) a log record of level with
 // text as its message and attrs as its fields.
 func say(gopts globalOptions, log *slog.Logger, level slog.Level, text string, attrs ...any) {
+	l := &cmdLog{w: gopts.stderr}
 	if gopts.logFormat == "json" {
-		log.Log(context.Background(), level, text, attrs...)
-		return
+		l.json = log // the command's, with its level
 	}
-	fmt.Fprintf(gopts.stderr, "redkit: %s\n", text)
+	l.log(level, text, "", attrs...)
 }
 
 // failed reports a failure the command explains itself, with a hint
@@ -78,19 +77,7 @@ func say(gopts globalOptions, log *slog.Logger, level slog.Level, text string, a
 // {"level":"ERROR","msg":...,"hint":...,"exit_code":N}. msg must hold
 // no password (rsync.Redact).
 func failed(gopts globalOptions, code int, err error, msg, hint string) error {
-	if gopts.logFormat == "json" {
-		attrs := []any{}
-		if hint != "" {
-			attrs = append(attrs, "hint", hint)
-		}
-		attrs = append(attrs, "exit_code", code)
-		slog.New(slog.NewJSONHandler(gopts.stderr, nil)).Error(msg, attrs...)
-		return reportedError(code, err)
-	}
-	fmt.Fprintf(gopts.stderr, "redkit: %s\n", msg)
-	if hint != "" {
-		fmt.Fprintf(gopts.stderr, "hint: %s\n", hint)
-	}
+	newCmdLog(gopts).log(slog.LevelError, msg, hint, "exit_code", code)
 	return reportedError(code, err)
 }
 
