@@ -469,3 +469,14 @@ func TestConvertSummaryCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestOldStorageVariable: backup list with only REDKIT_BACKUP_TO set (the
+// old name) says to rename it, with the usage code.
+func TestOldStorageVariable(t *testing.T) {
+	t.Setenv("REDKIT_STORAGE", "")
+	t.Setenv("REDKIT_BACKUP_TO", "file://"+t.TempDir())
+	r := redkit(t, nil, "backup", "list").want(t, exitUsage)
+	if !strings.Contains(r.stderr, "rename it REDKIT_STORAGE") {
+		t.Errorf("stderr: %s", r.stderr)
+	}
+}

@@ -60,6 +60,9 @@ func storageArg(cmd string, args []string) (string, error) {
 		if len(args) == 1 {
 			return "", usageErrorf("%s: %s names a backup of %s, which is not set: give STORAGE_URL%s", cmd, args[0], storageEnv, args[0])
 		}
+		if os.Getenv(deprecatedBackupTo) != "" {
+			return "", usageErrorf("%s: no storage: %s is set, but it is the old name that only backup reads: rename it %s (or give STORAGE_URL)", cmd, deprecatedBackupTo, storageEnv)
+		}
 		return "", usageErrorf("%s: no storage: give STORAGE_URL or set %s", cmd, storageEnv)
 	}
 	if len(args) == 1 {
