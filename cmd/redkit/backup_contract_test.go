@@ -307,13 +307,7 @@ func TestBackupVerifyJSON(t *testing.T) {
 	if r := redkit(t, nil, "backup", "verify", url).want(t, 0); !strings.HasPrefix(r.stdout, "ok  "+id+"/dump.rdb.zst") {
 		t.Errorf("verify text: %s", r.stdout)
 	}
-	obj := filepath.Join(dir, "backups", id, "dump.rdb.zst")
-	data, err := os.ReadFile(obj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[len(data)/2] ^= 0x10
-	os.WriteFile(obj, data, 0o644)
+	damageObject(t, dir, id)
 	r = redkit(t, nil, "backup", "verify", url, "--format", "json", "--log-format", "json").want(t, 1)
 	rep = verifyReport{}
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
@@ -383,13 +377,7 @@ func TestRestoreBackupJSON(t *testing.T) {
 	if lines := parseJSONLines(t, r.stderr); len(lines) == 0 || !strings.Contains(fmt.Sprint(lines[len(lines)-1]["msg"]), "written to "+out) {
 		t.Errorf("restore --to-file: %s", r.stderr)
 	}
-	obj := filepath.Join(dir, "backups", id, "dump.rdb.zst")
-	data, err := os.ReadFile(obj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[len(data)/2] ^= 0x10
-	os.WriteFile(obj, data, 0o644)
+	damageObject(t, dir, id)
 	dst := redistest.Start(t, redistest.Options{})
 	for _, args := range [][]string{
 		{"restore", url, "--to", dst.URL(), "--verify-first"},
@@ -478,5 +466,19 @@ func TestOldStorageVariable(t *testing.T) {
 	r := redkit(t, nil, "backup", "list").want(t, exitUsage)
 	if !strings.Contains(r.stderr, "rename it REDKIT_STORAGE") {
 		t.Errorf("stderr: %s", r.stderr)
+	}
+}
+
+// damageObject flips a bit in the middle of a file:// backup's object.
+func damageObject(t *testing.T, dir, id string) {
+	t.Helper()
+	obj := filepath.Join(dir, "backups", id, "dump.rdb.zst")
+	data, err := os.ReadFile(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0x10
+	if err := os.WriteFile(obj, data, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
