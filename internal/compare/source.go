@@ -127,6 +127,9 @@ func (s *DumpSource) Each(ctx context.Context, h *Hasher, keep Keep, fn func(*En
 		}
 		e = Entry{DB: kv.DB, Key: string(kv.Key), Type: kv.Type, ExpireAt: kv.ExpireAt}
 		if err := digestKeyValue(h, kv, &e); err != nil {
+			if pe := (*rdb.ParseError)(nil); errors.As(err, &pe) && pe.Key != nil {
+				return err // it names the key and its offset
+			}
 			return fmt.Errorf("key %q: %w", kv.Key, err)
 		}
 		return fn(&e)
