@@ -326,3 +326,20 @@ func sortInts(a []int) {
 }
 
 var _ = bytes.Equal
+
+// ReplicationRefused tells whether err, from OpenLink, is the server
+// refusing replication rather than failing: PSYNC, SYNC or REPLCONF
+// unknown or renamed, NOPERM for an ACL user without +psync, or another
+// error reply (a proxy's) before +FULLRESYNC. Errors of the connection
+// itself (refused, reset, timeouts, TLS) and of authentication are not.
+func ReplicationRefused(err error) bool {
+	var re *RedisError
+	if !errors.As(err, &re) {
+		return false
+	}
+	switch re.Code() {
+	case "WRONGPASS", "NOAUTH", "LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN":
+		return false
+	}
+	return true
+}
