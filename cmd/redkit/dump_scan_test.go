@@ -72,6 +72,22 @@ func TestDumpScanACL(t *testing.T) {
 	}
 	redkit(t, nil, "check", out).want(t, 0)
 	redkit(t, nil, "compare", out, src.URL()).want(t, 0)
+	// With --log-format json every line on stderr is JSON, the fallback's too.
+	r = redkit(t, nil, "dump", "--from", url, "-o", out, "--log-format", "json").want(t, 0)
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	var first map[string]any
+	for i, line := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("stderr line %q: %v", line, err)
+		}
+		if i == 0 {
+			first = m
+		}
+	}
+	if len(lines) != 2 || !strings.Contains(fmt.Sprint(first["reason"]), "NOPERM") || !strings.Contains(lines[1], `"source_mode":"scan"`) {
+		t.Errorf("json stderr:\n%s", r.stderr)
+	}
 }
 
 // TestDumpScanMode: on an ordinary server --source-mode scan reads the
