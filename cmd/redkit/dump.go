@@ -22,15 +22,16 @@ import (
 func newDumpCommand(gopts globalOptions) *cli.Command {
 	return &cli.Command{
 		Name:      "dump",
-		Usage:     "take a live server's snapshot into an RDB file, as a replica",
+		Usage:     "take a live server's snapshot into an RDB file, as a replica (or key by key where replication is refused)",
 		ArgsUsage: " ",
-		UsageText: `redkit dump --from URL -o FILE [--format json] [--log-format json]
+		UsageText: `redkit dump --from URL -o FILE [--source-mode MODE] [--format json] [--log-format json]
 
 examples:
    redkit dump --from redis://10.0.0.5:6379 -o dump.rdb
    REDKIT_FROM_PASSWORD=s3cret redkit dump --from redis://default@cache:6379 -o - | zstd > dump.rdb.zst
    redkit dump --from redis+sentinel://s1:26379/mymaster -o /var/backups/redis.rdb
-   redkit dump --from redis://cache:6379 -o /var/backups/cache.rdb --format json --log-format json >> /var/log/dumps.jsonl`,
+   redkit dump --from redis://cache:6379 -o /var/backups/cache.rdb --format json --log-format json >> /var/log/dumps.jsonl
+   redkit dump --from rediss://user@managed.example.com:6379 -o cache.rdb --source-mode scan`,
 		Description: `Connects to the server as a replica (REPLCONF rdb-only, PSYNC, as
 redis-cli --rdb does: nothing of the server's disk is needed) and writes
 the snapshot it sends to FILE, checking it on the way (the whole RDB is
@@ -40,11 +41,24 @@ once complete and valid; "-" writes to standard output. A progress bar
 shows on a terminal. A cluster node gives only its own slots' keys: use
 redkit backup for a whole cluster.
 
+Where the server refuses replication (PSYNC and SYNC unknown or renamed,
+as on managed services; an ACL user without +psync +sync, NOPERM; a
+proxy's error), --source-mode auto (the default) says so in one line and
+reads the keys instead: SCAN of each database, DUMP and PEXPIRETIME of
+each key (PTTL before Redis 7.0: expiries then exact to some
+milliseconds only), FUNCTION DUMP for the functions. The file holds each
+value as the server encodes it, in the server's RDB version, but its
+consistency is per key: each key as of when it was read; keys written
+during the dump may be missing or newer than the others. A replication
+snapshot is of one moment. --source-mode replication never reads keys
+(it fails where replication is refused); --source-mode scan always does.
+
 A one-line summary (RDB version, size, keys per database, seconds)
 follows on stderr unless --quiet. --format json writes it instead as one
 JSON object on standard output, for scripts:
-  {"from":URL,"output":FILE,"rdb_version":10,"bytes":N,"keys":N,
-   "databases":[{"db":0,"keys":N}],"seconds":S}
+  {"from":URL,"output":FILE,"source_mode":"replication","rdb_version":10,
+   "bytes":N,"keys":N,"databases":[{"db":0,"keys":N}],"seconds":S}
+where source_mode is "replication" or "scan" (read key by key).
 which needs -o FILE, since "-o -" puts the RDB there. --log-format json
 makes everything on stderr a JSON line, the summary included (its
 message "dump done", the same fields).
@@ -64,13 +78,15 @@ instead of the URL, to keep it off the command line.
 			&cli.StringFlag{Name: "from-password-file", Usage: "read the server's password from `FILE` (REDKIT_FROM_PASSWORD also works); the URL's bare userinfo (redis://USER@host) is then the user"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the RDB to `FILE`, renamed into place once complete and valid (- for standard output)"},
 			&cli.DurationFlag{Name: "timeout", Value: 60 * time.Second, Usage: timeoutUsage},
+			&cli.StringFlag{Name: "source-mode", Value: "auto", EnvVars: []string{"REDKIT_SOURCE_MODE"}, Usage: "how to read the server, `MODE`: auto (as a replica, or key by key where replication is refused), replication or scan (key by key)"},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "summary `FORMAT`: text (a line on stderr) or json (one object on standard output; needs -o FILE)"},
 			logFormatFlag(),
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar and no summary on stderr (warnings and errors only)"},
 		}, tlsFlags()...),
 		Action: func(c *cli.Context) error {
 			opts := dumpOptions{from: c.String("from"), fromPasswordFile: c.String("from-password-file"), output: c.String("output"),
-				timeout: c.Duration("timeout"), quiet: c.Bool("quiet"), tls: tlsFromFlags(c), format: c.String("format")}
+				timeout: c.Duration("timeout"), quiet: c.Bool("quiet"), tls: tlsFromFlags(c), format: c.String("format"),
+				sourceMode: c.String("source-mode")}
 			return runDump(c.Context, gopts, opts, c.Args().Slice())
 		},
 	}
@@ -84,12 +100,14 @@ type dumpOptions struct {
 	quiet                  bool
 	tls                    rsync.TLSOptions
 	format                 string // of the summary: text or json
+	sourceMode             string // auto, replication or scan
 }
 
 // dumpSummary is dump's summary, as --format json writes it.
 type dumpSummary struct {
 	From       string       `json:"from"`
 	Output     string       `json:"output"`
+	SourceMode string       `json:"source_mode"` // replication or scan
 	RDBVersion int          `json:"rdb_version"`
 	Bytes      int64        `json:"bytes"`
 	Keys       int64        `json:"keys"`
@@ -114,6 +132,13 @@ func runDump(ctx context.Context, gopts globalOptions, opts dumpOptions, args []
 	if err := summaryFormatOK("dump", opts.format, out); err != nil {
 		return err
 	}
+	switch opts.sourceMode {
+	case "":
+		opts.sourceMode = "auto"
+	case "auto", "replication", "scan":
+	default:
+		return usageErrorf("dump: --source-mode %q: want auto, replication or scan", opts.sourceMode)
+	}
 	log := newLogger(gopts.stderr, gopts.logFormat, opts.quiet)
 	ep, copts, err := endpointOptions("dump", "from", from, opts.fromPasswordFile, "REDKIT_FROM_PASSWORD", opts.tls, opts.timeout)
 	if err != nil {
@@ -127,11 +152,22 @@ func runDump(ctx context.Context, gopts globalOptions, opts dumpOptions, args []
 		say(gopts, log, slog.LevelWarn, fmt.Sprintf("dump: %s is a cluster node: the snapshot holds its own slots' keys only (redkit backup takes every master's)", ep))
 	}
 	start := time.Now()
+	if opts.sourceMode == "scan" {
+		return scanDump(ctx, gopts, log, opts, ep, addr, copts, start)
+	}
 	ro := rsync.ReplicaOptions{Conn: copts, RDBOnly: true, Timeout: linkTimeoutOf(opts.timeout)}
 	if !opts.quiet {
 		ro.OnSnapshotWait = snapshotWaitNote(ctx, copts, func(msg string, attrs ...any) { say(gopts, log, slog.LevelInfo, "dump: "+msg, attrs...) })
 	}
 	l, err := rsync.OpenLink(ctx, addr, ro)
+	if err != nil && rsync.ReplicationRefused(err) && ctx.Err() == nil {
+		if opts.sourceMode == "replication" {
+			return fmt.Errorf("dump: %s refuses replication: %w (--source-mode scan reads its keys instead, each as of when it is read)", ep, err)
+		}
+		say(gopts, log, slog.LevelWarn, fmt.Sprintf("dump: %s refuses replication (%s): reading its keys instead, each as of when it is read (per-key consistency)",
+			ep, rsync.Redact(err.Error())), "from", ep.String(), "reason", rsync.Redact(err.Error()))
+		return scanDump(ctx, gopts, log, opts, ep, addr, copts, start)
+	}
 	if err != nil {
 		return liveConnectError(gopts, "dump", ep.String(), err)
 	}
@@ -165,8 +201,14 @@ func runDump(ctx context.Context, gopts globalOptions, opts dumpOptions, args []
 	if err := o.commit(); err != nil {
 		return fmt.Errorf("dump: %w", err)
 	}
-	sum := dumpSummary{From: ep.String(), Output: out, RDBVersion: version, Bytes: n.Load(), Keys: sumKeys(keys),
-		Databases: []dbKeyCount{}, Seconds: math.Round(time.Since(start).Seconds()*1000) / 1000}
+	return dumpDone(gopts, log, opts, dumpSummary{From: ep.String(), Output: out, SourceMode: "replication", RDBVersion: version, Bytes: n.Load(), Keys: sumKeys(keys),
+		Seconds: math.Round(time.Since(start).Seconds()*1000) / 1000}, keys)
+}
+
+// dumpDone writes dump's summary.
+func dumpDone(gopts globalOptions, log *slog.Logger, opts dumpOptions, sum dumpSummary, keys map[int]int64) error {
+	out := opts.output
+	sum.Databases = []dbKeyCount{}
 	var dbs []string
 	for _, db := range sortedKeys(keys) {
 		sum.Databases = append(sum.Databases, dbKeyCount{db, keys[db]})
@@ -176,11 +218,62 @@ func runDump(ctx context.Context, gopts globalOptions, opts dumpOptions, args []
 		return writeJSON(gopts.stdout, sum)
 	}
 	if !opts.quiet {
-		say(gopts, log, slog.LevelInfo, fmt.Sprintf("dump: %s -> %s: RDB %d, %s, %d keys (%s) in %.1fs", ep, out, version, bytesize.Format(sum.Bytes),
-			sum.Keys, strings.Join(dbs, " "), sum.Seconds), "from", sum.From, "output", sum.Output, "rdb_version", sum.RDBVersion,
+		how := "" // a replication snapshot, as it always was
+		if sum.SourceMode == "scan" {
+			how = "read key by key, "
+		}
+		say(gopts, log, slog.LevelInfo, fmt.Sprintf("dump: %s -> %s: %sRDB %d, %s, %d keys (%s) in %.1fs", sum.From, out, how, sum.RDBVersion, bytesize.Format(sum.Bytes),
+			sum.Keys, strings.Join(dbs, " "), sum.Seconds), "from", sum.From, "output", sum.Output, "source_mode", sum.SourceMode, "rdb_version", sum.RDBVersion,
 			"bytes", sum.Bytes, "keys", sum.Keys, "databases", sum.Databases, "seconds", sum.Seconds)
 	}
 	return nil
+}
+
+// scanDump reads the server key by key (rsync.ScanDump) into the output.
+func scanDump(ctx context.Context, gopts globalOptions, log *slog.Logger, opts dumpOptions, ep *rsync.Endpoint, addr string, copts rsync.Options, start time.Time) error {
+	out := opts.output
+	o, err := openOutput(out, gopts.stdout)
+	if err != nil {
+		return fmt.Errorf("dump: %w", err)
+	}
+	defer o.abort()
+	cw := &countWriter{w: o}
+	st, err := rsync.ScanDump(ctx, addr, &copts, cw, nil)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("dump: %w", ctx.Err())
+		}
+		if out != "-" {
+			return failed(gopts, exitError, err, fmt.Sprintf("dump: %s: reading keys: %v: %s was not written", ep, rsync.Redact(err.Error()), out), "")
+		}
+		return fmt.Errorf("dump: %s: reading keys: %w", ep, err)
+	}
+	if err := o.commit(); err != nil {
+		return fmt.Errorf("dump: %w", err)
+	}
+	if st.FunctionsSkipped != "" {
+		say(gopts, log, slog.LevelWarn, fmt.Sprintf("dump: %s: functions not read (%s)", ep, st.FunctionsSkipped), "reason", st.FunctionsSkipped)
+	}
+	if st.Vanished > 0 {
+		say(gopts, log, slog.LevelInfo, fmt.Sprintf("dump: %s: %d keys went (deleted or expired) between SCAN and DUMP", ep, st.Vanished), "vanished", st.Vanished)
+	}
+	if st.RelativeTTL {
+		say(gopts, log, slog.LevelWarn, fmt.Sprintf("dump: %s has no PEXPIRETIME (before Redis 7.0): expiries come from PTTL and may be some milliseconds early", ep))
+	}
+	return dumpDone(gopts, log, opts, dumpSummary{From: ep.String(), Output: out, SourceMode: "scan", RDBVersion: st.RDBVersion, Bytes: cw.n, Keys: st.Keys,
+		Seconds: math.Round(time.Since(start).Seconds()*1000) / 1000}, st.DBs)
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // summaryFormatOK checks a command's --format: json writes the summary
