@@ -309,6 +309,7 @@ func flagChoiceTable() map[string][]string {
 		"--conflict":       {"error", "replace", "skip"},
 		"--expired":        {"include", "exclude", "only"},
 		"--type":           {"string", "list", "set", "zset", "hash", "stream", "module"},
+		"--source-mode":    {"auto", "replication", "scan"},
 	}
 }
 
