@@ -387,6 +387,9 @@ func (f *filler) lists() {
 			case 2:
 				f.do("LINSERT", k, "BEFORE", elems[f.rng.IntN(len(elems))], f.element(80))
 			case 3:
+				// The pops and trims before may have emptied it (the key is
+				// then gone and LSET fails): a head to set first.
+				f.do("LPUSH", k, "head")
 				f.do("LSET", k, 0, f.element(200))
 			case 4:
 				f.do("LREM", k, 0, elems[f.rng.IntN(len(elems))])
@@ -498,7 +501,9 @@ func (f *filler) sets() {
 		for _, x := range m[:f.rng.IntN(len(m))] {
 			args = append(args, x)
 		}
-		f.do(args...)
+		if len(args) > 2 { // SREM needs a member
+			f.do(args...)
+		}
 	}
 }
 

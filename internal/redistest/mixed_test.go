@@ -103,3 +103,19 @@ func TestFillMixed(t *testing.T) {
 		t.Errorf("DBSIZE = %d, %v; want %d (db 0)", n, err, dbs[0])
 	}
 }
+
+// TestFillMixedSeeds: every seed fills a server without an error (seed 7
+// once emptied a list before LSET).
+func TestFillMixedSeeds(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	ctx := t.Context()
+	c := srv.Client()
+	for seed := range 12 {
+		if err := c.Do(ctx, "FLUSHALL").Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := redistest.FillMixed(ctx, c, int64(seed)); err != nil {
+			t.Errorf("FillMixed seed %d: %v", seed, err)
+		}
+	}
+}
