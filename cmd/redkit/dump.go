@@ -16,6 +16,7 @@ import (
 
 	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/internal/bytesize"
+	"github.com/redkit/redkit/internal/countio"
 	rsync "github.com/redkit/redkit/sync"
 )
 
@@ -237,7 +238,7 @@ func scanDump(ctx context.Context, gopts globalOptions, log *slog.Logger, opts d
 		return fmt.Errorf("dump: %w", err)
 	}
 	defer o.abort()
-	cw := &countWriter{w: o}
+	cw := &countio.Writer{W: o, N: new(atomic.Int64)}
 	st, err := rsync.ScanDump(ctx, addr, &copts, cw, nil)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -260,20 +261,8 @@ func scanDump(ctx context.Context, gopts globalOptions, log *slog.Logger, opts d
 	if st.RelativeTTL {
 		say(gopts, log, slog.LevelWarn, fmt.Sprintf("dump: %s has no PEXPIRETIME (before Redis 7.0): expiries come from PTTL and may be some milliseconds early", ep))
 	}
-	return dumpDone(gopts, log, opts, dumpSummary{From: ep.String(), Output: out, SourceMode: "scan", RDBVersion: st.RDBVersion, Bytes: cw.n, Keys: st.Keys,
+	return dumpDone(gopts, log, opts, dumpSummary{From: ep.String(), Output: out, SourceMode: "scan", RDBVersion: st.RDBVersion, Bytes: cw.N.Load(), Keys: st.Keys,
 		Seconds: math.Round(time.Since(start).Seconds()*1000) / 1000}, st.DBs)
-}
-
-// countWriter counts the bytes written through it.
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // summaryFormatOK checks a command's --format: json writes the summary
