@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -200,4 +201,42 @@ func TestScanDumpPTTL(t *testing.T) {
 		t.Fatal(err)
 	}
 	compareTTL(t, buf.Bytes(), saved, time.Second)
+}
+
+// TestScanDumpConnectionLost: the source drops the connection in the
+// middle of the scan (CLIENT KILL after the first batch): ScanDump fails,
+// naming the server, and never reports a complete dump.
+func TestScanDumpConnectionLost(t *testing.T) {
+	srv := noReplication(t)
+	ctx := t.Context()
+	c := srv.Client()
+	args := []any{"MSET"}
+	for i := range 2000 {
+		args = append(args, fmt.Sprintf("k:%d", i), "v")
+	}
+	if err := c.Do(ctx, args...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	killed := false
+	st, err := sync.ScanDump(ctx, srv.Addr(), nil, &buf, func(keys int64) {
+		if !killed {
+			killed = true
+			if err := c.Do(ctx, "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes").Err(); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	if !killed {
+		t.Fatal("no progress before the end")
+	}
+	if err == nil {
+		t.Fatalf("ScanDump after a lost connection: no error; stats %+v", st)
+	}
+	if !strings.Contains(err.Error(), "database 0 of "+srv.Addr()) {
+		t.Errorf("the error does not name the server and database: %v", err)
+	}
+	if st.Keys >= 2000 {
+		t.Errorf("stats say %d keys were written", st.Keys)
+	}
 }
