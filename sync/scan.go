@@ -47,14 +47,26 @@ type ScanStats struct {
 	Started, Ended time.Time
 }
 
+// ScanOptions tunes ScanDump. The zero value works.
+type ScanOptions struct {
+	// MaxDump is the size (MEMORY USAGE, bytes) above which a collection
+	// is read in chunks instead of by one DUMP; 0 means DefaultMaxDump.
+	MaxDump int64
+	// Progress, when set, is called after each batch with the keys and
+	// bytes written so far.
+	Progress func(keys, bytes int64)
+}
+
+// DefaultMaxDump is ScanOptions.MaxDump's default.
+const DefaultMaxDump = 4 << 20
+
 // ScanDump reads every key of the server at addr with SCAN, DUMP and
 // PEXPIRETIME (PTTL before Redis 7.0), and its functions with FUNCTION
 // DUMP, and writes them to out as an RDB file of the server's own RDB
-// version holding the values as the server encoded them. progress, when
-// set, is called with the keys written so far after each batch. The
-// file is complete (EOF opcode and CRC64) when ScanDump returns no
-// error. See ScanStats for what it gives; the consistency is per key.
-func ScanDump(ctx context.Context, addr string, opts *Options, out io.Writer, progress func(keys int64)) (ScanStats, error) {
+// version holding the values as the server encoded them. The file is
+// complete (EOF opcode and CRC64) when ScanDump returns no error. See
+// ScanStats for what it gives; the consistency is per key.
+func ScanDump(ctx context.Context, addr string, opts *Options, out io.Writer, so ScanOptions) (ScanStats, error) {
 	st := ScanStats{DBs: map[int]int64{}, Started: time.Now()}
 	if opts == nil {
 		opts = &Options{}
@@ -104,6 +116,11 @@ func ScanDump(ctx context.Context, addr string, opts *Options, out io.Writer, pr
 		st.FunctionsSkipped = "FUNCTION DUMP: " + err.Error()
 	}
 
+	progress := func(keys int64) {
+		if so.Progress != nil {
+			so.Progress(keys, 0)
+		}
+	}
 	s := &scanner{c: c, db: opts.DB, st: &st, progress: progress}
 	// The file's version is the server's: from the functions payload, or
 	// else from the first key's DUMP.
@@ -147,7 +164,10 @@ type scanner struct {
 	st       *ScanStats
 	progress func(int64)
 	pttl     bool // the server has no PEXPIRETIME
-	args     [][]byte
+	// gone, when set, is told of each key SCAN (or a caller) named that
+	// was gone before it was read.
+	gone func(db int, key []byte)
+	args [][]byte
 }
 
 func (s *scanner) selectDB(db int) error {
@@ -290,6 +310,9 @@ func (s *scanner) dumpBatch(db int, keys []aof.Value) error {
 		// -2: the key went between DUMP and the expiry's read.
 		if r.gone || r.exp == -2 {
 			s.st.Vanished++
+			if s.gone != nil {
+				s.gone(db, k.Str)
+			}
 			continue
 		}
 		exp := int64(rdb.NoExpiry)

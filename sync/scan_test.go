@@ -80,7 +80,7 @@ func TestScanDumpMixed(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	var last int64
-	st, err := sync.ScanDump(ctx, srv.Addr(), nil, &buf, func(n int64) { last = n })
+	st, err := sync.ScanDump(ctx, srv.Addr(), nil, &buf, sync.ScanOptions{Progress: func(n, _ int64) { last = n }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestScanDumpMixed(t *testing.T) {
 func TestScanDumpEmpty(t *testing.T) {
 	srv := noReplication(t)
 	var buf bytes.Buffer
-	st, err := sync.ScanDump(t.Context(), srv.Addr(), nil, &buf, nil)
+	st, err := sync.ScanDump(t.Context(), srv.Addr(), nil, &buf, sync.ScanOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestScanDumpACL(t *testing.T) {
 		t.Fatalf("OpenLink as reader: %v", err)
 	}
 	var buf bytes.Buffer
-	st, err := sync.ScanDump(ctx, srv.Addr(), opts, &buf, nil)
+	st, err := sync.ScanDump(ctx, srv.Addr(), opts, &buf, sync.ScanOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestScanDumpPTTL(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	st, err := sync.ScanDump(ctx, srv.Addr(), nil, &buf, nil)
+	st, err := sync.ScanDump(ctx, srv.Addr(), nil, &buf, sync.ScanOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,14 +219,14 @@ func TestScanDumpConnectionLost(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	killed := false
-	st, err := sync.ScanDump(ctx, srv.Addr(), nil, &buf, func(keys int64) {
+	st, err := sync.ScanDump(ctx, srv.Addr(), nil, &buf, sync.ScanOptions{Progress: func(keys, _ int64) {
 		if !killed {
 			killed = true
 			if err := c.Do(ctx, "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes").Err(); err != nil {
 				t.Error(err)
 			}
 		}
-	})
+	}})
 	if !killed {
 		t.Fatal("no progress before the end")
 	}

@@ -239,7 +239,7 @@ func scanDump(ctx context.Context, gopts globalOptions, log *slog.Logger, opts d
 	}
 	defer o.abort()
 	cw := &countio.Writer{W: o, N: new(atomic.Int64)}
-	st, err := rsync.ScanDump(ctx, addr, &copts, cw, nil)
+	st, err := rsync.ScanDump(ctx, addr, &copts, cw, rsync.ScanOptions{})
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("dump: %w", ctx.Err())
