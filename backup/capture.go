@@ -259,7 +259,7 @@ func (c *Continuous) Run(ctx context.Context) error {
 			c.setPhase(rsync.PhaseDone)
 			return failed
 		}
-		if !rsync.Retryable(err) {
+		if !rsync.Retryable(err) || errors.As(err, new(*RefusedError)) {
 			c.setPhase(rsync.PhaseDone)
 			return err
 		}
@@ -300,6 +300,10 @@ func (c *Continuous) connect(ctx context.Context, full bool) (*rsync.Link, time.
 		}
 	}
 	l, err := rsync.OpenLink(ctx, addr, ro)
+	if err != nil && ctx.Err() == nil && !rsync.Retryable(err) && rsync.ReplicationRefused(err) {
+		// Not a failure retrying fixes: the source has no stream to follow.
+		err = &RefusedError{Addr: addr, Continuous: true, Err: err}
+	}
 	return l, time.Now(), err
 }
 
