@@ -214,7 +214,8 @@ func (c *Continuous) setPhase(p string) {
 
 // Run backs up until ctx is done (nil: a clean stop, every command
 // received stored), or until the source or the storage fails for
-// longer than RetryFor, or with an error retrying cannot fix.
+// longer than RetryFor, or with an error retrying cannot fix (a source
+// that refuses replication is a *RefusedError, at once).
 func (c *Continuous) Run(ctx context.Context) error {
 	// Uploads outlive ctx: a clean stop stores what was received, for
 	// 30 seconds at most.

@@ -106,8 +106,10 @@ type RunOptions struct {
 
 // Run takes a backup and returns its manifest, stored: the storage's
 // lock held, every snapshot read, parsed and stored at once (the first
-// failure cancels the others), then the manifest. Its errors: the
-// package's (*LockError, *ConnectError, *RunError), Live's own, or
+// failure cancels the others), then the manifest. A live source's
+// masters are read as SourceMode says (as a replica, or key by key).
+// Its errors: the package's (*LockError, *ConnectError, with a
+// *RefusedError inside for SourceReplication, *RunError), Live's own, or
 // others (a context's, an AOF directory that cannot be read).
 func Run(ctx context.Context, o RunOptions) (*Manifest, error) {
 	log := logOrDiscard(o.Log)
