@@ -113,6 +113,14 @@ type RunOptions struct {
 // others (a context's, an AOF directory that cannot be read).
 func Run(ctx context.Context, o RunOptions) (*Manifest, error) {
 	log := logOrDiscard(o.Log)
+	mode := o.SourceMode
+	switch mode {
+	case "":
+		mode = SourceAuto
+	case SourceAuto, SourceReplication, SourceScan:
+	default:
+		return nil, fmt.Errorf("source mode %q: want auto, replication or scan", mode)
+	}
 	lock, err := Lock(ctx, o.Backend, "backup", o.LockTimeout, log)
 	if err != nil {
 		return nil, err
@@ -147,14 +155,6 @@ func Run(ctx context.Context, o RunOptions) (*Manifest, error) {
 		}
 		info := src.Info
 		m.Source = SourceInfo{Kind: "live", URL: src.URL, Host: src.Addr, Role: info.Role, Server: info.Server, Version: info.Version, Cluster: info.Cluster}
-		mode := o.SourceMode
-		switch mode {
-		case "":
-			mode = SourceAuto
-		case SourceAuto, SourceReplication, SourceScan:
-		default:
-			return nil, fmt.Errorf("source mode %q: want auto, replication or scan", mode)
-		}
 		lr := &liveReader{src: src, mode: mode, maxDump: o.MaxDump, log: log}
 		liveJob := func(name, master string) *snapshotJob {
 			j := &snapshotJob{name: name, master: master}
