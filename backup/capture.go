@@ -214,7 +214,8 @@ func (c *Continuous) setPhase(p string) {
 
 // Run backs up until ctx is done (nil: a clean stop, every command
 // received stored), or until the source or the storage fails for
-// longer than RetryFor, or with an error retrying cannot fix.
+// longer than RetryFor, or with an error retrying cannot fix (a source
+// that refuses replication is a *RefusedError, at once).
 func (c *Continuous) Run(ctx context.Context) error {
 	// Uploads outlive ctx: a clean stop stores what was received, for
 	// 30 seconds at most.
@@ -259,7 +260,7 @@ func (c *Continuous) Run(ctx context.Context) error {
 			c.setPhase(rsync.PhaseDone)
 			return failed
 		}
-		if !rsync.Retryable(err) {
+		if !rsync.Retryable(err) || errors.As(err, new(*RefusedError)) {
 			c.setPhase(rsync.PhaseDone)
 			return err
 		}
@@ -300,6 +301,10 @@ func (c *Continuous) connect(ctx context.Context, full bool) (*rsync.Link, time.
 		}
 	}
 	l, err := rsync.OpenLink(ctx, addr, ro)
+	if err != nil && ctx.Err() == nil && !rsync.Retryable(err) && rsync.ReplicationRefused(err) {
+		// Not a failure retrying fixes: the source has no stream to follow.
+		err = &RefusedError{Addr: addr, Continuous: true, Err: err}
+	}
 	return l, time.Now(), err
 }
 

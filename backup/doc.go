@@ -19,7 +19,11 @@
 //     temporary file, nothing is read twice); the manifest is written
 //     last, once every object is stored: a backup without a manifest
 //     does not exist. A live source gives one snapshot per master (a
-//     cluster), taken at once over the replication protocol; a
+//     cluster), taken at once over the replication protocol, or, where
+//     a master refuses replication (RunOptions.SourceMode, scan.go),
+//     read key by key (rsync.ScanDump through a pipe, then the same
+//     path): the manifest then says ConsistencyPerKey, with ScanStarted
+//     and ScanEnded, and each object its SourceMode; a
 //     multi-part AOF one object per file its manifest lists, all opened
 //     before any is read. The first failure cancels the other
 //     snapshots and aborts every upload.
@@ -33,6 +37,8 @@
 //   - Errors: *LockError (the lock could not be taken; ErrLocked from
 //     storage inside when another run holds it), *ConnectError (a
 //     live source or one of its masters could not be reached),
+//     *RefusedError (a source refusing replication where keys may not
+//     be read instead: SourceReplication, or a continuous backup),
 //     *RunError (a backup with an id failed: nothing of it is
 //     stored), *IOError inside when the output or the source failed
 //     rather than the bytes, which do not parse otherwise. No error

@@ -18,6 +18,7 @@ import (
 	"github.com/redkit/redkit/internal/countio"
 	"github.com/redkit/redkit/rdb"
 	"github.com/redkit/redkit/storage"
+	rsync "github.com/redkit/redkit/sync"
 )
 
 // logOrDiscard is log, or a logger that drops everything.
@@ -38,8 +39,12 @@ type snapshotJob struct {
 	role   string   // its role: base or incr
 	open   func(ctx context.Context) (r io.Reader, size int64, closeFn func(), err error)
 	read   *atomic.Int64 // the bytes read (nil: not counted)
-	entry  ObjectEntry
-	err    error
+	// A live source's master: how it was read (set by open), and the
+	// key scan's statistics (read once the job's close returned).
+	mode  SourceMode
+	scan  *rsync.ScanStats
+	entry ObjectEntry
+	err   error
 }
 
 // jobError is a snapshot's failure.
@@ -69,7 +74,11 @@ func (j *snapshotJob) run(ctx context.Context, backend storage.Backend, id strin
 	}
 	var src io.Reader = snap
 	if j.master != "" {
-		src = SourceReader(snap, "the snapshot") // the job's error names the master
+		what := "the snapshot"
+		if j.mode == SourceScan {
+			what = "the keys"
+		}
+		src = SourceReader(snap, what) // the job's error names the master
 	}
 	keys, version, cmds, err := CopySnapshot(src, ow, "upload to "+backend.URL(), j.role != "", j.read)
 	if err != nil {

@@ -120,6 +120,33 @@ type Manifest struct {
 	// AOFManifest is the manifest of a multi-part AOF backed up, as
 	// Redis wrote it; its files are the objects whose File it names.
 	AOFManifest string `json:"aof_manifest,omitempty"`
+	// Consistency is ConsistencyPerKey when some object was read key by
+	// key (a source that refuses replication): each key is as of when it
+	// was read, between ScanStarted and ScanEnded (UTC); keys written
+	// meanwhile may be missing or newer than the rest. Empty (or
+	// ConsistencySnapshot): every object is a snapshot of one moment.
+	Consistency string    `json:"consistency,omitempty"`
+	ScanStarted time.Time `json:"scan_started,omitzero"`
+	ScanEnded   time.Time `json:"scan_ended,omitzero"`
+}
+
+// The values of Manifest.Consistency.
+const (
+	ConsistencySnapshot = "snapshot"
+	ConsistencyPerKey   = "per-key"
+)
+
+// PerKey tells whether some object of the backup was read key by key
+// (Consistency "per-key") rather than as a snapshot of one moment.
+func (m *Manifest) PerKey() bool { return m.Consistency == ConsistencyPerKey }
+
+// ConsistencyOrSnapshot is Consistency, "snapshot" when empty (a backup
+// of snapshots, or one written before the field existed).
+func (m *Manifest) ConsistencyOrSnapshot() string {
+	if m.Consistency == "" {
+		return ConsistencySnapshot
+	}
+	return m.Consistency
 }
 
 // SourceInfo says what was backed up.
@@ -157,6 +184,10 @@ type ObjectEntry struct {
 	File     string `json:"file,omitempty"`
 	Role     string `json:"role,omitempty"`
 	Commands int64  `json:"commands,omitempty"`
+	// SourceMode is how a live source's object was read: SourceScan (key
+	// by key), or SourceReplication in a backup where some other object
+	// was read key by key; empty: a replication snapshot (or a file).
+	SourceMode SourceMode `json:"source_mode,omitempty"`
 }
 
 // TotalKeys sums Keys.

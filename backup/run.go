@@ -90,6 +90,14 @@ type RunOptions struct {
 	// Read, when not nil, counts the bytes read from the sources, for a
 	// progress display.
 	Read *atomic.Int64
+	// SourceMode is how a live source's masters are read: as a replica,
+	// key by key, or (SourceAuto, and "") key by key where replication
+	// is refused. A manifest with an object read key by key says
+	// ConsistencyPerKey.
+	SourceMode SourceMode
+	// MaxDump is rsync.ScanOptions.MaxDump for the masters read key by
+	// key (0: its default).
+	MaxDump int64
 	// Started, when not nil, is told how many snapshots are about to be
 	// read, once they are opened (to reserve memory for their uploads:
 	// 16 MiB parts, 4 in flight and one or two filling, each).
@@ -98,11 +106,21 @@ type RunOptions struct {
 
 // Run takes a backup and returns its manifest, stored: the storage's
 // lock held, every snapshot read, parsed and stored at once (the first
-// failure cancels the others), then the manifest. Its errors: the
-// package's (*LockError, *ConnectError, *RunError), Live's own, or
+// failure cancels the others), then the manifest. A live source's
+// masters are read as SourceMode says (as a replica, or key by key).
+// Its errors: the package's (*LockError, *ConnectError, with a
+// *RefusedError inside for SourceReplication, *RunError), Live's own, or
 // others (a context's, an AOF directory that cannot be read).
 func Run(ctx context.Context, o RunOptions) (*Manifest, error) {
 	log := logOrDiscard(o.Log)
+	mode := o.SourceMode
+	switch mode {
+	case "":
+		mode = SourceAuto
+	case SourceAuto, SourceReplication, SourceScan:
+	default:
+		return nil, fmt.Errorf("source mode %q: want auto, replication or scan", mode)
+	}
 	lock, err := Lock(ctx, o.Backend, "backup", o.LockTimeout, log)
 	if err != nil {
 		return nil, err
@@ -137,20 +155,11 @@ func Run(ctx context.Context, o RunOptions) (*Manifest, error) {
 		}
 		info := src.Info
 		m.Source = SourceInfo{Kind: "live", URL: src.URL, Host: src.Addr, Role: info.Role, Server: info.Server, Version: info.Version, Cluster: info.Cluster}
+		lr := &liveReader{src: src, mode: mode, maxDump: o.MaxDump, log: log}
 		liveJob := func(name, master string) *snapshotJob {
-			return &snapshotJob{name: name, master: master, open: func(ctx context.Context) (io.Reader, int64, func(), error) {
-				l, err := rsync.OpenLink(ctx, master, rsync.ReplicaOptions{Conn: src.Conn, RDBOnly: true, Timeout: src.LinkTimeout})
-				if err != nil {
-					return nil, 0, nil, err
-				}
-				stop := context.AfterFunc(ctx, func() { l.Close() })
-				snap, err := l.Snapshot()
-				if err != nil {
-					l.Close()
-					return nil, 0, nil, fmt.Errorf("snapshot of %s: %w", master, err)
-				}
-				return snap, l.SnapshotSize(), func() { stop(); l.Close() }, nil
-			}}
+			j := &snapshotJob{name: name, master: master}
+			j.open = func(ctx context.Context) (io.Reader, int64, func(), error) { return lr.open(ctx, j) }
+			return j
 		}
 		if !info.Cluster {
 			jobs = append(jobs, liveJob("dump"+codec.Ext(), src.Addr))
@@ -228,6 +237,7 @@ func Run(ctx context.Context, o RunOptions) (*Manifest, error) {
 		m.StoredBytes += j.entry.StoredBytes
 		m.Source.RDBVersion = max(m.Source.RDBVersion, j.entry.RDBVersion)
 	}
+	recordScans(m, jobs, log)
 	m.Completed = time.Now().UTC()
 	m.Duration = time.Since(start).Seconds()
 	if err := WriteManifest(ctx, backend, m); err != nil {

@@ -35,6 +35,7 @@ examples:
    redkit backup --from redis://cache:6379 --to file:///var/backups/redis --compress zstd --level 9
    redkit backup --from redis://cache:6379 --to s3://backups/cache --encrypt-to age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
    redkit backup --from /var/lib/redis/dump.rdb --to file:///mnt/backups/redis
+   redkit backup --from rediss://user@managed.example.com:6379 --to s3://backups/cache --source-mode scan
    redkit backup --from /var/lib/redis/appendonlydir --to s3://backups/aof
    redkit backup --continuous --from redis://10.0.0.5:6379 --to s3://backups/orders --status-addr 127.0.0.1:9122
    redkit backup list s3://backups/orders
@@ -73,6 +74,22 @@ written to a temporary name, fsynced and renamed) and s3://BUCKET/PREFIX
 AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance roles; --s3-endpoint or
 AWS_ENDPOINT_URL_S3 for S3-compatible stores). Uploads go in parts of
 16 MiB, 4 at a time; a failed or interrupted one is aborted.
+
+Sources that refuse replication (PSYNC and SYNC unknown or renamed, as
+on managed services; an ACL user without +psync +sync, NOPERM; a proxy's
+error): with --source-mode auto (the default) such a master is read key
+by key instead (SCAN of each database, DUMP and PEXPIRETIME of each key,
+FUNCTION DUMP; each master of a cluster in parallel), and the log says
+so and why, once. The object is the same RDB, checked, compressed,
+encrypted, listed, verified and restored like a snapshot, but its
+consistency is per key: each key as of when it was read, and keys
+written during the scan may be missing or newer than the others. The
+manifest says "consistency": "per-key", with scan_started and scan_ended
+(UTC), and each object's "source_mode"; backup list and verify show it.
+--source-mode replication fails instead (exit 1); --source-mode scan
+always reads keys. A collection bigger than --max-dump is read in chunks
+rather than with one DUMP. A continuous backup follows the replication
+stream: a source that refuses it is an error (exit 1), with what to do.
 
 Encryption: --encrypt-to age1... (repeatable) or --recipients-file FILE
 encrypts the compressed stream with age (X25519): the store never sees
@@ -122,6 +139,8 @@ exits 11.
 			&cli.StringSliceFlag{Name: "encrypt-to", EnvVars: []string{"REDKIT_ENCRYPT_TO"}, Usage: "encrypt with age to `RECIPIENT` (an age1... public key; repeatable)"},
 			&cli.StringFlag{Name: "recipients-file", Usage: "encrypt to the age public keys in `FILE`, one per line"},
 			&cli.DurationFlag{Name: "timeout", Value: 60 * time.Second, Usage: "give up an operation (connecting, a reply, the next byte of the snapshot or the stream) after `DURATION` without progress"},
+			&cli.StringFlag{Name: "source-mode", Value: "auto", EnvVars: []string{"REDKIT_SOURCE_MODE"}, Usage: "how to read a live source, `MODE`: auto (as a replica, or key by key where replication is refused), replication or scan (key by key)"},
+			&cli.StringFlag{Name: "max-dump", Value: fmt.Sprintf("%dmb", rsync.DefaultMaxDump>>20), EnvVars: []string{"REDKIT_MAX_DUMP"}, Usage: "reading keys: a collection bigger than `SIZE` is read in chunks instead of one DUMP"},
 			&cli.DurationFlag{Name: "lock-timeout", Value: 15 * time.Minute, EnvVars: []string{"REDKIT_LOCK_TIMEOUT"}, Usage: "take over a storage lock not refreshed for `DURATION` (its run died)"},
 			logFormatFlag(),
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar, warnings and errors only"},
@@ -153,6 +172,8 @@ type backupOptions struct {
 	quiet                  bool
 	storage                storageOptions
 	backupTo               string // REDKIT_BACKUP_TO, the deprecated name of REDKIT_STORAGE
+	sourceMode             string // auto, replication or scan
+	maxDump                string // a size
 
 	continuous       bool
 	segmentInterval  time.Duration
@@ -169,6 +190,7 @@ func backupOptionsFromFlags(c *cli.Context) backupOptions {
 		encryptTo: c.StringSlice("encrypt-to"), recipientsFile: c.String("recipients-file"),
 		tls: tlsFromFlags(c), timeout: c.Duration("timeout"), lockTimeout: c.Duration("lock-timeout"),
 		logFormat: c.String("log-format"), quiet: c.Bool("quiet"), storage: storageOptionsFromFlags(c),
+		sourceMode: c.String("source-mode"), maxDump: c.String("max-dump"),
 		continuous: c.Bool("continuous"), segmentInterval: c.Duration("segment-interval"), segmentSize: c.String("segment-size"),
 		snapshotInterval: c.Duration("snapshot-interval"), retryFor: c.Duration("retry-for"), statusAddr: c.String("status-addr"),
 	}
@@ -199,6 +221,10 @@ func runBackup(ctx context.Context, gopts globalOptions, opts backupOptions, arg
 	if from == "" || to == "" {
 		return usageErrorf("backup: --from (a server URL or an RDB file) and --to (a storage URL; or set %s) are both needed", storageEnv)
 	}
+	mode, maxDump, err := sourceModeOptions(opts)
+	if err != nil {
+		return err
+	}
 	codec := storage.Codec{Compression: opts.compress, Level: opts.level}
 	if err := storage.CheckCompression(codec.Compression, codec.Level); err != nil {
 		return usageErrorf("backup: %v", err)
@@ -214,7 +240,9 @@ func runBackup(ctx context.Context, gopts globalOptions, opts backupOptions, arg
 			if err != nil {
 				code := exitCode(ctx, err)
 				attrs := []any{"err", rsync.Redact(withAdvice(err).Error()), "exit_code", code}
-				if h := connectHint(err); h != "" && errors.As(err, new(*backup.ConnectError)) {
+				if h := refusedHint(err); h != "" {
+					attrs = append(attrs, "hint", h)
+				} else if h := connectHint(err); h != "" && errors.As(err, new(*backup.ConnectError)) {
 					attrs = append(attrs, "hint", h)
 				}
 				log.Error("backup failed", attrs...)
@@ -230,12 +258,15 @@ func runBackup(ctx context.Context, gopts globalOptions, opts backupOptions, arg
 		if !isServerURL(from) {
 			return usageErrorf("backup --continuous: --from %s: a continuous backup reads a live server's replication stream: give its URL (redis://HOST:PORT)", from)
 		}
+		if mode == backup.SourceScan {
+			return usageErrorf("backup --continuous: --source-mode scan: a continuous backup follows the replication stream, which reading keys does not give; take scheduled backups without --continuous for that (per-key consistency)")
+		}
 		return lockedExit(runContinuousBackup(ctx, gopts, opts, backend, codec, recipientKeys, log))
 	}
 	var read atomic.Int64
 	var bar *progress
 	ro := backup.RunOptions{Backend: backend, Codec: codec, Recipients: recipientKeys, LockTimeout: opts.lockTimeout,
-		Version: versionString(), Log: log, Read: &read,
+		Version: versionString(), Log: slog.New(backupLogAdvice{log.Handler()}), Read: &read, SourceMode: mode, MaxDump: maxDump,
 		Started: func(snapshots int) {
 			// An S3 upload's part buffers (16 MiB, 4 in flight and one or
 			// two filling, per snapshot) are live by design.
@@ -273,9 +304,15 @@ func runBackup(ctx context.Context, gopts globalOptions, opts backupOptions, arg
 func backupFailure(gopts globalOptions, format string, err error) error {
 	var coded *codedError
 	var ce *backup.ConnectError
+	var re *backup.RefusedError
 	switch {
 	case errors.As(err, &coded):
 		return err // the source's flags, already worded
+	case errors.As(err, &re) && format != "json":
+		// The error names the master once (not the *ConnectError around it).
+		return failed(gopts, exitError, err, "backup: "+rsync.Redact(re.Error()), refusedHint(err))
+	case errors.As(err, &re):
+		return fmt.Errorf("backup: %w", re)
 	case errors.As(err, &ce) && (format == "json" || ce.Addr == ""):
 		// JSON, or a file source (no server to give connection advice on).
 		return fmt.Errorf("backup: %w", err)
@@ -314,6 +351,30 @@ func backupSource(ctx context.Context, opts backupOptions) (*rsync.Endpoint, rsy
 }
 
 func logBackupSummary(log *slog.Logger, m *backup.Manifest, url string) {
-	log.Info("backup complete", "id", m.ID, "url", url, "keys", m.TotalKeys(), "raw_bytes", m.RawBytes, "stored_bytes", m.StoredBytes,
-		"compression", m.Compression, "encrypted", m.Encryption != nil, "seconds", strconv.FormatFloat(m.Duration, 'f', 2, 64))
+	attrs := []any{"id", m.ID, "url", url, "keys", m.TotalKeys(), "raw_bytes", m.RawBytes, "stored_bytes", m.StoredBytes,
+		"compression", m.Compression, "encrypted", m.Encryption != nil, "seconds", strconv.FormatFloat(m.Duration, 'f', 2, 64)}
+	if m.PerKey() {
+		attrs = append(attrs, "consistency", m.Consistency, "scan_started", m.ScanStarted.Format(time.RFC3339Nano), "scan_ended", m.ScanEnded.Format(time.RFC3339Nano))
+	}
+	log.Info("backup complete", attrs...)
+}
+
+// sourceModeOptions checks --source-mode and --max-dump.
+func sourceModeOptions(opts backupOptions) (backup.SourceMode, int64, error) {
+	mode := backup.SourceMode(opts.sourceMode)
+	switch mode {
+	case "":
+		mode = backup.SourceAuto
+	case backup.SourceAuto, backup.SourceReplication, backup.SourceScan:
+	default:
+		return "", 0, usageErrorf("backup: --source-mode %q: want auto, replication or scan", opts.sourceMode)
+	}
+	if opts.maxDump == "" {
+		return mode, 0, nil
+	}
+	n, err := parseSize(opts.maxDump)
+	if err != nil || n < 1 {
+		return "", 0, usageErrorf("backup: --max-dump %q: want a size of at least 1 byte, such as 4mb", opts.maxDump)
+	}
+	return mode, n, nil
 }

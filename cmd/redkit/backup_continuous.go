@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -70,6 +71,12 @@ func runContinuousBackup(ctx context.Context, gopts globalOptions, bopts backupO
 	}
 	err = cb.Run(ctx)
 	st := cb.Status()
+	if re := (*backup.RefusedError)(nil); errors.As(err, &re) && st.Generation == "" {
+		if bopts.logFormat == "json" {
+			return fmt.Errorf("backup --continuous: %w", err) // runBackup logs it, with its hint
+		}
+		return failed(gopts, exitError, err, "backup --continuous: "+rsync.Redact(err.Error()), refusedHint(err))
+	}
 	if err != nil {
 		if st.Generation == "" {
 			return fmt.Errorf("backup --continuous: %w (no generation started)", err)

@@ -47,7 +47,10 @@ replication offsets, segments, commands and size; a generation missing
 segments (a gap) restores only up to the gap: a GAP line under it gives
 the offsets missing and the segments after them, which cannot be
 replayed, and stderr says so too. --format json gives the backups, a
-continuous base with its "generation" (and its "gap").
+continuous base with its "generation" (and its "gap"). A backup of a
+source that refused replication, read key by key, is marked "per-key"
+with when its keys were read (UTC); in JSON, "consistency": "per-key",
+"scan_started" and "scan_ended".
 
 ` + storageArgHelp + exitCodesHelp,
 		Flags: append([]cli.Flag{
@@ -153,6 +156,9 @@ func runBackupList(ctx context.Context, gopts globalOptions, opts backupListOpti
 		kind := ""
 		if m.Continuous {
 			kind = "  (continuous base)"
+		}
+		if m.PerKey() {
+			kind += "  (per-key: keys read " + m.ScanStarted.Format("2006-01-02 15:04:05") + " to " + m.ScanEnded.Format("2006-01-02 15:04:05") + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s%s\n", m.ID, m.Started.Format("2006-01-02 15:04:05"), sourceLabel(m.Source), m.TotalKeys(), bytesize.Format(m.StoredBytes), comp, kind)
 	}

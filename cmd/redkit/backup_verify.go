@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -37,7 +38,10 @@ after one fails. Exits 0 if everything holds, 1 otherwise.
 (each with its stored and raw sizes, its SHA-256 and sha256_ok, its
 keys per database or AOF commands, ok and the error), keys (per
 database, the manifest's), segments (checked, records, stored_bytes:
-a continuous base's), ok, and problems (a list, empty when ok).
+a continuous base's), ok, and problems (a list, empty when ok). A
+backup read key by key (its source refused replication) says so: a
+"note" line in text; in JSON "consistency": "per-key", scan_started and
+scan_ended, and each object's source_mode.
 
 ` + storageArgHelp + `With @ID or @latest alone, the backup is one of REDKIT_STORAGE's.
 
@@ -69,8 +73,12 @@ type verifyReport struct {
 	Objects  []verifiedObject `json:"objects"`
 	Keys     map[int]int64    `json:"keys"` // per database, as the manifest counts them
 	Segments *verifiedSegs    `json:"segments,omitempty"`
-	OK       bool             `json:"ok"`
-	Problems []string         `json:"problems"`
+	// A backup read key by key: "per-key", and when the scan ran.
+	Consistency string    `json:"consistency,omitempty"`
+	ScanStarted time.Time `json:"scan_started,omitzero"`
+	ScanEnded   time.Time `json:"scan_ended,omitzero"`
+	OK          bool      `json:"ok"`
+	Problems    []string  `json:"problems"`
 }
 
 type verifiedObject struct {
@@ -81,7 +89,8 @@ type verifiedObject struct {
 	SHA256OK    bool          `json:"sha256_ok"` // the stored bytes have the manifest's SHA-256
 	RDBVersion  int           `json:"rdb_version,omitempty"`
 	Keys        map[int]int64 `json:"keys,omitempty"`
-	Commands    int64         `json:"commands,omitempty"` // an AOF file's
+	Commands    int64         `json:"commands,omitempty"`    // an AOF file's
+	SourceMode  string        `json:"source_mode,omitempty"` // scan: read key by key
 	OK          bool          `json:"ok"`
 	Error       string        `json:"error,omitempty"`
 }
@@ -115,10 +124,11 @@ func runBackupVerify(ctx context.Context, gopts globalOptions, opts backupVerify
 		return usageErrorf("backup verify: backup %s is encrypted with age (to %v): give its identity with --identity-file", m.ID, m.Encryption.Recipients)
 	}
 	codec := storage.Codec{Identities: ids}
-	rep := verifyReport{ID: m.ID, Storage: b.URL(), Keys: m.Keys, Objects: []verifiedObject{}, Problems: []string{}}
+	rep := verifyReport{ID: m.ID, Storage: b.URL(), Keys: m.Keys, Objects: []verifiedObject{}, Problems: []string{},
+		Consistency: m.Consistency, ScanStarted: m.ScanStarted, ScanEnded: m.ScanEnded}
 	var failed []error
 	for _, e := range m.Objects {
-		o := verifiedObject{Name: e.Name, StoredBytes: e.StoredBytes, RawBytes: e.RawBytes, SHA256: e.SHA256, RDBVersion: e.RDBVersion, Keys: e.Keys, Commands: e.Commands}
+		o := verifiedObject{Name: e.Name, StoredBytes: e.StoredBytes, RawBytes: e.RawBytes, SHA256: e.SHA256, RDBVersion: e.RDBVersion, Keys: e.Keys, Commands: e.Commands, SourceMode: string(e.SourceMode)}
 		err := backup.VerifyObject(ctx, b, m, e, codec)
 		// A key count that differs was read from bytes whose checksum held.
 		o.OK, o.SHA256OK = err == nil, err == nil || errors.Is(err, backup.ErrKeyCount)
@@ -130,6 +140,9 @@ func runBackupVerify(ctx context.Context, gopts globalOptions, opts backupVerify
 			what := fmt.Sprintf("RDB %d, %d keys", e.RDBVersion, sumKeys(e.Keys))
 			if e.Role == "incr" || e.Role == "base" && e.RDBVersion == 0 {
 				what = fmt.Sprintf("AOF, %d commands", e.Commands)
+			}
+			if e.SourceMode == backup.SourceScan {
+				what += " read key by key"
 			}
 			fmt.Fprintf(gopts.stdout, "ok  %s/%s  %s stored, %s of %s, SHA-256 %s\n", m.ID, e.Name, bytesize.Format(e.StoredBytes), bytesize.Format(e.RawBytes), what, e.SHA256[:min(16, len(e.SHA256))])
 		}
@@ -148,6 +161,10 @@ func runBackupVerify(ctx context.Context, gopts globalOptions, opts backupVerify
 		}
 	}
 	rep.OK = len(rep.Problems) == 0
+	if m.PerKey() && opts.format == "text" {
+		fmt.Fprintf(gopts.stdout, "note  %s: per-key consistency: keys read from %s to %s (UTC), each as of when it was read\n", m.ID,
+			m.ScanStarted.Format("2006-01-02 15:04:05.000"), m.ScanEnded.Format("2006-01-02 15:04:05.000"))
+	}
 	if opts.format == "json" {
 		enc := json.NewEncoder(gopts.stdout)
 		enc.SetIndent("", "  ")

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"strings"
 
 	"github.com/redkit/redkit/backup"
@@ -25,3 +27,40 @@ func backupAdvice(err error) []advice {
 	}
 	return out
 }
+
+// refusedHint is the advice for a source that refuses replication where
+// its keys may not be read instead (--source-mode replication, or a
+// continuous backup); "" for other errors.
+func refusedHint(err error) string {
+	re := (*backup.RefusedError)(nil)
+	if !errors.As(err, &re) {
+		return ""
+	}
+	if re.Continuous {
+		return "take scheduled backups without --continuous instead (they read the keys where replication is refused: per-key consistency), " +
+			"or keep a copy with 'redkit sync --mode scan' into a server of yours and back that one up continuously"
+	}
+	return "--source-mode scan (or auto) reads its keys instead, each as of when it is read (per-key consistency); " +
+		"for a snapshot of one moment, let the user replicate (ACL SETUSER ... +psync +sync) or back up a replica"
+}
+
+// backupLogAdvice adds advice naming flags to the backup engine's log
+// lines that call for it.
+type backupLogAdvice struct{ slog.Handler }
+
+func (h backupLogAdvice) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == backup.LogReadingKeys {
+		r.Message += "; for a snapshot of one moment, let the user replicate (+psync +sync) or back up a replica (--source-mode replication makes this an error)"
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h backupLogAdvice) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return backupLogAdvice{h.Handler.WithAttrs(attrs)}
+}
+
+func (h backupLogAdvice) WithGroup(name string) slog.Handler {
+	return backupLogAdvice{h.Handler.WithGroup(name)}
+}
+
+var _ slog.Handler = backupLogAdvice{}
