@@ -390,3 +390,40 @@ func TestScanSyncClusterSource(t *testing.T) {
 		}
 	}
 }
+
+// TestScanSyncClusterTarget copies database 0 of a standalone source
+// that refuses replication into a 3-master cluster while a writer runs,
+// with a lost subscription in the middle: the rescan's sweep deletes on
+// the cluster's masters the keys deleted meanwhile.
+func TestScanSyncClusterTarget(t *testing.T) {
+	ctx := t.Context()
+	src := noReplication(t)
+	nodes := redistest.StartCluster(t, 3, 0)
+	if err := redistest.FillMixed(ctx, src.Client(), 8); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	rounds := churn(t, src.Addr(), 11, stop)
+	s, wait := startScanSync(t, ctx, sync.ScanSyncOptions{Sources: []string{src.Addr()}, Target: nodes[0].Addr(), TargetCluster: true,
+		Filter: &sync.SyncFilter{Keys: &rdb.Filter{DBs: []int{0}}}, UntilCaughtUp: true})
+	deadline := time.Now().Add(20 * time.Second)
+	for s.Status().NotificationsReceived == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no notification")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := src.Client().ClientKillByFilter(ctx, "TYPE", "pubsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	close(stop)
+	<-rounds
+	if err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Status(); st.Rescans != 1 {
+		t.Errorf("rescans %d", st.Rescans)
+	}
+	sameLive(t, src.URL(), nodes[1].URL(), []int{0})
+}
