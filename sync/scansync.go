@@ -287,7 +287,7 @@ func (s *ScanSyncer) Run(ctx context.Context) (err error) {
 			errs[m.idx] = cerr
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(errs...); err != nil && !(ctx.Err() != nil && errors.Is(err, context.Canceled)) {
 		return err
 	}
 	for _, m := range s.masters {
@@ -514,7 +514,8 @@ func (m *scanMaster) prepare(ctx context.Context, info *ServerInfo) error {
 		m.vers = si.RDBVersion
 	}
 	m.vers = min(max(m.vers, 10), rdb.MaxRedisVersion)
-	m.w, err = NewWriter(ctx, so.Target, so.TargetCluster, WriterOptions{Conn: so.TargetConn, Log: func(f string, a ...any) {
+	// Not stopped with ctx: what was sent before a stop is applied.
+	m.w, err = NewWriter(context.WithoutCancel(ctx), so.Target, so.TargetCluster, WriterOptions{Conn: so.TargetConn, Log: func(f string, a ...any) {
 		m.log.Info(fmt.Sprintf(f, a...))
 	}})
 	if err != nil {

@@ -427,3 +427,35 @@ func TestScanSyncClusterTarget(t *testing.T) {
 	}
 	sameLive(t, src.URL(), nodes[1].URL(), []int{0})
 }
+
+// TestScanSyncStopRestores: stopped (ctx done, as SIGTERM does) without
+// UntilCaughtUp, the sync returns nil and puts the old
+// notify-keyspace-events back.
+func TestScanSyncStopRestores(t *testing.T) {
+	src := noReplication(t)
+	dst := redistest.Start(t, redistest.Options{})
+	if err := src.Client().ConfigSet(context.Background(), "notify-keyspace-events", "Ex").Err(); err != nil {
+		t.Fatal(err)
+	}
+	src.Client().Set(context.Background(), "a", "1", 0)
+	ctx, cancel := context.WithCancel(t.Context())
+	s, wait := startScanSync(t, ctx, sync.ScanSyncOptions{Sources: []string{src.Addr()}, Target: dst.Addr()})
+	for s.Status().Phase != sync.PhaseStreaming {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if v := notifyValue(t, src); v != "AKE" {
+		t.Errorf("notify-keyspace-events %q during the sync", v)
+	}
+	src.Client().Set(context.Background(), "b", "2", 0)
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	if err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	if v := notifyValue(t, src); v != "xE" {
+		t.Errorf("notify-keyspace-events %q after, want xE (Ex as Redis writes it)", v)
+	}
+	if got := dst.Client().MGet(context.Background(), "a", "b").Val(); len(got) != 2 || got[0] != "1" || got[1] != "2" {
+		t.Errorf("target a, b = %v", got)
+	}
+}
