@@ -804,8 +804,14 @@ func (m *scanMaster) scanStep(ctx context.Context) error {
 // readApply reads keys of db (DUMP and PEXPIRETIME, the scanner's
 // dumpBatch) into an RDB of the batch, then applies it: each key
 // written, each key gone deleted. notified counts them as notified keys
-// applied, and deletes those the filter's type drops.
+// applied, and deletes those the filter's type drops. The batch's RDB is
+// held in memory until it is applied (at most scanSyncBatch keys): the
+// rdb.Writer has no Flush to stream it through a pipe, and applying in
+// the goroutine that read keeps every read of a key in order.
 func (m *scanMaster) readApply(ctx context.Context, db int, keys []aof.Value, notified bool) error {
+	if m.rbuf.Cap() > 64<<20 {
+		m.rbuf = bytes.Buffer{} // a batch of big keys: not kept for the next
+	}
 	m.rbuf.Reset()
 	w, err := rdb.NewWriter(&m.rbuf, rdb.WriterOptions{Version: m.vers})
 	if err != nil {
