@@ -144,10 +144,7 @@ func NewScanSyncer(opts ScanSyncOptions) *ScanSyncer {
 	s := &ScanSyncer{opts: opts, log: orDiscard(opts.Log), phase: PhaseConnecting}
 	for i, a := range opts.Sources {
 		m := &scanMaster{s: s, addr: a, idx: i, pending: map[pendingID]struct{}{}, wake: make(chan struct{}, 1)}
-		m.log = s.log
-		if opts.SourceCluster {
-			m.log = s.log.With("master", a)
-		}
+		m.log = s.log // each line names its source
 		s.masters = append(s.masters, m)
 	}
 	return s

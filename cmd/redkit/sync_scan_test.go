@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/redkit/redkit/internal/redistest"
 )
@@ -223,6 +226,87 @@ func TestSyncScanUsage(t *testing.T) {
 		r := redkit(t, nil, append([]string{"sync", "--from", "redis://127.0.0.1:1", "--to", "redis://127.0.0.1:2"}, args...)...).want(t, 2)
 		if !strings.Contains(r.stderr, "--") {
 			t.Errorf("%v: %s", args, r.stderr)
+		}
+	}
+}
+
+// TestSyncScanClusterSourceCLI: a 3-master cluster whose nodes refuse
+// PSYNC and SYNC (redistest.StartCluster takes no configuration, so the
+// nodes are started here) into database 2 of a standalone target with
+// --db-map 0=2, while a writer runs on the cluster.
+func TestSyncScanClusterSourceCLI(t *testing.T) {
+	if _, err := exec.LookPath("redis-cli"); err != nil {
+		t.Skip("redis-cli not installed")
+	}
+	ctx := context.Background()
+	nodes := make([]*redistest.Server, 3)
+	args := []string{"--cluster", "create"}
+	addrs := make([]string, len(nodes))
+	for i := range nodes {
+		nodes[i] = noPSYNC(t, "cluster-enabled yes", "cluster-node-timeout 3000", "cluster-config-file nodes.conf")
+		addrs[i] = nodes[i].Addr()
+		args = append(args, addrs[i])
+	}
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for _, s := range nodes {
+		for !strings.Contains(s.Client().ClusterInfo(ctx).Val(), "cluster_state:ok") {
+			if time.Now().After(deadline) {
+				t.Fatal("cluster not ready")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+	defer cc.Close()
+	for i := range 200 {
+		cc.Set(ctx, "k"+strconv.Itoa(i), i, 0)
+	}
+	dst := redistest.Start(t, redistest.Options{})
+	stop := make(chan struct{})
+	writer := make(chan struct{})
+	go func() {
+		defer close(writer)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			cc.Incr(ctx, "n"+strconv.Itoa(i%100))
+			cc.Del(ctx, "k"+strconv.Itoa(i%200))
+			cc.RPush(ctx, "l"+strconv.Itoa(i%50), i)
+		}
+	}()
+	done := make(chan result, 1)
+	go func() {
+		done <- redkit(t, nil, "sync", "--mode", "scan", "--from", nodes[1].URL(), "--to", dst.URL(), "--db-map", "0=2",
+			"--until-caught-up", "--quiet-period", "500ms", "--format", "json")
+	}()
+	time.Sleep(2 * time.Second)
+	close(stop)
+	<-writer
+	r := (<-done).want(t, 0)
+	if !strings.Contains(r.stderr, "masters=3") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	d2 := redis.NewClient(&redis.Options{Addr: dst.Addr(), DB: 2})
+	defer d2.Close()
+	var want int64
+	for _, n := range nodes {
+		want += n.Client().DBSize(ctx).Val()
+	}
+	if got := d2.DBSize(ctx).Val(); got != want || dst.Client().DBSize(ctx).Val() != 0 {
+		t.Fatalf("target db 2 has %d keys, the cluster %d", got, want)
+	}
+	iter := d2.Scan(ctx, 0, "*", 1000).Iterator()
+	for iter.Next(ctx) {
+		k := iter.Val()
+		if a, b := cc.Dump(ctx, k).Val(), d2.Dump(ctx, k).Val(); a != b {
+			t.Fatalf("key %q differs", k)
 		}
 	}
 }
