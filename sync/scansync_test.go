@@ -459,3 +459,28 @@ func TestScanSyncStopRestores(t *testing.T) {
 		t.Errorf("target a, b = %v", got)
 	}
 }
+
+// TestScanSyncQueueOverflow: a queue smaller than the keys a writer
+// touches overflows; the keys queued are dropped and every key read
+// again (counted as rescans), and the data ends equal.
+func TestScanSyncQueueOverflow(t *testing.T) {
+	src := noReplication(t)
+	dst := redistest.Start(t, redistest.Options{})
+	ctx := t.Context()
+	if err := redistest.FillMixed(ctx, src.Client(), 12); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	rounds := churn(t, src.Addr(), 13, stop)
+	s, wait := startScanSync(t, ctx, sync.ScanSyncOptions{Sources: []string{src.Addr()}, Target: dst.Addr(), UntilCaughtUp: true, MaxQueue: 5})
+	time.Sleep(1500 * time.Millisecond)
+	close(stop)
+	<-rounds
+	if err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Status(); st.Rescans == 0 {
+		t.Errorf("no rescan: %+v", st.ScanCounts)
+	}
+	sameLive(t, src.URL(), dst.URL(), nil)
+}
