@@ -302,7 +302,7 @@ func flagChoiceTable() map[string][]string {
 		"analyze --report": {"summary", "keys", "bigkeys", "prefixes", "flamegraph"},
 		"convert --to":     {"resp", "aof", "json", "jsonl", "rdb"},
 		"restore --mode":   {"auto", "restore", "commands"},
-		"sync --mode":      {"auto", "restore", "commands", "native"},
+		"sync --mode":      {"auto", "restore", "commands", "native", "scan"},
 		"--format":         textJSON,
 		"--log-format":     textJSON,
 		"--compress":       {"zstd", "gzip", "none"},

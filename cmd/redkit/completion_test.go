@@ -42,7 +42,7 @@ func TestCompletionCandidates(t *testing.T) {
 		{[]string{"backup", "--compress", ""}, []string{"zstd", "gzip", "none"}},
 		{[]string{"backup", "--log-format", ""}, []string{"text", "json"}},
 		{[]string{"sync", "--log-format", ""}, []string{"text", "json"}},
-		{[]string{"sync", "--mode", ""}, []string{"auto", "restore", "commands", "native"}},
+		{[]string{"sync", "--mode", ""}, []string{"auto", "restore", "commands", "native", "scan"}},
 		{[]string{"restore", "--mode", ""}, []string{"auto", "restore", "commands"}},
 		{[]string{"restore", "--conflict", ""}, []string{"error", "replace", "skip"}},
 		{[]string{"convert", "--to", ""}, []string{"resp", "aof", "json", "jsonl", "rdb"}},

@@ -109,3 +109,15 @@ func serveStatus(addr string, status func() any, reg *prometheus.Registry, log *
 		srv.Shutdown(ctx)
 	}, ln.Addr().String(), nil
 }
+
+// addScanMetrics registers --mode scan's own metrics beside the sync's.
+func addScanMetrics(m *syncMetrics, status func() rsync.ScanSyncStatus) {
+	sm := statusMetrics[rsync.ScanSyncStatus]{m.reg, "redkit_sync_scan", status}
+	sm.gauge("keys_scanned", "Keys the current or last full pass read.", func(st rsync.ScanSyncStatus) float64 { return float64(st.KeysScanned) })
+	sm.gauge("keys_expected", "Keys of the source when that pass began.", func(st rsync.ScanSyncStatus) float64 { return float64(st.KeysExpected) })
+	sm.gauge("queue_length", "Notified keys waiting to be read again.", func(st rsync.ScanSyncStatus) float64 { return float64(st.QueueLength) })
+	sm.counter("notifications_received_total", "Keyspace notifications received (of keys the filter keeps).", func(st rsync.ScanSyncStatus) float64 { return float64(st.NotificationsReceived) })
+	sm.counter("notifications_applied_total", "Notified keys read again and written or deleted (a burst on one key counts once).", func(st rsync.ScanSyncStatus) float64 { return float64(st.NotificationsApplied) })
+	sm.counter("rescans_total", "Full passes after the first (a lost subscription, a dropped queue).", func(st rsync.ScanSyncStatus) float64 { return float64(st.Rescans) })
+	sm.counter("keys_deleted_total", "DELs sent for keys gone from the source.", func(st rsync.ScanSyncStatus) float64 { return float64(st.KeysDeleted) })
+}

@@ -76,6 +76,10 @@ func pointOf(v any, now time.Time) (p statusPoint, kind string) {
 	case rsync.SyncStatus:
 		return statusPoint{t: now, phase: st.Phase, replID: st.ReplID, received: st.Received, fullBytes: st.FullBytes,
 			commands: st.Commands, lagSeconds: st.LagSeconds, lagBytes: st.LagBytes}, "sync"
+	case rsync.ScanSyncStatus:
+		// No bytes are counted: the keys read by the pass and the
+		// notified keys applied stand for commands.
+		return statusPoint{t: now, phase: st.Phase, commands: st.KeysScanned + st.NotificationsApplied}, "sync"
 	case backup.ContinuousStatus:
 		return statusPoint{t: now, phase: st.Phase, replID: st.ReplID, received: st.Received, commands: st.Commands,
 			lagSeconds: st.RecoveryLagSeconds, lagBytes: max(0, st.Received-st.Durable)}, "backup"

@@ -31,6 +31,7 @@ examples:
    redkit sync --from redis://old:6379 --to redis://new:6379 --until-caught-up --format json --log-format json > report.json
    redkit sync --check --from redis://old:6379 --to redis://new-cluster-node:7000
    redkit sync --mode native --from redis://old:6379 --to redis://new:6379 --flush-target --until-caught-up
+   redkit sync --mode scan --from rediss://user@managed.example.com:6379 --to redis://new:6379 --until-caught-up
    redkit sync --from redis+sentinel://s1:26379,s2:26379/mymaster --to rediss://new.example.com:6380 --status-addr 127.0.0.1:9121 --log-format json`,
 		Description: `Connects to the source as one of its replicas (REPLCONF, PSYNC), loads
 the snapshot of the full resynchronization into the target as it
@@ -82,6 +83,27 @@ databases a cluster target cannot take, the source's biggest key
 (MEMORY USAGE over up to 100,000 keys per database) against the target's
 proto-max-bulk-len, and a sample of 1,000 source keys that already exist
 on the target. It exits 0 only if nothing failed (warnings allowed).
+
+--mode scan is for sources that refuse replication (managed services,
+proxies, ACL users without +psync), which the other modes cannot read:
+the error names it, nothing falls back by itself. It subscribes to the
+source's keyspace notifications (each master of a cluster), then reads
+every key (SCAN, DUMP, PEXPIRETIME) into the target (RESTORE ... ABSTTL
+REPLACE, or commands), while each notified key is read again and written
+again, or deleted when it is gone; a burst on one key is read once. The
+source needs notify-keyspace-events with K and A ("AK"): redkit sets it
+when CONFIG SET is allowed and puts the old value back when it ends;
+where CONFIG is refused it writes and deletes a probe key
+(redkit:probe:*) to see one notified, and refuses with the exact value
+to set otherwise (managed services have it in their parameter group;
+--assume-notifications goes on when nothing can check it). A lost
+subscription is taken again and every key read again (a rescan, in the
+log and the status), deleting from the target the keys the source no
+longer has. --until-caught-up ends once every key was read, every
+notified key applied, and no notification came for --quiet-period. The
+guarantee: the target converges to the source once writes pause; each
+key is copied whole, as of when it was read; no transaction is kept,
+nothing is exactly once. FLUSHDB and FLUSHALL on the source are not seen.
 
 PUBLISH messages are dropped (they are not data) unless --forward-pubsub.
 
@@ -150,7 +172,9 @@ stream writes.
 			&cli.BoolFlag{Name: "check", Usage: "check whether the sync can work (versions, memory, modules, ACLs, slots, databases, biggest key, existing keys), then exit: 0 if it can"},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "the --check report's and the final report's `FORMAT`: text, or json (one object on standard output)"},
 			&cli.BoolFlag{Name: "strict", Usage: "cluster target: refuse a source transaction spanning several slots instead of applying it per slot"},
-			&cli.StringFlag{Name: "mode", Value: rsync.ModeAuto, Usage: "full sync `MODE`: auto (RESTORE when the target can load the payload), restore, commands, or native (the target becomes a replica of redkit and loads the snapshot itself)"},
+			&cli.StringFlag{Name: "mode", Value: rsync.ModeAuto, Usage: "full sync `MODE`: auto (RESTORE when the target can load the payload), restore, commands, native (the target becomes a replica of redkit and loads the snapshot itself), or scan (read keys and follow keyspace notifications, for sources that refuse replication)"},
+			&cli.DurationFlag{Name: "quiet-period", Value: time.Second, EnvVars: []string{"REDKIT_QUIET_PERIOD"}, Usage: "--mode scan --until-caught-up: end after `DURATION` without a notification, once every key is read and applied"},
+			&cli.BoolFlag{Name: "assume-notifications", EnvVars: []string{"REDKIT_ASSUME_NOTIFICATIONS"}, Usage: "--mode scan: go on when nothing can check the source's keyspace notifications (CONFIG and the probe key refused)"},
 			&cli.StringFlag{Name: "native-addr", Usage: "--mode native: `HOST:PORT` redkit listens on for the target's replication link, given to the target (default: redkit's address towards the target, any port)"},
 			&cli.DurationFlag{Name: "retry-for", DefaultText: "never", Usage: "give up after `DURATION` of failed reconnects"},
 			&cli.DurationFlag{Name: "timeout", Value: 60 * time.Second, Usage: timeoutUsage + "; a stalled replication link is then reconnected (see --retry-for)"},
@@ -191,8 +215,11 @@ type syncOptions struct {
 	filter                           filterValues
 	exclude, dbMap                   []string
 	denyCommand                      string
+	quietPeriod                      time.Duration
+	assumeNotifications              bool
 	// set are the flags given, of those that depend on --mode: the
-	// flags a native sync refuses, and --native-addr.
+	// flags a native or scan sync refuses, --native-addr, and the scan
+	// sync's own.
 	set []string
 }
 
@@ -209,8 +236,12 @@ func syncOptionsFromFlags(c *cli.Context) syncOptions {
 		statusAddr: c.String("status-addr"), logFormat: c.String("log-format"), quiet: c.Bool("quiet"),
 		filter: filterFlagValues(c), exclude: c.StringSlice("exclude"), dbMap: c.StringSlice("db-map"),
 		denyCommand: c.String("deny-command"),
+		quietPeriod: c.Duration("quiet-period"), assumeNotifications: c.Bool("assume-notifications"),
 	}
-	for _, f := range append(nativeRefusedFlags(), "native-addr") {
+	for _, f := range slices.Concat(nativeRefusedFlags(), []string{"native-addr"}, scanRefusedFlags(), scanOnlyFlags()) {
+		if slices.Contains(opts.set, f) {
+			continue
+		}
 		if c.IsSet(f) {
 			opts.set = append(opts.set, f)
 		}
@@ -243,9 +274,23 @@ func runSync(ctx context.Context, gopts globalOptions, opts syncOptions, args []
 	}
 	mode := opts.mode
 	switch mode {
-	case rsync.ModeAuto, rsync.ModeRestore, rsync.ModeCommands, modeNative:
+	case rsync.ModeAuto, rsync.ModeRestore, rsync.ModeCommands, modeNative, modeScan:
 	default:
-		return usageErrorf("sync: --mode %q: want auto, restore, commands or native", mode)
+		return usageErrorf("sync: --mode %q: want auto, restore, commands, native or scan", mode)
+	}
+	if mode == modeScan {
+		if err := scanFlagsOK(opts.set); err != nil {
+			return err
+		}
+		if opts.quietPeriod <= 0 {
+			return usageErrorf("sync: --quiet-period %s: want a positive duration", opts.quietPeriod)
+		}
+	} else {
+		for _, f := range scanOnlyFlags() {
+			if slices.Contains(opts.set, f) {
+				return usageErrorf("sync: --%s goes with --mode scan", f)
+			}
+		}
 	}
 	if mode == modeNative {
 		if err := nativeFlagsOK(opts.set); err != nil {
@@ -318,6 +363,9 @@ func runSync(ctx context.Context, gopts globalOptions, opts syncOptions, args []
 			&checkSide{name: to.String(), addr: dstAddr, info: dstInfo, opts: &toOpts}, srcAddrs, so)
 	}
 	started := time.Now()
+	if mode == modeScan {
+		return runScanSync(ctx, gopts, opts, log, from, to, fromOpts, toOpts, srcAddr, srcInfo, dstInfo, dstAddr, filter)
+	}
 	if mode == modeNative {
 		so.OnSnapshotWait = snapshotWaitNote(ctx, fromOpts, log.Info)
 		return runNativeSync(ctx, gopts, opts, log, from, to, fromOpts, toOpts, srcInfo, dstInfo, dstAddr, so)
@@ -404,6 +452,11 @@ func runSync(ctx context.Context, gopts globalOptions, opts syncOptions, args []
 			}
 			return failed(gopts, exitError, err, "sync: "+rsync.Redact(err.Error()), hint)
 		}
+		if rsync.ReplicationRefused(err) {
+			// Never a silent fallback: the other mode's guarantee differs.
+			return failed(gopts, exitError, err, fmt.Sprintf("sync %s -> %s: the source refuses replication: %s", from, to, rsync.Redact(err.Error())),
+				"--mode scan reads its keys and follows its keyspace notifications instead: the target converges once writes pause, each key copied whole, no transaction kept (see sync --help)")
+		}
 		if h := connectHint(err); h != "" {
 			return failed(gopts, exitError, err, fmt.Sprintf("sync %s -> %s: %s", from, to, rsync.Redact(err.Error())), h)
 		}
@@ -483,6 +536,8 @@ type syncReport struct {
 	Mode    string  `json:"mode"`
 	Seconds float64 `json:"seconds"`
 	rsync.SyncStatus
+	// ScanCounts are --mode scan's counts (nil in the other modes).
+	*rsync.ScanCounts
 }
 
 // finish sets how the sync ended.
@@ -498,11 +553,21 @@ func (r *syncReport) finish(ctx context.Context, started time.Time, err error) {
 	}
 }
 
-// logAttrs are the report's fields for the final log line.
-func (r *syncReport) logAttrs() []any {
+// streamAttrs are a replication sync's report fields for the final log line.
+func (r *syncReport) streamAttrs() []any {
 	return []any{"replid", r.ReplID, "offset", r.Applied, "full_syncs", r.FullSyncs, "keys", r.FullKeys, "bytes", r.FullBytes,
 		"size", bytesize.Format(r.FullBytes), "commands", r.Commands, "skipped", r.Skipped, "lag_bytes", r.LagBytes,
 		"lag_seconds", r.LagSeconds, "reconnects", r.Reconnects, "seconds", r.Seconds}
+}
+
+// logAttrs are the report's fields for the final log line.
+func (r *syncReport) logAttrs() []any {
+	if r.ScanCounts == nil {
+		return r.streamAttrs()
+	}
+	return []any{"passes", r.FullSyncs, "keys_scanned", r.KeysScanned, "keys_expected", r.KeysExpected,
+		"notifications_received", r.NotificationsReceived, "notifications_applied", r.NotificationsApplied,
+		"keys_deleted", r.KeysDeleted, "rescans", r.Rescans, "reconnects", r.Reconnects, "seconds", r.Seconds}
 }
 
 // writeSyncReport writes the report as one JSON object on stdout.

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	rsync "github.com/redkit/redkit/sync"
+)
+
+// modeScan: the source's keys are read (SCAN, DUMP) and its keyspace
+// notifications followed, for sources that refuse replication.
+const modeScan = "scan"
+
+// scanRefusedFlags are the flags a scan sync refuses: they belong to the
+// replication link.
+func scanRefusedFlags() []string {
+	return []string{"checkpoint", "spool-dir", "forward-pubsub", "strict", "deny-command", "check", "name", "target-checkpoint"}
+}
+
+// scanOnlyFlags go with --mode scan only.
+func scanOnlyFlags() []string { return []string{"quiet-period", "assume-notifications"} }
+
+// scanFlagsOK refuses what a scan sync cannot do; set are the flags given.
+func scanFlagsOK(set []string) error {
+	for _, f := range scanRefusedFlags() {
+		if slices.Contains(set, f) {
+			why := "there is no replication position: each key is read again after a restart"
+			switch f {
+			case "forward-pubsub", "deny-command", "strict":
+				why = "no command is copied, only keys"
+			case "spool-dir":
+				why = "there is no snapshot: keys are read in batches"
+			case "check":
+				why = "it checks a replication sync"
+			}
+			return usageErrorf("sync: --%s does not go with --mode scan: %s", f, why)
+		}
+	}
+	return nil
+}
+
+// runScanSync runs sync --mode scan.
+func runScanSync(ctx context.Context, gopts globalOptions, opts syncOptions, log *slog.Logger, from, to *rsync.Endpoint, fromOpts, toOpts rsync.Options,
+	srcAddr string, srcInfo, dstInfo *rsync.ServerInfo, dstAddr string, filter *rsync.SyncFilter) error {
+	if dstInfo.Role != "" && dstInfo.Role != "master" {
+		return &codedError{code: exitError, err: fmt.Errorf("sync: the target %s is a replica (read-only): point --to at a master", to)}
+	}
+	sources := []string{srcAddr}
+	if srcInfo.Cluster {
+		shards, err := rsync.ClusterShards(ctx, srcAddr, &fromOpts)
+		if err != nil {
+			return syncConnectError(gopts, "source", from, err)
+		}
+		sources = sources[:0]
+		for _, sh := range shards {
+			sources = append(sources, sh.Master)
+		}
+		log.Info("cluster source: each master subscribed and scanned", "masters", len(sources))
+	}
+	s := rsync.NewScanSyncer(rsync.ScanSyncOptions{
+		Sources:        sources,
+		SourceName:     from.String(),
+		SourceConn:     fromOpts,
+		SourceCluster:  srcInfo.Cluster,
+		Target:         dstAddr,
+		TargetConn:     toOpts,
+		TargetCluster:  dstInfo.Cluster,
+		Restore:        rsync.RestoreOptions{MemoryHint: memoryHint()},
+		Filter:         filter,
+		FlushTarget:    opts.flushTarget,
+		UntilCaughtUp:  opts.untilCaughtUp,
+		QuietPeriod:    opts.quietPeriod,
+		AllowUnchecked: opts.assumeNotifications,
+		RetryFor:       opts.retryFor,
+		Log:            log,
+	})
+	status := func() rsync.SyncStatus { return s.Status().SyncStatus }
+	if addr := opts.statusAddr; addr != "" {
+		metrics := newSyncMetrics(status)
+		addScanMetrics(metrics, s.Status)
+		stop, bound, err := serveStatus(addr, func() any { return s.Status() }, metrics.reg, log)
+		if err != nil {
+			return usageErrorf("sync: --status-addr %s: %v", addr, err)
+		}
+		defer stop()
+		log.Info("status served", "page", "http://"+bound+"/", "url", "http://"+bound+"/status", "metrics", "http://"+bound+"/metrics")
+	}
+	log.Info("sync (scan)", "from", from.String(), "to", to.String(), "source_version", srcInfo.Version, "target_version", dstInfo.Version,
+		"source_cluster", srcInfo.Cluster, "target_cluster", dstInfo.Cluster)
+	started := time.Now()
+	// No bar: the log says when each pass begins and ends, the status
+	// page and /metrics count its keys.
+	err := withAdvice(s.Run(ctx))
+	st := s.Status()
+	rep := syncReport{From: from.String(), To: to.String(), Mode: modeScan, SyncStatus: st.SyncStatus, ScanCounts: &st.ScanCounts}
+	rep.finish(ctx, started, err)
+	if opts.format == "json" {
+		writeSyncReport(gopts, &rep)
+	}
+	if err != nil {
+		var ne *rsync.NotifyError
+		if errors.As(err, &ne) {
+			hint := fmt.Sprintf("set notify-keyspace-events %s on the source (managed services: in the parameter group), or run with a user allowed CONFIG SET: redkit then sets it for the sync and puts the old value back", ne.Want)
+			if !ne.Checked {
+				hint = fmt.Sprintf("make sure notify-keyspace-events is %s (or has K and A) on the source, then add --assume-notifications; or give a user allowed CONFIG, or SET and DEL on redkit:probe:* keys", ne.Want)
+			}
+			return failed(gopts, exitError, err, "sync: "+rsync.Redact(err.Error()), hint)
+		}
+		if h := connectHint(err); h != "" {
+			return failed(gopts, exitError, err, fmt.Sprintf("sync %s -> %s: %s", from, to, rsync.Redact(err.Error())), h)
+		}
+		return fmt.Errorf("sync %s -> %s: %s", from, to, rsync.Redact(err.Error()))
+	}
+	log.Info("sync "+rep.Result, rep.logAttrs()...)
+	return nil
+}
