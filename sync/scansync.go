@@ -54,6 +54,10 @@ type ScanSyncer struct {
 	opts    ScanSyncOptions
 	log     *slog.Logger
 	masters []*scanMaster
+	// sweep: a rescan deletes the target's keys the source no longer has
+	// (the target was empty, or emptied, when the sync began). Set by Run
+	// before the masters start.
+	sweep bool
 
 	mu      gosync.Mutex
 	phase   string
@@ -244,6 +248,18 @@ func (s *ScanSyncer) Run(ctx context.Context) (err error) {
 		if err := m.prepare(ctx, info); err != nil {
 			for _, o := range s.masters {
 				o.closeTarget()
+			}
+			return err
+		}
+	}
+	// A rescan deletes the target's keys the source lacks only when the
+	// target held none when the sync began: keys that were there before
+	// are not the sync's to delete.
+	s.sweep = s.opts.FlushTarget
+	if !s.sweep {
+		if s.sweep, err = s.targetEmpty(ctx); err != nil {
+			for _, m := range s.masters {
+				m.closeTarget()
 			}
 			return err
 		}
@@ -903,24 +919,13 @@ func (m *scanMaster) del(ctx context.Context, db int, key []byte) error {
 func (m *scanMaster) sweep(ctx context.Context) error {
 	so := m.s.opts
 	f := so.Filter
-	// Where the target's keys are: each master of a cluster.
-	nodes := []string{so.Target}
-	if so.TargetCluster {
-		c, err := Dial(ctx, so.Target, &so.TargetConn)
-		if err != nil {
-			return err
-		}
-		ranges, err := ClusterSlots(c)
-		c.Close()
-		if err != nil {
-			return err
-		}
-		nodes = nodes[:0]
-		for _, r := range ranges {
-			if !slices.Contains(nodes, r.Master) {
-				nodes = append(nodes, r.Master)
-			}
-		}
+	if !m.s.sweep {
+		m.log.Warn("keys the source deleted while notifications were lost may stay on the target: it held keys when the sync began, and a sync deletes only from a target that was empty (or emptied) then", "source", m.addr)
+		return nil
+	}
+	nodes, err := m.s.targetNodes(ctx)
+	if err != nil {
+		return err
 	}
 	// The slots of this master, when the source is a cluster.
 	var mine func(key []byte) bool
@@ -971,6 +976,57 @@ func (m *scanMaster) sweep(ctx context.Context) error {
 		m.log.Info("keys the source no longer has deleted from the target", "source", m.addr, "keys", deleted)
 	}
 	return nil
+}
+
+// targetNodes lists where the target's keys are: the target, or each
+// master of a cluster target.
+func (s *ScanSyncer) targetNodes(ctx context.Context) ([]string, error) {
+	so := s.opts
+	if !so.TargetCluster {
+		return []string{so.Target}, nil
+	}
+	c, err := Dial(ctx, so.Target, &so.TargetConn)
+	if err != nil {
+		return nil, err
+	}
+	ranges, err := ClusterSlots(c)
+	c.Close()
+	if err != nil {
+		return nil, err
+	}
+	var nodes []string
+	for _, r := range ranges {
+		if !slices.Contains(nodes, r.Master) {
+			nodes = append(nodes, r.Master)
+		}
+	}
+	return nodes, nil
+}
+
+// targetEmpty tells whether the target holds no key at all.
+func (s *ScanSyncer) targetEmpty(ctx context.Context) (bool, error) {
+	nodes, err := s.targetNodes(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, node := range nodes {
+		o := s.opts.TargetConn
+		c, err := Dial(ctx, node, &o)
+		if err != nil {
+			return false, err
+		}
+		v, err := c.DoString("INFO", "keyspace")
+		c.Close()
+		if err != nil {
+			return false, err
+		}
+		for _, n := range ParseKeyspace(v.Str) {
+			if n > 0 {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
 }
 
 // sweepNode sweeps one target server.

@@ -484,3 +484,43 @@ func TestScanSyncQueueOverflow(t *testing.T) {
 	}
 	sameLive(t, src.URL(), dst.URL(), nil)
 }
+
+// TestScanSyncKeepsTargetKeys: a target that held keys of its own when
+// the sync began keeps them through a rescan (only a target that was
+// empty, or emptied, has the keys the source lacks deleted), and still
+// receives every key of the source.
+func TestScanSyncKeepsTargetKeys(t *testing.T) {
+	src := noReplication(t)
+	dst := redistest.Start(t, redistest.Options{})
+	ctx := t.Context()
+	if err := redistest.FillMixed(ctx, src.Client(), 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Client().Set(ctx, "theirs", "kept", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s, wait := startScanSync(t, ctx, sync.ScanSyncOptions{Sources: []string{src.Addr()}, SourceName: src.Addr(), Target: dst.Addr(), UntilCaughtUp: true, QuietPeriod: 2 * time.Second})
+	deadline := time.Now().Add(20 * time.Second)
+	for s.Status().FullSyncs == 0 || s.Status().Phase == sync.PhaseConnecting {
+		if time.Now().After(deadline) {
+			t.Fatalf("no pass began: %+v", s.Status())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n, err := src.Client().ClientKillByFilter(ctx, "TYPE", "pubsub").Result(); err != nil || n != 1 {
+		t.Fatalf("CLIENT KILL TYPE pubsub: %d, %v", n, err)
+	}
+	if err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Status(); st.Rescans != 1 {
+		t.Errorf("rescans %d, want 1", st.Rescans)
+	}
+	if got, err := dst.Client().Get(ctx, "theirs").Result(); err != nil || got != "kept" {
+		t.Fatalf("the target's own key after a rescan: %q, %v; want it kept", got, err)
+	}
+	if err := dst.Client().Del(ctx, "theirs").Err(); err != nil {
+		t.Fatal(err)
+	}
+	sameLive(t, src.URL(), dst.URL(), nil)
+}
