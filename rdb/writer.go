@@ -455,6 +455,10 @@ func (w *Writer) streamMeta(info *StreamInfo, t byte) {
 			w.ms(p.DeliveryTime)
 			w.length(p.DeliveryCount)
 		}
+		owners := make(map[string][]StreamID, len(g.Consumers))
+		for _, p := range g.Pending {
+			owners[p.Consumer] = append(owners[p.Consumer], p.ID)
+		}
 		w.length(uint64(len(g.Consumers)))
 		for _, c := range g.Consumers {
 			w.str([]byte(c.Name))
@@ -462,12 +466,7 @@ func (w *Writer) streamMeta(info *StreamInfo, t byte) {
 			if t == typeStreamListpacks3 {
 				w.ms(c.ActiveTime)
 			}
-			var owned []StreamID
-			for _, p := range g.Pending {
-				if p.Consumer == c.Name {
-					owned = append(owned, p.ID)
-				}
-			}
+			owned := owners[c.Name]
 			w.length(uint64(len(owned)))
 			for _, o := range owned {
 				var id [16]byte

@@ -252,6 +252,8 @@ type scanner struct {
 	seen *analysis.KeySet
 	// chunkHook, in tests, runs after each command reading a chunk.
 	chunkHook func(cmd string)
+	// maxPending, when not 0, replaces the constant (tests).
+	maxPending int
 }
 
 func (s *scanner) selectDB(db int) error {

@@ -167,8 +167,9 @@ func (s *scanner) chunkable(typ string) bool {
 // errChanged means a key changed type while it was read in chunks.
 var errChanged = errors.New("the key changed type while it was read")
 
-// errHasGroups means a stream has consumer groups: it is read by DUMP.
-var errHasGroups = errors.New("a stream with consumer groups")
+// errHasGroups means a stream's consumer groups are too big to be read
+// in memory: it is read by DUMP.
+var errHasGroups = errors.New("a stream with big consumer groups")
 
 // dumpBig reads one big collection in chunks and writes it: elements
 // spooled to a temporary file (duplicates dropped), then the expiry, then
@@ -277,7 +278,10 @@ func (s *scanner) readBig(db int, key []byte, in keyInfo) error {
 			return err
 		}
 		if stream.groups > 0 {
-			return errHasGroups
+			// Too many pending entries or consumers to hold: DUMP.
+			if _, err := s.streamGroups(key); err != nil {
+				return err
+			}
 		}
 	}
 	f, err := s.openSpool()
@@ -300,13 +304,15 @@ func (s *scanner) readBig(db int, key []byte, in keyInfo) error {
 	if err != nil {
 		return err
 	}
+	var groups []rdb.StreamGroup
 	if typ == rdb.TypeStream {
-		// The metadata after the entries: its last ID is at least theirs.
-		if stream, err = s.streamInfo(key); err != nil {
+		// The groups after the entries, then the stream's metadata: its
+		// last ID is at least the entries' and the groups'.
+		if groups, err = s.readGroups(key); err != nil {
 			return err
 		}
-		if stream.groups > 0 {
-			return errHasGroups
+		if stream, err = s.streamInfo(key); err != nil {
+			return err
 		}
 	}
 	exp, gone, err := s.expiry(key)
@@ -325,6 +331,7 @@ func (s *scanner) readBig(db int, key []byte, in keyInfo) error {
 	var info *rdb.StreamInfo
 	if stream != nil {
 		info = stream.info(c)
+		info.Groups = groups
 	}
 	if err := s.w.WriteCollection(db, key, exp, c, f, info); err != nil {
 		return err
@@ -610,3 +617,147 @@ func (m *streamMeta) info(c *rdb.Collection) *rdb.StreamInfo {
 }
 
 func lessID(a, b rdb.StreamID) bool { return a.Ms < b.Ms || a.Ms == b.Ms && a.Seq < b.Seq }
+
+// A stream's consumer groups are read in memory, their pending entries
+// in chunks (XPENDING by ID ranges): up to maxPending pending entries
+// (about 60 bytes each) and maxConsumers consumers in all its groups;
+// a stream with more is read by DUMP.
+const (
+	maxPending   = 100000
+	maxConsumers = 10000
+)
+
+// pendingLimit is maxPending, or less in tests.
+func (s *scanner) pendingLimit() int {
+	if s.maxPending > 0 {
+		return s.maxPending
+	}
+	return maxPending
+}
+
+// groupMeta is a consumer group as XINFO GROUPS tells it.
+type groupMeta struct {
+	name        string
+	lastID      rdb.StreamID
+	entriesRead int64
+}
+
+// streamGroups reads XINFO GROUPS (O(groups)); errHasGroups when the
+// groups are too big to be read in memory.
+func (s *scanner) streamGroups(key []byte) ([]groupMeta, error) {
+	v, err := s.c.Do([]byte("XINFO"), []byte("GROUPS"), key)
+	if err != nil {
+		return nil, changed(err)
+	}
+	var out []groupMeta
+	var pending, consumers int64
+	for _, g := range v.Elems {
+		m := fields(g)
+		gm := groupMeta{name: string(m["name"].Str), entriesRead: -1}
+		if x, ok := m["entries-read"]; ok && !x.Null && x.Kind == aof.Integer {
+			gm.entriesRead = x.Int
+		}
+		if gm.lastID, err = parseStreamID(m["last-delivered-id"].Str); err != nil {
+			return nil, err
+		}
+		pending += m["pending"].Int
+		consumers += m["consumers"].Int
+		out = append(out, gm)
+	}
+	if pending > int64(s.pendingLimit()) || consumers > maxConsumers {
+		return nil, errHasGroups
+	}
+	return out, nil
+}
+
+// fields reads a flat array of names and values (RESP2) or a map.
+func fields(v aof.Value) map[string]aof.Value {
+	m := make(map[string]aof.Value, len(v.Elems)/2)
+	for i := 0; i+1 < len(v.Elems); i += 2 {
+		m[string(v.Elems[i].Str)] = v.Elems[i+1]
+	}
+	return m
+}
+
+// readGroups reads a stream's consumer groups: XINFO GROUPS, then each
+// group's pending entries in one pass by ID (each entry once, with the
+// consumer owning it then) and its consumers (XINFO CONSUMERS, plus any
+// owner of a pending entry created since). Times are the server's idle
+// times from now.
+func (s *scanner) readGroups(key []byte) ([]rdb.StreamGroup, error) {
+	metas, err := s.streamGroups(key)
+	if err != nil || len(metas) == 0 {
+		return nil, err
+	}
+	now := time.Now().UnixMilli()
+	count := strconv.Itoa(chunkElems)
+	var out []rdb.StreamGroup
+	var pending int
+	for _, gm := range metas {
+		g := rdb.StreamGroup{Name: gm.name, LastID: gm.lastID, EntriesRead: gm.entriesRead}
+		start := "-"
+		dropped := false
+		for {
+			v, err := s.c.Do([]byte("XPENDING"), key, []byte(gm.name), []byte(start), []byte("+"), []byte(count))
+			if ErrorCode(err) == "NOGROUP" {
+				dropped = true // the group went meanwhile
+				break
+			}
+			if err != nil {
+				return nil, changed(err)
+			}
+			for _, p := range v.Elems {
+				if len(p.Elems) != 4 {
+					return nil, fmt.Errorf("%w: malformed XPENDING reply", ErrBadHandshake)
+				}
+				id, err := parseStreamID(p.Elems[0].Str)
+				if err != nil {
+					return nil, err
+				}
+				g.Pending = append(g.Pending, rdb.PendingEntry{ID: id, Consumer: string(p.Elems[1].Str),
+					DeliveryTime: now - p.Elems[2].Int, DeliveryCount: uint64(p.Elems[3].Int)})
+				start = "(" + id.String()
+			}
+			if pending += len(v.Elems); pending > s.pendingLimit() {
+				return nil, errHasGroups
+			}
+			if len(v.Elems) < chunkElems {
+				break
+			}
+		}
+		if dropped {
+			continue
+		}
+		v, err := s.c.Do([]byte("XINFO"), []byte("CONSUMERS"), key, []byte(gm.name))
+		if ErrorCode(err) == "NOGROUP" {
+			continue
+		}
+		if err != nil {
+			return nil, changed(err)
+		}
+		if len(v.Elems) > maxConsumers {
+			return nil, errHasGroups
+		}
+		known := map[string]bool{}
+		for _, c := range v.Elems {
+			m := fields(c)
+			sc := rdb.StreamConsumer{Name: string(m["name"].Str), SeenTime: now - m["idle"].Int}
+			sc.ActiveTime = sc.SeenTime
+			if x, ok := m["inactive"]; ok && x.Int >= 0 {
+				sc.ActiveTime = now - x.Int
+			}
+			known[sc.Name] = true
+			g.Consumers = append(g.Consumers, sc)
+		}
+		// An owner of a pending entry created after XINFO CONSUMERS: the
+		// loading server needs every pending entry to have its consumer.
+		for _, p := range g.Pending {
+			if !known[p.Consumer] {
+				known[p.Consumer] = true
+				g.Consumers = append(g.Consumers, rdb.StreamConsumer{Name: p.Consumer, SeenTime: now, ActiveTime: now})
+			}
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/redkit/redkit/aof"
 	"github.com/redkit/redkit/internal/analysis"
 	"github.com/redkit/redkit/internal/redistest"
@@ -216,5 +218,93 @@ func TestDumpBigChanges(t *testing.T) {
 		}
 		w.Close()
 		loadFile(t, buf.Bytes())
+	})
+}
+
+// TestDumpBigStreamGroups: a big stream's consumer groups are read after
+// its entries, so changes to them during the read (new deliveries, acks,
+// a consumer deleted, entries claimed by a new consumer) give a file the
+// server loads with the groups as they are at the end; a stream with more
+// pending entries than the limit is read by one DUMP.
+func TestDumpBigStreamGroups(t *testing.T) {
+	ctx := context.Background()
+	bigStream := func() [][]any {
+		var cmds [][]any
+		for i := range 5000 {
+			cmds = append(cmds, []any{"XADD", "k", "*", "field", fmt.Sprintf("value %d of some length", i)})
+		}
+		return append(cmds,
+			[]any{"XGROUP", "CREATE", "k", "g", "0"},
+			[]any{"XREADGROUP", "GROUP", "g", "alice", "COUNT", "100", "STREAMS", "k", ">"},
+			[]any{"XREADGROUP", "GROUP", "g", "bob", "COUNT", "100", "STREAMS", "k", ">"})
+	}
+	pendingOf := func(t *testing.T, srv *redistest.Server) string {
+		t.Helper()
+		v, err := srv.Do(ctx, "XPENDING", "k", "g", "-", "+", "100000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, p := range v.([]any) {
+			e := p.([]any)
+			out = append(out, fmt.Sprint(e[0], e[1], e[3]))
+		}
+		g, err := srv.Client().XInfoGroups(ctx, "k").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(len(out), out, g)
+	}
+	t.Run("changed", func(t *testing.T) {
+		srv := redistest.Start(t, redistest.Options{})
+		fill(t, srv, bigStream())
+		s, buf, w := bigScanner(t, srv)
+		hooked := false
+		s.chunkHook = func(string) {
+			if hooked {
+				return
+			}
+			hooked = true
+			v, err := srv.Client().XPendingExt(ctx, &redis.XPendingExtArgs{Stream: "k", Group: "g", Start: "-", End: "+", Count: 300}).Result()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			fill(t, srv, [][]any{
+				{"XREADGROUP", "GROUP", "g", "carol", "COUNT", "50", "STREAMS", "k", ">"},
+				{"XACK", "k", "g", v[0].ID, v[1].ID, v[2].ID},
+				{"XCLAIM", "k", "g", "dave", "0", v[150].ID, v[151].ID},
+				{"XGROUP", "DELCONSUMER", "k", "g", "alice"},
+				{"XGROUP", "CREATE", "k", "g2", "$"},
+			})
+		}
+		if err := s.dumpBatch(0, bulk("k")); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		if s.st.Chunked != 1 || s.st.BigDumped != 0 {
+			t.Fatalf("stats %+v", s.st)
+		}
+		dst := loadFile(t, buf.Bytes())
+		if got, want := pendingOf(t, dst), pendingOf(t, srv); got != want {
+			t.Fatalf("loaded groups:\n%s\nsource:\n%s", got, want)
+		}
+	})
+	t.Run("too many pending", func(t *testing.T) {
+		srv := redistest.Start(t, redistest.Options{})
+		fill(t, srv, bigStream())
+		s, buf, w := bigScanner(t, srv)
+		s.maxPending = 150
+		if err := s.dumpBatch(0, bulk("k")); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		if s.st.Chunked != 0 || s.st.BigDumped != 1 || s.st.Keys != 1 {
+			t.Fatalf("stats %+v", s.st)
+		}
+		dst := loadFile(t, buf.Bytes())
+		if got, want := pendingOf(t, dst), pendingOf(t, srv); got != want {
+			t.Fatalf("loaded groups:\n%s\nsource:\n%s", got, want)
+		}
 	})
 }
