@@ -100,6 +100,10 @@ type ScanOptions struct {
 	// Progress, when set, is called after each batch and each key read in
 	// chunks with the keys and bytes written so far.
 	Progress func(keys, bytes int64)
+	// Counted, when set, is called once before the first key is read with
+	// the keys INFO keyspace counts (ScanStats.Expected; 0 unknown), for a
+	// progress bar's total.
+	Counted func(expected int64)
 }
 
 // DefaultMaxDump is ScanOptions.MaxDump's default.
@@ -131,8 +135,9 @@ func ScanDump(ctx context.Context, addr string, opts *Options, out io.Writer, so
 	}
 
 	dbs := []int{0}
+	var ks map[int]int64
 	if v, err := c.DoString("INFO", "keyspace"); err == nil {
-		ks := ParseKeyspace(v.Str)
+		ks = ParseKeyspace(v.Str)
 		dbs = dbs[:0]
 		for db, n := range ks {
 			if n > 0 {
@@ -147,6 +152,10 @@ func ScanDump(ctx context.Context, addr string, opts *Options, out io.Writer, so
 	// A database selected by the URL is scanned alone.
 	if opts.DB != 0 {
 		dbs = []int{opts.DB}
+		st.Expected = ks[opts.DB]
+	}
+	if so.Counted != nil {
+		so.Counted(st.Expected)
 	}
 
 	var funcs []byte
