@@ -332,3 +332,34 @@ func TestScanDumpDuplicateKeys(t *testing.T) {
 		t.Fatalf("the loading server has %d keys (%v), want %d", got, err, st.Keys)
 	}
 }
+
+// BenchmarkScanDumpBigKeys reads a 200,000-member sorted set in chunks,
+// and by one DUMP for comparison.
+func BenchmarkScanDumpBigKeys(b *testing.B) {
+	srv := redistest.Start(b, redistest.Options{})
+	var cmds [][]any
+	for i := range 200000 {
+		cmds = append(cmds, []any{"ZADD", "z", i, fmt.Sprintf("member:%d:%s", i, strings.Repeat("m", i%40))})
+	}
+	pipe(b, srv.Client(), cmds)
+	for _, bc := range []struct {
+		name    string
+		maxDump int64
+	}{{"chunks", smallMaxDump}, {"dump", 1 << 40}} {
+		b.Run(bc.name, func(b *testing.B) {
+			var n countingDiscard
+			b.ReportAllocs()
+			for b.Loop() {
+				n = 0
+				if _, err := sync.ScanDump(b.Context(), srv.Addr(), nil, &n, sync.ScanOptions{MaxDump: bc.maxDump}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.SetBytes(int64(n))
+		})
+	}
+}
+
+type countingDiscard int64
+
+func (c *countingDiscard) Write(p []byte) (int, error) { *c += countingDiscard(len(p)); return len(p), nil }
