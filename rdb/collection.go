@@ -15,7 +15,8 @@ import (
 // io.Writer: a temporary file, a buffer) and Writer.WriteCollection
 // writes the key's header and count and copies the spool after them.
 // Memory stays bounded by one element (one listpack node of 100 entries
-// for a stream), whatever the value's size.
+// for a stream), whatever the value's size. A string is written the same
+// way, from its pieces in order.
 //
 // The encodings are the plain ones that Redis 7.0 and later and Valkey
 // load, as Writer.WriteKey writes them: RDB_TYPE_LIST, RDB_TYPE_SET,
@@ -38,10 +39,11 @@ type Collection struct {
 }
 
 // NewCollection returns a Collection of type t (TypeList, TypeSet,
-// TypeZSet, TypeHash or TypeStream) encoding into spool.
+// TypeZSet, TypeHash, TypeStream, or TypeString for a string in pieces)
+// encoding into spool.
 func NewCollection(t Type, spool io.Writer) (*Collection, error) {
 	switch t {
-	case TypeList, TypeSet, TypeZSet, TypeHash, TypeStream:
+	case TypeString, TypeList, TypeSet, TypeZSet, TypeHash, TypeStream:
 	default:
 		return nil, fmt.Errorf("%w: a collection of type %v", ErrUnsupportedType, t)
 	}
@@ -65,19 +67,22 @@ func (c spoolWriter) Write(p []byte) (int, error) {
 // Type is the collection's type.
 func (c *Collection) Type() Type { return c.t }
 
-// Len is the number of elements added.
+// Len is the number of elements (string pieces) added.
 func (c *Collection) Len() uint64 { return c.n }
 
 // Add encodes one element: a list item or set member (Member), a sorted
 // set member (Member, Score), a hash field (Member, Value; ExpireAt must
 // be NoExpiry: field expiries are not written element by element) or a
-// stream entry (ID, Fields), stream entries in increasing ID order. The
-// element is copied or encoded before Add returns.
+// stream entry (ID, Fields), stream entries in increasing ID order, or
+// the next piece of a string (Member). The element is copied or encoded
+// before Add returns.
 func (c *Collection) Add(e *Element) error {
 	if c.err != nil {
 		return c.err
 	}
 	switch c.t {
+	case TypeString:
+		c.raw(e.Member)
 	case TypeList, TypeSet:
 		c.str(e.Member)
 	case TypeZSet:
@@ -173,7 +178,8 @@ var ErrSpoolSize = errors.New("spool does not hold the collection")
 // followed by its metadata, info: when nil, the entries' own (length,
 // first and last IDs, entries added) and no consumer groups. A
 // collection with no element writes nothing, as Redis keeps no empty
-// collection (a stream is written even when empty).
+// collection (a stream is written even when empty; a string even when
+// its pieces are empty).
 func (w *Writer) WriteCollection(db int, key []byte, expireAt int64, c *Collection, spool io.Reader, info *StreamInfo) error {
 	if w.err != nil {
 		return w.err
@@ -187,7 +193,7 @@ func (w *Writer) WriteCollection(db int, key []byte, expireAt int64, c *Collecti
 	if expireAt < 0 && expireAt != NoExpiry {
 		return fmt.Errorf("key %q: expiry %d is not a time", key, expireAt)
 	}
-	if c.n == 0 && c.t != TypeStream {
+	if c.n == 0 && c.t != TypeStream && c.t != TypeString {
 		return nil
 	}
 	if key == nil {
@@ -196,6 +202,8 @@ func (w *Writer) WriteCollection(db int, key []byte, expireAt int64, c *Collecti
 	var t byte
 	count := c.n
 	switch c.t {
+	case TypeString:
+		t, count = typeString, uint64(c.size)
 	case TypeList:
 		t = typeList
 	case TypeSet:

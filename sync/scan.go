@@ -42,13 +42,13 @@ type ScanStats struct {
 	// the server resizes its table during the scan): each is written once.
 	Duplicates int64
 	// Chunked counts the keys read in chunks (above ScanOptions.MaxDump),
-	// and Largest is the biggest of them.
+	// and Largest is the biggest of them (by its bytes in the file).
 	Chunked int64
 	Largest ChunkedKey
 	// BigDumped counts keys above MaxDump read by one DUMP all the same:
-	// strings, module values, hashes of servers with hash field expiries
-	// (RDB 12 and later), streams with consumer groups of too many
-	// pending entries (see ScanOptions).
+	// module values, hashes of servers with hash field expiries (RDB 12
+	// and later), streams with more than 100,000 pending entries in their
+	// consumer groups (see ScanOptions).
 	BigDumped int64
 	// SizesByCount is set when the server refused MEMORY USAGE (a proxy,
 	// an ACL user): keys were then judged big by their element count.
@@ -69,21 +69,24 @@ type ChunkedKey struct {
 	DB       int
 	Key      string
 	Type     rdb.Type
-	Elements int64 // elements written (stream entries for a stream)
+	Elements int64 // elements written (stream entries for a stream; 1 for a string)
 	Bytes    int64 // bytes of its value in the file
 }
 
 // ScanOptions tunes ScanDump. The zero value works.
 type ScanOptions struct {
 	// MaxDump is the size (MEMORY USAGE with its default sampling, bytes)
-	// above which a list, set, sorted set, hash or stream is read in
-	// chunks instead of by one DUMP; 0 means DefaultMaxDump. Where MEMORY
-	// USAGE is refused, a collection is read in chunks above MaxDump/64
-	// elements (65,536 by default).
+	// above which a string, list, set, sorted set, hash or stream is read
+	// in chunks instead of by one DUMP; 0 means DefaultMaxDump. Where
+	// MEMORY USAGE is refused, a collection is read in chunks above
+	// MaxDump/64 elements (65,536 by default), a string above MaxDump
+	// bytes (STRLEN).
 	//
 	// A key read in chunks costs the server short commands only (HSCAN,
 	// SSCAN, ZRANGE and LRANGE by index windows, XRANGE, of up to 1000
-	// elements and about 1 MiB each) and costs ScanDump bounded memory:
+	// elements and about 1 MiB each; GETRANGE windows of 1 MiB; a
+	// stream's groups by XINFO GROUPS, XPENDING ranges and XINFO
+	// CONSUMERS, after its entries) and costs ScanDump bounded memory:
 	// the elements go to a temporary file (TempDir) as they come, since
 	// the RDB puts a value's element count first, and members of sets,
 	// sorted sets and hashes are told apart by a 128-bit hash each (16
@@ -114,7 +117,11 @@ const DefaultMaxDump = 4 << 20
 // DUMP, and writes them to out as an RDB file of the server's own RDB
 // version holding the values as the server encoded them. The file is
 // complete (EOF opcode and CRC64) when ScanDump returns no error. See
-// ScanStats for what it gives; the consistency is per key.
+// ScanStats for what it gives; the consistency is per key. Collections
+// above ScanOptions.MaxDump are read in chunks (see there). SCAN may
+// return a key twice: ScanDump remembers a 128-bit hash of every key it
+// met (21 to 43 bytes a key) and writes each once, since a server
+// refuses a file holding a key twice.
 func ScanDump(ctx context.Context, addr string, opts *Options, out io.Writer, so ScanOptions) (ScanStats, error) {
 	st := ScanStats{DBs: map[int]int64{}, Started: time.Now()}
 	if opts == nil {

@@ -129,6 +129,9 @@ func (s *scanner) sizes(keys []aof.Value) ([]keyInfo, error) {
 		in := &infos[i]
 		in.count = v.Int
 		in.over = in.count > s.maxDump/countRatio
+		if in.typ == "string" {
+			in.over = in.count > s.maxDump // STRLEN: bytes
+		}
 		in.big = in.over && s.chunkable(in.typ)
 	}
 	return infos, firstErr
@@ -137,6 +140,8 @@ func (s *scanner) sizes(keys []aof.Value) ([]keyInfo, error) {
 // countCommand is the command counting a collection's elements, or "".
 func countCommand(typ string) string {
 	switch typ {
+	case "string":
+		return "STRLEN"
 	case "list":
 		return "LLEN"
 	case "set":
@@ -152,11 +157,11 @@ func countCommand(typ string) string {
 }
 
 // chunkable tells whether a key of this type is read in chunks when
-// big. Hashes are not on servers with hash field expiries (RDB 12 and
+// big (strings by GETRANGE windows). Hashes are not on servers with hash field expiries (RDB 12 and
 // later): HSCAN does not give them.
 func (s *scanner) chunkable(typ string) bool {
 	switch typ {
-	case "list", "set", "zset", "stream":
+	case "string", "list", "set", "zset", "stream":
 		return true
 	case "hash":
 		return s.version < 12
@@ -250,6 +255,8 @@ func chunkOf(in keyInfo, count int64) int {
 func (s *scanner) readBig(db int, key []byte, in keyInfo) error {
 	var typ rdb.Type
 	switch in.typ {
+	case "string":
+		typ = rdb.TypeString
 	case "list":
 		typ = rdb.TypeList
 	case "set":
@@ -269,7 +276,7 @@ func (s *scanner) readBig(db int, key []byte, in keyInfo) error {
 	if err != nil {
 		return changed(err)
 	}
-	if cnt.Int == 0 && typ != rdb.TypeStream {
+	if cnt.Int == 0 && typ != rdb.TypeStream && typ != rdb.TypeString {
 		return s.bigGone(db, key) // Redis keeps no empty collection; a stream may be empty
 	}
 	var stream *streamMeta
@@ -294,6 +301,8 @@ func (s *scanner) readBig(db int, key []byte, in keyInfo) error {
 	}
 	r := bigReader{s: s, key: key, c: c, chunk: chunkOf(in, cnt.Int)}
 	switch typ {
+	case rdb.TypeString:
+		err = r.getrange()
 	case rdb.TypeSet, rdb.TypeHash:
 		err = r.scan(typ)
 	case rdb.TypeZSet, rdb.TypeList:
@@ -319,7 +328,7 @@ func (s *scanner) readBig(db int, key []byte, in keyInfo) error {
 	if err != nil {
 		return err
 	}
-	if gone || c.Len() == 0 && typ != rdb.TypeStream {
+	if gone || c.Len() == 0 && typ != rdb.TypeStream && typ != rdb.TypeString {
 		return s.bigGone(db, key)
 	}
 	if err := c.Flush(); err != nil {
@@ -339,8 +348,11 @@ func (s *scanner) readBig(db int, key []byte, in keyInfo) error {
 	s.st.Keys++
 	s.st.DBs[db]++
 	s.st.Chunked++
-	elems := int64(c.Len())
-	if elems > s.st.Largest.Elements || s.st.Largest.Key == "" && s.st.Largest.Elements == 0 {
+	if s.st.Chunked == 1 || c.Size() > s.st.Largest.Bytes {
+		elems := int64(c.Len())
+		if typ == rdb.TypeString {
+			elems = 1
+		}
 		s.st.Largest = ChunkedKey{DB: db, Key: string(key), Type: typ, Elements: elems, Bytes: c.Size()}
 	}
 	if s.progress != nil {
@@ -520,6 +532,23 @@ func parseScore(v aof.Value) (float64, error) {
 		return 0, fmt.Errorf("%w: score %q", ErrBadHandshake, v.Str)
 	}
 	return f, nil
+}
+
+// getrange reads a string by GETRANGE windows of chunkBytes until one
+// comes short.
+func (r *bigReader) getrange() error {
+	for start := int64(0); ; start += chunkBytes {
+		v, err := r.do("GETRANGE", strconv.FormatInt(start, 10), strconv.FormatInt(start+chunkBytes-1, 10))
+		if err != nil {
+			return err
+		}
+		if err := r.c.Add(&rdb.Element{Member: v.Str}); err != nil {
+			return fmt.Errorf("spool: %w", err)
+		}
+		if len(v.Str) < chunkBytes {
+			return nil
+		}
+	}
 }
 
 // xrange reads a stream's entries by XRANGE from just after the last

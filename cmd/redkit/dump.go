@@ -57,11 +57,11 @@ during the dump may be missing or newer than the others. A replication
 snapshot is of one moment. --source-mode replication never reads keys
 (it fails where replication is refused); --source-mode scan always does.
 
-Read key by key, a list, set, sorted set, hash or stream bigger than
---max-dump (MEMORY USAGE; where that is refused, more than SIZE/64
+Read key by key, a string, list, set, sorted set, hash or stream bigger
+than --max-dump (MEMORY USAGE; where that is refused, more than SIZE/64
 elements) is read in chunks instead of by one DUMP, so that no command
-holds the server for more than a moment: HSCAN, SSCAN, ZRANGE and LRANGE
-by windows, XRANGE, XPENDING for a stream's consumer groups. Its elements
+holds the server for more than a moment: GETRANGE, HSCAN, SSCAN, ZRANGE
+and LRANGE by windows, XRANGE, XPENDING for a stream's consumer groups. Its elements
 go through a temporary file (TMPDIR), and memory stays bounded whatever
 the key's size (16 bytes a member, to drop the repeats HSCAN and SSCAN
 may give). Such a key is a mix of its states while it was read, if it is
@@ -315,7 +315,7 @@ func scanDump(ctx context.Context, gopts globalOptions, log *slog.Logger, opts d
 		say(gopts, log, slog.LevelInfo, fmt.Sprintf("dump: %s refuses MEMORY USAGE: collections of more than %d elements were read in chunks", ep, maxDump/64))
 	}
 	if st.BigDumped > 0 {
-		say(gopts, log, slog.LevelInfo, fmt.Sprintf("dump: %s: %d keys above --max-dump %s were read by one DUMP all the same (strings, module values, streams with over 100,000 pending entries, hashes of servers with field expiries)",
+		say(gopts, log, slog.LevelInfo, fmt.Sprintf("dump: %s: %d keys above --max-dump %s were read by one DUMP all the same (module values, streams with over 100,000 pending entries, hashes of servers with field expiries)",
 			ep, st.BigDumped, bytesize.Format(maxDump)), "big_dumped", st.BigDumped)
 	}
 	if st.RelativeTTL {
