@@ -83,8 +83,8 @@ type ScanOptions struct {
 	// bytes (STRLEN).
 	//
 	// A key read in chunks costs the server short commands only (HSCAN,
-	// SSCAN, ZRANGE and LRANGE by index windows, XRANGE, of up to 1000
-	// elements and about 1 MiB each; GETRANGE windows of 1 MiB; a
+	// SSCAN, ZRANGE and LRANGE by index windows, XRANGE, of up to 500
+	// elements and about 512 KiB each; GETRANGE windows of 512 KiB; a
 	// stream's groups by XINFO GROUPS, XPENDING ranges and XINFO
 	// CONSUMERS, after its entries) and costs ScanDump bounded memory:
 	// the elements go to a temporary file (TempDir) as they come, since

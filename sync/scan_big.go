@@ -18,8 +18,8 @@ import (
 // chunkBytes bytes (from the key's MEMORY USAGE per element), so that no
 // command holds the server for long.
 const (
-	chunkElems = 1000
-	chunkBytes = 1 << 20
+	chunkElems = 500
+	chunkBytes = 512 << 10
 	// countRatio: where MEMORY USAGE is refused, a collection of more
 	// than maxDump/countRatio elements is big.
 	countRatio = 64
