@@ -177,17 +177,14 @@ func ScanDump(ctx context.Context, addr string, opts *Options, out io.Writer, so
 		st.FunctionsSkipped = "FUNCTION DUMP: " + err.Error()
 	}
 
-	if so.MaxDump <= 0 {
-		so.MaxDump = DefaultMaxDump
-	}
 	cw := &byteCounter{w: out}
 	progress := func(keys int64) {
 		if so.Progress != nil {
 			so.Progress(keys, cw.n)
 		}
 	}
-	s := &scanner{c: c, db: opts.DB, st: &st, progress: progress, maxDump: so.MaxDump, tempDir: so.TempDir,
-		seen: analysis.NewKeySet()}
+	s := newScanner(c, opts.DB, &st, so)
+	s.progress = progress
 	defer s.closeSpool()
 	// The file's version is the server's: from the functions payload, or
 	// else from the first key's DUMP.
@@ -258,7 +255,7 @@ type scanner struct {
 	args [][]byte
 
 	version int   // of the file written
-	maxDump int64 // MEMORY USAGE above which a collection is read in chunks
+	maxDump int64 // MEMORY USAGE above which a collection is read in chunks (0: DefaultMaxDump)
 	// byCount: MEMORY USAGE was refused, keys are sized by element count.
 	byCount bool
 	tempDir string
@@ -270,6 +267,17 @@ type scanner struct {
 	chunkHook func(cmd string)
 	// maxPending, when not 0, replaces the constant (tests).
 	maxPending int
+}
+
+// newScanner returns a scanner reading c (database db selected) with
+// so's MaxDump and TempDir, counting into st (its DBs map made); set its
+// w (the file's version in version) before dumpBatch, and call
+// closeSpool when done.
+func newScanner(c *Conn, db int, st *ScanStats, so ScanOptions) *scanner {
+	if st.DBs == nil {
+		st.DBs = map[int]int64{}
+	}
+	return &scanner{c: c, db: db, st: st, maxDump: so.MaxDump, tempDir: so.TempDir, seen: analysis.NewKeySet()}
 }
 
 func (s *scanner) selectDB(db int) error {

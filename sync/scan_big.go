@@ -79,7 +79,7 @@ func (s *scanner) sizes(keys []aof.Value) ([]keyInfo, error) {
 		if memErr == nil {
 			for i := range infos {
 				in := &infos[i]
-				in.over = !in.gone && in.usage > s.maxDump
+				in.over = !in.gone && in.usage > s.limit()
 				in.big = in.over && s.chunkable(in.typ)
 			}
 			return infos, nil
@@ -128,13 +128,21 @@ func (s *scanner) sizes(keys []aof.Value) ([]keyInfo, error) {
 		}
 		in := &infos[i]
 		in.count = v.Int
-		in.over = in.count > s.maxDump/countRatio
+		in.over = in.count > s.limit()/countRatio
 		if in.typ == "string" {
-			in.over = in.count > s.maxDump // STRLEN: bytes
+			in.over = in.count > s.limit() // STRLEN: bytes
 		}
 		in.big = in.over && s.chunkable(in.typ)
 	}
 	return infos, firstErr
+}
+
+// limit is maxDump, or DefaultMaxDump when 0.
+func (s *scanner) limit() int64 {
+	if s.maxDump > 0 {
+		return s.maxDump
+	}
+	return DefaultMaxDump
 }
 
 // countCommand is the command counting a collection's elements, or "".

@@ -64,7 +64,8 @@ func bigScanner(t *testing.T, srv *redistest.Server) (*scanner, *bytes.Buffer, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &scanner{c: c, w: w, st: &ScanStats{DBs: map[int]int64{}}, maxDump: 64 << 10, version: 10, tempDir: t.TempDir(), seen: analysis.NewKeySet()}
+	s := newScanner(c, 0, &ScanStats{}, ScanOptions{MaxDump: 64 << 10, TempDir: t.TempDir()})
+	s.w, s.version = w, 10
 	t.Cleanup(s.closeSpool)
 	return s, &buf, w
 }
