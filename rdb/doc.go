@@ -70,7 +70,9 @@
 // encodings, leaving compact
 // encodings to the loading server; a key's elements are gathered before
 // it is written. Reader.WriteDump and KeyValue.Dump give a key as the
-// DUMP payload RESTORE takes, built from the file's own bytes.
+// DUMP payload RESTORE takes, built from the file's own bytes. A value
+// too big to gather is written element by element through a spool
+// (Collection, Writer.WriteCollection), the count first.
 //
 // # JSON
 //

@@ -356,53 +356,15 @@ func (w *Writer) writeStream(elems []written, info *StreamInfo, t byte) error {
 	var lp lpBuilder
 	for n := 0; n < nodes; n++ {
 		chunk := elems[n*streamNodeEntries : min(len(elems), (n+1)*streamNodeEntries)]
-		master := chunk[0]
-		lp.reset()
-		lp.int(int64(len(chunk))) // live entries
-		lp.int(0)                 // deleted entries
-		nf := len(master.fields) / 2
-		lp.int(int64(nf))
-		for i := 0; i < nf; i++ {
-			lp.str(master.fields[2*i])
+		if n > 0 && !idLess(elems[n*streamNodeEntries-1].id, chunk[0].id) {
+			return errStreamOrder
 		}
-		lp.int(0) // master terminator
-		prev := StreamID{}
-		for i := range chunk {
-			e := &chunk[i]
-			if (n > 0 || i > 0) && !idLess(prev, e.id) {
-				return errStreamOrder
-			}
-			prev = e.id
-			if len(e.fields)%2 != 0 {
-				return fmt.Errorf("stream entry %v has an odd number of fields", e.id)
-			}
-			same := sameFields(master.fields, e.fields)
-			flags := int64(0)
-			if same {
-				flags = streamFlagSameFields
-			}
-			lp.int(flags)
-			lp.int(int64(e.id.Ms - master.id.Ms))
-			lp.int(int64(e.id.Seq - master.id.Seq))
-			k := len(e.fields) / 2
-			if same {
-				for j := 0; j < k; j++ {
-					lp.str(e.fields[2*j+1])
-				}
-				lp.int(int64(k + 3))
-			} else {
-				lp.int(int64(k))
-				for _, f := range e.fields {
-					lp.str(f)
-				}
-				lp.int(int64(2*k + 4))
-			}
+		key, b, err := encodeStreamNode(&lp, chunk)
+		if err != nil {
+			return err
 		}
-		var key [16]byte
-		binary.BigEndian.PutUint64(key[:], master.id.Ms)
-		binary.BigEndian.PutUint64(key[8:], master.id.Seq)
 		w.str(key[:])
-		w.str(lp.finish())
+		w.str(b)
 	}
 	if info == nil {
 		info = &StreamInfo{Length: uint64(len(elems)), EntriesAdded: uint64(len(elems))}
@@ -410,6 +372,66 @@ func (w *Writer) writeStream(elems []written, info *StreamInfo, t byte) error {
 			info.LastID, info.FirstID = elems[len(elems)-1].id, elems[0].id
 		}
 	}
+	w.streamMeta(info, t)
+	return w.err
+}
+
+// encodeStreamNode encodes entries (at most streamNodeEntries, in ID
+// order) as one listpack node: its key (the master ID, big endian) and
+// its listpack, built in lp and valid until lp's next use.
+func encodeStreamNode(lp *lpBuilder, chunk []written) ([16]byte, []byte, error) {
+	var key [16]byte
+	master := chunk[0]
+	lp.reset()
+	lp.int(int64(len(chunk))) // live entries
+	lp.int(0)                 // deleted entries
+	nf := len(master.fields) / 2
+	lp.int(int64(nf))
+	for i := 0; i < nf; i++ {
+		lp.str(master.fields[2*i])
+	}
+	lp.int(0) // master terminator
+	prev := StreamID{}
+	for i := range chunk {
+		e := &chunk[i]
+		if i > 0 && !idLess(prev, e.id) {
+			return key, nil, errStreamOrder
+		}
+		prev = e.id
+		if len(e.fields)%2 != 0 {
+			return key, nil, fmt.Errorf("stream entry %v has an odd number of fields", e.id)
+		}
+		same := sameFields(master.fields, e.fields)
+		flags := int64(0)
+		if same {
+			flags = streamFlagSameFields
+		}
+		lp.int(flags)
+		lp.int(int64(e.id.Ms - master.id.Ms))
+		lp.int(int64(e.id.Seq - master.id.Seq))
+		k := len(e.fields) / 2
+		if same {
+			for j := 0; j < k; j++ {
+				lp.str(e.fields[2*j+1])
+			}
+			lp.int(int64(k + 3))
+		} else {
+			lp.int(int64(k))
+			for _, f := range e.fields {
+				lp.str(f)
+			}
+			lp.int(int64(2*k + 4))
+		}
+	}
+	binary.BigEndian.PutUint64(key[:], master.id.Ms)
+	binary.BigEndian.PutUint64(key[8:], master.id.Seq)
+	return key, lp.finish(), nil
+}
+
+// streamMeta writes a stream's metadata after its nodes: length, IDs,
+// entries added and consumer groups with their pending entries and
+// consumers.
+func (w *Writer) streamMeta(info *StreamInfo, t byte) {
 	w.length(info.Length)
 	w.length(info.LastID.Ms)
 	w.length(info.LastID.Seq)
@@ -433,6 +455,10 @@ func (w *Writer) writeStream(elems []written, info *StreamInfo, t byte) error {
 			w.ms(p.DeliveryTime)
 			w.length(p.DeliveryCount)
 		}
+		owners := make(map[string][]StreamID, len(g.Consumers))
+		for _, p := range g.Pending {
+			owners[p.Consumer] = append(owners[p.Consumer], p.ID)
+		}
 		w.length(uint64(len(g.Consumers)))
 		for _, c := range g.Consumers {
 			w.str([]byte(c.Name))
@@ -440,12 +466,7 @@ func (w *Writer) writeStream(elems []written, info *StreamInfo, t byte) error {
 			if t == typeStreamListpacks3 {
 				w.ms(c.ActiveTime)
 			}
-			var owned []StreamID
-			for _, p := range g.Pending {
-				if p.Consumer == c.Name {
-					owned = append(owned, p.ID)
-				}
-			}
+			owned := owners[c.Name]
 			w.length(uint64(len(owned)))
 			for _, o := range owned {
 				var id [16]byte
@@ -455,7 +476,6 @@ func (w *Writer) writeStream(elems []written, info *StreamInfo, t byte) error {
 			}
 		}
 	}
-	return w.err
 }
 
 func idLess(a, b StreamID) bool { return a.Ms < b.Ms || a.Ms == b.Ms && a.Seq < b.Seq }

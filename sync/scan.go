@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/internal/analysis"
 	"github.com/redkit/redkit/rdb"
 )
 
@@ -35,8 +37,23 @@ type ScanStats struct {
 	Keys       int64         // keys written
 	DBs        map[int]int64 // keys written per database
 	Expected   int64         // keys INFO keyspace counted when the scan started (0: unknown)
-	Vanished   int64         // keys SCAN returned that were gone (deleted or expired) before their DUMP
-	Functions  int           // function libraries written
+	Vanished   int64         // keys SCAN returned that were gone (deleted or expired) before they were read
+	// Duplicates counts keys SCAN returned more than once (it may, when
+	// the server resizes its table during the scan): each is written once.
+	Duplicates int64
+	// Chunked counts the keys read in chunks (above ScanOptions.MaxDump),
+	// and Largest is the biggest of them (by its bytes in the file).
+	Chunked int64
+	Largest ChunkedKey
+	// BigDumped counts keys above MaxDump read by one DUMP all the same:
+	// module values, hashes of servers with hash field expiries (RDB 12
+	// and later), streams with more than 100,000 pending entries in their
+	// consumer groups (see ScanOptions).
+	BigDumped int64
+	// SizesByCount is set when the server refused MEMORY USAGE (a proxy,
+	// an ACL user): keys were then judged big by their element count.
+	SizesByCount bool
+	Functions    int // function libraries written
 	// FunctionsSkipped says why functions were not read (the server has
 	// no FUNCTION DUMP, or refuses it), or "".
 	FunctionsSkipped string
@@ -47,14 +64,49 @@ type ScanStats struct {
 	Started, Ended time.Time
 }
 
+// ChunkedKey describes a key read in chunks.
+type ChunkedKey struct {
+	DB       int
+	Key      string
+	Type     rdb.Type
+	Elements int64 // elements written (stream entries for a stream; 1 for a string)
+	Bytes    int64 // bytes of its value in the file
+}
+
 // ScanOptions tunes ScanDump. The zero value works.
 type ScanOptions struct {
-	// MaxDump is the size (MEMORY USAGE, bytes) above which a collection
-	// is read in chunks instead of by one DUMP; 0 means DefaultMaxDump.
+	// MaxDump is the size (MEMORY USAGE with its default sampling, bytes)
+	// above which a string, list, set, sorted set, hash or stream is read
+	// in chunks instead of by one DUMP; 0 means DefaultMaxDump. Where
+	// MEMORY USAGE is refused, a collection is read in chunks above
+	// MaxDump/64 elements (65,536 by default), a string above MaxDump
+	// bytes (STRLEN).
+	//
+	// A key read in chunks costs the server short commands only (HSCAN,
+	// SSCAN, ZRANGE and LRANGE by index windows, XRANGE, of up to 500
+	// elements and about 512 KiB each; GETRANGE windows of 512 KiB; a
+	// stream's groups by XINFO GROUPS, XPENDING ranges and XINFO
+	// CONSUMERS, after its entries) and costs ScanDump bounded memory:
+	// the elements go to a temporary file (TempDir) as they come, since
+	// the RDB puts a value's element count first, and members of sets,
+	// sorted sets and hashes are told apart by a 128-bit hash each (16
+	// bytes a member in a table at most 3/4 full, dropped after the key)
+	// to drop the repeats that HSCAN, SSCAN and moving ZRANGE windows may
+	// give. Its consistency is weaker than a DUMP's: a key written while
+	// it is read is a mix of its states during the read (its expiry is
+	// read last).
 	MaxDump int64
-	// Progress, when set, is called after each batch with the keys and
-	// bytes written so far.
+	// TempDir is where the elements of a key read in chunks are spooled
+	// (one file at a time, removed as soon as it is opened where the
+	// system allows); "" means os.TempDir().
+	TempDir string
+	// Progress, when set, is called after each batch and each key read in
+	// chunks with the keys and bytes written so far.
 	Progress func(keys, bytes int64)
+	// Counted, when set, is called once before the first key is read with
+	// the keys INFO keyspace counts (ScanStats.Expected; 0 unknown), for a
+	// progress bar's total.
+	Counted func(expected int64)
 }
 
 // DefaultMaxDump is ScanOptions.MaxDump's default.
@@ -65,7 +117,11 @@ const DefaultMaxDump = 4 << 20
 // DUMP, and writes them to out as an RDB file of the server's own RDB
 // version holding the values as the server encoded them. The file is
 // complete (EOF opcode and CRC64) when ScanDump returns no error. See
-// ScanStats for what it gives; the consistency is per key.
+// ScanStats for what it gives; the consistency is per key. Collections
+// above ScanOptions.MaxDump are read in chunks (see there). SCAN may
+// return a key twice: ScanDump remembers a 128-bit hash of every key it
+// met (21 to 43 bytes a key) and writes each once, since a server
+// refuses a file holding a key twice.
 func ScanDump(ctx context.Context, addr string, opts *Options, out io.Writer, so ScanOptions) (ScanStats, error) {
 	st := ScanStats{DBs: map[int]int64{}, Started: time.Now()}
 	if opts == nil {
@@ -86,8 +142,9 @@ func ScanDump(ctx context.Context, addr string, opts *Options, out io.Writer, so
 	}
 
 	dbs := []int{0}
+	var ks map[int]int64
 	if v, err := c.DoString("INFO", "keyspace"); err == nil {
-		ks := ParseKeyspace(v.Str)
+		ks = ParseKeyspace(v.Str)
 		dbs = dbs[:0]
 		for db, n := range ks {
 			if n > 0 {
@@ -102,6 +159,10 @@ func ScanDump(ctx context.Context, addr string, opts *Options, out io.Writer, so
 	// A database selected by the URL is scanned alone.
 	if opts.DB != 0 {
 		dbs = []int{opts.DB}
+		st.Expected = ks[opts.DB]
+	}
+	if so.Counted != nil {
+		so.Counted(st.Expected)
 	}
 
 	var funcs []byte
@@ -116,12 +177,15 @@ func ScanDump(ctx context.Context, addr string, opts *Options, out io.Writer, so
 		st.FunctionsSkipped = "FUNCTION DUMP: " + err.Error()
 	}
 
+	cw := &byteCounter{w: out}
 	progress := func(keys int64) {
 		if so.Progress != nil {
-			so.Progress(keys, 0)
+			so.Progress(keys, cw.n)
 		}
 	}
-	s := &scanner{c: c, db: opts.DB, st: &st, progress: progress}
+	s := newScanner(c, opts.DB, &st, so)
+	s.progress = progress
+	defer s.closeSpool()
 	// The file's version is the server's: from the functions payload, or
 	// else from the first key's DUMP.
 	version := 0
@@ -129,13 +193,21 @@ func ScanDump(ctx context.Context, addr string, opts *Options, out io.Writer, so
 		version = int(binary.LittleEndian.Uint16(funcs[len(funcs)-10:]))
 	} else if version, err = s.probeVersion(dbs); err != nil {
 		return fail(err)
+	} else if version == 0 {
+		// Every key is big (or there is none): the server's version.
+		if si, err := Info(c); err == nil {
+			version = si.RDBVersion
+		} else if c.Err() != nil {
+			return fail(err)
+		}
 	}
 	version = max(version, 10)
 	if version > rdb.MaxRedisVersion {
 		return st, fmt.Errorf("%s: DUMP payloads of RDB %d: %w", addr, version, rdb.ErrUnsupportedVersion)
 	}
 	st.RDBVersion = version
-	w, err := rdb.NewWriter(out, rdb.WriterOptions{Version: version})
+	s.version = version
+	w, err := rdb.NewWriter(cw, rdb.WriterOptions{Version: version})
 	if err != nil {
 		return st, err
 	}
@@ -153,8 +225,21 @@ func ScanDump(ctx context.Context, addr string, opts *Options, out io.Writer, so
 	if err := w.Close(); err != nil {
 		return st, err
 	}
+	progress(st.Keys)
 	st.Ended = time.Now()
 	return st, nil
+}
+
+// byteCounter counts the bytes written through it.
+type byteCounter struct {
+	w io.Writer
+	n int64
+}
+
+func (b *byteCounter) Write(p []byte) (int, error) {
+	n, err := b.w.Write(p)
+	b.n += int64(n)
+	return n, err
 }
 
 type scanner struct {
@@ -168,6 +253,31 @@ type scanner struct {
 	// was gone before it was read.
 	gone func(db int, key []byte)
 	args [][]byte
+
+	version int   // of the file written
+	maxDump int64 // MEMORY USAGE above which a collection is read in chunks (0: DefaultMaxDump)
+	// byCount: MEMORY USAGE was refused, keys are sized by element count.
+	byCount bool
+	tempDir string
+	spool   *os.File // the elements of the key read in chunks, reused
+	// seen holds a 128-bit hash of every key the scan wrote or found
+	// gone, per database, to drop the keys SCAN returns twice.
+	seen *analysis.KeySet
+	// chunkHook, in tests, runs after each command reading a chunk.
+	chunkHook func(cmd string)
+	// maxPending, when not 0, replaces the constant (tests).
+	maxPending int
+}
+
+// newScanner returns a scanner reading c (database db selected) with
+// so's MaxDump and TempDir, counting into st (its DBs map made); set its
+// w (the file's version in version) before dumpBatch, and call
+// closeSpool when done.
+func newScanner(c *Conn, db int, st *ScanStats, so ScanOptions) *scanner {
+	if st.DBs == nil {
+		st.DBs = map[int]int64{}
+	}
+	return &scanner{c: c, db: db, st: st, maxDump: so.MaxDump, tempDir: so.TempDir, seen: analysis.NewKeySet()}
 }
 
 func (s *scanner) selectDB(db int) error {
@@ -206,7 +316,15 @@ func (s *scanner) probeVersion(dbs []int) (int, error) {
 			if err != nil {
 				return 0, err
 			}
-			for _, k := range keys {
+			// A small key's DUMP: a big one would block the server.
+			infos, err := s.sizes(keys)
+			if err != nil {
+				return 0, err
+			}
+			for i, k := range keys {
+				if infos[i].gone || infos[i].big {
+					continue
+				}
 				v, err := s.c.Do([]byte("DUMP"), k.Str)
 				if err != nil {
 					return 0, err
@@ -237,6 +355,7 @@ func (s *scanner) scanDB(ctx context.Context, db int) error {
 		if err != nil {
 			return err
 		}
+		keys = s.firstSeen(db, keys)
 		for len(keys) > 0 {
 			n := min(len(keys), dumpBatch)
 			if err := s.dumpBatch(db, keys[:n]); err != nil {
@@ -253,9 +372,67 @@ func (s *scanner) scanDB(ctx context.Context, db int) error {
 	}
 }
 
-// dumpBatch pipelines DUMP and PEXPIRETIME (or PTTL) of each key and
-// writes the keys still there.
+// firstSeen drops the keys of keys already seen in db, in place.
+func (s *scanner) firstSeen(db int, keys []aof.Value) []aof.Value {
+	out := keys[:0]
+	for _, k := range keys {
+		if s.seen.Add(db, k.Str) {
+			s.st.Duplicates++
+			continue
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+// dumpBatch writes every key of keys that is there to s.w and tells
+// s.gone of the others: small ones by pipelined DUMP and PEXPIRETIME (or
+// PTTL), collections above maxDump in chunks (dumpBig).
 func (s *scanner) dumpBatch(db int, keys []aof.Value) error {
+	infos, err := s.sizes(keys)
+	if err != nil {
+		return err
+	}
+	small := make([]aof.Value, 0, len(keys))
+	var big []int
+	for i, k := range keys {
+		switch in := &infos[i]; {
+		case in.gone:
+			s.vanished(db, k.Str)
+		case in.big:
+			big = append(big, i)
+		default:
+			if in.over {
+				s.st.BigDumped++
+			}
+			small = append(small, k)
+		}
+	}
+	if err := s.dumpPayloads(db, small); err != nil {
+		return err
+	}
+	for _, i := range big {
+		if err := s.dumpBig(db, keys[i].Str, infos[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// vanished counts a key gone before it was read and tells s.gone.
+func (s *scanner) vanished(db int, key []byte) {
+	s.st.Vanished++
+	if s.gone != nil {
+		s.gone(db, key)
+	}
+}
+
+// dumpPayloads pipelines DUMP and PEXPIRETIME (or PTTL) of each key and
+// writes the keys still there.
+func (s *scanner) dumpPayloads(db int, keys []aof.Value) error {
+	if len(keys) == 0 {
+		return nil
+	}
 	expCmd := []byte("PEXPIRETIME")
 	if s.pttl {
 		expCmd = []byte("PTTL")
@@ -300,7 +477,7 @@ func (s *scanner) dumpBatch(db int, keys []aof.Value) error {
 	}
 	if errors.Is(firstErr, errNoPexpiretime) {
 		s.pttl, s.st.RelativeTTL = true, true
-		return s.dumpBatch(db, keys)
+		return s.dumpPayloads(db, keys)
 	}
 	if firstErr != nil {
 		return firstErr
@@ -309,10 +486,7 @@ func (s *scanner) dumpBatch(db int, keys []aof.Value) error {
 		r := replies[i]
 		// -2: the key went between DUMP and the expiry's read.
 		if r.gone || r.exp == -2 {
-			s.st.Vanished++
-			if s.gone != nil {
-				s.gone(db, k.Str)
-			}
+			s.vanished(db, k.Str)
 			continue
 		}
 		exp := int64(rdb.NoExpiry)

@@ -7,12 +7,15 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
 	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/internal/bytesize"
@@ -25,7 +28,7 @@ func newDumpCommand(gopts globalOptions) *cli.Command {
 		Name:      "dump",
 		Usage:     "take a live server's snapshot into an RDB file, as a replica (or key by key where replication is refused)",
 		ArgsUsage: " ",
-		UsageText: `redkit dump --from URL -o FILE [--source-mode MODE] [--format json] [--log-format json]
+		UsageText: `redkit dump --from URL -o FILE [--source-mode MODE] [--max-dump SIZE] [--format json] [--log-format json]
 
 examples:
    redkit dump --from redis://10.0.0.5:6379 -o dump.rdb
@@ -54,12 +57,23 @@ during the dump may be missing or newer than the others. A replication
 snapshot is of one moment. --source-mode replication never reads keys
 (it fails where replication is refused); --source-mode scan always does.
 
+Read key by key, a string, list, set, sorted set, hash or stream bigger
+than --max-dump (MEMORY USAGE; where that is refused, more than SIZE/64
+elements) is read in chunks instead of by one DUMP, so that no command
+holds the server for more than a moment: GETRANGE, HSCAN, SSCAN, ZRANGE
+and LRANGE by windows, XRANGE, XPENDING for a stream's consumer groups. Its elements
+go through a temporary file (TMPDIR), and memory stays bounded whatever
+the key's size (16 bytes a member, to drop the repeats HSCAN and SSCAN
+may give). Such a key is a mix of its states while it was read, if it is
+written meanwhile. The summary says how many keys were read in chunks.
+
 A one-line summary (RDB version, size, keys per database, seconds)
 follows on stderr unless --quiet. --format json writes it instead as one
 JSON object on standard output, for scripts:
   {"from":URL,"output":FILE,"source_mode":"replication","rdb_version":10,
    "bytes":N,"keys":N,"databases":[{"db":0,"keys":N}],"seconds":S}
-where source_mode is "replication" or "scan" (read key by key).
+where source_mode is "replication" or "scan" (read key by key; then
+"chunked_keys":N counts the keys read in chunks).
 which needs -o FILE, since "-o -" puts the RDB there. --log-format json
 makes everything on stderr a JSON line, the summary included (its
 message "dump done", the same fields).
@@ -80,6 +94,7 @@ instead of the URL, to keep it off the command line.
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the RDB to `FILE`, renamed into place once complete and valid (- for standard output)"},
 			&cli.DurationFlag{Name: "timeout", Value: 60 * time.Second, Usage: timeoutUsage},
 			&cli.StringFlag{Name: "source-mode", Value: "auto", EnvVars: []string{"REDKIT_SOURCE_MODE"}, Usage: "how to read the server, `MODE`: auto (as a replica, or key by key where replication is refused), replication or scan (key by key)"},
+			&cli.StringFlag{Name: "max-dump", Value: "4mb", EnvVars: []string{"REDKIT_MAX_DUMP"}, Usage: "read key by key: read a collection bigger than `SIZE` (MEMORY USAGE) in chunks instead of by one DUMP"},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "summary `FORMAT`: text (a line on stderr) or json (one object on standard output; needs -o FILE)"},
 			logFormatFlag(),
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar and no summary on stderr (warnings and errors only)"},
@@ -87,7 +102,7 @@ instead of the URL, to keep it off the command line.
 		Action: func(c *cli.Context) error {
 			opts := dumpOptions{from: c.String("from"), fromPasswordFile: c.String("from-password-file"), output: c.String("output"),
 				timeout: c.Duration("timeout"), quiet: c.Bool("quiet"), tls: tlsFromFlags(c), format: c.String("format"),
-				sourceMode: c.String("source-mode")}
+				sourceMode: c.String("source-mode"), maxDump: c.String("max-dump")}
 			return runDump(c.Context, gopts, opts, c.Args().Slice())
 		},
 	}
@@ -102,6 +117,7 @@ type dumpOptions struct {
 	tls                    rsync.TLSOptions
 	format                 string // of the summary: text or json
 	sourceMode             string // auto, replication or scan
+	maxDump                string // a size: collections above it are read in chunks
 }
 
 // dumpSummary is dump's summary, as --format json writes it.
@@ -114,6 +130,8 @@ type dumpSummary struct {
 	Keys       int64        `json:"keys"`
 	Databases  []dbKeyCount `json:"databases"`
 	Seconds    float64      `json:"seconds"`
+	// Chunked counts the keys read in chunks (scan only).
+	Chunked *int64 `json:"chunked_keys,omitempty"`
 }
 
 // dbKeyCount is the number of keys of one database.
@@ -140,6 +158,10 @@ func runDump(ctx context.Context, gopts globalOptions, opts dumpOptions, args []
 	default:
 		return usageErrorf("dump: --source-mode %q: want auto, replication or scan", opts.sourceMode)
 	}
+	maxDump, err := parseMaxDump(opts.maxDump)
+	if err != nil {
+		return err
+	}
 	log := newLogger(gopts.stderr, gopts.logFormat, opts.quiet)
 	ep, copts, err := endpointOptions("dump", "from", from, opts.fromPasswordFile, "REDKIT_FROM_PASSWORD", opts.tls, opts.timeout)
 	if err != nil {
@@ -154,7 +176,7 @@ func runDump(ctx context.Context, gopts globalOptions, opts dumpOptions, args []
 	}
 	start := time.Now()
 	if opts.sourceMode == "scan" {
-		return scanDump(ctx, gopts, log, opts, ep, addr, copts, start)
+		return scanDump(ctx, gopts, log, opts, ep, addr, copts, start, maxDump)
 	}
 	ro := rsync.ReplicaOptions{Conn: copts, RDBOnly: true, Timeout: linkTimeoutOf(opts.timeout)}
 	if !opts.quiet {
@@ -167,7 +189,7 @@ func runDump(ctx context.Context, gopts globalOptions, opts dumpOptions, args []
 		}
 		say(gopts, log, slog.LevelWarn, fmt.Sprintf("dump: %s refuses replication (%s): reading its keys instead, each as of when it is read (per-key consistency)",
 			ep, rsync.Redact(err.Error())), "from", ep.String(), "reason", rsync.Redact(err.Error()))
-		return scanDump(ctx, gopts, log, opts, ep, addr, copts, start)
+		return scanDump(ctx, gopts, log, opts, ep, addr, copts, start, maxDump)
 	}
 	if err != nil {
 		return liveConnectError(gopts, "dump", ep.String(), err)
@@ -222,16 +244,39 @@ func dumpDone(gopts globalOptions, log *slog.Logger, opts dumpOptions, sum dumpS
 		how := "" // a replication snapshot, as it always was
 		if sum.SourceMode == "scan" {
 			how = "read key by key, "
+			if sum.Chunked != nil && *sum.Chunked > 0 {
+				how = fmt.Sprintf("read key by key (%d big in chunks), ", *sum.Chunked)
+			}
 		}
 		say(gopts, log, slog.LevelInfo, fmt.Sprintf("dump: %s -> %s: %sRDB %d, %s, %d keys (%s) in %.1fs", sum.From, out, how, sum.RDBVersion, bytesize.Format(sum.Bytes),
-			sum.Keys, strings.Join(dbs, " "), sum.Seconds), "from", sum.From, "output", sum.Output, "source_mode", sum.SourceMode, "rdb_version", sum.RDBVersion,
-			"bytes", sum.Bytes, "keys", sum.Keys, "databases", sum.Databases, "seconds", sum.Seconds)
+			sum.Keys, strings.Join(dbs, " "), sum.Seconds), append([]any{"from", sum.From, "output", sum.Output, "source_mode", sum.SourceMode, "rdb_version", sum.RDBVersion,
+			"bytes", sum.Bytes, "keys", sum.Keys, "databases", sum.Databases, "seconds", sum.Seconds}, chunkedAttr(sum)...)...)
 	}
 	return nil
 }
 
+// chunkedAttr is the log attribute of the keys read in chunks, if any.
+func chunkedAttr(sum dumpSummary) []any {
+	if sum.Chunked == nil {
+		return nil
+	}
+	return []any{"chunked_keys", *sum.Chunked}
+}
+
+// parseMaxDump reads --max-dump: a size of at least 1 byte.
+func parseMaxDump(v string) (int64, error) {
+	if v == "" {
+		return rsync.DefaultMaxDump, nil
+	}
+	n, err := parseSize(v)
+	if err != nil || n < 1 {
+		return 0, usageErrorf("dump: --max-dump %q: want a size, e.g. 4mb or 512kb", v)
+	}
+	return n, nil
+}
+
 // scanDump reads the server key by key (rsync.ScanDump) into the output.
-func scanDump(ctx context.Context, gopts globalOptions, log *slog.Logger, opts dumpOptions, ep *rsync.Endpoint, addr string, copts rsync.Options, start time.Time) error {
+func scanDump(ctx context.Context, gopts globalOptions, log *slog.Logger, opts dumpOptions, ep *rsync.Endpoint, addr string, copts rsync.Options, start time.Time, maxDump int64) error {
 	out := opts.output
 	o, err := openOutput(out, gopts.stdout)
 	if err != nil {
@@ -239,7 +284,15 @@ func scanDump(ctx context.Context, gopts globalOptions, log *slog.Logger, opts d
 	}
 	defer o.abort()
 	cw := &countio.Writer{W: o, N: new(atomic.Int64)}
-	st, err := rsync.ScanDump(ctx, addr, &copts, cw, rsync.ScanOptions{})
+	var keys, expected atomic.Int64
+	expected.Store(-1)
+	stopBar := startScanProgress(gopts.stderr, opts.quiet || gopts.logFormat == "json", &keys, cw.N, &expected)
+	st, err := rsync.ScanDump(ctx, addr, &copts, cw, rsync.ScanOptions{
+		MaxDump:  maxDump,
+		Progress: func(k, _ int64) { keys.Store(k) },
+		Counted:  func(n int64) { expected.Store(n) },
+	})
+	stopBar()
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("dump: %w", ctx.Err())
@@ -258,11 +311,105 @@ func scanDump(ctx context.Context, gopts globalOptions, log *slog.Logger, opts d
 	if st.Vanished > 0 {
 		say(gopts, log, slog.LevelInfo, fmt.Sprintf("dump: %s: %d keys went (deleted or expired) between SCAN and DUMP", ep, st.Vanished), "vanished", st.Vanished)
 	}
+	if st.SizesByCount {
+		say(gopts, log, slog.LevelInfo, fmt.Sprintf("dump: %s refuses MEMORY USAGE: collections of more than %d elements were read in chunks", ep, maxDump/64))
+	}
+	if st.BigDumped > 0 {
+		say(gopts, log, slog.LevelInfo, fmt.Sprintf("dump: %s: %d keys above --max-dump %s were read by one DUMP all the same (module values, streams with over 100,000 pending entries, hashes of servers with field expiries)",
+			ep, st.BigDumped, bytesize.Format(maxDump)), "big_dumped", st.BigDumped)
+	}
 	if st.RelativeTTL {
 		say(gopts, log, slog.LevelWarn, fmt.Sprintf("dump: %s has no PEXPIRETIME (before Redis 7.0): expiries come from PTTL and may be some milliseconds early", ep))
 	}
 	return dumpDone(gopts, log, opts, dumpSummary{From: ep.String(), Output: out, SourceMode: "scan", RDBVersion: st.RDBVersion, Bytes: cw.N.Load(), Keys: st.Keys,
-		Seconds: math.Round(time.Since(start).Seconds()*1000) / 1000}, st.DBs)
+		Seconds: math.Round(time.Since(start).Seconds()*1000) / 1000, Chunked: &st.Chunked}, st.DBs)
+}
+
+// startScanProgress draws the keys read against the keys the server
+// counts (expected, -1 until known) and the bytes written, on a
+// terminal's stderr unless quiet.
+func startScanProgress(stderr io.Writer, quiet bool, keys, bytes, expected *atomic.Int64) (stop func()) {
+	f, ok := stderr.(*os.File)
+	if quiet || !ok || !term.IsTerminal(int(f.Fd())) {
+		return func() {}
+	}
+	return drawScanProgress(stderr, keys, bytes, expected, 200*time.Millisecond)
+}
+
+// drawScanProgress draws on w whatever w is, redrawn every tick.
+func drawScanProgress(w io.Writer, keys, bytes, expected *atomic.Int64, tick time.Duration) (stop func()) {
+	max := int64(-1)
+	var rate rateMeter
+	newBar := func() *progressbar.ProgressBar {
+		// The text is ours (scanProgressText), as compare's.
+		return progressbar.NewOptions64(max,
+			progressbar.OptionSetWriter(w),
+			progressbar.OptionSetDescription("dump: keys read"),
+			progressbar.OptionSetPredictTime(false),
+			progressbar.OptionSetElapsedTime(true),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionClearOnFinish(),
+		)
+	}
+	bar := newBar()
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	passed := false
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(tick)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				read := keys.Load()
+				want := expected.Load()
+				// Keys written meanwhile may pass the count: a count then.
+				if passed || want > 0 && read > want {
+					passed, want = true, -1
+				}
+				if want <= 0 {
+					want = -1
+				}
+				if want != max {
+					bar.Finish()
+					bar.Clear()
+					max = want
+					bar = newBar()
+				}
+				rate.add(now, read)
+				bar.Describe(scanProgressText(read, max, bytes.Load(), rate.rate()))
+				bar.Set64(read)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+		bar.Finish()
+		bar.Clear()
+	}
+}
+
+// scanProgressText is the text of dump's bar when it reads key by key:
+// the keys read, of the total when known, the bytes written, the rate
+// once samples span a second, and the time left.
+func scanProgressText(done, total, bytes int64, rate float64) string {
+	s := fmt.Sprintf("dump: %d keys read", done)
+	if total > 0 {
+		s = fmt.Sprintf("dump: %d of %d keys read", done, total)
+	}
+	s += ", " + bytesize.Format(bytes)
+	if rate >= 0 {
+		s += fmt.Sprintf(", %.0f keys/s", rate)
+		if total > done && rate > 0 {
+			left := time.Duration(float64(total-done) / rate * float64(time.Second))
+			s += ", " + left.Round(time.Second).String() + " left"
+		}
+	}
+	return s
 }
 
 // summaryFormatOK checks a command's --format: json writes the summary

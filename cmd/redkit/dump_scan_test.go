@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redkit/redkit/internal/redistest"
 )
@@ -109,5 +112,84 @@ func TestDumpScanMode(t *testing.T) {
 	redkit(t, nil, "compare", repl, scan).want(t, 0)
 	if fi, err := os.Stat(scan); err != nil || fi.Size() == 0 {
 		t.Fatal(err)
+	}
+}
+
+// TestDumpScanBigKeys: with --max-dump (or REDKIT_MAX_DUMP) below a
+// hash's size, the hash is read in chunks; the summaries say so, and the
+// file passes check and equals the source.
+func TestDumpScanBigKeys(t *testing.T) {
+	src := redistest.Start(t, redistest.Options{})
+	ctx := context.Background()
+	p := src.Client().Pipeline()
+	for i := range 20000 {
+		p.HSet(ctx, "big", fmt.Sprint(i), "a value of some bytes")
+		if i < 100 {
+			p.Set(ctx, fmt.Sprint("small:", i), i, 0)
+		}
+	}
+	if _, err := p.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "dump.rdb")
+	r := redkit(t, nil, "dump", "--from", src.URL(), "-o", out, "--source-mode", "scan", "--max-dump", "64kb").want(t, 0)
+	if !strings.Contains(r.stderr, "read key by key (1 big in chunks), RDB 10") || !strings.Contains(r.stderr, "101 keys") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	redkit(t, nil, "check", out).want(t, 0)
+	redkit(t, nil, "compare", out, src.URL()).want(t, 0)
+
+	t.Setenv("REDKIT_MAX_DUMP", "64kb")
+	r = redkit(t, nil, "dump", "--from", src.URL(), "-o", out, "--source-mode", "scan", "--format", "json", "-q").want(t, 0)
+	var sum dumpSummary
+	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil {
+		t.Fatalf("%v: %s", err, r.stdout)
+	}
+	if sum.Chunked == nil || *sum.Chunked != 1 || sum.Keys != 101 {
+		t.Errorf("summary %s", r.stdout)
+	}
+	// The default reads the hash by one DUMP; a replication dump says nothing of chunks.
+	t.Setenv("REDKIT_MAX_DUMP", "")
+	r = redkit(t, nil, "dump", "--from", src.URL(), "-o", out, "--format", "json").want(t, 0)
+	if strings.Contains(r.stdout, "chunked_keys") {
+		t.Errorf("replication summary: %s", r.stdout)
+	}
+	r = redkit(t, nil, "dump", "--from", src.URL(), "-o", out, "--source-mode", "scan", "--format", "json").want(t, 0)
+	if !strings.Contains(r.stdout, `"chunked_keys": 0`) {
+		t.Errorf("scan summary with the default --max-dump: %s", r.stdout)
+	}
+	r = redkit(t, nil, "dump", "--from", src.URL(), "-o", out, "--max-dump", "lots").want(t, 2)
+	if !strings.Contains(r.stderr, "--max-dump") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+}
+
+func TestScanProgressText(t *testing.T) {
+	for _, tc := range []struct {
+		done, total, bytes int64
+		rate               float64
+		want               string
+	}{
+		{7, -1, 100, -1, "dump: 7 keys read, 100 B"},
+		{7, 32, 2048, -1, "dump: 7 of 32 keys read, 2.0 KiB"},
+		{10, 30, 1 << 20, 10, "dump: 10 of 30 keys read, 1.0 MiB, 10 keys/s, 2s left"},
+	} {
+		if got := scanProgressText(tc.done, tc.total, tc.bytes, tc.rate); got != tc.want {
+			t.Errorf("scanProgressText(%d, %d, %d, %v) = %q, want %q", tc.done, tc.total, tc.bytes, tc.rate, got, tc.want)
+		}
+	}
+	// The bar: 7 of 32 keys, then past a total too small.
+	var buf lockedBuffer
+	var keys, bytes, expected atomic.Int64
+	expected.Store(32)
+	stop := drawScanProgress(&buf, &keys, &bytes, &expected, 5*time.Millisecond)
+	keys.Store(7)
+	bytes.Store(3 << 10)
+	waitFor(t, &buf, regexp.MustCompile(`7 of 32 keys read, 3.0 KiB`))
+	keys.Store(40)
+	waitFor(t, &buf, regexp.MustCompile(`\b40 keys read`))
+	stop()
+	if strings.Contains(buf.String(), "40 of 32") {
+		t.Errorf("a count past its total drawn: %q", buf.String())
 	}
 }
