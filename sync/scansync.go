@@ -98,6 +98,11 @@ type ScanSyncOptions struct {
 	// sends notifications (CONFIG refused, the probe key refused)
 	// instead of failing with a NotifyError.
 	AllowUnchecked bool
+	// MaxDump and TempDir are ScanOptions': collections above MaxDump
+	// are read in chunks, spooled in TempDir, and written to the target
+	// by commands.
+	MaxDump int64
+	TempDir string
 
 	// RetryFor bounds how long a lost source connection is retried
 	// without success (0: forever), with backoff up to MaxBackoff (30s).
@@ -527,6 +532,7 @@ func (m *scanMaster) prepare(ctx context.Context, info *ServerInfo) error {
 		m.vers = si.RDBVersion
 	}
 	m.vers = min(max(m.vers, 10), rdb.MaxRedisVersion)
+	m.sc.version = m.vers
 	// Not stopped with ctx: what was sent before a stop is applied.
 	m.w, err = NewWriter(context.WithoutCancel(ctx), so.Target, so.TargetCluster, WriterOptions{Conn: so.TargetConn, Log: func(f string, a ...any) {
 		m.log.Info(fmt.Sprintf(f, a...))
@@ -555,7 +561,8 @@ func (m *scanMaster) connectSource(ctx context.Context) error {
 		m.scst.DBs = map[int]int64{}
 	}
 	m.c = c
-	m.sc = &scanner{c: c, st: &m.scst, pttl: pttl}
+	m.sc = newScanner(c, 0, &m.scst, ScanOptions{MaxDump: m.s.opts.MaxDump, TempDir: m.s.opts.TempDir})
+	m.sc.pttl, m.sc.version = pttl, m.vers
 	m.sc.gone = func(db int, key []byte) { m.gone = append(m.gone, pendingID{db, string(key)}) }
 	return nil
 }
@@ -639,7 +646,7 @@ func (m *scanMaster) startPass(ctx context.Context) error {
 	if err := w.Close(); err != nil {
 		return err
 	}
-	return m.apply(ctx, m.rbuf.Bytes(), false)
+	return m.apply(ctx, bytes.NewReader(m.rbuf.Bytes()), false)
 }
 
 // run is the master's ordered loop.
@@ -822,26 +829,35 @@ func (m *scanMaster) scanStep(ctx context.Context) error {
 // rdb.Writer has no Flush to stream it through a pipe, and applying in
 // the goroutine that read keeps every read of a key in order.
 func (m *scanMaster) readApply(ctx context.Context, db int, keys []aof.Value, notified bool) error {
-	if m.rbuf.Cap() > 64<<20 {
-		m.rbuf = bytes.Buffer{} // a batch of big keys: not kept for the next
-	}
-	m.rbuf.Reset()
-	w, err := rdb.NewWriter(&m.rbuf, rdb.WriterOptions{Version: m.vers})
-	if err != nil {
-		return err
-	}
-	m.sc.w = w
 	m.gone = m.gone[:0]
 	if err := m.sc.selectDB(db); err != nil {
 		return err
 	}
-	if err := m.sc.dumpBatch(db, keys); err != nil {
-		return err
+	// The batch streams from the source's replies to the target's
+	// writes: a big key read in chunks is never held whole.
+	pr, pw := io.Pipe()
+	read := make(chan error, 1)
+	go func() {
+		err := func() error {
+			w, err := rdb.NewWriter(pw, rdb.WriterOptions{Version: m.vers})
+			if err != nil {
+				return err
+			}
+			m.sc.w = w
+			if err := m.sc.dumpBatch(db, keys); err != nil {
+				return err
+			}
+			return w.Close()
+		}()
+		pw.CloseWithError(err)
+		read <- err
+	}()
+	err := m.apply(ctx, pr, notified)
+	pr.CloseWithError(errApplyStopped)
+	if rerr := <-read; rerr != nil && !errors.Is(rerr, errApplyStopped) {
+		return rerr // the source's error, which also ended apply
 	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	if err := m.apply(ctx, m.rbuf.Bytes(), notified); err != nil {
+	if err != nil {
 		return err
 	}
 	for _, g := range m.gone {
@@ -855,11 +871,14 @@ func (m *scanMaster) readApply(ctx context.Context, db int, keys []aof.Value, no
 	return nil
 }
 
+// errApplyStopped ends a batch's read when its apply stopped first.
+var errApplyStopped = errors.New("the batch's writes stopped")
+
 // apply writes the keys and functions of an RDB of one batch to the
 // target.
-func (m *scanMaster) apply(ctx context.Context, file []byte, notified bool) error {
+func (m *scanMaster) apply(ctx context.Context, file io.Reader, notified bool) error {
 	f := m.s.opts.Filter
-	rd := rdb.NewReader(bytes.NewReader(file))
+	rd := rdb.NewReader(file)
 	for {
 		rec, err := rd.Next()
 		if errors.Is(err, io.EOF) {

@@ -524,3 +524,40 @@ func TestScanSyncKeepsTargetKeys(t *testing.T) {
 	}
 	sameLive(t, src.URL(), dst.URL(), nil)
 }
+
+// TestScanSyncBigKeys: big keys of every type are read in chunks (no
+// DUMP of them on the source: INFO commandstats), streamed to the target
+// by commands, in the pass and again when notified, and the target ends
+// equal to the source.
+func TestScanSyncBigKeys(t *testing.T) {
+	src := noReplication(t)
+	dst := redistest.Start(t, redistest.Options{})
+	ctx := t.Context()
+	small := fillBig(t, src.Client(), 5000)
+	if err := src.Client().Do(ctx, "CONFIG", "RESETSTAT").Err(); err != nil {
+		t.Fatal(err)
+	}
+	s, wait := startScanSync(t, ctx, sync.ScanSyncOptions{Sources: []string{src.Addr()}, SourceName: src.Addr(), Target: dst.Addr(),
+		UntilCaughtUp: true, QuietPeriod: time.Second, MaxDump: smallMaxDump})
+	deadline := time.Now().Add(30 * time.Second)
+	for s.Status().KeysScanned < int64(small)+7 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the pass did not end: %+v", s.Status())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Notified: the big hash grows and is read again, in chunks.
+	if err := src.Client().HSet(ctx, "big:hash", "new-field", "new-value").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Status(); st.NotificationsApplied < 1 {
+		t.Errorf("notified keys applied %d, want 1 or more", st.NotificationsApplied)
+	}
+	if dumps := commandCalls(t, src)["dump"]; dumps > int64(small)+4 {
+		t.Errorf("%d DUMP calls for %d small keys (and a few for the version): big keys were dumped", dumps, small)
+	}
+	sameLive(t, src.URL(), dst.URL(), nil)
+}

@@ -140,7 +140,7 @@ exits 11.
 			&cli.StringFlag{Name: "recipients-file", Usage: "encrypt to the age public keys in `FILE`, one per line"},
 			&cli.DurationFlag{Name: "timeout", Value: 60 * time.Second, Usage: "give up an operation (connecting, a reply, the next byte of the snapshot or the stream) after `DURATION` without progress"},
 			&cli.StringFlag{Name: "source-mode", Value: "auto", EnvVars: []string{"REDKIT_SOURCE_MODE"}, Usage: "how to read a live source, `MODE`: auto (as a replica, or key by key where replication is refused), replication or scan (key by key)"},
-			&cli.StringFlag{Name: "max-dump", Value: fmt.Sprintf("%dmb", rsync.DefaultMaxDump>>20), EnvVars: []string{"REDKIT_MAX_DUMP"}, Usage: "reading keys: a collection bigger than `SIZE` is read in chunks instead of one DUMP"},
+			maxDumpFlag(),
 			&cli.DurationFlag{Name: "lock-timeout", Value: 15 * time.Minute, EnvVars: []string{"REDKIT_LOCK_TIMEOUT"}, Usage: "take over a storage lock not refreshed for `DURATION` (its run died)"},
 			logFormatFlag(),
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar, warnings and errors only"},
@@ -369,12 +369,9 @@ func sourceModeOptions(opts backupOptions) (backup.SourceMode, int64, error) {
 	default:
 		return "", 0, usageErrorf("backup: --source-mode %q: want auto, replication or scan", opts.sourceMode)
 	}
-	if opts.maxDump == "" {
-		return mode, 0, nil
-	}
-	n, err := parseSize(opts.maxDump)
-	if err != nil || n < 1 {
-		return "", 0, usageErrorf("backup: --max-dump %q: want a size of at least 1 byte, such as 4mb", opts.maxDump)
+	n, err := parseMaxDump("backup", opts.maxDump)
+	if err != nil {
+		return "", 0, err
 	}
 	return mode, n, nil
 }

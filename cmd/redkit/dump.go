@@ -94,7 +94,7 @@ instead of the URL, to keep it off the command line.
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the RDB to `FILE`, renamed into place once complete and valid (- for standard output)"},
 			&cli.DurationFlag{Name: "timeout", Value: 60 * time.Second, Usage: timeoutUsage},
 			&cli.StringFlag{Name: "source-mode", Value: "auto", EnvVars: []string{"REDKIT_SOURCE_MODE"}, Usage: "how to read the server, `MODE`: auto (as a replica, or key by key where replication is refused), replication or scan (key by key)"},
-			&cli.StringFlag{Name: "max-dump", Value: "4mb", EnvVars: []string{"REDKIT_MAX_DUMP"}, Usage: "read key by key: read a collection bigger than `SIZE` (MEMORY USAGE) in chunks instead of by one DUMP"},
+			maxDumpFlag(),
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "summary `FORMAT`: text (a line on stderr) or json (one object on standard output; needs -o FILE)"},
 			logFormatFlag(),
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar and no summary on stderr (warnings and errors only)"},
@@ -158,7 +158,7 @@ func runDump(ctx context.Context, gopts globalOptions, opts dumpOptions, args []
 	default:
 		return usageErrorf("dump: --source-mode %q: want auto, replication or scan", opts.sourceMode)
 	}
-	maxDump, err := parseMaxDump(opts.maxDump)
+	maxDump, err := parseMaxDump("dump", opts.maxDump)
 	if err != nil {
 		return err
 	}
@@ -261,18 +261,6 @@ func chunkedAttr(sum dumpSummary) []any {
 		return nil
 	}
 	return []any{"chunked_keys", *sum.Chunked}
-}
-
-// parseMaxDump reads --max-dump: a size of at least 1 byte.
-func parseMaxDump(v string) (int64, error) {
-	if v == "" {
-		return rsync.DefaultMaxDump, nil
-	}
-	n, err := parseSize(v)
-	if err != nil || n < 1 {
-		return 0, usageErrorf("dump: --max-dump %q: want a size, e.g. 4mb or 512kb", v)
-	}
-	return n, nil
 }
 
 // scanDump reads the server key by key (rsync.ScanDump) into the output.

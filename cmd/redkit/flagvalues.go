@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redkit/redkit/rdb"
+	rsync "github.com/redkit/redkit/sync"
+	"github.com/urfave/cli/v2"
 )
 
 // Values of flags that several commands take: sizes (--min-size,
@@ -65,4 +67,23 @@ func parseDBMap(pairs []string) (map[int]int, error) {
 		m[s] = d
 	}
 	return m, nil
+}
+
+// maxDumpFlag is --max-dump of the commands that read a source key by
+// key (dump, backup, sync --mode scan).
+func maxDumpFlag() cli.Flag {
+	return &cli.StringFlag{Name: "max-dump", Value: fmt.Sprintf("%dmb", rsync.DefaultMaxDump>>20), EnvVars: []string{"REDKIT_MAX_DUMP"},
+		Usage: "reading key by key: a collection bigger than `SIZE` (MEMORY USAGE) is read in chunks instead of by one DUMP"}
+}
+
+// parseMaxDump reads --max-dump for cmd; "" is rsync.DefaultMaxDump.
+func parseMaxDump(cmd, v string) (int64, error) {
+	if v == "" {
+		return rsync.DefaultMaxDump, nil
+	}
+	n, err := parseSize(v)
+	if err != nil || n < 1 {
+		return 0, usageErrorf("%s: --max-dump %q: want a size, e.g. 4mb or 512kb", cmd, v)
+	}
+	return n, nil
 }

@@ -174,6 +174,7 @@ stream writes.
 			&cli.BoolFlag{Name: "strict", Usage: "cluster target: refuse a source transaction spanning several slots instead of applying it per slot"},
 			&cli.StringFlag{Name: "mode", Value: rsync.ModeAuto, Usage: "full sync `MODE`: auto (RESTORE when the target can load the payload), restore, commands, native (the target becomes a replica of redkit and loads the snapshot itself), or scan (read keys and follow keyspace notifications, for sources that refuse replication)"},
 			&cli.DurationFlag{Name: "quiet-period", Value: time.Second, EnvVars: []string{"REDKIT_QUIET_PERIOD"}, Usage: "--mode scan --until-caught-up: end after `DURATION` without a notification, once every key is read and applied"},
+			maxDumpFlag(),
 			&cli.BoolFlag{Name: "assume-notifications", EnvVars: []string{"REDKIT_ASSUME_NOTIFICATIONS"}, Usage: "--mode scan: go on when nothing can check the source's keyspace notifications (CONFIG and the probe key refused)"},
 			&cli.StringFlag{Name: "native-addr", Usage: "--mode native: `HOST:PORT` redkit listens on for the target's replication link, given to the target (default: redkit's address towards the target, any port)"},
 			&cli.DurationFlag{Name: "retry-for", DefaultText: "never", Usage: "give up after `DURATION` of failed reconnects"},
@@ -216,6 +217,7 @@ type syncOptions struct {
 	exclude, dbMap                   []string
 	denyCommand                      string
 	quietPeriod                      time.Duration
+	maxDump                          string // --mode scan: a size
 	assumeNotifications              bool
 	// set are the flags given, of those that depend on --mode: the
 	// flags a native or scan sync refuses, --native-addr, and the scan
@@ -237,6 +239,7 @@ func syncOptionsFromFlags(c *cli.Context) syncOptions {
 		filter: filterFlagValues(c), exclude: c.StringSlice("exclude"), dbMap: c.StringSlice("db-map"),
 		denyCommand: c.String("deny-command"),
 		quietPeriod: c.Duration("quiet-period"), assumeNotifications: c.Bool("assume-notifications"),
+		maxDump: c.String("max-dump"),
 	}
 	for _, f := range slices.Concat(nativeRefusedFlags(), []string{"native-addr"}, scanRefusedFlags(), scanOnlyFlags()) {
 		if slices.Contains(opts.set, f) {

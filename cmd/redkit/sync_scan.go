@@ -22,7 +22,7 @@ func scanRefusedFlags() []string {
 }
 
 // scanOnlyFlags go with --mode scan only.
-func scanOnlyFlags() []string { return []string{"quiet-period", "assume-notifications"} }
+func scanOnlyFlags() []string { return []string{"quiet-period", "assume-notifications", "max-dump"} }
 
 // scanFlagsOK refuses what a scan sync cannot do; set are the flags given.
 func scanFlagsOK(set []string) error {
@@ -46,6 +46,10 @@ func scanFlagsOK(set []string) error {
 // runScanSync runs sync --mode scan.
 func runScanSync(ctx context.Context, gopts globalOptions, opts syncOptions, log *slog.Logger, from, to *rsync.Endpoint, fromOpts, toOpts rsync.Options,
 	srcAddr string, srcInfo, dstInfo *rsync.ServerInfo, dstAddr string, filter *rsync.SyncFilter) error {
+	maxDump, err := parseMaxDump("sync", opts.maxDump)
+	if err != nil {
+		return err
+	}
 	if dstInfo.Role != "" && dstInfo.Role != "master" {
 		return &codedError{code: exitError, err: fmt.Errorf("sync: the target %s is a replica (read-only): point --to at a master", to)}
 	}
@@ -75,6 +79,7 @@ func runScanSync(ctx context.Context, gopts globalOptions, opts syncOptions, log
 		UntilCaughtUp:  opts.untilCaughtUp,
 		QuietPeriod:    opts.quietPeriod,
 		AllowUnchecked: opts.assumeNotifications,
+		MaxDump:        maxDump,
 		RetryFor:       opts.retryFor,
 		Log:            log,
 	})
@@ -94,7 +99,7 @@ func runScanSync(ctx context.Context, gopts globalOptions, opts syncOptions, log
 	started := time.Now()
 	// No bar: the log says when each pass begins and ends, the status
 	// page and /metrics count its keys.
-	err := withAdvice(s.Run(ctx))
+	err = withAdvice(s.Run(ctx))
 	st := s.Status()
 	rep := syncReport{From: from.String(), To: to.String(), Mode: modeScan, SyncStatus: st.SyncStatus, ScanCounts: &st.ScanCounts}
 	rep.finish(ctx, started, err)
