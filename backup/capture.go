@@ -530,6 +530,11 @@ func (c *Continuous) stream(ctx context.Context, l *rsync.Link, times *timeIndex
 	c.st.Phase = rsync.PhaseStreaming
 	genFrom := c.genFrom
 	c.mu.Unlock()
+	// caughtUp is closed once the stream is past catchUp.
+	caughtUp := make(chan struct{})
+	if catchUp == 0 {
+		close(caughtUp)
+	}
 
 	// Acks (every second, the durable offset: what the source may count
 	// on), the segment clock and the next base run beside the reader.
@@ -583,7 +588,7 @@ func (c *Continuous) stream(ctx context.Context, l *rsync.Link, times *timeIndex
 					basing.Store(true)
 					retryAt = now.Add(max(time.Minute, c.opts.SnapshotInterval/24))
 					wg.Go(func() {
-						if !c.nextBase(ctx, l, &next) {
+						if !c.nextBase(ctx, l, &next, caughtUp, done) {
 							basing.Store(false)
 						}
 					})
@@ -610,6 +615,7 @@ func (c *Continuous) stream(ctx context.Context, l *rsync.Link, times *timeIndex
 				c.mu.Lock()
 				c.catchUp = 0
 				c.mu.Unlock()
+				close(caughtUp)
 			}
 		}
 		if n := next.Load(); n != nil && err == nil {
@@ -617,8 +623,9 @@ func (c *Continuous) stream(ctx context.Context, l *rsync.Link, times *timeIndex
 		}
 		if err != nil {
 			if catchUp > 0 {
-				// Closed at its last command's time: those the previous
-				// link received after it are not in it.
+				// Cut while catching up (nextBase waits until it has):
+				// closed at its last command's time, since those the
+				// previous link received after it are not in it.
 				now = lastAt
 			}
 			c.mu.Lock()
@@ -661,10 +668,12 @@ func (c *Continuous) stream(ctx context.Context, l *rsync.Link, times *timeIndex
 }
 
 // nextBase takes the next generation's base on a second link while the
-// stream of l goes on; once it is stored, l is closed, which ends the
-// stream's generation after every command received until then. A
-// failure is logged, and tried again a while later (ok false).
-func (c *Continuous) nextBase(ctx context.Context, l *rsync.Link, next *atomic.Pointer[nextGeneration]) (ok bool) {
+// stream of l goes on; once it is stored, and the stream of l has caught
+// up with the previous link's (caughtUp closed), l is closed, which ends
+// the stream's generation after every command received until then. A
+// failure is logged, and tried again a while later (ok false). It
+// returns early when the stream ends (done closed).
+func (c *Continuous) nextBase(ctx context.Context, l *rsync.Link, next *atomic.Pointer[nextGeneration], caughtUp, done <-chan struct{}) (ok bool) {
 	c.mu.Lock()
 	gen := c.gen
 	c.mu.Unlock()
@@ -694,6 +703,20 @@ func (c *Continuous) nextBase(ctx context.Context, l *rsync.Link, next *atomic.P
 		return false
 	}
 	next.Store(&nextGeneration{link: nl, base: m, times: n.times})
+	// A stream still catching up holds commands only up to some the
+	// previous link received before this base was taken: closed now, its
+	// generation would lack the rest, which the previous generation holds
+	// only up to its own end and this base only as a snapshot taken
+	// later, and would end at its last command's time, before this base
+	// begins (a gap no command explains). It reads what the source had
+	// already sent, so this waits little: a diskless replica's stream
+	// starts at its first ack once the source has put it online (within
+	// a second), and a stalled link ends at its timeout.
+	select {
+	case <-caughtUp:
+	case <-done:
+	case <-ctx.Done():
+	}
 	l.Close()
 	return true
 }
