@@ -574,8 +574,11 @@ func (c *Continuous) stream(ctx context.Context, l *rsync.Link, times *timeIndex
 				if err := l.Ack(c.durable.Load()); err != nil {
 					return
 				}
-			case now := <-timer.C:
+			case <-timer.C:
 				c.mu.Lock()
+				// Read under mu, as the stream's receive times are: every
+				// command appended so far was received before now.
+				now := time.Now()
 				if now.Sub(c.curStart) >= c.opts.SegmentInterval && c.catchUp == 0 {
 					if err := c.rotateLocked(now); err != nil {
 						c.mu.Unlock()
@@ -602,33 +605,15 @@ func (c *Continuous) stream(ctx context.Context, l *rsync.Link, times *timeIndex
 	lastAt := start // the receive time of the last command appended
 	for {
 		cmd, err := l.Next()
-		now := time.Now()
-		if times != nil && err == nil {
-			t, ok := times.at(cmd.Offset)
-			if ok {
-				now = t
-			}
-			if !ok || cmd.Offset >= catchUp {
-				// Past what the previous link received, or caught up
-				// with it: the segment clock goes on.
-				times, catchUp = nil, 0
-				c.mu.Lock()
-				c.catchUp = 0
-				c.mu.Unlock()
-				close(caughtUp)
-			}
-		}
-		if n := next.Load(); n != nil && err == nil {
-			n.times.add(cmd.Offset, now)
-		}
 		if err != nil {
+			c.mu.Lock()
+			now := time.Now()
 			if catchUp > 0 {
 				// Cut while catching up (nextBase waits until it has):
 				// closed at its last command's time, since those the
 				// previous link received after it are not in it.
 				now = lastAt
 			}
-			c.mu.Lock()
 			if rerr := c.rotateLocked(now); rerr != nil {
 				err = rerr
 			}
@@ -644,7 +629,32 @@ func (c *Continuous) stream(ctx context.Context, l *rsync.Link, times *timeIndex
 			return nil, fmt.Errorf("replication stream from %s at offset %d: a command of %d bytes that re-encodes in %d: not the multibulk form Redis sends", l.Addr(), prev, cmd.Offset-prev, len(raw))
 		}
 		prev = cmd.Offset
+		var known time.Time // when the previous link received it
+		caught := false
+		if times != nil {
+			t, ok := times.at(cmd.Offset)
+			if ok {
+				known = t
+			}
+			// Past what the previous link received, or caught up with
+			// it: the segment clock goes on.
+			caught = !ok || cmd.Offset >= catchUp
+		}
 		c.mu.Lock()
+		// The receive time is read under mu, as the segment clock's is: a
+		// command read before a segment closes is in it, one read after
+		// is in the next, never with a time before that one's start.
+		now := time.Now()
+		if !known.IsZero() {
+			now = known
+		}
+		if caught {
+			times, catchUp, c.catchUp = nil, 0, 0
+			close(caughtUp)
+		}
+		if n := next.Load(); n != nil {
+			n.times.add(cmd.Offset, now)
+		}
 		if len(cmd.Args) == 2 && bytes.EqualFold(cmd.Args[0], []byte("SELECT")) {
 			if db, err := strconv.Atoi(string(cmd.Args[1])); err == nil {
 				c.db = db
