@@ -530,6 +530,11 @@ func (c *Continuous) stream(ctx context.Context, l *rsync.Link, times *timeIndex
 	c.st.Phase = rsync.PhaseStreaming
 	genFrom := c.genFrom
 	c.mu.Unlock()
+	// caughtUp is closed once the stream is past catchUp.
+	caughtUp := make(chan struct{})
+	if catchUp == 0 {
+		close(caughtUp)
+	}
 
 	// Acks (every second, the durable offset: what the source may count
 	// on), the segment clock and the next base run beside the reader.
@@ -569,8 +574,11 @@ func (c *Continuous) stream(ctx context.Context, l *rsync.Link, times *timeIndex
 				if err := l.Ack(c.durable.Load()); err != nil {
 					return
 				}
-			case now := <-timer.C:
+			case <-timer.C:
 				c.mu.Lock()
+				// Read under mu, as the stream's receive times are: every
+				// command appended so far was received before now.
+				now := time.Now()
 				if now.Sub(c.curStart) >= c.opts.SegmentInterval && c.catchUp == 0 {
 					if err := c.rotateLocked(now); err != nil {
 						c.mu.Unlock()
@@ -583,7 +591,7 @@ func (c *Continuous) stream(ctx context.Context, l *rsync.Link, times *timeIndex
 					basing.Store(true)
 					retryAt = now.Add(max(time.Minute, c.opts.SnapshotInterval/24))
 					wg.Go(func() {
-						if !c.nextBase(ctx, l, &next) {
+						if !c.nextBase(ctx, l, &next, caughtUp, done) {
 							basing.Store(false)
 						}
 					})
@@ -597,31 +605,15 @@ func (c *Continuous) stream(ctx context.Context, l *rsync.Link, times *timeIndex
 	lastAt := start // the receive time of the last command appended
 	for {
 		cmd, err := l.Next()
-		now := time.Now()
-		if times != nil && err == nil {
-			t, ok := times.at(cmd.Offset)
-			if ok {
-				now = t
-			}
-			if !ok || cmd.Offset >= catchUp {
-				// Past what the previous link received, or caught up
-				// with it: the segment clock goes on.
-				times, catchUp = nil, 0
-				c.mu.Lock()
-				c.catchUp = 0
-				c.mu.Unlock()
-			}
-		}
-		if n := next.Load(); n != nil && err == nil {
-			n.times.add(cmd.Offset, now)
-		}
 		if err != nil {
+			c.mu.Lock()
+			now := time.Now()
 			if catchUp > 0 {
-				// Closed at its last command's time: those the previous
-				// link received after it are not in it.
+				// Cut while catching up (nextBase waits until it has):
+				// closed at its last command's time, since those the
+				// previous link received after it are not in it.
 				now = lastAt
 			}
-			c.mu.Lock()
 			if rerr := c.rotateLocked(now); rerr != nil {
 				err = rerr
 			}
@@ -637,7 +629,32 @@ func (c *Continuous) stream(ctx context.Context, l *rsync.Link, times *timeIndex
 			return nil, fmt.Errorf("replication stream from %s at offset %d: a command of %d bytes that re-encodes in %d: not the multibulk form Redis sends", l.Addr(), prev, cmd.Offset-prev, len(raw))
 		}
 		prev = cmd.Offset
+		var known time.Time // when the previous link received it
+		caught := false
+		if times != nil {
+			t, ok := times.at(cmd.Offset)
+			if ok {
+				known = t
+			}
+			// Past what the previous link received, or caught up with
+			// it: the segment clock goes on.
+			caught = !ok || cmd.Offset >= catchUp
+		}
 		c.mu.Lock()
+		// The receive time is read under mu, as the segment clock's is: a
+		// command read before a segment closes is in it, one read after
+		// is in the next, never with a time before that one's start.
+		now := time.Now()
+		if !known.IsZero() {
+			now = known
+		}
+		if caught {
+			times, catchUp, c.catchUp = nil, 0, 0
+			close(caughtUp)
+		}
+		if n := next.Load(); n != nil {
+			n.times.add(cmd.Offset, now)
+		}
 		if len(cmd.Args) == 2 && bytes.EqualFold(cmd.Args[0], []byte("SELECT")) {
 			if db, err := strconv.Atoi(string(cmd.Args[1])); err == nil {
 				c.db = db
@@ -661,10 +678,12 @@ func (c *Continuous) stream(ctx context.Context, l *rsync.Link, times *timeIndex
 }
 
 // nextBase takes the next generation's base on a second link while the
-// stream of l goes on; once it is stored, l is closed, which ends the
-// stream's generation after every command received until then. A
-// failure is logged, and tried again a while later (ok false).
-func (c *Continuous) nextBase(ctx context.Context, l *rsync.Link, next *atomic.Pointer[nextGeneration]) (ok bool) {
+// stream of l goes on; once it is stored, and the stream of l has caught
+// up with the previous link's (caughtUp closed), l is closed, which ends
+// the stream's generation after every command received until then. A
+// failure is logged, and tried again a while later (ok false). It
+// returns early when the stream ends (done closed).
+func (c *Continuous) nextBase(ctx context.Context, l *rsync.Link, next *atomic.Pointer[nextGeneration], caughtUp, done <-chan struct{}) (ok bool) {
 	c.mu.Lock()
 	gen := c.gen
 	c.mu.Unlock()
@@ -694,6 +713,20 @@ func (c *Continuous) nextBase(ctx context.Context, l *rsync.Link, next *atomic.P
 		return false
 	}
 	next.Store(&nextGeneration{link: nl, base: m, times: n.times})
+	// A stream still catching up holds commands only up to some the
+	// previous link received before this base was taken: closed now, its
+	// generation would lack the rest, which the previous generation holds
+	// only up to its own end and this base only as a snapshot taken
+	// later, and would end at its last command's time, before this base
+	// begins (a gap no command explains). It reads what the source had
+	// already sent, so this waits little: a diskless replica's stream
+	// starts at its first ack once the source has put it online (within
+	// a second), and a stalled link ends at its timeout.
+	select {
+	case <-caughtUp:
+	case <-done:
+	case <-ctx.Done():
+	}
 	l.Close()
 	return true
 }
