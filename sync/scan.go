@@ -24,11 +24,14 @@ import (
 // the scan may be missing or newer than the rest, and no two keys are
 // guaranteed to be of the same moment, unlike a replication snapshot.
 
-// scanCount is the COUNT of each SCAN, and dumpBatch how many keys are
-// dumped in one pipeline (two commands each).
+// scanCount is the COUNT of each SCAN, dumpBatch how many keys are sized
+// (MEMORY USAGE) in one pipeline, and dumpGroupBytes how much of their
+// MEMORY USAGE one pipeline of DUMP and PEXPIRETIME may ask for (at
+// least one key): the replies are held until they are written.
 const (
-	scanCount = 1000
-	dumpBatch = 128
+	scanCount      = 1000
+	dumpBatch      = 512
+	dumpGroupBytes = 8 << 20
 )
 
 // ScanStats tells what ScanDump read.
@@ -393,7 +396,8 @@ func (s *scanner) dumpBatch(db int, keys []aof.Value) error {
 	if err != nil {
 		return err
 	}
-	small := make([]aof.Value, 0, len(keys))
+	type idx struct{ i int }
+	small := make([]idx, 0, len(keys))
 	var big []int
 	for i, k := range keys {
 		switch in := &infos[i]; {
@@ -405,11 +409,29 @@ func (s *scanner) dumpBatch(db int, keys []aof.Value) error {
 			if in.over {
 				s.st.BigDumped++
 			}
-			small = append(small, k)
+			small = append(small, idx{i})
 		}
 	}
-	if err := s.dumpPayloads(db, small); err != nil {
-		return err
+	// DUMP replies are held until the group is written: groups of at
+	// most dumpGroupBytes (by MEMORY USAGE) bound that memory.
+	for len(small) > 0 {
+		n, sum := 0, int64(0)
+		for n < len(small) {
+			u := infos[small[n].i].usage
+			if n > 0 && sum+u > dumpGroupBytes {
+				break
+			}
+			sum += max(u, 0)
+			n++
+		}
+		group := make([]aof.Value, n)
+		for j := range group {
+			group[j] = keys[small[j].i]
+		}
+		if err := s.dumpPayloads(db, group); err != nil {
+			return err
+		}
+		small = small[n:]
 	}
 	for _, i := range big {
 		if err := s.dumpBig(db, keys[i].Str, infos[i]); err != nil {

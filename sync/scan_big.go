@@ -48,14 +48,16 @@ func (s *scanner) sizes(keys []aof.Value) ([]keyInfo, error) {
 		return infos, nil
 	}
 	if !s.byCount {
+		// MEMORY USAGE alone: TYPE only for the keys above the limit
+		// (a command less per key for the server).
 		for _, k := range keys {
 			s.c.Send([]byte("MEMORY"), []byte("USAGE"), k.Str)
-			s.c.Send([]byte("TYPE"), k.Str)
 		}
 		if err := s.c.Flush(); err != nil {
 			return nil, err
 		}
-		var memErr, typeErr error
+		var memErr error
+		var over []int
 		for i := range keys {
 			u, err := s.c.Receive()
 			if s.c.Err() != nil {
@@ -64,22 +66,32 @@ func (s *scanner) sizes(keys []aof.Value) ([]keyInfo, error) {
 			if err != nil && memErr == nil {
 				memErr = err
 			}
-			t, err := s.c.Receive()
-			if s.c.Err() != nil {
-				return nil, s.c.Err()
+			infos[i] = keyInfo{usage: u.Int, count: -1, gone: u.Null}
+			if err == nil && !u.Null && u.Int > s.limit() {
+				over = append(over, i)
 			}
-			if err != nil && typeErr == nil {
-				typeErr = fmt.Errorf("TYPE %q: %w", keys[i].Str, err)
-			}
-			infos[i] = keyInfo{typ: string(t.Str), usage: u.Int, count: -1, gone: u.Null || string(t.Str) == "none"}
-		}
-		if typeErr != nil {
-			return nil, typeErr
 		}
 		if memErr == nil {
-			for i := range infos {
+			for _, i := range over {
+				s.c.Send([]byte("TYPE"), keys[i].Str)
+			}
+			if len(over) > 0 {
+				if err := s.c.Flush(); err != nil {
+					return nil, err
+				}
+			}
+			for _, i := range over {
+				t, err := s.c.Receive()
+				if s.c.Err() != nil {
+					return nil, s.c.Err()
+				}
+				if err != nil {
+					return nil, fmt.Errorf("TYPE %q: %w", keys[i].Str, err)
+				}
 				in := &infos[i]
-				in.over = !in.gone && in.usage > s.limit()
+				in.typ = string(t.Str)
+				in.gone = in.typ == "none"
+				in.over = !in.gone
 				in.big = in.over && s.chunkable(in.typ)
 			}
 			return infos, nil
