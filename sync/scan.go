@@ -280,7 +280,9 @@ func newScanner(c *Conn, db int, st *ScanStats, so ScanOptions) *scanner {
 	if st.DBs == nil {
 		st.DBs = map[int]int64{}
 	}
-	return &scanner{c: c, db: db, st: st, maxDump: so.MaxDump, tempDir: so.TempDir, seen: analysis.NewKeySet()}
+	// Made for the keys INFO keyspace counted, and a tenth more written
+	// during the scan, so that it does not grow: 20 bytes a key.
+	return &scanner{c: c, db: db, st: st, maxDump: so.MaxDump, tempDir: so.TempDir, seen: analysis.NewKeySetSize(int(st.Expected + st.Expected/10))}
 }
 
 func (s *scanner) selectDB(db int) error {

@@ -785,7 +785,7 @@ func (m *scanMaster) rescan(ctx context.Context) error {
 }
 
 // scanSyncBatch is how many keys are read and applied at a time.
-const scanSyncBatch = 128
+const scanSyncBatch = 512
 
 // scanStep runs one SCAN of the pass and applies its keys.
 func (m *scanMaster) scanStep(ctx context.Context) error {
@@ -824,10 +824,10 @@ func (m *scanMaster) scanStep(ctx context.Context) error {
 // readApply reads keys of db (DUMP and PEXPIRETIME, the scanner's
 // dumpBatch) into an RDB of the batch, then applies it: each key
 // written, each key gone deleted. notified counts them as notified keys
-// applied, and deletes those the filter's type drops. The batch's RDB is
-// held in memory until it is applied (at most scanSyncBatch keys): the
-// rdb.Writer has no Flush to stream it through a pipe, and applying in
-// the goroutine that read keeps every read of a key in order.
+// applied, and deletes those the filter's type drops. The batch's RDB
+// streams through a pipe from the reading goroutine to the applying
+// one, and the next batch is read only once this one is applied, so
+// every read of a key is applied in order.
 func (m *scanMaster) readApply(ctx context.Context, db int, keys []aof.Value, notified bool) error {
 	m.gone = m.gone[:0]
 	if err := m.sc.selectDB(db); err != nil {

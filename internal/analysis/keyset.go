@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/maphash"
+	"math/bits"
 )
 
 // ErrDuplicateKey marks a key a dump holds twice in one database.
@@ -12,10 +13,11 @@ var ErrDuplicateKey = errors.New("duplicated key")
 // KeySet remembers the keys of each database, to find a key a dump holds
 // twice: Redis refuses to load such a file ("Duplicated key found in RDB
 // file"). It keeps a 128-bit hash of each key, not the key: 16 bytes a
-// slot in an open-addressing table at most 3/4 full, so 21 to 43 bytes a
-// key (the old table lives beside the new one while it grows). Two
-// different keys are taken for the same with a chance of about n²/2^128
-// for n keys.
+// slot in an open-addressing table at most 4/5 full, so 20 bytes a key
+// when it was made for the number of keys it gets (NewKeySetSize), and
+// up to 50 while it grows (by half, the old table beside the new one).
+// Two different keys are taken for the same with a chance of about
+// n²/2^128 for n keys.
 type KeySet struct {
 	h1, h2 maphash.Hash
 	slots  [][2]uint64 // {0, 0} is an empty slot
@@ -24,8 +26,12 @@ type KeySet struct {
 }
 
 // NewKeySet returns an empty KeySet.
-func NewKeySet() *KeySet {
-	s := &KeySet{slots: make([][2]uint64, 1024)}
+func NewKeySet() *KeySet { return NewKeySetSize(0) }
+
+// NewKeySetSize returns an empty KeySet made for n keys: it holds them
+// without growing.
+func NewKeySetSize(n int) *KeySet {
+	s := &KeySet{slots: make([][2]uint64, max(1024, n/4*5+5))}
 	s.h1.SetSeed(maphash.MakeSeed())
 	s.h2.SetSeed(maphash.MakeSeed())
 	return s
@@ -38,9 +44,9 @@ func (s *KeySet) Add(db int, key []byte) bool {
 	if s.insert(sum) {
 		return true
 	}
-	if s.n++; s.n > len(s.slots)/4*3 {
+	if s.n++; s.n > len(s.slots)/5*4 {
 		old := s.slots
-		s.slots = make([][2]uint64, 2*len(old))
+		s.slots = make([][2]uint64, len(old)+len(old)/2)
 		for _, v := range old {
 			if v[1] != 0 {
 				s.insert(v)
@@ -50,11 +56,12 @@ func (s *KeySet) Add(db int, key []byte) bool {
 	return false
 }
 
-// insert puts sum in its slot (linear probing from its first word) and
-// reports whether it was there.
+// insert puts sum in its slot (linear probing from the slot its first
+// word maps to) and reports whether it was there.
 func (s *KeySet) insert(sum [2]uint64) bool {
-	mask := uint64(len(s.slots) - 1)
-	for i := sum[0] & mask; ; i = (i + 1) & mask {
+	n := uint64(len(s.slots))
+	i, _ := bits.Mul64(sum[0], n)
+	for {
 		switch s.slots[i] {
 		case sum:
 			return true
@@ -62,8 +69,14 @@ func (s *KeySet) insert(sum [2]uint64) bool {
 			s.slots[i] = sum
 			return false
 		}
+		if i++; i == n {
+			i = 0
+		}
 	}
 }
+
+// Bytes is the memory the table takes.
+func (s *KeySet) Bytes() int64 { return int64(len(s.slots)) * 16 }
 
 func (s *KeySet) hash(h *maphash.Hash, key []byte) uint64 {
 	h.Reset()
