@@ -251,3 +251,130 @@ func (r rawWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// Offset is the number of bytes encoded so far, buffered or written to
+// the spool: an element of a list, set, sorted set or hash (or a string
+// piece) spans the spool from the Offset before its Add to the Offset
+// after it. A stream's entries are encoded by nodes: Offset does not
+// bound them.
+func (c *Collection) Offset() int64 { return c.size + int64(c.bw.Buffered()) }
+
+// Span is a byte range of a spool: one element, from the Offset before
+// its Add to the Offset after it.
+type Span struct {
+	Off int64
+	Len int64
+}
+
+// ElementMember returns the member that begins an element as a
+// Collection encodes it (a list item, set member, sorted set member or
+// hash field): elem is the element's bytes, a Span of the spool. The
+// member shares elem's memory.
+func ElementMember(elem []byte) ([]byte, error) {
+	if len(elem) == 0 {
+		return nil, fmt.Errorf("%w: an empty element", ErrCorrupt)
+	}
+	var n uint64
+	var head int
+	switch elem[0] >> 6 {
+	case 0:
+		n, head = uint64(elem[0]&0x3f), 1
+	case 1:
+		if len(elem) < 2 {
+			return nil, fmt.Errorf("%w: an element's length is cut", ErrCorrupt)
+		}
+		n, head = uint64(elem[0]&0x3f)<<8|uint64(elem[1]), 2
+	default:
+		switch {
+		case elem[0] == 0x80 && len(elem) >= 5:
+			n, head = uint64(binary.BigEndian.Uint32(elem[1:5])), 5
+		case elem[0] == 0x81 && len(elem) >= 9:
+			n, head = binary.BigEndian.Uint64(elem[1:9]), 9
+		default:
+			return nil, fmt.Errorf("%w: an element's length is cut or not a length (0x%02x)", ErrCorrupt, elem[0])
+		}
+	}
+	if n > uint64(len(elem)-head) {
+		return nil, fmt.Errorf("%w: an element's member of %d bytes is cut at %d", ErrCorrupt, n, len(elem)-head)
+	}
+	return elem[head : head+int(n)], nil
+}
+
+// Omit takes the elements the spans cover out of c, after Flush and
+// before WriteCollection: it returns a reader giving spool's bytes (all
+// c wrote, from its start) less the spans, and lowers c's element count
+// and size by them, so that WriteCollection given that reader writes the
+// collection without those elements. The spans must be whole elements
+// of a list, set, sorted set or hash, in increasing offset order and not
+// overlapping. A caller drops repeated members of a set this way once
+// it knows them, after they were spooled.
+func (c *Collection) Omit(spool io.Reader, spans []Span) (io.Reader, error) {
+	switch c.t {
+	case TypeList, TypeSet, TypeZSet, TypeHash:
+	default:
+		return nil, fmt.Errorf("%w: elements cannot be omitted from a collection of type %v", ErrUnsupportedType, c.t)
+	}
+	if err := c.Flush(); err != nil {
+		return nil, err
+	}
+	var end, total int64
+	for _, s := range spans {
+		if s.Off < end || s.Len <= 0 || s.Off+s.Len > c.size {
+			return nil, fmt.Errorf("span %d+%d: not in increasing order or not in the spool of %d bytes", s.Off, s.Len, c.size)
+		}
+		end = s.Off + s.Len
+		total += s.Len
+	}
+	if uint64(len(spans)) > c.n {
+		return nil, fmt.Errorf("%d spans omitted from %d elements", len(spans), c.n)
+	}
+	r := &omitReader{r: spool, spans: spans, size: c.size}
+	c.n -= uint64(len(spans))
+	c.size -= total
+	return r, nil
+}
+
+// omitReader reads a spool skipping spans.
+type omitReader struct {
+	r     io.Reader
+	spans []Span
+	pos   int64 // in the spool
+	size  int64 // of the spool
+}
+
+func (o *omitReader) Read(p []byte) (int, error) {
+	for len(o.spans) > 0 && o.pos >= o.spans[0].Off {
+		// At a span: skip it.
+		s := o.spans[0]
+		if _, err := io.CopyN(io.Discard, o.r, s.Off+s.Len-o.pos); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+		o.pos = s.Off + s.Len
+		o.spans = o.spans[1:]
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	limit := o.size
+	if len(o.spans) > 0 {
+		limit = o.spans[0].Off
+	}
+	if o.pos >= limit {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > limit-o.pos {
+		p = p[:limit-o.pos]
+	}
+	n, err := o.r.Read(p)
+	o.pos += int64(n)
+	if err == io.EOF && (o.pos < limit) {
+		err = io.ErrUnexpectedEOF
+	}
+	if err == io.EOF && len(o.spans) > 0 {
+		err = nil
+	}
+	return n, err
+}
