@@ -267,6 +267,8 @@ type scanner struct {
 	chunkHook func(cmd string)
 	// maxPending, when not 0, replaces the constant (tests).
 	maxPending int
+	// dedup, where not 0, replaces the deduper's constants (tests).
+	dedup dedupLimits
 }
 
 // newScanner returns a scanner reading c (database db selected) with
