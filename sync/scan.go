@@ -267,7 +267,8 @@ type scanner struct {
 	chunkHook func(cmd string)
 	// maxPending, when not 0, replaces the constant (tests).
 	maxPending int
-	// dedup, where not 0, replaces the deduper's constants (tests).
+	// dedup, where not 0, replaces the deduper's constants (tests), and
+	// counts the repeats it found spooled.
 	dedup dedupLimits
 }
 

@@ -348,6 +348,7 @@ func (s *scanner) readBig(db int, key []byte, in keyInfo) error {
 		if spans, err = r.dd.finish(); err != nil {
 			return err
 		}
+		s.dedup.omitted += len(spans)
 		r.dd.close()
 	}
 	if err := c.Flush(); err != nil {

@@ -427,8 +427,9 @@ func (o *offsetWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// dedupLimits replace the deduper's constants where not 0 (tests).
-type dedupLimits struct{ memMembers, runRecords, fanIn int }
+// dedupLimits replace the deduper's constants where not 0 (tests);
+// omitted counts the repeats found spooled, of every key.
+type dedupLimits struct{ memMembers, runRecords, fanIn, omitted int }
 
 // newDeduper returns the deduper of a collection c spooled to f.
 func (s *scanner) newDeduper(c *rdb.Collection, f *os.File) *deduper {
