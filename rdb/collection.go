@@ -194,6 +194,11 @@ func (w *Writer) WriteCollection(db int, key []byte, expireAt int64, c *Collecti
 		return fmt.Errorf("key %q: expiry %d is not a time", key, expireAt)
 	}
 	if c.n == 0 && c.t != TypeStream && c.t != TypeString {
+		if o, ok := spool.(*omitReader); ok {
+			if err := o.finish(); err != nil {
+				return fmt.Errorf("key %q: %w: %v", key, ErrSpoolSize, err)
+			}
+		}
 		return nil
 	}
 	if key == nil {
@@ -231,6 +236,12 @@ func (w *Writer) WriteCollection(db int, key []byte, expireAt int64, c *Collecti
 		// The file is now broken: nothing more may be written to it.
 		w.err = fmt.Errorf("key %q: %w: %v", key, ErrSpoolSize, err)
 		return w.err
+	}
+	if o, ok := spool.(*omitReader); ok {
+		if err := o.finish(); err != nil {
+			w.err = fmt.Errorf("key %q: %w: %v", key, ErrSpoolSize, err)
+			return w.err
+		}
 	}
 	if c.t == TypeStream {
 		if info == nil {
@@ -309,6 +320,38 @@ func ElementMember(elem []byte) ([]byte, error) {
 // overlapping. A caller drops repeated members of a set this way once
 // it knows them, after they were spooled.
 func (c *Collection) Omit(spool io.Reader, spans []Span) (io.Reader, error) {
+	var end, total int64
+	for _, s := range spans {
+		if s.Off < end || s.Len <= 0 || s.Off+s.Len > c.size+int64(c.bw.Buffered()) {
+			return nil, fmt.Errorf("span %d+%d: not in increasing order or not in the spool of %d bytes", s.Off, s.Len, c.Offset())
+		}
+		end = s.Off + s.Len
+		total += s.Len
+	}
+	return c.OmitSpans(spool, &sliceSpans{spans}, uint64(len(spans)), total)
+}
+
+// SpanReader gives spans one by one, then io.EOF.
+type SpanReader interface {
+	Next() (Span, error)
+}
+
+type sliceSpans struct{ s []Span }
+
+func (s *sliceSpans) Next() (Span, error) {
+	if len(s.s) == 0 {
+		return Span{}, io.EOF
+	}
+	x := s.s[0]
+	s.s = s.s[1:]
+	return x, nil
+}
+
+// OmitSpans is Omit with spans too many to hold: read one by one as the
+// returned reader is, count of them covering size bytes in all. A span
+// out of order or out of the spool, or spans not as many or as big as
+// told, fail the reader (and so WriteCollection, ErrSpoolSize).
+func (c *Collection) OmitSpans(spool io.Reader, spans SpanReader, count uint64, size int64) (io.Reader, error) {
 	switch c.t {
 	case TypeList, TypeSet, TypeZSet, TypeHash:
 	default:
@@ -317,50 +360,77 @@ func (c *Collection) Omit(spool io.Reader, spans []Span) (io.Reader, error) {
 	if err := c.Flush(); err != nil {
 		return nil, err
 	}
-	var end, total int64
-	for _, s := range spans {
-		if s.Off < end || s.Len <= 0 || s.Off+s.Len > c.size {
-			return nil, fmt.Errorf("span %d+%d: not in increasing order or not in the spool of %d bytes", s.Off, s.Len, c.size)
-		}
-		end = s.Off + s.Len
-		total += s.Len
+	if count > c.n || size < 0 || size > c.size || (count == 0) != (size == 0) {
+		return nil, fmt.Errorf("%d spans of %d bytes omitted from %d elements of %d bytes", count, size, c.n, c.size)
 	}
-	if uint64(len(spans)) > c.n {
-		return nil, fmt.Errorf("%d spans omitted from %d elements", len(spans), c.n)
+	r := &omitReader{r: spool, spans: spans, size: c.size, count: count, bytes: size}
+	if err := r.advance(); err != nil {
+		return nil, err
 	}
-	r := &omitReader{r: spool, spans: spans, size: c.size}
-	c.n -= uint64(len(spans))
-	c.size -= total
+	c.n -= count
+	c.size -= size
 	return r, nil
 }
 
 // omitReader reads a spool skipping spans.
 type omitReader struct {
 	r     io.Reader
-	spans []Span
-	pos   int64 // in the spool
-	size  int64 // of the spool
+	spans SpanReader
+	next  Span // the next span to skip; Len 0 when none is left
+	pos   int64
+	size  int64  // of the spool
+	count uint64 // spans left to skip
+	bytes int64  // bytes they cover
+	err   error
+}
+
+// advance reads the next span and checks it.
+func (o *omitReader) advance() error {
+	s, err := o.spans.Next()
+	if errors.Is(err, io.EOF) {
+		if o.count != 0 || o.bytes != 0 {
+			return fmt.Errorf("spans end %d short of the %d bytes to omit", o.count, o.bytes)
+		}
+		o.next = Span{}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("spans to omit: %w", err)
+	}
+	if s.Off < o.pos || s.Off < o.next.Off+o.next.Len || s.Len <= 0 || s.Off+s.Len > o.size || o.count == 0 || s.Len > o.bytes {
+		return fmt.Errorf("span %d+%d: not in increasing order, not in the spool of %d bytes, or more than told", s.Off, s.Len, o.size)
+	}
+	o.count--
+	o.bytes -= s.Len
+	o.next = s
+	return nil
 }
 
 func (o *omitReader) Read(p []byte) (int, error) {
-	for len(o.spans) > 0 && o.pos >= o.spans[0].Off {
+	if o.err != nil {
+		return 0, o.err
+	}
+	for o.next.Len > 0 && o.pos >= o.next.Off {
 		// At a span: skip it.
-		s := o.spans[0]
+		s := o.next
 		if _, err := io.CopyN(io.Discard, o.r, s.Off+s.Len-o.pos); err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
+			o.err = err
 			return 0, err
 		}
 		o.pos = s.Off + s.Len
-		o.spans = o.spans[1:]
+		if o.err = o.advance(); o.err != nil {
+			return 0, o.err
+		}
 	}
 	if len(p) == 0 {
 		return 0, nil
 	}
 	limit := o.size
-	if len(o.spans) > 0 {
-		limit = o.spans[0].Off
+	if o.next.Len > 0 {
+		limit = o.next.Off
 	}
 	if o.pos >= limit {
 		return 0, io.EOF
@@ -373,8 +443,21 @@ func (o *omitReader) Read(p []byte) (int, error) {
 	if err == io.EOF && (o.pos < limit) {
 		err = io.ErrUnexpectedEOF
 	}
-	if err == io.EOF && len(o.spans) > 0 {
+	if err == io.EOF && o.next.Len > 0 {
 		err = nil
 	}
 	return n, err
+}
+
+// finish reads what is left, which must be spans only, to the end of
+// the spool: the spans told were all there.
+func (o *omitReader) finish() error {
+	n, err := io.Copy(io.Discard, o)
+	if err != nil {
+		return err
+	}
+	if n != 0 || o.pos != o.size || o.count != 0 || o.bytes != 0 {
+		return fmt.Errorf("%d bytes past the collection, %d spans of %d bytes not met", n, o.count, o.bytes)
+	}
+	return nil
 }

@@ -347,10 +347,47 @@ func TestCollectionOmit(t *testing.T) {
 		for _, m := range []string{"a", "b"} {
 			c.Add(&rdb.Element{Member: []byte(m)})
 		}
-		for _, spans := range [][]rdb.Span{{{Off: 2, Len: 2}, {Off: 0, Len: 2}}, {{Off: 3, Len: 2}}, {{Off: 0, Len: 0}}} {
+		for _, spans := range [][]rdb.Span{{{Off: 2, Len: 2}, {Off: 0, Len: 2}}, {{Off: 3, Len: 2}}, {{Off: 0, Len: 0}}, {{Off: 0, Len: 2}, {Off: 1, Len: 2}}} {
 			if _, err := c.Omit(&spool, spans); err == nil {
 				t.Errorf("Omit(%v) took it", spans)
 			}
+		}
+		// Spans fewer than told break the file rather than write a
+		// wrong count.
+		r, err := c.OmitSpans(bytes.NewReader(spool.Bytes()), &spanList{{Off: 0, Len: 2}}, 2, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w0, _ := rdb.NewWriter(io.Discard, rdb.WriterOptions{Version: 11})
+		if err := w0.WriteCollection(0, []byte("k"), rdb.NoExpiry, c, r, nil); !errors.Is(err, rdb.ErrSpoolSize) {
+			t.Errorf("WriteCollection with spans short of those told, none left: %v", err)
+		}
+		spool.Reset()
+		c, _ = rdb.NewCollection(rdb.TypeSet, &spool)
+		for _, m := range []string{"a", "b", "c"} {
+			c.Add(&rdb.Element{Member: []byte(m)})
+		}
+		r, err = c.OmitSpans(bytes.NewReader(spool.Bytes()), &spanList{{Off: 0, Len: 2}}, 2, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, _ := rdb.NewWriter(io.Discard, rdb.WriterOptions{Version: 11})
+		if err := w.WriteCollection(0, []byte("k"), rdb.NoExpiry, c, r, nil); !errors.Is(err, rdb.ErrSpoolSize) {
+			t.Errorf("WriteCollection with spans short of those told: %v", err)
+		}
+		spool.Reset()
+		c, _ = rdb.NewCollection(rdb.TypeSet, &spool)
+		for _, m := range []string{"a", "b", "c"} {
+			c.Add(&rdb.Element{Member: []byte(m)})
+		}
+		// The one span past the bytes written: met only by the check.
+		r, err = c.OmitSpans(bytes.NewReader(spool.Bytes()), &spanList{{Off: 4, Len: 2}}, 2, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, _ = rdb.NewWriter(io.Discard, rdb.WriterOptions{Version: 11})
+		if err := w.WriteCollection(0, []byte("k"), rdb.NoExpiry, c, r, nil); !errors.Is(err, rdb.ErrSpoolSize) {
+			t.Errorf("WriteCollection with the last span past the bytes written: %v", err)
 		}
 		s, _ := rdb.NewCollection(rdb.TypeStream, &spool)
 		if _, err := s.Omit(&spool, nil); !errors.Is(err, rdb.ErrUnsupportedType) {
@@ -362,4 +399,15 @@ func TestCollectionOmit(t *testing.T) {
 			}
 		}
 	})
+}
+
+type spanList []rdb.Span
+
+func (l *spanList) Next() (rdb.Span, error) {
+	if len(*l) == 0 {
+		return rdb.Span{}, io.EOF
+	}
+	s := (*l)[0]
+	*l = (*l)[1:]
+	return s, nil
 }
