@@ -343,13 +343,15 @@ func (s *scanner) readBig(db int, key []byte, in keyInfo) error {
 	if gone || c.Len() == 0 && typ != rdb.TypeStream && typ != rdb.TypeString {
 		return s.bigGone(db, key)
 	}
-	var spans []rdb.Span
+	var spans rdb.SpanReader
+	var omitN uint64
+	var omitLen int64
 	if r.dd != nil {
-		if spans, err = r.dd.finish(); err != nil {
+		// The repeats found in the runs (flushing the spool).
+		if spans, omitN, omitLen, err = r.dd.finish(); err != nil {
 			return err
 		}
-		s.dedup.omitted += len(spans)
-		r.dd.close()
+		s.dedup.omitted += int(omitN)
 	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("spool: %w", err)
@@ -358,8 +360,8 @@ func (s *scanner) readBig(db int, key []byte, in keyInfo) error {
 		return fmt.Errorf("spool: %w", err)
 	}
 	var spool io.Reader = f
-	if len(spans) > 0 {
-		if spool, err = c.Omit(f, spans); err != nil {
+	if omitN > 0 {
+		if spool, err = c.OmitSpans(f, spans, omitN, omitLen); err != nil {
 			return fmt.Errorf("spool: %w", err)
 		}
 	}

@@ -76,13 +76,24 @@ type deduper struct {
 	table   []dedupRec
 	members int // in the table
 	spill   bool
-	buf     []dedupRec // the run being gathered
-	f       *os.File   // the runs
-	runs    []runPlace
-	end     int64      // of f
-	dropped int        // repeats dropped before they were spooled
-	spans   []rdb.Span // repeats spooled, to be omitted
+	recs    runSet // of the members spooled after the table was full
+	// omits are the spans of the repeats spooled, to be omitted, as
+	// records {{off, 1}, off, n} sorted by offset.
+	omits   runSet
+	omitN   uint64
+	omitLen int64
+	omitErr error
+	dropped int // repeats dropped before they were spooled
 	a, b    []byte
+}
+
+// runSet is records gathered in a buffer, written as sorted runs to a
+// temporary file when it is full.
+type runSet struct {
+	buf  []dedupRec // the run being gathered
+	f    *os.File   // the runs
+	runs []runPlace
+	end  int64 // of f
 }
 
 // runPlace is a sorted run in the runs' file.
@@ -133,12 +144,17 @@ func (d *deduper) add(e *rdb.Element) error {
 		}
 		return nil
 	}
-	if d.buf == nil {
-		d.buf = make([]dedupRec, 0, d.runRecords)
+	if d.recs.buf == nil {
+		d.recs.buf = make([]dedupRec, 0, d.runRecords)
 	}
-	d.buf = append(d.buf, r)
-	if len(d.buf) == d.runRecords {
-		return d.writeRun()
+	return d.push(&d.recs, r)
+}
+
+// push adds r to rs, writing a run when its buffer is full.
+func (d *deduper) push(rs *runSet, r dedupRec) error {
+	rs.buf = append(rs.buf, r)
+	if len(rs.buf) == d.runRecords {
+		return d.writeRun(rs)
 	}
 	return nil
 }
@@ -203,36 +219,44 @@ func (d *deduper) sameMember(r dedupRec, m []byte) (bool, error) {
 
 // writeRun sorts the gathered records and writes them as a run, merging
 // the runs into one when there are fanIn of them.
-func (d *deduper) writeRun() error {
-	slices.SortFunc(d.buf, recLess)
-	if d.f == nil {
+func (d *deduper) writeRun(rs *runSet) error {
+	slices.SortFunc(rs.buf, recLess)
+	if rs.f == nil {
 		f, err := d.tempFile()
 		if err != nil {
 			return err
 		}
-		d.f = f
+		rs.f = f
 	}
-	w := bufio.NewWriterSize(&offsetWriter{d.f, d.end}, dedupReadBuf)
-	for _, r := range d.buf {
+	w := bufio.NewWriterSize(&offsetWriter{rs.f, rs.end}, dedupReadBuf)
+	for _, r := range rs.buf {
 		writeRec(w, r)
 	}
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("runs of a big key's members: %w", err)
 	}
-	d.runs = append(d.runs, runPlace{d.end, int64(len(d.buf))})
-	d.end += int64(len(d.buf)) * recordSize
-	d.buf = d.buf[:0]
-	if len(d.runs) < d.fanIn {
+	rs.runs = append(rs.runs, runPlace{rs.end, int64(len(rs.buf))})
+	rs.end += int64(len(rs.buf)) * recordSize
+	rs.buf = rs.buf[:0]
+	if len(rs.runs) < d.fanIn {
 		return nil
 	}
-	// One run of the members each first met, in a new file.
+	return d.mergeRuns(rs)
+}
+
+// mergeRuns merges rs's runs into one, in a new file, each member's
+// first element only: the later ones are to be omitted.
+func (d *deduper) mergeRuns(rs *runSet) error {
 	f, err := d.tempFile()
 	if err != nil {
 		return err
 	}
-	w = bufio.NewWriterSize(&offsetWriter{f, 0}, dedupReadBuf)
+	w := bufio.NewWriterSize(&offsetWriter{f, 0}, dedupReadBuf)
 	var n int64
-	err = d.walk(func(r dedupRec) { writeRec(w, r); n++ }, d.omit)
+	err = d.walk(rs, func(r dedupRec) { writeRec(w, r); n++ }, d.omit)
+	if err == nil {
+		err = d.omitErr
+	}
 	if err != nil {
 		f.Close()
 		return err
@@ -241,8 +265,8 @@ func (d *deduper) writeRun() error {
 		f.Close()
 		return fmt.Errorf("runs of a big key's members: %w", err)
 	}
-	d.f.Close()
-	d.f, d.runs, d.end = f, []runPlace{{0, n}}, n*recordSize
+	rs.f.Close()
+	rs.f, rs.runs, rs.end = f, []runPlace{{0, n}}, n*recordSize
 	return nil
 }
 
@@ -257,52 +281,101 @@ func (d *deduper) tempFile() (*os.File, error) {
 
 // close removes the runs.
 func (d *deduper) close() {
-	if d.f != nil {
-		d.f.Close()
-		os.Remove(d.f.Name())
-		d.f = nil
+	for _, rs := range []*runSet{&d.recs, &d.omits} {
+		if rs.f != nil {
+			rs.f.Close()
+			os.Remove(rs.f.Name())
+			rs.f = nil
+		}
 	}
 }
 
 // finish merges the runs and returns the spans of the elements whose
-// member was spooled before, in increasing order, for
-// rdb.Collection.Omit; the collection is flushed.
-func (d *deduper) finish() ([]rdb.Span, error) {
+// member was spooled before, in increasing order, their number and
+// their bytes in all, for rdb.Collection.OmitSpans; the collection is
+// flushed. The spans are read from the deduper: close it after.
+func (d *deduper) finish() (rdb.SpanReader, uint64, int64, error) {
 	if err := d.c.Flush(); err != nil {
-		return nil, fmt.Errorf("spool: %w", err)
+		return nil, 0, 0, fmt.Errorf("spool: %w", err)
 	}
-	if len(d.runs) == 0 {
-		// Nothing on disk: the last run is sorted in memory.
-		slices.SortFunc(d.buf, recLess)
-		d.runs = nil
-	} else if len(d.buf) > 0 {
-		if err := d.writeRun(); err != nil {
-			return nil, err
+	if err := d.sortLast(&d.recs); err != nil {
+		return nil, 0, 0, err
+	}
+	err := d.walk(&d.recs, func(dedupRec) {}, d.omit)
+	if err == nil {
+		err = d.omitErr
+	}
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	if err := d.sortLast(&d.omits); err != nil {
+		return nil, 0, 0, err
+	}
+	if len(d.omits.runs) > 1 {
+		if err := d.mergeRuns(&d.omits); err != nil {
+			return nil, 0, 0, err
 		}
 	}
-	if err := d.walk(func(dedupRec) {}, d.omit); err != nil {
-		return nil, err
+	c := &runCursor{mem: d.omits.buf}
+	if len(d.omits.runs) == 1 {
+		c = d.cursor(&d.omits, d.omits.runs[0])
 	}
-	slices.SortFunc(d.spans, func(a, b rdb.Span) int { return cmp.Compare(a.Off, b.Off) })
-	return d.spans, nil
+	return spanCursor{c}, d.omitN, d.omitLen, nil
+}
+
+// sortLast sorts the records gathered: in memory when rs has no run on
+// disk, else as its last run.
+func (d *deduper) sortLast(rs *runSet) error {
+	if len(rs.runs) == 0 {
+		slices.SortFunc(rs.buf, recLess)
+		return nil
+	}
+	if len(rs.buf) > 0 {
+		return d.writeRun(rs)
+	}
+	return nil
 }
 
 // omit notes an element to be left out of the spool.
-func (d *deduper) omit(r dedupRec) { d.spans = append(d.spans, rdb.Span{Off: r.off, Len: r.n}) }
+func (d *deduper) omit(r dedupRec) {
+	d.omitN++
+	d.omitLen += r.n
+	if err := d.push(&d.omits, dedupRec{h: [2]uint64{uint64(r.off), 1}, off: r.off, n: r.n}); err != nil && d.omitErr == nil {
+		d.omitErr = err
+	}
+}
 
-// walk merges the sorted runs (or d.buf when there are none) and calls
-// keep with the first element of each member and dup with each later
-// one. The spool must be flushed.
-func (d *deduper) walk(keep, dup func(dedupRec)) error {
+func (d *deduper) cursor(rs *runSet, p runPlace) *runCursor {
+	return &runCursor{r: bufio.NewReaderSize(io.NewSectionReader(rs.f, p.off, p.n*recordSize), dedupReadBuf), left: p.n}
+}
+
+// spanCursor gives the spans to omit in order.
+type spanCursor struct{ c *runCursor }
+
+func (s spanCursor) Next() (rdb.Span, error) {
+	ok, err := s.c.next()
+	if err != nil {
+		return rdb.Span{}, err
+	}
+	if !ok {
+		return rdb.Span{}, io.EOF
+	}
+	return rdb.Span{Off: s.c.cur.off, Len: s.c.cur.n}, nil
+}
+
+// walk merges rs's sorted runs (or its buffer, sorted, when it has no
+// run on disk) and calls keep with the first element of each member and
+// dup with each later one. The spool must be flushed.
+func (d *deduper) walk(rs *runSet, keep, dup func(dedupRec)) error {
 	if err := d.c.Flush(); err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
 	var h runHeap
-	if len(d.runs) == 0 {
-		h = append(h, &runCursor{mem: d.buf})
+	if len(rs.runs) == 0 {
+		h = append(h, &runCursor{mem: rs.buf})
 	}
-	for _, p := range d.runs {
-		h = append(h, &runCursor{r: bufio.NewReaderSize(io.NewSectionReader(d.f, p.off, p.n*recordSize), dedupReadBuf), left: p.n})
+	for _, p := range rs.runs {
+		h = append(h, d.cursor(rs, p))
 	}
 	live := h[:0]
 	for _, c := range h {

@@ -38,7 +38,7 @@ func dedupThrough(t *testing.T, typ rdb.Type, members []string, l dedupLimits, h
 			t.Fatal(err)
 		}
 	}
-	omit, err := d.finish()
+	omit, omitN, omitLen, err := d.finish()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,8 +46,8 @@ func dedupThrough(t *testing.T, typ rdb.Type, members []string, l dedupLimits, h
 		t.Fatal(err)
 	}
 	var spool io.Reader = f
-	if len(omit) > 0 {
-		if spool, err = c.Omit(f, omit); err != nil {
+	if omitN > 0 {
+		if spool, err = c.OmitSpans(f, omit, omitN, omitLen); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -88,7 +88,7 @@ func dedupThrough(t *testing.T, typ rdb.Type, members []string, l dedupLimits, h
 	if uint64(len(got)) != c.Len() {
 		t.Fatalf("%d elements read, the collection counts %d", len(got), c.Len())
 	}
-	return got, len(omit)
+	return got, int(omitN)
 }
 
 // firstOccurrences is members, each once, in the order first met.
