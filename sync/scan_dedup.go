@@ -27,13 +27,17 @@ import (
 //   - past it, the table is kept (no longer grown) and every new member
 //     not in it is spooled and recorded (hash, place) in runs of
 //     runRecords records, each sorted and written to a temporary file;
-//     at the end the runs are merged (at most fanIn at once, fewer
-//     buffers than runs: intermediate merges) to find the members
-//     recorded twice, whose later elements the spool is then written
-//     without (rdb.Collection.Omit).
+//     at the end the runs are merged (when there are fanIn runs, they
+//     are merged into one meanwhile) to find the members recorded twice,
+//     whose later elements the spool is then written without
+//     (rdb.Collection.OmitSpans); the places of those repeats are
+//     gathered the same way, in runs sorted by place past runRecords.
 //
 // Members whose hashes are equal are compared byte for byte, read back
 // from the spool, so two different members are never taken for one.
+// Memory: the table, two run buffers and fanIn read buffers (about 14
+// MiB at most); disk: 32 bytes a member past the table, twice that
+// during a merge.
 const (
 	dedupMemMembers = 98304  // a table of 2^17 slots of 32 bytes: 4 MiB
 	dedupRunRecords = 131072 // 4 MiB of records

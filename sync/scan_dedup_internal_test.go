@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/redkit/redkit/rdb"
@@ -151,5 +152,31 @@ func TestDeduper(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestDeduperRunsFail: runs that cannot be written fail the key, naming
+// them, rather than let a repeat through.
+func TestDeduperRunsFail(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "spool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c, err := rdb.NewCollection(rdb.TypeSet, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &scanner{tempDir: t.TempDir() + "/missing", dedup: dedupLimits{memMembers: 4, runRecords: 4}}
+	d := s.newDeduper(c, f)
+	defer d.close()
+	for i := range 100 {
+		err = d.add(&rdb.Element{Member: []byte(fmt.Sprint(i))})
+		if err != nil {
+			break
+		}
+	}
+	if err == nil || !strings.Contains(err.Error(), "runs of a big key's members") {
+		t.Fatalf("runs in a missing directory: %v", err)
 	}
 }
