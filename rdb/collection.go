@@ -194,6 +194,11 @@ func (w *Writer) WriteCollection(db int, key []byte, expireAt int64, c *Collecti
 		return fmt.Errorf("key %q: expiry %d is not a time", key, expireAt)
 	}
 	if c.n == 0 && c.t != TypeStream && c.t != TypeString {
+		if o, ok := spool.(*omitReader); ok {
+			if err := o.finish(); err != nil {
+				return fmt.Errorf("key %q: %w: %v", key, ErrSpoolSize, err)
+			}
+		}
 		return nil
 	}
 	if key == nil {
@@ -232,6 +237,12 @@ func (w *Writer) WriteCollection(db int, key []byte, expireAt int64, c *Collecti
 		w.err = fmt.Errorf("key %q: %w: %v", key, ErrSpoolSize, err)
 		return w.err
 	}
+	if o, ok := spool.(*omitReader); ok {
+		if err := o.finish(); err != nil {
+			w.err = fmt.Errorf("key %q: %w: %v", key, ErrSpoolSize, err)
+			return w.err
+		}
+	}
 	if c.t == TypeStream {
 		if info == nil {
 			info = &StreamInfo{Length: c.n, EntriesAdded: c.n, FirstID: c.first, LastID: c.last}
@@ -250,4 +261,203 @@ func (r rawWriter) Write(p []byte) (int, error) {
 		return 0, r.w.err
 	}
 	return len(p), nil
+}
+
+// Offset is the number of bytes encoded so far, buffered or written to
+// the spool: an element of a list, set, sorted set or hash (or a string
+// piece) spans the spool from the Offset before its Add to the Offset
+// after it. A stream's entries are encoded by nodes: Offset does not
+// bound them.
+func (c *Collection) Offset() int64 { return c.size + int64(c.bw.Buffered()) }
+
+// Span is a byte range of a spool: one element, from the Offset before
+// its Add to the Offset after it.
+type Span struct {
+	Off int64
+	Len int64
+}
+
+// ElementMember returns the member that begins an element as a
+// Collection encodes it (a list item, set member, sorted set member or
+// hash field): elem is the element's bytes, a Span of the spool. The
+// member shares elem's memory.
+func ElementMember(elem []byte) ([]byte, error) {
+	if len(elem) == 0 {
+		return nil, fmt.Errorf("%w: an empty element", ErrCorrupt)
+	}
+	var n uint64
+	var head int
+	switch elem[0] >> 6 {
+	case 0:
+		n, head = uint64(elem[0]&0x3f), 1
+	case 1:
+		if len(elem) < 2 {
+			return nil, fmt.Errorf("%w: an element's length is cut", ErrCorrupt)
+		}
+		n, head = uint64(elem[0]&0x3f)<<8|uint64(elem[1]), 2
+	default:
+		switch {
+		case elem[0] == 0x80 && len(elem) >= 5:
+			n, head = uint64(binary.BigEndian.Uint32(elem[1:5])), 5
+		case elem[0] == 0x81 && len(elem) >= 9:
+			n, head = binary.BigEndian.Uint64(elem[1:9]), 9
+		default:
+			return nil, fmt.Errorf("%w: an element's length is cut or not a length (0x%02x)", ErrCorrupt, elem[0])
+		}
+	}
+	if n > uint64(len(elem)-head) {
+		return nil, fmt.Errorf("%w: an element's member of %d bytes is cut at %d", ErrCorrupt, n, len(elem)-head)
+	}
+	return elem[head : head+int(n)], nil
+}
+
+// Omit takes the elements the spans cover out of c, after Flush and
+// before WriteCollection: it returns a reader giving spool's bytes (all
+// c wrote, from its start) less the spans, and lowers c's element count
+// and size by them, so that WriteCollection given that reader writes the
+// collection without those elements. The spans must be whole elements
+// of a list, set, sorted set or hash, in increasing offset order and not
+// overlapping. A caller drops repeated members of a set this way once
+// it knows them, after they were spooled.
+func (c *Collection) Omit(spool io.Reader, spans []Span) (io.Reader, error) {
+	var end, total int64
+	for _, s := range spans {
+		if s.Off < end || s.Len <= 0 || s.Off+s.Len > c.size+int64(c.bw.Buffered()) {
+			return nil, fmt.Errorf("span %d+%d: not in increasing order or not in the spool of %d bytes", s.Off, s.Len, c.Offset())
+		}
+		end = s.Off + s.Len
+		total += s.Len
+	}
+	return c.OmitSpans(spool, &sliceSpans{spans}, uint64(len(spans)), total)
+}
+
+// SpanReader gives spans one by one, then io.EOF.
+type SpanReader interface {
+	Next() (Span, error)
+}
+
+type sliceSpans struct{ s []Span }
+
+func (s *sliceSpans) Next() (Span, error) {
+	if len(s.s) == 0 {
+		return Span{}, io.EOF
+	}
+	x := s.s[0]
+	s.s = s.s[1:]
+	return x, nil
+}
+
+// OmitSpans is Omit with spans too many to hold: read one by one as the
+// returned reader is, count of them covering size bytes in all. A span
+// out of order or out of the spool, or spans not as many or as big as
+// told, fail the reader (and so WriteCollection, ErrSpoolSize).
+func (c *Collection) OmitSpans(spool io.Reader, spans SpanReader, count uint64, size int64) (io.Reader, error) {
+	switch c.t {
+	case TypeList, TypeSet, TypeZSet, TypeHash:
+	default:
+		return nil, fmt.Errorf("%w: elements cannot be omitted from a collection of type %v", ErrUnsupportedType, c.t)
+	}
+	if err := c.Flush(); err != nil {
+		return nil, err
+	}
+	if count > c.n || size < 0 || size > c.size || (count == 0) != (size == 0) {
+		return nil, fmt.Errorf("%d spans of %d bytes omitted from %d elements of %d bytes", count, size, c.n, c.size)
+	}
+	r := &omitReader{r: spool, spans: spans, size: c.size, count: count, bytes: size}
+	if err := r.advance(); err != nil {
+		return nil, err
+	}
+	c.n -= count
+	c.size -= size
+	return r, nil
+}
+
+// omitReader reads a spool skipping spans.
+type omitReader struct {
+	r     io.Reader
+	spans SpanReader
+	next  Span // the next span to skip; Len 0 when none is left
+	pos   int64
+	size  int64  // of the spool
+	count uint64 // spans left to skip
+	bytes int64  // bytes they cover
+	err   error
+}
+
+// advance reads the next span and checks it.
+func (o *omitReader) advance() error {
+	s, err := o.spans.Next()
+	if errors.Is(err, io.EOF) {
+		if o.count != 0 || o.bytes != 0 {
+			return fmt.Errorf("spans end %d short of the %d bytes to omit", o.count, o.bytes)
+		}
+		o.next = Span{}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("spans to omit: %w", err)
+	}
+	if s.Off < o.pos || s.Off < o.next.Off+o.next.Len || s.Len <= 0 || s.Off+s.Len > o.size || o.count == 0 || s.Len > o.bytes {
+		return fmt.Errorf("span %d+%d: not in increasing order, not in the spool of %d bytes, or more than told", s.Off, s.Len, o.size)
+	}
+	o.count--
+	o.bytes -= s.Len
+	o.next = s
+	return nil
+}
+
+func (o *omitReader) Read(p []byte) (int, error) {
+	if o.err != nil {
+		return 0, o.err
+	}
+	for o.next.Len > 0 && o.pos >= o.next.Off {
+		// At a span: skip it.
+		s := o.next
+		if _, err := io.CopyN(io.Discard, o.r, s.Off+s.Len-o.pos); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			o.err = err
+			return 0, err
+		}
+		o.pos = s.Off + s.Len
+		if o.err = o.advance(); o.err != nil {
+			return 0, o.err
+		}
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	limit := o.size
+	if o.next.Len > 0 {
+		limit = o.next.Off
+	}
+	if o.pos >= limit {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > limit-o.pos {
+		p = p[:limit-o.pos]
+	}
+	n, err := o.r.Read(p)
+	o.pos += int64(n)
+	if err == io.EOF && (o.pos < limit) {
+		err = io.ErrUnexpectedEOF
+	}
+	if err == io.EOF && o.next.Len > 0 {
+		err = nil
+	}
+	return n, err
+}
+
+// finish reads what is left, which must be spans only, to the end of
+// the spool: the spans told were all there.
+func (o *omitReader) finish() error {
+	n, err := io.Copy(io.Discard, o)
+	if err != nil {
+		return err
+	}
+	if n != 0 || o.pos != o.size || o.count != 0 || o.bytes != 0 {
+		return fmt.Errorf("%d bytes past the collection, %d spans of %d bytes not met", n, o.count, o.bytes)
+	}
+	return nil
 }

@@ -255,3 +255,159 @@ func FuzzCollection(f *testing.F) {
 		checkReadBack(t, got, typ, elems)
 	})
 }
+
+// TestCollectionOmit: elements spooled then omitted (repeated members,
+// the first and the last element among them) give byte for byte the key
+// written from the other elements alone; ElementMember finds each
+// omitted element's member in its span.
+func TestCollectionOmit(t *testing.T) {
+	for _, typ := range []rdb.Type{rdb.TypeList, rdb.TypeSet, rdb.TypeZSet, rdb.TypeHash} {
+		for _, n := range []int{1, 2, 100, 3000} {
+			t.Run(fmt.Sprintf("%v/%d", typ, n), func(t *testing.T) {
+				var all, kept []rdb.Element
+				for i := range n {
+					e := rdb.Element{Member: []byte(fmt.Sprintf("m%d%s", i, strings.Repeat("x", i%90))), ExpireAt: rdb.NoExpiry}
+					switch typ {
+					case rdb.TypeZSet:
+						e.Score = float64(i)
+					case rdb.TypeHash:
+						e.Value = []byte("v")
+					}
+					if i == 70 {
+						e.Member = bytes.Repeat([]byte("L"), 20000) // a 5-byte length
+					}
+					all = append(all, e)
+				}
+				// Omitted: the first, the last, every seventh.
+				omit := map[int]bool{0: true, n - 1: true}
+				for i := 3; i < n; i += 7 {
+					omit[i] = true
+				}
+				var spool bytes.Buffer
+				c, err := rdb.NewCollection(typ, &spool)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var spans []rdb.Span
+				for i := range all {
+					off := c.Offset()
+					if err := c.Add(&all[i]); err != nil {
+						t.Fatal(err)
+					}
+					if omit[i] {
+						spans = append(spans, rdb.Span{Off: off, Len: c.Offset() - off})
+					} else {
+						kept = append(kept, all[i])
+					}
+				}
+				if err := c.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				j := 0
+				for i := range all {
+					if !omit[i] {
+						continue
+					}
+					s := spans[j]
+					j++
+					m, err := rdb.ElementMember(spool.Bytes()[s.Off : s.Off+s.Len])
+					if err != nil || !bytes.Equal(m, all[i].Member) {
+						t.Fatalf("element %d: member %.20q, %v; want %.20q", i, m, err, all[i].Member)
+					}
+				}
+				r, err := c.Omit(bytes.NewReader(spool.Bytes()), spans)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.Len() != uint64(len(kept)) {
+					t.Fatalf("Len %d after Omit, want %d", c.Len(), len(kept))
+				}
+				var out bytes.Buffer
+				w, err := rdb.NewWriter(&out, rdb.WriterOptions{Version: 11})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := w.WriteCollection(3, []byte("k"), 1700000000000, c, r, nil); err != nil {
+					t.Fatal(err)
+				}
+				if err := w.Close(); err != nil {
+					t.Fatal(err)
+				}
+				want := viaWriteKey(t, 11, typ, "k", 1700000000000, kept)
+				if !bytes.Equal(out.Bytes(), want) {
+					t.Fatalf("%d kept: %d bytes, want %d", len(kept), out.Len(), len(want))
+				}
+				checkReadBack(t, out.Bytes(), typ, kept)
+			})
+		}
+	}
+	t.Run("errors", func(t *testing.T) {
+		var spool bytes.Buffer
+		c, _ := rdb.NewCollection(rdb.TypeSet, &spool)
+		for _, m := range []string{"a", "b"} {
+			c.Add(&rdb.Element{Member: []byte(m)})
+		}
+		for _, spans := range [][]rdb.Span{{{Off: 2, Len: 2}, {Off: 0, Len: 2}}, {{Off: 3, Len: 2}}, {{Off: 0, Len: 0}}, {{Off: 0, Len: 2}, {Off: 1, Len: 2}}} {
+			if _, err := c.Omit(&spool, spans); err == nil {
+				t.Errorf("Omit(%v) took it", spans)
+			}
+		}
+		// Spans fewer than told break the file rather than write a
+		// wrong count.
+		r, err := c.OmitSpans(bytes.NewReader(spool.Bytes()), &spanList{{Off: 0, Len: 2}}, 2, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w0, _ := rdb.NewWriter(io.Discard, rdb.WriterOptions{Version: 11})
+		if err := w0.WriteCollection(0, []byte("k"), rdb.NoExpiry, c, r, nil); !errors.Is(err, rdb.ErrSpoolSize) {
+			t.Errorf("WriteCollection with spans short of those told, none left: %v", err)
+		}
+		spool.Reset()
+		c, _ = rdb.NewCollection(rdb.TypeSet, &spool)
+		for _, m := range []string{"a", "b", "c"} {
+			c.Add(&rdb.Element{Member: []byte(m)})
+		}
+		r, err = c.OmitSpans(bytes.NewReader(spool.Bytes()), &spanList{{Off: 0, Len: 2}}, 2, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, _ := rdb.NewWriter(io.Discard, rdb.WriterOptions{Version: 11})
+		if err := w.WriteCollection(0, []byte("k"), rdb.NoExpiry, c, r, nil); !errors.Is(err, rdb.ErrSpoolSize) {
+			t.Errorf("WriteCollection with spans short of those told: %v", err)
+		}
+		spool.Reset()
+		c, _ = rdb.NewCollection(rdb.TypeSet, &spool)
+		for _, m := range []string{"a", "b", "c"} {
+			c.Add(&rdb.Element{Member: []byte(m)})
+		}
+		// The one span past the bytes written: met only by the check.
+		r, err = c.OmitSpans(bytes.NewReader(spool.Bytes()), &spanList{{Off: 4, Len: 2}}, 2, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, _ = rdb.NewWriter(io.Discard, rdb.WriterOptions{Version: 11})
+		if err := w.WriteCollection(0, []byte("k"), rdb.NoExpiry, c, r, nil); !errors.Is(err, rdb.ErrSpoolSize) {
+			t.Errorf("WriteCollection with the last span past the bytes written: %v", err)
+		}
+		s, _ := rdb.NewCollection(rdb.TypeStream, &spool)
+		if _, err := s.Omit(&spool, nil); !errors.Is(err, rdb.ErrUnsupportedType) {
+			t.Errorf("Omit of a stream: %v", err)
+		}
+		for _, elem := range [][]byte{nil, {0x41}, {0x80, 0, 0}, {0x05, 'a'}, {0xc0}} {
+			if _, err := rdb.ElementMember(elem); !errors.Is(err, rdb.ErrCorrupt) {
+				t.Errorf("ElementMember(%x): %v", elem, err)
+			}
+		}
+	})
+}
+
+type spanList []rdb.Span
+
+func (l *spanList) Next() (rdb.Span, error) {
+	if len(*l) == 0 {
+		return rdb.Span{}, io.EOF
+	}
+	s := (*l)[0]
+	*l = (*l)[1:]
+	return s, nil
+}

@@ -91,16 +91,18 @@ type ScanOptions struct {
 	// stream's groups by XINFO GROUPS, XPENDING ranges and XINFO
 	// CONSUMERS, after its entries) and costs ScanDump bounded memory:
 	// the elements go to a temporary file (TempDir) as they come, since
-	// the RDB puts a value's element count first, and members of sets,
-	// sorted sets and hashes are told apart by a 128-bit hash each (16
-	// bytes a member in a table at most 3/4 full, dropped after the key)
-	// to drop the repeats that HSCAN, SSCAN and moving ZRANGE windows may
-	// give. Its consistency is weaker than a DUMP's: a key written while
+	// the RDB puts a value's element count first, and the repeats that
+	// HSCAN, SSCAN and moving ZRANGE windows may give of a member of a
+	// set, sorted set or hash are dropped in bounded memory: a table of
+	// 128-bit hashes for the first 98,304 members (4 MiB), then runs of
+	// 32 bytes a member in a second temporary file, sorted and merged at
+	// the end; members whose hashes are equal are compared byte for byte.
+	// Its consistency is weaker than a DUMP's: a key written while
 	// it is read is a mix of its states during the read (its expiry is
 	// read last).
 	MaxDump int64
 	// TempDir is where the elements of a key read in chunks are spooled
-	// (one file at a time, removed as soon as it is opened where the
+	// (one file at a time, and one of its members' hashes, removed as soon as it is opened where the
 	// system allows); "" means os.TempDir().
 	TempDir string
 	// Progress, when set, is called after each batch and each key read in
@@ -270,6 +272,9 @@ type scanner struct {
 	chunkHook func(cmd string)
 	// maxPending, when not 0, replaces the constant (tests).
 	maxPending int
+	// dedup, where not 0, replaces the deduper's constants (tests), and
+	// counts the repeats it found spooled.
+	dedup dedupLimits
 }
 
 // newScanner returns a scanner reading c (database db selected) with

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/redkit/redkit/aof"
-	"github.com/redkit/redkit/internal/analysis"
 	"github.com/redkit/redkit/rdb"
 )
 
@@ -321,6 +320,11 @@ func (s *scanner) readBig(db int, key []byte, in keyInfo) error {
 	}
 	r := bigReader{s: s, key: key, c: c, chunk: chunkOf(in, cnt.Int)}
 	switch typ {
+	case rdb.TypeSet, rdb.TypeZSet, rdb.TypeHash:
+		r.dd = s.newDeduper(c, f)
+		defer r.dd.close()
+	}
+	switch typ {
 	case rdb.TypeString:
 		err = r.getrange()
 	case rdb.TypeSet, rdb.TypeHash:
@@ -351,18 +355,34 @@ func (s *scanner) readBig(db int, key []byte, in keyInfo) error {
 	if gone || c.Len() == 0 && typ != rdb.TypeStream && typ != rdb.TypeString {
 		return s.bigGone(db, key)
 	}
+	var spans rdb.SpanReader
+	var omitN uint64
+	var omitLen int64
+	if r.dd != nil {
+		// The repeats found in the runs (flushing the spool).
+		if spans, omitN, omitLen, err = r.dd.finish(); err != nil {
+			return err
+		}
+		s.dedup.omitted += int(omitN)
+	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
+	var spool io.Reader = f
+	if omitN > 0 {
+		if spool, err = c.OmitSpans(f, spans, omitN, omitLen); err != nil {
+			return fmt.Errorf("spool: %w", err)
+		}
+	}
 	var info *rdb.StreamInfo
 	if stream != nil {
 		info = stream.info(c)
 		info.Groups = groups
 	}
-	if err := s.w.WriteCollection(db, key, exp, c, f, info); err != nil {
+	if err := s.w.WriteCollection(db, key, exp, c, spool, info); err != nil {
 		return err
 	}
 	s.st.Keys++
@@ -428,7 +448,7 @@ type bigReader struct {
 	key   []byte
 	c     *rdb.Collection
 	chunk int
-	seen  *analysis.KeySet // members added, for sets, sorted sets, hashes
+	dd    *deduper // for sets, sorted sets, hashes: each member once
 }
 
 func (r *bigReader) do(args ...string) (aof.Value, error) {
@@ -445,14 +465,6 @@ func (r *bigReader) do(args ...string) (aof.Value, error) {
 		r.s.chunkHook(args[0])
 	}
 	return v, nil
-}
-
-// first tells whether member m is met for the first time.
-func (r *bigReader) first(m []byte) bool {
-	if r.seen == nil {
-		r.seen = analysis.NewKeySet()
-	}
-	return !r.seen.Add(0, m)
 }
 
 // scan reads a set (SSCAN) or hash (HSCAN) to the end of its cursor,
@@ -482,15 +494,12 @@ func (r *bigReader) scan(typ rdb.Type) error {
 			step = 2
 		}
 		for i := 0; i < len(items); i += step {
-			if !r.first(items[i].Str) {
-				continue
-			}
 			e = rdb.Element{Member: items[i].Str, ExpireAt: rdb.NoExpiry}
 			if typ == rdb.TypeHash {
 				e.Value = items[i+1].Str
 			}
-			if err := r.c.Add(&e); err != nil {
-				return fmt.Errorf("spool: %w", err)
+			if err := r.dd.add(&e); err != nil {
+				return err
 			}
 		}
 		if cursor = string(v.Elems[0].Str); cursor == "0" {
@@ -528,10 +537,11 @@ func (r *bigReader) ranges(typ rdb.Type) error {
 				if err != nil {
 					return err
 				}
-				if !r.first(m) {
-					continue
-				}
 				e = rdb.Element{Member: m, Score: score}
+				if err := r.dd.add(&e); err != nil {
+					return err
+				}
+				continue
 			}
 			if err := r.c.Add(&e); err != nil {
 				return fmt.Errorf("spool: %w", err)

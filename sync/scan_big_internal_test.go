@@ -313,3 +313,93 @@ func TestDumpBigStreamGroups(t *testing.T) {
 		}
 	})
 }
+
+// TestDumpBigSpilledRepeats: a big hash, set and sorted set read in
+// chunks while a writer adds members (HSCAN and SSCAN over a growing,
+// rehashing table; ZRANGE windows shifted by new lower scores), with the
+// deduper's memory table lowered to 1,000 members so that the repeats
+// are found in its runs on disk: the file loads (a member written twice
+// would be refused) and holds every member first there.
+func TestDumpBigSpilledRepeats(t *testing.T) {
+	const n = 50000
+	ctx := context.Background()
+	srv := redistest.Start(t, redistest.Options{})
+	var cmds [][]any
+	for i := range n {
+		cmds = append(cmds,
+			[]any{"HSET", "h", fmt.Sprintf("field:%d", i), i},
+			[]any{"SADD", "s", fmt.Sprintf("member:%d", i)},
+			[]any{"ZADD", "z", i, fmt.Sprintf("member:%d", i)})
+		if len(cmds) >= 3000 {
+			fill(t, srv, cmds)
+			cmds = cmds[:0]
+		}
+	}
+	fill(t, srv, cmds)
+	s, buf, w := bigScanner(t, srv)
+	s.dedup = dedupLimits{memMembers: 1000, runRecords: 3000, fanIn: 4}
+	added := 0
+	s.chunkHook = func(cmd string) {
+		var add [][]any
+		for range 150 {
+			added++
+			switch cmd {
+			case "HSCAN":
+				add = append(add, []any{"HSET", "h", fmt.Sprintf("new:%d", added), added})
+			case "SSCAN":
+				add = append(add, []any{"SADD", "s", fmt.Sprintf("new:%d", added)})
+			case "ZRANGE":
+				add = append(add, []any{"ZADD", "z", -added, fmt.Sprintf("new:%d", added)})
+			}
+		}
+		fill(t, srv, add)
+	}
+	if err := s.dumpBatch(0, bulk("h", "s", "z")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s.st.Chunked != 3 || s.dedup.omitted == 0 {
+		t.Fatalf("stats %+v, %d repeats omitted from the spool", s.st, s.dedup.omitted)
+	}
+	dst := loadFile(t, buf.Bytes())
+	c := dst.Client()
+	p := c.Pipeline()
+	var hm []*redis.SliceCmd
+	var sm []*redis.BoolSliceCmd
+	var zs []*redis.FloatSliceCmd
+	for start := 0; start < n; start += 1000 {
+		var fields, members []string
+		var any []any
+		for i := start; i < start+1000; i++ {
+			fields = append(fields, fmt.Sprintf("field:%d", i))
+			members = append(members, fmt.Sprintf("member:%d", i))
+			any = append(any, fmt.Sprintf("member:%d", i))
+		}
+		hm = append(hm, p.HMGet(ctx, "h", fields...))
+		sm = append(sm, p.SMIsMember(ctx, "s", any...))
+		zs = append(zs, p.ZMScore(ctx, "z", members...))
+	}
+	if _, err := p.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for j := range hm {
+		for i, v := range hm[j].Val() {
+			if want := fmt.Sprint(j*1000 + i); v != want {
+				t.Fatalf("field:%d is %v, want %s", j*1000+i, v, want)
+			}
+		}
+		for i, in := range sm[j].Val() {
+			if !in {
+				t.Fatalf("member:%d missing from the set", j*1000+i)
+			}
+		}
+		for i, sc := range zs[j].Val() {
+			if sc != float64(j*1000+i) {
+				t.Fatalf("member:%d scores %v", j*1000+i, sc)
+			}
+		}
+	}
+	t.Logf("%d members added meanwhile, %d repeats omitted from the spool", added, s.dedup.omitted)
+}
