@@ -98,6 +98,9 @@ type RunOptions struct {
 	// MaxDump is rsync.ScanOptions.MaxDump for the masters read key by
 	// key (0: its default).
 	MaxDump int64
+	// ScanMemoryHint is rsync.ScanOptions.MemoryHint for each master
+	// read key by key: told the bytes that scan keeps live.
+	ScanMemoryHint func(live int64)
 	// Started, when not nil, is told how many snapshots are about to be
 	// read, once they are opened (to reserve memory for their uploads:
 	// 16 MiB parts, 4 in flight and one or two filling, each).
@@ -155,7 +158,7 @@ func Run(ctx context.Context, o RunOptions) (*Manifest, error) {
 		}
 		info := src.Info
 		m.Source = SourceInfo{Kind: "live", URL: src.URL, Host: src.Addr, Role: info.Role, Server: info.Server, Version: info.Version, Cluster: info.Cluster}
-		lr := &liveReader{src: src, mode: mode, maxDump: o.MaxDump, log: log}
+		lr := &liveReader{src: src, mode: mode, maxDump: o.MaxDump, memoryHint: o.ScanMemoryHint, log: log}
 		liveJob := func(name, master string) *snapshotJob {
 			j := &snapshotJob{name: name, master: master}
 			j.open = func(ctx context.Context) (io.Reader, int64, func(), error) { return lr.open(ctx, j) }

@@ -73,8 +73,10 @@ type liveReader struct {
 	src     *LiveSource
 	mode    SourceMode
 	maxDump int64
-	log     *slog.Logger
-	said    gosync.Once
+	// memoryHint is RunOptions.ScanMemoryHint.
+	memoryHint func(live int64)
+	log        *slog.Logger
+	said       gosync.Once
 }
 
 // open opens j's snapshot: a replication link's, or an RDB that
@@ -122,7 +124,7 @@ func (lr *liveReader) scan(ctx context.Context, j *snapshotJob) (io.Reader, int6
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		st, err := rsync.ScanDump(ctx, j.master, &conn, pw, rsync.ScanOptions{MaxDump: lr.maxDump})
+		st, err := rsync.ScanDump(ctx, j.master, &conn, pw, rsync.ScanOptions{MaxDump: lr.maxDump, MemoryHint: lr.memoryHint})
 		j.scan = &st
 		pw.CloseWithError(err) // nil: the reader's io.EOF
 	}()

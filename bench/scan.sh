@@ -93,7 +93,7 @@ if [[ ${BENCH_SKIP_DUMP1:-0} != 1 ]]; then
 	RESULTS+=("$(printf '  scan peak RSS: %s MiB (goal <= 128 MiB) %s' "$(mib "${RSS[scan]}")" "$(verdict "${RSS[scan]} <= 131072")")")
 	RESULTS+=("  scanned file's DEBUG DIGEST equals the source's: $DIGEST_OK ($SCAN_DIGEST)")
 
-	if "$REDKIT" sync --help 2>/dev/null | grep -q 'scan'; then
+	if [[ $("$REDKIT" sync --help 2>/dev/null) == *'--mode scan'* ]]; then
 		start_server dst "$OUT/scan-dst" dump.rdb
 		wait_loaded dst
 		measure sync "$OUT/scan-sync.out" "$REDKIT" sync -q --mode scan --until-caught-up --from "redis://127.0.0.1:$MGD" --to "redis://127.0.0.1:${SRV_PORT[dst]}"

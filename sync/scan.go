@@ -112,6 +112,13 @@ type ScanOptions struct {
 	// the keys INFO keyspace counts (ScanStats.Expected; 0 unknown), for a
 	// progress bar's total.
 	Counted func(expected int64)
+	// MemoryHint, when set, is told once, before the first key is read,
+	// how many bytes the scan keeps live by design for its whole run:
+	// its table of the keys seen (15 bytes a key INFO keyspace counts)
+	// and a group of DUMP replies (8 MiB). A
+	// program that runs Go's collector against a soft memory limit
+	// raises it by that much, or the collector runs without end.
+	MemoryHint func(live int64)
 }
 
 // DefaultMaxDump is ScanOptions.MaxDump's default.
@@ -190,6 +197,9 @@ func ScanDump(ctx context.Context, addr string, opts *Options, out io.Writer, so
 	}
 	s := newScanner(c, opts.DB, &st, so)
 	s.progress = progress
+	if so.MemoryHint != nil {
+		so.MemoryHint(s.seen.Bytes() + dumpGroupBytes)
+	}
 	defer s.closeSpool()
 	// The file's version is the server's: from the functions payload, or
 	// else from the first key's DUMP.
@@ -286,7 +296,7 @@ func newScanner(c *Conn, db int, st *ScanStats, so ScanOptions) *scanner {
 		st.DBs = map[int]int64{}
 	}
 	// Made for the keys INFO keyspace counted, and a tenth more written
-	// during the scan, so that it does not grow: 20 bytes a key.
+	// during the scan, so that it does not grow: 15 bytes a key.
 	return &scanner{c: c, db: db, st: st, maxDump: so.MaxDump, tempDir: so.TempDir, seen: analysis.NewKeySetSize(int(st.Expected + st.Expected/10))}
 }
 

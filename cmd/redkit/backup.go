@@ -265,12 +265,18 @@ func runBackup(ctx context.Context, gopts globalOptions, opts backupOptions, arg
 	}
 	var read atomic.Int64
 	var bar *progress
+	var uploads, scans atomic.Int64 // bytes live by design
 	ro := backup.RunOptions{Backend: backend, Codec: codec, Recipients: recipientKeys, LockTimeout: opts.lockTimeout,
 		Version: versionString(), Log: slog.New(backupLogAdvice{log.Handler()}), Read: &read, SourceMode: mode, MaxDump: maxDump,
+		ScanMemoryHint: func(live int64) {
+			// A scan's table of keys, one per master read key by key.
+			reserveMemory(uploads.Load() + scans.Add(live))
+		},
 		Started: func(snapshots int) {
 			// An S3 upload's part buffers (16 MiB, 4 in flight and one or
 			// two filling, per snapshot) are live by design.
-			reserveMemory(int64(snapshots) * 6 * (16 << 20))
+			uploads.Store(int64(snapshots) * 6 * (16 << 20))
+			reserveMemory(uploads.Load() + scans.Load())
 			bar = startProgress(gopts.stderr, quiet || format == "json", "backup", -1)
 			bar.count(read.Load)
 		}}

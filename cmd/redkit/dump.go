@@ -276,9 +276,10 @@ func scanDump(ctx context.Context, gopts globalOptions, log *slog.Logger, opts d
 	expected.Store(-1)
 	stopBar := startScanProgress(gopts.stderr, opts.quiet || gopts.logFormat == "json", &keys, cw.N, &expected)
 	st, err := rsync.ScanDump(ctx, addr, &copts, cw, rsync.ScanOptions{
-		MaxDump:  maxDump,
-		Progress: func(k, _ int64) { keys.Store(k) },
-		Counted:  func(n int64) { expected.Store(n) },
+		MemoryHint: reserveMemory, // the scan's table of keys
+		MaxDump:    maxDump,
+		Progress:   func(k, _ int64) { keys.Store(k) },
+		Counted:    func(n int64) { expected.Store(n) },
 	})
 	stopBar()
 	if err != nil {

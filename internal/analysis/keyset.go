@@ -12,15 +12,16 @@ var ErrDuplicateKey = errors.New("duplicated key")
 
 // KeySet remembers the keys of each database, to find a key a dump holds
 // twice: Redis refuses to load such a file ("Duplicated key found in RDB
-// file"). It keeps a 128-bit hash of each key, not the key: 16 bytes a
-// slot in an open-addressing table at most 4/5 full, so 20 bytes a key
+// file"). It keeps a 96-bit hash of each key, not the key: 12 bytes a
+// slot in an open-addressing table at most 4/5 full, so 15 bytes a key
 // when it was made for the number of keys it gets (NewKeySetSize), and
-// up to 50 while it grows (by half, the old table beside the new one).
+// up to 38 while it grows (by half, the old table beside the new one).
 // Two different keys are taken for the same with a chance of about
-// n²/2^128 for n keys.
+// n²/2^97 for n keys (1e-13 for a hundred million).
 type KeySet struct {
 	h1, h2 maphash.Hash
-	slots  [][2]uint64 // {0, 0} is an empty slot
+	hi     []uint64 // a slot's first 64 bits
+	lo     []uint32 // its last 32, never 0 in a used slot
 	n      int
 	db     [8]byte
 }
@@ -31,7 +32,8 @@ func NewKeySet() *KeySet { return NewKeySetSize(0) }
 // NewKeySetSize returns an empty KeySet made for n keys: it holds them
 // without growing.
 func NewKeySetSize(n int) *KeySet {
-	s := &KeySet{slots: make([][2]uint64, max(1024, n/4*5+5))}
+	size := max(1024, n/4*5+5)
+	s := &KeySet{hi: make([]uint64, size), lo: make([]uint32, size)}
 	s.h1.SetSeed(maphash.MakeSeed())
 	s.h2.SetSeed(maphash.MakeSeed())
 	return s
@@ -40,34 +42,35 @@ func NewKeySetSize(n int) *KeySet {
 // Add adds db's key and reports whether it was there already.
 func (s *KeySet) Add(db int, key []byte) bool {
 	binary.LittleEndian.PutUint64(s.db[:], uint64(db))
-	sum := [2]uint64{s.hash(&s.h1, key), s.hash(&s.h2, key) | 1} // never {0, 0}
-	if s.insert(sum) {
+	hi, lo := s.hash(&s.h1, key), uint32(s.hash(&s.h2, key))|1
+	if s.insert(hi, lo) {
 		return true
 	}
-	if s.n++; s.n > len(s.slots)/5*4 {
-		old := s.slots
-		s.slots = make([][2]uint64, len(old)+len(old)/2)
-		for _, v := range old {
-			if v[1] != 0 {
-				s.insert(v)
+	if s.n++; s.n > len(s.hi)/5*4 {
+		oldHi, oldLo := s.hi, s.lo
+		size := len(oldHi) + len(oldHi)/2
+		s.hi, s.lo = make([]uint64, size), make([]uint32, size)
+		for i, l := range oldLo {
+			if l != 0 {
+				s.insert(oldHi[i], l)
 			}
 		}
 	}
 	return false
 }
 
-// insert puts sum in its slot (linear probing from the slot its first
-// word maps to) and reports whether it was there.
-func (s *KeySet) insert(sum [2]uint64) bool {
-	n := uint64(len(s.slots))
-	i, _ := bits.Mul64(sum[0], n)
+// insert puts (hi, lo) in its slot (linear probing from the slot hi
+// maps to) and reports whether it was there.
+func (s *KeySet) insert(hi uint64, lo uint32) bool {
+	n := uint64(len(s.hi))
+	i, _ := bits.Mul64(hi, n)
 	for {
-		switch s.slots[i] {
-		case sum:
-			return true
-		case [2]uint64{}:
-			s.slots[i] = sum
+		switch l := s.lo[i]; {
+		case l == 0:
+			s.hi[i], s.lo[i] = hi, lo
 			return false
+		case l == lo && s.hi[i] == hi:
+			return true
 		}
 		if i++; i == n {
 			i = 0
@@ -76,7 +79,7 @@ func (s *KeySet) insert(sum [2]uint64) bool {
 }
 
 // Bytes is the memory the table takes.
-func (s *KeySet) Bytes() int64 { return int64(len(s.slots)) * 16 }
+func (s *KeySet) Bytes() int64 { return int64(len(s.hi)) * 12 }
 
 func (s *KeySet) hash(h *maphash.Hash, key []byte) uint64 {
 	h.Reset()

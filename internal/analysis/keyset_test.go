@@ -44,7 +44,7 @@ func BenchmarkKeySet(b *testing.B) {
 }
 
 // TestKeySetSize: a KeySet made for n keys holds them without growing,
-// in 20 bytes a key.
+// in 15 bytes a key.
 func TestKeySetSize(t *testing.T) {
 	const n = 300000
 	s := NewKeySetSize(n)
@@ -57,8 +57,8 @@ func TestKeySetSize(t *testing.T) {
 	if s.Bytes() != before {
 		t.Errorf("grew from %d to %d bytes", before, s.Bytes())
 	}
-	if per := float64(s.Bytes()) / n; per > 20.1 {
-		t.Errorf("%.1f bytes a key, want 20", per)
+	if per := float64(s.Bytes()) / n; per > 15.1 {
+		t.Errorf("%.1f bytes a key, want 15", per)
 	}
 	for i := range n {
 		if !s.Add(0, []byte("key:"+strconv.Itoa(i))) {
