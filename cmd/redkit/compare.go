@@ -21,7 +21,6 @@ import (
 	"github.com/redkit/redkit/pipeline"
 	"github.com/redkit/redkit/rdb"
 	rsync "github.com/redkit/redkit/sync"
-	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 )
@@ -389,81 +388,10 @@ func startKeyProgress(stderr io.Writer, quiet bool, n *atomic.Int64, total func(
 	return drawKeyProgress(stderr, n, total, 200*time.Millisecond)
 }
 
-// drawKeyProgress draws on w whatever w is, redrawn every tick.
-func drawKeyProgress(w io.Writer, n *atomic.Int64, total func() int64, tick time.Duration) (stop func()) {
-	max := int64(-1)
-	var rate rateMeter
-	newBar := func() *progressbar.ProgressBar {
-		// The text is ours (keyProgressText): progressbar's own rate
-		// divides the first count by the microseconds since the bar began.
-		return progressbar.NewOptions64(max,
-			progressbar.OptionSetWriter(w),
-			progressbar.OptionSetDescription("compare: keys read"),
-			progressbar.OptionSetPredictTime(false),
-			progressbar.OptionSetElapsedTime(true),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionClearOnFinish(),
-		)
-	}
-	bar := newBar()
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	passed := false
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(tick)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case now := <-t.C:
-				read := n.Load()
-				want := int64(-1)
-				if total != nil && !passed {
-					want = total()
-				}
-				if want > 0 && read > want {
-					passed, want = true, -1
-				}
-				if want <= 0 {
-					want = -1
-				}
-				if want != max {
-					bar.Finish()
-					bar.Clear()
-					max = want
-					bar = newBar()
-				}
-				rate.add(now, read)
-				bar.Describe(keyProgressText(read, max, rate.rate()))
-				bar.Set64(read)
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		<-finished
-		bar.Finish()
-		bar.Clear()
-	}
-}
-
 // keyProgressText is compare's bar text: the keys read, of the total
 // when known, the rate once samples span a second, and the time left.
 func keyProgressText(done, total int64, rate float64) string {
-	s := fmt.Sprintf("compare: %d keys read", done)
-	if total > 0 {
-		s = fmt.Sprintf("compare: %d of %d keys read", done, total)
-	}
-	if rate >= 0 {
-		s += fmt.Sprintf(", %.0f keys/s", rate)
-		if total > done && rate > 0 {
-			left := time.Duration(float64(total-done) / rate * float64(time.Second))
-			s += ", " + left.Round(time.Second).String() + " left"
-		}
-	}
-	return s
+	return keysText("compare", done, total, "", rate)
 }
 
 // diffDetail says how the two sides of a difference differ.
@@ -603,4 +531,10 @@ func writeCompareJSON(w io.Writer, a, b compare.Source, res *compare.Result) err
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+// drawKeyProgress draws compare's bar on w whatever w is, redrawn every
+// tick.
+func drawKeyProgress(w io.Writer, n *atomic.Int64, total func() int64, tick time.Duration) (stop func()) {
+	return drawKeyBar(w, "compare: keys read", tick, n.Load, total, keyProgressText)
 }

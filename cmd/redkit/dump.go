@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
@@ -325,80 +324,19 @@ func startScanProgress(stderr io.Writer, quiet bool, keys, bytes, expected *atom
 	return drawScanProgress(stderr, keys, bytes, expected, 200*time.Millisecond)
 }
 
-// drawScanProgress draws on w whatever w is, redrawn every tick.
-func drawScanProgress(w io.Writer, keys, bytes, expected *atomic.Int64, tick time.Duration) (stop func()) {
-	max := int64(-1)
-	var rate rateMeter
-	newBar := func() *progressbar.ProgressBar {
-		// The text is ours (scanProgressText), as compare's.
-		return progressbar.NewOptions64(max,
-			progressbar.OptionSetWriter(w),
-			progressbar.OptionSetDescription("dump: keys read"),
-			progressbar.OptionSetPredictTime(false),
-			progressbar.OptionSetElapsedTime(true),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionClearOnFinish(),
-		)
-	}
-	bar := newBar()
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	passed := false
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(tick)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case now := <-t.C:
-				read := keys.Load()
-				want := expected.Load()
-				// Keys written meanwhile may pass the count: a count then.
-				if passed || want > 0 && read > want {
-					passed, want = true, -1
-				}
-				if want <= 0 {
-					want = -1
-				}
-				if want != max {
-					bar.Finish()
-					bar.Clear()
-					max = want
-					bar = newBar()
-				}
-				rate.add(now, read)
-				bar.Describe(scanProgressText(read, max, bytes.Load(), rate.rate()))
-				bar.Set64(read)
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		<-finished
-		bar.Finish()
-		bar.Clear()
-	}
-}
-
 // scanProgressText is the text of dump's bar when it reads key by key:
 // the keys read, of the total when known, the bytes written, the rate
 // once samples span a second, and the time left.
 func scanProgressText(done, total, bytes int64, rate float64) string {
-	s := fmt.Sprintf("dump: %d keys read", done)
-	if total > 0 {
-		s = fmt.Sprintf("dump: %d of %d keys read", done, total)
-	}
-	s += ", " + bytesize.Format(bytes)
-	if rate >= 0 {
-		s += fmt.Sprintf(", %.0f keys/s", rate)
-		if total > done && rate > 0 {
-			left := time.Duration(float64(total-done) / rate * float64(time.Second))
-			s += ", " + left.Round(time.Second).String() + " left"
-		}
-	}
-	return s
+	return keysText("dump", done, total, bytesize.Format(bytes), rate)
+}
+
+// drawScanProgress draws dump's bar on w whatever w is, redrawn every
+// tick.
+func drawScanProgress(w io.Writer, keys, bytes, expected *atomic.Int64, tick time.Duration) (stop func()) {
+	return drawKeyBar(w, "dump: keys read", tick, keys.Load, expected.Load, func(done, total int64, rate float64) string {
+		return scanProgressText(done, total, bytes.Load(), rate)
+	})
 }
 
 // summaryFormatOK checks a command's --format: json writes the summary

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -239,4 +240,87 @@ func (p *progress) stop() {
 	defer p.mu.Unlock()
 	p.bar.Finish()
 	p.bar.Clear()
+}
+
+// drawKeyBar draws a bar of keys read on w whatever w is, redrawn every
+// tick: read() of total() (0 or less: unknown; once read passes it, keys
+// written meanwhile, a count from then on), with text's words. The text
+// is ours: progressbar's own rate divides the first count by the
+// microseconds since the bar began.
+func drawKeyBar(w io.Writer, desc string, tick time.Duration, read, total func() int64, text func(done, total int64, rate float64) string) (stop func()) {
+	max := int64(-1)
+	var rate rateMeter
+	newBar := func() *progressbar.ProgressBar {
+		return progressbar.NewOptions64(max,
+			progressbar.OptionSetWriter(w),
+			progressbar.OptionSetDescription(desc),
+			progressbar.OptionSetPredictTime(false),
+			progressbar.OptionSetElapsedTime(true),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionClearOnFinish(),
+		)
+	}
+	bar := newBar()
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	passed := false
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(tick)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				n := read()
+				want := int64(-1)
+				if total != nil && !passed {
+					want = total()
+				}
+				if want > 0 && n > want {
+					passed, want = true, -1
+				}
+				if want <= 0 {
+					want = -1
+				}
+				if want != max {
+					bar.Finish()
+					bar.Clear()
+					max = want
+					bar = newBar()
+				}
+				rate.add(now, n)
+				bar.Describe(text(n, max, rate.rate()))
+				bar.Set64(n)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+		bar.Finish()
+		bar.Clear()
+	}
+}
+
+// keysText is a key bar's words: "CMD: N keys read" or "CMD: N of TOTAL
+// keys read", then extra when not empty, the rate once samples span a
+// second, and the time left when the total is known.
+func keysText(cmd string, done, total int64, extra string, rate float64) string {
+	s := fmt.Sprintf("%s: %d keys read", cmd, done)
+	if total > 0 {
+		s = fmt.Sprintf("%s: %d of %d keys read", cmd, done, total)
+	}
+	if extra != "" {
+		s += ", " + extra
+	}
+	if rate >= 0 {
+		s += fmt.Sprintf(", %.0f keys/s", rate)
+		if total > done && rate > 0 {
+			left := time.Duration(float64(total-done) / rate * float64(time.Second))
+			s += ", " + left.Round(time.Second).String() + " left"
+		}
+	}
+	return s
 }
