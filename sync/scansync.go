@@ -877,38 +877,13 @@ var errApplyStopped = errors.New("the batch's writes stopped")
 // apply writes the keys and functions of an RDB of one batch to the
 // target.
 func (m *scanMaster) apply(ctx context.Context, file io.Reader, notified bool) error {
-	f := m.s.opts.Filter
-	rd := rdb.NewReader(file)
-	for {
-		rec, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		switch rec.Kind {
-		case rdb.KindKey:
-			kv := rd.KeyValue()
-			if !f.keepKey(kv.Key, kv.Type) {
-				// Of a type the filter drops now: a copy of an older
-				// value of another type goes.
-				if notified {
-					if err := m.del(ctx, kv.DB, kv.Key); err != nil {
-						return err
-					}
-				}
-				continue
-			}
-			kv.DB = f.mapDB(kv.DB)
-			err = m.r.Key(ctx, kv)
-		case rdb.KindFunction:
-			err = m.r.Function(ctx, rec.Data)
-		}
-		if err != nil {
-			return err
-		}
+	var dropped func(*rdb.KeyValue) error
+	if notified {
+		// Of a type the filter drops now: a copy of an older value of
+		// another type goes.
+		dropped = func(kv *rdb.KeyValue) error { return m.del(ctx, kv.DB, kv.Key) }
 	}
+	return loadSnapshot(ctx, file, m.r, m.s.opts.Filter, dropped)
 }
 
 // del deletes a key of the source's database db on the target, through

@@ -535,7 +535,7 @@ func (s *Syncer) fullSync(ctx context.Context, addr string, l *Link) error {
 		s.log.Info("snapshot spooled; loading it into the target", "file", f.Name(), "bytes", s.fullBytes.Load())
 		in = f
 	}
-	err = loadSnapshot(ctx, in, r, s.opts.Filter)
+	err = loadSnapshot(ctx, in, r, s.opts.Filter, nil)
 	if cerr := r.Close(); err == nil {
 		err = cerr
 	}
@@ -768,8 +768,9 @@ func (s *Syncer) stream(ctx context.Context, addr string, l *Link) (done bool, e
 }
 
 // loadSnapshot writes every key (that f keeps) and function of an RDB
-// stream.
-func loadSnapshot(ctx context.Context, snap io.Reader, r *Restorer, f *SyncFilter) error {
+// stream. dropped, when set, is told of each key of a database f keeps
+// that f drops for its name or type.
+func loadSnapshot(ctx context.Context, snap io.Reader, r *Restorer, f *SyncFilter, dropped func(*rdb.KeyValue) error) error {
 	rd := rdb.NewReader(snap)
 	for {
 		rec, err := rd.Next()
@@ -782,8 +783,14 @@ func loadSnapshot(ctx context.Context, snap io.Reader, r *Restorer, f *SyncFilte
 		switch rec.Kind {
 		case rdb.KindKey:
 			kv := rd.KeyValue()
-			if !f.keepDB(kv.DB) || !f.keepKey(kv.Key, kv.Type) {
+			if !f.keepDB(kv.DB) {
 				continue
+			}
+			if !f.keepKey(kv.Key, kv.Type) {
+				if dropped != nil {
+					err = dropped(kv)
+				}
+				break
 			}
 			kv.DB = f.mapDB(kv.DB)
 			err = r.Key(ctx, kv)
