@@ -724,16 +724,8 @@ func (m *scanMaster) failed(ctx context.Context, err error, db int, keys []aof.V
 	}
 	m.s.setErr(err)
 	for {
-		d, ok := m.retry.Failed()
-		if !ok {
-			return fmt.Errorf("gave up after %s of retries: %w", m.s.opts.RetryFor, err)
-		}
-		m.log.Warn("source connection lost; reconnecting", "source", m.addr, "err", err, "in", d)
-		m.backoff.Store(true)
-		waited := retry.Wait(ctx, d)
-		m.backoff.Store(false)
-		if !waited {
-			return nil
+		if waited, gaveUp := m.wait(ctx, err, "source connection lost; reconnecting"); gaveUp != nil || !waited {
+			return gaveUp
 		}
 		m.reconnects.Add(1)
 		m.c.Close()
@@ -757,18 +749,24 @@ func (m *scanMaster) resubscribe(ctx context.Context) error {
 			return nil
 		}
 		m.s.setErr(err)
-		d, ok := m.retry.Failed()
-		if !ok {
-			return fmt.Errorf("gave up after %s of retries: %w", m.s.opts.RetryFor, err)
-		}
-		m.log.Warn("subscribing again failed; retrying", "source", m.addr, "err", err, "in", d)
-		m.backoff.Store(true)
-		waited := retry.Wait(ctx, d)
-		m.backoff.Store(false)
-		if !waited {
-			return nil
+		if waited, gaveUp := m.wait(ctx, err, "subscribing again failed; retrying"); gaveUp != nil || !waited {
+			return gaveUp
 		}
 	}
+}
+
+// wait backs off after err, logged with msg, counted against RetryFor:
+// waited is false when ctx ended first; gaveUp is set when the retries
+// are spent.
+func (m *scanMaster) wait(ctx context.Context, err error, msg string) (waited bool, gaveUp error) {
+	d, ok := m.retry.Failed()
+	if !ok {
+		return false, fmt.Errorf("gave up after %s of retries: %w", m.s.opts.RetryFor, err)
+	}
+	m.log.Warn(msg, "source", m.addr, "err", err, "in", d)
+	m.backoff.Store(true)
+	defer m.backoff.Store(false)
+	return retry.Wait(ctx, d), nil
 }
 
 // rescan starts a new full pass, counted.
