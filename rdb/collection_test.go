@@ -352,42 +352,30 @@ func TestCollectionOmit(t *testing.T) {
 				t.Errorf("Omit(%v) took it", spans)
 			}
 		}
-		// Spans fewer than told break the file rather than write a
-		// wrong count.
-		r, err := c.OmitSpans(bytes.NewReader(spool.Bytes()), &spanList{{Off: 0, Len: 2}}, 2, 4)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w0, _ := rdb.NewWriter(io.Discard, rdb.WriterOptions{Version: 11})
-		if err := w0.WriteCollection(0, []byte("k"), rdb.NoExpiry, c, r, nil); !errors.Is(err, rdb.ErrSpoolSize) {
-			t.Errorf("WriteCollection with spans short of those told, none left: %v", err)
-		}
-		spool.Reset()
-		c, _ = rdb.NewCollection(rdb.TypeSet, &spool)
-		for _, m := range []string{"a", "b", "c"} {
-			c.Add(&rdb.Element{Member: []byte(m)})
-		}
-		r, err = c.OmitSpans(bytes.NewReader(spool.Bytes()), &spanList{{Off: 0, Len: 2}}, 2, 4)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, _ := rdb.NewWriter(io.Discard, rdb.WriterOptions{Version: 11})
-		if err := w.WriteCollection(0, []byte("k"), rdb.NoExpiry, c, r, nil); !errors.Is(err, rdb.ErrSpoolSize) {
-			t.Errorf("WriteCollection with spans short of those told: %v", err)
-		}
-		spool.Reset()
-		c, _ = rdb.NewCollection(rdb.TypeSet, &spool)
-		for _, m := range []string{"a", "b", "c"} {
-			c.Add(&rdb.Element{Member: []byte(m)})
-		}
-		// The one span past the bytes written: met only by the check.
-		r, err = c.OmitSpans(bytes.NewReader(spool.Bytes()), &spanList{{Off: 4, Len: 2}}, 2, 4)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, _ = rdb.NewWriter(io.Discard, rdb.WriterOptions{Version: 11})
-		if err := w.WriteCollection(0, []byte("k"), rdb.NoExpiry, c, r, nil); !errors.Is(err, rdb.ErrSpoolSize) {
-			t.Errorf("WriteCollection with the last span past the bytes written: %v", err)
+		// Spans fewer than told, or past the bytes written, break the
+		// file rather than write a wrong count.
+		for _, tc := range []struct {
+			name    string
+			members []string
+			span    rdb.Span
+		}{
+			{"spans short of those told, none left", []string{"a", "b"}, rdb.Span{Off: 0, Len: 2}},
+			{"spans short of those told", []string{"a", "b", "c"}, rdb.Span{Off: 0, Len: 2}},
+			{"the last span past the bytes written", []string{"a", "b", "c"}, rdb.Span{Off: 4, Len: 2}},
+		} {
+			spool.Reset()
+			c, _ := rdb.NewCollection(rdb.TypeSet, &spool)
+			for _, m := range tc.members {
+				c.Add(&rdb.Element{Member: []byte(m)})
+			}
+			r, err := c.OmitSpans(bytes.NewReader(spool.Bytes()), &spanList{tc.span}, 2, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, _ := rdb.NewWriter(io.Discard, rdb.WriterOptions{Version: 11})
+			if err := w.WriteCollection(0, []byte("k"), rdb.NoExpiry, c, r, nil); !errors.Is(err, rdb.ErrSpoolSize) {
+				t.Errorf("WriteCollection with %s: %v", tc.name, err)
+			}
 		}
 		s, _ := rdb.NewCollection(rdb.TypeStream, &spool)
 		if _, err := s.Omit(&spool, nil); !errors.Is(err, rdb.ErrUnsupportedType) {
