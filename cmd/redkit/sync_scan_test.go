@@ -49,23 +49,13 @@ func TestSyncScanCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	status := freeAddr(t)
-	stop := make(chan struct{})
-	writer := make(chan struct{})
-	go func() {
-		defer close(writer)
-		c := src.Client()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			k := "w" + strconv.Itoa(i%50)
-			c.Incr(ctx, k)
-			c.LPush(ctx, "l"+k, i)
-			c.Del(ctx, "w"+strconv.Itoa((i+7)%50))
-		}
-	}()
+	c := src.Client()
+	stopWriter := writeUntilStopped(func(i int) {
+		k := "w" + strconv.Itoa(i%50)
+		c.Incr(ctx, k)
+		c.LPush(ctx, "l"+k, i)
+		c.Del(ctx, "w"+strconv.Itoa((i+7)%50))
+	})
 	done := make(chan result, 1)
 	go func() {
 		done <- redkit(t, nil, "sync", "--mode", "scan", "--from", src.URL(), "--to", dst.URL(), "--until-caught-up",
@@ -104,8 +94,7 @@ func TestSyncScanCLI(t *testing.T) {
 		}
 	}
 	time.Sleep(time.Second)
-	close(stop)
-	<-writer
+	stopWriter()
 	var r result
 	select {
 	case r = <-done:
@@ -140,22 +129,12 @@ func TestSyncScanLostSubscriptionCLI(t *testing.T) {
 	if err := redistest.FillMixed(ctx, src.Client(), 6); err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	writer := make(chan struct{})
-	go func() {
-		defer close(writer)
-		c := src.Client()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			c.Incr(ctx, "n"+strconv.Itoa(i%30))
-			c.Del(ctx, "n"+strconv.Itoa((i+11)%30))
-			c.Set(ctx, "t"+strconv.Itoa(i%30), i, 200*time.Millisecond)
-		}
-	}()
+	c := src.Client()
+	stopWriter := writeUntilStopped(func(i int) {
+		c.Incr(ctx, "n"+strconv.Itoa(i%30))
+		c.Del(ctx, "n"+strconv.Itoa((i+11)%30))
+		c.Set(ctx, "t"+strconv.Itoa(i%30), i, 200*time.Millisecond)
+	})
 	done := make(chan result, 1)
 	go func() {
 		done <- redkit(t, nil, "sync", "--mode", "scan", "--from", src.URL(), "--to", dst.URL(), "--until-caught-up", "--quiet-period", "500ms", "--format", "json", "-q")
@@ -175,8 +154,7 @@ func TestSyncScanLostSubscriptionCLI(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	time.Sleep(time.Second)
-	close(stop)
-	<-writer
+	stopWriter()
 	r := <-done
 	r.want(t, 0)
 	var rep map[string]any
@@ -266,29 +244,18 @@ func TestSyncScanClusterSourceCLI(t *testing.T) {
 		cc.Set(ctx, "k"+strconv.Itoa(i), i, 0)
 	}
 	dst := redistest.Start(t, redistest.Options{})
-	stop := make(chan struct{})
-	writer := make(chan struct{})
-	go func() {
-		defer close(writer)
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			cc.Incr(ctx, "n"+strconv.Itoa(i%100))
-			cc.Del(ctx, "k"+strconv.Itoa(i%200))
-			cc.RPush(ctx, "l"+strconv.Itoa(i%50), i)
-		}
-	}()
+	stopWriter := writeUntilStopped(func(i int) {
+		cc.Incr(ctx, "n"+strconv.Itoa(i%100))
+		cc.Del(ctx, "k"+strconv.Itoa(i%200))
+		cc.RPush(ctx, "l"+strconv.Itoa(i%50), i)
+	})
 	done := make(chan result, 1)
 	go func() {
 		done <- redkit(t, nil, "sync", "--mode", "scan", "--from", nodes[1].URL(), "--to", dst.URL(), "--db-map", "0=2",
 			"--until-caught-up", "--quiet-period", "500ms", "--format", "json")
 	}()
 	time.Sleep(2 * time.Second)
-	close(stop)
-	<-writer
+	stopWriter()
 	r := (<-done).want(t, 0)
 	if !strings.Contains(r.stderr, "masters=3") {
 		t.Errorf("stderr:\n%s", r.stderr)
@@ -308,5 +275,27 @@ func TestSyncScanClusterSourceCLI(t *testing.T) {
 		if a, b := cc.Dump(ctx, k).Val(), d2.Dump(ctx, k).Val(); a != b {
 			t.Fatalf("key %q differs", k)
 		}
+	}
+}
+
+// writeUntilStopped calls write with 0, 1, 2... in a goroutine until
+// the func it returns is called; that func returns once write has.
+func writeUntilStopped(write func(i int)) (stop func()) {
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			write(i)
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
 	}
 }
