@@ -561,3 +561,39 @@ func TestScanSyncBigKeys(t *testing.T) {
 	}
 	sameLive(t, src.URL(), dst.URL(), nil)
 }
+
+// TestScanSyncSourceConnLost: the connection that reads keys is cut
+// (CLIENT KILL TYPE normal) while big keys stream, batch by batch,
+// from the source's replies to the target: the batch under way fails
+// as a whole, the sync reconnects, reads its keys again, and ends with
+// the target equal to the source.
+func TestScanSyncSourceConnLost(t *testing.T) {
+	src := noReplication(t)
+	dst := redistest.Start(t, redistest.Options{})
+	ctx := t.Context()
+	small := fillBig(t, src.Client(), 5000)
+	s, wait := startScanSync(t, ctx, sync.ScanSyncOptions{Sources: []string{src.Addr()}, SourceName: src.Addr(), Target: dst.Addr(),
+		UntilCaughtUp: true, QuietPeriod: 2 * time.Second, MaxDump: smallMaxDump})
+	deadline := time.Now().Add(30 * time.Second)
+	for s.Status().KeysScanned == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no key read: %+v", s.Status())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := src.Client().ClientKillByFilter(ctx, "TYPE", "normal", "SKIPME", "yes").Err(); err != nil {
+		t.Fatal(err)
+	}
+	// A notified key makes the sync use its connection, if the pass
+	// was over already.
+	if err := src.Client().HSet(ctx, "big:hash", "after-the-cut", "v").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Status(); st.Reconnects < 1 || st.KeysScanned < int64(small)+7 {
+		t.Errorf("after a cut connection: reconnects %d, keys scanned %d (want 1 or more, %d)", st.Reconnects, st.KeysScanned, small+7)
+	}
+	sameLive(t, src.URL(), dst.URL(), nil)
+}
