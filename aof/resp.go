@@ -97,6 +97,9 @@ const (
 	bulkChunk     = 64 << 10 // bulk strings grow by at most this much per read
 	maxDepth      = 64       // nesting limit of aggregates in ReadValue
 	keepBufCap    = 16 << 20 // ReadCommand drops a larger buffer when it starts
+	maxPrealloc   = 1024     // elements of an aggregate allocated before they arrive
+	arenaMax      = 1 << 10  // bulk strings inside an aggregate up to this share blocks
+	arenaBlock    = 16 << 10 // the size of those blocks
 )
 
 // RESPReader reads RESP2 and RESP3 values from a stream (see ReadValue)
@@ -118,6 +121,7 @@ type RESPReader struct {
 	args  [][]byte // the last command
 	crlf  [2]byte
 
+	arena    []byte // ReadValue's block of short strings for the value being read
 	skipBuf  []byte // the text of the last BulkError SkipValue read
 	arrayLen int64  // the length ReadArrayStart read
 }
@@ -330,6 +334,7 @@ func (r *RESPReader) ReadValue() (Value, error) {
 		return Value{}, r.err
 	}
 	start := r.pos
+	r.arena = nil // each value's short strings share blocks of their own
 	v, err := r.value(0, true)
 	if err != nil {
 		return Value{}, r.fail(start, err)
@@ -407,7 +412,12 @@ func (r *RESPReader) value(depth int, first bool) (Value, error) {
 			v.Null = true
 			return v, nil
 		}
-		if v.Str, err = r.appendBulk([]byte{}, n); err != nil {
+		if depth > 0 && n <= arenaMax {
+			v.Str, err = r.arenaBulk(n)
+		} else {
+			v.Str, err = r.appendBulk([]byte{}, n)
+		}
+		if err != nil {
 			return v, err
 		}
 		if v.Kind == Verbatim {
@@ -434,7 +444,9 @@ func (r *RESPReader) value(depth int, first bool) (Value, error) {
 			}
 			n *= 2
 		}
-		v.Elems = []Value{}
+		// Sized for the elements announced, up to a bound: a length is
+		// only a claim until its elements arrive.
+		v.Elems = make([]Value, 0, min(n, maxPrealloc))
 		for range n {
 			e, err := r.value(depth+1, false)
 			if err != nil {
@@ -458,6 +470,24 @@ func (r *RESPReader) value(depth int, first bool) (Value, error) {
 		return v, &ParseError{Offset: at, Err: protocolf("unknown type byte %q", line[0])}
 	}
 	return v, nil
+}
+
+// arenaBulk reads a bulk string body of n (at most arenaMax) bytes and
+// its CRLF into the value's block of short strings, so that an array of
+// a thousand fields costs a few allocations, not a thousand. The slice's
+// capacity ends with it: appending to one string never writes into the
+// next.
+func (r *RESPReader) arenaBulk(n int64) ([]byte, error) {
+	if int64(cap(r.arena)-len(r.arena)) < n {
+		r.arena = make([]byte, 0, arenaBlock)
+	}
+	at := len(r.arena)
+	b, err := r.appendBulk(r.arena, n)
+	if err != nil {
+		return nil, err
+	}
+	r.arena = b
+	return b[at:len(b):len(b)], nil
 }
 
 // SkipValue reads one value of any kind, as ReadValue does, and drops

@@ -148,6 +148,40 @@ func TestSkipValueErrors(t *testing.T) {
 	}
 }
 
+// TestReadValueShortStrings: the short strings of an aggregate share
+// blocks, yet each is its own: appending to one leaves its neighbours
+// alone, and they stay valid after later reads.
+func TestReadValueShortStrings(t *testing.T) {
+	var in strings.Builder
+	in.WriteString("*1000\r\n")
+	for i := range 1000 {
+		fmt.Fprintf(&in, "$%d\r\n%s\r\n", len(fmt.Sprint(i)), fmt.Sprint(i))
+	}
+	in.WriteString("*1\r\n$3\r\nnew\r\n")
+	r := NewRESPReader(strings.NewReader(in.String()))
+	v, err := r.ReadValue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = append(v.Elems[0].Str, "clobber"...)
+	if _, err := r.ReadValue(); err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range v.Elems {
+		if string(e.Str) != fmt.Sprint(i) {
+			t.Fatalf("element %d = %q", i, e.Str)
+		}
+	}
+	one := in.String()
+	allocs := testing.AllocsPerRun(20, func() {
+		r := NewRESPReader(strings.NewReader(one))
+		r.ReadValue()
+	})
+	if allocs > 20 { // the reader, a few blocks and the elements' array; was over a thousand
+		t.Errorf("%v allocations for an array of 1000 short strings", allocs)
+	}
+}
+
 func TestReadValueNaN(t *testing.T) {
 	v, err := NewRESPReader(strings.NewReader(",nan\r\n")).ReadValue()
 	if err != nil || v.Kind != Double || !math.IsNaN(v.Float) {
