@@ -63,14 +63,17 @@
 // kept in memory (zipmap, ziplist, linked lists) are costed as the
 // listpacks and quicklists the server converts them into.
 //
-// There is one model per server layout (MemoryModelNames: redis-7.0 and
-// valkey-8.0). The Reader picks it from the header and the redis-ver or
+// There is one model per server layout (MemoryModelNames: redis-7.0,
+// redis-7.2, redis-7.4, redis-8.0, valkey-7.2, valkey-8.0, valkey-8.1,
+// valkey-9.0). The Reader picks it from the header and the redis-ver or
 // valkey-ver AUX field (ChooseMemoryModel), once per change of those,
 // before the first key; Reader.SetMemoryModel forces one and
-// Reader.MemoryModel tells which is used and why. Both are measured
-// against the live servers (TestMemoryAccuracy). Where a model holds a
-// value in a different encoding than the dump's (a list of one node as a
-// listpack), ValueStats.Encoding is the model's.
+// Reader.MemoryModel tells which is used and why. redis-7.0 and valkey-8.0
+// are measured against the live servers (TestMemoryAccuracy); the others
+// are modelled from the server source. Where a model holds a value in a
+// different encoding than the dump's (a list of one node as a listpack, a
+// short string not embedded beside a long key), ValueStats.Encoding is the
+// model's.
 //
 // # Writing
 //

@@ -100,6 +100,7 @@ type memModel struct {
 	htN    int64      // entries of a dict-based value
 	nonInt bool       // a set member that is not an integer was seen
 	maxLen int64      // longest member, field or value of a dict-based value
+	strLen int64      // a string's length
 
 	// quicklist nodes: how many, whether one is plain, the last one's
 	// entry allocation
@@ -122,6 +123,7 @@ type memModel struct {
 func (m *memModel) reset() { *m = memModel{lay: m.lay} }
 
 func (m *memModel) str(n int64, enc Encoding) {
+	m.strLen = n
 	switch enc {
 	case EncodingInt:
 		m.fixed = sizeRobj
@@ -141,7 +143,13 @@ func (m *memModel) htEntry(f, v int64) {
 		m.fixed += float64(sdsAlloc(f) + m.lay.setEntry)
 		return
 	}
-	m.fixed += float64(sdsAlloc(f) + sizeDictEntry + sdsAlloc(v))
+	m.fixed += float64(m.lay.hashEntry(f, v, false))
+}
+
+// ttlField tells that the hash field just added (f and v bytes) has an
+// expiry, which some servers keep with the field.
+func (m *memModel) ttlField(f, v int64) {
+	m.fixed += float64(m.lay.hashEntry(f, v, true) - m.lay.hashEntry(f, v, false))
 }
 
 func (m *memModel) zslEntry(n int64) {
@@ -238,11 +246,16 @@ func (m *memModel) streamConsumerDone() {
 // keyspace holds for the key (expires: the key has a TTL). It may change
 // *enc to the encoding the modelled server holds the value in when the
 // dump does not say: a list of one node, held as a bare listpack from 7.2
-// on.
+// on; a short string not embedded next to a long key (Redis 8, Valkey
+// 8.1).
 func (m *memModel) total(key []byte, t Type, enc *Encoding, expires bool) int64 {
 	lay := m.lay
 	v := m.fixed
 	switch t {
+	case TypeString:
+		if lay.obj != objRobj {
+			return lay.stringWithKey(int64(len(key)), m.strLen, enc, expires)
+		}
 	case TypeList:
 		if m.lpSize > 0 { // a ziplist converted to one node
 			m.qlNodeFromLP()
@@ -261,6 +274,10 @@ func (m *memModel) total(key []byte, t Type, enc *Encoding, expires bool) int64 
 	case TypeSet, TypeHash, TypeZSet:
 		switch *enc {
 		case EncodingHashtable:
+			if lay.coll == collHashtable {
+				v += sizeRobj + valkeyHashtableSize(m.htN)
+				break
+			}
 			var slots float64
 			var table int64
 			if lay.presize70 {
@@ -277,6 +294,10 @@ func (m *memModel) total(key []byte, t Type, enc *Encoding, expires bool) int64 
 				v += sizeDictEntryNoValue * noValueEntries(m.htN, table)
 			}
 		case EncodingSkiplist:
+			if lay.coll == collHashtable {
+				v += sizeRobj + sizeZset + sizeZskiplist + valkeyHashtableSize(m.htN) + float64(jemallocSize(sizeZslHeader))
+				break
+			}
 			var slots float64
 			if lay.presize70 {
 				// ZADD looks the member up, then adds it: two rehash steps.
@@ -303,9 +324,16 @@ func (m *memModel) total(key []byte, t Type, enc *Encoding, expires bool) int64 
 const sizeDictEntryNoValue = 16
 
 // keyCost is what MEMORY USAGE counts for a key of n bytes besides the
-// 16-byte robj of its value (which the value's memory includes). expires
-// is unused so far.
+// 16-byte robj of its value (which the value's memory includes).
 func (l *memLayout) keyCost(n int64, expires bool) int64 {
+	switch l.obj {
+	case objKvobj:
+		// The value's object is the kvobj, holding the key: its
+		// allocation replaces the robj.
+		return kvobjAlloc(n, expires, 0) - sizeRobj
+	case objEmbedKey:
+		return 0 // in the object, which MEMORY USAGE counts as 16 bytes
+	}
 	if l.key == keyEmbeddedEntry {
 		// 8-byte value union, next pointer, header-size byte, then the
 		// sds copied with its header from the command's argument.

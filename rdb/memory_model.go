@@ -3,6 +3,7 @@ package rdb
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -25,6 +26,41 @@ const (
 	// The sds is a copy of the command's argument, whose header is
 	// sdshdr8 for keys up to 255 bytes (embstr arguments are sdshdr8).
 	keyEmbeddedEntry
+)
+
+// objKind is how a server holds a key's value object and the key.
+type objKind uint8
+
+const (
+	// objRobj: a 16-byte robj for the value, the key kept by the keyspace
+	// (keyLayout says how).
+	objRobj objKind = iota
+	// objKvobj: Redis 8's kvobj, one allocation of the robj, an expiry
+	// when the key has one (or is 128 bytes or longer), a header-size byte
+	// and the key's sds; a short string value is embedded after it. MEMORY
+	// USAGE counts that allocation and no keyspace entry.
+	objKvobj
+	// objEmbedKey: Valkey 8.1's robj with the key (and expiry) embedded
+	// the same way, but MEMORY USAGE counts sizeof(robj) for every value
+	// but an embedded string, whose whole allocation it counts.
+	objEmbedKey
+)
+
+// collKind is the hash table of sets, hashes and sorted sets.
+type collKind uint8
+
+const (
+	collDict      collKind = iota // dict.c: bucket array of pointers, entries
+	collHashtable                 // Valkey 8.1 hashtable.c: 64-byte buckets of 7 entries
+)
+
+// fieldKind is how a hashtable hash holds a field and its value.
+type fieldKind uint8
+
+const (
+	fieldSds    fieldKind = iota // sds field and value, 24-byte dictEntry
+	fieldMstr                    // Redis 7.4 hfield (mstr) field, expiry metadata when it has a TTL
+	fieldValkey                  // Valkey 8.1 hashTypeEntry: field with the value embedded or pointed to
 )
 
 // memLayout is what one server family and version range allocates, as far
@@ -60,6 +96,9 @@ type memLayout struct {
 	// (OBJ_ENCODING_LISTPACK), without quicklist and quicklistNode.
 	listListpack bool
 
+	obj   objKind
+	coll  collKind
+	field fieldKind
 	// Bytes MEMORY USAGE counts per member of a hashtable set and of a
 	// skiplist sorted set's dict besides the member's sds.
 	setEntry, zsetEntry int64
@@ -78,14 +117,59 @@ const (
 	intsetEntries   = 512
 )
 
-// memLayouts lists the models, oldest first within each family; they
-// are checked against the live servers by TestMemoryAccuracy.
+// memLayouts lists the models, oldest first within each family. The
+// measured ones are checked against the live server by TestMemoryAccuracy;
+// the others are deltas on the nearest one, read from the server source
+// named in source, with unit tests of the deltas (memory_model_test.go).
 var memLayouts = [...]memLayout{
 	{
 		name: "redis-7.0", family: "redis", from: [2]int{0, 0}, through: [2]int{7, 0},
 		measured: "Redis 7.0.15",
 		source:   "redis 7.0.15: src/object.c objectComputeSize and memoryCommand, src/dict.c, src/t_set.c, src/t_hash.c, src/t_zset.c, src/quicklist.c, src/t_stream.c",
 		key:      keySds, setSteps: 1, hashSteps: 2, zsetSteps: 2, presize70: true, streamConsumer: sizeStreamCons,
+		setEntry: sizeDictEntry, zsetEntry: sizeDictEntry,
+	},
+	{
+		// Redis 7.2: sets of up to 128 members of up to 64 bytes are
+		// listpacks (RDB_TYPE_SET_LISTPACK, so the dump says) and convert to
+		// a dict presized for 129 (setTypeConvertAndExpand); lists of one
+		// node are bare listpacks (listTypeTryConversion); HSET into a dict
+		// does one lookup (dictAddRaw), not two; sets have no-value dict
+		// entries but MEMORY USAGE still counts sizeof(dictEntry) for each
+		// member (dictEntryMemUsage).
+		name: "redis-7.2", family: "redis", from: [2]int{7, 2}, through: [2]int{7, 2},
+		source: "redis 7.2.6 (tag 7.2.6): src/object.c, src/t_set.c, src/t_list.c, src/t_hash.c hashTypeSet, src/dict.c dictEntryMemUsage",
+		key:    keySds, setSteps: 1, hashSteps: 1, zsetSteps: 2, streamConsumer: 32, listListpack: true,
+		setEntry: sizeDictEntry, zsetEntry: sizeDictEntry,
+	},
+	{
+		// Redis 7.4: hash fields in a dict are hfield (mstr) strings, whose
+		// header is 3 bytes up to 64 KiB, and a field with a TTL carries an
+		// ExpireMeta (16 bytes) and metadata flags (2) in front
+		// (hfieldNew, mstrNewWithMeta); a listpack hash with TTLs
+		// (listpackex) has a 32-byte listpackEx besides its listpack.
+		name: "redis-7.4", family: "redis", from: [2]int{7, 4}, through: [2]int{7, 4},
+		source: "redis 7.4.1 (tag 7.4.1): src/object.c objectComputeSize (hfieldZmallocSize, OBJ_ENCODING_LISTPACK_EX), src/mstr.h, src/t_hash.c, src/server.h listpackEx, src/ebuckets.h ExpireMeta",
+		key:    keySds, setSteps: 1, hashSteps: 1, zsetSteps: 2, streamConsumer: 32, listListpack: true,
+		field: fieldMstr, setEntry: sizeDictEntry, zsetEntry: sizeDictEntry,
+	},
+	{
+		// Redis 8.0: the key lives in the value's object (kvobj: robj,
+		// expiry when the key has one or is 128 bytes or longer, header-size
+		// byte, sds key), a string is embedded after it when the whole fits
+		// 64 bytes, and MEMORY USAGE is kvobjComputeSize alone: the kvobj
+		// allocation plus the value's structures, no keyspace entry. Sorted
+		// set dicts count no entry per member (dictEntryMemUsage(1)).
+		name: "redis-8.0", family: "redis", from: [2]int{8, 0}, through: [2]int{8, 2},
+		source: "redis 8.x src/object.c (kvobjCreate, kvobjSet, kvobjComputeSize, memoryCommand) and src/dict.c dictEntryMemUsage, as stored in the code index (not a tagged release here)",
+		key:    keySds, setSteps: 1, hashSteps: 1, zsetSteps: 2, streamConsumer: 32, listListpack: true,
+		obj: objKvobj, field: fieldMstr, setEntry: sizeDictEntry, zsetEntry: 0,
+	},
+	{
+		// Valkey 7.2 is Redis 7.2.4 renamed: the redis-7.2 layout.
+		name: "valkey-7.2", family: "valkey", from: [2]int{7, 2}, through: [2]int{7, 2},
+		source: "valkey 7.2.7 (tag 7.2.7): the layout of redis 7.2.4 (src/server.c dict types, src/object.c)",
+		key:    keySds, setSteps: 1, hashSteps: 1, zsetSteps: 2, streamConsumer: 32, listListpack: true,
 		setEntry: sizeDictEntry, zsetEntry: sizeDictEntry,
 	},
 	{
@@ -98,6 +182,26 @@ var memLayouts = [...]memLayout{
 		source:   "valkey 8.0.1 (tag 8.0.1): src/dict.c (dictEntryEmbedded, dictEntryNoValue, dictEntryMemUsage), src/server.c dict types, src/object.c objectComputeSize and memoryCommand, src/t_set.c, src/t_hash.c, src/t_list.c",
 		key:      keyEmbeddedEntry, setNoValue: true, setSteps: 1, hashSteps: 1, zsetSteps: 2, streamConsumer: 32,
 		listListpack: true, setEntry: 0, zsetEntry: sizeDictEntry,
+	},
+	{
+		// Valkey 8.1: hashtable.c (64-byte buckets of 7 entry pointers,
+		// child buckets when one overflows) replaces dict for keys, sets,
+		// hashes and sorted sets; the key (and expiry) is embedded in the
+		// value's robj, which MEMORY USAGE counts as 16 bytes except for an
+		// embedded string (whole allocation); a hash field is a
+		// hashTypeEntry embedding the value when both fit 64 bytes.
+		name: "valkey-8.1", family: "valkey", from: [2]int{8, 1}, through: [2]int{8, 1},
+		source: "valkey 8.1 src/hashtable.c (hashtableMemUsage, bucket layout, BUCKET_FACTOR), src/object.c (createStringObjectWithKeyAndExpire, objectComputeSize, memoryCommand), src/t_hash.c (hashTypeCreateEntry, hashTypeEntryMemUsage), as stored in the code index",
+		key:    keySds, setSteps: 1, hashSteps: 1, zsetSteps: 2, streamConsumer: 32, listListpack: true,
+		obj: objEmbedKey, coll: collHashtable, field: fieldValkey,
+	},
+	{
+		// Valkey 9.0: as 8.1, and a hash field with a TTL keeps its
+		// expiry (8 bytes) in its hashTypeEntry.
+		name: "valkey-9.0", family: "valkey", from: [2]int{9, 0}, through: [2]int{9, 0},
+		source: "valkey 9.0.5 src/t_hash.c (hashTypeCreateEntry with expiry, hashTypeEntryMemUsage), src/object.c, src/hashtable.c, as stored in the code index",
+		key:    keySds, setSteps: 1, hashSteps: 1, zsetSteps: 2, streamConsumer: 32, listListpack: true,
+		obj: objEmbedKey, coll: collHashtable, field: fieldValkey,
 	},
 }
 
@@ -318,8 +422,16 @@ func (r *Reader) autoModel() MemoryModelChoice {
 
 // memTotal is ValueStats.Memory of the value just walked.
 func (r *Reader) memTotal() int64 {
-	return r.mem.total(r.rec.Key, r.rec.Type, &r.stats.Encoding, r.rec.ExpireAt != NoExpiry)
+	n := r.mem.total(r.rec.Key, r.rec.Type, &r.stats.Encoding, r.rec.ExpireAt != NoExpiry)
+	if r.mem.lay.field == fieldMstr && (r.rec.RDBType == typeHashListpackEx || r.rec.RDBType == typeHashListpackExPreG) {
+		n += sizeListpackEx
+	}
+	return n
 }
+
+// sizeListpackEx is Redis 7.4's listpackEx: ExpireMeta, key and listpack
+// pointers.
+const sizeListpackEx = 32
 
 // noteAux records the AUX fields that name the server.
 func (r *Reader) noteAux(name, value []byte) {
@@ -346,4 +458,139 @@ func (r *Reader) chooseMemoryModel() {
 		l = &memLayouts[0]
 	}
 	r.mem.lay = l
+}
+
+// sdsHeader is the header of an sds string of n bytes created with its
+// exact length (sdsReqType).
+func sdsHeader(n int64) int64 {
+	switch {
+	case n < 32:
+		return 1
+	case n < 256:
+		return 3
+	case n < 65536:
+		return 5
+	case n < 1<<32:
+		return 9
+	}
+	return 17
+}
+
+// mstrHeader is the header of a Redis 7.4 mstr of n bytes: mstrhdr5, 8,
+// 16 (3 bytes) or 64.
+func mstrHeader(n int64) int64 {
+	switch {
+	case n < 32:
+		return 1
+	case n < 65536:
+		return 3
+	}
+	return 9
+}
+
+// embedValueMax is Valkey's EMBED_VALUE_MAX_ALLOC_SIZE: a hash field and
+// value embedded in one hashTypeEntry take at most this.
+const embedValueMax = 64
+
+// hashEntry is what MEMORY USAGE counts for one field of f bytes with a
+// value of v bytes in a hashtable hash, ttl telling that it has an expiry.
+func (l *memLayout) hashEntry(f, v int64, ttl bool) int64 {
+	switch l.field {
+	case fieldMstr:
+		var meta int64
+		if ttl {
+			meta = 16 + 2 // ExpireMeta and mstr metadata flags
+		}
+		return jemallocSize(meta+mstrHeader(f)+f+1) + sizeDictEntry + sdsAlloc(v)
+	case fieldValkey:
+		var exp int64
+		if ttl {
+			exp = 8
+		}
+		fs, vs := sdsHeader(f)+f+1, 3+v+1
+		if fs+vs+exp <= embedValueMax {
+			return jemallocSize(fs + vs + exp)
+		}
+		// Value pointer, then the field, at least an sdshdr8.
+		return jemallocSize(8+max(sdsHeader(f), 3)+f+1+exp) + sdsAlloc(v)
+	}
+	return sdsAlloc(f) + sizeDictEntry + sdsAlloc(v)
+}
+
+// kvobjAlloc is the allocation of a Redis 8 kvobj for a key of k bytes,
+// with an embedded string of v bytes (v < 0: none).
+func kvobjAlloc(k int64, expires bool, v int64) int64 {
+	n := sizeRobj + 1 + sdsHeader(k) + k + 1
+	if expires || k >= 128 {
+		n += 8
+	}
+	if v >= 0 {
+		n += 3 + v + 1
+	}
+	return jemallocSize(n)
+}
+
+// stringWithKey is MEMORY USAGE of a string of v bytes under a key of k
+// bytes where the value's object holds the key (Redis 8, Valkey 8.1); it
+// sets *enc to raw when a string of up to 44 bytes is not embedded.
+func (l *memLayout) stringWithKey(k, v int64, enc *Encoding, expires bool) int64 {
+	var exp int64
+	if expires {
+		exp = 8
+	}
+	if l.obj == objKvobj {
+		switch *enc {
+		case EncodingInt:
+			return kvobjAlloc(k, expires, -1)
+		case EncodingEmbstr:
+			// kvobjSet: embedded when robj, key (sdshdr5 assumed: 3 bytes
+			// with the header-size byte), expiry and value fit 64 bytes.
+			if sizeRobj+k+3+exp+4+v <= 64 {
+				return kvobjAlloc(k, expires, v)
+			}
+			*enc = EncodingRaw
+		}
+		return kvobjAlloc(k, expires, -1) + sdsAlloc(v)
+	}
+	// Valkey 8.1 createStringObjectWithKeyAndExpire; MEMORY USAGE counts
+	// sizeof(robj) for int and raw strings.
+	switch *enc {
+	case EncodingInt:
+		return sizeRobj
+	case EncodingEmbstr:
+		n := sizeRobj + 1 + sdsHeader(k) + k + 1 + exp + 3 + v + 1
+		if n <= 64 {
+			return jemallocSize(n)
+		}
+		*enc = EncodingRaw
+	}
+	return sizeRobj + sdsAlloc(v)
+}
+
+// valkeyHashtableSize is hashtableMemUsage of a Valkey 8.1 hashtable of n
+// entries grown by inserts: the 72-byte struct and 64-byte buckets, the
+// table doubling when it holds more than 7 entries a bucket, plus the
+// expected child buckets of the buckets that overflow (entries fall in
+// buckets as Poisson arrivals; a chain of k > 7 entries needs
+// ceil((k-7)/6) children).
+func valkeyHashtableSize(n int64) float64 {
+	const sizeHashtable, sizeBucket = 72, 64
+	if n == 0 {
+		return sizeHashtable
+	}
+	b := int64(1)
+	for b*7 < n {
+		b <<= 1
+	}
+	lambda := float64(n) / float64(b)
+	p := math.Exp(-lambda) // P(k = 0)
+	var children float64
+	limit := int(lambda+12*math.Sqrt(lambda)) + 20
+	for k := 1; k <= limit; k++ {
+		p *= lambda / float64(k)
+		if k > 7 {
+			children += p * float64((k-7+5)/6)
+		}
+	}
+	return sizeHashtable + sizeBucket*(float64(b)+float64(b)*children)
 }

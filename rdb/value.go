@@ -638,6 +638,9 @@ func (r *Reader) walkHashTable(fn func(*Element) error, ttl hashTTL) error {
 		}
 		r.element(max(f.n, v.n))
 		r.mem.htEntry(f.n, v.n)
+		if exp != NoExpiry {
+			r.mem.ttlField(f.n, v.n)
+		}
 		if fn != nil {
 			e := r.newElement()
 			e.Member, e.Value, e.ExpireAt = f.data, v.data, exp

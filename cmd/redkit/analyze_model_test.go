@@ -91,7 +91,7 @@ func TestAnalyzeMemoryModel(t *testing.T) {
 		}
 	}
 	s = summaryOf(t, redkit(t, nil, "analyze", "--format", "json", redis, future).want(t, 0).stdout)
-	if s.MemoryModel != "redis-7.0" || s.Files[1].ModelNote == "" {
+	if s.MemoryModel != "redis-7.0,redis-8.0" || s.Files[1].ModelNote == "" {
 		t.Errorf("JSON of two files: memory_model %q, files %+v", s.MemoryModel, s.Files)
 	}
 
@@ -116,7 +116,7 @@ func TestAnalyzeMemoryModelCompletion(t *testing.T) {
 	if !slices.Equal(got, rdb.MemoryModelNames()) {
 		t.Errorf("completion of --memory-model: %q, want %q", got, rdb.MemoryModelNames())
 	}
-	if got := complete(t, "analyze", "--memory-model", "valkey-8"); !slices.Equal(got, []string{"valkey-8.0"}) {
+	if got := complete(t, "analyze", "--memory-model", "valkey-8"); !slices.Equal(got, []string{"valkey-8.0", "valkey-8.1"}) {
 		t.Errorf("completion of --memory-model valkey-8: %q", got)
 	}
 }
