@@ -54,14 +54,26 @@
 //
 // # Memory estimates
 //
-// ValueStats.Memory models what Redis 7.0 on a 64-bit jemalloc build
-// reports with MEMORY USAGE key SAMPLES 0: the key's sds and dict entry,
-// the robj, and the encoding's own structures (jemalloc size classes;
-// dict tables; listpack, intset and quicklist allocations; skiplist nodes
-// at their expected level; stream radix trees, listpacks, consumer groups
-// and PELs). Encodings Redis 7 no longer keeps in memory (zipmap,
-// ziplist, linked lists) are costed as the listpacks and quicklists Redis
-// 7 converts them into.
+// ValueStats.Memory models what the server that wrote the dump, on a
+// 64-bit jemalloc build, reports with MEMORY USAGE key SAMPLES 0: what it
+// keeps for the key, the robj, and the encoding's own structures
+// (jemalloc size classes; dict or hashtable tables; listpack, intset and
+// quicklist allocations; skiplist nodes at their expected level; stream
+// radix trees, listpacks, consumer groups and PELs). Encodings no longer
+// kept in memory (zipmap, ziplist, linked lists) are costed as the
+// listpacks and quicklists the server converts them into.
+//
+// There is one model per server layout (MemoryModelNames: redis-7.0,
+// redis-7.2, redis-7.4, redis-8.0, valkey-7.2, valkey-8.0, valkey-8.1,
+// valkey-9.0). The Reader picks it from the header and the redis-ver or
+// valkey-ver AUX field (ChooseMemoryModel), once per change of those,
+// before the first key; Reader.SetMemoryModel forces one and
+// Reader.MemoryModel tells which is used and why. redis-7.0 and valkey-8.0
+// are measured against the live servers (TestMemoryAccuracy); the others
+// are modelled from the server source. Where a model holds a value in a
+// different encoding than the dump's (a list of one node as a listpack, a
+// short string not embedded beside a long key), ValueStats.Encoding is the
+// model's.
 //
 // # Writing
 //

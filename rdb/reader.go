@@ -120,11 +120,14 @@ type Reader struct {
 	dumpCRC                crcWriter   // WriteDump's, reused
 	dumpScratch            [16]byte    // WriteDump's small writes
 	valueCount             countWriter // WriteValue's, reused
+
+	memForced           *memLayout // SetMemoryModel's; nil: chosen from the dump
+	redisVer, valkeyVer string     // the AUX fields naming the server
 }
 
 // NewReader returns a Reader reading from r. It buffers r itself.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{in: newInput(r), expireAt: NoExpiry, idle: -1, freq: -1}
+	return &Reader{in: newInput(r), expireAt: NoExpiry, idle: -1, freq: -1, mem: memModel{lay: &memLayouts[0]}}
 }
 
 // Version is the RDB version from the header; valid after the first Next.
@@ -189,6 +192,7 @@ func (r *Reader) readHeader() error {
 	}
 	r.in.next(9)
 	r.started = true
+	r.chooseMemoryModel()
 	return nil
 }
 
@@ -261,6 +265,7 @@ func (r *Reader) Next() (*Record, error) {
 				return nil, r.fail(off, nil, err)
 			}
 			rec.Kind, rec.Name, rec.Data = KindAux, r.nameBuf, r.dataBuf
+			r.noteAux(r.nameBuf, r.dataBuf)
 			return rec, nil
 		case opFunction2:
 			if r.dataBuf, err = r.readStringCopy(r.dataBuf[:0]); err != nil {

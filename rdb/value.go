@@ -127,7 +127,7 @@ func (r *Reader) walk(fn func(*Element) error) error {
 		return r.fail(r.in.offset(), r.rec.Key, err)
 	}
 	r.stats.ValueSize = r.in.offset() - r.valStart
-	r.stats.Memory = r.mem.total(r.rec.Key, r.rec.Type, r.stats.Encoding)
+	r.stats.Memory = r.memTotal()
 	r.statsOK = true
 	return nil
 }
@@ -517,7 +517,7 @@ func (r *Reader) walkQuicklist(fn func(*Element) error, v2 bool) error {
 				return err
 			}
 			r.element(s.n)
-			r.mem.qlNode(s.n)
+			r.mem.qlPlainNode(s.n)
 			if fn != nil {
 				e := r.newElement()
 				e.Member = s.data
@@ -638,6 +638,9 @@ func (r *Reader) walkHashTable(fn func(*Element) error, ttl hashTTL) error {
 		}
 		r.element(max(f.n, v.n))
 		r.mem.htEntry(f.n, v.n)
+		if exp != NoExpiry {
+			r.mem.ttlField(f.n, v.n)
+		}
 		if fn != nil {
 			e := r.newElement()
 			e.Member, e.Value, e.ExpireAt = f.data, v.data, exp

@@ -31,14 +31,19 @@ type inputResult struct {
 	trailingStart          byte   // the first of them
 }
 
-// scanInput reads one dump through Scan, counting its bytes in p.
-func scanInput(ctx context.Context, path string, stdin io.Reader, p *progress, f *rdb.Filter, fn func(*rdb.Record, rdb.ValueStats) error) inputResult {
-	return scanInputTail(ctx, path, stdin, p, f, fn, false)
+// scanInput reads one dump through Scan, counting its bytes in p; model
+// is the memory model the stats use ("" = chosen from the dump).
+func scanInput(ctx context.Context, path string, stdin io.Reader, p *progress, f *rdb.Filter, model string, fn func(*rdb.Record, rdb.ValueStats) error) inputResult {
+	return scanInputModel(ctx, path, stdin, p, f, model, fn, false)
 }
 
 // scanInputTail is scanInput; with countTail it also reads and counts the
 // bytes after the RDB's checksum, which Redis ignores when it loads it.
 func scanInputTail(ctx context.Context, path string, stdin io.Reader, p *progress, f *rdb.Filter, fn func(*rdb.Record, rdb.ValueStats) error, countTail bool) inputResult {
+	return scanInputModel(ctx, path, stdin, p, f, "", fn, countTail)
+}
+
+func scanInputModel(ctx context.Context, path string, stdin io.Reader, p *progress, f *rdb.Filter, model string, fn func(*rdb.Record, rdb.ValueStats) error, countTail bool) inputResult {
 	res := inputResult{path: path, size: -1}
 	in, err := dumpfile.OpenArg(ctx, path, stdin)
 	if err != nil {
@@ -49,6 +54,9 @@ func scanInputTail(ctx context.Context, path string, stdin io.Reader, p *progres
 	p.track(in)
 	res.size, res.compression = in.Size, in.Compression
 	rd := rdb.NewReader(in)
+	if res.err = rd.SetMemoryModel(model); res.err != nil {
+		return res
+	}
 	if res.err = analysis.Scan(ctx, rd, f, &res.meta, fn); res.err != nil {
 		return res
 	}
