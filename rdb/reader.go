@@ -25,6 +25,11 @@ const (
 	opExpireTime    = 253
 	opSelectDB      = 254
 	opEOF           = 255
+
+	// Redis Enterprise's own opcodes, which librdb reads past (one length
+	// each, nothing to keep): RAM_LRU and SLOT_NUM.
+	opEntRAMLRU  = 107
+	opEntSlotNum = 121
 )
 
 // RDB value types (rdb.h).
@@ -111,6 +116,8 @@ type Reader struct {
 	streamWalked bool       // stream holds the current key's metadata
 	metaBuf      []byte     // raw KEY_META bytes of the next key
 	hasMeta      bool
+
+	skipped []SkippedOpcode // Enterprise opcodes read past, by opcode
 
 	kv KeyValue // returned by KeyValue, functions bound once
 
@@ -315,6 +322,16 @@ func (r *Reader) Next() (*Record, error) {
 				return nil, r.fail(off, nil, err)
 			}
 			r.freq = int(b)
+		case opEntRAMLRU, opEntSlotNum:
+			if r.magic != "REDIS" {
+				return nil, r.fail(off, nil, fmt.Errorf("%w: unknown opcode or value type %d in %s %d file", ErrUnsupportedType, op, r.magic, r.version))
+			}
+			// Redis Enterprise writes these; Redis and librdb read one
+			// length and go on, and so does this Reader.
+			if _, err := r.readLength(); err != nil {
+				return nil, r.fail(off, nil, fmt.Errorf("redis enterprise opcode %d: %w", op, err))
+			}
+			r.noteSkipped(op)
 		default:
 			t, ok := r.logicalType(op)
 			if !ok {
@@ -731,6 +748,33 @@ func (r *Reader) Stream() *StreamInfo {
 	}
 	return &r.stream
 }
+
+// SkippedOpcode counts the records of an opcode the Reader read past
+// without returning them: Redis Enterprise's RAM_LRU (107) and SLOT_NUM
+// (121), which carry one length each and nothing Redis keeps.
+type SkippedOpcode struct {
+	Opcode byte
+	Name   string
+	Count  int64
+}
+
+func (r *Reader) noteSkipped(op byte) {
+	for i := range r.skipped {
+		if r.skipped[i].Opcode == op {
+			r.skipped[i].Count++
+			return
+		}
+	}
+	name := "RAM_LRU"
+	if op == opEntSlotNum {
+		name = "SLOT_NUM"
+	}
+	r.skipped = append(r.skipped, SkippedOpcode{Opcode: op, Name: name, Count: 1})
+}
+
+// Skipped returns the opcodes read past so far, in the order first met,
+// or nil. The slice is the Reader's: do not change it.
+func (r *Reader) Skipped() []SkippedOpcode { return r.skipped }
 
 // Rest returns the input that follows the RDB's checksum, for files that
 // continue after it (an AOF with an RDB preamble). Call it after Next
