@@ -60,8 +60,8 @@ const (
 	typeHashMetadata       = 24
 	typeHashListpackEx     = 25
 	typeStreamListpacks4   = 26 // REDIS 13+: streams with IDMP producers
-	typeStreamListpacks5   = 27 // REDIS 14 (Redis 8.8)
-	typeArray              = 28 // REDIS 14 (Redis 8.8)
+	typeStreamListpacks5   = 27 // REDIS 14 (Redis 8.8): streams with per-group NACK zones
+	typeArray              = 28 // REDIS 14 (Redis 8.8): sparse arrays
 
 	// Valkey's meanings of the bytes Redis uses for other things.
 	typeValkeyHash2 = 22 // VALKEY 80+: hash table with per-field expiry
@@ -117,6 +117,9 @@ type Reader struct {
 	metaBuf      []byte     // raw KEY_META bytes of the next key
 	hasMeta      bool
 
+	array       ArrayInfo // metadata of the last array walked
+	arrayWalked bool      // array holds the current key's metadata
+
 	skipped []SkippedOpcode // Enterprise opcodes read past, by opcode
 
 	kv KeyValue // returned by KeyValue, functions bound once
@@ -124,6 +127,7 @@ type Reader struct {
 	storedCRC, computedCRC uint64
 	el                     Element
 	mem                    memModel
+	mem2                   newTypesMem // arrays and NACK zones (memory_newtypes.go)
 	dumpCRC                crcWriter   // WriteDump's, reused
 	dumpScratch            [16]byte    // WriteDump's small writes
 	valueCount             countWriter // WriteValue's, reused
@@ -219,7 +223,7 @@ func (r *Reader) Next() (*Record, error) {
 	r.releaseBuffers()
 	rec := &r.rec
 	*rec = Record{DB: r.db, ExpireAt: NoExpiry, Idle: -1, Freq: -1}
-	r.streamWalked = false
+	r.streamWalked, r.arrayWalked = false, false
 	rec.Offset = r.in.offset()
 	for {
 		off := r.in.offset()
@@ -401,13 +405,10 @@ func (r *Reader) logicalType(t byte) (Type, bool) {
 		return TypeHash, true // Redis 7.4+ hashes with field expiry
 	case t == typeStreamListpacks4 && r.version >= 13:
 		return TypeStream, true
-	case (t == typeStreamListpacks5 || t == typeArray) && r.version >= 14:
-		// Known Redis 8.8 types whose layout this build does not read yet:
-		// let walk report them by name rather than call them unknown.
-		if t == typeArray {
-			return TypeArray, true
-		}
+	case t == typeStreamListpacks5 && r.version >= 14:
 		return TypeStream, true
+	case t == typeArray && r.version >= 14:
+		return TypeArray, true
 	}
 	return 0, false
 }
@@ -775,6 +776,15 @@ func (r *Reader) noteSkipped(op byte) {
 // Skipped returns the opcodes read past so far, in the order first met,
 // or nil. The slice is the Reader's: do not change it.
 func (r *Reader) Skipped() []SkippedOpcode { return r.skipped }
+
+// Array returns the metadata of the current key's array once Elements
+// has walked it (nil otherwise). It is valid until the next call to Next.
+func (r *Reader) Array() *ArrayInfo {
+	if !r.arrayWalked {
+		return nil
+	}
+	return &r.array
+}
 
 // Rest returns the input that follows the RDB's checksum, for files that
 // continue after it (an AOF with an RDB preamble). Call it after Next
