@@ -440,3 +440,40 @@ func TestArrayLibrdbViews(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkReaderArray walks an array of a million elements (integers,
+// floats and strings, dense then sparse), as Stats does for analyze.
+func BenchmarkReaderArray(b *testing.B) {
+	vals := make([]arrayValue, 0, 1<<20)
+	for i := uint64(0); i < 1<<20; i++ {
+		idx := i
+		if i >= 1<<19 {
+			idx = i * 1000 // the second half sparse
+		}
+		switch i % 3 {
+		case 0:
+			vals = append(vals, arrayValue{idx: idx, tag: arTagInt, i: int64(i)})
+		case 1:
+			vals = append(vals, arrayValue{idx: idx, tag: arTagFloat, f: float64(i) / 3})
+		default:
+			vals = append(vals, arrayValue{idx: idx, tag: arTagSDS, s: "element-value-" + strconv.FormatUint(i, 10)})
+		}
+	}
+	var rb rdbBuilder
+	rb.WriteString("REDIS0014")
+	rb.array("big", NoInsertIndex, vals)
+	data := rb.end()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		rd := NewReader(bytes.NewReader(data))
+		if _, err := rd.Next(); err != nil {
+			b.Fatal(err)
+		}
+		st, err := rd.Stats()
+		if err != nil || st.Elements != 1<<20 {
+			b.Fatalf("%v %+v", err, st)
+		}
+		b.ReportMetric(float64(st.Memory)/float64(st.Elements), "est-bytes/elem")
+	}
+}
