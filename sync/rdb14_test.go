@@ -1,8 +1,15 @@
 package sync
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"io"
+	"strings"
 	"testing"
+
+	"github.com/redkit/redkit/internal/redistest"
+	"github.com/redkit/redkit/rdb"
 )
 
 // TestRDB14Targets: which servers hold Redis 8.8's arrays and NACKed
@@ -37,5 +44,48 @@ func TestRDB14Targets(t *testing.T) {
 	want := `db 0 key "arr": the target cannot hold this value: an array (RDB type 28) came with Redis 8.8 (RDB 14), and redis 7.0.15 loads RDB 10`
 	if ke.Error() != want || !errors.Is(ke, ErrTargetType) {
 		t.Errorf("got %q, want %q wrapping ErrTargetType", ke.Error(), want)
+	}
+}
+
+// TestRestoreRefusedPayloadVersion: when a target refuses a RESTORE
+// because it does not load the payload's RDB version (here a Redis 7.0
+// said to load RDB 14), the key's error says which version it was.
+func TestRestoreRefusedPayloadVersion(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t, redistest.Options{})
+	w, err := NewWriter(ctx, srv.Addr(), false, WriterOptions{Log: testLog(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	elems := []rdb.Element{{Index: 3, Member: []byte("v")}}
+	kv := &rdb.KeyValue{Key: []byte("arr"), Type: rdb.TypeArray, ExpireAt: rdb.NoExpiry, Idle: -1, Freq: -1,
+		Elements: func(fn func(*rdb.Element) error) error {
+			for i := range elems {
+				if err := fn(&elems[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}}
+	var payload bytes.Buffer
+	if err := rdb.EncodeDump(&payload, kv, 14); err != nil {
+		t.Fatal(err)
+	}
+	kv.Elements = nil
+	kv.Dump = func(w io.Writer) error { _, err := w.Write(payload.Bytes()); return err }
+	r, err := NewRestorer(w, &ServerInfo{Server: "redis", Version: "7.0.15", RDBVersion: 14, ProtoMaxBulkLen: 512 << 20}, RestoreOptions{Mode: ModeRestore})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Key(ctx, kv); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f := r.Failures()
+	if len(f) != 1 || !strings.Contains(f[0].Error(), `key "arr"`) || !strings.Contains(f[0].Error(), "DUMP payload version") ||
+		!strings.Contains(f[0].Error(), "a payload of RDB 14, which redis 7.0.15 does not load") {
+		t.Errorf("failures %v", f)
 	}
 }
