@@ -29,6 +29,8 @@ type inputResult struct {
 	storedCRC, computedCRC uint64 // the trailer's CRC64 (0: saved without) and the content's
 	trailing               int64  // bytes after the checksum (counted when asked)
 	trailingStart          byte   // the first of them
+	// Redis Enterprise opcodes read past (RAM_LRU, SLOT_NUM).
+	skipped []rdb.SkippedOpcode
 }
 
 // scanInput reads one dump through Scan, counting its bytes in p; model
@@ -61,6 +63,7 @@ func scanInputModel(ctx context.Context, path string, stdin io.Reader, p *progre
 		return res
 	}
 	res.storedCRC, res.computedCRC = rd.Checksum()
+	res.skipped = rd.Skipped()
 	if countTail {
 		rest := bufio.NewReader(rd.Rest())
 		if b, err := rest.Peek(1); err == nil {
