@@ -35,6 +35,9 @@ type summaryFileJSON struct {
 	FileBytes   int64  `json:"file_bytes"`
 	RDBBytes    int64  `json:"rdb_bytes"`
 	Compression string `json:"compression"`
+	// ReplayedAOF: an AOF replayed into memory; its rdb_bytes are those
+	// of the RDB a server would save of the keys.
+	ReplayedAOF bool   `json:"replayed_aof,omitempty"`
 	Error       string `json:"error,omitempty"`
 }
 
@@ -68,11 +71,11 @@ func writeSummary(w io.Writer, opts analyzeOptions, s *analysis.Summary, files [
 	p := func(format string, args ...any) { fmt.Fprintf(tw, format, args...) }
 	for _, f := range files {
 		ver, _ := f.meta.AuxValue("redis-ver")
-		status := "ok"
-		if f.err != nil {
-			status = "INCOMPLETE"
+		format := fmt.Sprintf("RDB v%d", f.meta.Version)
+		if f.replayed {
+			format = fmt.Sprintf("AOF replayed (as RDB v%d)", f.meta.Version)
 		}
-		p("file\t%s\tRDB v%d\tredis %s\t%s\t%s\n", f.path, f.meta.Version, orDash(ver), sizeLine(f.size, f.compression, f.meta.Bytes), status)
+		p("file\t%s\t%s\tredis %s\t%s\t%s\n", f.path, format, orDash(ver), sizeLine(f.size, f.compression, f.meta.Bytes), inputStatus(&f.inputResult))
 	}
 	p("\nkeys\t%d\n", s.Total.Keys)
 	p("memory (estimated)\t%s\t(%d bytes)\n", bytesize.Format(s.Total.Memory), s.Total.Memory)
@@ -142,7 +145,7 @@ func writeSummaryJSON(w io.Writer, s *analysis.Summary, files []analyzeResult, t
 	}
 	for _, f := range files {
 		ver, _ := f.meta.AuxValue("redis-ver")
-		fj := summaryFileJSON{File: f.path, RDBVersion: f.meta.Version, RedisVer: ver, FileBytes: f.size, RDBBytes: f.meta.Bytes, Compression: string(f.compression)}
+		fj := summaryFileJSON{File: f.path, RDBVersion: f.meta.Version, RedisVer: ver, FileBytes: f.size, RDBBytes: f.meta.Bytes, Compression: string(f.compression), ReplayedAOF: f.replayed}
 		if f.err != nil {
 			fj.Error = f.err.Error()
 		}
