@@ -64,8 +64,12 @@
 //     *MismatchError; a target that fails first is a *StoppedEarlyError:
 //     the object was read in part and its checksum says nothing).
 //     CheckOpen and VerifyObject check objects before anything is
-//     written; CheckObject checks an object as it is copied to a file,
-//     which the caller renames into place only when it returns nil.
+//     written; OpenStream reads one object as its content for a reader
+//     that does not restore (analyze, check), an *ObjectStream whose
+//     Read at the end, or Close before it, reports a damaged object as a
+//     *ChecksumError (wrapping storage.ErrChecksum); CheckObject checks
+//     an object as it is copied to a file, which the caller renames into
+//     place only when it returns nil.
 //     PlanAt, VerifyAt, RestoreAt and RestoreAtToFile restore a
 //     continuous backup to a point in time: the base, then the
 //     segments' commands pipelined (Piper) or replayed into memory and

@@ -38,7 +38,9 @@
 // Redis itself rejects change nothing, as when Redis loads the file;
 // commands the keyspace cannot replay are refused with their name and
 // offset, never skipped. Restore is Copy into a LiveSink with the
-// target's counts.
+// target's counts. ReplayedRDB replays an AOF the same way and reads
+// the keyspace back as the RDB a server would save of it, in the
+// server's compact encodings (for an analysis of memory).
 //
 // # Buffers and errors
 //

@@ -54,6 +54,7 @@ func ReplayKeyspace(ctx context.Context, src *AOFSource, now int64) (*aof.Keyspa
 		}
 		if e.Kind == aof.KindRDB {
 			err = ks.LoadRDB(e.RDB)
+			src.noteVersion(e.RDB)
 		} else {
 			err = ks.Apply(e)
 		}
@@ -61,4 +62,35 @@ func ReplayKeyspace(ctx context.Context, src *AOFSource, now int64) (*aof.Keyspa
 			return nil, err
 		}
 	}
+}
+
+// ReplayedRDB replays what is left of src's AOF (ReplayKeyspace, the
+// whole keyspace held in memory) and returns it as the RDB a server
+// would save of it, written as it is read: the function libraries, then
+// the keys in the encodings a server of the AOF's RDB version holds them
+// in (rdb.WriterOptions.Compact; RDB 10, Redis 7.0, for an AOF without
+// an RDB part), so that the memory a reader estimates from it is the
+// server's. It returns the version written. Close the reader to stop
+// the writing early.
+func ReplayedRDB(ctx context.Context, src *AOFSource, now int64) (io.ReadCloser, int, error) {
+	ks, err := ReplayKeyspace(ctx, src, now)
+	if err != nil {
+		return nil, 0, err
+	}
+	version := min(max(src.RDBVersion(), 10), rdb.MaxRedisVersion)
+	pr, pw := io.Pipe()
+	go func() {
+		w, err := rdb.NewWriter(pw, rdb.WriterOptions{Version: version, Compact: true})
+		if err == nil {
+			err = ks.Functions(w.WriteFunction)
+		}
+		if err == nil {
+			err = ks.Keys(w.WriteKey)
+		}
+		if err == nil {
+			err = w.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	return pr, version, nil
 }

@@ -150,6 +150,7 @@ type AOFSource struct {
 	part     *rdb.Reader // the RDB part being read, if any
 	commands bool        // the input is known to hold commands (a plain or multi-part AOF)
 	keysRead map[int]int64
+	version  int // RDB version of the first RDB part, 0 before one
 }
 
 var _ Source = (*AOFSource)(nil)
@@ -165,15 +166,27 @@ func NewAOFSource(rd *aof.Reader, f *rdb.Filter, commands bool) *AOFSource {
 // multi-part AOF), as opposed to an RDB dump that may have some after it.
 func (s *AOFSource) Commands() bool { return s.commands }
 
+// RDBVersion is the RDB version of the first RDB part read (an RDB
+// dump, an AOF's preamble or its base file), 0 while none was: the
+// version of the server that wrote the AOF, as far as it says.
+func (s *AOFSource) RDBVersion() int { return s.version }
+
 // CountKeys makes Next count in m the keys of the RDB parts per
 // database, filtered out or not (nil: no count). A replay does not count.
 func (s *AOFSource) CountKeys(m map[int]int64) { s.keysRead = m }
+
+func (s *AOFSource) noteVersion(rd *rdb.Reader) {
+	if s.version == 0 {
+		s.version = rd.Version()
+	}
+}
 
 // Next returns the next item that passes the filter, io.EOF at the end.
 func (s *AOFSource) Next() (Item, error) {
 	for {
 		if s.part != nil {
 			rec, err := s.part.Next()
+			s.noteVersion(s.part)
 			if errors.Is(err, io.EOF) {
 				s.part = nil
 				continue

@@ -84,7 +84,9 @@
 // auxiliary data to an RDB file (RDB 10 by default) in the plain
 // encodings, leaving compact
 // encodings to the loading server; a key's elements are gathered before
-// it is written. Reader.WriteDump and KeyValue.Dump give a key as the
+// it is written. WriterOptions.Compact writes small sets, hashes and
+// sorted sets as the intsets and listpacks a server of that RDB version
+// holds them in (its default thresholds), as its SAVE would. Reader.WriteDump and KeyValue.Dump give a key as the
 // DUMP payload RESTORE takes, built from the file's own bytes. A value
 // too big to gather is written element by element through a spool
 // (Collection, Writer.WriteCollection), the count first. Arrays and

@@ -16,6 +16,14 @@ type WriterOptions struct {
 	// Version is the RDB version written: 10 (Redis 7.0) by default, which
 	// Redis 7.0 and later load. Hash field expiries need 12 (Redis 7.4).
 	Version int
+	// Compact writes small sets, hashes and sorted sets (within the
+	// servers' default thresholds: 512 hash fields, 128 zset or set
+	// members, of at most 64 bytes; 512 integers for an intset) as
+	// intsets and listpacks, as a server of Version
+	// holds and saves them, instead of the plain encodings: the memory
+	// a dump's reader estimates is then the server's (a keyspace
+	// replayed from an AOF). Lists and streams are written as always.
+	Compact bool
 }
 
 // Writer writes an RDB file from KeyValues. It writes the plain encodings
@@ -28,6 +36,7 @@ type Writer struct {
 	w       *bufio.Writer
 	crc     uint64
 	version int
+	compact bool
 	db      int // selected database, -1 before the first key
 	err     error
 	scratch []byte
@@ -44,7 +53,7 @@ func NewWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
 	if v < 10 || v > MaxRedisVersion {
 		return nil, fmt.Errorf("%w: cannot write RDB %d (10 to %d)", ErrUnsupportedVersion, v, MaxRedisVersion)
 	}
-	wr := &Writer{w: bufio.NewWriterSize(w, 64<<10), version: v, db: -1}
+	wr := &Writer{w: bufio.NewWriterSize(w, 64<<10), version: v, compact: opts.Compact, db: -1}
 	wr.raw([]byte(fmt.Sprintf("REDIS%04d", v)))
 	return wr, wr.err
 }
@@ -216,6 +225,9 @@ func (w *Writer) WriteKey(kv *KeyValue) error {
 	}
 	if len(elems) == 0 && kv.Type != TypeStream {
 		return nil // Redis does not keep empty collections
+	}
+	if w.compact && !w.dump && w.writeCompact(kv, elems) {
+		return w.err
 	}
 	w.keyHeader(kv, t)
 	switch kv.Type {

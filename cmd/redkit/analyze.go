@@ -3,11 +3,13 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 
+	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/internal/analysis"
 	"github.com/redkit/redkit/rdb"
 	"github.com/urfave/cli/v2"
@@ -23,6 +25,7 @@ type analyzeOptions struct {
 	quiet     bool
 	filter    *rdb.Filter
 	model     string // memory model; "" = chosen from each dump
+	backups   backupInputOptions // inputs that are backups: --identity-file, s3:// access
 }
 
 var reportFormats = map[string][]string{
@@ -37,11 +40,14 @@ func newAnalyzeCommand(gopts globalOptions) *cli.Command {
 	return &cli.Command{
 		Name:      "analyze",
 		Usage:     "estimate memory use by key, type, database, prefix and expiry, offline",
-		ArgsUsage: "FILE...",
+		ArgsUsage: "FILE|STORAGE_URL@ID...",
 		UsageText: `redkit analyze [--report R] [--format F] [-o FILE] [filters] FILE...
+   redkit analyze [options] STORAGE_URL[/ID|@ID|@latest] | @ID | @latest
 
 examples:
    redkit analyze dump.rdb                                  # summary
+   redkit analyze s3://backups/orders@latest --identity-file key.txt   # a backup, read from its storage
+   redkit analyze /var/lib/redis/appendonlydir              # an AOF, replayed
    redkit analyze dump.rdb --report keys > keys.csv         # one row per key
    redkit analyze --report bigkeys --top 20 --type hash dump.rdb.gz
    redkit analyze --report prefixes --separator : --depth 2 dump.rdb
@@ -77,6 +83,21 @@ reported together: totals and prefixes are merged; keys and bigkeys rows get a
 leading "file" column, only when there is more than one file. With several
 files the order of keys rows interleaves between files.
 
+A backup (STORAGE_URL@ID or @latest, as restore takes it; @ID alone
+names one of REDKIT_STORAGE's) is read from its storage as a stream,
+without a temporary file: each object through its SHA-256 (checked
+against the manifest at its end), decryption (--identity-file) and
+decompression. A cluster's backup is analyzed as all its objects, one
+input each. An object whose SHA-256 does not match is reported FAILED
+VERIFICATION (json: "error") and the exit code is 1.
+
+An AOF (a file of RESP commands, *.aof, or a multi-part AOF's directory
+or manifest, or a backup of one) is replayed into memory, as convert
+replays it, and its keys are reported as the RDB a server of its version
+would save of them: memory is estimated as for that RDB, and the summary
+says "AOF replayed". The whole data set is held in memory while it is
+analyzed. Relative expiries without a #TS annotation count from now.
+
 Prefix memory is bounded: at most 524288 distinct prefixes are held per file;
 beyond that the smallest half is dropped and the report says it is approximate.
 
@@ -87,7 +108,9 @@ ETA) is drawn on stderr only when stderr is a terminal, --quiet is not set and
 ` + exitCodesHelp + `
    1 here also when some file is truncated or corrupt (as in check): the
    report of the keys read before the damage is still written, its files
-   marked INCOMPLETE (json: "error"), and stderr says which file and where.`,
+   marked INCOMPLETE (json: "error"), and stderr says which file and where;
+   and when an object of a backup fails verification (FAILED VERIFICATION),
+   is missing, or cannot be decrypted.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "report", Aliases: []string{"r"}, Value: "summary", Usage: "`REPORT`: summary, keys, bigkeys, prefixes or flamegraph"},
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, EnvVars: []string{"REDKIT_FORMAT"}, Usage: "output `FORMAT`: text or json for summary; csv, json or table for keys, bigkeys and prefixes; html for flamegraph"},
@@ -98,7 +121,7 @@ ETA) is drawn on stderr only when stderr is a terminal, --quiet is not set and
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar"},
 			&cli.StringFlag{Name: "memory-model", EnvVars: []string{"REDKIT_MEMORY_MODEL"}, Usage: "estimate memory as the server `MODEL` lays keys out: " + strings.Join(rdb.MemoryModelNames(), ", ") + "; default: the one matching the redis-ver or valkey-ver the dump names"},
 			logFormatFlag(),
-		}, filterFlags()...),
+		}, append(filterFlags(), backupInputFlags()...)...),
 		Action: func(c *cli.Context) error {
 			if err := checkLogFormat(c, "analyze"); err != nil {
 				return err
@@ -110,7 +133,7 @@ ETA) is drawn on stderr only when stderr is a terminal, --quiet is not set and
 			opts := analyzeOptions{
 				report: c.String("report"), format: c.String("format"), output: c.String("output"),
 				top: c.Int("top"), separator: c.String("separator"), depth: c.Int("depth"),
-				quiet: c.Bool("quiet"), filter: f, model: c.String("memory-model"),
+				quiet: c.Bool("quiet"), filter: f, model: c.String("memory-model"), backups: backupInputOptionsFromFlags(c),
 			}
 			return runAnalyze(c.Context, gopts, opts, c.Args().Slice())
 		},
@@ -169,13 +192,17 @@ func runAnalyze(ctx context.Context, gopts globalOptions, opts analyzeOptions, a
 	if err := opts.validate(len(args)); err != nil {
 		return err
 	}
+	inputs, err := expandInputs(ctx, gopts, "analyze", opts.backups, args)
+	if err != nil {
+		return err
+	}
 	out, err := openOutput(opts.output, gopts.stdout)
 	if err != nil {
 		return err
 	}
 	defer out.abort()
 	w := bufio.NewWriterSize(out, 64<<10)
-	multi := len(args) > 1
+	multi := len(inputs) > 1
 
 	var rows *keyWriter
 	if opts.report == "keys" {
@@ -185,15 +212,17 @@ func runAnalyze(ctx context.Context, gopts globalOptions, opts analyzeOptions, a
 	}
 	var rowsMu sync.Mutex
 	l := newCmdLog(gopts)
-	bar := startProgress(gopts.stderr, opts.quiet || l.isJSON(), "analyze", totalSize(args))
-	results := make([]analyzeResult, len(args))
-	forEachInput(ctx, len(args), func(i int) {
+	bar := startProgress(gopts.stderr, opts.quiet || l.isJSON(), "analyze", totalInputSize(inputs))
+	results := make([]analyzeResult, len(inputs))
+	forEachInput(ctx, len(inputs), func(i int) {
 		so := opts.summaryOptions(gopts)
 		if multi {
-			so.Source = args[i]
+			so.Source = inputs[i].name
 		}
 		sum := analysis.NewSummary(so)
-		res := scanInput(ctx, args[i], gopts.stdin, bar, opts.filter, opts.model, func(rec *rdb.Record, st rdb.ValueStats) error {
+		spec := inputs[i]
+		spec.model = opts.model
+		res := analyzeInput(ctx, gopts, spec, bar, opts.filter, func(rec *rdb.Record, st rdb.ValueStats) error {
 			sum.Add(rec, st)
 			if rows == nil {
 				return nil
@@ -212,12 +241,18 @@ func runAnalyze(ctx context.Context, gopts globalOptions, opts analyzeOptions, a
 		return fmt.Errorf("write report: %w", rows.err)
 	}
 
-	failed, usable := 0, 0
+	failed, unverified, usable := 0, 0, 0
 	total := analysis.NewSummary(opts.summaryOptions(gopts))
 	for i := range results {
 		r := &results[i]
+		if r.replayed {
+			l.info(fmt.Sprintf("analyze %s: an AOF, replayed into memory: its keys are reported as the RDB a server would save of them", r.path), "file", r.path, "replayed", true)
+		}
 		if r.err != nil {
 			failed++
+			if errors.As(r.err, new(*backup.ChecksumError)) {
+				unverified++
+			}
 			logInputError(l, "analyze", &r.inputResult)
 		}
 		if r.err == nil || r.meta.Version > 0 {
@@ -256,9 +291,40 @@ func runAnalyze(ctx context.Context, gopts globalOptions, opts analyzeOptions, a
 	if failed > 0 {
 		// A corrupt or truncated input is an error, as in check; the
 		// report of what could be read was written all the same.
-		err := fmt.Errorf("analyze: %d of %d files could not be read to the end: the report covers the keys read before the damage", failed, len(args))
-		l.error(err.Error(), "", "files_failed", failed, "files", len(args))
+		err := fmt.Errorf("analyze: %d of %d files could not be read to the end: the report covers the keys read before the damage", failed, len(inputs))
+		if unverified > 0 {
+			err = fmt.Errorf("analyze: %d of %d inputs could not be read to the end or failed verification (%d backup objects whose SHA-256 does not match the manifest's): the report covers the keys read, from damaged bytes", failed, len(inputs), unverified)
+		}
+		l.error(err.Error(), "", "files_failed", failed, "files", len(inputs))
 		return reportedError(exitError, err)
 	}
 	return nil
+}
+
+// analyzeInput reads one input of analyze: a dump or an object of a
+// backup scanned as it streams, or an AOF replayed into memory: a plain
+// AOF, a multi-part AOF's directory or manifest, a file named *.aof (an
+// AOF with an RDB preamble, from Redis before 7), or a backup of a
+// multi-part AOF.
+func analyzeInput(ctx context.Context, gopts globalOptions, spec inputSpec, p *progress, f *rdb.Filter, fn func(*rdb.Record, rdb.ValueStats) error) inputResult {
+	if spec.aof != nil || spec.obj == nil && (isAOFInput(spec.name) || isAOFName(spec.name)) {
+		return scanReplayed(ctx, spec, gopts.stdin, p, f, gopts.now.UnixMilli(), fn)
+	}
+	res := scanInputTail(ctx, spec, gopts.stdin, p, f, fn, true)
+	if res.err == nil && res.trailing > 0 && (res.trailingStart == '*' || res.trailingStart == '#') {
+		// Its keys were reported as they came: replaying it now would
+		// count them twice, so the report says it is short.
+		res.err = fmt.Errorf("%s: an AOF with an RDB preamble: AOF commands follow the RDB part at offset %d, and they were not replayed: the report covers the RDB part only (analyze it under a name ending in .aof to replay it whole)", spec.name, res.meta.Bytes)
+	}
+	return res
+}
+
+// isAOFName tells a file named as an AOF: *.aof, compressed or not.
+func isAOFName(path string) bool {
+	for _, ext := range []string{".aof", ".aof.gz", ".aof.zst"} {
+		if strings.HasSuffix(path, ext) {
+			return true
+		}
+	}
+	return false
 }

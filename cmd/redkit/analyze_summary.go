@@ -41,6 +41,9 @@ type summaryFileJSON struct {
 	FileBytes   int64  `json:"file_bytes"`
 	RDBBytes    int64  `json:"rdb_bytes"`
 	Compression string `json:"compression"`
+	// ReplayedAOF: an AOF replayed into memory; its rdb_bytes are those
+	// of the RDB a server would save of the keys.
+	ReplayedAOF bool   `json:"replayed_aof,omitempty"`
 	Error       string `json:"error,omitempty"`
 }
 
@@ -73,11 +76,11 @@ func writeSummary(w io.Writer, opts analyzeOptions, s *analysis.Summary, files [
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	p := func(format string, args ...any) { fmt.Fprintf(tw, format, args...) }
 	for _, f := range files {
-		status := "ok"
-		if f.err != nil {
-			status = "INCOMPLETE"
+		format := fmt.Sprintf("RDB v%d", f.meta.Version)
+		if f.replayed {
+			format = fmt.Sprintf("AOF replayed (as RDB v%d)", f.meta.Version)
 		}
-		p("file\t%s\tRDB v%d\t%s\t%s\t%s\n", f.path, f.meta.Version, serverOf(&f.meta), sizeLine(f.size, f.compression, f.meta.Bytes), status)
+		p("file\t%s\t%s\t%s\t%s\t%s\n", f.path, format, serverOf(&f.meta), sizeLine(f.size, f.compression, f.meta.Bytes), inputStatus(&f.inputResult))
 	}
 	p("\nkeys\t%d\n", s.Total.Keys)
 	p("memory (estimated)\t%s\t(%d bytes)\n", bytesize.Format(s.Total.Memory), s.Total.Memory)
@@ -221,7 +224,7 @@ func writeSummaryJSON(w io.Writer, s *analysis.Summary, files []analyzeResult, o
 		}
 		fj := summaryFileJSON{File: f.path, RDBVersion: f.meta.Version, RedisVer: ver, ValkeyVer: vver,
 			MemoryModel: mc.Name, ModelNote: mc.Note,
-			FileBytes: f.size, RDBBytes: f.meta.Bytes, Compression: string(f.compression)}
+			FileBytes: f.size, RDBBytes: f.meta.Bytes, Compression: string(f.compression), ReplayedAOF: f.replayed}
 		if f.err != nil {
 			fj.Error = f.err.Error()
 		}

@@ -47,7 +47,7 @@ scan_ended, and each object's source_mode.
 
 ` + exitCodesHelp,
 		Flags: append([]cli.Flag{
-			&cli.StringSliceFlag{Name: "identity-file", EnvVars: []string{"REDKIT_IDENTITY_FILE"}, Usage: "age identities in `FILE` for an encrypted backup (repeatable)"},
+			identityFileFlag(),
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text or json"},
 			logFormatFlag(),
 		}, storageFlags()...),

@@ -18,20 +18,23 @@ import (
 )
 
 type checkOptions struct {
-	format string // text or json
-	quiet  bool
-	aof    aofCheckOptions
+	format  string // text or json
+	quiet   bool
+	aof     aofCheckOptions
+	backups backupInputOptions // inputs that are backups: --identity-file, s3:// access
 }
 
 func newCheckCommand(gopts globalOptions) *cli.Command {
 	return &cli.Command{
 		Name:      "check",
 		Usage:     "verify RDB dumps (structure, CRC64) and AOFs; cut an AOF's incomplete tail",
-		ArgsUsage: "FILE...",
+		ArgsUsage: "FILE|STORAGE_URL@ID...",
 		UsageText: `redkit check [--format text|json] [--quiet] [--fix | --truncate-to-timestamp TIME] FILE...
+   redkit check [--format text|json] [--identity-file FILE] STORAGE_URL[/ID|@ID|@latest] | @ID | @latest
 
 examples:
    redkit check /var/lib/redis/dump.rdb
+   redkit check s3://backups/orders@latest --identity-file key.txt   # a backup's objects, streamed
    redkit check --format json backups/*.rdb.zst     # one JSON object per line
    redis-cli --rdb - | redkit check -                # a live snapshot on stdin
    redkit check --fix /var/lib/redis/appendonlydir   # cut a multi-part AOF's incomplete tail`,
@@ -47,6 +50,12 @@ Several files are checked in parallel and reported in argument order once
 all are done. gzip and zstd
 input is decompressed transparently; "-" is standard input.
 
+A backup (STORAGE_URL@ID or @latest, as restore takes it; @ID alone
+names one of REDKIT_STORAGE's) is checked object by object, each read
+from its storage as a stream through its SHA-256 (against the manifest),
+decryption (--identity-file) and decompression, with no temporary file:
+an object whose SHA-256 does not match is bad, whatever its RDB says.
+
 ` + checkAOFHelp + `
 
 ` + exitCodesHelp + `
@@ -58,12 +67,12 @@ input is decompressed transparently; "-" is standard input.
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "text", EnvVars: []string{"REDKIT_FORMAT"}, Usage: "output `FORMAT`: text, or json (one object per line per file)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar, and no summary for good files in text format"},
 			logFormatFlag(),
-		}, aofFlags()...),
+		}, append(aofFlags(), backupInputFlags()...)...),
 		Action: func(c *cli.Context) error {
 			if err := checkLogFormat(c, "check"); err != nil {
 				return err
 			}
-			opts := checkOptions{format: c.String("format"), quiet: c.Bool("quiet")}
+			opts := checkOptions{format: c.String("format"), quiet: c.Bool("quiet"), backups: backupInputOptionsFromFlags(c)}
 			var err error
 			if opts.aof, err = parseAOFFlags(c.Bool("fix"), c.String("truncate-to-timestamp")); err != nil {
 				return err
@@ -113,19 +122,31 @@ func runCheck(ctx context.Context, gopts globalOptions, opts checkOptions, args 
 	if opts.format != "text" && opts.format != "json" {
 		return usageErrorf("check: unknown --format %q: want text or json", opts.format)
 	}
+	inputs, err := expandInputs(ctx, gopts, "check", opts.backups, args)
+	if err != nil {
+		return err
+	}
+	for _, in := range inputs {
+		if in.aof != nil {
+			return usageErrorf("check: backup %s is of a multi-part AOF: check it with redkit backup verify %s", in.aof.m.ID, in.name)
+		}
+		if in.obj != nil && (opts.aof.fix || !opts.aof.truncateAfter.IsZero()) {
+			return usageErrorf("check: --fix and --truncate-to-timestamp cut a local AOF file; %s is an object of a backup", in.name)
+		}
+	}
 	l := newCmdLog(gopts)
-	bar := startProgress(gopts.stderr, opts.quiet || l.isJSON(), "check", totalSize(args))
-	results := make([]checkResult, len(args))
-	forEachInput(ctx, len(args), func(i int) {
+	bar := startProgress(gopts.stderr, opts.quiet || l.isJSON(), "check", totalInputSize(inputs))
+	results := make([]checkResult, len(inputs))
+	forEachInput(ctx, len(inputs), func(i int) {
 		start := time.Now()
 		sum := analysis.NewSummary(analysis.SummaryOptions{Now: gopts.now})
 		r := &results[i]
-		if isAOFInput(args[i]) {
-			r.aof = checkAOF(ctx, opts.aof, args[i])
+		if inputs[i].obj == nil && isAOFInput(inputs[i].name) {
+			r.aof = checkAOF(ctx, opts.aof, inputs[i].name)
 			return
 		}
 		keys := analysis.NewKeySet()
-		res := scanInputTail(ctx, args[i], gopts.stdin, bar, nil, func(rec *rdb.Record, st rdb.ValueStats) error {
+		res := scanInputTail(ctx, inputs[i], gopts.stdin, bar, nil, func(rec *rdb.Record, st rdb.ValueStats) error {
 			sum.Add(rec, st)
 			if r.noteEmpty(rec, st) {
 				return nil // Redis skips it before looking for duplicates
@@ -137,8 +158,8 @@ func runCheck(ctx context.Context, gopts globalOptions, opts checkOptions, args 
 			return nil
 		}, true)
 		r.inputResult, r.sum, r.elapsed = res, sum, time.Since(start)
-		if hasRESPTail(&res) { // an AOF with an RDB preamble
-			r.aof = checkAOF(ctx, opts.aof, args[i])
+		if inputs[i].obj == nil && hasRESPTail(&res) { // an AOF with an RDB preamble
+			r.aof = checkAOF(ctx, opts.aof, inputs[i].name)
 		}
 	})
 	bar.stop()
@@ -180,13 +201,13 @@ func runCheck(ctx context.Context, gopts globalOptions, opts checkOptions, args 
 		}
 	}
 	if bad > 0 {
-		return reportedError(exitError, fmt.Errorf("%d of %d files bad", bad, len(args)))
+		return reportedError(exitError, fmt.Errorf("%d of %d files bad", bad, len(inputs)))
 	}
 	if withEmpty > 0 {
-		return reportedError(exitProblems, fmt.Errorf("%d of %d files hold empty collections", withEmpty, len(args)))
+		return reportedError(exitProblems, fmt.Errorf("%d of %d files hold empty collections", withEmpty, len(inputs)))
 	}
 	if fixed > 0 {
-		return reportedError(exitProblems, fmt.Errorf("%d of %d AOFs had an incomplete tail, now cut", fixed, len(args)))
+		return reportedError(exitProblems, fmt.Errorf("%d of %d AOFs had an incomplete tail, now cut", fixed, len(inputs)))
 	}
 	return nil
 }

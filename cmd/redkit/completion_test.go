@@ -57,8 +57,8 @@ func TestCompletionCandidates(t *testing.T) {
 		{[]string{"backup", "list", ""}, []string{"file://", "s3://", ":files"}},
 		{[]string{"backup", "prune", "--dry-run", ""}, []string{"file://", "s3://", ":files"}},
 		{[]string{"backup", "prune", "--keep-l"}, []string{"--keep-last"}},
-		{[]string{"check", ""}, []string{":files"}},
-		{[]string{"check", "a.rdb", ""}, []string{":files"}},
+		{[]string{"check", ""}, []string{"file://", "s3://", ":files"}}, // a file, or a backup
+		{[]string{"check", "a.rdb", ""}, []string{"file://", "s3://", ":files"}},
 		{[]string{"analyze", "--to"}, []string{"--top"}},
 		{[]string{"analyze", "--top", "5", "--rep"}, []string{"--report"}},
 		{[]string{"--v"}, []string{"--version"}},

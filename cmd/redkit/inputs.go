@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/redkit/redkit/aof"
+	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/internal/analysis"
 	"github.com/redkit/redkit/internal/dumpfile"
 	"github.com/redkit/redkit/pipeline"
@@ -24,6 +25,8 @@ type inputResult struct {
 	size        int64 // stored size, -1 if unknown
 	compression dumpfile.Compression
 	err         error
+	object      bool // an object of a backup, read from its storage
+	replayed    bool // an AOF replayed into memory, its keys scanned as an RDB
 
 	// Read to the end (err nil):
 	storedCRC, computedCRC uint64 // the trailer's CRC64 (0: saved without) and the content's
@@ -33,30 +36,22 @@ type inputResult struct {
 	skipped []rdb.SkippedOpcode
 }
 
-// scanInput reads one dump through Scan, counting its bytes in p; model
-// is the memory model the stats use ("" = chosen from the dump).
-func scanInput(ctx context.Context, path string, stdin io.Reader, p *progress, f *rdb.Filter, model string, fn func(*rdb.Record, rdb.ValueStats) error) inputResult {
-	return scanInputModel(ctx, path, stdin, p, f, model, fn, false)
-}
-
-// scanInputTail is scanInput; with countTail it also reads and counts the
-// bytes after the RDB's checksum, which Redis ignores when it loads it.
-func scanInputTail(ctx context.Context, path string, stdin io.Reader, p *progress, f *rdb.Filter, fn func(*rdb.Record, rdb.ValueStats) error, countTail bool) inputResult {
-	return scanInputModel(ctx, path, stdin, p, f, "", fn, countTail)
-}
-
-func scanInputModel(ctx context.Context, path string, stdin io.Reader, p *progress, f *rdb.Filter, model string, fn func(*rdb.Record, rdb.ValueStats) error, countTail bool) inputResult {
-	res := inputResult{path: path, size: -1}
-	in, err := dumpfile.OpenArg(ctx, path, stdin)
+// scanInputTail reads one dump through Scan, counting its bytes in p;
+// with countTail it also reads and counts the bytes after the RDB's
+// checksum, which Redis ignores when it loads it.
+// An object of a backup is read from its storage and its SHA-256 checked
+// once the RDB is read (openScan).
+func scanInputTail(ctx context.Context, spec inputSpec, stdin io.Reader, p *progress, f *rdb.Filter, fn func(*rdb.Record, rdb.ValueStats) error, countTail bool) (res inputResult) {
+	res = inputResult{path: spec.name, size: -1}
+	in, finish, err := openScan(ctx, spec, stdin, &res)
 	if err != nil {
 		res.err = err
 		return res
 	}
-	defer in.Close()
+	defer func() { res.err = finish(res.err) }()
 	p.track(in)
-	res.size, res.compression = in.Size, in.Compression
 	rd := rdb.NewReader(in)
-	if res.err = rd.SetMemoryModel(model); res.err != nil {
+	if res.err = rd.SetMemoryModel(spec.model); res.err != nil {
 		return res
 	}
 	if res.err = analysis.Scan(ctx, rd, f, &res.meta, fn); res.err != nil {
@@ -75,6 +70,104 @@ func scanInputModel(ctx context.Context, path string, stdin io.Reader, p *progre
 		} else if res.trailing, res.err = io.Copy(io.Discard, rest); res.err != nil {
 			res.err = fmt.Errorf("read after the checksum at offset %d: %w", res.meta.Bytes, res.err)
 		}
+	}
+	return res
+}
+
+// openScan opens an input to scan, setting res's size and compression:
+// a file (or stdin) as dumpfile opens it, or an object of a backup
+// streamed from its storage. finish closes it and returns the input's
+// error: for an object, its checksum's verdict comes first, since
+// damaged bytes explain whatever the parser said (a *backup.ChecksumError).
+func openScan(ctx context.Context, spec inputSpec, stdin io.Reader, res *inputResult) (*dumpfile.File, func(error) error, error) {
+	if spec.obj == nil {
+		in, err := dumpfile.OpenArg(ctx, spec.name, stdin)
+		if err != nil {
+			return nil, nil, err
+		}
+		res.size, res.compression = in.Size, in.Compression
+		return in, func(err error) error { in.Close(); return err }, nil
+	}
+	st, err := openBackupObject(ctx, spec.obj)
+	if err != nil {
+		return nil, nil, err
+	}
+	finish := func(err error) error { return objectVerdict(st.Close(), err) }
+	in, err := dumpfile.NewReader(ctx, spec.name, st)
+	if err != nil {
+		return nil, nil, finish(err)
+	}
+	res.object = true
+	res.size, res.compression = spec.obj.e.StoredBytes, spec.obj.compression()
+	return in, func(err error) error { in.Close(); return finish(err) }, nil
+}
+
+// objectVerdict combines an object's checksum verdict (its Close) with
+// the error reading it: a damaged object is its checksum error, whatever
+// the parser said.
+func objectVerdict(closeErr, readErr error) error {
+	switch {
+	case closeErr == nil:
+		return readErr
+	case readErr == nil:
+		return closeErr
+	case errors.As(readErr, new(*backup.ChecksumError)):
+		return readErr
+	case errors.As(closeErr, new(*backup.ChecksumError)):
+		return fmt.Errorf("%w (reading it: %v)", closeErr, readErr)
+	}
+	return readErr
+}
+
+// scanReplayed replays an AOF (a file, a multi-part AOF's directory or
+// manifest, or a backup of one) into memory and scans its keys as the
+// RDB a server would save of them (pipeline.ReplayedRDB); now counts
+// relative expiries without a #TS annotation (Unix ms).
+func scanReplayed(ctx context.Context, spec inputSpec, stdin io.Reader, p *progress, f *rdb.Filter, now int64, fn func(*rdb.Record, rdb.ValueStats) error) inputResult {
+	res := inputResult{path: spec.name, size: -1, replayed: true}
+	var src *pipeline.AOFSource
+	var closeInput func() error
+	if spec.aof != nil {
+		ar, closeAll, err := openBackupAOF(ctx, spec.aof)
+		if err != nil {
+			res.err = err
+			return res
+		}
+		src, closeInput = pipeline.NewAOFSource(ar, nil, true), closeAll
+		res.object, res.size = true, spec.aof.m.StoredBytes
+		res.compression = (&backupObject{m: spec.aof.m}).compression()
+	} else {
+		inp, err := pipeline.Open(ctx, spec.name, stdin, nil)
+		if err != nil {
+			res.err = err
+			return res
+		}
+		as, ok := inp.Source.(*pipeline.AOFSource)
+		if !ok {
+			inp.Close()
+			res.err = fmt.Errorf("%s: redkit JSON is not an AOF nor a dump: analyze reads dumps and AOFs", spec.name)
+			return res
+		}
+		src, closeInput = as, inp.Close
+		if inp.File != nil {
+			p.track(inp.File)
+			res.size, res.compression = inp.File.Size, inp.File.Compression
+		}
+	}
+	rc, version, err := pipeline.ReplayedRDB(ctx, src, now)
+	if err == nil {
+		rd := rdb.NewReader(rc)
+		if err = rd.SetMemoryModel(spec.model); err == nil {
+			err = analysis.Scan(ctx, rd, f, &res.meta, fn)
+		}
+		rc.Close()
+		res.meta.Version = version
+	}
+	if spec.aof != nil {
+		res.err = objectVerdict(closeInput(), err)
+	} else {
+		closeInput()
+		res.err = err
 	}
 	return res
 }
@@ -116,6 +209,19 @@ func totalSize(paths []string) int64 {
 	return total
 }
 
+// totalInputSize is totalSize of inputs: -1 with a backup among them,
+// whose progress counts its content, not its stored bytes.
+func totalInputSize(specs []inputSpec) int64 {
+	paths := make([]string, len(specs))
+	for i, spec := range specs {
+		if spec.obj != nil || spec.aof != nil {
+			return -1
+		}
+		paths[i] = spec.name
+	}
+	return totalSize(paths)
+}
+
 // describeError classifies a failure to read a dump and says what to do.
 func describeError(err error) (kind, hint string) {
 	if isAOFError(err) {
@@ -125,6 +231,9 @@ func describeError(err error) (kind, hint string) {
 		case errors.Is(err, aof.ErrProtocol), errors.Is(err, aof.ErrMulti):
 			return "corrupt", "the AOF's commands are not valid at that offset: the file is damaged, and Redis refuses to load it. Use another copy; 'redkit check FILE' reports what it holds up to the damage."
 		}
+	}
+	if kind, hint, ok := describeBackupError(err); ok {
+		return kind, hint
 	}
 	switch {
 	case errors.Is(err, analysis.ErrDuplicateKey):

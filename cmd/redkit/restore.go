@@ -157,7 +157,7 @@ written, skipped, failed and expired, bytes, time and rate: on stderr
 			&cli.StringFlag{Name: "at", Usage: "a continuous backup: restore to `TIME` (RFC 3339 or Unix seconds: the last command received at or before it), or latest (everything stored)"},
 			&cli.Int64Flag{Name: "at-offset", Usage: "a continuous backup: restore up to replication `OFFSET` (the last command ending at or before it)"},
 			&cli.BoolFlag{Name: "verify-first", Usage: "a backup: download and verify it whole (SHA-256, RDB CRC64) before writing anything to the target"},
-			&cli.StringSliceFlag{Name: "identity-file", EnvVars: []string{"REDKIT_IDENTITY_FILE"}, Usage: "an encrypted backup: age identities in `FILE` (as age-keygen writes them; repeatable)"},
+			identityFileFlag(),
 		}, append(append(tlsFlags(), restoreFilterFlags()...), storageFlags()...)...),
 		Action: func(c *cli.Context) error {
 			if err := checkLogFormat(c, "restore"); err != nil {
