@@ -69,8 +69,9 @@ func ReplayKeyspace(ctx context.Context, src *AOFSource, now int64) (*aof.Keyspa
 // would save of it, written as it is read: the function libraries, then
 // the keys in the encodings a server of the AOF's RDB version holds them
 // in (rdb.WriterOptions.Compact; RDB 10, Redis 7.0, for an AOF without
-// an RDB part), so that the memory a reader estimates from it is the
-// server's. It returns the version written. Close the reader to stop
+// an RDB part) and with the AUX fields that name the server
+// (AOFSource.ServerAux), so that the memory a reader estimates from it is
+// the server's, by that server's memory model. It returns the version written. Close the reader to stop
 // the writing early.
 func ReplayedRDB(ctx context.Context, src *AOFSource, now int64) (io.ReadCloser, int, error) {
 	ks, err := ReplayKeyspace(ctx, src, now)
@@ -81,6 +82,11 @@ func ReplayedRDB(ctx context.Context, src *AOFSource, now int64) (io.ReadCloser,
 	pr, pw := io.Pipe()
 	go func() {
 		w, err := rdb.NewWriter(pw, rdb.WriterOptions{Version: version, Compact: true})
+		for _, f := range src.ServerAux() {
+			if err == nil {
+				err = w.WriteAux(f[0], f[1])
+			}
+		}
 		if err == nil {
 			err = ks.Functions(w.WriteFunction)
 		}

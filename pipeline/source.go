@@ -150,7 +150,8 @@ type AOFSource struct {
 	part     *rdb.Reader // the RDB part being read, if any
 	commands bool        // the input is known to hold commands (a plain or multi-part AOF)
 	keysRead map[int]int64
-	version  int // RDB version of the first RDB part, 0 before one
+	version  int         // RDB version of the first RDB part, 0 before one
+	server   [][2][]byte // the redis-ver and valkey-ver AUX fields of the first RDB part
 }
 
 var _ Source = (*AOFSource)(nil)
@@ -175,9 +176,22 @@ func (s *AOFSource) RDBVersion() int { return s.version }
 // database, filtered out or not (nil: no count). A replay does not count.
 func (s *AOFSource) CountKeys(m map[int]int64) { s.keysRead = m }
 
+// ServerAux returns the AUX fields of the first RDB part that name the
+// server that wrote it (redis-ver, valkey-ver), name then value: what a
+// replay's RDB carries so that its memory is estimated as on that server.
+func (s *AOFSource) ServerAux() [][2][]byte { return s.server }
+
 func (s *AOFSource) noteVersion(rd *rdb.Reader) {
 	if s.version == 0 {
 		s.version = rd.Version()
+	}
+	if s.server == nil {
+		redisVer, valkeyVer := rd.Server()
+		for _, f := range [][2]string{{"redis-ver", redisVer}, {"valkey-ver", valkeyVer}} {
+			if f[1] != "" {
+				s.server = append(s.server, [2][]byte{[]byte(f[0]), []byte(f[1])})
+			}
+		}
 	}
 }
 

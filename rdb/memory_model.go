@@ -433,6 +433,10 @@ func (r *Reader) memTotal() int64 {
 // pointers.
 const sizeListpackEx = 32
 
+// Server returns the redis-ver and valkey-ver AUX fields read so far
+// ("" when absent): the server that wrote the dump.
+func (r *Reader) Server() (redisVer, valkeyVer string) { return r.redisVer, r.valkeyVer }
+
 // noteAux records the AUX fields that name the server.
 func (r *Reader) noteAux(name, value []byte) {
 	switch string(name) {

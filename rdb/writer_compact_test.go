@@ -94,7 +94,12 @@ func TestWriterCompact(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if rec.Kind == rdb.KindKey {
+				switch rec.Kind {
+				case rdb.KindAux: // the server's name: the same memory model reads both
+					if err := w.WriteAux(rec.Name, rec.Data); err != nil {
+						t.Fatal(err)
+					}
+				case rdb.KindKey:
 					if err := w.WriteKey(rd.KeyValue()); err != nil {
 						t.Fatal(err)
 					}

@@ -314,8 +314,15 @@ func TestAnalyzeBackupPerKey(t *testing.T) {
 // SAVE: keys, databases, types, memory within a tiny tolerance; and of a
 // backup of that directory too.
 func TestAnalyzeAOF(t *testing.T) {
+	t.Run("redis", func(t *testing.T) { testAnalyzeAOF(t, "redis-server") })
+	// Valkey's own layout: the replay's RDB names the server that wrote
+	// the AOF, so its memory model is used.
+	t.Run("valkey", func(t *testing.T) { testAnalyzeAOF(t, "valkey-server") })
+}
+
+func testAnalyzeAOF(t *testing.T, binary string) {
 	ctx := context.Background()
-	src := redistest.Start(t, redistest.Options{Config: []string{"appendonly yes"}})
+	src := redistest.Start(t, redistest.Options{Binary: binary, Config: []string{"appendonly yes"}})
 	writeAOFData(t, ctx, src)
 	want, _ := analyzeSummary(t, 0, src.Save(t))
 	aofDir := filepath.Join(src.Dir(), "appendonlydir")
