@@ -24,7 +24,7 @@ type analyzeOptions struct {
 	depth     int
 	quiet     bool
 	filter    *rdb.Filter
-	model     string // memory model; "" = chosen from each dump
+	model     string             // memory model; "" = chosen from each dump
 	backups   backupInputOptions // inputs that are backups: --identity-file, s3:// access
 }
 
