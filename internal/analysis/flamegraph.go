@@ -125,7 +125,10 @@ func compareNodes(a, b *Node) int {
 	if c := cmp.Compare(a.Kind, b.Kind); c != 0 {
 		return c
 	}
-	return cmp.Compare(a.Full+a.Name, b.Full+b.Name)
+	if c := cmp.Compare(a.Full, b.Full); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Name, b.Name)
 }
 
 // addKeys hangs s's biggest keys under their deepest prefix in the tree.
