@@ -554,6 +554,13 @@ func TestFlameGraphMillionKeys(t *testing.T) {
 	if took > 20*time.Second {
 		t.Errorf("chromium took %v", took)
 	}
+	if dir := os.Getenv("REDKIT_FLAME_SHOTS"); dir != "" {
+		png := filepath.Join(dir, "flamegraph-million.png")
+		if res, err := b.Screenshot(context.Background(), "file://"+file, png, chromium.Options{Width: 1200, Height: 800}); err != nil {
+			t.Fatalf("%v\n%s", err, res.Stderr)
+		}
+		t.Logf("screenshot %s", png)
+	}
 }
 
 // BenchmarkWriteFlameGraph writes the page of a million keys.
