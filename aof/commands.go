@@ -63,7 +63,12 @@ const (
 //     key last-id ENTRIESADDED n MAXDELETEDID id (Redis 7.0 syntax), per
 //     group XGROUP CREATE key group last-id [ENTRIESREAD n], XGROUP
 //     CREATECONSUMER for each consumer and XCLAIM key group consumer 0 id
-//     TIME ms RETRYCOUNT n JUSTID FORCE for each pending entry
+//     TIME ms RETRYCOUNT n JUSTID FORCE for each pending entry a consumer
+//     owns, then (Redis 8.8) XNACK key group FAIL IDS 1 id RETRYCOUNT n
+//     FORCE for each entry of the group's NACK zone, in its order
+//   - arrays (Redis 8.8): ARMSET key index value ..., at most Batch
+//     elements per command, then ARSEEK key n+1 when the array's insert
+//     index is n (ARSEEK sets it to its argument less one)
 //   - module values (and any type without commands): RESTORE key 0
 //     payload REPLACE, from the key's DUMP payload
 //   - then, for keys with an expiry, PEXPIREAT key ms: expiries stay
@@ -143,6 +148,9 @@ type words struct {
 	cmdXSetID         []byte
 	cmdXGroup         []byte
 	cmdXClaim         []byte
+	cmdXNack          []byte
+	cmdARMSet         []byte
+	cmdARSeek         []byte
 	cmdRestore        []byte
 	cmdPExpireAt      []byte
 	cmdFunction       []byte
@@ -163,6 +171,9 @@ type words struct {
 	argRetryCount     []byte
 	argJustID         []byte
 	argForce          []byte
+	argFail           []byte
+	argIDs            []byte
+	argOne            []byte
 	argInf            []byte
 	argNegInf         []byte
 }
@@ -180,6 +191,9 @@ func newWords() *words {
 		cmdXSetID:         []byte("XSETID"),
 		cmdXGroup:         []byte("XGROUP"),
 		cmdXClaim:         []byte("XCLAIM"),
+		cmdXNack:          []byte("XNACK"),
+		cmdARMSet:         []byte("ARMSET"),
+		cmdARSeek:         []byte("ARSEEK"),
 		cmdRestore:        []byte("RESTORE"),
 		cmdPExpireAt:      []byte("PEXPIREAT"),
 		cmdFunction:       []byte("FUNCTION"),
@@ -200,6 +214,9 @@ func newWords() *words {
 		argRetryCount:     []byte("RETRYCOUNT"),
 		argJustID:         []byte("JUSTID"),
 		argForce:          []byte("FORCE"),
+		argFail:           []byte("FAIL"),
+		argIDs:            []byte("IDS"),
+		argOne:            []byte("1"),
 		argInf:            []byte("inf"),
 		argNegInf:         []byte("-inf"),
 	}
@@ -240,6 +257,8 @@ func (r *Rewriter) Key(kv *rdb.KeyValue, emit EmitFunc) error {
 		r.cmd, r.perElem = r.w.cmdZAdd, 2
 	case rdb.TypeHash:
 		r.cmd, r.perElem = r.w.cmdHSet, 2
+	case rdb.TypeArray:
+		r.cmd, r.perElem = r.w.cmdARMSet, 2
 	case rdb.TypeStream:
 	default:
 		if err := r.restore(false); err != nil {
@@ -265,12 +284,17 @@ func (r *Rewriter) Key(kv *rdb.KeyValue, emit EmitFunc) error {
 	if err := r.flush(); err != nil {
 		return err
 	}
-	if kv.Type == rdb.TypeStream {
+	switch {
+	case kv.Type == rdb.TypeStream:
 		if err := r.streamMeta(); err != nil {
 			return err
 		}
-	} else if r.elems == 0 && kv.Type != rdb.TypeString {
+	case r.elems == 0 && kv.Type != rdb.TypeString:
 		return nil // an empty collection: Redis would not load it either
+	case kv.Type == rdb.TypeArray:
+		if err := r.arraySeek(); err != nil {
+			return err
+		}
 	}
 	return r.expire()
 }
@@ -322,6 +346,10 @@ func (r *Rewriter) element(e *rdb.Element) error {
 		}
 		r.add(e.Member)
 		r.add(e.Value)
+	case rdb.TypeArray:
+		r.arena = strconv.AppendUint(r.arena, e.Index, 10)
+		r.ends = append(r.ends, len(r.arena))
+		r.add(e.Member)
 	default:
 		r.add(e.Member)
 	}
@@ -447,6 +475,9 @@ func (r *Rewriter) streamMeta() error {
 		}
 		for pi := range g.Pending {
 			p := &g.Pending[pi]
+			if p.Consumer == "" && len(g.Nacked) > 0 {
+				continue // in the NACK zone: XNACK below
+			}
 			if err := r.send(r.w.cmdXClaim, key, name, []byte(p.Consumer), r.w.argZero, appendID(r.num[0][:0], p.ID),
 				r.w.argTime, strconv.AppendInt(r.num[1][:0], p.DeliveryTime, 10),
 				r.w.argRetryCount, strconv.AppendUint(r.num[2][:0], p.DeliveryCount, 10),
@@ -454,8 +485,45 @@ func (r *Rewriter) streamMeta() error {
 				return err
 			}
 		}
+		if err := r.nackZone(key, name, g); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// nackZone emits XNACK for each entry of a group's NACK zone (Redis
+// 8.8), in the zone's order, with the entry's delivery count; FORCE
+// makes the pending entry, which no consumer owns. No command sets its
+// delivery time; Redis keeps NACKed entries with a delivery time of 0
+// (librdb's stream_v14_xnack dump shows them so).
+func (r *Rewriter) nackZone(key, name []byte, g *rdb.StreamGroup) error {
+	if len(g.Nacked) == 0 {
+		return nil
+	}
+	count := make(map[rdb.StreamID]uint64, len(g.Pending))
+	for i := range g.Pending {
+		count[g.Pending[i].ID] = g.Pending[i].DeliveryCount
+	}
+	for _, id := range g.Nacked {
+		if err := r.send(r.w.cmdXNack, key, name, r.w.argFail, r.w.argIDs, r.w.argOne, appendID(r.num[0][:0], id),
+			r.w.argRetryCount, strconv.AppendUint(r.num[1][:0], count[id], 10), r.w.argForce); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// arraySeek emits ARSEEK for an array with an insert index.
+func (r *Rewriter) arraySeek() error {
+	if r.kv.Array == nil {
+		return nil
+	}
+	info := r.kv.Array()
+	if info == nil || info.InsertIndex == rdb.NoInsertIndex {
+		return nil
+	}
+	return r.send(r.w.cmdARSeek, r.kv.Key, strconv.AppendUint(r.num[0][:0], info.InsertIndex+1, 10))
 }
 
 // restore emits RESTORE of the key's DUMP payload; full adds the

@@ -78,11 +78,31 @@ func FuzzRESPReader(f *testing.F) {
 			t.Fatalf("rewritten commands differ:\n got %q\nwant %q", got, want)
 		}
 
-		// Values: every complete value ends where the next starts.
+		// Values: every complete value ends where the next starts, and
+		// SkipValue agrees with ReadValue on every value ReadValue reads.
 		r = NewRESPReader(bytes.NewReader(data))
+		sk := NewRESPReader(bytes.NewReader(data))
 		for {
-			_, err := r.ReadValue()
+			v, err := r.ReadValue()
 			if err != nil {
+				checkErr(t, err, int64(len(data)))
+				break
+			}
+			k, text, err := sk.SkipValue()
+			if err != nil {
+				t.Fatalf("SkipValue at %d: %v; ReadValue read %+v", r.ValueOffset(), err, v)
+			}
+			if k != v.Kind || sk.Offset() != r.Offset() {
+				t.Fatalf("SkipValue: kind %q ending at %d, ReadValue: %q ending at %d", k, sk.Offset(), v.Kind, r.Offset())
+			}
+			if isErr := k == Error || k == BulkError; isErr && !bytes.Equal(text, v.Str) || !isErr && text != nil {
+				t.Fatalf("SkipValue text %q for %+v", text, v)
+			}
+		}
+		// SkipValue never panics or hangs on anything.
+		sk = NewRESPReader(bytes.NewReader(data))
+		for {
+			if _, _, err := sk.SkipValue(); err != nil {
 				checkErr(t, err, int64(len(data)))
 				break
 			}

@@ -97,6 +97,9 @@ const (
 	bulkChunk     = 64 << 10 // bulk strings grow by at most this much per read
 	maxDepth      = 64       // nesting limit of aggregates in ReadValue
 	keepBufCap    = 16 << 20 // ReadCommand drops a larger buffer when it starts
+	maxPrealloc   = 1024     // elements of an aggregate allocated before they arrive
+	arenaMax      = 1 << 10  // bulk strings inside an aggregate up to this share blocks
+	arenaBlock    = 16 << 10 // the size of those blocks
 )
 
 // RESPReader reads RESP2 and RESP3 values from a stream (see ReadValue)
@@ -117,6 +120,10 @@ type RESPReader struct {
 	spans []int    // start offset in buf of each argument, then len(buf)
 	args  [][]byte // the last command
 	crlf  [2]byte
+
+	arena    []byte // ReadValue's block of short strings for the value being read
+	skipBuf  []byte // the text of the last BulkError SkipValue read
+	arrayLen int64  // the length ReadArrayStart read
 }
 
 // NewRESPReader returns a RESPReader reading from r.
@@ -327,6 +334,7 @@ func (r *RESPReader) ReadValue() (Value, error) {
 		return Value{}, r.err
 	}
 	start := r.pos
+	r.arena = nil // each value's short strings share blocks of their own
 	v, err := r.value(0, true)
 	if err != nil {
 		return Value{}, r.fail(start, err)
@@ -404,7 +412,12 @@ func (r *RESPReader) value(depth int, first bool) (Value, error) {
 			v.Null = true
 			return v, nil
 		}
-		if v.Str, err = r.appendBulk([]byte{}, n); err != nil {
+		if depth > 0 && n <= arenaMax {
+			v.Str, err = r.arenaBulk(n)
+		} else {
+			v.Str, err = r.appendBulk([]byte{}, n)
+		}
+		if err != nil {
 			return v, err
 		}
 		if v.Kind == Verbatim {
@@ -431,7 +444,9 @@ func (r *RESPReader) value(depth int, first bool) (Value, error) {
 			}
 			n *= 2
 		}
-		v.Elems = []Value{}
+		// Sized for the elements announced, up to a bound: a length is
+		// only a claim until its elements arrive.
+		v.Elems = make([]Value, 0, min(n, maxPrealloc))
 		for range n {
 			e, err := r.value(depth+1, false)
 			if err != nil {
@@ -455,6 +470,155 @@ func (r *RESPReader) value(depth int, first bool) (Value, error) {
 		return v, &ParseError{Offset: at, Err: protocolf("unknown type byte %q", line[0])}
 	}
 	return v, nil
+}
+
+// arenaBulk reads a bulk string body of n (at most arenaMax) bytes and
+// its CRLF into the value's block of short strings, so that an array of
+// a thousand fields costs a few allocations, not a thousand. The slice's
+// capacity ends with it: appending to one string never writes into the
+// next.
+func (r *RESPReader) arenaBulk(n int64) ([]byte, error) {
+	if int64(cap(r.arena)-len(r.arena)) < n {
+		r.arena = make([]byte, 0, arenaBlock)
+	}
+	at := len(r.arena)
+	b, err := r.appendBulk(r.arena, n)
+	if err != nil {
+		return nil, err
+	}
+	r.arena = b
+	return b[at:len(b):len(b)], nil
+}
+
+// SkipValue reads one value of any kind, as ReadValue does, and drops
+// it without allocating: what a writer does with the replies it only
+// checks for errors. It returns the value's kind and, for an Error or a
+// BulkError, its text, valid until the next read (nil for other kinds).
+// An aggregate's elements are read and dropped; a RESP3 attribute is
+// dropped with the value it precedes, whose kind is returned. Only the
+// framing is checked: lengths, CRLFs and nesting, not the text of
+// integers, doubles or booleans.
+func (r *RESPReader) SkipValue() (Kind, []byte, error) {
+	if r.err != nil {
+		return 0, nil, r.err
+	}
+	start := r.pos
+	k, text, err := r.skip(0, true, false)
+	if err != nil {
+		return 0, nil, r.fail(start, err)
+	}
+	r.start, r.off = start, r.pos
+	return k, text, nil
+}
+
+// ReadArrayStart reads the first line of a value. For an Array it
+// returns its length and leaves the elements to the next reads (each
+// then a value of its own for Offset); a null array is length -1. Any
+// other value is read whole, as SkipValue does, with length 0. It reads
+// an EXEC's reply element by element without building it.
+func (r *RESPReader) ReadArrayStart() (int64, Kind, []byte, error) {
+	if r.err != nil {
+		return 0, 0, nil, r.err
+	}
+	start := r.pos
+	k, text, err := r.skip(0, true, true)
+	if err != nil {
+		return 0, 0, nil, r.fail(start, err)
+	}
+	if k == Array {
+		return r.arrayLen, k, nil, nil
+	}
+	r.start, r.off = start, r.pos
+	return 0, k, text, nil
+}
+
+// skip reads one value and drops it; see SkipValue. With header, an
+// Array's elements are left unread and its length is left in arrayLen.
+func (r *RESPReader) skip(depth int, first, header bool) (Kind, []byte, error) {
+	if depth > maxDepth {
+		return 0, nil, &ParseError{Offset: r.pos, Err: protocolf("values nested more than %d deep", maxDepth)}
+	}
+	at := r.pos
+	line, err := r.readLine(first)
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(line) == 0 {
+		return 0, nil, &ParseError{Offset: at, Err: protocolf("empty line")}
+	}
+	k := Kind(line[0])
+	switch k {
+	case Error:
+		return k, line[1:], nil
+	case SimpleString, Integer, Null, Boolean, Double, BigNumber:
+		return k, nil, nil
+	case BulkString, BulkError, Verbatim:
+		n, err := r.header(line, at)
+		if err != nil {
+			return k, nil, err
+		}
+		if n < 0 {
+			if k != BulkString {
+				return k, nil, &ParseError{Offset: at, Err: protocolf("invalid length %q", clip(line))}
+			}
+			return k, nil, nil
+		}
+		if k == BulkError {
+			// The text of an error is kept; it is short.
+			r.skipBuf, err = r.appendBulk(r.skipBuf[:0], n)
+			return k, r.skipBuf, err
+		}
+		for n > 0 {
+			d, err := r.br.Discard(int(min(n, bulkChunk)))
+			r.pos += int64(d)
+			n -= int64(d)
+			if err != nil {
+				if err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
+				return k, nil, &ParseError{Offset: r.pos, Err: err}
+			}
+		}
+		_, err = r.appendBulk(nil, 0) // the CRLF
+		return k, nil, err
+	case Array, Set, Push, Map, Attribute:
+		n, err := r.header(line, at)
+		if err != nil {
+			return k, nil, err
+		}
+		if n < 0 {
+			if k != Array {
+				return k, nil, &ParseError{Offset: at, Err: protocolf("invalid length %q", clip(line))}
+			}
+			if header {
+				r.arrayLen = -1
+			}
+			return k, nil, nil
+		}
+		if header && k == Array {
+			r.arrayLen = n
+			return k, nil, nil
+		}
+		if k == Map || k == Attribute {
+			if n > math.MaxInt64/2 {
+				return k, nil, &ParseError{Offset: at, Err: protocolf("invalid length %q", clip(line))}
+			}
+			n *= 2
+		}
+		for range n {
+			if _, _, err := r.skip(depth+1, false, false); err != nil {
+				return k, nil, err
+			}
+		}
+		if k == Attribute {
+			return r.skip(depth, false, header)
+		}
+		return k, nil, nil
+	}
+	if c := line[0]; c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+		return k, nil, &ParseError{Offset: at, Err: protocolf("inline command %q: only RESP values are read", clip(line))}
+	}
+	return k, nil, &ParseError{Offset: at, Err: protocolf("unknown type byte %q", line[0])}
 }
 
 // parseDouble parses a RESP3 double: a decimal or exponent form, "inf",

@@ -62,6 +62,126 @@ func TestReadValue(t *testing.T) {
 	}
 }
 
+// TestSkipValue reads a stream of replies with SkipValue and
+// ReadArrayStart, as a writer checking an EXEC's reply does.
+func TestSkipValue(t *testing.T) {
+	in := "+OK\r\n-ERR bad\r\n$5\r\na\r\nbc\r\n!8\r\nSYNTAX x\r\n" +
+		"*3\r\n+OK\r\n-WRONGTYPE no\r\n*2\r\n$1\r\nx\r\n:2\r\n" + // an EXEC reply, element by element
+		"*-1\r\n|1\r\n+ttl\r\n:1\r\n:7\r\n%1\r\n+k\r\n~1\r\n#t\r\n"
+	r := NewRESPReader(strings.NewReader(in))
+	type got struct {
+		kind Kind
+		text string
+		n    int64
+	}
+	var all []got
+	skip := func() {
+		k, text, err := r.SkipValue()
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, got{k, string(text), 0})
+	}
+	skip()
+	skip()
+	skip()
+	skip()
+	n, k, _, err := r.ReadArrayStart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	all = append(all, got{k, "", n})
+	for range n {
+		skip()
+	}
+	n, k, _, err = r.ReadArrayStart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	all = append(all, got{k, "", n})
+	n, k, text, err := r.ReadArrayStart() // not an array: read whole
+	if err != nil {
+		t.Fatal(err)
+	}
+	all = append(all, got{k, string(text), n})
+	skip()
+	want := []got{{SimpleString, "", 0}, {Error, "ERR bad", 0}, {BulkString, "", 0}, {BulkError, "SYNTAX x", 0},
+		{Array, "", 3}, {SimpleString, "", 0}, {Error, "WRONGTYPE no", 0}, {Array, "", 0},
+		{Array, "", -1}, {Integer, "", 0}, {Map, "", 0}}
+	if !reflect.DeepEqual(all, want) {
+		t.Errorf("got  %v\nwant %v", all, want)
+	}
+	if r.Offset() != int64(len(in)) {
+		t.Errorf("Offset %d, want %d", r.Offset(), len(in))
+	}
+	if _, _, err := r.SkipValue(); err != io.EOF {
+		t.Errorf("after the values: %v, want io.EOF", err)
+	}
+	// No allocation per value: a thousand copies cost what one does (the
+	// reader, its buffer, the end of input).
+	many := strings.Repeat(in, 1000)
+	allocs := testing.AllocsPerRun(10, func() {
+		r := NewRESPReader(strings.NewReader(many))
+		for {
+			if _, _, err := r.SkipValue(); err != nil {
+				break
+			}
+		}
+	})
+	if allocs > 8 {
+		t.Errorf("%v allocations for 11,000 values", allocs)
+	}
+}
+
+func TestSkipValueErrors(t *testing.T) {
+	for _, in := range []string{"+OK", "$3\r\nab", "$3\r\nabcd\r\n", "$-2\r\n", "*2\r\n:1\r\n", "%-1\r\n", "?\r\n", "PING\r\n", "\r\n",
+		strings.Repeat("*1\r\n", 100) + ":1\r\n", "*1152921504606846976\r\n:1\r\n", "!3\r\nab"} {
+		r := NewRESPReader(strings.NewReader(in))
+		_, _, err := r.SkipValue()
+		var pe *ParseError
+		if !errors.As(err, &pe) {
+			t.Errorf("%q: got %v, want a *ParseError", in, err)
+		}
+		if _, _, err2 := r.SkipValue(); err2 != err {
+			t.Errorf("%q: error not sticky: then %v", in, err2)
+		}
+	}
+}
+
+// TestReadValueShortStrings: the short strings of an aggregate share
+// blocks, yet each is its own: appending to one leaves its neighbours
+// alone, and they stay valid after later reads.
+func TestReadValueShortStrings(t *testing.T) {
+	var in strings.Builder
+	in.WriteString("*1000\r\n")
+	for i := range 1000 {
+		fmt.Fprintf(&in, "$%d\r\n%s\r\n", len(fmt.Sprint(i)), fmt.Sprint(i))
+	}
+	in.WriteString("*1\r\n$3\r\nnew\r\n")
+	r := NewRESPReader(strings.NewReader(in.String()))
+	v, err := r.ReadValue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = append(v.Elems[0].Str, "clobber"...)
+	if _, err := r.ReadValue(); err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range v.Elems {
+		if string(e.Str) != fmt.Sprint(i) {
+			t.Fatalf("element %d = %q", i, e.Str)
+		}
+	}
+	one := in.String()
+	allocs := testing.AllocsPerRun(20, func() {
+		r := NewRESPReader(strings.NewReader(one))
+		r.ReadValue()
+	})
+	if allocs > 20 { // the reader, a few blocks and the elements' array; was over a thousand
+		t.Errorf("%v allocations for an array of 1000 short strings", allocs)
+	}
+}
+
 func TestReadValueNaN(t *testing.T) {
 	v, err := NewRESPReader(strings.NewReader(",nan\r\n")).ReadValue()
 	if err != nil || v.Kind != Double || !math.IsNaN(v.Float) {

@@ -2,8 +2,8 @@
 //
 // # Format
 //
-// It reads files with the magic REDIS and versions 1 to 13 (Redis 1.0 to
-// 8.6) and VALKEY 80 and 81 (Valkey 9), as specified by Redis's and
+// It reads files with the magic REDIS and versions 1 to 14 (Redis 1.0 to
+// 8.8) and VALKEY 80 and 81 (Valkey 9), as specified by Redis's and
 // Valkey's rdb.h and rdb.c:
 // every opcode (AUX, SELECTDB, RESIZEDB, EXPIRETIME, EXPIRETIME_MS, IDLE,
 // FREQ, FUNCTION_PRE_GA, FUNCTION2, MODULE_AUX, SLOT_INFO, EOF) and every
@@ -12,8 +12,10 @@
 // (hash table, intset, listpack), sorted sets (text and binary scores,
 // ziplist, listpack), hashes (hash table, zipmap, ziplist, listpack, and
 // with field expiries in the Redis 7.4 pre-GA and GA forms), streams
-// (listpacks 1, 2 and 3 with consumer groups, PELs and consumers), and
-// module values of RDB_TYPE_MODULE_2 carried through opaque. Values of the
+// (listpacks 1 to 5 with consumer groups, PELs and consumers, Redis
+// 8.6's IDMP producers and Redis 8.8's NACK zones), Redis 8.8's sparse
+// arrays (element by element, see array.go), and module values of
+// RDB_TYPE_MODULE_2 carried through opaque. Values of the
 // pre-GA RDB_TYPE_MODULE cannot be skipped without the module and are
 // reported as ErrUnsupportedType.
 //
@@ -22,9 +24,10 @@
 // is Redis 8.6's stream with IDMP producers and opcode 243 is the KEY_META
 // prefix of a key (kept raw in Record.Meta); in VALKEY files 22 is
 // Valkey 9's hash with per-field expiry and 243 is a SLOT_IMPORT record.
-// REDIS 14 headers (Redis 8.8) are accepted, but its stream type 27 and
-// array type 28 are reported as ErrUnsupportedType until their layout can
-// be checked against Redis's source.
+// In REDIS 14 files 27 is Redis 8.8's stream with NACK zones and 28 its
+// array. Redis Enterprise's opcodes RAM_LRU (107) and SLOT_NUM (121), one
+// length each, are read past as librdb does and counted (Skipped); any
+// other unknown opcode is ErrUnsupportedType at its offset.
 //
 // # Use
 //
@@ -54,14 +57,26 @@
 //
 // # Memory estimates
 //
-// ValueStats.Memory models what Redis 7.0 on a 64-bit jemalloc build
-// reports with MEMORY USAGE key SAMPLES 0: the key's sds and dict entry,
-// the robj, and the encoding's own structures (jemalloc size classes;
-// dict tables; listpack, intset and quicklist allocations; skiplist nodes
-// at their expected level; stream radix trees, listpacks, consumer groups
-// and PELs). Encodings Redis 7 no longer keeps in memory (zipmap,
-// ziplist, linked lists) are costed as the listpacks and quicklists Redis
-// 7 converts them into.
+// ValueStats.Memory models what the server that wrote the dump, on a
+// 64-bit jemalloc build, reports with MEMORY USAGE key SAMPLES 0: what it
+// keeps for the key, the robj, and the encoding's own structures
+// (jemalloc size classes; dict or hashtable tables; listpack, intset and
+// quicklist allocations; skiplist nodes at their expected level; stream
+// radix trees, listpacks, consumer groups and PELs). Encodings no longer
+// kept in memory (zipmap, ziplist, linked lists) are costed as the
+// listpacks and quicklists the server converts them into.
+//
+// There is one model per server layout (MemoryModelNames: redis-7.0,
+// redis-7.2, redis-7.4, redis-8.0, valkey-7.2, valkey-8.0, valkey-8.1,
+// valkey-9.0). The Reader picks it from the header and the redis-ver or
+// valkey-ver AUX field (ChooseMemoryModel), once per change of those,
+// before the first key; Reader.SetMemoryModel forces one and
+// Reader.MemoryModel tells which is used and why. redis-7.0 and valkey-8.0
+// are measured against the live servers (TestMemoryAccuracy); the others
+// are modelled from the server source. Where a model holds a value in a
+// different encoding than the dump's (a list of one node as a listpack, a
+// short string not embedded beside a long key), ValueStats.Encoding is the
+// model's.
 //
 // # Writing
 //
@@ -72,7 +87,9 @@
 // it is written. Reader.WriteDump and KeyValue.Dump give a key as the
 // DUMP payload RESTORE takes, built from the file's own bytes. A value
 // too big to gather is written element by element through a spool
-// (Collection, Writer.WriteCollection), the count first.
+// (Collection, Writer.WriteCollection), the count first. Arrays and
+// streams with NACKed entries need RDB 14 (a VersionError otherwise);
+// Collection does not take arrays.
 //
 // # JSON
 //

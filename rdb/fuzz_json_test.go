@@ -26,6 +26,9 @@ func FuzzJSONReader(f *testing.F) {
 			}
 		}
 	}
+	if out, err := rdbToJSON(rdb.RDB14Sample(), rdb.JSONOptions{}); err == nil {
+		f.Add(out)
+	}
 	f.Add([]byte(`{"db":0,"key":{"base64":"/w=="},"type":"zset","expire_at_ms":5,"lru":1,"lfu":2,"entries":[{"member":"a","score":"-inf"},{"member":"b","score":-0}]}`))
 	f.Add([]byte(`[{"type":"functions","functionsLua":"#!lua name=x"},{"type":"aux","key":"a","value":"b"}]`))
 	f.Add([]byte(`{"type":"module-aux","module":"test__rdb","version":1,"when":2,"payload":"BQNhYmMCQIEA"}`))

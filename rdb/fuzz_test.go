@@ -20,6 +20,7 @@ func FuzzReader(f *testing.F) {
 		}
 	}
 	f.Add([]byte("REDIS0011\xff"))
+	f.Add(rdb.RDB14Sample())                                                                // arrays, a stream with NACK zones and IDMP state
 	f.Add([]byte("REDIS0003\xfe\x00\x09\x01h\x0c\x02\x01a\x01\x00x\x01b\x01\x00y\xff\xff")) // a zipmap
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rd := rdb.NewReader(bytes.NewReader(data))

@@ -27,7 +27,7 @@ package rdb
 //
 //	"db"            database number
 //	"key"           byte string
-//	"type"          "string", "list", "set", "zset", "hash", "stream" or "module"
+//	"type"          "string", "list", "set", "zset", "hash", "stream", "array" or "module"
 //	"expire_at_ms"  absolute expiry in Unix milliseconds; absent: no expiry
 //	"expiration"    the same instant as RFC 3339 UTC with milliseconds, for
 //	                people and hdt3213 compatibility; the reader uses it only
@@ -59,7 +59,22 @@ package rdb
 //	        "groups": [{"name": byte string, "lastId": ID, "entriesRead": N
 //	        (absent when unknown), "pending": [{"id": ID, "deliveryTime": ms,
 //	        "deliveryCount": N, "consumer": byte string}, ...], "consumers":
-//	        [{"name": byte string, "seenTime": ms, "activeTime": ms}, ...]}, ...]
+//	        [{"name": byte string, "seenTime": ms, "activeTime": ms}, ...],
+//	        "nacked": [ID, ...]}, ...]; "nacked" (Redis 8.8, present when not
+//	        empty) lists the group's NACK zone in its order: pending entries
+//	        released with XNACK, which have no consumer ("consumer": "").
+//	        Streams of Redis 8.6 and later also have "idmp": {"duration": N,
+//	        "maxEntries": N, "producers": [{"pid": byte string, "entries":
+//	        [{"iid": byte string, "id": ID}, ...]}, ...], "iidsAdded": N,
+//	        "iidsDuplicates": N}, their idempotent-producer state
+//	array   (Redis 8.8) "elements": [{"index": N, "value": byte string,
+//	        "kind": "int" | "float"}, ...] in ascending index order, N from 0
+//	        to 2^64-2 as a JSON number; "kind" is absent for strings, and
+//	        "int" or "float" for values Redis holds as numbers (their value
+//	        is then the number as text: a decimal int64, or a float as
+//	        strconv.FormatFloat(f, 'g', -1, 64) writes it, or inf, -inf,
+//	        nan), so that the array is written back as it was; then
+//	        "insertIndex": N, ARINSERT's cursor, absent when there is none
 //	module  "module": the module type name (such as "ReJSON-RL"), for
 //	        people; "dump": the value's DUMP payload in standard base64 (type
 //	        byte, serialized value, RDB version, CRC64), as RESTORE takes it
@@ -192,7 +207,7 @@ func (w *JSONWriter) WriteKey(kv *KeyValue) error {
 
 func (w *JSONWriter) writeKey(kv *KeyValue) error {
 	switch kv.Type {
-	case TypeString, TypeList, TypeSet, TypeZSet, TypeHash, TypeStream:
+	case TypeString, TypeList, TypeSet, TypeZSet, TypeHash, TypeStream, TypeArray:
 		if kv.Elements == nil {
 			return errors.New("no Elements function")
 		}
@@ -242,6 +257,8 @@ func (w *JSONWriter) writeKey(kv *KeyValue) error {
 		w.buf = append(w.buf, `,"entries":[`...)
 	case TypeHash:
 		w.buf = append(w.buf, `,"fields":[`...)
+	case TypeArray:
+		w.buf = append(w.buf, `,"elements":[`...)
 	}
 	if err := kv.Elements(w.elemFn); err != nil {
 		return err
@@ -261,6 +278,14 @@ func (w *JSONWriter) writeKey(kv *KeyValue) error {
 				if err := w.streamInfo(si); err != nil {
 					return err
 				}
+			}
+		}
+	case TypeArray:
+		w.buf = append(w.buf, ']')
+		if kv.Array != nil {
+			if ai := kv.Array(); ai != nil && ai.InsertIndex != NoInsertIndex {
+				w.buf = append(w.buf, `,"insertIndex":`...)
+				w.buf = strconv.AppendUint(w.buf, ai.InsertIndex, 10)
 			}
 		}
 	default:
@@ -329,6 +354,19 @@ func (w *JSONWriter) element(e *Element) error {
 			w.buf = append(w.buf, ']')
 		}
 		w.buf = append(w.buf, "]}"...)
+	case TypeArray:
+		w.buf = append(w.buf, `{"index":`...)
+		w.buf = strconv.AppendUint(w.buf, e.Index, 10)
+		w.buf = append(w.buf, `,"value":`...)
+		if err = w.bytes(e.Member); err != nil {
+			return err
+		}
+		if e.Kind != ArrayString {
+			w.buf = append(w.buf, `,"kind":"`...)
+			w.buf = append(w.buf, e.Kind.String()...)
+			w.buf = append(w.buf, '"')
+		}
+		w.buf = append(w.buf, '}')
 	}
 	if err != nil {
 		return err
@@ -420,9 +458,64 @@ func (w *JSONWriter) streamInfo(si *StreamInfo) error {
 			w.buf = strconv.AppendInt(w.buf, c.ActiveTime, 10)
 			w.buf = append(w.buf, '}')
 		}
-		w.buf = append(w.buf, "]}"...)
+		w.buf = append(w.buf, ']')
+		if len(g.Nacked) > 0 {
+			w.buf = append(w.buf, `,"nacked":[`...)
+			for j, id := range g.Nacked {
+				if j > 0 {
+					w.buf = append(w.buf, ',')
+				}
+				w.buf = appendJSONStreamID(w.buf, id)
+			}
+			w.buf = append(w.buf, ']')
+		}
+		w.buf = append(w.buf, '}')
 	}
 	w.buf = append(w.buf, ']')
+	if si.IDMP != nil {
+		return w.streamIDMP(si.IDMP)
+	}
+	return nil
+}
+
+func (w *JSONWriter) streamIDMP(m *StreamIDMP) error {
+	w.buf = append(w.buf, `,"idmp":{"duration":`...)
+	w.buf = strconv.AppendUint(w.buf, m.Duration, 10)
+	w.buf = append(w.buf, `,"maxEntries":`...)
+	w.buf = strconv.AppendUint(w.buf, m.MaxEntries, 10)
+	w.buf = append(w.buf, `,"producers":[`...)
+	for i := range m.Producers {
+		p := &m.Producers[i]
+		if i > 0 {
+			w.buf = append(w.buf, ',')
+		}
+		w.buf = append(w.buf, `{"pid":`...)
+		if err := w.str(p.PID); err != nil {
+			return err
+		}
+		w.buf = append(w.buf, `,"entries":[`...)
+		for j := range p.Entries {
+			if j > 0 {
+				w.buf = append(w.buf, ',')
+			}
+			w.buf = append(w.buf, `{"iid":`...)
+			if err := w.str(p.Entries[j].IID); err != nil {
+				return err
+			}
+			w.buf = append(w.buf, `,"id":`...)
+			w.buf = appendJSONStreamID(w.buf, p.Entries[j].ID)
+			w.buf = append(w.buf, '}')
+			if err := w.maybeFlush(); err != nil {
+				return err
+			}
+		}
+		w.buf = append(w.buf, "]}"...)
+	}
+	w.buf = append(w.buf, `],"iidsAdded":`...)
+	w.buf = strconv.AppendUint(w.buf, m.IIDsAdded, 10)
+	w.buf = append(w.buf, `,"iidsDuplicates":`...)
+	w.buf = strconv.AppendUint(w.buf, m.IIDsDuplicates, 10)
+	w.buf = append(w.buf, '}')
 	return nil
 }
 
@@ -785,6 +878,8 @@ type JSONReader struct {
 	shape     int // entries: 0 none yet, shapeZSet or shapeStream
 	stream    StreamInfo
 	hasStream bool
+	arr       ArrayInfo
+	hasArray  bool // "insertIndex" given
 	dump      []byte
 	expSet    bool
 	expStr    []byte
@@ -808,6 +903,8 @@ type jsonElem struct {
 	expireAt      int64
 	id            StreamID
 	f0, f1        int // stream fields: spans[f0:f1]
+	index         uint64
+	kind          ArrayKind
 }
 
 const (
@@ -831,6 +928,7 @@ func NewJSONReader(r io.Reader) *JSONReader {
 	jr := &JSONReader{r: r, buf: make([]byte, 64<<10)}
 	jr.kv.Elements = jr.walk
 	jr.kv.Stream = jr.streamInfo
+	jr.kv.Array = jr.arrayInfo
 	return jr
 }
 
@@ -1374,6 +1472,7 @@ func (r *JSONReader) readObject() error {
 	r.typ, r.data, r.shape = r.typ[:0], "", 0
 	r.hasStream, r.expSet, r.expStr = false, false, r.expStr[:0]
 	r.stream = StreamInfo{Groups: r.stream.Groups[:0]}
+	r.arr, r.hasArray = ArrayInfo{InsertIndex: NoInsertIndex}, false
 	r.dump = r.dump[:0]
 	r.module, r.modVer, r.when, r.payload, r.hasPay = r.module[:0], -1, -1, r.payload[:0], false
 	kv := &r.kv
@@ -1442,7 +1541,17 @@ func (r *JSONReader) readObject() error {
 				r.value, err = r.readBytes()
 				hasValue = err == nil
 			}
-		case "len", "lastId", "firstId", "maxDeletedId", "addedEntriesCount", "groups":
+		case "elements":
+			if err = r.setData("elements"); err == nil {
+				err = r.array(r.readArrayElement)
+			}
+		case "insertIndex":
+			r.hasArray = true
+			r.arr.InsertIndex, err = r.readUint()
+			if err == nil && r.arr.InsertIndex == NoInsertIndex {
+				err = jsonSyntax("insertIndex 2^64-1 (the highest is 2^64-2)")
+			}
+		case "len", "lastId", "firstId", "maxDeletedId", "addedEntriesCount", "groups", "idmp":
 			r.hasStream = true
 			err = r.readStreamMeta(name)
 		case "module", "version", "when", "payload":
@@ -1515,6 +1624,45 @@ func (r *JSONReader) readEntry() error {
 	return nil
 }
 
+// readArrayElement reads an array element.
+func (r *JSONReader) readArrayElement() error {
+	e := jsonElem{expireAt: NoExpiry}
+	var hasIndex, hasValue bool
+	err := r.object(func(name []byte) error {
+		var err error
+		switch string(name) {
+		case "index":
+			e.index, err = r.readUint()
+			hasIndex = true
+		case "value":
+			e.member, err = r.readBytes()
+			hasValue = true
+		case "kind":
+			if r.tmp, err = r.readString(r.tmp[:0]); err != nil {
+				return err
+			}
+			switch string(r.tmp) {
+			case "string":
+				e.kind = ArrayString
+			case "int":
+				e.kind = ArrayInt
+			case "float":
+				e.kind = ArrayFloat
+			default:
+				err = jsonSyntax("array element kind %q: want string, int or float", r.tmp)
+			}
+		default:
+			err = r.skipValue()
+		}
+		return err
+	})
+	if err == nil && !(hasIndex && hasValue) {
+		err = jsonSyntax("an array element needs \"index\" and \"value\"")
+	}
+	r.elems = append(r.elems, e)
+	return err
+}
+
 // readPair reads a stream entry's [field, value] pair.
 func (r *JSONReader) readPair() error {
 	n := 0
@@ -1574,8 +1722,64 @@ func (r *JSONReader) readStreamMeta(name []byte) error {
 		si.EntriesAdded, err = r.readUint()
 	case "groups":
 		err = r.array(r.readGroup)
+	case "idmp":
+		si.IDMP = &StreamIDMP{}
+		err = r.readIDMP(si.IDMP)
 	}
 	return err
+}
+
+func (r *JSONReader) readIDMP(m *StreamIDMP) error {
+	return r.object(func(name []byte) error {
+		var err error
+		switch string(name) {
+		case "duration":
+			m.Duration, err = r.readUint()
+		case "maxEntries":
+			m.MaxEntries, err = r.readUint()
+		case "iidsAdded":
+			m.IIDsAdded, err = r.readUint()
+		case "iidsDuplicates":
+			m.IIDsDuplicates, err = r.readUint()
+		case "producers":
+			err = r.array(func() error {
+				var p IDMPProducer
+				err := r.object(func(name []byte) error {
+					var err error
+					switch string(name) {
+					case "pid":
+						p.PID, err = r.readBytesString()
+					case "entries":
+						err = r.array(func() error {
+							var e IDMPEntry
+							err := r.object(func(name []byte) error {
+								var err error
+								switch string(name) {
+								case "iid":
+									e.IID, err = r.readBytesString()
+								case "id":
+									e.ID, err = r.readStreamID()
+								default:
+									err = r.skipValue()
+								}
+								return err
+							})
+							p.Entries = append(p.Entries, e)
+							return err
+						})
+					default:
+						err = r.skipValue()
+					}
+					return err
+				})
+				m.Producers = append(m.Producers, p)
+				return err
+			})
+		default:
+			err = r.skipValue()
+		}
+		return err
+	})
 }
 
 func (r *JSONReader) readGroup() error {
@@ -1629,6 +1833,12 @@ func (r *JSONReader) readGroup() error {
 					return err
 				})
 				g.Consumers = append(g.Consumers, c)
+				return err
+			})
+		case "nacked":
+			err = r.array(func() error {
+				id, err := r.readStreamID()
+				g.Nacked = append(g.Nacked, id)
 				return err
 			})
 		default:
@@ -1707,7 +1917,7 @@ func (r *JSONReader) finishObject(hasValue, hasDump bool) error {
 		return jsonSyntax("object without a \"type\"")
 	}
 	t, ok := ParseType(typ)
-	if !ok || t == TypeArray {
+	if !ok {
 		return jsonSyntax("unknown type %q", typ)
 	}
 	if !r.hasKey {
@@ -1727,6 +1937,8 @@ func (r *JSONReader) finishObject(hasValue, hasDump bool) error {
 		return jsonSyntax("stream key with sorted set entries")
 	case t != TypeStream && r.hasStream:
 		return jsonSyntax("stream metadata in a %s key", typ)
+	case t != TypeArray && r.hasArray:
+		return jsonSyntax("array metadata in a %s key", typ)
 	}
 	if t == TypeString && hasValue {
 		r.elems = append(r.elems, jsonElem{member: r.value, expireAt: NoExpiry})
@@ -1766,6 +1978,8 @@ func jsonValueField(t Type) string {
 		return "entries"
 	case TypeHash:
 		return "fields"
+	case TypeArray:
+		return "elements"
 	}
 	return "dump"
 }
@@ -1794,7 +2008,7 @@ func (r *JSONReader) walk(fn func(*Element) error) error {
 	hash := r.kv.Type == TypeHash
 	for i := range r.elems {
 		e := &r.elems[i]
-		r.el = Element{Score: e.score, ExpireAt: e.expireAt, ID: e.id}
+		r.el = Element{Score: e.score, ExpireAt: e.expireAt, ID: e.id, Index: e.index, Kind: e.kind}
 		if stream {
 			r.fields = r.fields[:0]
 			for _, sp := range r.spans[e.f0:e.f1] {
@@ -1819,6 +2033,14 @@ func (r *JSONReader) streamInfo() *StreamInfo {
 		return nil
 	}
 	return &r.stream
+}
+
+func (r *JSONReader) arrayInfo() *ArrayInfo {
+	if r.kv.Type != TypeArray {
+		return nil
+	}
+	r.arr.Count = uint64(len(r.elems))
+	return &r.arr
 }
 
 func (r *JSONReader) writeDump(w io.Writer) error {

@@ -43,6 +43,8 @@ func canonKV(kv *rdb.KeyValue) (string, error) {
 			fmt.Fprintf(&b, "%q=%q exp=%d\n", e.Member, e.Value, e.ExpireAt)
 		case rdb.TypeStream:
 			fmt.Fprintf(&b, "%v %q\n", e.ID, e.Fields)
+		case rdb.TypeArray:
+			fmt.Fprintf(&b, "%d %q %v\n", e.Index, e.Member, e.Kind)
 		default:
 			fmt.Fprintf(&b, "%q\n", e.Member)
 		}
@@ -53,9 +55,19 @@ func canonKV(kv *rdb.KeyValue) (string, error) {
 	}
 	if kv.Type == rdb.TypeStream {
 		if si := kv.Stream(); si != nil {
-			fmt.Fprintf(&b, "stream %+v\n", *si)
+			c := *si
+			c.IDMP = nil
+			fmt.Fprintf(&b, "stream %+v\n", c)
+			if si.IDMP != nil {
+				fmt.Fprintf(&b, "idmp %+v\n", *si.IDMP)
+			}
 		} else {
 			b.WriteString("stream metadata nil\n")
+		}
+	}
+	if kv.Type == rdb.TypeArray && kv.Array != nil {
+		if ai := kv.Array(); ai != nil {
+			fmt.Fprintf(&b, "array %+v\n", *ai)
 		}
 	}
 	return b.String(), nil
@@ -595,7 +607,7 @@ func TestJSONWriterErrors(t *testing.T) {
 		t.Fatalf("got %v, want boom", err)
 	}
 	jw = rdb.NewJSONWriter(io.Discard, rdb.JSONOptions{})
-	if err := jw.WriteKey(&rdb.KeyValue{Key: []byte("a"), Type: rdb.TypeArray}); !errors.Is(err, rdb.ErrUnsupportedType) {
+	if err := jw.WriteKey(&rdb.KeyValue{Key: []byte("a"), Type: rdb.Type(99)}); !errors.Is(err, rdb.ErrUnsupportedType) {
 		t.Fatalf("got %v, want ErrUnsupportedType", err)
 	}
 }

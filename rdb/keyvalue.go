@@ -23,6 +23,10 @@ type KeyValue struct {
 	Elements func(fn func(*Element) error) error
 	// Stream returns a stream's metadata once Elements has walked it.
 	Stream func() *StreamInfo
+	// Array returns an array's metadata once Elements has walked it. It
+	// may be nil, as may what it returns: then the array has no insert
+	// index.
+	Array func() *ArrayInfo
 	// Dump, when not nil, writes the value as a DUMP payload (type byte,
 	// serialized value, RDB version, CRC64), as RESTORE takes it. It
 	// replaces Elements: call one or the other.
@@ -33,7 +37,7 @@ type KeyValue struct {
 // Reader and, like its functions, valid until the next call to Next.
 func (r *Reader) KeyValue() *KeyValue {
 	if r.kv.Elements == nil {
-		r.kv.Elements, r.kv.Stream, r.kv.Dump = r.Elements, r.Stream, r.WriteDump
+		r.kv.Elements, r.kv.Stream, r.kv.Array, r.kv.Dump = r.Elements, r.Stream, r.Array, r.WriteDump
 	}
 	rec := &r.rec
 	kv := &r.kv

@@ -6,23 +6,25 @@ import (
 	gosync "sync"
 )
 
-// The memory model: what Redis 7.0 (64-bit, jemalloc) allocates for a key
+// The memory model: what a server (64-bit, jemalloc) allocates for a key
 // once it holds it, computed the way MEMORY USAGE key SAMPLES 0 does
-// (objectComputeSize in object.c plus the key's sds and dictEntry). Sizes
-// of the structures are those of a 64-bit build of Redis 7.0:
+// (objectComputeSize in object.c plus what the keyspace holds for the
+// key). Which server is a memLayout (memory_model.go); this file has what
+// they share. Sizes of the structures are those of a 64-bit build of
+// Redis 7.0, which the later releases modelled keep:
 const (
 	sizeRobj          = 16
 	sizeDictEntry     = 24
 	sizeDict          = 56
 	sizeQuicklist     = 40
-	sizeQuicklistNode = 32
+	sizeQuicklistNode = 40 // three pointers, sz, 32 bits of fields: 36, padded
 	sizeZset          = 16
 	sizeZskiplist     = 32
 	sizeZslHeader     = 32 + 32*16 // a node with ZSKIPLIST_MAXLEVEL levels
 	sizeStream        = 80
 	sizeStreamCG      = 40
 	sizeStreamNACK    = 24
-	sizeStreamCons    = 24
+	sizeStreamCons    = 24 // 32 from 7.2 on (active_time): memLayout.streamConsumer
 	sizeStreamID      = 16
 	raxNodeOverhead   = 4 + 8*30 // sizeof(raxNode) + the fixed 30 words streamRadixTreeMemoryUsage adds
 	// streamPrealloc is what a stream's newest listpack is allocated with
@@ -93,9 +95,18 @@ var zslNodeExpected = func() float64 {
 
 // memModel accumulates the memory of one value as the walker feeds it.
 type memModel struct {
-	fixed  float64 // bytes independent of the element count
-	htN    int64   // entries of a dict-based value
-	nonInt bool    // a set member that is not an integer was seen
+	lay    *memLayout // the server modelled; kept by reset
+	fixed  float64    // bytes independent of the element count
+	htN    int64      // entries of a dict-based value
+	nonInt bool       // a set member that is not an integer was seen
+	maxLen int64      // longest member, field or value of a dict-based value
+	strLen int64      // a string's length
+
+	// quicklist nodes: how many, whether one is plain, the last one's
+	// entry allocation
+	qlNodes  int64
+	qlPlain  bool
+	qlLastLP int64
 
 	lpSize int64 // listpack being rebuilt from converted entries
 
@@ -109,9 +120,10 @@ type memModel struct {
 	nodesMem float64
 }
 
-func (m *memModel) reset() { *m = memModel{} }
+func (m *memModel) reset() { *m = memModel{lay: m.lay} }
 
 func (m *memModel) str(n int64, enc Encoding) {
+	m.strLen = n
 	switch enc {
 	case EncodingInt:
 		m.fixed = sizeRobj
@@ -126,15 +138,24 @@ func (m *memModel) str(n int64, enc Encoding) {
 // an sds value of v bytes.
 func (m *memModel) htEntry(f, v int64) {
 	m.htN++
-	m.fixed += sizeDictEntry + float64(sdsAlloc(f))
-	if v >= 0 {
-		m.fixed += float64(sdsAlloc(v))
+	m.maxLen = max(m.maxLen, f, v)
+	if v < 0 {
+		m.fixed += float64(sdsAlloc(f) + m.lay.setEntry)
+		return
 	}
+	m.fixed += float64(m.lay.hashEntry(f, v, false))
+}
+
+// ttlField tells that the hash field just added (f and v bytes) has an
+// expiry, which some servers keep with the field.
+func (m *memModel) ttlField(f, v int64) {
+	m.fixed += float64(m.lay.hashEntry(f, v, true) - m.lay.hashEntry(f, v, false))
 }
 
 func (m *memModel) zslEntry(n int64) {
 	m.htN++
-	m.fixed += sizeDictEntry + float64(sdsAlloc(n)) + zslNodeExpected
+	m.maxLen = max(m.maxLen, n)
+	m.fixed += float64(m.lay.zsetEntry+sdsAlloc(n)) + zslNodeExpected
 }
 
 // blob adds a listpack or intset held as one allocation.
@@ -148,7 +169,16 @@ func (m *memModel) lpAddInt(v int64) { m.lpSize += int64(lpIntEntrySize(v)) }
 
 // qlNode adds a quicklist node whose entry allocation is n bytes.
 func (m *memModel) qlNode(n int64) {
-	m.fixed += sizeQuicklistNode + float64(jemallocSize(n))
+	a := jemallocSize(n)
+	m.fixed += sizeQuicklistNode + float64(a)
+	m.qlNodes++
+	m.qlLastLP = a
+}
+
+// qlPlainNode adds a plain quicklist node holding one element of n bytes.
+func (m *memModel) qlPlainNode(n int64) {
+	m.qlNode(n)
+	m.qlPlain = true
 }
 
 // qlNodeFromLP closes a node rebuilt from a ziplist.
@@ -203,7 +233,7 @@ func (m *memModel) streamGroupPELDone() {
 }
 
 func (m *memModel) streamConsumer(nameLen int64) {
-	m.fixed += sizeStreamCons + float64(nameLen)
+	m.fixed += float64(m.lay.streamConsumer + nameLen)
 	m.pel = raxCounter{}
 }
 
@@ -212,11 +242,20 @@ func (m *memModel) streamConsumerDone() {
 	m.pel = raxCounter{}
 }
 
-// total returns MEMORY USAGE for the key: its value plus the key's sds
-// and dict entry in the keyspace.
-func (m *memModel) total(key []byte, t Type, enc Encoding) int64 {
+// total returns MEMORY USAGE for the key: its value plus what the
+// keyspace holds for the key (expires: the key has a TTL). It may change
+// *enc to the encoding the modelled server holds the value in when the
+// dump does not say: a list of one node, held as a bare listpack from 7.2
+// on; a short string not embedded next to a long key (Redis 8, Valkey
+// 8.1).
+func (m *memModel) total(key []byte, t Type, enc *Encoding, expires bool) int64 {
+	lay := m.lay
 	v := m.fixed
 	switch t {
+	case TypeString:
+		if lay.obj != objRobj {
+			return lay.stringWithKey(int64(len(key)), m.strLen, enc, expires)
+		}
 	case TypeList:
 		if m.lpSize > 0 { // a ziplist converted to one node
 			m.qlNodeFromLP()
@@ -226,28 +265,47 @@ func (m *memModel) total(key []byte, t Type, enc Encoding) int64 {
 			m.qlNode(m.qlSize)
 			v = m.fixed
 		}
+		if lay.listListpack && m.qlNodes == 1 && !m.qlPlain && *enc == EncodingQuicklist {
+			*enc = EncodingListpack
+			v = sizeRobj + float64(m.qlLastLP)
+			break
+		}
 		v += sizeRobj + sizeQuicklist
 	case TypeSet, TypeHash, TypeZSet:
-		switch enc {
+		switch *enc {
 		case EncodingHashtable:
-			// Redis 7.0 converts a hash past hash-max-listpack-entries and
-			// an all-integer set past set-max-intset-entries (both 512 by
-			// default) into a dict presized for 513 entries: up to 1024
-			// entries there was no expansion, so no rehash in progress.
-			// Otherwise the dict grew by inserts: SADD does one rehash step
-			// per new member, HSET two.
-			k := int64(1)
-			if t == TypeHash {
-				k = 2
+			if lay.coll == collHashtable {
+				v += sizeRobj + valkeyHashtableSize(m.htN)
+				break
 			}
-			slots := dictSlotsExpected(m.htN, k)
-			if m.htN > 512 && m.htN <= 1024 && (t == TypeHash || !m.nonInt) {
-				slots = float64(dictSlots(m.htN))
+			var slots float64
+			var table int64
+			if lay.presize70 {
+				slots, table = m.slots70(t)
+			} else {
+				steps := lay.hashSteps
+				if t == TypeSet {
+					steps = lay.setSteps
+				}
+				slots, table = m.slots(t, steps)
 			}
 			v += sizeRobj + sizeDict + 8*slots
+			if t == TypeSet && lay.setNoValue {
+				v += sizeDictEntryNoValue * noValueEntries(m.htN, table)
+			}
 		case EncodingSkiplist:
-			// ZADD looks the member up, then adds it: two rehash steps.
-			v += sizeRobj + sizeZset + sizeZskiplist + sizeDict + 8*dictSlotsExpected(m.htN, 2) + float64(jemallocSize(sizeZslHeader))
+			if lay.coll == collHashtable {
+				v += sizeRobj + sizeZset + sizeZskiplist + valkeyHashtableSize(m.htN) + float64(jemallocSize(sizeZslHeader))
+				break
+			}
+			var slots float64
+			if lay.presize70 {
+				// ZADD looks the member up, then adds it: two rehash steps.
+				slots = dictSlotsExpected(m.htN, 2)
+			} else {
+				slots, _ = m.slots(t, lay.zsetSteps)
+			}
+			v += sizeRobj + sizeZset + sizeZskiplist + sizeDict + 8*slots + float64(jemallocSize(sizeZslHeader))
 		default:
 			if m.lpSize > 0 {
 				v += float64(jemallocSize(m.lpSize))
@@ -259,7 +317,97 @@ func (m *memModel) total(key []byte, t Type, enc Encoding) int64 {
 	case TypeModule:
 		v += sizeRobj
 	}
-	return int64(v) + sdsAlloc(int64(len(key))) + sizeDictEntry
+	return int64(v) + lay.keyCost(int64(len(key)), expires)
+}
+
+// sizeDictEntryNoValue is a Valkey 8.0 dictEntryNoValue: key and next.
+const sizeDictEntryNoValue = 16
+
+// keyCost is what MEMORY USAGE counts for a key of n bytes besides the
+// 16-byte robj of its value (which the value's memory includes).
+func (l *memLayout) keyCost(n int64, expires bool) int64 {
+	switch l.obj {
+	case objKvobj:
+		// The value's object is the kvobj, holding the key: its
+		// allocation replaces the robj.
+		return kvobjAlloc(n, expires, 0) - sizeRobj
+	case objEmbedKey:
+		return 0 // in the object, which MEMORY USAGE counts as 16 bytes
+	}
+	if l.key == keyEmbeddedEntry {
+		// 8-byte value union, next pointer, header-size byte, then the
+		// sds copied with its header from the command's argument.
+		return jemallocSize(17 + argSdsHeader(n) + n + 1)
+	}
+	return sdsAlloc(n) + sizeDictEntry
+}
+
+// argSdsHeader is the sds header of a command argument of n bytes: an
+// embstr (n <= 44) has an sdshdr8, longer ones the type their length
+// needs, never sdshdr5.
+func argSdsHeader(n int64) int64 {
+	switch {
+	case n < 256:
+		return 3
+	case n < 65536:
+		return 5
+	case n < 1<<32:
+		return 9
+	}
+	return 17
+}
+
+// slots70 is the slot count of a Redis 7.0 set or hash dict, and the size
+// of its newest table.
+func (m *memModel) slots70(t Type) (float64, int64) {
+	// Redis 7.0 converts a hash past hash-max-listpack-entries and
+	// an all-integer set past set-max-intset-entries (both 512 by
+	// default) into a dict presized for 513 entries: up to 1024
+	// entries there was no expansion, so no rehash in progress.
+	// Otherwise the dict grew by inserts: SADD does one rehash step
+	// per new member, HSET two.
+	k := m.lay.setSteps
+	if t == TypeHash {
+		k = m.lay.hashSteps
+	}
+	if m.htN > 512 && m.htN <= 1024 && (t == TypeHash || !m.nonInt) {
+		return float64(dictSlots(m.htN)), dictSlots(m.htN)
+	}
+	return dictSlotsExpected(m.htN, k), dictSlots(m.htN)
+}
+
+// slots is the expected slot count of a 7.2+ set, hash or sorted set
+// dict, and the size of its newest table. A listpack whose members fit
+// the default limits converts when it reaches 129 entries into a dict
+// presized for 129 (256 slots); an intset at 513 into one presized for
+// 513 (1024 slots) (setTypeConvertAndExpand, hashTypeConvertListpack,
+// zsetConvertAndExpand). A dict holding more grew by inserts from there,
+// steps rehash steps per insert.
+func (m *memModel) slots(t Type, steps int64) (float64, int64) {
+	n := m.htN
+	var presized int64
+	switch {
+	case t == TypeSet && !m.nonInt && n > intsetEntries:
+		presized = dictSlots(intsetEntries + 1)
+	case m.maxLen <= listpackValue && n > listpackEntries:
+		presized = dictSlots(listpackEntries + 1)
+	}
+	if presized > 0 && n <= presized {
+		return float64(presized), presized
+	}
+	return dictSlotsExpected(n, steps), dictSlots(n)
+}
+
+// noValueEntries is the expected number of allocated entries of a Valkey
+// 8.0 set of n members in a table of s slots: every member but the first
+// of each non-empty bucket, n minus the expected occupied buckets.
+func noValueEntries(n, s int64) float64 {
+	if n == 0 || s == 0 {
+		return 0
+	}
+	fs := float64(s)
+	occupied := fs * (1 - math.Pow(1-1/fs, float64(n)))
+	return max(0, float64(n)-occupied)
 }
 
 // raxCounter counts the nodes of the radix tree Redis builds for a

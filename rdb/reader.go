@@ -25,6 +25,11 @@ const (
 	opExpireTime    = 253
 	opSelectDB      = 254
 	opEOF           = 255
+
+	// Redis Enterprise's own opcodes, which librdb reads past (one length
+	// each, nothing to keep): RAM_LRU and SLOT_NUM.
+	opEntRAMLRU  = 107
+	opEntSlotNum = 121
 )
 
 // RDB value types (rdb.h).
@@ -55,8 +60,8 @@ const (
 	typeHashMetadata       = 24
 	typeHashListpackEx     = 25
 	typeStreamListpacks4   = 26 // REDIS 13+: streams with IDMP producers
-	typeStreamListpacks5   = 27 // REDIS 14 (Redis 8.8)
-	typeArray              = 28 // REDIS 14 (Redis 8.8)
+	typeStreamListpacks5   = 27 // REDIS 14 (Redis 8.8): streams with per-group NACK zones
+	typeArray              = 28 // REDIS 14 (Redis 8.8): sparse arrays
 
 	// Valkey's meanings of the bytes Redis uses for other things.
 	typeValkeyHash2 = 22 // VALKEY 80+: hash table with per-field expiry
@@ -112,19 +117,28 @@ type Reader struct {
 	metaBuf      []byte     // raw KEY_META bytes of the next key
 	hasMeta      bool
 
+	array       ArrayInfo // metadata of the last array walked
+	arrayWalked bool      // array holds the current key's metadata
+
+	skipped []SkippedOpcode // Enterprise opcodes read past, by opcode
+
 	kv KeyValue // returned by KeyValue, functions bound once
 
 	storedCRC, computedCRC uint64
 	el                     Element
 	mem                    memModel
+	mem2                   newTypesMem // arrays and NACK zones (memory_newtypes.go)
 	dumpCRC                crcWriter   // WriteDump's, reused
 	dumpScratch            [16]byte    // WriteDump's small writes
 	valueCount             countWriter // WriteValue's, reused
+
+	memForced           *memLayout // SetMemoryModel's; nil: chosen from the dump
+	redisVer, valkeyVer string     // the AUX fields naming the server
 }
 
 // NewReader returns a Reader reading from r. It buffers r itself.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{in: newInput(r), expireAt: NoExpiry, idle: -1, freq: -1}
+	return &Reader{in: newInput(r), expireAt: NoExpiry, idle: -1, freq: -1, mem: memModel{lay: &memLayouts[0]}}
 }
 
 // Version is the RDB version from the header; valid after the first Next.
@@ -189,6 +203,7 @@ func (r *Reader) readHeader() error {
 	}
 	r.in.next(9)
 	r.started = true
+	r.chooseMemoryModel()
 	return nil
 }
 
@@ -212,7 +227,7 @@ func (r *Reader) Next() (*Record, error) {
 	r.releaseBuffers()
 	rec := &r.rec
 	*rec = Record{DB: r.db, ExpireAt: NoExpiry, Idle: -1, Freq: -1}
-	r.streamWalked = false
+	r.streamWalked, r.arrayWalked = false, false
 	rec.Offset = r.in.offset()
 	for {
 		off := r.in.offset()
@@ -261,6 +276,7 @@ func (r *Reader) Next() (*Record, error) {
 				return nil, r.fail(off, nil, err)
 			}
 			rec.Kind, rec.Name, rec.Data = KindAux, r.nameBuf, r.dataBuf
+			r.noteAux(r.nameBuf, r.dataBuf)
 			return rec, nil
 		case opFunction2:
 			if r.dataBuf, err = r.readStringCopy(r.dataBuf[:0]); err != nil {
@@ -315,6 +331,16 @@ func (r *Reader) Next() (*Record, error) {
 				return nil, r.fail(off, nil, err)
 			}
 			r.freq = int(b)
+		case opEntRAMLRU, opEntSlotNum:
+			if r.magic != "REDIS" {
+				return nil, r.fail(off, nil, fmt.Errorf("%w: unknown opcode or value type %d in %s %d file", ErrUnsupportedType, op, r.magic, r.version))
+			}
+			// Redis Enterprise writes these; Redis and librdb read one
+			// length and go on, and so does this Reader.
+			if _, err := r.readLength(); err != nil {
+				return nil, r.fail(off, nil, fmt.Errorf("redis enterprise opcode %d: %w", op, err))
+			}
+			r.noteSkipped(op)
 		default:
 			t, ok := r.logicalType(op)
 			if !ok {
@@ -384,13 +410,10 @@ func (r *Reader) logicalType(t byte) (Type, bool) {
 		return TypeHash, true // Redis 7.4+ hashes with field expiry
 	case t == typeStreamListpacks4 && r.version >= 13:
 		return TypeStream, true
-	case (t == typeStreamListpacks5 || t == typeArray) && r.version >= 14:
-		// Known Redis 8.8 types whose layout this build does not read yet:
-		// let walk report them by name rather than call them unknown.
-		if t == typeArray {
-			return TypeArray, true
-		}
+	case t == typeStreamListpacks5 && r.version >= 14:
 		return TypeStream, true
+	case t == typeArray && r.version >= 14:
+		return TypeArray, true
 	}
 	return 0, false
 }
@@ -730,6 +753,42 @@ func (r *Reader) Stream() *StreamInfo {
 		return nil
 	}
 	return &r.stream
+}
+
+// SkippedOpcode counts the records of an opcode the Reader read past
+// without returning them: Redis Enterprise's RAM_LRU (107) and SLOT_NUM
+// (121), which carry one length each and nothing Redis keeps.
+type SkippedOpcode struct {
+	Opcode byte
+	Name   string
+	Count  int64
+}
+
+func (r *Reader) noteSkipped(op byte) {
+	for i := range r.skipped {
+		if r.skipped[i].Opcode == op {
+			r.skipped[i].Count++
+			return
+		}
+	}
+	name := "RAM_LRU"
+	if op == opEntSlotNum {
+		name = "SLOT_NUM"
+	}
+	r.skipped = append(r.skipped, SkippedOpcode{Opcode: op, Name: name, Count: 1})
+}
+
+// Skipped returns the opcodes read past so far, in the order first met,
+// or nil. The slice is the Reader's: do not change it.
+func (r *Reader) Skipped() []SkippedOpcode { return r.skipped }
+
+// Array returns the metadata of the current key's array once Elements
+// has walked it (nil otherwise). It is valid until the next call to Next.
+func (r *Reader) Array() *ArrayInfo {
+	if !r.arrayWalked {
+		return nil
+	}
+	return &r.array
 }
 
 // Rest returns the input that follows the RDB's checksum, for files that

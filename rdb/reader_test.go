@@ -47,10 +47,9 @@ func corpusFiles(t testing.TB) []string {
 
 // badFiles are corpus files that must fail, with the error they must wrap.
 var badFiles = map[string]error{
-	"librdb/future_v19.rdb":               rdb.ErrUnsupportedVersion,
-	"librdb/invalid_chksum_v8.rdb":        rdb.ErrChecksum,
-	"librdb/redis_ent_opcode_ram_lru.rdb": rdb.ErrUnsupportedType, // Redis Enterprise-only opcode
-	"redis/corrupt_ziplist.rdb":           rdb.ErrCorrupt,
+	"librdb/future_v19.rdb":        rdb.ErrUnsupportedVersion,
+	"librdb/invalid_chksum_v8.rdb": rdb.ErrChecksum,
+	"redis/corrupt_ziplist.rdb":    rdb.ErrCorrupt,
 }
 
 func rel(p string) string { r, _ := filepath.Rel(corpusDir, p); return filepath.ToSlash(r) }

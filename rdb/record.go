@@ -59,9 +59,13 @@ const (
 	EncodingSkiplist
 	EncodingStream
 	EncodingModule // module values: Redis prints "raw" for them
+	// EncodingSlicedArray is Redis 8.8's array (OBJ_ENCODING_SLICED_ARRAY),
+	// named "sliced-array" here: OBJECT ENCODING's own name for it was not
+	// in the source this build was checked against.
+	EncodingSlicedArray
 )
 
-var encodingNames = [...]string{"unknown", "int", "embstr", "raw", "listpack", "quicklist", "intset", "hashtable", "skiplist", "stream", "raw"}
+var encodingNames = [...]string{"unknown", "int", "embstr", "raw", "listpack", "quicklist", "intset", "hashtable", "skiplist", "stream", "raw", "sliced-array"}
 
 // String returns the OBJECT ENCODING name.
 func (e Encoding) String() string {
@@ -195,7 +199,7 @@ func (m ModuleID) String() string { return m.Name() + "/v" + strconv.Itoa(m.Vers
 // the value once.
 type ValueStats struct {
 	Encoding       Encoding
-	Elements       int64 // list items, set and zset members, hash fields, stream entries; 1 for strings
+	Elements       int64 // list items, set and zset members, hash fields, stream entries, array elements; 1 for strings
 	LargestElement int64 // length in bytes of the largest element (member, field or value); for strings the string's length
 	Memory         int64 // estimated bytes Redis 7.0 uses for the key, as MEMORY USAGE key SAMPLES 0 reports it
 	ValueSize      int64 // serialized value bytes in the file, type byte excluded

@@ -15,6 +15,10 @@ type Element struct {
 	ExpireAt int64    // hash field expiry in Unix ms, or NoExpiry
 	ID       StreamID // stream entry ID
 	Fields   [][]byte // stream entry: field, value, field, value, ...
+	// Array elements (Redis 8.8): Index is the element's index, Member
+	// its value as text, Kind how Redis holds it.
+	Index uint64
+	Kind  ArrayKind
 }
 
 // StreamID is a stream entry ID.
@@ -33,7 +37,41 @@ type StreamInfo struct {
 	MaxDeletedID StreamID // zero for type 15 streams
 	EntriesAdded uint64   // for type 15 streams, Length, as Redis assumes on load
 	Groups       []StreamGroup
+	// IDMP is the idempotent-producer state of Redis 8.6 and later (RDB
+	// types 26 and 27); nil for older streams.
+	IDMP *StreamIDMP
 }
+
+// StreamIDMP is a stream's idempotent-producer state (XADD IDMP, Redis
+// 8.6): its settings, the idempotency IDs each producer sent recently
+// with the entries they made, and two counters.
+type StreamIDMP struct {
+	Duration       uint64 // seconds an idempotency ID is kept
+	MaxEntries     uint64 // idempotency IDs kept per producer
+	Producers      []IDMPProducer
+	IIDsAdded      uint64 // all-time count of idempotency IDs added
+	IIDsDuplicates uint64 // all-time count of duplicates detected
+}
+
+// IDMPProducer is one producer's idempotency IDs, oldest first.
+type IDMPProducer struct {
+	PID     string
+	Entries []IDMPEntry
+}
+
+// IDMPEntry is an idempotency ID and the stream entry it made.
+type IDMPEntry struct {
+	IID string
+	ID  StreamID
+}
+
+// Defaults Redis gives a stream's IDMP settings (stream-idmp-duration,
+// stream-idmp-maxsize); the Writer uses them for a stream of type 26 or
+// 27 whose StreamInfo has no IDMP.
+const (
+	defaultIDMPDuration   = 100
+	defaultIDMPMaxEntries = 100
+)
 
 // StreamGroup is a consumer group.
 type StreamGroup struct {
@@ -45,6 +83,10 @@ type StreamGroup struct {
 	EntriesRead int64
 	Pending     []PendingEntry
 	Consumers   []StreamConsumer
+	// Nacked lists the pending entries released with XNACK (Redis 8.8,
+	// RDB type 27), in the order of the group's NACK zone: they are in
+	// Pending with no Consumer.
+	Nacked []StreamID
 }
 
 // PendingEntry is an entry of a group's pending entries list.
@@ -52,7 +94,7 @@ type PendingEntry struct {
 	ID            StreamID
 	DeliveryTime  int64 // Unix ms of the last delivery
 	DeliveryCount uint64
-	Consumer      string // owner
+	Consumer      string // owner; "" for an entry in the NACK zone (Redis 8.8)
 }
 
 // StreamConsumer is a consumer of a group.
@@ -250,52 +292,119 @@ func (r *Reader) walkStream(fn func(*Element) error, t byte) error {
 			}
 			r.mem.streamConsumerDone()
 		}
+		if t >= typeStreamListpacks5 {
+			if err := r.readNackZone(group, owner); err != nil {
+				return err
+			}
+		}
 	}
 	if t >= typeStreamListpacks4 {
-		if err := r.skipStreamIDMP(); err != nil {
+		var idmp *StreamIDMP
+		if keep {
+			idmp = &StreamIDMP{}
+		}
+		if err := r.readStreamIDMP(idmp); err != nil {
 			return err
+		}
+		if keep {
+			si.IDMP = idmp
 		}
 	}
 	r.streamWalked = keep
 	return nil
 }
 
-// skipStreamIDMP reads the tail Redis 8.6 adds to streams: IDMP duration
-// and max entries, the producers with their idempotency IDs, and two
-// counters.
-func (r *Reader) skipStreamIDMP() error {
-	for i := 0; i < 2; i++ {
-		if _, err := r.readLength(); err != nil {
-			return err
-		}
-	}
-	producers, err := r.readLength()
+// readNackZone reads the NACK zone Redis 8.8 writes after a group's
+// consumers (RDB type 27): a count, then as many 16-byte big-endian
+// stream IDs. Each must be a pending entry of the group that no consumer
+// owns. group and owner are nil when the metadata is not kept.
+func (r *Reader) readNackZone(group *StreamGroup, owner map[StreamID]int) error {
+	n, err := r.readLength()
 	if err != nil {
 		return err
 	}
-	for p := uint64(0); p < producers; p++ {
-		if err := r.skipString(); err != nil { // producer id
+	r.mem2.nacked += int64(n)
+	for i := uint64(0); i < n; i++ {
+		b, err := r.in.next(16)
+		if err != nil {
 			return err
+		}
+		if group == nil {
+			continue
+		}
+		id := streamIDFrom(b)
+		j, ok := owner[id]
+		switch {
+		case !ok:
+			return corruptf("group %q: NACKed entry %v is not in its PEL", group.Name, id)
+		case group.Pending[j].Consumer != "":
+			return corruptf("group %q: NACKed entry %v is owned by consumer %q", group.Name, id, group.Pending[j].Consumer)
+		}
+		group.Nacked = append(group.Nacked, id)
+	}
+	return nil
+}
+
+// readStreamIDMP reads the tail Redis 8.6 adds to streams (types 26 and
+// 27): IDMP duration and max entries, the producers with their
+// idempotency IDs and the stream IDs they made, and two counters. They
+// are kept in idmp unless it is nil.
+func (r *Reader) readStreamIDMP(idmp *StreamIDMP) error {
+	var head [3]uint64 // duration, max entries, producers
+	for i := range head {
+		v, err := r.readLength()
+		if err != nil {
+			return err
+		}
+		head[i] = v
+	}
+	if idmp != nil {
+		idmp.Duration, idmp.MaxEntries = head[0], head[1]
+	}
+	for p := uint64(0); p < head[2]; p++ {
+		pid, err := r.readString(idmp != nil, &r.scratch, &r.numBuf)
+		if err != nil {
+			return err
+		}
+		var prod *IDMPProducer
+		if idmp != nil {
+			idmp.Producers = append(idmp.Producers, IDMPProducer{PID: string(pid.data)})
+			prod = &idmp.Producers[len(idmp.Producers)-1]
 		}
 		n, err := r.readLength()
 		if err != nil {
 			return err
 		}
 		for i := uint64(0); i < n; i++ {
-			if err := r.skipString(); err != nil { // idempotency id
+			iid, err := r.readString(idmp != nil, &r.scratch, &r.numBuf)
+			if err != nil {
 				return err
 			}
-			for j := 0; j < 2; j++ { // stream ID
-				if _, err := r.readLength(); err != nil {
-					return err
-				}
+			var e IDMPEntry
+			if prod != nil {
+				e.IID = string(iid.data)
+			}
+			if e.ID.Ms, err = r.readLength(); err != nil {
+				return err
+			}
+			if e.ID.Seq, err = r.readLength(); err != nil {
+				return err
+			}
+			if prod != nil {
+				prod.Entries = append(prod.Entries, e)
 			}
 		}
 	}
-	for i := 0; i < 2; i++ {
-		if _, err := r.readLength(); err != nil {
+	var counts [2]uint64
+	for i := range counts {
+		v, err := r.readLength()
+		if err != nil {
 			return err
 		}
+		counts[i] = v
+	}
+	if idmp != nil {
+		idmp.IIDsAdded, idmp.IIDsDuplicates = counts[0], counts[1]
 	}
 	return nil
 }

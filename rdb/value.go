@@ -74,6 +74,7 @@ func (r *Reader) walk(fn func(*Element) error) error {
 	r.pending = false
 	r.stats = ValueStats{}
 	r.mem.reset()
+	r.mem2 = newTypesMem{}
 	var err error
 	t := r.rec.RDBType
 	switch t {
@@ -101,10 +102,10 @@ func (r *Reader) walk(fn func(*Element) error) error {
 		default:
 			err = r.walkHashTable(fn, hashTTLAbsolute)
 		}
-	case typeStreamListpacks, typeStreamListpacks2, typeStreamListpacks3, typeStreamListpacks4:
+	case typeStreamListpacks, typeStreamListpacks2, typeStreamListpacks3, typeStreamListpacks4, typeStreamListpacks5:
 		err = r.walkStream(fn, t)
-	case typeStreamListpacks5, typeArray:
-		err = fmt.Errorf("%w: type %d of Redis 8.8 (RDB 14) is recognized but its layout is not read by this build yet", ErrUnsupportedType, t)
+	case typeArray:
+		err = r.walkArray(fn)
 	case typeModule2:
 		err = r.walkModule2()
 	case typeModulePreGA:
@@ -127,7 +128,7 @@ func (r *Reader) walk(fn func(*Element) error) error {
 		return r.fail(r.in.offset(), r.rec.Key, err)
 	}
 	r.stats.ValueSize = r.in.offset() - r.valStart
-	r.stats.Memory = r.mem.total(r.rec.Key, r.rec.Type, r.stats.Encoding)
+	r.stats.Memory = r.memTotal() + r.mem2.total()
 	r.statsOK = true
 	return nil
 }
@@ -517,7 +518,7 @@ func (r *Reader) walkQuicklist(fn func(*Element) error, v2 bool) error {
 				return err
 			}
 			r.element(s.n)
-			r.mem.qlNode(s.n)
+			r.mem.qlPlainNode(s.n)
 			if fn != nil {
 				e := r.newElement()
 				e.Member = s.data
@@ -638,6 +639,9 @@ func (r *Reader) walkHashTable(fn func(*Element) error, ttl hashTTL) error {
 		}
 		r.element(max(f.n, v.n))
 		r.mem.htEntry(f.n, v.n)
+		if exp != NoExpiry {
+			r.mem.ttlField(f.n, v.n)
+		}
 		if fn != nil {
 			e := r.newElement()
 			e.Member, e.Value, e.ExpireAt = f.data, v.data, exp

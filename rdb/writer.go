@@ -146,6 +146,8 @@ type written struct {
 	expireAt      int64
 	id            StreamID
 	fields        [][]byte
+	index         uint64 // array element
+	kind          ArrayKind
 }
 
 // WriteKey writes one key, selecting its database first when needed.
@@ -162,7 +164,7 @@ func (w *Writer) WriteKey(kv *KeyValue) error {
 	var elems []written
 	hasTTL := false
 	err := kv.Elements(func(e *Element) error {
-		el := written{member: clone(e.Member), value: clone(e.Value), score: e.Score, expireAt: e.ExpireAt, id: e.ID}
+		el := written{member: clone(e.Member), value: clone(e.Value), score: e.Score, expireAt: e.ExpireAt, id: e.ID, index: e.Index, kind: e.Kind}
 		if e.Fields != nil {
 			el.fields = make([][]byte, len(e.Fields))
 			for i, f := range e.Fields {
@@ -200,10 +202,15 @@ func (w *Writer) WriteKey(kv *KeyValue) error {
 			t = typeHashMetadata
 		}
 	case TypeStream:
-		t = typeStreamListpacks2
-		if w.version >= 11 {
-			t = typeStreamListpacks3
+		var err error
+		if t, err = w.streamType(kv); err != nil {
+			return err
 		}
+	case TypeArray:
+		if w.version < 14 {
+			return &VersionError{Key: kv.Key, What: "arrays (Redis 8.8)", Need: 14, Have: w.version}
+		}
+		t = typeArray
 	default:
 		return fmt.Errorf("%w: key %q of type %v cannot be written", ErrUnsupportedType, kv.Key, kv.Type)
 	}
@@ -236,8 +243,60 @@ func (w *Writer) WriteKey(kv *KeyValue) error {
 		if err := w.writeStream(elems, info, t); err != nil {
 			return fmt.Errorf("key %q: %w", kv.Key, err)
 		}
+	case TypeArray:
+		var info *ArrayInfo
+		if kv.Array != nil {
+			info = kv.Array()
+		}
+		if err := w.writeArray(elems, info); err != nil {
+			return fmt.Errorf("key %q: %w", kv.Key, err)
+		}
 	}
 	return w.err
+}
+
+// streamType picks the stream encoding for the Writer's version: Redis
+// 8.8's type 27 when a group has NACKed entries (only RDB 14 holds them)
+// or the stream has IDMP state, Redis 8.6's type 26 for IDMP state in
+// RDB 13, else type 21 (19 before RDB 11). IDMP state, a cache of recent
+// idempotency IDs, is left out below RDB 13. WriteKey calls it after
+// the elements were walked, when Stream has the metadata.
+func (w *Writer) streamType(kv *KeyValue) (byte, error) {
+	var info *StreamInfo
+	if kv.Stream != nil {
+		info = kv.Stream()
+	}
+	nacked := false
+	if info != nil {
+		for i := range info.Groups {
+			g := &info.Groups[i]
+			if len(g.Nacked) == 0 {
+				continue
+			}
+			nacked = true
+			// Redis loads a NACK zone only of pending entries no consumer owns.
+			unowned := make(map[StreamID]bool, len(g.Pending))
+			for _, p := range g.Pending {
+				unowned[p.ID] = p.Consumer == ""
+			}
+			for _, id := range g.Nacked {
+				if !unowned[id] {
+					return 0, fmt.Errorf("key %q: group %q: NACKed entry %v is not a pending entry without a consumer", kv.Key, g.Name, id)
+				}
+			}
+		}
+	}
+	switch {
+	case nacked && w.version < 14:
+		return 0, &VersionError{Key: kv.Key, What: "streams with NACKed entries (Redis 8.8 XNACK)", Need: 14, Have: w.version}
+	case nacked || info != nil && info.IDMP != nil && w.version >= 14:
+		return typeStreamListpacks5, nil
+	case info != nil && info.IDMP != nil && w.version == 13:
+		return typeStreamListpacks4, nil
+	case w.version >= 11:
+		return typeStreamListpacks3, nil
+	}
+	return typeStreamListpacks2, nil
 }
 
 func clone(b []byte) []byte {
@@ -463,7 +522,7 @@ func (w *Writer) streamMeta(info *StreamInfo, t byte) {
 		for _, c := range g.Consumers {
 			w.str([]byte(c.Name))
 			w.ms(c.SeenTime)
-			if t == typeStreamListpacks3 {
+			if t >= typeStreamListpacks3 {
 				w.ms(c.ActiveTime)
 			}
 			owned := owners[c.Name]
@@ -475,7 +534,44 @@ func (w *Writer) streamMeta(info *StreamInfo, t byte) {
 				w.raw(id[:])
 			}
 		}
+		if t >= typeStreamListpacks5 {
+			w.length(uint64(len(g.Nacked)))
+			for _, id := range g.Nacked {
+				w.streamID(id)
+			}
+		}
 	}
+	if t >= typeStreamListpacks4 {
+		w.streamIDMP(info.IDMP)
+	}
+}
+
+func (w *Writer) streamID(id StreamID) {
+	w.scratch = binary.BigEndian.AppendUint64(w.scratch[:0], id.Ms)
+	w.scratch = binary.BigEndian.AppendUint64(w.scratch, id.Seq)
+	w.raw(w.scratch)
+}
+
+// streamIDMP writes the IDMP tail of types 26 and 27; without IDMP state
+// it writes Redis's default settings and no producers.
+func (w *Writer) streamIDMP(m *StreamIDMP) {
+	if m == nil {
+		m = &StreamIDMP{Duration: defaultIDMPDuration, MaxEntries: defaultIDMPMaxEntries}
+	}
+	w.length(m.Duration)
+	w.length(m.MaxEntries)
+	w.length(uint64(len(m.Producers)))
+	for _, p := range m.Producers {
+		w.str([]byte(p.PID))
+		w.length(uint64(len(p.Entries)))
+		for _, e := range p.Entries {
+			w.str([]byte(e.IID))
+			w.length(e.ID.Ms)
+			w.length(e.ID.Seq)
+		}
+	}
+	w.length(m.IIDsAdded)
+	w.length(m.IIDsDuplicates)
 }
 
 func idLess(a, b StreamID) bool { return a.Ms < b.Ms || a.Ms == b.Ms && a.Seq < b.Seq }

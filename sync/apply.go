@@ -146,6 +146,8 @@ type applier struct {
 	onFail  func() // called once when the applier fails
 	sentEnd Pos    // end of the last batch sent
 
+	queued []int // the receiver's records queued since the last MULTI, reused
+
 	mu     gosync.Mutex
 	firsts []time.Time // first-command times of the batches in flight, oldest first
 	num    [64]byte
@@ -436,23 +438,34 @@ func (a *applier) receive() {
 		if a.err() != nil {
 			continue // drain
 		}
-		var queued []int // records queued since the last MULTI
+		queued := a.queued[:0] // records queued since the last MULTI
 		var queueErr error
 		for i := range b.recs {
 			rec := &b.recs[i]
-			v, err := r.ReadValue()
+			// Replies are checked, not kept: no allocation per reply.
+			var (
+				n    int64
+				kind aof.Kind
+				text []byte
+				err  error
+			)
+			if rec.kind == recExec {
+				n, kind, text, err = r.ReadArrayStart()
+			} else {
+				kind, text, err = r.SkipValue()
+			}
 			if err != nil {
 				a.fail(fmt.Errorf("read from the target %s: %w", a.c.addr, err))
 				break
 			}
-			isErr := v.Kind == aof.Error || v.Kind == aof.BulkError
+			isErr := kind == aof.Error || kind == aof.BulkError
 			switch rec.kind {
 			case recMulti:
 				queued, queueErr = queued[:0], nil
 			case recQueued:
 				queued = append(queued, i)
 				if isErr && queueErr == nil {
-					queueErr = a.refused(b, rec, string(v.Str))
+					queueErr = a.refused(b, rec, string(text))
 				}
 				continue
 			case recExec:
@@ -460,22 +473,28 @@ func (a *applier) receive() {
 					if queueErr != nil {
 						a.fail(queueErr)
 					} else {
-						a.fail(a.refused(b, rec, string(v.Str)))
+						a.fail(a.refused(b, rec, string(text)))
 					}
 					break
 				}
-				for j, e := range v.Elems {
-					if (e.Kind == aof.Error || e.Kind == aof.BulkError) && j < len(queued) {
-						a.fail(a.refused(b, &b.recs[queued[j]], string(e.Str)))
+				// One reply per queued command, each read whole.
+				for j := range n {
+					k, text, err := r.SkipValue()
+					if err != nil {
+						a.fail(fmt.Errorf("read from the target %s: %w", a.c.addr, err))
 						break
+					}
+					if (k == aof.Error || k == aof.BulkError) && int(j) < len(queued) && a.err() == nil {
+						a.fail(a.refused(b, &b.recs[queued[j]], string(text)))
 					}
 				}
 				continue
 			}
 			if isErr {
-				a.fail(a.refused(b, rec, string(v.Str)))
+				a.fail(a.refused(b, rec, string(text)))
 			}
 		}
+		a.queued = queued
 		if a.err() != nil {
 			continue
 		}

@@ -366,51 +366,68 @@ func (r *lengthReader) Read(p []byte) (int, error) {
 }
 
 // eofReader reads until the 40-byte mark, holding back the last 40 bytes
-// read until more come, since the mark is only known at the end.
+// read until more come, since the mark is only known at the end. It reads
+// straight into the caller's buffer (the snapshot is copied once, not
+// twice, and nothing is allocated per read); a caller's buffer too small
+// to hold back the mark in goes through scratch.
 type eofReader struct {
 	r       *bufio.Reader
 	mark    []byte
-	buf     []byte // bytes read but not returned: at most the mark's length at rest
+	held    []byte // bytes read and not returned: a possible start of the mark, at most its length
+	out     []byte // data read into scratch and not yet returned
 	rest    []byte // bytes read after the mark: the start of the command stream
 	scratch []byte
+	err     error // of the source, once the data before it is returned
 	done    bool
 }
 
 func (r *eofReader) Read(p []byte) (int, error) {
 	for {
-		if r.done {
-			if len(r.buf) == 0 {
-				return 0, io.EOF
-			}
-			n := copy(p, r.buf)
-			r.buf = r.buf[n:]
+		if len(r.out) > 0 {
+			n := copy(p, r.out)
+			r.out = r.out[n:]
 			return n, nil
 		}
-		// Return what is certainly data: all but the last len(mark) bytes.
-		if k := len(r.buf) - len(r.mark); k > 0 {
-			n := copy(p, r.buf[:k])
-			r.buf = r.buf[n:]
-			return n, nil
+		if r.done {
+			return 0, io.EOF
+		}
+		if r.err != nil {
+			return 0, r.err
+		}
+		if len(p) > 2*len(r.mark) {
+			if n := r.fill(p); n > 0 {
+				return n, nil
+			}
+			continue
 		}
 		if r.scratch == nil {
 			r.scratch = make([]byte, 32<<10)
 		}
-		n, err := r.r.Read(r.scratch)
-		r.buf = append(r.buf, r.scratch[:n]...)
-		// The mark ends the snapshot; whatever came after it in the same
-		// read is the start of the command stream, kept for Next.
-		if i := bytes.Index(r.buf, r.mark); i >= 0 {
-			r.rest = bytes.Clone(r.buf[i+len(r.mark):])
-			r.buf, r.done = r.buf[:i], true
-			continue
-		}
-		if err == io.EOF {
-			return 0, io.ErrUnexpectedEOF
-		}
-		if err != nil {
-			return 0, err
-		}
+		r.out = r.scratch[:r.fill(r.scratch)]
 	}
+}
+
+// fill reads into dst (longer than the mark) the bytes held back and
+// what the source gives, and returns how many of them are certainly data:
+// all before the mark when it is there, else all but the last len(mark).
+func (r *eofReader) fill(dst []byte) int {
+	h := copy(dst, r.held)
+	n, err := r.r.Read(dst[h:])
+	got := dst[:h+n]
+	// The mark ends the snapshot; whatever came after it in the same read
+	// is the start of the command stream, kept for Next.
+	if i := bytes.Index(got, r.mark); i >= 0 {
+		r.rest = bytes.Clone(got[i+len(r.mark):])
+		r.held, r.done = nil, true
+		return i
+	}
+	k := max(len(got)-len(r.mark), 0)
+	r.held = append(r.held[:0], got[k:]...)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	r.err = err
+	return k
 }
 
 // StreamCommand is one command of the replication stream and the

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/redkit/redkit/internal/redistest"
@@ -117,14 +118,53 @@ func TestSnapshotReaders(t *testing.T) {
 		{"eof-empty", mark, "", nil},
 		{"eof-cut", "RDBDATA" + mark[:10], "", io.ErrUnexpectedEOF},
 	} {
-		r := &eofReader{r: newBufReader(tc.in), mark: []byte(mark)}
-		got, err := io.ReadAll(r)
-		switch {
-		case tc.err != nil && !errors.Is(err, tc.err):
-			t.Errorf("%s: error %v, want %v", tc.name, err, tc.err)
-		case tc.err == nil && (err != nil || string(got) != tc.want):
-			t.Errorf("%s: %q, %v; want %q", tc.name, got, err, tc.want)
+		// Read with big buffers (straight into them) and byte by byte
+		// (through scratch).
+		for _, small := range []bool{false, true} {
+			var r io.Reader = &eofReader{r: newBufReader(tc.in), mark: []byte(mark)}
+			if small {
+				r = iotest.OneByteReader(r)
+			}
+			got, err := io.ReadAll(r)
+			switch {
+			case tc.err != nil && !errors.Is(err, tc.err):
+				t.Errorf("%s (small %v): error %v, want %v", tc.name, small, err, tc.err)
+			case tc.err == nil && (err != nil || string(got) != tc.want):
+				t.Errorf("%s (small %v): %q, %v; want %q", tc.name, small, got, err, tc.want)
+			}
 		}
+	}
+	// A long snapshot, read in pieces of every size: nothing allocated per read.
+	data := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
+	for _, size := range []int{1, 79, 80, 81, 4096, 1 << 20} {
+		r := &eofReader{r: bufio.NewReaderSize(bytes.NewReader(append(bytes.Clone(data), mark...)), 4096), mark: []byte(mark)}
+		var got []byte
+		buf := make([]byte, size)
+		for {
+			n, err := r.Read(buf)
+			got = append(got, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("pieces of %d: %v", size, err)
+			}
+		}
+		if !bytes.Equal(got, data) {
+			t.Errorf("pieces of %d: %d bytes differ from the %d sent", size, len(got), len(data))
+		}
+	}
+	big := append(bytes.Clone(data), mark...)
+	buf := make([]byte, 64<<10)
+	if a := testing.AllocsPerRun(5, func() {
+		r := &eofReader{r: bufio.NewReaderSize(bytes.NewReader(big), 4096), mark: []byte(mark)}
+		for {
+			if _, err := r.Read(buf); err != nil {
+				break
+			}
+		}
+	}); a > 8 {
+		t.Errorf("%v allocations reading 1 MiB", a)
 	}
 	// The stream may follow the mark in the same read: kept for Next.
 	r := &eofReader{r: newBufReader("RDB" + mark + "*1\r\n$4\r\nPING\r\n"), mark: []byte(mark)}
@@ -155,7 +195,10 @@ func FuzzEOFReader(f *testing.F) {
 		if marked {
 			in = append(in, mark...)
 		}
-		r := &eofReader{r: bufio.NewReaderSize(bytes.NewReader(in), 16+int(bufSize)), mark: mark}
+		var r io.Reader = &eofReader{r: bufio.NewReaderSize(bytes.NewReader(in), 16+int(bufSize)), mark: mark}
+		if bufSize%2 == 1 {
+			r = iotest.OneByteReader(r) // through scratch
+		}
 		got, err := io.ReadAll(r)
 		if marked && (err != nil || !bytes.Equal(got, data)) {
 			t.Fatalf("marked: %q, %v", got, err)

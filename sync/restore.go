@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	gosync "sync"
 	"sync/atomic"
 	"time"
@@ -89,6 +90,33 @@ var ErrConflict = errors.New("key exists on the target")
 // command to set them (HPEXPIREAT came with Redis 7.4 and Valkey 9.0).
 var ErrFieldExpiry = errors.New("the hash has field expiries and the target cannot set them")
 
+// ErrTargetType means a key holds a type, or a part of one, that the
+// target has no way to hold: Redis 8.8's arrays (RDB type 28) and NACKed
+// stream entries (RDB type 27) on servers before Redis 8.8. Nothing of
+// such a key is left on the target.
+var ErrTargetType = errors.New("the target cannot hold this value")
+
+// HasRDB14Types tells whether a server holds what Redis 8.8 (RDB 14)
+// added: arrays and NACKed stream entries. A server of unknown version
+// is given the benefit of the doubt.
+func HasRDB14Types(si *ServerInfo) bool {
+	if si.RDBVersion == 0 {
+		return true
+	}
+	return si.Server != "valkey" && si.RDBVersion >= 14 && si.RDBVersion < 80
+}
+
+// targetTypeError is a key's failure on a target without what Redis 8.8
+// added; what names the type.
+func (r *Restorer) targetTypeError(what string) error {
+	return fmt.Errorf("%w: %s came with Redis 8.8 (RDB 14), and %s %s loads RDB %d", ErrTargetType, what, r.target.Server, r.target.Version, r.target.RDBVersion)
+}
+
+const (
+	whatArray  = "an array (RDB type 28)"
+	whatNacked = "a stream with NACKed entries (RDB type 27, XNACK)"
+)
+
 // A Restorer writes keys and function libraries into a live target
 // through a Writer: each key as one RESTORE of its DUMP payload (with its
 // absolute expiry and LRU/LFU information) when the target loads that
@@ -120,6 +148,8 @@ type Restorer struct {
 	open    tracker // keys written as commands whose replies are awaited
 	// fieldTTL tells whether the target can set hash field expiries.
 	fieldTTL bool
+	// rdb14 tells whether the target holds arrays and NACKed entries.
+	rdb14 bool
 
 	limiter *limiter
 }
@@ -157,7 +187,7 @@ func NewRestorer(w Writer, target *ServerInfo, opts RestoreOptions) (*Restorer, 
 	r := &Restorer{w: w, target: target, opts: opts, inflight: budget{max: opts.MaxInflightBytes},
 		rw:       aof.NewRewriter(aof.RewriteOptions{Batch: opts.Batch, BatchBytes: int(min(opts.MaxPayload/2, 4<<20))}),
 		limiter:  newLimiter(opts.KeysPerSecond, opts.BytesPerSecond),
-		fieldTTL: HasFieldExpiry(target)}
+		fieldTTL: HasFieldExpiry(target), rdb14: HasRDB14Types(target)}
 	return r, nil
 }
 
@@ -289,12 +319,21 @@ func (r *Restorer) Key(ctx context.Context, kv *rdb.KeyValue) error {
 	if r.w.Cluster() && kv.DB != 0 {
 		return &ClusterDBError{DB: kv.DB, Key: bytes.Clone(kv.Key)}
 	}
+	if kv.Type == rdb.TypeArray && !r.rdb14 {
+		r.fail(kv.DB, kv.Key, r.targetTypeError(whatArray))
+		return nil
+	}
 	has, restorable, err := r.payloadFor(kv)
 	if err != nil {
-		if ve := (*rdb.VersionError)(nil); errors.As(err, &ve) && kv.Type == rdb.TypeHash && !r.fieldTTL {
-			// Field expiries that no encoding the target loads can carry,
-			// and no command it has can set: nothing was sent.
-			err = r.fieldExpiryError()
+		if ve := (*rdb.VersionError)(nil); errors.As(err, &ve) {
+			switch {
+			case kv.Type == rdb.TypeHash && !r.fieldTTL:
+				// Field expiries that no encoding the target loads can
+				// carry, and no command it has can set: nothing was sent.
+				err = r.fieldExpiryError()
+			case kv.Type == rdb.TypeStream && !r.rdb14:
+				err = r.targetTypeError(whatNacked) // likewise
+			}
 		}
 		r.fail(kv.DB, kv.Key, err)
 		return nil
@@ -488,6 +527,7 @@ type pendingKey struct {
 	size    int64
 	expired bool     // the target drops it on arrival
 	chunks  [][]byte // a big payload lent to the Writer, given back to the pool
+	version int      // the payload's RDB version
 }
 
 func (p *pendingKey) done(_ aof.Value, err error) {
@@ -495,6 +535,10 @@ func (p *pendingKey) done(_ aof.Value, err error) {
 	if p.chunks != nil {
 		(&chunkBuf{chunks: p.chunks}).release()
 		p.r.lent.Add(-p.size)
+	}
+	if err != nil && strings.Contains(err.Error(), "DUMP payload version") {
+		// The target does not load the payload's RDB version: say which.
+		err = fmt.Errorf("%w (a payload of RDB %d, which %s %s does not load)", err, p.version, p.r.target.Server, p.r.target.Version)
 	}
 	p.r.keyDone(p.db, p.key, p.size, p.expired, err)
 }
@@ -513,6 +557,7 @@ func (r *Restorer) restore(ctx context.Context, kv *rdb.KeyValue, expired bool) 
 	size := r.chunks.n + int64(len(kv.Key))
 	r.limiter.wait(ctx, 1, size)
 	pk := &pendingKey{r: r, db: kv.DB, key: bytes.Clone(kv.Key), size: size, expired: expired}
+	pk.version, _ = r.chunks.version()
 	if err := r.inflight.acquire(ctx, size); err != nil {
 		return err
 	}
@@ -606,6 +651,14 @@ func (r *Restorer) viaCommands(ctx context.Context, kv *rdb.KeyValue, payload []
 		}
 		if !r.fieldTTL && bytes.EqualFold(args[0], []byte("HPEXPIREAT")) {
 			return r.fieldExpiryError()
+		}
+		if !r.rdb14 {
+			switch {
+			case bytes.EqualFold(args[0], []byte("XNACK")):
+				return r.targetTypeError(whatNacked)
+			case bytes.EqualFold(args[0], []byte("ARMSET")), bytes.EqualFold(args[0], []byte("ARSEEK")):
+				return r.targetTypeError(whatArray)
+			}
 		}
 		var n int64
 		for _, a := range args {

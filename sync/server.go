@@ -90,7 +90,9 @@ func MaxRDBVersion(server, version string) int {
 		return 0
 	}
 	switch {
-	case major > 8 || major == 8 && minor >= 6:
+	case major > 8 || major == 8 && minor >= 8:
+		return 14
+	case major == 8 && minor >= 6:
 		return 13
 	case major == 8 || major == 7 && minor >= 4:
 		return 12

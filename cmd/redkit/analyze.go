@@ -22,6 +22,7 @@ type analyzeOptions struct {
 	depth     int
 	quiet     bool
 	filter    *rdb.Filter
+	model     string // memory model; "" = chosen from each dump
 }
 
 var reportFormats = map[string][]string{
@@ -95,6 +96,7 @@ ETA) is drawn on stderr only when stderr is a terminal, --quiet is not set and
 			&cli.StringFlag{Name: "separator", Value: ":", Usage: "key prefix separator `SEP`; empty: every byte is a level"},
 			&cli.IntFlag{Name: "depth", Value: 3, Usage: "prefix levels `N` to aggregate (1..N)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: []string{"REDKIT_QUIET"}, Usage: "no progress bar"},
+			&cli.StringFlag{Name: "memory-model", EnvVars: []string{"REDKIT_MEMORY_MODEL"}, Usage: "estimate memory as the server `MODEL` lays keys out: " + strings.Join(rdb.MemoryModelNames(), ", ") + "; default: the one matching the redis-ver or valkey-ver the dump names"},
 			logFormatFlag(),
 		}, filterFlags()...),
 		Action: func(c *cli.Context) error {
@@ -108,7 +110,7 @@ ETA) is drawn on stderr only when stderr is a terminal, --quiet is not set and
 			opts := analyzeOptions{
 				report: c.String("report"), format: c.String("format"), output: c.String("output"),
 				top: c.Int("top"), separator: c.String("separator"), depth: c.Int("depth"),
-				quiet: c.Bool("quiet"), filter: f,
+				quiet: c.Bool("quiet"), filter: f, model: c.String("memory-model"),
 			}
 			return runAnalyze(c.Context, gopts, opts, c.Args().Slice())
 		},
@@ -138,6 +140,9 @@ func (o *analyzeOptions) validate(nfiles int) error {
 	}
 	if o.depth < 1 {
 		return usageErrorf("analyze: --depth must be at least 1")
+	}
+	if o.model != "" && rdb.CheckMemoryModel(o.model) != nil {
+		return usageErrorf("analyze: unknown --memory-model %q: want %s", o.model, strings.Join(rdb.MemoryModelNames(), ", "))
 	}
 	return nil
 }
@@ -188,7 +193,7 @@ func runAnalyze(ctx context.Context, gopts globalOptions, opts analyzeOptions, a
 			so.Source = args[i]
 		}
 		sum := analysis.NewSummary(so)
-		res := scanInput(ctx, args[i], gopts.stdin, bar, opts.filter, func(rec *rdb.Record, st rdb.ValueStats) error {
+		res := scanInput(ctx, args[i], gopts.stdin, bar, opts.filter, opts.model, func(rec *rdb.Record, st rdb.ValueStats) error {
 			sum.Add(rec, st)
 			if rows == nil {
 				return nil

@@ -216,6 +216,9 @@ func writeCheckText(w io.Writer, r *checkResult) error {
 	if r.trailing > 0 {
 		fmt.Fprintf(tw, "  trailing\t%s\n", trailingLine(r))
 	}
+	for _, op := range r.skipped {
+		fmt.Fprintf(tw, "  skipped\t%d Redis Enterprise %s records (opcode %d): read past, as Redis and librdb do\n", op.Count, op.Name, op.Opcode)
+	}
 	fmt.Fprintf(tw, "  time\t%s\n", r.elapsed.Round(time.Microsecond))
 	return tw.Flush()
 }
@@ -305,10 +308,13 @@ type checkJSON struct {
 	Compression string           `json:"compression"`
 	// Checksum is "verified", "disabled" (saved as zero) or "none" (RDB
 	// before 5); set for a good file.
-	Checksum       string  `json:"checksum,omitempty"`
-	TrailingBytes  int64   `json:"trailing_bytes"`            // bytes after the checksum
-	TrailingOffset int64   `json:"trailing_offset,omitempty"` // where they start
-	Seconds        float64 `json:"seconds"`
+	Checksum       string `json:"checksum,omitempty"`
+	TrailingBytes  int64  `json:"trailing_bytes"`            // bytes after the checksum
+	TrailingOffset int64  `json:"trailing_offset,omitempty"` // where they start
+	// Skipped counts Redis Enterprise records read past, by name
+	// (RAM_LRU, SLOT_NUM); absent when there are none.
+	Skipped map[string]int64 `json:"skipped_opcodes,omitempty"`
+	Seconds float64          `json:"seconds"`
 }
 
 type checkErrorJSON struct {
@@ -346,6 +352,12 @@ func writeCheckJSON(w io.Writer, r *checkResult) error {
 	}
 	for t, g := range s.ByType {
 		out.Types[t.String()] = g.Keys
+	}
+	for _, op := range r.skipped {
+		if out.Skipped == nil {
+			out.Skipped = map[string]int64{}
+		}
+		out.Skipped[op.Name] = op.Count
 	}
 	if r.err == nil {
 		out.Checksum = checksumState(r)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/redkit/redkit/rdb"
 	"github.com/urfave/cli/v2"
 )
 
@@ -297,7 +298,7 @@ var (
 // Every value is in the flag's help text too (TestCompletionChoices).
 func flagChoiceTable() map[string][]string {
 	textJSON := []string{"text", "json"}
-	return map[string][]string{
+	t := map[string][]string{
 		"analyze --format": {"text", "json", "csv", "table", "html"},
 		"analyze --report": {"summary", "keys", "bigkeys", "prefixes", "flamegraph"},
 		"convert --to":     {"resp", "aof", "json", "jsonl", "rdb"},
@@ -311,6 +312,8 @@ func flagChoiceTable() map[string][]string {
 		"--type":           {"string", "list", "set", "zset", "hash", "stream", "module"},
 		"--source-mode":    {"auto", "replication", "scan"},
 	}
+	t["analyze --memory-model"] = rdb.MemoryModelNames()
+	return t
 }
 
 // flagChoices: the fixed values of flag name of the command at path.

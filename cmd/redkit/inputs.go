@@ -29,16 +29,23 @@ type inputResult struct {
 	storedCRC, computedCRC uint64 // the trailer's CRC64 (0: saved without) and the content's
 	trailing               int64  // bytes after the checksum (counted when asked)
 	trailingStart          byte   // the first of them
+	// Redis Enterprise opcodes read past (RAM_LRU, SLOT_NUM).
+	skipped []rdb.SkippedOpcode
 }
 
-// scanInput reads one dump through Scan, counting its bytes in p.
-func scanInput(ctx context.Context, path string, stdin io.Reader, p *progress, f *rdb.Filter, fn func(*rdb.Record, rdb.ValueStats) error) inputResult {
-	return scanInputTail(ctx, path, stdin, p, f, fn, false)
+// scanInput reads one dump through Scan, counting its bytes in p; model
+// is the memory model the stats use ("" = chosen from the dump).
+func scanInput(ctx context.Context, path string, stdin io.Reader, p *progress, f *rdb.Filter, model string, fn func(*rdb.Record, rdb.ValueStats) error) inputResult {
+	return scanInputModel(ctx, path, stdin, p, f, model, fn, false)
 }
 
 // scanInputTail is scanInput; with countTail it also reads and counts the
 // bytes after the RDB's checksum, which Redis ignores when it loads it.
 func scanInputTail(ctx context.Context, path string, stdin io.Reader, p *progress, f *rdb.Filter, fn func(*rdb.Record, rdb.ValueStats) error, countTail bool) inputResult {
+	return scanInputModel(ctx, path, stdin, p, f, "", fn, countTail)
+}
+
+func scanInputModel(ctx context.Context, path string, stdin io.Reader, p *progress, f *rdb.Filter, model string, fn func(*rdb.Record, rdb.ValueStats) error, countTail bool) inputResult {
 	res := inputResult{path: path, size: -1}
 	in, err := dumpfile.OpenArg(ctx, path, stdin)
 	if err != nil {
@@ -49,10 +56,14 @@ func scanInputTail(ctx context.Context, path string, stdin io.Reader, p *progres
 	p.track(in)
 	res.size, res.compression = in.Size, in.Compression
 	rd := rdb.NewReader(in)
+	if res.err = rd.SetMemoryModel(model); res.err != nil {
+		return res
+	}
 	if res.err = analysis.Scan(ctx, rd, f, &res.meta, fn); res.err != nil {
 		return res
 	}
 	res.storedCRC, res.computedCRC = rd.Checksum()
+	res.skipped = rd.Skipped()
 	if countTail {
 		rest := bufio.NewReader(rd.Rest())
 		if b, err := rest.Peek(1); err == nil {

@@ -31,6 +31,14 @@ func main() {
 	code := run(ctx, os.Args, os.Stdout, os.Stderr)
 	stop()
 	pprof.StopCPUProfile()
+	// REDKIT_MEMPROFILE=FILE writes the allocations of the run (go tool
+	// pprof -sample_index=alloc_space): what keeps the collector busy.
+	if p := os.Getenv("REDKIT_MEMPROFILE"); p != "" {
+		if f, err := os.Create(p); err == nil {
+			pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}
+	}
 	os.Exit(code)
 }
 
