@@ -173,7 +173,7 @@ func (o *analyzeOptions) validate(nfiles int) error {
 // summaryOptions returns what the report needs aggregated.
 func (o *analyzeOptions) summaryOptions(gopts globalOptions) analysis.SummaryOptions {
 	so := analysis.SummaryOptions{Now: gopts.now}
-	if o.report == "summary" || o.report == "bigkeys" {
+	if o.report == "summary" || o.report == "bigkeys" || o.report == "flamegraph" {
 		so.Top = o.top
 	}
 	if o.report == "summary" || o.report == "prefixes" || o.report == "flamegraph" {
@@ -274,7 +274,7 @@ func runAnalyze(ctx context.Context, gopts globalOptions, opts analyzeOptions, a
 	case "prefixes":
 		err = writePrefixes(w, opts.format, total.Prefixes.Top(opts.top))
 	case "flamegraph":
-		err = analysis.WriteFlameGraph(w, "redkit memory: "+strings.Join(args, ", "), analysis.Tree(total))
+		err = writeFlameGraph(w, total, results, args)
 	}
 	if err == nil {
 		err = w.Flush()

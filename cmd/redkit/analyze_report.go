@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 	"unicode/utf8"
@@ -286,4 +287,23 @@ func writePrefixes(w io.Writer, format string, prefixes []analysis.Prefix) error
 		}
 		return tw.Flush()
 	}
+}
+
+// writeFlameGraph writes the flamegraph report: total's tree, totals and
+// biggest keys, with the bytes of the dumps it was read from.
+func writeFlameGraph(w io.Writer, total *analysis.Summary, results []analyzeResult, args []string) error {
+	opts := analysis.FlameGraphOptions{Title: "redkit memory: " + strings.Join(args, ", ")}
+	stored := true
+	for _, r := range results {
+		if r.err != nil && r.meta.Version == 0 {
+			continue // not in total
+		}
+		opts.DumpBytes += r.meta.Bytes
+		opts.StoredBytes += r.size
+		stored = stored && r.size >= 0
+	}
+	if !stored {
+		opts.StoredBytes = 0
+	}
+	return analysis.WriteFlameGraph(w, total, opts)
 }

@@ -150,11 +150,11 @@ func TestTreeAndFlameGraph(t *testing.T) {
 		t.Errorf("children of the root sum to %d of %d, %q holds %d, want 100", sum, root.Memory, otherKeys, other)
 	}
 	var buf bytes.Buffer
-	if err := WriteFlameGraph(&buf, "t <b>", root); err != nil {
+	if err := WriteFlameGraph(&buf, s, FlameGraphOptions{Title: "t <b>"}); err != nil {
 		t.Fatal(err)
 	}
 	html := buf.String()
-	if strings.Count(html, "</script>") != 1 || strings.Contains(html, "<b>") || !strings.Contains(html, `bin\\xff:`) {
+	if strings.Count(html, "</script>") != 2 || strings.Contains(html, "<b>") || !strings.Contains(html, `bin\\xff:`) {
 		t.Errorf("HTML not escaped properly")
 	}
 }

@@ -1,7 +1,9 @@
 // Package analysis aggregates the keys of RDB dumps in bounded memory:
 // totals by database, type and encoding, an expiry profile, the N biggest
 // keys (a heap) and memory by key prefix (a map bounded by depth and by a
-// maximum number of entries), plus a flame graph of the prefix tree.
+// maximum number of entries), plus a flame graph page of the prefix tree
+// (WriteFlameGraph: one self-contained HTML file whose size is bounded by
+// a number of nodes, not by the number of keys).
 //
 // Scan drives an *rdb.Reader through an *rdb.Filter and hands every
 // selected key with its value statistics to a callback. Aggregators take
