@@ -345,17 +345,7 @@ func (l *memLayout) keyCost(n int64, expires bool) int64 {
 // argSdsHeader is the sds header of a command argument of n bytes: an
 // embstr (n <= 44) has an sdshdr8, longer ones the type their length
 // needs, never sdshdr5.
-func argSdsHeader(n int64) int64 {
-	switch {
-	case n < 256:
-		return 3
-	case n < 65536:
-		return 5
-	case n < 1<<32:
-		return 9
-	}
-	return 17
-}
+func argSdsHeader(n int64) int64 { return sdsHeader(max(n, 32)) }
 
 // slots70 is the slot count of a Redis 7.0 set or hash dict, and the size
 // of its newest table.
