@@ -54,7 +54,8 @@ examples:
    redkit analyze --report flamegraph -o memory.html node-*.rdb.zst
    redkit analyze --report keys --min-size 1mb --format json - < dump.rdb`,
 		Description: `Reads dumps as a stream (never all keys in memory) and reports memory as
-Redis 7 would use it once loaded (estimated, like MEMORY USAGE).
+the server that wrote the dump would use it once loaded (estimated, like
+MEMORY USAGE, by that server's model: --memory-model for another).
 
 Reports (--report):
   summary     totals per database, type and encoding; expiry profile (already
