@@ -281,6 +281,11 @@ func (c *Conn) Receive() (aof.Value, error) {
 // Err returns the connection's sticky I/O error, if any.
 func (c *Conn) Err() error { return c.err }
 
+// abort closes the network connection and nothing else, so that it may
+// run beside the goroutine using c: what that goroutine is blocked on
+// returns an error, and c's sticky error is set there.
+func (c *Conn) abort() { c.nc.Close() }
+
 // Close closes the connection.
 func (c *Conn) Close() error {
 	if c.err == nil {

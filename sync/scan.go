@@ -144,7 +144,7 @@ func ScanDump(ctx context.Context, addr string, opts *Options, out io.Writer, so
 		return st, err
 	}
 	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.Close() })
+	stop := context.AfterFunc(ctx, c.abort)
 	defer stop()
 	fail := func(err error) (ScanStats, error) {
 		if ctx.Err() != nil {
@@ -232,10 +232,45 @@ func ScanDump(ctx context.Context, addr string, opts *Options, out io.Writer, so
 			return st, fmt.Errorf("functions of %s: %w", addr, err)
 		}
 	}
-	for _, db := range dbs {
-		if err := s.scanDB(ctx, db); err != nil {
-			return fail(fmt.Errorf("database %d of %s: %w", db, addr, err))
+	if err := s.probeExpiry(); err != nil {
+		return fail(err)
+	}
+	// Keys are found and sized (SCAN, MEMORY USAGE) on a second
+	// connection while this one DUMPs those found before, and a pipeline
+	// of DUMPs is sent before the replies of the one before it are
+	// written: the server has work while redkit writes.
+	c2, err := Dial(ctx, addr, opts)
+	if err != nil {
+		return fail(err)
+	}
+	var pst ScanStats
+	p := &scanner{c: c2, db: opts.DB, st: &pst, maxDump: s.maxDump, seen: s.seen}
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	context.AfterFunc(pctx, c2.abort) // the sizing goroutine may be reading
+	batches := make(chan sizedBatch, 4)
+	var perr error
+	sized := make(chan struct{})
+	go func() {
+		defer close(sized)
+		defer close(batches)
+		perr = p.sizeKeys(pctx, dbs, batches)
+	}()
+	err = s.dumpSized(ctx, batches)
+	cancel()
+	<-sized
+	c2.Close()
+	st.Duplicates += pst.Duplicates
+	st.SizesByCount = st.SizesByCount || pst.SizesByCount
+	if err == nil {
+		// The batches ended: the scan is done, or it failed.
+		err = perr
+	}
+	if err != nil {
+		if e := (*scanDBError)(nil); errors.As(err, &e) {
+			err = fmt.Errorf("database %d of %s: %w", e.db, addr, e.err)
 		}
+		return fail(err)
 	}
 	if err := w.Close(); err != nil {
 		return st, err
@@ -267,7 +302,9 @@ type scanner struct {
 	// gone, when set, is told of each key SCAN (or a caller) named that
 	// was gone before it was read.
 	gone func(db int, key []byte)
-	args [][]byte
+	// inflight is a pipeline of DUMPs sent and not read yet (dumpKeys).
+	inflight *dumpGroup
+	args     [][]byte
 
 	version int   // of the file written
 	maxDump int64 // MEMORY USAGE above which a collection is read in chunks (0: DefaultMaxDump)
@@ -362,34 +399,87 @@ func (s *scanner) probeVersion(dbs []int) (int, error) {
 	return 0, nil
 }
 
-func (s *scanner) scanDB(ctx context.Context, db int) error {
-	if err := s.selectDB(db); err != nil {
-		return err
+// sizedBatch is a batch of keys SCAN gave, each met for the first time,
+// with their sizes.
+type sizedBatch struct {
+	db    int
+	keys  []aof.Value
+	infos []keyInfo
+}
+
+// sizeKeys scans each database of dbs on s.c and sends out its keys met
+// for the first time, sized, in batches of dumpBatch. It returns when
+// every database is done, or ctx is.
+func (s *scanner) sizeKeys(ctx context.Context, dbs []int, out chan<- sizedBatch) error {
+	for _, db := range dbs {
+		if err := s.selectDB(db); err != nil {
+			return &scanDBError{db, err}
+		}
+		cursor := "0"
+		for {
+			next, keys, err := s.scan(cursor)
+			if err != nil {
+				return &scanDBError{db, err}
+			}
+			keys = s.firstSeen(db, keys)
+			for len(keys) > 0 {
+				n := min(len(keys), dumpBatch)
+				infos, err := s.sizes(keys[:n])
+				if err != nil {
+					return &scanDBError{db, err}
+				}
+				select {
+				case out <- sizedBatch{db: db, keys: keys[:n], infos: infos}:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				keys = keys[n:]
+			}
+			if cursor = next; cursor == "0" {
+				break
+			}
+		}
 	}
-	cursor := "0"
-	for {
+	return nil
+}
+
+// scanDBError is an error reading a database: the caller names the
+// server.
+type scanDBError struct {
+	db  int
+	err error
+}
+
+func (e *scanDBError) Error() string { return fmt.Sprintf("database %d: %v", e.db, e.err) }
+func (e *scanDBError) Unwrap() error { return e.err }
+
+// dumpSized writes the keys of the batches of in (see dumpKeys: each
+// batch's last pipeline of DUMPs is read once the next is sent) until in
+// is closed or ctx is done.
+func (s *scanner) dumpSized(ctx context.Context, in <-chan sizedBatch) error {
+	for b := range in {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		next, keys, err := s.scan(cursor)
-		if err != nil {
-			return err
-		}
-		keys = s.firstSeen(db, keys)
-		for len(keys) > 0 {
-			n := min(len(keys), dumpBatch)
-			if err := s.dumpBatch(db, keys[:n]); err != nil {
-				return err
+		if b.db != s.db {
+			if err := s.finishDumps(); err != nil {
+				return &scanDBError{s.db, err}
 			}
-			keys = keys[n:]
+			if err := s.selectDB(b.db); err != nil {
+				return &scanDBError{b.db, err}
+			}
+		}
+		if err := s.dumpKeys(b.db, b.keys, b.infos, true); err != nil {
+			return &scanDBError{b.db, err}
 		}
 		if s.progress != nil {
 			s.progress(s.st.Keys)
 		}
-		if cursor = next; cursor == "0" {
-			return nil
-		}
 	}
+	if err := s.finishDumps(); err != nil {
+		return &scanDBError{s.db, err}
+	}
+	return nil
 }
 
 // firstSeen drops the keys of keys already seen in db, in place.
@@ -413,6 +503,15 @@ func (s *scanner) dumpBatch(db int, keys []aof.Value) error {
 	if err != nil {
 		return err
 	}
+	return s.dumpKeys(db, keys, infos, false)
+}
+
+// dumpKeys is dumpBatch with the keys' sizes known. With ahead, the
+// last pipeline of DUMPs is left in flight (s.inflight): it is read, and
+// its keys written, once the next one is sent or by finishDumps, so that
+// the server works on one while the replies of the one before are
+// written.
+func (s *scanner) dumpKeys(db int, keys []aof.Value, infos []keyInfo, ahead bool) error {
 	type idx struct{ i int }
 	small := make([]idx, 0, len(keys))
 	var big []int
@@ -445,15 +544,60 @@ func (s *scanner) dumpBatch(db int, keys []aof.Value) error {
 		for j := range group {
 			group[j] = keys[small[j].i]
 		}
-		if err := s.dumpPayloads(db, group); err != nil {
+		small = small[n:]
+		if !ahead {
+			if err := s.dumpPayloads(db, group); err != nil {
+				return err
+			}
+			continue
+		}
+		g, err := s.sendDumps(db, group)
+		if err != nil {
 			return err
 		}
-		small = small[n:]
+		if err := s.finishDumps(); err != nil {
+			return err
+		}
+		s.inflight = g
+	}
+	if len(big) > 0 {
+		if err := s.finishDumps(); err != nil {
+			return err
+		}
 	}
 	for _, i := range big {
 		if err := s.dumpBig(db, keys[i].Str, infos[i]); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// finishDumps reads the pipeline left in flight, if any, and writes its
+// keys.
+func (s *scanner) finishDumps() error {
+	g := s.inflight
+	if g == nil {
+		return nil
+	}
+	s.inflight = nil
+	err := s.writeDumps(g)
+	if errors.Is(err, errNoPexpiretime) {
+		// probeExpiry found it: the server changed under the scan.
+		err = fmt.Errorf("PEXPIRETIME %q: unknown command", g.keys[0].Str)
+	}
+	return err
+}
+
+// probeExpiry finds out whether the server has PEXPIRETIME (Redis 7.0
+// and later) before pipelines are sent ahead.
+func (s *scanner) probeExpiry() error {
+	_, err := s.c.DoString("PEXPIRETIME", "redkit:probe")
+	switch {
+	case s.c.Err() != nil:
+		return s.c.Err()
+	case err != nil && isUnknownCommand(err):
+		s.pttl, s.st.RelativeTTL = true, true
 	}
 	return nil
 }
@@ -469,31 +613,63 @@ func (s *scanner) vanished(db int, key []byte) {
 // dumpPayloads pipelines DUMP and PEXPIRETIME (or PTTL) of each key and
 // writes the keys still there.
 func (s *scanner) dumpPayloads(db int, keys []aof.Value) error {
+	g, err := s.sendDumps(db, keys)
+	if err != nil || g == nil {
+		return err
+	}
+	err = s.writeDumps(g)
+	if errors.Is(err, errNoPexpiretime) {
+		s.pttl, s.st.RelativeTTL = true, true
+		return s.dumpPayloads(db, keys)
+	}
+	return err
+}
+
+// dumpGroup is a pipeline of DUMP and PEXPIRETIME (or PTTL) sent for
+// keys, whose replies are still to be read.
+type dumpGroup struct {
+	db     int
+	keys   []aof.Value
+	before time.Time // when it was sent: PTTL counts from there
+	pttl   bool
+}
+
+// sendDumps sends DUMP and PEXPIRETIME (or PTTL) of each key; nil for no
+// keys.
+func (s *scanner) sendDumps(db int, keys []aof.Value) (*dumpGroup, error) {
 	if len(keys) == 0 {
-		return nil
+		return nil, nil
 	}
 	expCmd := []byte("PEXPIRETIME")
 	if s.pttl {
 		expCmd = []byte("PTTL")
 	}
-	before := time.Now()
+	g := &dumpGroup{db: db, keys: keys, before: time.Now(), pttl: s.pttl}
 	for _, k := range keys {
 		s.c.Send([]byte("DUMP"), k.Str)
 		if err := s.c.Send(expCmd, k.Str); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if err := s.c.Flush(); err != nil {
-		return err
+	return g, s.c.Flush()
+}
+
+// writeDumps reads the replies of g and writes the keys still there. It
+// returns errNoPexpiretime, having read every reply, when the server has
+// no PEXPIRETIME.
+func (s *scanner) writeDumps(g *dumpGroup) error {
+	expCmd := "PEXPIRETIME"
+	if g.pttl {
+		expCmd = "PTTL"
 	}
 	type reply struct {
 		payload []byte
 		exp     int64
 		gone    bool
 	}
-	replies := make([]reply, len(keys))
+	replies := make([]reply, len(g.keys))
 	var firstErr error
-	for i, k := range keys {
+	for i, k := range g.keys {
 		d, err := s.c.Receive()
 		if s.c.Err() != nil {
 			return err
@@ -506,7 +682,7 @@ func (s *scanner) dumpPayloads(db int, keys []aof.Value) error {
 			return err
 		}
 		if err != nil && firstErr == nil {
-			if !s.pttl && isUnknownCommand(err) {
+			if !g.pttl && isUnknownCommand(err) {
 				firstErr = errNoPexpiretime
 			} else {
 				firstErr = fmt.Errorf("%s %q: %w", expCmd, k.Str, err)
@@ -514,14 +690,11 @@ func (s *scanner) dumpPayloads(db int, keys []aof.Value) error {
 		}
 		replies[i] = reply{payload: d.Str, exp: e.Int, gone: d.Null || d.Kind != aof.BulkString}
 	}
-	if errors.Is(firstErr, errNoPexpiretime) {
-		s.pttl, s.st.RelativeTTL = true, true
-		return s.dumpPayloads(db, keys)
-	}
 	if firstErr != nil {
 		return firstErr
 	}
-	for i, k := range keys {
+	db := g.db
+	for i, k := range g.keys {
 		r := replies[i]
 		// -2: the key went between DUMP and the expiry's read.
 		if r.gone || r.exp == -2 {
@@ -531,8 +704,8 @@ func (s *scanner) dumpPayloads(db int, keys []aof.Value) error {
 		exp := int64(rdb.NoExpiry)
 		if r.exp >= 0 {
 			exp = r.exp
-			if s.pttl {
-				exp = before.UnixMilli() + r.exp
+			if g.pttl {
+				exp = g.before.UnixMilli() + r.exp
 			}
 		}
 		if err := s.w.WritePayload(db, k.Str, exp, r.payload); err != nil {

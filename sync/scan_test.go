@@ -240,3 +240,76 @@ func TestScanDumpConnectionLost(t *testing.T) {
 		t.Errorf("stats say %d keys were written", st.Keys)
 	}
 }
+
+// TestScanDumpOneConnectionLost: ScanDump finds and sizes keys (SCAN,
+// MEMORY USAGE) on one connection while it DUMPs them on another. When
+// the source drops either one alone, ScanDump fails, naming the server
+// and database, and never reports a complete dump.
+func TestScanDumpOneConnectionLost(t *testing.T) {
+	srv := noReplication(t)
+	ctx := t.Context()
+	c := srv.Client()
+	const n = 20000
+	for i := 0; i < n; i += 1000 {
+		args := []any{"MSET"}
+		for j := i; j < i+1000; j++ {
+			args = append(args, fmt.Sprintf("k:%d", j), "v")
+		}
+		if err := c.Do(ctx, args...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		cmds []string // the connection whose last command is one of these is killed
+	}{
+		{"sizing", []string{"scan", "memory|usage", "type"}},
+		{"dumping", []string{"dump", "pexpiretime"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			killed := false
+			st, err := sync.ScanDump(ctx, srv.Addr(), nil, &buf, sync.ScanOptions{Progress: func(keys, _ int64) {
+				if killed {
+					return
+				}
+				list, err := c.Do(ctx, "CLIENT", "LIST", "TYPE", "normal").Text()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for _, line := range strings.Split(list, "\n") {
+					var id, cmd string
+					for _, f := range strings.Fields(line) {
+						if v, ok := strings.CutPrefix(f, "id="); ok {
+							id = v
+						}
+						if v, ok := strings.CutPrefix(f, "cmd="); ok {
+							cmd = v
+						}
+					}
+					for _, want := range tc.cmds {
+						if cmd == want && !killed {
+							if err := c.Do(ctx, "CLIENT", "KILL", "ID", id).Err(); err != nil {
+								t.Error(err)
+							}
+							killed = true
+						}
+					}
+				}
+			}})
+			if !killed {
+				t.Fatalf("no connection of %v to kill (keys %d, err %v)", tc.cmds, st.Keys, err)
+			}
+			if err == nil {
+				t.Fatalf("ScanDump after the %s connection was lost: no error; stats %+v", tc.name, st)
+			}
+			if !strings.Contains(err.Error(), "database 0 of "+srv.Addr()) {
+				t.Errorf("the error does not name the server and database: %v", err)
+			}
+			if st.Keys >= n {
+				t.Errorf("stats say %d keys were written", st.Keys)
+			}
+		})
+	}
+}

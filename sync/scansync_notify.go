@@ -142,7 +142,7 @@ type subscription struct {
 // silent for three times that is taken as lost.
 const subscribePing = 2 * time.Second
 
-var pingCmd = []byte("*1\r\n$4\r\nPING\r\n")
+var pingCmd = aof.AppendCommand(nil, []byte("PING"))
 
 // subscribe connects to addr and subscribes to its keyspace channels.
 func subscribe(ctx context.Context, addr string, opts Options, onKey func(db int, key []byte)) (*subscription, error) {
