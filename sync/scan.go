@@ -127,7 +127,9 @@ const DefaultMaxDump = 4 << 20
 // ScanDump reads every key of the server at addr with SCAN, DUMP and
 // PEXPIRETIME (PTTL before Redis 7.0), and its functions with FUNCTION
 // DUMP, and writes them to out as an RDB file of the server's own RDB
-// version holding the values as the server encoded them. The file is
+// version holding the values as the server encoded them. It opens two
+// connections: one finds and sizes the keys (SCAN, MEMORY USAGE), the
+// other DUMPs them. The file is
 // complete (EOF opcode and CRC64) when ScanDump returns no error. See
 // ScanStats for what it gives; the consistency is per key. Collections
 // above ScanOptions.MaxDump are read in chunks (see there). SCAN may
