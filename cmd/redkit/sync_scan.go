@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"time"
 
 	rsync "github.com/redkit/redkit/sync"
+	"golang.org/x/term"
 )
 
 // modeScan: the source's keys are read (SCAN, DUMP) and its keyspace
@@ -97,9 +100,11 @@ func runScanSync(ctx context.Context, gopts globalOptions, opts syncOptions, log
 	log.Info("sync (scan)", "from", from.String(), "to", to.String(), "source_version", srcInfo.Version, "target_version", dstInfo.Version,
 		"source_cluster", srcInfo.Cluster, "target_cluster", dstInfo.Cluster)
 	started := time.Now()
-	// No bar: the log says when each pass begins and ends, the status
-	// page and /metrics count its keys.
+	// A bar while a pass reads the keys; the log says when each pass
+	// begins and ends, the status page and /metrics count its keys.
+	stopBar := scanSyncProgress(gopts, opts.quiet, s.Status)
 	err = withAdvice(s.Run(ctx))
+	stopBar()
 	st := s.Status()
 	rep := syncReport{From: from.String(), To: to.String(), Mode: modeScan, SyncStatus: st.SyncStatus, ScanCounts: &st.ScanCounts}
 	rep.finish(ctx, started, err)
@@ -122,4 +127,57 @@ func runScanSync(ctx context.Context, gopts globalOptions, opts syncOptions, log
 	}
 	log.Info("sync "+rep.Result, rep.logAttrs()...)
 	return nil
+}
+
+// scanSyncProgress draws, on a terminal and never in --log-format json,
+// a bar of each pass that reads the source's keys: the keys read of
+// the source's key count when the pass began.
+func scanSyncProgress(gopts globalOptions, quiet bool, status func() rsync.ScanSyncStatus) (stop func()) {
+	f, ok := gopts.stderr.(*os.File)
+	if quiet || gopts.logFormat == "json" || !ok || !term.IsTerminal(int(f.Fd())) {
+		return func() {}
+	}
+	return drawScanSyncProgress(gopts.stderr, status, 200*time.Millisecond)
+}
+
+// scanSyncText is the text of a scan sync's bar.
+func scanSyncText(done, total int64, rate float64) string {
+	return keysText("sync (scan)", done, total, "", rate)
+}
+
+// drawScanSyncProgress polls status every tick and draws a key bar on w
+// (whatever w is) while the phase is scanning.
+func drawScanSyncProgress(w io.Writer, status func() rsync.ScanSyncStatus, tick time.Duration) (stop func()) {
+	stopc, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		var stopBar func()
+		t := time.NewTicker(tick)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopc:
+				if stopBar != nil {
+					stopBar()
+				}
+				return
+			case <-t.C:
+			}
+			scanning := status().Phase == rsync.PhaseScanning
+			switch {
+			case scanning && stopBar == nil:
+				stopBar = drawKeyBar(w, "sync (scan): keys read", tick,
+					func() int64 { return status().KeysScanned },
+					func() int64 { return status().KeysExpected },
+					scanSyncText)
+			case !scanning && stopBar != nil:
+				stopBar()
+				stopBar = nil
+			}
+		}
+	}()
+	return func() {
+		close(stopc)
+		<-done
+	}
 }
