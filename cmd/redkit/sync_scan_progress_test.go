@@ -39,8 +39,26 @@ func TestScanSyncProgress(t *testing.T) {
 	}
 	set(rsync.PhaseScanning, 7, 32)
 	waitFor(t, &buf, regexp.MustCompile(`sync \(scan\): 7 of 32 keys read`))
-	set(rsync.PhaseStreaming, 32, 32)
+	set(rsync.PhaseStreaming, 20, 32) // short of the count: keys deleted meanwhile
+	// Taken away: the last thing written is a blank line ("\r", spaces,
+	// "\r"), and nothing is drawn after it.
+	cleared := func(got string) bool {
+		seg := strings.Split(got, "\r")
+		return len(seg) >= 2 && seg[len(seg)-1] == "" && strings.TrimSpace(seg[len(seg)-2]) == ""
+	}
+	var got string
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if got = buf.String(); cleared(got) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the bar was not cleared when the pass ended: ends %q", got[max(0, len(got)-120):])
+		}
+	}
 	time.Sleep(30 * time.Millisecond)
+	if again := buf.String(); len(again) != len(got) {
+		t.Errorf("drawn while streaming: %q", again[len(got):])
+	}
 	set(rsync.PhaseScanning, 3, 40) // a rescan after a lost subscription
 	waitFor(t, &buf, regexp.MustCompile(`sync \(scan\): 3 of 40 keys read`))
 }
