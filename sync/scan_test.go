@@ -313,3 +313,83 @@ func TestScanDumpOneConnectionLost(t *testing.T) {
 		})
 	}
 }
+
+// TestScanDumpStopped: a scan cancelled in its middle, and one whose
+// source stops answering (CLIENT PAUSE ... ALL holds every command, as
+// a hung server does), return at once with the reason, naming the
+// server and database for the stall, and leave no connection of theirs
+// open on the source: neither the one that DUMPs nor the one that finds
+// and sizes the keys.
+func TestScanDumpStopped(t *testing.T) {
+	srv := noReplication(t)
+	c := srv.Client()
+	ctx := t.Context()
+	const n = 20000
+	for i := 0; i < n; i += 1000 {
+		args := []any{"MSET"}
+		for j := i; j < i+1000; j++ {
+			args = append(args, fmt.Sprintf("k:%d", j), "v")
+		}
+		if err := c.Do(ctx, args...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const name = "redkit-scan-stopped"
+	ours := func() int {
+		list, err := c.Do(ctx, "CLIENT", "LIST", "TYPE", "normal").Text()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(list, "name="+name+" ")
+	}
+	for _, tc := range []struct {
+		name string
+		stop func(cancel context.CancelFunc)
+		want func(err error) bool
+	}{
+		{"cancelled", func(cancel context.CancelFunc) { cancel() },
+			func(err error) bool { return errors.Is(err, context.Canceled) }},
+		{"stalled", func(context.CancelFunc) {
+			if err := c.Do(ctx, "CLIENT", "PAUSE", "4000", "ALL").Err(); err != nil {
+				t.Error(err)
+			}
+		}, func(err error) bool {
+			return errors.Is(err, os.ErrDeadlineExceeded) && strings.Contains(err.Error(), "database 0 of "+srv.Addr())
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			var buf bytes.Buffer
+			stopped := false
+			start := time.Now()
+			st, err := sync.ScanDump(sctx, srv.Addr(), &sync.Options{Name: name, ReadTimeout: 500 * time.Millisecond}, &buf,
+				sync.ScanOptions{Progress: func(keys, _ int64) {
+					if !stopped {
+						stopped = true
+						tc.stop(cancel)
+					}
+				}})
+			took := time.Since(start)
+			if !stopped {
+				t.Fatalf("no progress before the end (keys %d, err %v)", st.Keys, err)
+			}
+			if err == nil || !tc.want(err) {
+				t.Fatalf("ScanDump %s: err %v; stats %+v", tc.name, err, st)
+			}
+			if st.Keys >= n {
+				t.Errorf("stats say %d keys were written", st.Keys)
+			}
+			// Bounded: the read timeout is 500 ms; the pause lasts 4 s.
+			if took > 3500*time.Millisecond {
+				t.Errorf("ScanDump returned %v after it was stopped", took)
+			}
+			// The source sees both connections go (once the pause ends).
+			for deadline := time.Now().Add(10 * time.Second); ours() > 0; time.Sleep(50 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d connections of the scan still open on the source", ours())
+				}
+			}
+		})
+	}
+}
