@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -22,7 +21,6 @@ import (
 	"github.com/redkit/redkit/rdb"
 	rsync "github.com/redkit/redkit/sync"
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 )
 
 type compareOptions struct {
@@ -381,8 +379,7 @@ func dumpHeaderKeys(path string, dbs []int) (n int64, ok bool) {
 // databases, whose header counts only the first; keys written to a
 // server meanwhile) turns the bar into a count again.
 func startKeyProgress(stderr io.Writer, quiet bool, n *atomic.Int64, total func() int64) (stop func()) {
-	f, ok := stderr.(*os.File)
-	if quiet || !ok || !term.IsTerminal(int(f.Fd())) {
+	if quiet || !onTerminal(stderr) {
 		return func() {}
 	}
 	return drawKeyProgress(stderr, n, total, 200*time.Millisecond)

@@ -7,14 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"github.com/redkit/redkit/backup"
 	"github.com/redkit/redkit/internal/bytesize"
@@ -317,8 +315,7 @@ func scanDump(ctx context.Context, gopts globalOptions, log *slog.Logger, opts d
 // counts (expected, -1 until known) and the bytes written, on a
 // terminal's stderr unless quiet.
 func startScanProgress(stderr io.Writer, quiet bool, keys, bytes, expected *atomic.Int64) (stop func()) {
-	f, ok := stderr.(*os.File)
-	if quiet || !ok || !term.IsTerminal(int(f.Fd())) {
+	if quiet || !onTerminal(stderr) {
 		return func() {}
 	}
 	return drawScanProgress(stderr, keys, bytes, expected, 200*time.Millisecond)

@@ -58,11 +58,16 @@ func (p *progress) describe(fn func() string) {
 // sizes, or -1 (or 0) when unknown: a spinner then, with the bytes done,
 // until setTotal.
 func startProgress(stderr io.Writer, quiet bool, desc string, total int64) *progress {
-	f, ok := stderr.(*os.File)
-	if quiet || !ok || !term.IsTerminal(int(f.Fd())) {
+	if quiet || !onTerminal(stderr) {
 		return nil
 	}
 	return newProgress(stderr, desc, total, 200*time.Millisecond)
+}
+
+// onTerminal tells whether w is a terminal: bars are drawn there only.
+func onTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // newProgress draws a bar on w, whatever w is, redrawn every tick.

@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"slices"
 	"time"
 
 	rsync "github.com/redkit/redkit/sync"
-	"golang.org/x/term"
 )
 
 // modeScan: the source's keys are read (SCAN, DUMP) and its keyspace
@@ -133,8 +131,7 @@ func runScanSync(ctx context.Context, gopts globalOptions, opts syncOptions, log
 // a bar of each pass that reads the source's keys: the keys read of
 // the source's key count when the pass began.
 func scanSyncProgress(gopts globalOptions, quiet bool, status func() rsync.ScanSyncStatus) (stop func()) {
-	f, ok := gopts.stderr.(*os.File)
-	if quiet || gopts.logFormat == "json" || !ok || !term.IsTerminal(int(f.Fd())) {
+	if quiet || gopts.logFormat == "json" || !onTerminal(gopts.stderr) {
 		return func() {}
 	}
 	return drawScanSyncProgress(gopts.stderr, status, 200*time.Millisecond)
