@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/redkit/redkit/internal/compare"
 	"github.com/redkit/redkit/internal/redistest"
 	"github.com/redkit/redkit/rdb"
@@ -250,15 +252,7 @@ func TestScanDumpOneConnectionLost(t *testing.T) {
 	ctx := t.Context()
 	c := srv.Client()
 	const n = 20000
-	for i := 0; i < n; i += 1000 {
-		args := []any{"MSET"}
-		for j := i; j < i+1000; j++ {
-			args = append(args, fmt.Sprintf("k:%d", j), "v")
-		}
-		if err := c.Do(ctx, args...).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fillKeys(t, c, n)
 	for _, tc := range []struct {
 		name string
 		cmds []string // the connection whose last command is one of these is killed
@@ -325,15 +319,7 @@ func TestScanDumpStopped(t *testing.T) {
 	c := srv.Client()
 	ctx := t.Context()
 	const n = 20000
-	for i := 0; i < n; i += 1000 {
-		args := []any{"MSET"}
-		for j := i; j < i+1000; j++ {
-			args = append(args, fmt.Sprintf("k:%d", j), "v")
-		}
-		if err := c.Do(ctx, args...).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fillKeys(t, c, n)
 	const name = "redkit-scan-stopped"
 	ours := func() int {
 		list, err := c.Do(ctx, "CLIENT", "LIST", "TYPE", "normal").Text()
@@ -391,5 +377,19 @@ func TestScanDumpStopped(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// fillKeys writes n small strings k:0 .. k:n-1, a thousand a command.
+func fillKeys(t *testing.T, c *redis.Client, n int) {
+	t.Helper()
+	for i := 0; i < n; i += 1000 {
+		args := []any{"MSET"}
+		for j := i; j < min(i+1000, n); j++ {
+			args = append(args, fmt.Sprintf("k:%d", j), "v")
+		}
+		if err := c.Do(t.Context(), args...).Err(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
