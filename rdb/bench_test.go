@@ -93,6 +93,22 @@ func BenchmarkReader(b *testing.B) {
 			}
 		})
 	}
+	// dump: each key's DUMP payload, as sync and restore send it
+	// (the validating walk, the copy and the payload's CRC).
+	b.Run("dump", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		var out bytes.Buffer
+		for b.Loop() {
+			err := eachKey(data, func(rd *rdb.Reader, _ *rdb.Record) error {
+				out.Reset()
+				return rd.WriteDump(&out)
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("hdt3213", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		b.ReportAllocs()

@@ -80,3 +80,46 @@ func BenchmarkCRC64(b *testing.B) {
 		})
 	}
 }
+
+// TestCRCFold checks the folded CRC (crcUpdate, where the CPU has
+// PCLMULQDQ) against the tables alone, on every length around the fold's
+// threshold and block size, with and without an initial value.
+func TestCRCFold(t *testing.T) {
+	if !haveCLMUL {
+		t.Skip("no carry-less multiply on this CPU: crcUpdate is the tables")
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	data := make([]byte, 70000)
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	lengths := []int{65536, 65537, 69999}
+	for n := 0; n <= 300; n++ {
+		lengths = append(lengths, n)
+	}
+	for _, n := range lengths {
+		for _, init := range []uint64{0, 0xe9c6d914c4b8d9ca, ^uint64(0)} {
+			off := rng.IntN(len(data) - n + 1)
+			p := data[off : off+n]
+			if got, want := crcUpdate(init, p), crcUpdateTable(init, p); got != want {
+				t.Fatalf("len %d, init %016x: folded %016x, tables %016x", n, init, got, want)
+			}
+		}
+	}
+	// Text longer than crcFoldMin, from offset 0.
+	long := []byte("0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+	if got, want := crcUpdate(0, long), crcUpdateTable(0, long); got != want {
+		t.Fatalf("72 bytes: folded %016x, tables %016x", got, want)
+	}
+}
+
+// FuzzCRCFold compares the folded CRC with the tables on any input.
+func FuzzCRCFold(f *testing.F) {
+	f.Add(uint64(0), []byte("123456789"))
+	f.Add(uint64(1), make([]byte, 100))
+	f.Fuzz(func(t *testing.T, init uint64, p []byte) {
+		if got, want := crcUpdate(init, p), crcUpdateTable(init, p); got != want {
+			t.Fatalf("len %d: folded %016x, tables %016x", len(p), got, want)
+		}
+	})
+}
