@@ -145,27 +145,24 @@ func (s *stats) get() WriterStats {
 		Redirects: s.redirects.Load(), Reconnects: s.reconnects.Load()}
 }
 
-// tracker counts commands sent and not yet done, for Close.
+// tracker counts commands sent and not yet done, for Close. Counting is
+// one atomic add; only a waiter takes the lock.
 type tracker struct {
+	n    atomic.Int64
 	mu   gosync.Mutex
-	n    int
-	idle chan struct{} // closed when n drops to 0
+	idle chan struct{} // made by a waiter, closed when n drops to 0
 }
 
-func (t *tracker) add() {
-	t.mu.Lock()
-	if t.n == 0 {
-		t.idle = make(chan struct{})
-	}
-	t.n++
-	t.mu.Unlock()
-}
+func (t *tracker) add() { t.n.Add(1) }
 
 func (t *tracker) sub() {
+	if t.n.Add(-1) != 0 {
+		return
+	}
 	t.mu.Lock()
-	t.n--
-	if t.n == 0 {
+	if t.idle != nil {
 		close(t.idle)
+		t.idle = nil
 	}
 	t.mu.Unlock()
 }
@@ -173,9 +170,13 @@ func (t *tracker) sub() {
 // wait waits until nothing is outstanding or ctx is done.
 func (t *tracker) wait(ctx context.Context) {
 	t.mu.Lock()
-	if t.n == 0 {
+	if t.n.Load() == 0 {
+		// sub, which saw no waiter or closed the last one, ran before
 		t.mu.Unlock()
 		return
+	}
+	if t.idle == nil {
+		t.idle = make(chan struct{})
 	}
 	idle := t.idle
 	t.mu.Unlock()
@@ -208,11 +209,13 @@ type pipe struct {
 	inflight []sent  // written, awaiting replies, in wire order, from head
 	head     int
 	n        atomic.Int64 // items holding this pipe's depth
+	waiters  atomic.Int32 // Sends waiting for depth: release pokes space
 	pause    time.Time
-	streak   int  // transient errors in a row
-	closing  bool // exit once queue and inflight are empty
-	down     bool // gone: enqueue refuses
-	dbs      int  // databases on the server, 0 if unknown
+	streak   atomic.Int64 // transient errors in a row (changed under mu)
+	closing  bool         // exit once queue and inflight are empty
+	down     bool         // gone: enqueue refuses
+	idle     bool         // the writer waits for wake: enqueue pokes it
+	dbs      atomic.Int64 // databases on the server, 0 if unknown
 
 	wake   chan struct{} // the writer has work
 	more   chan struct{} // the reader has replies to wait for
@@ -244,19 +247,31 @@ func (p *pipe) acquire(ctx context.Context) error {
 			return nil
 		}
 		p.n.Add(-1)
+		// Say so before looking again: a release either sees the waiter
+		// and pokes, or came before the look and left room.
+		p.waiters.Add(1)
+		if p.n.Load() < int64(p.depth) {
+			p.waiters.Add(-1)
+			continue
+		}
 		select {
 		case <-p.space:
 		case <-ctx.Done():
+			p.waiters.Add(-1)
 			return ctx.Err()
 		case <-p.ctx.Done():
+			p.waiters.Add(-1)
 			return context.Cause(p.ctx)
 		}
+		p.waiters.Add(-1)
 	}
 }
 
 func (p *pipe) release() {
 	p.n.Add(-1)
-	poke(p.space)
+	if p.waiters.Load() > 0 {
+		poke(p.space)
+	}
 }
 
 // enqueue queues it for writing, before any queued item sent after it.
@@ -268,8 +283,12 @@ func (p *pipe) enqueue(it *item) bool {
 		return false
 	}
 	p.insert(it)
+	wake := p.idle
+	p.idle = false
 	p.mu.Unlock()
-	poke(p.wake)
+	if wake {
+		poke(p.wake)
+	}
 	return true
 }
 
@@ -357,9 +376,7 @@ func (p *pipe) dial() (*Conn, error) {
 	if !p.cluster {
 		if v, err := c.DoString("CONFIG", "GET", "databases"); err == nil && len(v.Elems) == 2 {
 			if n, err := strconv.Atoi(string(v.Elems[1].Str)); err == nil && n > 0 {
-				p.mu.Lock()
-				p.dbs = n
-				p.mu.Unlock()
+				p.dbs.Store(int64(n))
 			}
 		}
 	}
@@ -416,6 +433,7 @@ func (p *pipe) session(c *Conn) (replied bool, err error) {
 				}
 				pauseC = timer.C
 			}
+			p.idle = true // from here on, enqueue pokes wake
 			p.mu.Unlock()
 			if c.bw.Buffered() > 0 {
 				if err := p.flush(c); err != nil {
@@ -594,11 +612,11 @@ func (p *pipe) reply(it *item, v aof.Value, err error) {
 		}
 		if now.Sub(it.retrying) < p.opts.RetryFor {
 			p.mu.Lock()
-			d := writerBackoff().Delay(p.streak)
-			if p.streak == 0 {
+			d := writerBackoff().Delay(int(p.streak.Load()))
+			if p.streak.Load() == 0 {
 				p.logf("writer: %s answered %q: retrying", p.addr, err.Error())
 			}
-			p.streak++
+			p.streak.Add(1)
 			if until := now.Add(d); until.After(p.pause) {
 				p.pause = until
 			}
@@ -609,9 +627,9 @@ func (p *pipe) reply(it *item, v aof.Value, err error) {
 			return
 		}
 	}
-	p.mu.Lock()
-	p.streak = 0
-	p.mu.Unlock()
+	if p.streak.Load() != 0 {
+		p.streak.Store(0)
+	}
 	p.onReply(p, it, v, err)
 }
 
@@ -722,6 +740,9 @@ func (w *writerBase) setErr(err error) {
 }
 
 func (w *writerBase) failed() error {
+	if w.ctx.Err() == nil {
+		return nil // setErr cancels ctx once err is set
+	}
 	w.errMu.Lock()
 	defer w.errMu.Unlock()
 	if w.err == nil && w.ctx.Err() != nil {
@@ -780,7 +801,7 @@ func newPipelineWriter(ctx context.Context, addr string, opts WriterOptions) (Wr
 	w := &pipelineWriter{ring: make([]*item, o.Depth)}
 	w.ctx, w.cancel = context.WithCancelCause(ctx)
 	w.p = newPipe(w.ctx, addr, &o, &w.st)
-	w.p.dbs = dbs
+	w.p.dbs.Store(int64(dbs))
 	w.p.onReply = w.onReply
 	w.p.onFatal = w.fail
 	go w.p.run()
@@ -806,9 +827,7 @@ func (w *pipelineWriter) Send(ctx context.Context, cmd *Command) error {
 	it.sem = w.p
 	it.seq = w.seq.Add(1) - 1
 	w.out.add()
-	w.p.mu.Lock()
-	dbs := w.p.dbs
-	w.p.mu.Unlock()
+	dbs := int(w.p.dbs.Load())
 	if it.db < 0 || dbs > 0 && it.db >= dbs {
 		w.onReply(w.p, it, aof.Value{}, fmt.Errorf("writer: db %d out of range (the server has %d)", it.db, dbs))
 		return nil
