@@ -519,7 +519,9 @@ func (c *chunkBuf) version() (int, error) {
 	return int(tail[0]) | int(tail[1])<<8, nil
 }
 
-// pendingKey is one RESTORE waiting for its reply.
+// pendingKey is one RESTORE waiting for its reply. They are recycled
+// (pendingPool), with their key's bytes and their bound done: a sync of
+// millions of keys allocated three objects a key for them.
 type pendingKey struct {
 	r       *Restorer
 	db      int
@@ -528,6 +530,27 @@ type pendingKey struct {
 	expired bool     // the target drops it on arrival
 	chunks  [][]byte // a big payload lent to the Writer, given back to the pool
 	version int      // the payload's RDB version
+	doneFn  func(aof.Value, error)
+}
+
+var pendingPool gosync.Pool // of *pendingKey
+
+func init() {
+	// set here: New refers to done, which puts into the pool
+	pendingPool.New = func() any {
+		p := new(pendingKey)
+		p.doneFn = p.done
+		return p
+	}
+}
+
+// maxPooledKey is the longest key whose bytes a recycled pendingKey keeps.
+const maxPooledKey = 1 << 10
+
+func newPendingKey(r *Restorer, db int, key []byte, size int64, expired bool) *pendingKey {
+	p := pendingPool.Get().(*pendingKey)
+	p.r, p.db, p.key, p.size, p.expired = r, db, append(p.key[:0], key...), size, expired
+	return p
 }
 
 func (p *pendingKey) done(_ aof.Value, err error) {
@@ -540,7 +563,13 @@ func (p *pendingKey) done(_ aof.Value, err error) {
 		// The target does not load the payload's RDB version: say which.
 		err = fmt.Errorf("%w (a payload of RDB %d, which %s %s does not load)", err, p.version, p.r.target.Server, p.r.target.Version)
 	}
-	p.r.keyDone(p.db, p.key, p.size, p.expired, err)
+	p.r.keyDone(p.db, p.key, p.size, p.expired, err) // copies what it keeps
+	key := p.key[:0]
+	if cap(key) > maxPooledKey {
+		key = nil
+	}
+	*p = pendingKey{key: key, doneFn: p.doneFn}
+	pendingPool.Put(p)
 }
 
 // restore sends RESTORE key ttl payload [ABSTTL] [REPLACE] [IDLETIME n|FREQ n]
@@ -556,12 +585,14 @@ func (r *Restorer) restore(ctx context.Context, kv *rdb.KeyValue, expired bool) 
 	r.args = args
 	size := r.chunks.n + int64(len(kv.Key))
 	r.limiter.wait(ctx, 1, size)
-	pk := &pendingKey{r: r, db: kv.DB, key: bytes.Clone(kv.Key), size: size, expired: expired}
-	pk.version, _ = r.chunks.version()
 	if err := r.inflight.acquire(ctx, size); err != nil {
 		return err
 	}
-	r.cmd = Command{DB: kv.DB, Key: pk.key, Args: args, Idempotent: r.opts.Conflict == ConflictReplace, Done: pk.done}
+	pk := newPendingKey(r, kv.DB, kv.Key, size, expired)
+	pk.version, _ = r.chunks.version()
+	// The Writer reads Key only in Send; pk (and its key) may be recycled
+	// as soon as Done has run.
+	r.cmd = Command{DB: kv.DB, Key: pk.key, Args: args, Idempotent: r.opts.Conflict == ConflictReplace, Done: pk.doneFn}
 	if len(r.chunks.chunks) > 1 {
 		pk.chunks = r.chunks.detach()
 		r.cmd.Chunked, r.cmd.ChunkedArg = pk.chunks, 3
