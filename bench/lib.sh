@@ -177,6 +177,8 @@ measure() {
 		if [[ $rc -ne 0 ]]; then
 			log "$name exited with status $rc: $(tail -n 3 "$OUT/$name.stderr" | tr '\n' ' ')"
 		fi
+		# every run's figures, not only the best: the machine's noise
+		log "$name run $i/$RUNS: $s s, peak RSS $((${kb:-0} / 1024)) MiB, $(time_file_cpu_secs "$OUT/$name.time") CPU s"
 		if [[ -z ${SECS[$name]:-} ]] || awk -v a="$s" -v b="${SECS[$name]}" 'BEGIN { exit !(a < b) }'; then
 			SECS[$name]=$s
 			RSS[$name]=$kb
