@@ -2,7 +2,6 @@ package rdb
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -102,7 +101,12 @@ func DecodeDump(key, payload []byte, fn func(*KeyValue) error) error {
 	if v < 5 {
 		tail = tail[:1]
 	}
-	rd := NewReader(io.MultiReader(bytes.NewReader(head), bytes.NewReader(payload[1:len(payload)-10]), bytes.NewReader(tail)))
+	// One buffer holding the whole input, read in place: a Reader's own
+	// 256 KiB buffer, allocated and cleared for each key, made decoding
+	// many small payloads (restore --mode commands) cost milliseconds a key.
+	data := make([]byte, 0, len(head)+len(payload)+len(tail))
+	data = append(append(append(data, head...), payload[1:len(payload)-10]...), tail...)
+	rd := newReaderOn(newInputBytes(data))
 	seen := false
 	for {
 		rec, err := rd.Next()

@@ -1,6 +1,7 @@
 package rdb
 
 import (
+	"bytes"
 	"errors"
 	"io"
 )
@@ -38,6 +39,12 @@ type input struct {
 
 func newInput(r io.Reader) *input {
 	return &input{r: r, buf: make([]byte, defaultBufSize), crcOn: true}
+}
+
+// newInputBytes reads data, all of the input, in place: data is the
+// buffer (fill may move its bytes), and reading past it is the end.
+func newInputBytes(data []byte) *input {
+	return &input{r: bytes.NewReader(nil), buf: data, end: len(data), crcOn: true}
 }
 
 // offset is the file offset of the next unread byte.

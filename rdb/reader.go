@@ -137,8 +137,10 @@ type Reader struct {
 }
 
 // NewReader returns a Reader reading from r. It buffers r itself.
-func NewReader(r io.Reader) *Reader {
-	return &Reader{in: newInput(r), expireAt: NoExpiry, idle: -1, freq: -1, mem: memModel{lay: &memLayouts[0]}}
+func NewReader(r io.Reader) *Reader { return newReaderOn(newInput(r)) }
+
+func newReaderOn(in *input) *Reader {
+	return &Reader{in: in, expireAt: NoExpiry, idle: -1, freq: -1, mem: memModel{lay: &memLayouts[0]}}
 }
 
 // Version is the RDB version from the header; valid after the first Next.
