@@ -2,6 +2,7 @@ package rdb
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -101,12 +102,19 @@ func DecodeDump(key, payload []byte, fn func(*KeyValue) error) error {
 	if v < 5 {
 		tail = tail[:1]
 	}
-	// One buffer holding the whole input, read in place: a Reader's own
-	// 256 KiB buffer, allocated and cleared for each key, made decoding
-	// many small payloads (restore --mode commands) cost milliseconds a key.
-	data := make([]byte, 0, len(head)+len(payload)+len(tail))
-	data = append(append(append(data, head...), payload[1:len(payload)-10]...), tail...)
-	rd := newReaderOn(newInputBytes(data))
+	body := payload[1 : len(payload)-10]
+	var rd *Reader
+	if n := len(head) + len(body) + len(tail); n <= defaultBufSize {
+		// Small: one buffer of just the input, read in place. A Reader's
+		// own 256 KiB buffer, allocated and cleared for each key, made
+		// decoding many small payloads (restore --mode commands) cost
+		// milliseconds a key.
+		data := make([]byte, 0, n)
+		rd = newReaderOn(newInputBytes(append(append(append(data, head...), body...), tail...)))
+	} else {
+		// Big: streamed through the read buffer, never copied whole.
+		rd = NewReader(io.MultiReader(bytes.NewReader(head), bytes.NewReader(body), bytes.NewReader(tail)))
+	}
 	seen := false
 	for {
 		rec, err := rd.Next()
